@@ -1,0 +1,24 @@
+# Two commands do all set-up on a fresh machine:
+#   make run    builds and runs a dev node (RPC on 127.0.0.1:8080)
+#   make test   runs every test
+# Both install missing system packages first (libclang-dev for RocksDB's bindings).
+
+CARGO ?= cargo
+
+.PHONY: run test deps bench lint
+
+deps:
+	@bash scripts/deps.sh
+
+run: deps
+	$(CARGO) run --release -- node --dev
+
+test: deps
+	$(CARGO) test --all-targets
+
+bench: deps
+	$(CARGO) run --release -- bench
+
+lint: deps
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --all-targets -- -D warnings

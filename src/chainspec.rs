@@ -1,0 +1,386 @@
+//! Chain specifications: `chainspec/*.json`, the built-in `dev` and `local` specs, and the
+//! genesis they define. The genesis hash commits to the whole spec, so two nodes agree on the
+//! genesis hash only if they agree on every parameter.
+
+use crate::primitives::{serde_amount, tag, Address, Hash, Keypair, PublicKey};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+const DEV_JSON: &str = include_str!("../chainspec/dev.json");
+const LOCAL_JSON: &str = include_str!("../chainspec/local.json");
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    #[error("cannot read chain spec {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("chain spec is not valid JSON for a spec: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("chain spec field `{field}` is invalid: {reason}")]
+    Invalid { field: String, reason: String },
+}
+
+pub type Result<T> = std::result::Result<T, SpecError>;
+
+fn invalid(field: impl Into<String>, reason: impl Into<String>) -> SpecError {
+    SpecError::Invalid { field: field.into(), reason: reason.into() }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChainSpec {
+    pub name: String,
+    pub chain_id: String,
+    /// Chains whose dev keys (alice, bob, ...) may be named on the command line.
+    pub dev_keys: bool,
+    pub genesis_timestamp_ms: u64,
+    pub token: Token,
+    pub accounts: Vec<GenesisAccount>,
+    pub validators: Vec<GenesisValidator>,
+    pub faucet: Option<Faucet>,
+    pub consensus: ConsensusParams,
+    pub economy: EconomyParams,
+    pub limits: Limits,
+    pub network: NetworkParams,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Token {
+    pub symbol: String,
+    pub decimals: u8,
+    pub hrp: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisAccount {
+    pub address: String,
+    #[serde(with = "serde_amount")]
+    pub balance: u128,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisValidator {
+    pub name: String,
+    pub address: String,
+    pub consensus_key: PublicKey,
+    #[serde(with = "serde_amount")]
+    pub stake: u128,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Faucet {
+    pub address: String,
+    #[serde(with = "serde_amount")]
+    pub balance: u128,
+    /// Largest amount one `admin_mintFaucet` call may send.
+    #[serde(with = "serde_amount")]
+    pub max_drip: u128,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProposerSelection {
+    RoundRobin,
+    Lottery,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsensusParams {
+    pub block_time_ms: u64,
+    pub propose_timeout_ms: u64,
+    pub vote_timeout_ms: u64,
+    /// Added to each timeout per round, so rounds lengthen until the network catches up.
+    pub timeout_delta_ms: u64,
+    pub epoch_length: u64,
+    pub max_validators: u32,
+    pub proposer_selection: ProposerSelection,
+}
+
+/// Multipliers and ratios are in basis points (1/10,000) so that no float touches consensus.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EconomyParams {
+    #[serde(with = "serde_amount")]
+    pub mint_per_unit: u128,
+    pub coordinator_ratio_bps: u32,
+    pub treasury_ratio_bps: u32,
+    pub treasury: String,
+    #[serde(with = "serde_amount")]
+    pub block_reward: u128,
+    pub halving_interval: u64,
+    pub fees: FeeSchedule,
+    #[serde(with = "serde_amount")]
+    pub trial_credits: u128,
+    pub pow_difficulty_min: u8,
+    pub pow_difficulty_max: u8,
+    #[serde(with = "serde_amount")]
+    pub min_stake: u128,
+    pub unbonding_period: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeeSchedule {
+    /// Computation cost of one transfer.
+    #[serde(with = "serde_amount")]
+    pub transfer_base: u128,
+    /// Computation cost of each transfer inside a batch, before the batch discount.
+    #[serde(with = "serde_amount")]
+    pub batch_per_transfer: u128,
+    pub batch_discount_bps: u32,
+    #[serde(with = "serde_amount")]
+    pub storage_per_byte: u128,
+    #[serde(with = "serde_amount")]
+    pub network_per_byte: u128,
+    pub priority_low_bps: u32,
+    pub priority_normal_bps: u32,
+    pub priority_high_bps: u32,
+    pub priority_urgent_bps: u32,
+    /// Share of every fee that goes to the treasury; the proposer gets the rest.
+    pub treasury_share_bps: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    pub max_tx_bytes: u32,
+    pub max_batch_transfers: u32,
+    pub max_block_txs: u32,
+    pub max_block_bytes: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkParams {
+    pub bootnodes: Vec<String>,
+    pub mdns: bool,
+}
+
+/// Fully checked genesis values, derived from a spec.
+#[derive(Debug, Clone)]
+pub struct Genesis {
+    pub balances: Vec<(Address, u128)>,
+    pub stakes: Vec<(Address, u128)>,
+    pub validators: Vec<(PublicKey, u128)>,
+    pub treasury: Address,
+    pub faucet: Option<Address>,
+}
+
+impl ChainSpec {
+    /// `dev`, `local`, or a path to a JSON file.
+    pub fn load(name_or_path: &str) -> Result<ChainSpec> {
+        let spec: ChainSpec = match name_or_path {
+            "dev" => serde_json::from_str(DEV_JSON)?,
+            "local" => serde_json::from_str(LOCAL_JSON)?,
+            path => {
+                let text = std::fs::read_to_string(Path::new(path))
+                    .map_err(|source| SpecError::Read { path: path.to_string(), source })?;
+                serde_json::from_str(&text)?
+            }
+        };
+        spec.genesis()?;
+        Ok(spec)
+    }
+
+    /// Environment overrides accepted on dev chains (seed 004 §17): CHAIN_ID, MINT_PER_UNIT,
+    /// COORDINATOR_RATIO (a decimal fraction such as 0.05).
+    pub fn apply_dev_overrides(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<()> {
+        if let Some(id) = get("CHAIN_ID") {
+            if id.trim().is_empty() {
+                return Err(invalid("CHAIN_ID", "must not be empty"));
+            }
+            self.chain_id = id;
+        }
+        if let Some(m) = get("MINT_PER_UNIT") {
+            self.economy.mint_per_unit = serde_amount::parse(&m).map_err(|e| invalid("MINT_PER_UNIT", e))?;
+        }
+        if let Some(r) = get("COORDINATOR_RATIO") {
+            self.economy.coordinator_ratio_bps = parse_ratio_bps(&r).map_err(|e| invalid("COORDINATOR_RATIO", e))?;
+        }
+        self.genesis().map(|_| ())
+    }
+
+    pub fn hash(&self) -> Hash {
+        // Struct fields serialize in declaration order, so this JSON is canonical.
+        let bytes = serde_json::to_vec(self).unwrap_or_default();
+        Hash::digest(tag::CHAIN_SPEC, &bytes)
+    }
+
+    pub fn hrp(&self) -> &str {
+        &self.token.hrp
+    }
+
+    pub fn parse_address(&self, s: &str) -> std::result::Result<Address, crate::primitives::AddressError> {
+        Address::parse(s, self.hrp())
+    }
+
+    /// The key behind a dev key name, if this chain accepts dev keys.
+    pub fn dev_key(&self, name: &str) -> Option<Keypair> {
+        if self.dev_keys {
+            Keypair::dev_by_name(name)
+        } else {
+            None
+        }
+    }
+
+    /// Checks every field and returns the genesis allocation.
+    pub fn genesis(&self) -> Result<Genesis> {
+        Address::validate_hrp(&self.token.hrp).map_err(|e| invalid("token.hrp", e.to_string()))?;
+        if self.chain_id.is_empty() || self.chain_id.len() > 64 {
+            return Err(invalid("chain_id", "must be 1 to 64 characters"));
+        }
+        let addr = |field: String, s: &str| self.parse_address(s).map_err(|e| invalid(field, e.to_string()));
+        let mut balances = Vec::new();
+        for (i, a) in self.accounts.iter().enumerate() {
+            balances.push((addr(format!("accounts[{i}].address"), &a.address)?, a.balance));
+        }
+        let faucet = match &self.faucet {
+            Some(f) => {
+                let a = addr("faucet.address".into(), &f.address)?;
+                balances.push((a, f.balance));
+                Some(a)
+            }
+            None => None,
+        };
+        if self.validators.is_empty() {
+            return Err(invalid("validators", "at least one validator is required"));
+        }
+        let mut stakes = Vec::new();
+        let mut validators = Vec::new();
+        for (i, v) in self.validators.iter().enumerate() {
+            let a = addr(format!("validators[{i}].address"), &v.address)?;
+            if Address::from_public_key(&v.consensus_key) != a {
+                return Err(invalid(format!("validators[{i}]"), "address is not the consensus key's address"));
+            }
+            if v.stake == 0 {
+                return Err(invalid(format!("validators[{i}].stake"), "must be positive"));
+            }
+            stakes.push((a, v.stake));
+            validators.push((v.consensus_key, v.stake));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (a, _) in balances.iter() {
+            if !seen.insert(*a) {
+                return Err(invalid("accounts", format!("address {} appears twice", a.to_bech32(self.hrp()))));
+            }
+        }
+        let total = balances
+            .iter()
+            .chain(stakes.iter())
+            .try_fold(0u128, |acc, (_, v)| acc.checked_add(*v))
+            .ok_or_else(|| invalid("accounts", "total supply overflows u128"))?;
+        let _ = total;
+        let treasury = addr("economy.treasury".into(), &self.economy.treasury)?;
+        let c = &self.consensus;
+        if c.block_time_ms == 0 || c.propose_timeout_ms == 0 || c.vote_timeout_ms == 0 {
+            return Err(invalid("consensus", "block time and timeouts must be positive"));
+        }
+        if c.epoch_length == 0 || c.max_validators == 0 {
+            return Err(invalid("consensus", "epoch_length and max_validators must be positive"));
+        }
+        let e = &self.economy;
+        for (name, bps) in [
+            ("economy.coordinator_ratio_bps", e.coordinator_ratio_bps),
+            ("economy.treasury_ratio_bps", e.treasury_ratio_bps),
+            ("economy.fees.batch_discount_bps", e.fees.batch_discount_bps),
+            ("economy.fees.treasury_share_bps", e.fees.treasury_share_bps),
+        ] {
+            if bps > 10_000 {
+                return Err(invalid(name, format!("{bps} is over 10000 (100%)")));
+            }
+        }
+        if e.halving_interval == 0 {
+            return Err(invalid("economy.halving_interval", "must be positive"));
+        }
+        if e.pow_difficulty_min > e.pow_difficulty_max {
+            return Err(invalid("economy.pow_difficulty_min", "must not exceed pow_difficulty_max"));
+        }
+        let l = &self.limits;
+        if l.max_tx_bytes < 256 || l.max_block_txs == 0 || l.max_block_bytes < l.max_tx_bytes {
+            return Err(invalid("limits", "max_tx_bytes >= 256, max_block_txs > 0, max_block_bytes >= max_tx_bytes"));
+        }
+        Ok(Genesis { balances, stakes, validators, treasury, faucet })
+    }
+}
+
+/// "0.05" -> 500 basis points. Accepts 0..=1 with at most four decimals.
+pub fn parse_ratio_bps(s: &str) -> std::result::Result<u32, String> {
+    let t = s.trim();
+    let (int, frac) = t.split_once('.').unwrap_or((t, ""));
+    let ok = !int.is_empty() && int.bytes().all(|b| b.is_ascii_digit()) && frac.bytes().all(|b| b.is_ascii_digit());
+    if !ok || frac.len() > 4 {
+        return Err(format!("{s:?} is not a ratio like 0.05 (at most 4 decimals)"));
+    }
+    let int: u32 = int.parse().map_err(|_| format!("{s:?} is not a ratio"))?;
+    let frac_bps: u32 = format!("{frac:0<4}").parse().map_err(|_| format!("{s:?} is not a ratio"))?;
+    let bps = int.saturating_mul(10_000).saturating_add(frac_bps);
+    if bps > 10_000 {
+        return Err(format!("{s:?} is over 1"));
+    }
+    Ok(bps)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_specs_are_valid_and_distinct() {
+        let dev = ChainSpec::load("dev").unwrap();
+        let local = ChainSpec::load("local").unwrap();
+        assert_eq!(dev.validators.len(), 1);
+        assert_eq!(local.validators.len(), 4);
+        assert_ne!(dev.hash(), local.hash());
+    }
+
+    #[test]
+    fn builtin_specs_use_the_dev_keys_they_name() {
+        for name in ["dev", "local"] {
+            let spec = ChainSpec::load(name).unwrap();
+            for v in &spec.validators {
+                assert_eq!(Keypair::dev(&v.name).public(), v.consensus_key, "{name}: {}", v.name);
+            }
+            let faucet = spec.faucet.as_ref().unwrap();
+            let want = Address::from_public_key(&Keypair::dev("faucet").public());
+            assert_eq!(spec.parse_address(&faucet.address).unwrap(), want);
+        }
+    }
+
+    #[test]
+    fn overrides_change_the_genesis_hash() {
+        let mut spec = ChainSpec::load("dev").unwrap();
+        let before = spec.hash();
+        spec.apply_dev_overrides(|k| match k {
+            "CHAIN_ID" => Some("ait-devnet".into()),
+            "COORDINATOR_RATIO" => Some("0.05".into()),
+            "MINT_PER_UNIT" => Some("1000".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(spec.chain_id, "ait-devnet");
+        assert_eq!(spec.economy.coordinator_ratio_bps, 500);
+        assert_ne!(spec.hash(), before);
+        assert!(spec.apply_dev_overrides(|k| (k == "COORDINATOR_RATIO").then(|| "1.5".into())).is_err());
+        assert!(spec.apply_dev_overrides(|k| (k == "MINT_PER_UNIT").then(|| "-3".into())).is_err());
+    }
+
+    #[test]
+    fn ratios() {
+        assert_eq!(parse_ratio_bps("0.05"), Ok(500));
+        assert_eq!(parse_ratio_bps("1"), Ok(10_000));
+        assert_eq!(parse_ratio_bps("0.12345").is_err(), true);
+        assert!(parse_ratio_bps("abc").is_err());
+    }
+
+    #[test]
+    fn bad_spec_is_a_clear_error() {
+        let mut spec = ChainSpec::load("dev").unwrap();
+        spec.accounts[0].address = "ait1bogus".into();
+        let err = spec.genesis().unwrap_err().to_string();
+        assert!(err.contains("accounts[0].address"), "{err}");
+    }
+}

@@ -1,0 +1,92 @@
+//! `ergon` subcommands (DESIGN.md §9). The only code in the project that uses `anyhow`.
+
+mod bench;
+mod keys;
+mod keystore;
+mod node;
+mod wallet;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "ergon", version, about = "A node for a chain whose currency is minted only for verified compute")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a node.
+    Node(node::NodeArgs),
+    /// Print a chain spec as JSON.
+    Chainspec {
+        /// dev, local, or a path to a chain spec JSON file.
+        #[arg(long, default_value = "dev")]
+        chain: String,
+    },
+    /// Generate and inspect keys.
+    #[command(subcommand)]
+    Key(keys::KeyCommand),
+    /// Create a new key in the encrypted keystore (alias of `key generate`).
+    Createwallet(keys::GenerateArgs),
+    /// Show an account's balance and nonce.
+    Getbalance {
+        address: String,
+        #[command(flatten)]
+        rpc: wallet::RpcArgs,
+    },
+    /// Send AIT: FROM is a dev key name, a keystore address or a key file.
+    Send {
+        from: String,
+        to: String,
+        /// Amount in base units.
+        amount: String,
+        #[command(flatten)]
+        opts: wallet::TxOpts,
+    },
+    /// Show the block reward at a height (default: the next block).
+    Getblockreward {
+        height: Option<u64>,
+        #[command(flatten)]
+        rpc: wallet::RpcArgs,
+    },
+    /// Build, sign locally and submit a transaction.
+    #[command(subcommand)]
+    Tx(wallet::TxCommand),
+    /// Measure committed transfers per second through a node's real pipeline.
+    Bench(bench::BenchArgs),
+}
+
+/// The base path when none is given: `$HOME/.ergon`.
+pub fn default_base_path() -> PathBuf {
+    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".")).join(".ergon")
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Node(args) => node::run(args),
+        Command::Chainspec { chain } => ergon::chainspec::ChainSpec::load(&chain)
+            .map_err(anyhow::Error::from)
+            .and_then(|s| Ok(println!("{}", serde_json::to_string_pretty(&s)?))),
+        Command::Key(cmd) => keys::run(cmd),
+        Command::Createwallet(args) => keys::generate(args),
+        Command::Getbalance { address, rpc } => wallet::block_on(wallet::getbalance(address, rpc)),
+        Command::Send { from, to, amount, opts } => {
+            wallet::block_on(wallet::transfer(wallet::TransferArgs { from, to: vec![format!("{to}={amount}")], opts }))
+        }
+        Command::Getblockreward { height, rpc } => wallet::block_on(wallet::getblockreward(height, rpc)),
+        Command::Tx(cmd) => wallet::block_on(wallet::tx(cmd)),
+        Command::Bench(args) => bench::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

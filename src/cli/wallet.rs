@@ -1,0 +1,237 @@
+//! Commands that talk to a node over JSON-RPC: balances, block rewards, and transactions
+//! signed locally before they are sent.
+
+use super::keystore::{self, Keystore};
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Args, Subcommand};
+use ergon::chainspec::ChainSpec;
+use ergon::primitives::{serde_amount, Keypair, Payload, Priority, Signature, SignedTx, Transfer, Tx};
+use jsonrpsee::core::client::ClientT;
+use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
+use jsonrpsee::rpc_params;
+use serde_json::Value;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Args, Clone)]
+pub struct RpcArgs {
+    /// The node's JSON-RPC endpoint.
+    #[arg(long, env = "ERGON_RPC", default_value = "http://127.0.0.1:8080")]
+    rpc: String,
+    /// Print JSON for scripts.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Clone)]
+pub struct TxOpts {
+    #[command(flatten)]
+    rpc: RpcArgs,
+    /// Fee in base units [default: the node's estimate].
+    #[arg(long)]
+    fee: Option<String>,
+    #[arg(long, default_value = "normal")]
+    priority: Priority,
+    /// Nonce [default: the account's nonce + 1].
+    #[arg(long)]
+    nonce: Option<u64>,
+    /// Where the keystore is [default: ~/.ergon].
+    #[arg(long)]
+    base_path: Option<PathBuf>,
+    /// Wait until the tx is in a block and print its outcome.
+    #[arg(long)]
+    wait: bool,
+    /// Print the signed tx (JSON and protobuf hex) instead of sending it.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+#[derive(Subcommand)]
+pub enum TxCommand {
+    /// Move AIT to one account.
+    Transfer {
+        /// A dev key name, a keystore address or a key file.
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+        /// Amount in base units.
+        #[arg(long)]
+        amount: String,
+        #[command(flatten)]
+        opts: TxOpts,
+    },
+    /// Move AIT to several accounts in one tx (cheaper per transfer).
+    Batch {
+        #[arg(long)]
+        from: String,
+        /// ADDRESS=AMOUNT, repeatable.
+        #[arg(long = "to", required = true)]
+        to: Vec<String>,
+        #[command(flatten)]
+        opts: TxOpts,
+    },
+}
+
+pub struct TransferArgs {
+    pub from: String,
+    pub to: Vec<String>,
+    pub opts: TxOpts,
+}
+
+pub fn block_on<F: std::future::Future<Output = Result<()>>>(f: F) -> Result<()> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(f)
+}
+
+fn client(url: &str) -> Result<HttpClient> {
+    HttpClientBuilder::default()
+        .request_timeout(Duration::from_secs(30))
+        .build(url)
+        .with_context(|| format!("invalid RPC URL {url:?}"))
+}
+
+async fn call(c: &HttpClient, url: &str, method: &str, params: jsonrpsee::core::params::ArrayParams) -> Result<Value> {
+    c.request::<Value, _>(method, params).await.map_err(|e| match e {
+        jsonrpsee::core::ClientError::Call(obj) => anyhow!("{} (code {})", obj.message(), obj.code()),
+        other => anyhow!("cannot reach the node at {url}: {other}"),
+    })
+}
+
+fn print(json: bool, v: &Value, human: impl FnOnce(&Value) -> String) {
+    if json {
+        println!("{v}");
+    } else {
+        println!("{}", human(v));
+    }
+}
+
+pub async fn getbalance(address: String, rpc: RpcArgs) -> Result<()> {
+    let c = client(&rpc.rpc)?;
+    let v = call(&c, &rpc.rpc, "account_get", rpc_params![address]).await?;
+    print(rpc.json, &v, |v| {
+        format!(
+            "Address:  {}\nBalance:  {}\nNonce:    {}\nReserved: {}\nStaked:   {}",
+            v["address"].as_str().unwrap_or("?"),
+            v["balance"].as_str().unwrap_or("?"),
+            v["nonce"],
+            v["reserved"].as_str().unwrap_or("?"),
+            v["staked"].as_str().unwrap_or("?"),
+        )
+    });
+    Ok(())
+}
+
+pub async fn getblockreward(height: Option<u64>, rpc: RpcArgs) -> Result<()> {
+    let c = client(&rpc.rpc)?;
+    let params = match height {
+        Some(h) => rpc_params![h],
+        None => rpc_params![],
+    };
+    let v = call(&c, &rpc.rpc, "chain_getBlockReward", params).await?;
+    print(rpc.json, &v, |v| {
+        format!("Block reward at height {}: {} base units", v["height"], v["reward"].as_str().unwrap_or("?"))
+    });
+    Ok(())
+}
+
+pub async fn tx(cmd: TxCommand) -> Result<()> {
+    match cmd {
+        TxCommand::Transfer { from, to, amount, opts } => {
+            transfer(TransferArgs { from, to: vec![format!("{to}={amount}")], opts }).await
+        }
+        TxCommand::Batch { from, to, opts } => {
+            if to.len() < 2 {
+                bail!("a batch needs at least two --to ADDRESS=AMOUNT entries; use `ergon tx transfer` for one");
+            }
+            transfer(TransferArgs { from, to, opts }).await
+        }
+    }
+}
+
+async fn chain_spec(c: &HttpClient, url: &str) -> Result<ChainSpec> {
+    let v = call(c, url, "system_chainSpec", rpc_params![]).await?;
+    serde_json::from_value(v["chainSpec"].clone()).context("the node returned a chain spec this CLI cannot read")
+}
+
+/// A dev key name (if the node's chain accepts them), a keystore address, or a key file.
+fn resolve_key(spec: &ChainSpec, from: &str, base: &std::path::Path) -> Result<Keypair> {
+    if let Some(k) = spec.dev_key(from) {
+        return Ok(k);
+    }
+    let ks = Keystore::new(base);
+    if ks.contains(from) {
+        return ks.load(from, &keystore::password(false)?);
+    }
+    super::node::load_key(spec, from)
+        .with_context(|| format!("{from:?} is not in the keystore at {}", ks.dir().display()))
+}
+
+pub async fn transfer(args: TransferArgs) -> Result<()> {
+    let TransferArgs { from, to, opts } = args;
+    let url = opts.rpc.rpc.clone();
+    let c = client(&url)?;
+    let spec = chain_spec(&c, &url).await?;
+    let key = resolve_key(&spec, &from, &opts.base_path.clone().unwrap_or_else(super::default_base_path))?;
+    let mut transfers = Vec::with_capacity(to.len());
+    for entry in &to {
+        let (addr, amount) = entry.split_once('=').ok_or_else(|| anyhow!("{entry:?}: expected ADDRESS=AMOUNT"))?;
+        let to = spec.parse_address(addr)?;
+        let amount = serde_amount::parse(amount).map_err(|e| anyhow!(e))?;
+        transfers.push(Transfer { to, amount });
+    }
+    let payload = match transfers.len() {
+        1 => Payload::Transfer(transfers.remove(0)),
+        _ => Payload::Batch(transfers),
+    };
+    let sender = ergon::primitives::Address::from_public_key(&key.public()).to_bech32(spec.hrp());
+    let nonce = match opts.nonce {
+        Some(n) => n,
+        None => {
+            let acc = call(&c, &url, "account_get", rpc_params![sender.clone()]).await?;
+            acc["nonce"].as_u64().ok_or_else(|| anyhow!("node returned no nonce for {sender}"))? + 1
+        }
+    };
+    let mut tx =
+        Tx { chain_id: spec.chain_id.clone(), sender: key.public(), nonce, fee: 0, priority: opts.priority, payload };
+    tx.fee = match &opts.fee {
+        Some(f) => serde_amount::parse(f).map_err(|e| anyhow!("--fee: {e}"))?,
+        None => {
+            let size = SignedTx { tx: tx.clone(), signature: Signature([0; 64]) }.size();
+            ergon::ledger::required_fee(&spec.economy.fees, &tx.payload, size, tx.priority)
+                .ok_or_else(|| anyhow!("fee overflow"))?
+                .total
+        }
+    };
+    let signed = tx.sign(&key);
+    let json = ergon::rpc::types::tx_to_json(&signed, spec.hrp());
+    if opts.dry_run {
+        let hex_tx = hex::encode(ergon::wire::encode_signed_tx(&signed));
+        println!("{}", serde_json::json!({"tx": json, "protobufHex": hex_tx, "txHash": signed.hash()}));
+        return Ok(());
+    }
+    let v = call(&c, &url, "tx_send", rpc_params![json]).await?;
+    let hash = v["txHash"].as_str().unwrap_or_default().to_string();
+    if !opts.wait {
+        print(opts.rpc.json, &v, |_| format!("Submitted {hash} (nonce {nonce}, fee {})", signed.tx.fee));
+        return Ok(());
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let st = call(&c, &url, "tx_get", rpc_params![hash.clone()]).await?;
+        match st["status"].as_str() {
+            Some("included") | Some("failed") => {
+                print(opts.rpc.json, &st, |st| {
+                    format!(
+                        "{hash} {} in block {}{}",
+                        st["status"].as_str().unwrap_or("?"),
+                        st["blockHeight"],
+                        st["error"].as_str().map(|e| format!(": {e}")).unwrap_or_default()
+                    )
+                });
+                return Ok(());
+            }
+            _ if std::time::Instant::now() > deadline => bail!("{hash} was not included within 60 s"),
+            _ => tokio::time::sleep(Duration::from_millis(250)).await,
+        }
+    }
+}

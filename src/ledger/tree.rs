@@ -1,0 +1,96 @@
+//! The authenticated state: a Jellyfish Merkle tree (the `jmt` crate) hashed with BLAKE3,
+//! versioned by block height. Values are SCALE-encoded [`Account`]s and the [`Supply`].
+
+use super::{Account, StateDiff, Supply};
+use crate::primitives::{tag, Address, Hash};
+use jmt::storage::{TreeReader, TreeUpdateBatch};
+use jmt::{KeyHash, SimpleHasher};
+use parity_scale_codec::{Decode, Encode};
+
+pub use jmt::proof::SparseMerkleProof;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TreeError {
+    #[error("state tree: {0}")]
+    Jmt(String),
+    #[error("state tree holds an undecodable value: {0}")]
+    Corrupt(String),
+}
+
+/// BLAKE3 for jmt's internal node hashing.
+pub struct Blake3(blake3::Hasher);
+
+impl SimpleHasher for Blake3 {
+    fn new() -> Self {
+        Blake3(blake3::Hasher::new())
+    }
+    fn update(&mut self, data: &[u8]) {
+        self.0.update(data);
+    }
+    fn finalize(self) -> [u8; 32] {
+        *self.0.finalize().as_bytes()
+    }
+}
+
+pub type Proof = SparseMerkleProof<Blake3>;
+
+pub fn account_key(a: &Address) -> KeyHash {
+    let mut buf = [0u8; 28];
+    buf[..8].copy_from_slice(b"account/");
+    buf[8..].copy_from_slice(&a.0);
+    KeyHash(Hash::digest(tag::STATE_KEY, &buf).0)
+}
+
+pub fn supply_key() -> KeyHash {
+    KeyHash(Hash::digest(tag::STATE_KEY, b"supply").0)
+}
+
+/// Writes a diff as version `version`. Returns the new root and the nodes to persist.
+pub fn apply_diff<R: TreeReader>(
+    reader: &R,
+    diff: &StateDiff,
+    version: u64,
+) -> Result<(Hash, TreeUpdateBatch), TreeError> {
+    let tree = jmt::JellyfishMerkleTree::<R, Blake3>::new(reader);
+    let values = diff
+        .accounts
+        .iter()
+        .map(|(a, acc)| (account_key(a), Some(acc.encode())))
+        .chain(std::iter::once((supply_key(), Some(diff.supply.encode()))));
+    let (root, batch) = tree.put_value_set(values, version).map_err(|e| TreeError::Jmt(e.to_string()))?;
+    Ok((Hash(root.0), batch))
+}
+
+pub fn root<R: TreeReader>(reader: &R, version: u64) -> Result<Hash, TreeError> {
+    let tree = jmt::JellyfishMerkleTree::<R, Blake3>::new(reader);
+    tree.get_root_hash(version).map(|r| Hash(r.0)).map_err(|e| TreeError::Jmt(e.to_string()))
+}
+
+/// An account at `version` with a proof of its presence (or absence) under that version's root.
+pub fn prove_account<R: TreeReader>(
+    reader: &R,
+    a: &Address,
+    version: u64,
+) -> Result<(Option<Account>, Proof), TreeError> {
+    let tree = jmt::JellyfishMerkleTree::<R, Blake3>::new(reader);
+    let (value, proof) = tree.get_with_proof(account_key(a), version).map_err(|e| TreeError::Jmt(e.to_string()))?;
+    let account =
+        value.map(|v| Account::decode(&mut v.as_slice()).map_err(|e| TreeError::Corrupt(e.to_string()))).transpose()?;
+    Ok((account, proof))
+}
+
+/// Checks a proof from [`prove_account`] against a state root.
+pub fn verify_account_proof(
+    root: Hash,
+    a: &Address,
+    account: Option<&Account>,
+    proof: &Proof,
+) -> Result<(), TreeError> {
+    proof
+        .verify(jmt::RootHash(root.0), account_key(a), account.map(|acc| acc.encode()))
+        .map_err(|e| TreeError::Jmt(e.to_string()))
+}
+
+pub fn decode_supply(bytes: &[u8]) -> Result<Supply, TreeError> {
+    Supply::decode(&mut &bytes[..]).map_err(|e| TreeError::Corrupt(e.to_string()))
+}

@@ -1,0 +1,298 @@
+//! Pending transactions. Pure: the caller verifies signatures (batched) and stateless rules
+//! ([`crate::ledger::Executor::check_stateless`]) first and passes the sender's account in.
+//!
+//! Rules:
+//! - a tx's nonce must lie in `account.nonce + 1 ..= account.nonce + nonce_window`;
+//! - the sender's balance must cover fee + amount of all its pending txs together;
+//! - the same (sender, nonce) is replaced only by a fee at least 10% higher;
+//! - per-sender and global limits; when full, the lowest-fee tx (and the same sender's later
+//!   txs, which it would leave unexecutable) is evicted if the newcomer pays more;
+//! - blocks take txs by fee, keeping each sender's nonce order without gaps;
+//! - after each block, included and stale txs are dropped.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::arithmetic_side_effects,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
+use crate::ledger::Account;
+use crate::primitives::{Address, Hash, SignedTx};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
+use std::sync::Arc;
+
+#[cfg(test)]
+mod tests;
+
+#[derive(Debug, Clone, Copy)]
+pub struct MempoolConfig {
+    pub max_txs: usize,
+    pub max_bytes: usize,
+    pub max_per_sender: usize,
+    pub nonce_window: u64,
+}
+
+impl Default for MempoolConfig {
+    fn default() -> Self {
+        MempoolConfig { max_txs: 200_000, max_bytes: 128 << 20, max_per_sender: 64, nonce_window: 64 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MempoolError {
+    #[error("tx {0} is already pending")]
+    AlreadyKnown(Hash),
+    #[error("nonce {got} is too low: the account's next nonce is {next}")]
+    NonceTooLow { got: u64, next: u64 },
+    #[error("nonce {got} is too far ahead: pending txs may use nonces {next} to {max}")]
+    NonceTooHigh { got: u64, next: u64, max: u64 },
+    #[error(
+        "insufficient balance: {balance} does not cover {needed} (fee + amount of this and the sender's pending txs)"
+    )]
+    InsufficientBalance { balance: u128, needed: u128 },
+    #[error("replacement fee {got} is too low: replacing a pending tx needs at least {min} (10% more)")]
+    ReplacementUnderpriced { got: u128, min: u128 },
+    #[error("sender already has {limit} pending txs")]
+    SenderLimit { limit: usize },
+    #[error("mempool is full and fee {fee} does not beat the lowest pending fee {lowest}")]
+    Full { fee: u128, lowest: u128 },
+    #[error("amount overflows u128")]
+    Overflow,
+}
+
+struct Entry {
+    tx: Arc<SignedTx>,
+    sender: Address,
+    nonce: u64,
+    fee: u128,
+    /// fee + amount: what the tx can take from the sender's balance.
+    cost: u128,
+    size: usize,
+}
+
+#[derive(Default)]
+struct SenderQueue {
+    /// The account nonce + 1 as last seen.
+    next: u64,
+    txs: BTreeMap<u64, Hash>,
+}
+
+#[derive(Default)]
+pub struct Mempool {
+    config: MempoolConfig,
+    entries: HashMap<Hash, Entry>,
+    senders: HashMap<Address, SenderQueue>,
+    /// (fee, hash) of every entry, lowest first: the eviction order.
+    by_fee: BTreeSet<(u128, Hash)>,
+    bytes: usize,
+}
+
+impl Mempool {
+    pub fn new(config: MempoolConfig) -> Self {
+        Mempool { config, ..Default::default() }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    pub fn contains(&self, h: &Hash) -> bool {
+        self.entries.contains_key(h)
+    }
+
+    pub fn get(&self, h: &Hash) -> Option<Arc<SignedTx>> {
+        self.entries.get(h).map(|e| e.tx.clone())
+    }
+
+    /// Admits `tx` (signature and stateless checks already passed) given its sender's account.
+    pub fn insert(&mut self, tx: SignedTx, account: &Account) -> Result<Hash, MempoolError> {
+        let hash = tx.hash();
+        if self.entries.contains_key(&hash) {
+            return Err(MempoolError::AlreadyKnown(hash));
+        }
+        let sender = tx.tx.sender_address();
+        let nonce = tx.tx.nonce;
+        let next = account.nonce.checked_add(1).ok_or(MempoolError::Overflow)?;
+        let max = account.nonce.saturating_add(self.config.nonce_window);
+        if nonce < next {
+            return Err(MempoolError::NonceTooLow { got: nonce, next });
+        }
+        if nonce > max {
+            return Err(MempoolError::NonceTooHigh { got: nonce, next, max });
+        }
+        let fee = tx.tx.fee;
+        let cost = tx.tx.payload.total_amount().and_then(|a| a.checked_add(fee)).ok_or(MempoolError::Overflow)?;
+        let size = tx.size();
+
+        let queue = self.senders.get(&sender);
+        let replaced = queue.and_then(|q| q.txs.get(&nonce)).copied();
+        if let Some(old) = replaced.and_then(|h| self.entries.get(&h)) {
+            let min = old.fee.checked_mul(11).ok_or(MempoolError::Overflow)?.div_ceil(10);
+            if fee < min {
+                return Err(MempoolError::ReplacementUnderpriced { got: fee, min });
+            }
+        }
+        // The balance must cover every pending tx of this sender, counting this one in place of
+        // the one it replaces. Pending txs below the new account nonce are stale and not counted.
+        let mut needed = cost;
+        if let Some(q) = queue {
+            for (n, h) in q.txs.range(next..) {
+                if *n != nonce {
+                    let c = self.entries.get(h).map_or(0, |e| e.cost);
+                    needed = needed.checked_add(c).ok_or(MempoolError::Overflow)?;
+                }
+            }
+            if replaced.is_none() && q.txs.range(next..).count() >= self.config.max_per_sender {
+                return Err(MempoolError::SenderLimit { limit: self.config.max_per_sender });
+            }
+        }
+        if needed > account.balance {
+            return Err(MempoolError::InsufficientBalance { balance: account.balance, needed });
+        }
+        if replaced.is_none() {
+            self.make_room(fee, size, &sender)?;
+        }
+        if let Some(old) = replaced {
+            self.remove(&old);
+        }
+        let q = self.senders.entry(sender).or_default();
+        q.next = next;
+        // Anything below the account nonce is stale now that we know the account.
+        let stale: Vec<Hash> = q.txs.range(..next).map(|(_, h)| *h).collect();
+        q.txs.insert(nonce, hash);
+        for h in stale {
+            self.remove(&h);
+        }
+        self.by_fee.insert((fee, hash));
+        self.bytes = self.bytes.saturating_add(size);
+        self.entries.insert(hash, Entry { tx: Arc::new(tx), sender, nonce, fee, cost, size });
+        Ok(hash)
+    }
+
+    /// Evicts lowest-fee txs (never `protect`'s) until one more tx of `size` fits.
+    fn make_room(&mut self, fee: u128, size: usize, protect: &Address) -> Result<(), MempoolError> {
+        while self.entries.len() >= self.config.max_txs || self.bytes.saturating_add(size) > self.config.max_bytes {
+            let victim = self.by_fee.iter().find(|(_, h)| self.entries.get(h).is_some_and(|e| &e.sender != protect));
+            let Some(&(lowest, victim)) = victim else {
+                return Err(MempoolError::Full { fee, lowest: 0 });
+            };
+            if lowest >= fee {
+                return Err(MempoolError::Full { fee, lowest });
+            }
+            // Later txs of the victim's sender could never execute without it: drop them too.
+            if let Some(e) = self.entries.get(&victim) {
+                let later: Vec<Hash> = self
+                    .senders
+                    .get(&e.sender)
+                    .map(|q| q.txs.range(e.nonce..).map(|(_, h)| *h).collect())
+                    .unwrap_or_default();
+                for h in later {
+                    self.remove(&h);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn remove(&mut self, h: &Hash) -> Option<Entry> {
+        let e = self.entries.remove(h)?;
+        self.by_fee.remove(&(e.fee, *h));
+        self.bytes = self.bytes.saturating_sub(e.size);
+        if let Some(q) = self.senders.get_mut(&e.sender) {
+            if q.txs.get(&e.nonce) == Some(h) {
+                q.txs.remove(&e.nonce);
+            }
+            if q.txs.is_empty() {
+                self.senders.remove(&e.sender);
+            }
+        }
+        Some(e)
+    }
+
+    /// Drops one tx (e.g. one that turned out invalid while building a block).
+    pub fn evict(&mut self, h: &Hash) {
+        self.remove(h);
+    }
+
+    /// Txs for the next block: highest fee first, each sender's txs in nonce order starting at
+    /// its next nonce and without gaps, within the count and byte limits.
+    pub fn select(&self, max_txs: usize, max_bytes: usize) -> Vec<Arc<SignedTx>> {
+        // Heap of each sender's next executable tx, by (fee, then earliest hash for determinism).
+        let mut heap: BinaryHeap<(u128, std::cmp::Reverse<Hash>, Address, u64)> = BinaryHeap::new();
+        for (sender, q) in &self.senders {
+            if let Some(h) = q.txs.get(&q.next) {
+                if let Some(e) = self.entries.get(h) {
+                    heap.push((e.fee, std::cmp::Reverse(*h), *sender, q.next));
+                }
+            }
+        }
+        let mut out = Vec::new();
+        let mut bytes = 0usize;
+        while let Some((_, std::cmp::Reverse(h), sender, nonce)) = heap.pop() {
+            if out.len() >= max_txs {
+                break;
+            }
+            let Some(e) = self.entries.get(&h) else { continue };
+            if bytes.saturating_add(e.size) > max_bytes {
+                continue; // this sender's chain ends here; smaller txs of others may still fit
+            }
+            bytes = bytes.saturating_add(e.size);
+            out.push(e.tx.clone());
+            let next = nonce.saturating_add(1);
+            if let Some(nh) = self.senders.get(&sender).and_then(|q| q.txs.get(&next)) {
+                if let Some(ne) = self.entries.get(nh) {
+                    heap.push((ne.fee, std::cmp::Reverse(*nh), sender, next));
+                }
+            }
+        }
+        out
+    }
+
+    /// After a block: drops the included txs and, for their senders, every tx whose nonce the
+    /// account has passed. `account` gives each sender's state after the block.
+    pub fn on_block<'a>(
+        &mut self,
+        included: impl IntoIterator<Item = &'a SignedTx>,
+        account: impl Fn(&Address) -> Account,
+    ) {
+        let mut touched = BTreeSet::new();
+        for tx in included {
+            let h = tx.hash();
+            if let Some(e) = self.remove(&h) {
+                touched.insert(e.sender);
+            } else {
+                touched.insert(tx.tx.sender_address());
+            }
+        }
+        for sender in touched {
+            let next = account(&sender).nonce.saturating_add(1);
+            let stale: Vec<Hash> = match self.senders.get_mut(&sender) {
+                Some(q) => {
+                    q.next = next;
+                    q.txs.range(..next).map(|(_, h)| *h).collect()
+                }
+                None => continue,
+            };
+            for h in stale {
+                self.remove(&h);
+            }
+        }
+    }
+
+    /// Hashes of every pending tx from `sender`, by nonce.
+    pub fn pending_of(&self, sender: &Address) -> Vec<(u64, Hash)> {
+        self.senders.get(sender).map(|q| q.txs.iter().map(|(n, h)| (*n, *h)).collect()).unwrap_or_default()
+    }
+}

@@ -1,0 +1,104 @@
+//! Building blocks from the mempool and committing them.
+
+use super::{ChainEvent, Driver, NodeError};
+use crate::ledger::{BlockEnv, Executor, StateDiff, StateReader, TxInvalid};
+use crate::primitives::{Address, Block, CommitCertificate, Header};
+use crate::storage::StoreError;
+
+/// What executing a block produced, kept until the block is committed.
+pub(super) struct Prepared {
+    diff: StateDiff,
+    tree_batch: jmt::storage::TreeUpdateBatch,
+    tx_errors: Vec<Option<String>>,
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+impl Driver {
+    /// Builds the block at `height` on top of the head: takes txs from the mempool by fee,
+    /// executes them, and computes the new state root.
+    pub(super) fn build(&mut self, height: u64) -> Result<Block, NodeError> {
+        tokio::task::block_in_place(|| self.build_inner(height))
+    }
+
+    fn build_inner(&mut self, height: u64) -> Result<Block, NodeError> {
+        let proposer = self.proposer.ok_or_else(|| NodeError::Build("this node has no validator key".into()))?;
+        let parent_height = height.checked_sub(1).ok_or_else(|| NodeError::Build("cannot build genesis".into()))?;
+        let parent = self
+            .store
+            .header(parent_height)?
+            .ok_or_else(|| NodeError::Build(format!("parent block {parent_height} is not stored")))?;
+        let limits = &self.spec.limits;
+        let candidates = self.mempool.select(limits.max_block_txs as usize, limits.max_block_bytes as usize);
+        let env = BlockEnv { height, proposer: Address::from_public_key(&proposer) };
+        let mut exec = Executor::new(self.store.as_ref(), &self.spec, self.treasury, env);
+        let mut txs = Vec::with_capacity(candidates.len());
+        let mut tx_errors = Vec::with_capacity(candidates.len());
+        for tx in candidates {
+            match exec.apply(&tx) {
+                Ok(outcome) => {
+                    tx_errors.push(outcome.result.err().map(|e| e.to_string()));
+                    txs.push(tx.as_ref().clone());
+                }
+                // A sender's later txs fail on nonce once an earlier one is dropped; they stay
+                // pending for a later block. Anything else can never be included: drop it.
+                Err(TxInvalid::Nonce { .. }) => {}
+                Err(TxInvalid::State(e)) => return Err(NodeError::Build(e.to_string())),
+                Err(e) => {
+                    tracing::debug!(tx = %tx.hash(), error = %e, "dropping tx that can no longer be included");
+                    self.mempool.evict(&tx.hash());
+                }
+            }
+        }
+        let diff = exec.finish().map_err(StoreError::from)?;
+        let (state_root, tree_batch) = self.store.prepare_state(&diff, height)?;
+        let header = Header {
+            parent: parent.hash(),
+            height,
+            timestamp_ms: now_ms().max(parent.timestamp_ms.saturating_add(1)),
+            proposer,
+            tx_root: Block::tx_root(&txs),
+            state_root,
+            tx_count: u32::try_from(txs.len()).unwrap_or(u32::MAX),
+        };
+        let block = Block { header, txs };
+        self.prepared.insert(block.hash(), Prepared { diff, tree_batch, tx_errors });
+        Ok(block)
+    }
+
+    /// Persists a finalized block, prunes the mempool and announces the new head.
+    pub(super) fn commit(&mut self, block: Block, certificate: CommitCertificate) -> Result<(), NodeError> {
+        let hash = block.hash();
+        let prepared = self
+            .prepared
+            .remove(&hash)
+            .ok_or_else(|| NodeError::Build(format!("block {hash} was not built by this node")))?;
+        self.prepared.clear();
+        let height = block.header.height;
+        let parent_time = self.store.header(height.saturating_sub(1))?.map(|h| h.timestamp_ms);
+        tokio::task::block_in_place(|| {
+            self.store.commit_block(&block, &certificate, &prepared.tx_errors, &prepared.diff, &prepared.tree_batch)
+        })?;
+        let store = self.store.clone();
+        self.mempool.on_block(&block.txs, |a| store.account(a).ok().flatten().unwrap_or_default());
+        let failed = prepared.tx_errors.iter().filter(|e| e.is_some()).count();
+        self.metrics.on_block(&block.header, parent_time, self.mempool.len());
+        tracing::info!(
+            height,
+            hash = %hash,
+            txs = block.txs.len(),
+            failed,
+            mempool = self.mempool.len(),
+            "committed block"
+        );
+        let info = super::handle::HeadInfo::from_header(&block.header);
+        let _ = self.events.send(ChainEvent::NewHead(info.clone()));
+        let _ = self.events.send(ChainEvent::Finalized(info));
+        Ok(())
+    }
+}

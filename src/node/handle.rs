@@ -1,0 +1,189 @@
+//! The cloneable handle other modules use to reach the node.
+
+use super::Metrics;
+use crate::chainspec::ChainSpec;
+use crate::ledger::{check_stateless, TxInvalid};
+use crate::mempool::MempoolError;
+use crate::primitives::{verify_each, Address, Hash, Header, SignedTx};
+use crate::storage::Store;
+use std::sync::Arc;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+pub(super) enum Command {
+    /// Txs whose signatures and stateless rules have been checked.
+    Submit {
+        txs: Vec<SignedTx>,
+        reply: oneshot::Sender<Vec<Result<Hash, SubmitError>>>,
+    },
+    IsPending {
+        hash: Hash,
+        reply: oneshot::Sender<bool>,
+    },
+    /// Send `amount` from the chain's faucet account to `to` (dev and local chains).
+    Faucet {
+        to: Address,
+        amount: u128,
+        reply: oneshot::Sender<Result<Hash, SubmitError>>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SubmitError {
+    #[error("invalid signature: it does not verify against the sender's public key")]
+    BadSignature,
+    #[error(transparent)]
+    Invalid(#[from] TxInvalid),
+    #[error(transparent)]
+    Mempool(#[from] MempoolError),
+    #[error("faucet: {0}")]
+    Faucet(String),
+    #[error("node is shutting down")]
+    Stopped,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeadInfo {
+    pub height: u64,
+    pub hash: Hash,
+    pub parent: Hash,
+    pub timestamp_ms: u64,
+    pub state_root: Hash,
+    pub tx_count: u32,
+}
+
+impl HeadInfo {
+    pub fn from_header(h: &Header) -> Self {
+        HeadInfo {
+            height: h.height,
+            hash: h.hash(),
+            parent: h.parent,
+            timestamp_ms: h.timestamp_ms,
+            state_root: h.state_root,
+            tx_count: h.tx_count,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum ChainEvent {
+    NewHead(HeadInfo),
+    Finalized(HeadInfo),
+}
+
+#[derive(Clone)]
+pub struct NodeHandle {
+    commands: mpsc::Sender<Command>,
+    store: Arc<Store>,
+    spec: Arc<ChainSpec>,
+    events: broadcast::Sender<ChainEvent>,
+    metrics: Arc<Metrics>,
+}
+
+impl NodeHandle {
+    pub(super) fn new(
+        commands: mpsc::Sender<Command>,
+        store: Arc<Store>,
+        spec: Arc<ChainSpec>,
+        events: broadcast::Sender<ChainEvent>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        NodeHandle { commands, store, spec, events, metrics }
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    pub fn spec(&self) -> &Arc<ChainSpec> {
+        &self.spec
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<ChainEvent> {
+        self.events.subscribe()
+    }
+
+    /// Checks one tx (stateless rules, signature) and hands it to the mempool.
+    pub async fn submit(&self, tx: SignedTx) -> Result<Hash, SubmitError> {
+        check_stateless(&self.spec, &tx)?;
+        tx.verify_signature().map_err(|_| SubmitError::BadSignature)?;
+        self.send_checked(vec![tx]).await.pop().unwrap_or(Err(SubmitError::Stopped))
+    }
+
+    /// Checks many txs, with signatures batch-verified on blocking threads spread over the
+    /// cores, and hands the good ones to the mempool in one command. Results are in order.
+    pub async fn submit_many(&self, txs: Vec<SignedTx>) -> Vec<Result<Hash, SubmitError>> {
+        let n = txs.len();
+        let workers = std::thread::available_parallelism().map(|p| p.get()).unwrap_or(1).max(1);
+        let chunk = n.div_ceil(workers).max(1);
+        let mut tasks = Vec::new();
+        let mut rest = txs;
+        while !rest.is_empty() {
+            let tail = rest.split_off(chunk.min(rest.len()));
+            let part = std::mem::replace(&mut rest, tail);
+            let spec = self.spec.clone();
+            tasks.push(tokio::task::spawn_blocking(move || check_chunk(&spec, part)));
+        }
+        let mut checked: Vec<Result<SignedTx, SubmitError>> = Vec::with_capacity(n);
+        for t in tasks {
+            match t.await {
+                Ok(part) => checked.extend(part),
+                Err(e) => return vec![Err(SubmitError::Internal(e.to_string())); n],
+            }
+        }
+        let good: Vec<SignedTx> = checked.iter().filter_map(|r| r.as_ref().ok().cloned()).collect();
+        let mut admitted = self.send_checked(good).await.into_iter();
+        checked
+            .into_iter()
+            .map(|r| match r {
+                Ok(_) => admitted.next().unwrap_or(Err(SubmitError::Stopped)),
+                Err(e) => Err(e),
+            })
+            .collect()
+    }
+
+    async fn send_checked(&self, txs: Vec<SignedTx>) -> Vec<Result<Hash, SubmitError>> {
+        let n = txs.len();
+        let (reply, rx) = oneshot::channel();
+        if self.commands.send(super::Command::Submit { txs, reply }).await.is_err() {
+            return vec![Err(SubmitError::Stopped); n];
+        }
+        rx.await.unwrap_or_else(|_| vec![Err(SubmitError::Stopped); n])
+    }
+
+    /// Sends `amount` from the faucet to `to`; the driver signs, so faucet nonces never race.
+    pub async fn faucet(&self, to: Address, amount: u128) -> Result<Hash, SubmitError> {
+        let (reply, rx) = oneshot::channel();
+        if self.commands.send(Command::Faucet { to, amount, reply }).await.is_err() {
+            return Err(SubmitError::Stopped);
+        }
+        rx.await.unwrap_or(Err(SubmitError::Stopped))
+    }
+
+    pub async fn is_pending(&self, hash: Hash) -> bool {
+        let (reply, rx) = oneshot::channel();
+        if self.commands.send(Command::IsPending { hash, reply }).await.is_err() {
+            return false;
+        }
+        rx.await.unwrap_or(false)
+    }
+}
+
+fn check_chunk(spec: &ChainSpec, txs: Vec<SignedTx>) -> Vec<Result<SignedTx, SubmitError>> {
+    let mut out: Vec<Result<SignedTx, SubmitError>> =
+        txs.into_iter().map(|tx| check_stateless(spec, &tx).map(|_| tx).map_err(SubmitError::from)).collect();
+    let items: Vec<_> =
+        out.iter().filter_map(|r| r.as_ref().ok()).map(|tx| (tx.tx.sender, tx.hash(), tx.signature)).collect();
+    let mut verdicts = verify_each(&items).into_iter();
+    for r in out.iter_mut() {
+        if r.is_ok() && verdicts.next().is_some_and(|v| v.is_err()) {
+            *r = Err(SubmitError::BadSignature);
+        }
+    }
+    out
+}

@@ -1,0 +1,74 @@
+//! Counters for `GET /metrics` (Prometheus text format).
+
+use crate::primitives::Header;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+#[derive(Default)]
+pub struct Metrics {
+    height: AtomicU64,
+    finalized: AtomicU64,
+    mempool: AtomicU64,
+    txs_applied: AtomicU64,
+    blocks: AtomicU64,
+    last_block_interval_ms: AtomicU64,
+}
+
+impl Metrics {
+    pub fn set_head(&self, height: u64, finalized: u64) {
+        self.height.store(height, Relaxed);
+        self.finalized.store(finalized, Relaxed);
+    }
+
+    pub fn set_mempool(&self, n: usize) {
+        self.mempool.store(n as u64, Relaxed);
+    }
+
+    pub fn on_block(&self, h: &Header, parent_time_ms: Option<u64>, mempool: usize) {
+        self.set_head(h.height, h.height);
+        self.set_mempool(mempool);
+        self.txs_applied.fetch_add(u64::from(h.tx_count), Relaxed);
+        self.blocks.fetch_add(1, Relaxed);
+        if let Some(p) = parent_time_ms {
+            self.last_block_interval_ms.store(h.timestamp_ms.saturating_sub(p), Relaxed);
+        }
+    }
+
+    pub fn height(&self) -> u64 {
+        self.height.load(Relaxed)
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let mut metric = |name: &str, kind: &str, help: &str, value: String| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+        };
+        metric("ergon_block_height", "gauge", "Height of the best block.", self.height.load(Relaxed).to_string());
+        metric(
+            "ergon_finalized_height",
+            "gauge",
+            "Height of the last finalized block.",
+            self.finalized.load(Relaxed).to_string(),
+        );
+        metric(
+            "ergon_mempool_size",
+            "gauge",
+            "Transactions waiting in the mempool.",
+            self.mempool.load(Relaxed).to_string(),
+        );
+        metric(
+            "ergon_txs_applied_total",
+            "counter",
+            "Transactions included in blocks committed since start.",
+            self.txs_applied.load(Relaxed).to_string(),
+        );
+        metric("ergon_blocks_total", "counter", "Blocks committed since start.", self.blocks.load(Relaxed).to_string());
+        metric(
+            "ergon_block_time_seconds",
+            "gauge",
+            "Time between the last two blocks' timestamps.",
+            format!("{:.3}", self.last_block_interval_ms.load(Relaxed) as f64 / 1000.0),
+        );
+        out
+    }
+}

@@ -1,0 +1,203 @@
+//! The driver. It owns the mempool and the consensus engine, turns RPC submissions and timers
+//! into their inputs, and executes the engine's effects: building blocks, committing them to
+//! storage, and announcing new heads.
+//!
+//! Everyone else talks to it through a cloneable [`NodeHandle`]: reads go straight to the
+//! store (RocksDB is safe to read concurrently); writes and mempool queries are commands with
+//! `oneshot` replies. Signature checks run in the caller's task (and batched, on blocking
+//! threads, for bulk submissions) so both cores verify while the driver does stateful work.
+
+mod builder;
+mod handle;
+mod metrics;
+pub mod service;
+
+pub use handle::{ChainEvent, HeadInfo as ChainEventHead, NodeHandle, SubmitError};
+pub use metrics::Metrics;
+
+use crate::chainspec::ChainSpec;
+use crate::consensus::{Effect, Engine, Input, Timeout, ValidatorSet};
+use crate::mempool::{Mempool, MempoolConfig};
+use crate::primitives::{Hash, Keypair, SignedTx};
+use crate::storage::{Store, StoreError};
+use builder::Prepared;
+use futures::stream::{FuturesUnordered, StreamExt};
+use handle::Command;
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use tokio::sync::{broadcast, mpsc};
+
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("invalid validator set: {0}")]
+    Validators(#[from] crate::consensus::CommitError),
+    #[error("block building failed: {0}")]
+    Build(String),
+}
+
+pub struct NodeConfig {
+    pub spec: ChainSpec,
+    pub validator_key: Option<Keypair>,
+    pub mempool: MempoolConfig,
+}
+
+type TimerFuture = Pin<Box<dyn Future<Output = Timeout> + Send>>;
+
+struct Driver {
+    spec: Arc<ChainSpec>,
+    store: Arc<Store>,
+    mempool: Mempool,
+    engine: Engine,
+    /// Blocks this node built, with the execution results needed to commit them.
+    prepared: HashMap<Hash, Prepared>,
+    timers: FuturesUnordered<TimerFuture>,
+    events: broadcast::Sender<ChainEvent>,
+    metrics: Arc<Metrics>,
+    treasury: crate::primitives::Address,
+    /// This node's validator key, which blocks it builds name as proposer.
+    proposer: Option<crate::primitives::PublicKey>,
+}
+
+/// Starts the driver on the current tokio runtime and returns its handle. The driver stops
+/// when `shutdown` resolves.
+pub fn start(
+    config: NodeConfig,
+    store: Arc<Store>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(NodeHandle, tokio::task::JoinHandle<()>), NodeError> {
+    let genesis = config.spec.genesis().map_err(StoreError::from)?;
+    let validators = ValidatorSet::from_stakes(&genesis.validators)?;
+    let spec = Arc::new(config.spec);
+    let (cmd_tx, cmd_rx) = mpsc::channel(1024);
+    let (events, _) = broadcast::channel(256);
+    let metrics = Arc::new(Metrics::default());
+    let head = store.head()?;
+    metrics.set_head(head.height, head.height);
+    let engine = Engine::new(spec.chain_id.clone(), config.validator_key.clone(), validators, spec.consensus.clone());
+    let handle = NodeHandle::new(cmd_tx, store.clone(), spec.clone(), events.clone(), metrics.clone());
+    let mut driver = Driver {
+        treasury: genesis.treasury,
+        proposer: config.validator_key.as_ref().map(Keypair::public),
+        spec,
+        store,
+        mempool: Mempool::new(config.mempool),
+        engine,
+        prepared: HashMap::new(),
+        timers: FuturesUnordered::new(),
+        events,
+        metrics,
+    };
+    let task = tokio::spawn(async move {
+        let next = head.height.saturating_add(1);
+        driver.input(Input::Start { height: next });
+        driver.run(cmd_rx, shutdown).await;
+    });
+    Ok((handle, task))
+}
+
+impl Driver {
+    async fn run(&mut self, mut commands: mpsc::Receiver<Command>, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                Some(cmd) = commands.recv() => self.command(cmd),
+                Some(t) = self.timers.next(), if !self.timers.is_empty() => self.input(Input::TimeoutElapsed(t)),
+                else => break,
+            }
+        }
+        tracing::info!("driver stopped");
+    }
+
+    fn command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Submit { txs, reply } => {
+                let results = txs.into_iter().map(|tx| self.admit(tx)).collect();
+                self.metrics.set_mempool(self.mempool.len());
+                let _ = reply.send(results);
+            }
+            Command::IsPending { hash, reply } => {
+                let _ = reply.send(self.mempool.contains(&hash));
+            }
+            Command::Faucet { to, amount, reply } => {
+                let _ = reply.send(self.faucet(to, amount));
+                self.metrics.set_mempool(self.mempool.len());
+            }
+        }
+    }
+
+    fn admit(&mut self, tx: SignedTx) -> Result<Hash, SubmitError> {
+        let sender = tx.tx.sender_address();
+        let account = crate::ledger::StateReader::account(self.store.as_ref(), &sender)
+            .map_err(|e| SubmitError::Internal(e.to_string()))?
+            .unwrap_or_default();
+        self.mempool.insert(tx, &account).map_err(SubmitError::Mempool)
+    }
+
+    fn faucet(&mut self, to: crate::primitives::Address, amount: u128) -> Result<Hash, SubmitError> {
+        let faucet = self.spec.faucet.as_ref().ok_or_else(|| SubmitError::Faucet("this chain has no faucet".into()))?;
+        if amount == 0 || amount > faucet.max_drip {
+            return Err(SubmitError::Faucet(format!(
+                "amount must be 1 to {} base units, got {amount}",
+                faucet.max_drip
+            )));
+        }
+        let key = self
+            .spec
+            .dev_key("faucet")
+            .ok_or_else(|| SubmitError::Faucet("the faucet key is only known on dev and local chains".into()))?;
+        let from = crate::primitives::Address::from_public_key(&key.public());
+        let account = crate::ledger::StateReader::account(self.store.as_ref(), &from)
+            .map_err(|e| SubmitError::Internal(e.to_string()))?
+            .unwrap_or_default();
+        // Follow on from the faucet's own pending txs.
+        let last = self.mempool.pending_of(&from).last().map(|(n, _)| *n).unwrap_or(account.nonce).max(account.nonce);
+        let payload = crate::primitives::Payload::Transfer(crate::primitives::Transfer { to, amount });
+        let mut tx = crate::primitives::Tx {
+            chain_id: self.spec.chain_id.clone(),
+            sender: key.public(),
+            nonce: last.saturating_add(1),
+            fee: 0,
+            priority: crate::primitives::Priority::Normal,
+            payload,
+        };
+        let size = SignedTx { tx: tx.clone(), signature: crate::primitives::Signature([0; 64]) }.size();
+        tx.fee = crate::ledger::required_fee(&self.spec.economy.fees, &tx.payload, size, tx.priority)
+            .map(|f| f.total)
+            .ok_or_else(|| SubmitError::Internal("fee overflow".into()))?;
+        self.mempool.insert(tx.sign(&key), &account).map_err(SubmitError::Mempool)
+    }
+
+    /// Feeds the engine and executes its effects until none are left.
+    fn input(&mut self, input: Input) {
+        let mut queue = std::collections::VecDeque::from(self.engine.handle(input));
+        while let Some(effect) = queue.pop_front() {
+            match effect {
+                Effect::ScheduleTimeout { timeout, after_ms } => {
+                    let d = std::time::Duration::from_millis(after_ms);
+                    self.timers.push(Box::pin(async move {
+                        tokio::time::sleep(d).await;
+                        timeout
+                    }));
+                }
+                Effect::BuildProposal { height, round } => match self.build(height) {
+                    Ok(block) => queue.extend(self.engine.handle(Input::ProposalBuilt { height, round, block })),
+                    Err(e) => tracing::error!(height, round, error = %e, "could not build a block"),
+                },
+                Effect::Commit { block, certificate } => {
+                    let height = block.header.height;
+                    match self.commit(block, certificate) {
+                        Ok(()) => queue.extend(self.engine.handle(Input::Start { height: height.saturating_add(1) })),
+                        // Storage failing is not something the node can route around: stop
+                        // producing rather than diverge from what is on disk.
+                        Err(e) => tracing::error!(height, error = %e, "commit failed; block production halted"),
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! A whole node: store, driver and RPC server, started and stopped together. The CLI, the
+//! benchmark and (later) netsim all build nodes through this.
+
+use super::{start, NodeConfig, NodeError, NodeHandle};
+use crate::rpc::RpcMethods;
+use crate::storage::Store;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::oneshot;
+
+pub struct ServiceConfig {
+    pub node: NodeConfig,
+    pub db_path: PathBuf,
+    /// `None`: no RPC server (benchmarks, in-process tests).
+    pub rpc: Option<(SocketAddr, RpcMethods)>,
+}
+
+pub struct Service {
+    pub handle: NodeHandle,
+    pub rpc_addr: Option<SocketAddr>,
+    rpc: Option<jsonrpsee::server::ServerHandle>,
+    driver: tokio::task::JoinHandle<()>,
+    stop: oneshot::Sender<()>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Node(#[from] NodeError),
+    #[error("cannot start RPC on {addr}: {source}")]
+    Rpc { addr: SocketAddr, source: std::io::Error },
+    #[error("cannot create {path}: {source}")]
+    Dir { path: String, source: std::io::Error },
+}
+
+impl Service {
+    pub async fn start(config: ServiceConfig) -> Result<Service, ServiceError> {
+        std::fs::create_dir_all(&config.db_path)
+            .map_err(|source| ServiceError::Dir { path: config.db_path.display().to_string(), source })?;
+        let store = Arc::new(Store::open(&config.db_path, &config.node.spec).map_err(NodeError::from)?);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let (handle, driver) = start(config.node, store, async move {
+            let _ = stopped.await;
+        })?;
+        let (rpc_addr, rpc) = match config.rpc {
+            Some((addr, methods)) => {
+                let (local, server) = crate::rpc::start(addr, handle.clone(), methods)
+                    .await
+                    .map_err(|source| ServiceError::Rpc { addr, source })?;
+                (Some(local), Some(server))
+            }
+            None => (None, None),
+        };
+        Ok(Service { handle, rpc_addr, rpc, driver, stop })
+    }
+
+    /// Stops RPC, then the driver, and waits for both; the store closes when the last handle
+    /// is dropped.
+    pub async fn stop(self) {
+        if let Some(rpc) = self.rpc {
+            let _ = rpc.stop();
+            rpc.stopped().await;
+        }
+        let _ = self.stop.send(());
+        let _ = self.driver.await;
+    }
+}

@@ -1,0 +1,123 @@
+//! Transactions: the signed envelope every state change arrives in.
+
+use super::address::Address;
+use super::hash::{tag, Hash};
+use super::keys::{KeyError, Keypair, PublicKey, Signature};
+use parity_scale_codec::{Decode, Encode};
+use serde::{Deserialize, Serialize};
+
+/// How urgently the sender wants inclusion; scales the required fee (see the chain spec).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Encode, Decode, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    #[codec(index = 0)]
+    Low,
+    #[default]
+    #[codec(index = 1)]
+    Normal,
+    #[codec(index = 2)]
+    High,
+    #[codec(index = 3)]
+    Urgent,
+}
+
+impl std::str::FromStr for Priority {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "low" => Ok(Priority::Low),
+            "normal" => Ok(Priority::Normal),
+            "high" => Ok(Priority::High),
+            "urgent" => Ok(Priority::Urgent),
+            _ => Err(format!("unknown priority {s:?}: expected low, normal, high or urgent")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct Transfer {
+    pub to: Address,
+    #[codec(compact)]
+    pub amount: u128,
+}
+
+/// What a transaction does. Variant indexes are part of the canonical encoding: never reuse one.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub enum Payload {
+    #[codec(index = 0)]
+    Transfer(Transfer),
+    /// Several transfers from one sender; the fee schedule gives batches a discount.
+    #[codec(index = 1)]
+    Batch(Vec<Transfer>),
+}
+
+impl Payload {
+    /// Sum of the amounts moved, `None` on overflow.
+    pub fn total_amount(&self) -> Option<u128> {
+        match self {
+            Payload::Transfer(t) => Some(t.amount),
+            Payload::Batch(ts) => ts.iter().try_fold(0u128, |acc, t| acc.checked_add(t.amount)),
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Payload::Transfer(_) => "TRANSFER",
+            Payload::Batch(_) => "BATCH",
+        }
+    }
+}
+
+/// The signed part of a transaction. `fee` is a fixed-width u128 so that a tx's encoded size,
+/// which the fee depends on, does not depend on the fee.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct Tx {
+    pub chain_id: String,
+    pub sender: PublicKey,
+    pub nonce: u64,
+    pub fee: u128,
+    pub priority: Priority,
+    pub payload: Payload,
+}
+
+impl Tx {
+    /// The hash that is signed, and the transaction's identity.
+    pub fn signing_hash(&self) -> Hash {
+        Hash::of(tag::TX, self)
+    }
+
+    pub fn sender_address(&self) -> Address {
+        Address::from_public_key(&self.sender)
+    }
+
+    pub fn sign(self, key: &Keypair) -> SignedTx {
+        let signature = key.sign(&self.signing_hash());
+        SignedTx { tx: self, signature }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct SignedTx {
+    pub tx: Tx,
+    pub signature: Signature,
+}
+
+impl SignedTx {
+    pub fn hash(&self) -> Hash {
+        self.tx.signing_hash()
+    }
+
+    /// Size in canonical bytes; the fee schedule charges per byte of this.
+    pub fn size(&self) -> usize {
+        self.encoded_size()
+    }
+
+    pub fn verify_signature(&self) -> Result<(), KeyError> {
+        self.tx.sender.verify(&self.hash(), &self.signature)
+    }
+
+    /// The leaf this tx contributes to a block's tx root (commits to the signature too).
+    pub fn leaf_hash(&self) -> Hash {
+        Hash::of(tag::TX_LEAF, self)
+    }
+}

@@ -1,0 +1,65 @@
+//! Stable JSON-RPC error codes. Clients may match on the code; the message says what was
+//! wrong in words.
+
+use crate::ledger::TxInvalid;
+use crate::mempool::MempoolError;
+use crate::node::SubmitError;
+use jsonrpsee::types::ErrorObjectOwned;
+
+pub const INVALID_PARAMS: i32 = -32602;
+pub const INTERNAL: i32 = -32603;
+pub const TX_DECODE: i32 = 1000;
+pub const BAD_SIGNATURE: i32 = 1001;
+pub const WRONG_CHAIN: i32 = 1002;
+pub const TX_TOO_LARGE: i32 = 1003;
+pub const FEE_TOO_LOW: i32 = 1004;
+pub const NONCE_TOO_LOW: i32 = 1005;
+pub const NONCE_TOO_HIGH: i32 = 1006;
+pub const INSUFFICIENT_BALANCE: i32 = 1007;
+pub const REPLACEMENT_UNDERPRICED: i32 = 1008;
+pub const ALREADY_KNOWN: i32 = 1009;
+pub const SENDER_LIMIT: i32 = 1010;
+pub const MEMPOOL_FULL: i32 = 1011;
+pub const BATCH_SIZE: i32 = 1012;
+pub const UNSAFE_METHOD: i32 = 1020;
+pub const FAUCET: i32 = 1021;
+pub const UNKNOWN_HEIGHT: i32 = 1030;
+
+pub fn err(code: i32, msg: impl Into<String>) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(code, msg.into(), None::<()>)
+}
+
+pub fn invalid_params(msg: impl Into<String>) -> ErrorObjectOwned {
+    err(INVALID_PARAMS, msg)
+}
+
+pub fn internal(e: impl std::fmt::Display) -> ErrorObjectOwned {
+    err(INTERNAL, format!("internal error: {e}"))
+}
+
+pub fn submit(e: SubmitError) -> ErrorObjectOwned {
+    let code = match &e {
+        SubmitError::BadSignature => BAD_SIGNATURE,
+        SubmitError::Invalid(i) => match i {
+            TxInvalid::ChainId { .. } => WRONG_CHAIN,
+            TxInvalid::Nonce { .. } | TxInvalid::NonceOverflow => NONCE_TOO_LOW,
+            TxInvalid::FeeTooLow { .. } => FEE_TOO_LOW,
+            TxInvalid::CannotPayFee { .. } => INSUFFICIENT_BALANCE,
+            TxInvalid::TooLarge { .. } => TX_TOO_LARGE,
+            TxInvalid::BatchSize { .. } => BATCH_SIZE,
+            TxInvalid::State(_) => INTERNAL,
+        },
+        SubmitError::Mempool(m) => match m {
+            MempoolError::AlreadyKnown(_) => ALREADY_KNOWN,
+            MempoolError::NonceTooLow { .. } => NONCE_TOO_LOW,
+            MempoolError::NonceTooHigh { .. } => NONCE_TOO_HIGH,
+            MempoolError::InsufficientBalance { .. } | MempoolError::Overflow => INSUFFICIENT_BALANCE,
+            MempoolError::ReplacementUnderpriced { .. } => REPLACEMENT_UNDERPRICED,
+            MempoolError::SenderLimit { .. } => SENDER_LIMIT,
+            MempoolError::Full { .. } => MEMPOOL_FULL,
+        },
+        SubmitError::Faucet(_) => FAUCET,
+        SubmitError::Stopped | SubmitError::Internal(_) => INTERNAL,
+    };
+    err(code, e.to_string())
+}

@@ -1,0 +1,282 @@
+//! The JSON-RPC server (jsonrpsee): HTTP and WebSocket on one address, plus `GET /metrics` and
+//! `GET /health`. Method names follow DESIGN.md §8, with the seed's names as aliases.
+//!
+//! Limits: request body size, connections, batch length (100) and subscriptions per
+//! connection. `admin_*` methods answer only when unsafe methods are allowed
+//! (`--rpc-methods unsafe`, or `auto` on a loopback address).
+
+mod errors;
+mod http;
+mod params;
+pub mod types;
+
+pub use errors::*;
+
+use crate::ledger::{block_reward, fees, StateReader};
+use crate::node::{ChainEvent, NodeHandle};
+use crate::primitives::{Address, SignedTx};
+use jsonrpsee::server::{BatchRequestConfig, PendingSubscriptionSink, Server, ServerConfig, ServerHandle};
+use jsonrpsee::types::ErrorObjectOwned;
+use jsonrpsee::RpcModule;
+use params::Args;
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use types::{parse_block_id, parse_tx_param, BlockId, HeadJson, JsonTx};
+
+pub const MAX_BODY_BYTES: u32 = 2 << 20;
+pub const MAX_CONNECTIONS: u32 = 256;
+pub const MAX_BATCH: u32 = 100;
+pub const MAX_SUBSCRIPTIONS_PER_CONNECTION: u32 = 32;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RpcMethods {
+    /// Unsafe methods only when the RPC address is a loopback address.
+    Auto,
+    Safe,
+    Unsafe,
+}
+
+impl RpcMethods {
+    pub fn allow_unsafe(self, addr: &SocketAddr) -> bool {
+        match self {
+            RpcMethods::Auto => addr.ip().is_loopback(),
+            RpcMethods::Safe => false,
+            RpcMethods::Unsafe => true,
+        }
+    }
+}
+
+struct Ctx {
+    node: NodeHandle,
+    allow_unsafe: bool,
+}
+
+type RpcResult<T> = Result<T, ErrorObjectOwned>;
+
+/// Binds `addr` and serves until the returned handle is stopped.
+pub async fn start(
+    addr: SocketAddr,
+    node: NodeHandle,
+    methods: RpcMethods,
+) -> std::io::Result<(SocketAddr, ServerHandle)> {
+    let config = ServerConfig::builder()
+        .max_request_body_size(MAX_BODY_BYTES)
+        .max_response_body_size(32 << 20)
+        .max_connections(MAX_CONNECTIONS)
+        .max_subscriptions_per_connection(MAX_SUBSCRIPTIONS_PER_CONNECTION)
+        .set_batch_request_config(BatchRequestConfig::Limit(MAX_BATCH))
+        .build();
+    let server = Server::builder()
+        .set_config(config)
+        .set_http_middleware(tower::ServiceBuilder::new().layer(http::HttpRoutesLayer::new(node.clone())))
+        .build(addr)
+        .await?;
+    let local = server.local_addr()?;
+    let module = module(Ctx { node, allow_unsafe: methods.allow_unsafe(&local) }).map_err(std::io::Error::other)?;
+    Ok((local, server.start(module)))
+}
+
+fn module(ctx: Ctx) -> Result<RpcModule<Ctx>, jsonrpsee::core::RegisterMethodError> {
+    let mut m = RpcModule::new(ctx);
+
+    m.register_method("chain_getHead", |_, ctx, _| -> RpcResult<Value> {
+        let store = ctx.node.store();
+        let head = store.head().map_err(internal)?;
+        let fin = store.finalized().map_err(internal)?;
+        Ok(json!({"height": head.height, "hash": head.hash, "finalizedHeight": fin.height, "finalizedHash": fin.hash}))
+    })?;
+
+    m.register_method("chain_getBlock", |p, ctx, _| -> RpcResult<Value> {
+        let args = Args::parse(&p, &["id"])?;
+        let id = parse_block_id(args.raw(0).ok_or_else(|| invalid_params("missing param `id`"))?)?;
+        let store = ctx.node.store();
+        let height = match id {
+            BlockId::Height(h) => Some(h),
+            BlockId::Hash(h) => store.height_of(&h).map_err(internal)?,
+        };
+        let Some(height) = height else { return Ok(Value::Null) };
+        let Some(block) = store.block(height).map_err(internal)? else { return Ok(Value::Null) };
+        let commit = store.commit(height).map_err(internal)?;
+        Ok(types::block_to_json(&block, commit.as_ref()))
+    })?;
+
+    m.register_method("chain_getBlockReward", |p, ctx, _| -> RpcResult<Value> {
+        let args = Args::parse(&p, &["height"])?;
+        let height = match args.optional::<u64>(0)? {
+            Some(h) => h,
+            None => ctx.node.store().head().map_err(internal)?.height.saturating_add(1),
+        };
+        let reward = block_reward(ctx.node.spec(), height);
+        Ok(json!({"height": height, "reward": reward.to_string(), "symbol": ctx.node.spec().token.symbol}))
+    })?;
+
+    m.register_async_method("tx_send", |p, ctx, _| async move {
+        let args = Args::parse(&p, &["tx"])?;
+        let tx = parse_tx_param(args.raw(0).ok_or_else(|| invalid_params("missing param `tx`"))?, ctx.node.spec())?;
+        let hash = ctx.node.submit(tx).await.map_err(submit)?;
+        RpcResult::Ok(json!({"txHash": hash}))
+    })?;
+
+    m.register_async_method("tx_get", |p, ctx, _| async move {
+        let args = Args::parse(&p, &["hash"])?;
+        let hash: crate::primitives::Hash = args.required(0)?;
+        if let Some(rec) = ctx.node.store().tx_record(&hash).map_err(internal)? {
+            let status = if rec.error.is_some() { "failed" } else { "included" };
+            return RpcResult::Ok(json!({
+                "status": status, "blockHeight": rec.height, "blockHash": rec.block_hash, "index": rec.index, "error": rec.error,
+            }));
+        }
+        let status = if ctx.node.is_pending(hash).await { "pending" } else { "unknown" };
+        Ok(json!({"status": status, "blockHeight": null, "blockHash": null, "error": null}))
+    })?;
+
+    m.register_method("account_get", |p, ctx, _| -> RpcResult<Value> {
+        let args = Args::parse(&p, &["address"])?;
+        let addr = parse_address(&args.required::<String>(0)?, &ctx.node)?;
+        let acc = ctx.node.store().account(&addr).map_err(internal)?.unwrap_or_default();
+        let mut v = serde_json::to_value(acc).map_err(internal)?;
+        v["address"] = json!(addr.to_bech32(ctx.node.spec().hrp()));
+        Ok(v)
+    })?;
+
+    m.register_method("fee_estimate", |p, ctx, _| -> RpcResult<Value> {
+        let args = Args::parse(&p, &["tx"])?;
+        let spec = ctx.node.spec();
+        let raw = args.raw(0).ok_or_else(|| invalid_params("missing param `tx`"))?;
+        let tx = match raw {
+            Value::Object(_) => {
+                let j: JsonTx =
+                    serde_json::from_value(raw.clone()).map_err(|e| err(TX_DECODE, format!("tx JSON: {e}")))?;
+                j.to_tx(spec, false)?
+            }
+            other => parse_tx_param(other, spec)?.tx,
+        };
+        // Signatures have a fixed size, so the estimate's size is exact.
+        let size = SignedTx { tx, signature: crate::primitives::Signature([0; 64]) };
+        let b = fees::required_fee(&spec.economy.fees, &size.tx.payload, size.size(), size.tx.priority)
+            .ok_or_else(|| invalid_params("fee overflows: payload too large"))?;
+        Ok(json!({"fee": b.total.to_string(), "breakdown": b}))
+    })?;
+
+    m.register_method("state_getProof", |p, ctx, _| -> RpcResult<Value> {
+        let args = Args::parse(&p, &["address", "height"])?;
+        let addr = parse_address(&args.required::<String>(0)?, &ctx.node)?;
+        let store = ctx.node.store();
+        let head = store.head().map_err(internal)?.height;
+        let height = args.optional::<u64>(1)?.unwrap_or(head);
+        if height > head {
+            return Err(err(UNKNOWN_HEIGHT, format!("height {height} is above the head {head}")));
+        }
+        let root = store.state_root(height).map_err(internal)?;
+        let (account, proof) = store.prove_account(&addr, height).map_err(internal)?;
+        let proof_bytes = borsh::to_vec(&proof).map_err(internal)?;
+        Ok(json!({
+            "address": addr.to_bech32(ctx.node.spec().hrp()),
+            "account": account,
+            "stateRoot": root,
+            "height": height,
+            "keyHash": format!("0x{}", hex::encode(crate::ledger::tree::account_key(&addr).0)),
+            "proof": format!("0x{}", hex::encode(proof_bytes)),
+            "proofEncoding": "borsh(jmt::SparseMerkleProof<blake3>)",
+        }))
+    })?;
+
+    m.register_method("system_health", |_, ctx, _| -> RpcResult<Value> {
+        let head = ctx.node.store().head().map_err(internal)?;
+        Ok(json!({"status": "ok", "height": head.height, "peers": 0, "isSyncing": false, "shouldHavePeers": false}))
+    })?;
+
+    m.register_method("system_version", |_, _, _| -> RpcResult<Value> {
+        Ok(json!({"name": "ergon", "version": env!("CARGO_PKG_VERSION")}))
+    })?;
+
+    m.register_method("system_chainSpec", |_, ctx, _| -> RpcResult<Value> {
+        let genesis = ctx.node.store().genesis_hash().map_err(internal)?;
+        Ok(json!({"genesisHash": genesis, "chainSpec": ctx.node.spec().as_ref()}))
+    })?;
+
+    m.register_async_method("admin_mintFaucet", |p, ctx, _| async move {
+        if !ctx.allow_unsafe {
+            return Err(unsafe_denied("admin_mintFaucet"));
+        }
+        let args = Args::parse(&p, &["address", "amount"])?;
+        let addr = parse_address(&args.required::<String>(0)?, &ctx.node)?;
+        let amount: u128 = match args.raw(1) {
+            Some(v) => crate::primitives::serde_amount::deserialize(v.clone())
+                .map_err(|e| invalid_params(format!("param `amount`: {e}")))?,
+            None => return Err(invalid_params("missing param `amount`")),
+        };
+        let hash = ctx.node.faucet(addr, amount).await.map_err(|e| match e {
+            crate::node::SubmitError::Faucet(m) => err(FAUCET, m),
+            other => submit(other),
+        })?;
+        RpcResult::Ok(
+            json!({"txHash": hash, "address": addr.to_bech32(ctx.node.spec().hrp()), "amount": amount.to_string()}),
+        )
+    })?;
+
+    for (sub, notif, unsub, finalized) in [
+        ("chain_subscribeNewHeads", "chain_newHead", "chain_unsubscribeNewHeads", false),
+        ("chain_subscribeFinalizedHeads", "chain_finalizedHead", "chain_unsubscribeFinalizedHeads", true),
+    ] {
+        m.register_subscription(sub, notif, unsub, move |_, pending, ctx, _| async move {
+            heads(pending, ctx.node.clone(), finalized).await
+        })?;
+    }
+
+    for (alias, method) in [
+        ("getHead", "chain_getHead"),
+        ("getBlock", "chain_getBlock"),
+        ("getBlockReward", "chain_getBlockReward"),
+        ("sendTx", "tx_send"),
+        ("getTx", "tx_get"),
+        ("getBalance", "account_get"),
+        ("estimateFee", "fee_estimate"),
+        ("mintFaucet", "admin_mintFaucet"),
+    ] {
+        m.register_alias(alias, method)?;
+    }
+    Ok(m)
+}
+
+fn unsafe_denied(method: &str) -> ErrorObjectOwned {
+    err(
+        UNSAFE_METHOD,
+        format!("{method} is an unsafe method; start the node with --rpc-methods unsafe (or bind RPC to localhost)"),
+    )
+}
+
+fn parse_address(s: &str, node: &NodeHandle) -> RpcResult<Address> {
+    node.spec().parse_address(s).map_err(|e| invalid_params(format!("param `address`: {e}")))
+}
+
+async fn heads(
+    pending: PendingSubscriptionSink,
+    node: NodeHandle,
+    finalized: bool,
+) -> jsonrpsee::core::SubscriptionResult {
+    let mut events = node.subscribe();
+    let sink = pending.accept().await?;
+    loop {
+        tokio::select! {
+            _ = sink.closed() => return Ok(()),
+            ev = events.recv() => match ev {
+                Ok(ChainEvent::NewHead(h)) if !finalized => send_head(&sink, &h).await?,
+                Ok(ChainEvent::Finalized(h)) if finalized => send_head(&sink, &h).await?,
+                Ok(_) => {}
+                // A slow subscriber skips heads rather than holding the node back.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return Ok(()),
+            },
+        }
+    }
+}
+
+async fn send_head(
+    sink: &jsonrpsee::SubscriptionSink,
+    h: &crate::node::ChainEventHead,
+) -> jsonrpsee::core::SubscriptionResult {
+    let raw = serde_json::value::to_raw_value(&HeadJson::from(h))?;
+    sink.send(raw).await?;
+    Ok(())
+}

@@ -1,0 +1,241 @@
+//! JSON shapes of the RPC: the seed's transaction form (seed 004 §18, plus the sender's public
+//! key), blocks and heads.
+
+use super::errors::{err, invalid_params, TX_DECODE};
+use crate::chainspec::ChainSpec;
+use crate::node::ChainEventHead;
+use crate::primitives::{
+    serde_amount, Address, Block, CommitCertificate, Hash, Payload, Priority, PublicKey, Signature, SignedTx, Transfer,
+    Tx,
+};
+use jsonrpsee::types::ErrorObjectOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+/// A transaction in JSON. `sig`, `publicKey` and `nonce` may be left out for fee estimates.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct JsonTx {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub chain_id: Option<String>,
+    /// The sender's address; if given it must match `publicKey`.
+    #[serde(default)]
+    pub sender: Option<String>,
+    #[serde(default)]
+    pub public_key: Option<String>,
+    #[serde(default)]
+    pub nonce: Option<u64>,
+    #[serde(default, with = "opt_amount")]
+    pub fee: Option<u128>,
+    #[serde(default)]
+    pub priority: Option<Priority>,
+    pub payload: Value,
+    #[serde(default, alias = "signature")]
+    pub sig: Option<String>,
+}
+
+mod opt_amount {
+    use serde::{Deserialize, Deserializer};
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u128>, D::Error> {
+        #[derive(Deserialize)]
+        struct W(#[serde(with = "crate::primitives::serde_amount")] u128);
+        Ok(Option::<W>::deserialize(d)?.map(|w| w.0))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonTransfer {
+    to: String,
+    #[serde(with = "serde_amount")]
+    amount: u128,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonBatch {
+    transfers: Vec<JsonTransfer>,
+}
+
+fn decode_err(msg: impl Into<String>) -> ErrorObjectOwned {
+    err(TX_DECODE, msg)
+}
+
+impl JsonTx {
+    fn payload(&self, spec: &ChainSpec) -> Result<Payload, ErrorObjectOwned> {
+        let transfer = |t: JsonTransfer, field: &str| -> Result<Transfer, ErrorObjectOwned> {
+            let to = spec.parse_address(&t.to).map_err(|e| decode_err(format!("{field}.to: {e}")))?;
+            Ok(Transfer { to, amount: t.amount })
+        };
+        match self.kind.to_ascii_uppercase().as_str() {
+            "TRANSFER" => {
+                let t: JsonTransfer = serde_json::from_value(self.payload.clone())
+                    .map_err(|e| decode_err(format!("payload of a TRANSFER: {e}")))?;
+                Ok(Payload::Transfer(transfer(t, "payload")?))
+            }
+            "BATCH" => {
+                let b: JsonBatch = serde_json::from_value(self.payload.clone())
+                    .map_err(|e| decode_err(format!("payload of a BATCH: {e}")))?;
+                let ts = b
+                    .transfers
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, t)| transfer(t, &format!("payload.transfers[{i}]")))
+                    .collect::<Result<_, _>>()?;
+                Ok(Payload::Batch(ts))
+            }
+            other => Err(decode_err(format!("unknown tx type {other:?}: expected TRANSFER or BATCH"))),
+        }
+    }
+
+    /// The unsigned tx. Missing fields default (for estimates) only when `complete` is false.
+    pub fn to_tx(&self, spec: &ChainSpec, complete: bool) -> Result<Tx, ErrorObjectOwned> {
+        let need = |name: &str| decode_err(format!("field `{name}` is required"));
+        let sender = match &self.public_key {
+            Some(pk) => pk.parse::<PublicKey>().map_err(|e| decode_err(format!("publicKey: {e}")))?,
+            None if complete => return Err(need("publicKey")),
+            None => PublicKey([0; 32]),
+        };
+        if let (Some(addr), true) = (&self.sender, self.public_key.is_some()) {
+            let a = spec.parse_address(addr).map_err(|e| decode_err(format!("sender: {e}")))?;
+            if a != Address::from_public_key(&sender) {
+                return Err(decode_err(format!("sender {addr} is not the address of publicKey")));
+            }
+        }
+        let nonce = match self.nonce {
+            Some(n) => n,
+            None if complete => return Err(need("nonce")),
+            None => 0,
+        };
+        let fee = match self.fee {
+            Some(f) => f,
+            None if complete => return Err(need("fee")),
+            None => 0,
+        };
+        Ok(Tx {
+            chain_id: self.chain_id.clone().unwrap_or_else(|| spec.chain_id.clone()),
+            sender,
+            nonce,
+            fee,
+            priority: self.priority.unwrap_or_default(),
+            payload: self.payload(spec)?,
+        })
+    }
+
+    pub fn to_signed(&self, spec: &ChainSpec) -> Result<SignedTx, ErrorObjectOwned> {
+        let tx = self.to_tx(spec, true)?;
+        let sig = self.sig.as_deref().ok_or_else(|| decode_err("field `sig` is required"))?;
+        let signature = sig.parse::<Signature>().map_err(|e| decode_err(format!("sig: {e}")))?;
+        Ok(SignedTx { tx, signature })
+    }
+}
+
+/// The seed's JSON form for a signed tx (what `ergon tx --dry-run` prints).
+pub fn tx_to_json(tx: &SignedTx, hrp: &str) -> Value {
+    let t = &tx.tx;
+    let transfer = |x: &Transfer| json!({"to": x.to.to_bech32(hrp), "amount": x.amount.to_string()});
+    let payload = match &t.payload {
+        Payload::Transfer(x) => transfer(x),
+        Payload::Batch(xs) => json!({"transfers": xs.iter().map(transfer).collect::<Vec<_>>()}),
+    };
+    json!({
+        "type": t.payload.kind(),
+        "chainId": t.chain_id,
+        "sender": t.sender_address().to_bech32(hrp),
+        "publicKey": t.sender.to_hex(),
+        "nonce": t.nonce,
+        "fee": t.fee.to_string(),
+        "priority": t.priority,
+        "payload": payload,
+        "sig": tx.signature.to_hex(),
+    })
+}
+
+/// `tx` as JSON (an object in the seed's form) or as a hex string of the protobuf SignedTx.
+pub fn parse_tx_param(v: &Value, spec: &ChainSpec) -> Result<SignedTx, ErrorObjectOwned> {
+    match v {
+        Value::String(s) => {
+            let hex_str = s.strip_prefix("0x").unwrap_or(s);
+            let bytes = hex::decode(hex_str).map_err(|e| decode_err(format!("tx hex: {e}")))?;
+            crate::wire::decode_signed_tx(&bytes, spec.limits.max_tx_bytes as usize)
+                .map_err(|e| decode_err(format!("tx protobuf: {e}")))
+        }
+        Value::Object(_) => {
+            let j: JsonTx = serde_json::from_value(v.clone()).map_err(|e| decode_err(format!("tx JSON: {e}")))?;
+            j.to_signed(spec)
+        }
+        _ => Err(invalid_params("param `tx` must be a JSON object or a hex string of a protobuf SignedTx")),
+    }
+}
+
+/// A block by height (number or decimal string) or by hash.
+pub enum BlockId {
+    Height(u64),
+    Hash(Hash),
+}
+
+pub fn parse_block_id(v: &Value) -> Result<BlockId, ErrorObjectOwned> {
+    match v {
+        Value::Number(n) => n
+            .as_u64()
+            .map(BlockId::Height)
+            .ok_or_else(|| invalid_params("param `id`: a height must be a non-negative integer")),
+        Value::String(s) if s.len() == 66 || s.len() == 64 => {
+            s.parse::<Hash>().map(BlockId::Hash).map_err(|e| invalid_params(format!("param `id`: {e}")))
+        }
+        Value::String(s) => s
+            .parse::<u64>()
+            .map(BlockId::Height)
+            .map_err(|_| invalid_params(format!("param `id`: {s:?} is neither a height nor a 32-byte hash"))),
+        _ => Err(invalid_params("param `id` must be a height or a block hash")),
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HeadJson {
+    pub height: u64,
+    pub hash: Hash,
+    pub parent_hash: Hash,
+    pub timestamp: u64,
+    pub state_root: Hash,
+    pub tx_count: u32,
+}
+
+impl From<&ChainEventHead> for HeadJson {
+    fn from(h: &ChainEventHead) -> Self {
+        HeadJson {
+            height: h.height,
+            hash: h.hash,
+            parent_hash: h.parent,
+            timestamp: h.timestamp_ms,
+            state_root: h.state_root,
+            tx_count: h.tx_count,
+        }
+    }
+}
+
+pub fn block_to_json(block: &Block, commit: Option<&CommitCertificate>) -> Value {
+    let h = &block.header;
+    json!({
+        "hash": block.hash(),
+        "header": {
+            "parentHash": h.parent,
+            "height": h.height,
+            "timestamp": h.timestamp_ms,
+            "proposer": h.proposer.to_hex(),
+            "txRoot": h.tx_root,
+            "stateRoot": h.state_root,
+            "txCount": h.tx_count,
+        },
+        "txs": block.txs.iter().map(|t| t.hash()).collect::<Vec<_>>(),
+        "commit": commit.map(|c| json!({
+            "height": c.height,
+            "round": c.round,
+            "blockHash": c.block_hash,
+            "signatures": c.signatures.iter().map(|(k, s)| json!({"validator": k.to_hex(), "signature": s.to_hex()})).collect::<Vec<_>>(),
+        })),
+    })
+}

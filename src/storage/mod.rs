@@ -1,0 +1,308 @@
+//! RocksDB storage. One column family per kind of record; a committed block, its tx index,
+//! its state changes (latest accounts and the versioned state tree) and the head / finalized
+//! pointers are written as one synced `WriteBatch`, so `kill -9` at any moment leaves either
+//! the whole block or none of it.
+
+mod tree;
+
+use crate::chainspec::ChainSpec;
+use crate::ledger::{self, tree as state_tree, Account, StateDiff, StateError, StateReader, Supply};
+use crate::primitives::{Address, Block, CommitCertificate, Hash, Header, PublicKey, SignedTx};
+use parity_scale_codec::{Decode, Encode};
+use rocksdb::{ColumnFamilyDescriptor, Options, WriteBatch, WriteOptions, DB};
+use std::path::{Path, PathBuf};
+
+/// Bump when the on-disk layout changes; a node refuses to open a store of another version.
+pub const SCHEMA_VERSION: u32 = 1;
+
+const CF_META: &str = "meta";
+const CF_HEADERS: &str = "headers";
+const CF_BODIES: &str = "bodies";
+const CF_COMMITS: &str = "commits";
+const CF_HASHES: &str = "hashes";
+const CF_TXS: &str = "txs";
+const CF_CHANGES: &str = "changes";
+const CF_ACCOUNTS: &str = "accounts";
+pub(crate) const CF_JMT_NODES: &str = "jmt_nodes";
+pub(crate) const CF_JMT_VALUES: &str = "jmt_values";
+const ALL_CFS: [&str; 10] = [
+    CF_META,
+    CF_HEADERS,
+    CF_BODIES,
+    CF_COMMITS,
+    CF_HASHES,
+    CF_TXS,
+    CF_CHANGES,
+    CF_ACCOUNTS,
+    CF_JMT_NODES,
+    CF_JMT_VALUES,
+];
+
+const KEY_SCHEMA: &[u8] = b"schema";
+const KEY_GENESIS: &[u8] = b"genesis";
+const KEY_HEAD: &[u8] = b"head";
+const KEY_FINALIZED: &[u8] = b"finalized";
+const KEY_SUPPLY: &[u8] = b"supply";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] rocksdb::Error),
+    #[error("database at {path} belongs to another chain: its genesis is {stored}, this chain spec's genesis is {expected}. Use another --base-path, or delete that directory to start over")]
+    GenesisMismatch { path: String, stored: Hash, expected: Hash },
+    #[error("database at {path} has schema version {stored}; this build reads version {expected}. Use another --base-path, or delete that directory to resync")]
+    SchemaMismatch { path: String, stored: u32, expected: u32 },
+    #[error("corrupt record in column {cf}: {reason}")]
+    Corrupt { cf: &'static str, reason: String },
+    #[error(transparent)]
+    Tree(#[from] state_tree::TreeError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("invalid chain spec: {0}")]
+    Spec(#[from] crate::chainspec::SpecError),
+    #[error("block {height} does not extend the head {head}")]
+    NotNext { height: u64, head: u64 },
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// A block's height and hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode)]
+pub struct BlockRef {
+    pub height: u64,
+    pub hash: Hash,
+}
+
+/// Where a tx landed and whether it did what it asked.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct TxRecord {
+    pub height: u64,
+    pub index: u32,
+    pub block_hash: Hash,
+    /// `None` if the tx succeeded; otherwise why it only paid its fee.
+    pub error: Option<String>,
+}
+
+pub struct Store {
+    db: DB,
+    path: PathBuf,
+}
+
+fn decode<T: Decode>(cf: &'static str, bytes: &[u8]) -> Result<T> {
+    T::decode(&mut &bytes[..]).map_err(|e| StoreError::Corrupt { cf, reason: e.to_string() })
+}
+
+impl Store {
+    /// Opens (or creates, writing genesis) the store at `path` for `spec`.
+    pub fn open(path: &Path, spec: &ChainSpec) -> Result<Store> {
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        opts.set_max_background_jobs(2);
+        opts.increase_parallelism(2);
+        let cfs = ALL_CFS.iter().map(|name| {
+            let mut o = Options::default();
+            if [CF_ACCOUNTS, CF_TXS, CF_HASHES, CF_JMT_NODES].contains(name) {
+                let mut bo = rocksdb::BlockBasedOptions::default();
+                bo.set_bloom_filter(10.0, false);
+                o.set_block_based_table_factory(&bo);
+            }
+            ColumnFamilyDescriptor::new(*name, o)
+        });
+        let db = DB::open_cf_descriptors(&opts, path, cfs)?;
+        let store = Store { db, path: path.to_path_buf() };
+        store.init(spec)?;
+        Ok(store)
+    }
+
+    fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
+        // Every name in ALL_CFS is created at open, so this cannot fail.
+        self.db.cf_handle(name).unwrap_or_else(|| unreachable!("column family {name} is opened with the db"))
+    }
+
+    fn get(&self, cf: &'static str, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.db.get_cf(self.cf(cf), key)?)
+    }
+
+    fn get_decoded<T: Decode>(&self, cf: &'static str, key: &[u8]) -> Result<Option<T>> {
+        self.get(cf, key)?.map(|b| decode(cf, &b)).transpose()
+    }
+
+    pub fn genesis_block(spec: &ChainSpec, state_root: Hash) -> Block {
+        Block {
+            header: Header {
+                parent: spec.hash(),
+                height: 0,
+                timestamp_ms: spec.genesis_timestamp_ms,
+                proposer: PublicKey([0; 32]),
+                tx_root: Hash::ZERO,
+                state_root,
+                tx_count: 0,
+            },
+            txs: vec![],
+        }
+    }
+
+    fn init(&self, spec: &ChainSpec) -> Result<()> {
+        let genesis_diff = StateDiff::genesis(&spec.genesis()?)?;
+        let path = self.path.display().to_string();
+        if let Some(stored) = self.get_decoded::<u32>(CF_META, KEY_SCHEMA)? {
+            if stored != SCHEMA_VERSION {
+                return Err(StoreError::SchemaMismatch { path, stored, expected: SCHEMA_VERSION });
+            }
+            let stored: Hash = self
+                .get_decoded(CF_META, KEY_GENESIS)?
+                .ok_or(StoreError::Corrupt { cf: CF_META, reason: "schema written but genesis missing".into() })?;
+            // The genesis state root needs no writes: recompute it from the tree's version 0.
+            let root = state_tree::root(self, 0)?;
+            let expected = Self::genesis_block(spec, root).hash();
+            if stored != expected {
+                return Err(StoreError::GenesisMismatch { path, stored, expected });
+            }
+            return Ok(());
+        }
+        let (root, tree_batch) = state_tree::apply_diff(self, &genesis_diff, 0)?;
+        let genesis = Self::genesis_block(spec, root);
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.cf(CF_META), KEY_SCHEMA, SCHEMA_VERSION.encode());
+        batch.put_cf(self.cf(CF_META), KEY_GENESIS, genesis.hash().encode());
+        self.stage_block(&mut batch, &genesis, None, &[], &genesis_diff, &tree_batch)?;
+        self.write(batch)
+    }
+
+    fn write(&self, batch: WriteBatch) -> Result<()> {
+        let mut wo = WriteOptions::default();
+        wo.set_sync(true);
+        Ok(self.db.write_opt(batch, &wo)?)
+    }
+
+    fn stage_block(
+        &self,
+        batch: &mut WriteBatch,
+        block: &Block,
+        commit: Option<&CommitCertificate>,
+        tx_errors: &[Option<String>],
+        diff: &StateDiff,
+        tree_batch: &jmt::storage::TreeUpdateBatch,
+    ) -> Result<()> {
+        let h = block.header.height;
+        let key = h.to_be_bytes();
+        let hash = block.hash();
+        batch.put_cf(self.cf(CF_HEADERS), key, block.header.encode());
+        batch.put_cf(self.cf(CF_BODIES), key, block.txs.encode());
+        if let Some(c) = commit {
+            batch.put_cf(self.cf(CF_COMMITS), key, c.encode());
+        }
+        batch.put_cf(self.cf(CF_HASHES), hash.0, key);
+        for (i, tx) in block.txs.iter().enumerate() {
+            let rec = TxRecord {
+                height: h,
+                index: u32::try_from(i).unwrap_or(u32::MAX),
+                block_hash: hash,
+                error: tx_errors.get(i).cloned().flatten(),
+            };
+            batch.put_cf(self.cf(CF_TXS), tx.hash().0, rec.encode());
+        }
+        batch.put_cf(self.cf(CF_CHANGES), key, diff.accounts.encode());
+        for (a, acc) in &diff.accounts {
+            batch.put_cf(self.cf(CF_ACCOUNTS), a.0, acc.encode());
+        }
+        batch.put_cf(self.cf(CF_META), KEY_SUPPLY, diff.supply.encode());
+        tree::stage(self, batch, tree_batch)?;
+        let head = BlockRef { height: h, hash };
+        batch.put_cf(self.cf(CF_META), KEY_HEAD, head.encode());
+        batch.put_cf(self.cf(CF_META), KEY_FINALIZED, head.encode());
+        Ok(())
+    }
+
+    /// Computes the state root `diff` gives at `height` without writing anything.
+    pub fn prepare_state(&self, diff: &StateDiff, height: u64) -> Result<(Hash, jmt::storage::TreeUpdateBatch)> {
+        Ok(state_tree::apply_diff(self, diff, height)?)
+    }
+
+    /// Persists a finalized block atomically. `tree_batch` comes from [`Store::prepare_state`].
+    pub fn commit_block(
+        &self,
+        block: &Block,
+        commit: &CommitCertificate,
+        tx_errors: &[Option<String>],
+        diff: &StateDiff,
+        tree_batch: &jmt::storage::TreeUpdateBatch,
+    ) -> Result<()> {
+        let head = self.head()?;
+        if block.header.height != head.height.saturating_add(1) {
+            return Err(StoreError::NotNext { height: block.header.height, head: head.height });
+        }
+        let mut batch = WriteBatch::default();
+        self.stage_block(&mut batch, block, Some(commit), tx_errors, diff, tree_batch)?;
+        self.write(batch)
+    }
+
+    pub fn genesis_hash(&self) -> Result<Hash> {
+        self.get_decoded(CF_META, KEY_GENESIS)?.ok_or(StoreError::Corrupt { cf: CF_META, reason: "no genesis".into() })
+    }
+
+    pub fn head(&self) -> Result<BlockRef> {
+        self.get_decoded(CF_META, KEY_HEAD)?.ok_or(StoreError::Corrupt { cf: CF_META, reason: "no head".into() })
+    }
+
+    pub fn finalized(&self) -> Result<BlockRef> {
+        self.get_decoded(CF_META, KEY_FINALIZED)?
+            .ok_or(StoreError::Corrupt { cf: CF_META, reason: "no finalized pointer".into() })
+    }
+
+    pub fn header(&self, height: u64) -> Result<Option<Header>> {
+        self.get_decoded(CF_HEADERS, &height.to_be_bytes())
+    }
+
+    pub fn block(&self, height: u64) -> Result<Option<Block>> {
+        let Some(header) = self.header(height)? else { return Ok(None) };
+        let txs: Vec<SignedTx> = self.get_decoded(CF_BODIES, &height.to_be_bytes())?.unwrap_or_default();
+        Ok(Some(Block { header, txs }))
+    }
+
+    pub fn commit(&self, height: u64) -> Result<Option<CommitCertificate>> {
+        self.get_decoded(CF_COMMITS, &height.to_be_bytes())
+    }
+
+    pub fn height_of(&self, hash: &Hash) -> Result<Option<u64>> {
+        Ok(self.get(CF_HASHES, &hash.0)?.and_then(|b| b.try_into().ok().map(u64::from_be_bytes)))
+    }
+
+    pub fn tx_record(&self, hash: &Hash) -> Result<Option<TxRecord>> {
+        self.get_decoded(CF_TXS, &hash.0)
+    }
+
+    pub fn state_changes(&self, height: u64) -> Result<Option<Vec<(Address, Account)>>> {
+        self.get_decoded(CF_CHANGES, &height.to_be_bytes())
+    }
+
+    pub fn state_root(&self, height: u64) -> Result<Hash> {
+        Ok(state_tree::root(self, height)?)
+    }
+
+    /// An account at `height` with its proof under that height's state root.
+    pub fn prove_account(&self, a: &Address, height: u64) -> Result<(Option<Account>, state_tree::Proof)> {
+        Ok(state_tree::prove_account(self, a, height)?)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// The latest state, as the ledger reads it.
+impl StateReader for Store {
+    fn account(&self, a: &Address) -> std::result::Result<Option<Account>, StateError> {
+        self.get_decoded(CF_ACCOUNTS, &a.0).map_err(|e| StateError(e.to_string()))
+    }
+
+    fn supply(&self) -> std::result::Result<Supply, StateError> {
+        self.get_decoded(CF_META, KEY_SUPPLY).map(|s| s.unwrap_or_default()).map_err(|e| StateError(e.to_string()))
+    }
+}
+
+pub use ledger::tree::verify_account_proof;
+
+#[cfg(test)]
+mod tests;

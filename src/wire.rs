@@ -1,0 +1,300 @@
+//! Protobuf wire format. Generated types stay private to this module; other modules see only
+//! `encode_*` / `decode_*` over domain types. Decoding checks every field and says which one
+//! was missing or malformed.
+
+use crate::primitives::{
+    Address, Block, CommitCertificate, Hash, Header, Payload, Priority, PublicKey, Signature, SignedTx, Transfer, Tx,
+};
+use prost::Message;
+
+#[allow(clippy::all, clippy::pedantic)]
+mod pb {
+    include!(concat!(env!("OUT_DIR"), "/ergon.v1.rs"));
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WireError {
+    #[error("protobuf decode failed: {0}")]
+    Decode(String),
+    #[error("message is {size} bytes, over the {limit}-byte limit")]
+    TooLarge { size: usize, limit: usize },
+    #[error("field `{0}` is missing")]
+    Missing(&'static str),
+    #[error("field `{field}` has {got} bytes, expected {want}")]
+    Length { field: &'static str, got: usize, want: usize },
+    #[error("field `{field}` is invalid: {reason}")]
+    Invalid { field: &'static str, reason: String },
+}
+
+pub type Result<T> = std::result::Result<T, WireError>;
+
+fn fixed<const N: usize>(field: &'static str, b: &[u8]) -> Result<[u8; N]> {
+    b.try_into().map_err(|_| WireError::Length { field, got: b.len(), want: N })
+}
+
+fn u128_from(field: &'static str, b: &[u8]) -> Result<u128> {
+    Ok(u128::from_be_bytes(fixed::<16>(field, b)?))
+}
+
+fn u128_to(v: u128) -> Vec<u8> {
+    v.to_be_bytes().to_vec()
+}
+
+impl From<&Transfer> for pb::Transfer {
+    fn from(t: &Transfer) -> Self {
+        pb::Transfer { to: t.to.0.to_vec(), amount: u128_to(t.amount) }
+    }
+}
+
+impl TryFrom<pb::Transfer> for Transfer {
+    type Error = WireError;
+    fn try_from(t: pb::Transfer) -> Result<Self> {
+        Ok(Transfer { to: Address(fixed("transfer.to", &t.to)?), amount: u128_from("transfer.amount", &t.amount)? })
+    }
+}
+
+impl From<&Tx> for pb::Tx {
+    fn from(tx: &Tx) -> Self {
+        let priority = match tx.priority {
+            Priority::Low => pb::Priority::Low,
+            Priority::Normal => pb::Priority::Normal,
+            Priority::High => pb::Priority::High,
+            Priority::Urgent => pb::Priority::Urgent,
+        };
+        let payload = match &tx.payload {
+            Payload::Transfer(t) => pb::tx::Payload::Transfer(t.into()),
+            Payload::Batch(ts) => pb::tx::Payload::Batch(pb::Batch { transfers: ts.iter().map(Into::into).collect() }),
+        };
+        pb::Tx {
+            chain_id: tx.chain_id.clone(),
+            sender: tx.sender.0.to_vec(),
+            nonce: tx.nonce,
+            fee: u128_to(tx.fee),
+            priority: priority as i32,
+            payload: Some(payload),
+        }
+    }
+}
+
+impl TryFrom<pb::Tx> for Tx {
+    type Error = WireError;
+    fn try_from(tx: pb::Tx) -> Result<Self> {
+        let priority = match pb::Priority::try_from(tx.priority) {
+            Ok(pb::Priority::Low) => Priority::Low,
+            Ok(pb::Priority::Normal) => Priority::Normal,
+            Ok(pb::Priority::High) => Priority::High,
+            Ok(pb::Priority::Urgent) => Priority::Urgent,
+            Err(_) => {
+                return Err(WireError::Invalid {
+                    field: "tx.priority",
+                    reason: format!("unknown value {}", tx.priority),
+                })
+            }
+        };
+        let payload = match tx.payload.ok_or(WireError::Missing("tx.payload"))? {
+            pb::tx::Payload::Transfer(t) => Payload::Transfer(t.try_into()?),
+            pb::tx::Payload::Batch(b) => {
+                Payload::Batch(b.transfers.into_iter().map(Transfer::try_from).collect::<Result<_>>()?)
+            }
+        };
+        Ok(Tx {
+            chain_id: tx.chain_id,
+            sender: PublicKey(fixed("tx.sender", &tx.sender)?),
+            nonce: tx.nonce,
+            fee: u128_from("tx.fee", &tx.fee)?,
+            priority,
+            payload,
+        })
+    }
+}
+
+impl From<&SignedTx> for pb::SignedTx {
+    fn from(s: &SignedTx) -> Self {
+        pb::SignedTx { tx: Some((&s.tx).into()), signature: s.signature.0.to_vec() }
+    }
+}
+
+impl TryFrom<pb::SignedTx> for SignedTx {
+    type Error = WireError;
+    fn try_from(s: pb::SignedTx) -> Result<Self> {
+        Ok(SignedTx {
+            tx: s.tx.ok_or(WireError::Missing("signed_tx.tx"))?.try_into()?,
+            signature: Signature(fixed("signed_tx.signature", &s.signature)?),
+        })
+    }
+}
+
+impl From<&Header> for pb::Header {
+    fn from(h: &Header) -> Self {
+        pb::Header {
+            parent: h.parent.0.to_vec(),
+            height: h.height,
+            timestamp_ms: h.timestamp_ms,
+            proposer: h.proposer.0.to_vec(),
+            tx_root: h.tx_root.0.to_vec(),
+            state_root: h.state_root.0.to_vec(),
+            tx_count: h.tx_count,
+        }
+    }
+}
+
+impl TryFrom<pb::Header> for Header {
+    type Error = WireError;
+    fn try_from(h: pb::Header) -> Result<Self> {
+        Ok(Header {
+            parent: Hash(fixed("header.parent", &h.parent)?),
+            height: h.height,
+            timestamp_ms: h.timestamp_ms,
+            proposer: PublicKey(fixed("header.proposer", &h.proposer)?),
+            tx_root: Hash(fixed("header.tx_root", &h.tx_root)?),
+            state_root: Hash(fixed("header.state_root", &h.state_root)?),
+            tx_count: h.tx_count,
+        })
+    }
+}
+
+impl From<&Block> for pb::Block {
+    fn from(b: &Block) -> Self {
+        pb::Block { header: Some((&b.header).into()), txs: b.txs.iter().map(Into::into).collect() }
+    }
+}
+
+impl TryFrom<pb::Block> for Block {
+    type Error = WireError;
+    fn try_from(b: pb::Block) -> Result<Self> {
+        let header: Header = b.header.ok_or(WireError::Missing("block.header"))?.try_into()?;
+        let txs: Vec<SignedTx> = b.txs.into_iter().map(SignedTx::try_from).collect::<Result<_>>()?;
+        if txs.len() != header.tx_count as usize {
+            return Err(WireError::Invalid {
+                field: "block.txs",
+                reason: format!("{} txs but header.tx_count = {}", txs.len(), header.tx_count),
+            });
+        }
+        Ok(Block { header, txs })
+    }
+}
+
+impl From<&CommitCertificate> for pb::CommitCertificate {
+    fn from(c: &CommitCertificate) -> Self {
+        pb::CommitCertificate {
+            height: c.height,
+            round: c.round,
+            block_hash: c.block_hash.0.to_vec(),
+            signatures: c
+                .signatures
+                .iter()
+                .map(|(v, s)| pb::CommitSignature { validator: v.0.to_vec(), signature: s.0.to_vec() })
+                .collect(),
+        }
+    }
+}
+
+impl TryFrom<pb::CommitCertificate> for CommitCertificate {
+    type Error = WireError;
+    fn try_from(c: pb::CommitCertificate) -> Result<Self> {
+        let signatures = c
+            .signatures
+            .into_iter()
+            .map(|s| {
+                Ok((
+                    PublicKey(fixed("commit.signatures.validator", &s.validator)?),
+                    Signature(fixed("commit.signatures.signature", &s.signature)?),
+                ))
+            })
+            .collect::<Result<_>>()?;
+        Ok(CommitCertificate {
+            height: c.height,
+            round: c.round,
+            block_hash: Hash(fixed("commit.block_hash", &c.block_hash)?),
+            signatures,
+        })
+    }
+}
+
+fn decode_capped<M: Message + Default>(bytes: &[u8], limit: usize) -> Result<M> {
+    if bytes.len() > limit {
+        return Err(WireError::TooLarge { size: bytes.len(), limit });
+    }
+    M::decode(bytes).map_err(|e| WireError::Decode(e.to_string()))
+}
+
+pub fn encode_signed_tx(tx: &SignedTx) -> Vec<u8> {
+    pb::SignedTx::from(tx).encode_to_vec()
+}
+
+pub fn decode_signed_tx(bytes: &[u8], limit: usize) -> Result<SignedTx> {
+    decode_capped::<pb::SignedTx>(bytes, limit)?.try_into()
+}
+
+pub fn encode_committed_block(block: &Block, commit: &CommitCertificate) -> Vec<u8> {
+    pb::CommittedBlock { block: Some(block.into()), commit: Some(commit.into()) }.encode_to_vec()
+}
+
+pub fn decode_committed_block(bytes: &[u8], limit: usize) -> Result<(Block, CommitCertificate)> {
+    let m = decode_capped::<pb::CommittedBlock>(bytes, limit)?;
+    Ok((
+        m.block.ok_or(WireError::Missing("committed_block.block"))?.try_into()?,
+        m.commit.ok_or(WireError::Missing("committed_block.commit"))?.try_into()?,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::primitives::Keypair;
+    use proptest::prelude::*;
+
+    fn arb_transfer() -> impl Strategy<Value = Transfer> {
+        (any::<[u8; 20]>(), any::<u128>()).prop_map(|(a, amount)| Transfer { to: Address(a), amount })
+    }
+
+    fn arb_tx() -> impl Strategy<Value = SignedTx> {
+        let payload = prop_oneof![
+            arb_transfer().prop_map(Payload::Transfer),
+            prop::collection::vec(arb_transfer(), 0..5).prop_map(Payload::Batch),
+        ];
+        let prio =
+            prop_oneof![Just(Priority::Low), Just(Priority::Normal), Just(Priority::High), Just(Priority::Urgent)];
+        ("[a-z-]{0,12}", any::<u64>(), any::<u128>(), prio, payload, any::<u8>()).prop_map(
+            |(chain_id, nonce, fee, priority, payload, k)| {
+                let key = Keypair::from_secret([k; 32]);
+                Tx { chain_id, sender: key.public(), nonce, fee, priority, payload }.sign(&key)
+            },
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn signed_tx_roundtrips(tx in arb_tx()) {
+            let bytes = encode_signed_tx(&tx);
+            prop_assert_eq!(decode_signed_tx(&bytes, 1 << 20).unwrap(), tx);
+        }
+
+        #[test]
+        fn garbage_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+            let _ = decode_signed_tx(&bytes, 1 << 20);
+            let _ = decode_committed_block(&bytes, 1 << 20);
+        }
+    }
+
+    #[test]
+    fn missing_and_short_fields_are_named() {
+        let key = Keypair::dev("alice");
+        let tx = Tx {
+            chain_id: "dev".into(),
+            sender: key.public(),
+            nonce: 1,
+            fee: 1,
+            priority: Priority::Normal,
+            payload: Payload::Transfer(Transfer { to: Address([1; 20]), amount: 5 }),
+        }
+        .sign(&key);
+        let mut m = pb::SignedTx::from(&tx);
+        m.signature.pop();
+        let err = decode_signed_tx(&m.encode_to_vec(), 1 << 20).unwrap_err();
+        assert_eq!(err, WireError::Length { field: "signed_tx.signature", got: 63, want: 64 });
+        m.tx = None;
+        assert_eq!(decode_signed_tx(&m.encode_to_vec(), 1 << 20).unwrap_err(), WireError::Missing("signed_tx.tx"));
+        assert!(matches!(decode_signed_tx(&[0u8; 100], 10), Err(WireError::TooLarge { .. })));
+    }
+}
