@@ -65,13 +65,17 @@ pub fn default_base_path() -> PathBuf {
     std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".")).join(".ergon")
 }
 
+fn print_chainspec(chain: &str) -> anyhow::Result<()> {
+    let spec = ergon::chainspec::ChainSpec::load(chain)?;
+    println!("{}", serde_json::to_string_pretty(&spec)?);
+    Ok(())
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Node(args) => node::run(args),
-        Command::Chainspec { chain } => ergon::chainspec::ChainSpec::load(&chain)
-            .map_err(anyhow::Error::from)
-            .and_then(|s| Ok(println!("{}", serde_json::to_string_pretty(&s)?))),
+        Command::Chainspec { chain } => print_chainspec(&chain),
         Command::Key(cmd) => keys::run(cmd),
         Command::Createwallet(args) => keys::generate(args),
         Command::Getbalance { address, rpc } => wallet::block_on(wallet::getbalance(address, rpc)),

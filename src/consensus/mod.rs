@@ -63,6 +63,8 @@ pub enum Input {
     },
 }
 
+// Effects live for one step of the driver loop; boxing the block would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Effect {
     ScheduleTimeout {

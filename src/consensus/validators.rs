@@ -75,7 +75,7 @@ impl ValidatorSet {
     /// with stake-weighted proposer priority.
     pub fn proposer(&self, height: u64, round: u32) -> Option<PublicKey> {
         let n = u64::try_from(self.validators.len()).ok().filter(|n| *n > 0)?;
-        let i = height.wrapping_add(u64::from(round)) % n;
+        let i = height.wrapping_add(u64::from(round)).checked_rem(n)?;
         self.validators.get(usize::try_from(i).ok()?).map(|(k, _)| *k)
     }
 }

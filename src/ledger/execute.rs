@@ -61,7 +61,7 @@ pub fn block_reward(spec: &ChainSpec, height: u64) -> u128 {
     if height == 0 {
         return 0;
     }
-    let halvings = height.saturating_sub(1) / spec.economy.halving_interval.max(1);
+    let halvings = height.saturating_sub(1).checked_div(spec.economy.halving_interval).unwrap_or(u64::MAX);
     u32::try_from(halvings).ok().and_then(|h| spec.economy.block_reward.checked_shr(h)).unwrap_or(0)
 }
 

@@ -12,6 +12,15 @@ pub(super) struct Prepared {
     tx_errors: Vec<Option<String>>,
 }
 
+/// Runs CPU- or disk-heavy work without starving other tasks on a multi-threaded runtime;
+/// inline on a current-thread runtime, where `block_in_place` is not available.
+fn heavy<R>(f: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
 fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -23,7 +32,7 @@ impl Driver {
     /// Builds the block at `height` on top of the head: takes txs from the mempool by fee,
     /// executes them, and computes the new state root.
     pub(super) fn build(&mut self, height: u64) -> Result<Block, NodeError> {
-        tokio::task::block_in_place(|| self.build_inner(height))
+        heavy(|| self.build_inner(height))
     }
 
     fn build_inner(&mut self, height: u64) -> Result<Block, NodeError> {
@@ -81,7 +90,7 @@ impl Driver {
         self.prepared.clear();
         let height = block.header.height;
         let parent_time = self.store.header(height.saturating_sub(1))?.map(|h| h.timestamp_ms);
-        tokio::task::block_in_place(|| {
+        heavy(|| {
             self.store.commit_block(&block, &certificate, &prepared.tx_errors, &prepared.diff, &prepared.tree_batch)
         })?;
         let store = self.store.clone();

@@ -1,1 +1,1 @@
-
+//! Golden vectors (placeholder while values are computed).

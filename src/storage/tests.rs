@@ -1,1 +1,300 @@
+//! The store on disk: genesis, committing a block, reopening, proofs, and refusing foreign data.
 
+use super::*;
+use crate::consensus::{verify_commit, ValidatorSet};
+use crate::ledger::{BlockEnv, Executor, TxFailure};
+use crate::primitives::{Keypair, Payload, Priority, Transfer, Tx};
+use jmt::mock::MockTreeStore;
+use jmt::storage::TreeWriter;
+
+const DEV_BALANCE: u128 = 1_000_000_000_000_000;
+
+fn dev_spec() -> ChainSpec {
+    ChainSpec::load("dev").unwrap()
+}
+
+fn addr(name: &str) -> Address {
+    Address::from_public_key(&Keypair::dev(name).public())
+}
+
+fn transfer(spec: &ChainSpec, from: &str, to: Address, amount: u128, nonce: u64) -> SignedTx {
+    let k = Keypair::dev(from);
+    Tx {
+        chain_id: spec.chain_id.clone(),
+        sender: k.public(),
+        nonce,
+        fee: 100_000,
+        priority: Priority::Normal,
+        payload: Payload::Transfer(Transfer { to, amount }),
+    }
+    .sign(&k)
+}
+
+/// What `build_block` made, for checking after a reopen.
+struct Built {
+    block: Block,
+    cert: CommitCertificate,
+    diff: StateDiff,
+    root: Hash,
+    errors: Vec<Option<String>>,
+}
+
+/// Builds the next block on top of `store`'s head from `txs`, the way the node does, and
+/// certifies it with alice (the dev chain's only validator).
+fn build_block(store: &Store, spec: &ChainSpec, txs: Vec<SignedTx>) -> Built {
+    let head = store.head().unwrap();
+    let height = head.height + 1;
+    let g = spec.genesis().unwrap();
+    let alice = Keypair::dev("alice");
+    let mut exec = Executor::new(store, spec, g.treasury, BlockEnv { height, proposer: addr("alice") });
+    let errors: Vec<Option<String>> =
+        txs.iter().map(|tx| exec.apply(tx).unwrap().result.err().map(|e| e.to_string())).collect();
+    let diff = exec.finish().unwrap();
+    let (root, _) = store.prepare_state(&diff, height).unwrap();
+    let header = Header {
+        parent: head.hash,
+        height,
+        timestamp_ms: spec.genesis_timestamp_ms + height * spec.consensus.block_time_ms,
+        proposer: alice.public(),
+        tx_root: Block::tx_root(&txs),
+        state_root: root,
+        tx_count: u32::try_from(txs.len()).unwrap(),
+    };
+    let block = Block { header, txs };
+    let mut cert = CommitCertificate { height, round: 0, block_hash: block.hash(), signatures: vec![] };
+    let sig = alice.sign(&cert.vote(&spec.chain_id).signing_hash());
+    cert.signatures.push((alice.public(), sig));
+    Built { block, cert, diff, root, errors }
+}
+
+fn commit(store: &Store, b: &Built) {
+    let (root, batch) = store.prepare_state(&b.diff, b.block.header.height).unwrap();
+    assert_eq!(root, b.root);
+    store.commit_block(&b.block, &b.cert, &b.errors, &b.diff, &batch).unwrap();
+}
+
+/// The genesis state root computed without the store.
+fn mock_genesis_root(spec: &ChainSpec) -> (MockTreeStore, Hash) {
+    let diff = StateDiff::genesis(&spec.genesis().unwrap()).unwrap();
+    let mock = MockTreeStore::default();
+    let (root, batch) = state_tree::apply_diff(&mock, &diff, 0).unwrap();
+    mock.write_node_batch(&batch.node_batch).unwrap();
+    (mock, root)
+}
+
+#[test]
+fn fresh_store_holds_genesis() {
+    let spec = dev_spec();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &spec).unwrap();
+    assert_eq!(store.path(), dir.path());
+
+    let (_, root) = mock_genesis_root(&spec);
+    assert_eq!(store.state_root(0).unwrap(), root, "same root as an in-memory jmt");
+    let genesis = Store::genesis_block(&spec, root);
+    assert_eq!(genesis.header.parent, spec.hash());
+    assert_eq!(genesis.header.height, 0);
+    assert_eq!(genesis.header.timestamp_ms, spec.genesis_timestamp_ms);
+    let head = store.head().unwrap();
+    assert_eq!(head, BlockRef { height: 0, hash: genesis.hash() });
+    assert_eq!(store.finalized().unwrap(), head);
+    assert_eq!(store.genesis_hash().unwrap(), genesis.hash());
+    assert_eq!(store.block(0).unwrap().unwrap(), genesis);
+    assert_eq!(store.height_of(&genesis.hash()).unwrap(), Some(0));
+    assert_eq!(store.commit(0).unwrap(), None, "genesis has no certificate");
+    assert!(store.block(1).unwrap().is_none());
+    assert!(store.header(1).unwrap().is_none());
+
+    // Accounts and supply as the ledger reads them.
+    let alice = store.account(&addr("alice")).unwrap().unwrap();
+    assert_eq!(alice, Account { balance: DEV_BALANCE, nonce: 0, reserved: 0, staked: 10_000_000_000_000 });
+    assert_eq!(store.account(&addr("bob")).unwrap().unwrap().balance, DEV_BALANCE);
+    assert_eq!(store.account(&Address([9; 20])).unwrap(), None);
+    let supply = store.supply().unwrap();
+    let diff = StateDiff::genesis(&spec.genesis().unwrap()).unwrap();
+    assert_eq!(supply, diff.supply);
+    assert_eq!(store.state_changes(0).unwrap().unwrap(), diff.accounts);
+}
+
+#[test]
+fn commit_block_and_reopen() {
+    let spec = dev_spec();
+    let dir = tempfile::tempdir().unwrap();
+    let (bob, charlie) = (addr("bob"), addr("charlie"));
+    let good = transfer(&spec, "bob", charlie, 5_000, 1);
+    let bad = transfer(&spec, "dave", charlie, 2 * DEV_BALANCE, 1);
+    let (b1, genesis_root) = {
+        let store = Store::open(dir.path(), &spec).unwrap();
+        let genesis_root = store.state_root(0).unwrap();
+        let b1 = build_block(&store, &spec, vec![good.clone(), bad.clone()]);
+        assert_eq!(b1.errors[0], None);
+        let want_err =
+            TxFailure::InsufficientBalance { balance: DEV_BALANCE - 100_000, needed: 2 * DEV_BALANCE }.to_string();
+        assert_eq!(b1.errors[1].as_deref(), Some(want_err.as_str()));
+        // The certificate is one the consensus module accepts.
+        let set = ValidatorSet::from_stakes(&[(Keypair::dev("alice").public(), 10_000_000_000_000)]).unwrap();
+        verify_commit(&spec.chain_id, &set, &b1.cert, 1, b1.block.hash()).unwrap();
+        commit(&store, &b1);
+        assert_eq!(store.head().unwrap().height, 1);
+        (b1, genesis_root)
+    };
+
+    let store = Store::open(dir.path(), &spec).unwrap();
+    let head = BlockRef { height: 1, hash: b1.block.hash() };
+    assert_eq!(store.head().unwrap(), head);
+    assert_eq!(store.finalized().unwrap(), head);
+    assert_eq!(store.block(1).unwrap().unwrap(), b1.block);
+    assert_eq!(store.header(1).unwrap().unwrap().parent, store.block(0).unwrap().unwrap().hash());
+    assert_eq!(store.commit(1).unwrap().unwrap(), b1.cert);
+    assert_eq!(store.height_of(&b1.block.hash()).unwrap(), Some(1));
+    assert_eq!(store.height_of(&Hash::ZERO).unwrap(), None);
+    assert_eq!(
+        store.tx_record(&good.hash()).unwrap().unwrap(),
+        TxRecord { height: 1, index: 0, block_hash: b1.block.hash(), error: None }
+    );
+    let rec = store.tx_record(&bad.hash()).unwrap().unwrap();
+    assert_eq!((rec.height, rec.index, rec.error.clone()), (1, 1, b1.errors[1].clone()));
+    assert_eq!(store.tx_record(&transfer(&spec, "eve", bob, 1, 1).hash()).unwrap(), None);
+    assert_eq!(store.state_changes(1).unwrap().unwrap(), b1.diff.accounts);
+
+    // Latest accounts and supply.
+    for (a, acc) in &b1.diff.accounts {
+        assert_eq!(store.account(a).unwrap().as_ref(), Some(acc));
+    }
+    assert_eq!(store.account(&bob).unwrap().unwrap().balance, DEV_BALANCE - 5_000 - 100_000);
+    assert_eq!(store.account(&bob).unwrap().unwrap().nonce, 1);
+    assert_eq!(store.account(&charlie).unwrap().unwrap().balance, DEV_BALANCE + 5_000);
+    assert_eq!(store.account(&addr("dave")).unwrap().unwrap().balance, DEV_BALANCE - 100_000);
+    assert_eq!(store.supply().unwrap(), b1.diff.supply);
+    assert_eq!(b1.diff.supply.height, 1);
+
+    // State roots: both versions kept, equal to an in-memory jmt fed the same diffs.
+    assert_eq!(store.state_root(1).unwrap(), b1.root);
+    assert_eq!(store.state_root(0).unwrap(), genesis_root);
+    assert_eq!(b1.block.header.state_root, b1.root);
+    let (mock, mock_root0) = mock_genesis_root(&spec);
+    assert_eq!(mock_root0, genesis_root);
+    let (mock_root1, _) = state_tree::apply_diff(&mock, &b1.diff, 1).unwrap();
+    assert_eq!(mock_root1, b1.root);
+
+    // A second block on the reopened store continues the chain.
+    let b2 = build_block(&store, &spec, vec![transfer(&spec, "bob", charlie, 1, 2)]);
+    assert_eq!(b2.block.header.parent, b1.block.hash());
+    commit(&store, &b2);
+    assert_eq!(store.head().unwrap(), BlockRef { height: 2, hash: b2.block.hash() });
+    assert_eq!(store.account(&bob).unwrap().unwrap().nonce, 2);
+    assert_eq!(store.state_root(1).unwrap(), b1.root, "old versions stay readable");
+}
+
+#[test]
+fn account_proofs_verify_only_the_right_account() {
+    let spec = dev_spec();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &spec).unwrap();
+    let charlie = addr("charlie");
+    let b1 = build_block(&store, &spec, vec![transfer(&spec, "bob", charlie, 777, 1)]);
+    commit(&store, &b1);
+    let root0 = store.state_root(0).unwrap();
+    let root1 = store.state_root(1).unwrap();
+
+    let (acc, proof) = store.prove_account(&charlie, 1).unwrap();
+    let acc = acc.unwrap();
+    assert_eq!(acc.balance, DEV_BALANCE + 777);
+    verify_account_proof(root1, &charlie, Some(&acc), &proof).unwrap();
+    // Tampered balance, nonce, absent claim, other address, other root: all rejected.
+    let mut t = acc;
+    t.balance += 1;
+    assert!(verify_account_proof(root1, &charlie, Some(&t), &proof).is_err());
+    let mut t = acc;
+    t.nonce += 1;
+    assert!(verify_account_proof(root1, &charlie, Some(&t), &proof).is_err());
+    assert!(verify_account_proof(root1, &charlie, None, &proof).is_err());
+    assert!(verify_account_proof(root1, &addr("eve"), Some(&acc), &proof).is_err());
+    assert!(verify_account_proof(root0, &charlie, Some(&acc), &proof).is_err());
+
+    // Historical proof: charlie at genesis.
+    let (old, old_proof) = store.prove_account(&charlie, 0).unwrap();
+    assert_eq!(old.unwrap().balance, DEV_BALANCE);
+    verify_account_proof(root0, &charlie, old.as_ref(), &old_proof).unwrap();
+    assert!(verify_account_proof(root1, &charlie, old.as_ref(), &old_proof).is_err());
+
+    // Absence is provable too, and a claimed presence is rejected.
+    let nobody = Address([0x77; 20]);
+    let (none, none_proof) = store.prove_account(&nobody, 1).unwrap();
+    assert_eq!(none, None);
+    verify_account_proof(root1, &nobody, None, &none_proof).unwrap();
+    assert!(verify_account_proof(root1, &nobody, Some(&Account::default()), &none_proof).is_err());
+}
+
+#[test]
+fn reopening_with_another_spec_is_refused() {
+    let spec = dev_spec();
+    let dir = tempfile::tempdir().unwrap();
+    let genesis = {
+        let store = Store::open(dir.path(), &spec).unwrap();
+        store.genesis_hash().unwrap()
+    };
+    let mut other = spec.clone();
+    other.apply_dev_overrides(|k| (k == "MINT_PER_UNIT").then(|| "2000".to_string())).unwrap();
+    assert_ne!(other.hash(), spec.hash());
+    match Store::open(dir.path(), &other) {
+        Err(StoreError::GenesisMismatch { stored, expected, path }) => {
+            assert_eq!(stored, genesis);
+            assert_ne!(expected, genesis);
+            assert_eq!(path, dir.path().display().to_string());
+        }
+        Err(e) => panic!("expected GenesisMismatch, got {e}"),
+        Ok(_) => panic!("expected GenesisMismatch, the store opened"),
+    }
+    // Another genesis allocation with the same spec hash is impossible, but another chain id is
+    // refused the same way.
+    let mut other = spec.clone();
+    other.apply_dev_overrides(|k| (k == "CHAIN_ID").then(|| "ergon-other".to_string())).unwrap();
+    assert!(matches!(Store::open(dir.path(), &other), Err(StoreError::GenesisMismatch { .. })));
+    // The right spec still opens it.
+    let store = Store::open(dir.path(), &spec).unwrap();
+    assert_eq!(store.genesis_hash().unwrap(), genesis);
+}
+
+#[test]
+fn committing_at_the_wrong_height_is_refused() {
+    let spec = dev_spec();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &spec).unwrap();
+    let b1 = build_block(&store, &spec, vec![]);
+
+    // Height 2 on a head of 0.
+    let mut skip = b1.block.clone();
+    skip.header.height = 2;
+    let (_, batch) = store.prepare_state(&b1.diff, 1).unwrap();
+    match store.commit_block(&skip, &b1.cert, &[], &b1.diff, &batch) {
+        Err(StoreError::NotNext { height: 2, head: 0 }) => {}
+        other => panic!("expected NotNext, got {:?}", other.err()),
+    }
+    assert_eq!(store.head().unwrap().height, 0, "nothing written");
+    assert!(store.block(2).unwrap().is_none());
+
+    commit(&store, &b1);
+    // The same height again.
+    match store.commit_block(&b1.block, &b1.cert, &[], &b1.diff, &batch) {
+        Err(StoreError::NotNext { height: 1, head: 1 }) => {}
+        other => panic!("expected NotNext, got {:?}", other.err()),
+    }
+    // Genesis height.
+    let mut zero = b1.block.clone();
+    zero.header.height = 0;
+    assert!(matches!(
+        store.commit_block(&zero, &b1.cert, &[], &b1.diff, &batch),
+        Err(StoreError::NotNext { height: 0, head: 1 })
+    ));
+    assert_eq!(store.head().unwrap(), BlockRef { height: 1, hash: b1.block.hash() });
+}
+
+#[test]
+fn a_second_open_of_the_same_path_fails_cleanly() {
+    let spec = dev_spec();
+    let dir = tempfile::tempdir().unwrap();
+    let _store = Store::open(dir.path(), &spec).unwrap();
+    // RocksDB holds a lock on the directory.
+    assert!(matches!(Store::open(dir.path(), &spec), Err(StoreError::Db(_))));
+}

@@ -1,0 +1,946 @@
+//! Black-box tests of the `ergon` binary: real node processes on `--dev` chains, driven over
+//! JSON-RPC (a small HTTP/1.1 client over `TcpStream`, so malformed and oversized requests can
+//! be sent too) and through the CLI.
+//!
+//! Every node runs in its own temporary base path, binds RPC to 127.0.0.1 on a free port, and
+//! is killed when its guard is dropped. Waits poll with generous deadlines; no assertion rests
+//! on a fixed sleep.
+
+use ergon::chainspec::ChainSpec;
+use ergon::primitives::{Address, Keypair, Payload, Priority, Signature, SignedTx, Transfer, Tx};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ergon");
+const CHAIN_ID: &str = "ergon-dev";
+const HRP: &str = "ait";
+const BOB: &str = "ait1cph76aptxk4zv5qcm7fxvqwczj6eqefsdpnunu";
+const CHARLIE: &str = "ait136j5lm4xqfdyzygu0pw7x9j5egxhghs8fydzyx";
+const EVE: &str = "ait1tsyrg0w6pmlzdtasg3kphwmh9cmlckernnh0em";
+const ALICE: &str = "ait1l3n0wflqm95ql4lg3j8ynvd27vekpx282hdy38";
+const GENESIS_BALANCE: u128 = 1_000_000_000_000_000;
+const ALICE_STAKE: u128 = 10_000_000_000_000;
+const BLOCK_REWARD: u128 = 2_000_000_000;
+const BLOCK_TIME_MS: u64 = 1000;
+
+/// How long a node may take to print its RPC address (the first start creates RocksDB).
+const STARTUP: Duration = Duration::from_secs(90);
+/// How long to wait for chain progress: a block should come every second, CI can be slow.
+const PROGRESS: Duration = Duration::from_secs(60);
+
+/// Environment variables the binary reads; cleared so the caller's shell cannot change a test.
+const ERGON_ENV: [&str; 9] = [
+    "CHAIN_ID",
+    "MINT_PER_UNIT",
+    "COORDINATOR_RATIO",
+    "DB_PATH",
+    "RPC_BIND",
+    "PROPOSER_KEY",
+    "ERGON_RPC",
+    "RUST_LOG",
+    "ERGON_PASSWORD",
+];
+
+// ---------------------------------------------------------------------------------------------
+// Processes
+// ---------------------------------------------------------------------------------------------
+
+/// Kills (SIGKILL) and reaps its child when dropped, so no test leaves a process behind.
+struct ChildGuard(Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn ergon() -> Command {
+    let mut cmd = Command::new(BIN);
+    for k in ERGON_ENV {
+        cmd.env_remove(k);
+    }
+    cmd.stdin(Stdio::null());
+    cmd
+}
+
+/// Collects a pipe's lines into a shared string on a thread.
+fn collect_lines(pipe: impl Read + Send + 'static, into: Arc<Mutex<String>>) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines() {
+            let Ok(line) = line else { break };
+            let mut s = into.lock().unwrap_or_else(|e| e.into_inner());
+            s.push_str(&line);
+            s.push('\n');
+        }
+    })
+}
+
+struct Node {
+    child: ChildGuard,
+    port: u16,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Node {
+    /// `ergon node --dev --base-path BASE --rpc-addr 127.0.0.1:0`, waiting until it prints its
+    /// RPC address.
+    fn start(base: &Path, envs: &[(&str, &str)]) -> Node {
+        let mut cmd = ergon();
+        cmd.args(["node", "--dev", "--base-path"]).arg(base).args(["--rpc-addr", "127.0.0.1:0"]);
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn `ergon node`");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let stderr_pipe = child.stderr.take().expect("piped stderr");
+        let mut child = ChildGuard(child);
+        let stderr = Arc::new(Mutex::new(String::new()));
+        collect_lines(stderr_pipe, stderr.clone());
+        let (tx, rx) = mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(addr) = line.trim().strip_prefix("RPC listening on http://") {
+                    let _ = tx.send(addr.to_string());
+                }
+            }
+        });
+        let log = |s: &Arc<Mutex<String>>| s.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let deadline = Instant::now() + STARTUP;
+        let addr = loop {
+            match rx.recv_timeout(Duration::from_millis(200)) {
+                Ok(addr) => break addr,
+                Err(_) => {
+                    if let Ok(Some(status)) = child.0.try_wait() {
+                        // Let the stderr thread catch up before showing what the node said.
+                        std::thread::sleep(Duration::from_millis(200));
+                        panic!("node exited ({status}) before it was ready; stderr:\n{}", log(&stderr));
+                    }
+                    assert!(
+                        Instant::now() < deadline,
+                        "node did not print its RPC address within {STARTUP:?}; stderr:\n{}",
+                        log(&stderr)
+                    );
+                }
+            }
+        };
+        let port = addr
+            .strip_prefix("127.0.0.1:")
+            .and_then(|p| p.parse::<u16>().ok())
+            .unwrap_or_else(|| panic!("RPC address {addr:?} is not 127.0.0.1:PORT"));
+        assert_ne!(port, 0, "the node must report the port it actually bound");
+        Node { child, port, stderr }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn call(&self, method: &str, params: Value) -> Value {
+        call(self.port, method, params)
+    }
+
+    fn call_err(&self, method: &str, params: Value) -> (i64, String) {
+        call_err(self.port, method, params)
+    }
+
+    fn head(&self) -> (u64, String) {
+        let h = self.call("chain_getHead", json!([]));
+        let height = h["height"].as_u64().unwrap_or_else(|| panic!("chain_getHead: no height in {h}"));
+        let hash = h["hash"].as_str().unwrap_or_else(|| panic!("chain_getHead: no hash in {h}")).to_string();
+        (height, hash)
+    }
+
+    /// Waits until the head is at least `height`; returns the head height.
+    fn wait_height(&self, height: u64) -> u64 {
+        wait_for(&format!("head height >= {height}"), PROGRESS, || Some(self.head().0).filter(|h| *h >= height))
+    }
+
+    /// (balance, nonce) from `account_get`.
+    fn account(&self, address: &str) -> (u128, u64) {
+        let a = self.call("account_get", json!([address]));
+        assert_eq!(a["address"], address, "account_get echoes the address: {a}");
+        (amount(&a["balance"]), a["nonce"].as_u64().unwrap_or_else(|| panic!("nonce is a number: {a}")))
+    }
+
+    fn send(&self, tx: &SignedTx) -> String {
+        let r = self.call("tx_send", json!([ergon::rpc::types::tx_to_json(tx, HRP)]));
+        let hash = r["txHash"].as_str().unwrap_or_else(|| panic!("tx_send: no txHash in {r}")).to_string();
+        assert_eq!(hash, tx.hash().to_hex(), "tx_send returns the tx's hash");
+        hash
+    }
+
+    fn send_err(&self, tx: &SignedTx) -> (i64, String) {
+        self.call_err("tx_send", json!([ergon::rpc::types::tx_to_json(tx, HRP)]))
+    }
+
+    /// Polls `tx_get` until the tx is in a block; panics if it failed or stays out.
+    fn wait_included(&self, hash: &str) -> Value {
+        let st = wait_for(&format!("tx {hash} to be in a block"), PROGRESS, || {
+            let st = self.call("tx_get", json!([hash]));
+            match st["status"].as_str() {
+                Some("included") | Some("failed") => Some(st),
+                Some("pending") => None,
+                other => panic!("tx {hash} has status {other:?} while waiting for inclusion: {st}"),
+            }
+        });
+        assert_eq!(st["status"], "included", "tx {hash} should succeed: {st}");
+        assert!(st["error"].is_null(), "an included tx has no error: {st}");
+        st
+    }
+
+    /// SIGTERM, then waits for the exit status.
+    fn terminate(mut self) -> ExitStatus {
+        let pid = self.child.0.id().to_string();
+        let ok = Command::new("kill").args(["-TERM", &pid]).status().expect("run kill").success();
+        assert!(ok, "kill -TERM {pid} failed");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.0.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "node did not exit within 30 s of SIGTERM; stderr:\n{}", self.stderr());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// SIGKILL: no chance to flush or shut down cleanly.
+    fn kill9(mut self) {
+        self.child.0.kill().expect("SIGKILL the node");
+        self.child.0.wait().expect("reap the node");
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let log = self.stderr();
+            let tail: String = {
+                let lines: Vec<&str> = log.lines().collect();
+                lines[lines.len().saturating_sub(60)..].join("\n")
+            };
+            eprintln!("--- node on port {} stderr (last 60 lines) ---\n{tail}\n---", self.port);
+        }
+    }
+}
+
+struct Output {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `ergon ARGS` to completion (killing it after `timeout`).
+fn run_ergon(args: &[&str], envs: &[(&str, &str)], timeout: Duration) -> Output {
+    let mut cmd = ergon();
+    cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn ergon {args:?}: {e}"));
+    let (out, err) = (Arc::new(Mutex::new(String::new())), Arc::new(Mutex::new(String::new())));
+    let t_out = collect_lines(child.stdout.take().expect("stdout"), out.clone());
+    let t_err = collect_lines(child.stderr.take().expect("stderr"), err.clone());
+    let mut child = ChildGuard(child);
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(s) = child.0.try_wait().expect("try_wait") {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.0.kill();
+            let _ = child.0.wait();
+            let _ = (t_out.join(), t_err.join());
+            panic!(
+                "ergon {args:?} did not finish within {timeout:?}\nstdout:\n{}\nstderr:\n{}",
+                out.lock().unwrap_or_else(|e| e.into_inner()),
+                err.lock().unwrap_or_else(|e| e.into_inner())
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let _ = (t_out.join(), t_err.join());
+    let take = |s: &Arc<Mutex<String>>| s.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    Output { status, stdout: take(&out), stderr: take(&err) }
+}
+
+/// Polls `f` every 200 ms until it returns `Some`, panicking after `timeout`.
+fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP and JSON-RPC
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug)]
+struct HttpResponse {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl HttpResponse {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("HTTP {} body is not JSON ({e}): {}", self.status, self.text()))
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Decodes a chunked body; `None` until the terminating chunk has arrived.
+fn dechunk(mut raw: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = find(raw, b"\r\n")?;
+        let size_text = std::str::from_utf8(&raw[..line_end]).ok()?;
+        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
+        raw = &raw[line_end + 2..];
+        if size == 0 {
+            return Some(out);
+        }
+        if raw.len() < size + 2 {
+            return None;
+        }
+        out.extend_from_slice(&raw[..size]);
+        raw = &raw[size + 2..];
+    }
+}
+
+/// Parses a response; `None` if more bytes are needed (at `eof`, a body without a length is
+/// whatever arrived).
+fn parse_response(raw: &[u8], eof: bool) -> Option<HttpResponse> {
+    let head_end = find(raw, b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&raw[..head_end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next()?;
+    let status: u16 = status_line.split_whitespace().nth(1).and_then(|s| s.parse().ok())?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let rest = &raw[head_end + 4..];
+    let get = |name: &str| headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let body = if get("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked")) {
+        dechunk(rest)?
+    } else if let Some(len) = get("content-length").and_then(|v| v.parse::<usize>().ok()) {
+        if rest.len() < len {
+            return None;
+        }
+        rest[..len].to_vec()
+    } else if eof {
+        rest.to_vec()
+    } else {
+        return None;
+    };
+    Some(HttpResponse { status, headers, body })
+}
+
+/// One HTTP/1.1 exchange on a fresh connection. The body is written on its own thread while
+/// the response is read, so a server that answers before reading the whole body (413) is seen.
+fn http_exchange(port: u16, head: String, body: Vec<u8>) -> HttpResponse {
+    let mut stream =
+        TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("connect 127.0.0.1:{port}: {e}"));
+    stream.set_read_timeout(Some(Duration::from_secs(60))).expect("read timeout");
+    stream.set_write_timeout(Some(Duration::from_secs(60))).expect("write timeout");
+    stream.write_all(head.as_bytes()).expect("write request head");
+    let mut writer = stream.try_clone().expect("clone stream");
+    let body_writer = std::thread::spawn(move || {
+        let _ = writer.write_all(&body);
+        let _ = writer.flush();
+    });
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 64 * 1024];
+    let response = loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break parse_response(&raw, true),
+            Ok(n) => {
+                raw.extend_from_slice(&buf[..n]);
+                if let Some(r) = parse_response(&raw, false) {
+                    break Some(r);
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                let got = parse_response(&raw, true);
+                assert!(got.is_some(), "reading the response from port {port} failed: {e}");
+                break got;
+            }
+        }
+    };
+    let _ = stream.shutdown(Shutdown::Both);
+    let _ = body_writer.join();
+    response.unwrap_or_else(|| panic!("incomplete HTTP response: {:?}", String::from_utf8_lossy(&raw)))
+}
+
+fn http_get(port: u16, path: &str) -> HttpResponse {
+    let head = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    http_exchange(port, head, Vec::new())
+}
+
+fn http_post_json(port: u16, body: Vec<u8>) -> HttpResponse {
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    http_exchange(port, head, body)
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Calls `method`; `Ok(result)` or `Err((code, message))`.
+fn rpc(port: u16, method: &str, params: Value) -> Result<Value, (i64, String)> {
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let req = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+    let resp = http_post_json(port, req.to_string().into_bytes());
+    assert_eq!(resp.status, 200, "{method}: HTTP status {}: {}", resp.status, resp.text());
+    let v = resp.json();
+    assert_eq!(v["jsonrpc"], "2.0", "{method}: not a JSON-RPC 2.0 response: {v}");
+    assert_eq!(v["id"], id, "{method}: response id does not match: {v}");
+    if let Some(e) = v.get("error") {
+        let code = e["code"].as_i64().unwrap_or_else(|| panic!("{method}: error without a code: {v}"));
+        let msg = e["message"].as_str().unwrap_or_default().to_string();
+        return Err((code, msg));
+    }
+    Ok(v.get("result").cloned().unwrap_or_else(|| panic!("{method}: neither result nor error: {v}")))
+}
+
+fn call(port: u16, method: &str, params: Value) -> Value {
+    rpc(port, method, params).unwrap_or_else(|(code, msg)| panic!("{method} failed: {code} {msg}"))
+}
+
+fn call_err(port: u16, method: &str, params: Value) -> (i64, String) {
+    match rpc(port, method, params) {
+        Ok(v) => panic!("{method} should have failed, got {v}"),
+        Err(e) => e,
+    }
+}
+
+fn amount(v: &Value) -> u128 {
+    v.as_str().and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("expected a decimal-string amount, got {v}"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transactions
+// ---------------------------------------------------------------------------------------------
+
+fn addr(key: &Keypair) -> String {
+    Address::from_public_key(&key.public()).to_bech32(HRP)
+}
+
+fn parse_addr(s: &str) -> Address {
+    Address::parse(s, HRP).unwrap_or_else(|e| panic!("{s}: {e}"))
+}
+
+fn dev_spec() -> ChainSpec {
+    ChainSpec::load("dev").expect("built-in dev spec")
+}
+
+fn unsigned_transfer(key: &Keypair, to: &str, amount: u128, nonce: u64, fee: u128) -> Tx {
+    Tx {
+        chain_id: CHAIN_ID.into(),
+        sender: key.public(),
+        nonce,
+        fee,
+        priority: Priority::Normal,
+        payload: Payload::Transfer(Transfer { to: parse_addr(to), amount }),
+    }
+}
+
+/// The minimum fee for `tx` by the library's fee schedule (signatures have a fixed size).
+fn min_fee(tx: &Tx) -> u128 {
+    let spec = dev_spec();
+    let size = SignedTx { tx: tx.clone(), signature: Signature([0; 64]) }.size();
+    ergon::ledger::required_fee(&spec.economy.fees, &tx.payload, size, tx.priority)
+        .expect("fee does not overflow")
+        .total
+}
+
+/// A transfer signed by `key` paying exactly the minimum fee.
+fn transfer(key: &Keypair, to: &str, amount: u128, nonce: u64) -> SignedTx {
+    let mut tx = unsigned_transfer(key, to, amount, nonce, 0);
+    tx.fee = min_fee(&tx);
+    tx.sign(key)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn dev_key_addresses_match_the_documented_ones() {
+    assert_eq!(addr(&Keypair::dev("alice")), ALICE);
+    assert_eq!(addr(&Keypair::dev("bob")), BOB);
+    assert_eq!(addr(&Keypair::dev("charlie")), CHARLIE);
+    assert_eq!(addr(&Keypair::dev("eve")), EVE);
+}
+
+#[test]
+fn blocks_advance_with_commits_and_http_routes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = Node::start(dir.path(), &[]);
+
+    // The head moves on by itself, one block per block time.
+    let (h0, _) = node.head();
+    let h1 = node.wait_height(h0 + 3);
+    assert!(h1 >= h0 + 3);
+    let head = node.call("chain_getHead", json!([]));
+    let fin = head["finalizedHeight"].as_u64().expect("finalizedHeight");
+    assert!(fin <= head["height"].as_u64().expect("height"), "finalized is never above the head: {head}");
+    assert!(head["finalizedHash"].is_string(), "{head}");
+    assert_eq!(node.call("getHead", json!([]))["height"].as_u64().map(|h| h >= h1), Some(true), "alias getHead");
+
+    // Genesis, and block 1 with the lone validator's commit.
+    let genesis = node.call("chain_getBlock", json!([0]));
+    assert_eq!(genesis["header"]["height"], 0, "{genesis}");
+    let spec = node.call("system_chainSpec", json!([]));
+    assert_eq!(spec["genesisHash"], genesis["hash"], "system_chainSpec names block 0 as genesis");
+    assert_eq!(spec["chainSpec"]["chain_id"], CHAIN_ID);
+    let alice_pk = Keypair::dev("alice").public().to_hex();
+    let b1 = node.call("chain_getBlock", json!([1]));
+    let header = &b1["header"];
+    assert_eq!(header["height"], 1, "{b1}");
+    assert_eq!(header["parentHash"], genesis["hash"], "block 1 extends genesis: {b1}");
+    assert_eq!(header["proposer"], alice_pk.as_str(), "alice proposes on dev: {b1}");
+    assert_eq!(header["txCount"], 0, "{b1}");
+    assert_eq!(b1["txs"], json!([]), "{b1}");
+    let commit = &b1["commit"];
+    assert_eq!(commit["height"], 1, "{b1}");
+    assert_eq!(commit["blockHash"], b1["hash"], "the commit certifies this block: {b1}");
+    let sigs = commit["signatures"].as_array().unwrap_or_else(|| panic!("commit has signatures: {b1}"));
+    assert_eq!(sigs.len(), 1, "one validator, one signature: {b1}");
+    assert_eq!(sigs[0]["validator"], alice_pk.as_str(), "{b1}");
+
+    // The same block by hash, by decimal-string height, by named param and through the alias.
+    let hash1 = b1["hash"].as_str().expect("hash").to_string();
+    assert_eq!(node.call("chain_getBlock", json!([hash1])), b1);
+    assert_eq!(node.call("chain_getBlock", json!(["1"])), b1);
+    assert_eq!(node.call("chain_getBlock", json!({"id": 1})), b1);
+    assert_eq!(node.call("getBlock", json!([1])), b1);
+    assert_eq!(node.call("chain_getBlock", json!([1_000_000])), Value::Null, "a future block is null");
+    let unknown_hash = format!("0x{}", "ab".repeat(32));
+    assert_eq!(node.call("chain_getBlock", json!([unknown_hash])), Value::Null, "an unknown hash is null");
+
+    // Consecutive blocks are linked and at least a block time apart.
+    let mut prev = b1;
+    for h in 2..=h1 {
+        let b = node.call("chain_getBlock", json!([h]));
+        assert_eq!(b["header"]["parentHash"], prev["hash"], "block {h} extends block {}", h - 1);
+        let dt = b["header"]["timestamp"].as_u64().expect("ts") - prev["header"]["timestamp"].as_u64().expect("ts");
+        assert!(dt >= BLOCK_TIME_MS * 9 / 10, "blocks {} and {h} are only {dt} ms apart", h - 1);
+        prev = b;
+    }
+
+    // Alice earns the block reward every block; the proof's root is the block's state root.
+    let reward = node.call("chain_getBlockReward", json!([5]));
+    assert_eq!(amount(&reward["reward"]), BLOCK_REWARD, "{reward}");
+    assert_eq!(amount(&node.call("getBlockReward", json!([]))["reward"]), BLOCK_REWARD);
+    let proof = node.call("state_getProof", json!([ALICE, h1]));
+    assert_eq!(proof["height"], h1, "{proof}");
+    assert_eq!(amount(&proof["account"]["balance"]), GENESIS_BALANCE + u128::from(h1) * BLOCK_REWARD, "{proof}");
+    assert_eq!(amount(&proof["account"]["staked"]), ALICE_STAKE, "{proof}");
+    let block = node.call("chain_getBlock", json!([h1]));
+    assert_eq!(proof["stateRoot"], block["header"]["stateRoot"], "proof root is block {h1}'s state root");
+    assert!(proof["proof"].as_str().is_some_and(|p| p.starts_with("0x") && p.len() > 2), "{proof}");
+    let (code, msg) = node.call_err("state_getProof", json!([ALICE, 1_000_000]));
+    assert_eq!(code, 1030, "{msg}");
+    assert!(msg.contains("above the head"), "{msg}");
+
+    // system_* methods.
+    let health = node.call("system_health", json!([]));
+    assert_eq!(health["status"], "ok", "{health}");
+    let version = node.call("system_version", json!([]));
+    assert_eq!(version["name"], "ergon", "{version}");
+    assert!(version["version"].as_str().is_some_and(|v| !v.is_empty()), "{version}");
+
+    // GET /metrics and /health beside JSON-RPC.
+    let h_now = node.head().0;
+    let metrics = http_get(node.port, "/metrics");
+    assert_eq!(metrics.status, 200, "{}", metrics.text());
+    assert!(metrics.header("content-type").is_some_and(|c| c.starts_with("text/plain")), "{metrics:?}");
+    let text = metrics.text();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("ergon_block_height "))
+        .unwrap_or_else(|| panic!("no ergon_block_height in /metrics:\n{text}"));
+    let reported: u64 = line["ergon_block_height ".len()..].trim().parse().expect("a height");
+    assert!(reported >= h_now, "/metrics height {reported} lags the head {h_now}");
+    assert!(text.contains("# TYPE ergon_block_height gauge"), "{text}");
+    let health = http_get(node.port, "/health");
+    assert_eq!(health.status, 200, "{}", health.text());
+    let hj = health.json();
+    assert_eq!(hj["status"], "ok", "{hj}");
+    assert!(hj["height"].as_u64().is_some_and(|h| h >= h_now), "{hj}");
+}
+
+#[test]
+fn transfer_moves_exact_amounts_and_fee() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = Node::start(dir.path(), &[]);
+    let bob = Keypair::dev("bob");
+    let amount_sent: u128 = 12_345;
+
+    let (bob_before, bob_nonce) = node.account(BOB);
+    let (charlie_before, charlie_nonce) = node.account(CHARLIE);
+    assert_eq!((bob_before, bob_nonce), (GENESIS_BALANCE, 0));
+    assert_eq!((charlie_before, charlie_nonce), (GENESIS_BALANCE, 0));
+    assert_eq!(node.call("getBalance", json!([BOB]))["balance"], GENESIS_BALANCE.to_string(), "alias getBalance");
+
+    // The node's estimate for the (fee-less) tx equals the library's fee schedule.
+    let draft = unsigned_transfer(&bob, CHARLIE, amount_sent, bob_nonce + 1, 0).sign(&bob);
+    let est = node.call("fee_estimate", json!([ergon::rpc::types::tx_to_json(&draft, HRP)]));
+    let fee = amount(&est["fee"]);
+    assert_eq!(fee, min_fee(&draft.tx), "fee_estimate agrees with ledger::required_fee: {est}");
+    assert!(fee > 0, "{est}");
+    assert_eq!(amount(&est["breakdown"]["total"]), fee, "{est}");
+    assert_eq!(amount(&node.call("estimateFee", json!([ergon::rpc::types::tx_to_json(&draft, HRP)]))["fee"]), fee);
+
+    let tx = unsigned_transfer(&bob, CHARLIE, amount_sent, bob_nonce + 1, fee).sign(&bob);
+    let hash = node.send(&tx);
+    let st = node.call("tx_get", json!([hash]));
+    assert!(matches!(st["status"].as_str(), Some("pending") | Some("included")), "right after tx_send: {st}");
+    let st = node.wait_included(&hash);
+    let height = st["blockHeight"].as_u64().unwrap_or_else(|| panic!("blockHeight: {st}"));
+    let block = node.call("chain_getBlock", json!([height]));
+    assert_eq!(block["hash"], st["blockHash"], "{st} vs {block}");
+    assert_eq!(block["txs"], json!([hash]), "the block lists the tx: {block}");
+    assert_eq!(block["header"]["txCount"], 1, "{block}");
+
+    let (bob_after, bob_nonce_after) = node.account(BOB);
+    let (charlie_after, charlie_nonce_after) = node.account(CHARLIE);
+    assert_eq!(bob_after, bob_before - amount_sent - fee, "bob pays amount + fee");
+    assert_eq!(bob_nonce_after, 1);
+    assert_eq!(charlie_after, charlie_before + amount_sent, "charlie gets exactly the amount");
+    assert_eq!(charlie_nonce_after, charlie_nonce, "receiving does not bump the nonce");
+
+    // The state proof at the tx's block shows bob's new account under that block's root.
+    let proof = node.call("state_getProof", json!([BOB, height]));
+    assert_eq!(amount(&proof["account"]["balance"]), bob_after, "{proof}");
+    assert_eq!(proof["account"]["nonce"], 1, "{proof}");
+    assert_eq!(proof["stateRoot"], block["header"]["stateRoot"], "{proof}");
+    let before = node.call("state_getProof", json!({"address": BOB, "height": height - 1}));
+    assert_eq!(amount(&before["account"]["balance"]), bob_before, "bob's balance one block earlier: {before}");
+
+    // Replaying the included tx is refused: its nonce is used up.
+    let (code, msg) = node.send_err(&tx);
+    assert_eq!(code, 1005, "replay: {msg}");
+    assert!(msg.contains("nonce") && msg.contains("too low"), "{msg}");
+
+    // The protobuf form, as a hex string, through the alias sendTx.
+    let tx2 = transfer(&bob, CHARLIE, 1, 2);
+    let hex_tx = hex::encode(ergon::wire::encode_signed_tx(&tx2));
+    let r = node.call("sendTx", json!([hex_tx]));
+    let hash2 = r["txHash"].as_str().unwrap_or_else(|| panic!("{r}")).to_string();
+    assert_eq!(hash2, tx2.hash().to_hex());
+    let st2 = node.wait_included(&hash2);
+    assert_eq!(node.call("getTx", json!([hash2]))["status"], "included", "alias getTx: {st2}");
+    let (bob_final, nonce_final) = node.account(BOB);
+    assert_eq!(nonce_final, 2);
+    assert_eq!(bob_final, bob_after - 1 - tx2.tx.fee);
+    assert_eq!(node.account(CHARLIE).0, charlie_after + 1);
+
+    // A hash the node never saw.
+    let unknown = node.call("tx_get", json!([format!("0x{}", "cd".repeat(32))]));
+    assert_eq!(unknown["status"], "unknown", "{unknown}");
+}
+
+#[test]
+fn bad_input_is_rejected_with_specific_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = Node::start(dir.path(), &[]);
+    let bob = Keypair::dev("bob");
+    let eve = Keypair::dev("eve");
+    let (h0, _) = node.head();
+    let mut rejected = Vec::new();
+
+    // Bad signature: one flipped bit.
+    let mut bad_sig = transfer(&bob, CHARLIE, 10, 1);
+    bad_sig.signature.0[0] ^= 1;
+    let (code, msg) = node.send_err(&bad_sig);
+    assert_eq!(code, 1001, "bad signature: {msg}");
+    assert!(msg.contains("signature"), "{msg}");
+    rejected.push(bad_sig.hash());
+
+    // Nonce too low (the next is 1) and too high (beyond the pending window).
+    let low = transfer(&bob, CHARLIE, 10, 0);
+    let (code, msg) = node.send_err(&low);
+    assert_eq!(code, 1005, "nonce 0: {msg}");
+    assert!(msg.contains("nonce 0") && msg.contains("too low"), "{msg}");
+    rejected.push(low.hash());
+    let high = transfer(&bob, CHARLIE, 10, 100);
+    let (code, msg) = node.send_err(&high);
+    assert_eq!(code, 1006, "nonce 100: {msg}");
+    assert!(msg.contains("nonce 100") && msg.contains("too far ahead"), "{msg}");
+    rejected.push(high.hash());
+
+    // Insufficient balance: eve sends her whole balance, which leaves nothing for the fee.
+    let (eve_balance, _) = node.account(EVE);
+    let broke = transfer(&eve, CHARLIE, eve_balance, 1);
+    let (code, msg) = node.send_err(&broke);
+    assert_eq!(code, 1007, "insufficient balance: {msg}");
+    assert!(msg.contains("insufficient balance") && msg.contains(&eve_balance.to_string()), "{msg}");
+    rejected.push(broke.hash());
+
+    // Fee one below the minimum.
+    let mut cheap = unsigned_transfer(&bob, CHARLIE, 10, 1, 0);
+    let required = min_fee(&cheap);
+    cheap.fee = required - 1;
+    let cheap = cheap.sign(&bob);
+    let (code, msg) = node.send_err(&cheap);
+    assert_eq!(code, 1004, "fee too low: {msg}");
+    assert!(msg.contains("fee") && msg.contains(&required.to_string()), "names the required fee: {msg}");
+    rejected.push(cheap.hash());
+
+    // Another chain's tx.
+    let mut foreign = unsigned_transfer(&bob, CHARLIE, 10, 1, 0);
+    foreign.chain_id = "other-chain".into();
+    foreign.fee = min_fee(&foreign);
+    let foreign = foreign.sign(&bob);
+    let (code, msg) = node.send_err(&foreign);
+    assert_eq!(code, 1002, "wrong chain: {msg}");
+    assert!(msg.contains("other-chain") && msg.contains(CHAIN_ID), "{msg}");
+
+    // Undecodable txs.
+    let (code, msg) = node.call_err("tx_send", json!(["0xzz"]));
+    assert_eq!(code, 1000, "bad hex: {msg}");
+    assert!(msg.contains("hex"), "{msg}");
+    let (code, msg) = node.call_err("tx_send", json!(["0x0a0b0c"]));
+    assert_eq!(code, 1000, "bad protobuf: {msg}");
+    let mut no_sig = ergon::rpc::types::tx_to_json(&transfer(&bob, CHARLIE, 10, 1), HRP);
+    no_sig.as_object_mut().expect("object").remove("sig");
+    let (code, msg) = node.call_err("tx_send", json!([no_sig]));
+    assert_eq!(code, 1000, "missing sig: {msg}");
+    assert!(msg.contains("sig"), "{msg}");
+
+    // Malformed JSON.
+    let resp = http_post_json(node.port, br#"{"jsonrpc":"2.0","id":1,"method":"#.to_vec());
+    let v = resp.json();
+    assert_eq!(v["error"]["code"], -32700, "malformed JSON (HTTP {}): {v}", resp.status);
+    assert!(v["error"]["message"].as_str().is_some_and(|m| m.to_lowercase().contains("parse")), "{v}");
+
+    // Unknown method.
+    let (code, msg) = node.call_err("chain_noSuchMethod", json!([]));
+    assert_eq!(code, -32601, "{msg}");
+    assert!(msg.to_lowercase().contains("method not found"), "{msg}");
+
+    // Bodies: 1.5 MiB is within the 2 MiB limit; 3 MiB is refused as too big.
+    let filler = |n: usize| {
+        let req = json!({"jsonrpc": "2.0", "id": 7, "method": "system_health", "params": {"pad": "x".repeat(n)}});
+        req.to_string().into_bytes()
+    };
+    let ok = http_post_json(node.port, filler(3 << 19));
+    let okv = ok.json();
+    assert!(okv.get("error").is_none_or(|e| e["code"] != -32007), "1.5 MiB is not too big: {okv}");
+    let big = http_post_json(node.port, filler(3 << 20));
+    assert_eq!(big.status, 413, "3 MiB body: HTTP {}: {}", big.status, big.text());
+    let bv = big.json();
+    assert_eq!(bv["error"]["code"], -32007, "{bv}");
+    let bmsg = bv["error"]["message"].as_str().unwrap_or_default().to_lowercase();
+    assert!(bmsg.contains("too big"), "{bv}");
+    assert!(
+        bv["error"]["data"].as_str().is_some_and(|d| d.contains(&(2u32 << 20).to_string())),
+        "names the limit: {bv}"
+    );
+
+    // Invalid params.
+    let (code, msg) = node.call_err("account_get", json!(["ait1notanaddress"]));
+    assert_eq!(code, -32602, "{msg}");
+    assert!(msg.contains("address") && msg.contains("ait1notanaddress"), "{msg}");
+    let (code, msg) = node.call_err("account_get", json!([]));
+    assert_eq!(code, -32602, "{msg}");
+    assert!(msg.contains("missing param `address`"), "{msg}");
+    let (code, msg) = node.call_err("account_get", json!({"addr": BOB}));
+    assert_eq!(code, -32602, "{msg}");
+    assert!(msg.contains("unknown param `addr`"), "{msg}");
+
+    // The node keeps producing blocks, none of the rejected txs got in, and it still takes a good tx.
+    node.wait_height(h0.max(node.head().0) + 2);
+    for h in rejected {
+        let st = node.call("tx_get", json!([h.to_hex()]));
+        assert_eq!(st["status"], "unknown", "rejected tx {h} must not be pending or included: {st}");
+    }
+    assert_eq!(node.account(BOB), (GENESIS_BALANCE, 0), "rejected txs change nothing");
+    assert_eq!(node.account(EVE), (eve_balance, 0));
+    let good = transfer(&bob, CHARLIE, 10, 1);
+    let hash = node.send(&good);
+    node.wait_included(&hash);
+    assert_eq!(node.account(BOB).1, 1);
+}
+
+#[test]
+fn kill9_and_restart_keeps_the_chain() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bob = Keypair::dev("bob");
+    let node = Node::start(dir.path(), &[]);
+    let tx = transfer(&bob, CHARLIE, 777, 1);
+    let hash = node.send(&tx);
+    let st = node.wait_included(&hash);
+    let tx_height = st["blockHeight"].as_u64().expect("blockHeight");
+    node.wait_height(tx_height + 3);
+    let (height, head_hash) = node.head();
+    let (bob_balance, bob_nonce) = node.account(BOB);
+    assert_eq!(bob_nonce, 1);
+    assert_eq!(bob_balance, GENESIS_BALANCE - 777 - tx.tx.fee);
+    node.kill9();
+
+    let node = Node::start(dir.path(), &[]);
+    let (restart_height, _) = node.head();
+    assert!(restart_height >= height, "head went back from {height} to {restart_height} across kill -9");
+    let block = node.call("chain_getBlock", json!([height]));
+    assert_eq!(block["hash"], head_hash.as_str(), "block {height} changed across kill -9: {block}");
+    assert_eq!(node.account(BOB), (bob_balance, bob_nonce), "bob's account survives kill -9");
+    let st2 = node.call("tx_get", json!([hash]));
+    assert_eq!(st2["status"], "included", "{st2}");
+    assert_eq!(st2["blockHeight"], tx_height, "{st2}");
+
+    // Blocks continue on top of what was there, and the restarted node takes txs.
+    let more = node.wait_height(restart_height + 2);
+    let b = node.call("chain_getBlock", json!([restart_height + 1]));
+    let parent = node.call("chain_getBlock", json!([restart_height]));
+    assert_eq!(b["header"]["parentHash"], parent["hash"], "the first new block extends the stored head");
+    assert!(more > height);
+    let tx2 = transfer(&bob, CHARLIE, 1, 2);
+    let hash2 = node.send(&tx2);
+    node.wait_included(&hash2);
+    assert_eq!(node.account(BOB).1, 2);
+}
+
+#[test]
+fn faucet_mints_to_a_fresh_address() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = Node::start(dir.path(), &[]);
+    let fresh = addr(&Keypair::from_secret([7u8; 32]));
+    assert_eq!(node.account(&fresh), (0, 0), "a fresh address starts empty");
+
+    let r = node.call("admin_mintFaucet", json!([fresh, 1000]));
+    let h1 = r["txHash"].as_str().unwrap_or_else(|| panic!("{r}")).to_string();
+    // A second drip right away, by named params and the alias: the faucet's nonces must not clash.
+    let r2 = node.call("mintFaucet", json!({"address": fresh, "amount": "500"}));
+    let h2 = r2["txHash"].as_str().unwrap_or_else(|| panic!("{r2}")).to_string();
+    assert_ne!(h1, h2);
+    wait_for(&format!("{fresh} to hold 1500"), PROGRESS, || (node.account(&fresh).0 == 1500).then_some(()));
+    node.wait_included(&h1);
+    node.wait_included(&h2);
+    assert_eq!(node.account(&fresh), (1500, 0), "receiving does not bump the nonce");
+
+    // Out-of-range drips are refused with the faucet's error code.
+    for bad in [json!(0), json!("100000000000001")] {
+        let (code, msg) = node.call_err("admin_mintFaucet", json!([fresh, bad]));
+        assert_eq!(code, 1021, "amount {bad}: {msg}");
+        assert!(msg.contains("faucet") && msg.contains("100000000000000"), "names the limit: {msg}");
+    }
+    let (code, msg) = node.call_err("admin_mintFaucet", json!(["ait1bogus", 5]));
+    assert_eq!(code, -32602, "{msg}");
+    assert_eq!(node.account(&fresh).0, 1500);
+}
+
+#[test]
+fn cli_transfer_getbalance_and_chainspec() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = tempfile::tempdir().expect("tempdir");
+    let home_env = home.path().to_str().expect("utf-8 temp path").to_string();
+    let envs = [("HOME", home_env.as_str())];
+    let node = Node::start(dir.path(), &[]);
+    let url = node.url();
+    let (charlie_before, _) = node.account(CHARLIE);
+
+    let out = run_ergon(
+        &["tx", "transfer", "--from", "bob", "--to", CHARLIE, "--amount", "10", "--rpc", &url, "--wait", "--json"],
+        &envs,
+        Duration::from_secs(120),
+    );
+    assert!(
+        out.status.success(),
+        "tx transfer failed ({})\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        out.stdout,
+        out.stderr
+    );
+    let line = out.stdout.lines().rev().find(|l| !l.trim().is_empty()).expect("tx transfer prints JSON");
+    let st: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {}", out.stdout));
+    assert_eq!(st["status"], "included", "{st}");
+    assert!(st["blockHeight"].as_u64().is_some(), "{st}");
+    assert_eq!(node.account(CHARLIE).0, charlie_before + 10);
+    assert_eq!(node.account(BOB).1, 1, "the CLI used bob's next nonce");
+
+    let out = run_ergon(&["getbalance", CHARLIE, "--rpc", &url, "--json"], &envs, Duration::from_secs(60));
+    assert!(out.status.success(), "getbalance failed\nstdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+    let bal: Value =
+        serde_json::from_str(out.stdout.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {}", out.stdout));
+    assert_eq!(bal["address"], CHARLIE, "{bal}");
+    assert_eq!(amount(&bal["balance"]), charlie_before + 10, "{bal}");
+    assert_eq!(bal["nonce"], 0, "{bal}");
+
+    let out = run_ergon(&["getbalance", "ait1bogus", "--rpc", &url], &envs, Duration::from_secs(60));
+    assert!(!out.status.success(), "a bad address must fail: {}", out.stdout);
+    assert!(out.stderr.contains("address"), "error names the address problem: {}", out.stderr);
+
+    let out = run_ergon(&["chainspec", "--chain", "local"], &envs, Duration::from_secs(60));
+    assert!(out.status.success(), "chainspec failed: {}", out.stderr);
+    let spec: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", out.stdout));
+    let validators = spec["validators"].as_array().unwrap_or_else(|| panic!("no validators: {spec}"));
+    assert_eq!(validators.len(), 4, "{spec}");
+    assert!(spec["chain_id"].is_string(), "{spec}");
+}
+
+#[test]
+fn genesis_mismatch_is_a_clear_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let base = dir.path();
+    let node = Node::start(base, &[]);
+    let (h, _) = node.head();
+    assert!(base.join("chains").join(CHAIN_ID).join("db").is_dir(), "the db lives at <base>/chains/<chain_id>/db");
+    let status = node.terminate();
+    assert!(status.success(), "SIGTERM is a clean shutdown, got {status}");
+
+    // Same chain id (same db directory), different spec: the stored genesis does not match.
+    let base_arg = base.to_str().expect("utf-8 temp path");
+    let out = run_ergon(
+        &["node", "--dev", "--base-path", base_arg, "--rpc-addr", "127.0.0.1:0"],
+        &[("MINT_PER_UNIT", "7")],
+        Duration::from_secs(60),
+    );
+    assert!(!out.status.success(), "a node on another chain's db must not start\nstderr:\n{}", out.stderr);
+    assert!(!out.stdout.contains("RPC listening"), "it must not serve RPC: {}", out.stdout);
+    let err = out.stderr.to_lowercase();
+    assert!(
+        err.contains("another chain") && err.contains("genesis"),
+        "stderr should explain the mismatch:\n{}",
+        out.stderr
+    );
+
+    // The refused start left the database as it was.
+    let node = Node::start(base, &[]);
+    assert!(node.head().0 >= h, "the db still holds the chain");
+    node.wait_height(h + 1);
+}
