@@ -21,6 +21,7 @@ pub mod chainspec;
 pub mod consensus;
 pub mod ledger;
 pub mod mempool;
+pub mod network;
 pub mod node;
 pub mod primitives;
 pub mod rpc;

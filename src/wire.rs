@@ -238,6 +238,80 @@ pub fn decode_committed_block(bytes: &[u8], limit: usize) -> Result<(Block, Comm
     ))
 }
 
+/// What a peer says about its chain when it connects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Status {
+    pub genesis: Hash,
+    pub head_height: u64,
+    pub head_hash: Hash,
+    pub finalized_height: u64,
+    pub finalized_hash: Hash,
+}
+
+pub fn encode_status(s: &Status) -> Vec<u8> {
+    pb::Status {
+        genesis_hash: s.genesis.0.to_vec(),
+        head_height: s.head_height,
+        head_hash: s.head_hash.0.to_vec(),
+        finalized_height: s.finalized_height,
+        finalized_hash: s.finalized_hash.0.to_vec(),
+    }
+    .encode_to_vec()
+}
+
+pub fn decode_status(bytes: &[u8]) -> Result<Status> {
+    let m = decode_capped::<pb::Status>(bytes, 1024)?;
+    Ok(Status {
+        genesis: Hash(fixed("status.genesis_hash", &m.genesis_hash)?),
+        head_height: m.head_height,
+        head_hash: Hash(fixed("status.head_hash", &m.head_hash)?),
+        finalized_height: m.finalized_height,
+        finalized_hash: Hash(fixed("status.finalized_hash", &m.finalized_hash)?),
+    })
+}
+
+/// Ask for `count` committed blocks from `from`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncRequest {
+    pub from: u64,
+    pub count: u32,
+}
+
+pub fn encode_sync_request(r: &SyncRequest) -> Vec<u8> {
+    pb::SyncRequest { from_height: r.from, count: r.count }.encode_to_vec()
+}
+
+pub fn decode_sync_request(bytes: &[u8]) -> Result<SyncRequest> {
+    let m = decode_capped::<pb::SyncRequest>(bytes, 64)?;
+    Ok(SyncRequest { from: m.from_height, count: m.count })
+}
+
+/// Already-encoded `CommittedBlock`s (as stored or gossiped) into one response, without
+/// decoding and re-encoding them.
+pub fn encode_sync_response(blocks: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(blocks.iter().map(|b| b.len().saturating_add(8)).sum());
+    for b in blocks {
+        // Field 1, wire type 2 (length-delimited).
+        prost::encoding::encode_key(1, prost::encoding::WireType::LengthDelimited, &mut out);
+        prost::encoding::encode_varint(b.len() as u64, &mut out);
+        out.extend_from_slice(b);
+    }
+    out
+}
+
+pub fn decode_sync_response(bytes: &[u8], limit: usize) -> Result<Vec<(Block, CommitCertificate)>> {
+    let m = decode_capped::<pb::SyncResponse>(bytes, limit)?;
+    m.blocks
+        .into_iter()
+        .map(|cb| {
+            Ok((
+                cb.block.ok_or(WireError::Missing("committed_block.block"))?.try_into()?,
+                cb.commit.ok_or(WireError::Missing("committed_block.commit"))?.try_into()?,
+            ))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,6 +349,29 @@ mod tests {
             let _ = decode_signed_tx(&bytes, 1 << 20);
             let _ = decode_committed_block(&bytes, 1 << 20);
         }
+    }
+
+    #[test]
+    fn sync_response_concatenation_is_a_valid_message() {
+        let key = Keypair::dev("alice");
+        let block = Block {
+            header: Header {
+                parent: Hash::ZERO,
+                height: 3,
+                timestamp_ms: 9,
+                proposer: key.public(),
+                tx_root: Hash::ZERO,
+                state_root: Hash::ZERO,
+                tx_count: 0,
+            },
+            txs: vec![],
+        };
+        let cert = CommitCertificate { height: 3, round: 0, block_hash: block.hash(), signatures: vec![] };
+        let one = encode_committed_block(&block, &cert);
+        let both = encode_sync_response(&[one.clone(), one]);
+        let got = decode_sync_response(&both, 1 << 20).unwrap();
+        assert_eq!(got, vec![(block.clone(), cert.clone()), (block, cert)]);
+        assert!(decode_sync_response(&both, 10).is_err());
     }
 
     #[test]

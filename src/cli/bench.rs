@@ -101,7 +101,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let (elapsed, admit_elapsed, blocks) = rt.block_on(async move {
         let mempool = MempoolConfig { max_txs: txs.len() + 1000, ..MempoolConfig::default() };
         let config = ServiceConfig {
-            node: NodeConfig { spec, validator_key: Some(Keypair::dev("alice")), mempool },
+            node: NodeConfig { spec, validator_key: Some(Keypair::dev("alice")), mempool, network: None },
             db_path: base.join("db"),
             rpc: None,
         };

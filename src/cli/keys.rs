@@ -23,6 +23,11 @@ pub enum KeyCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Write a new pre-shared key for a private swarm (`ergon node --swarm-key FILE`).
+    GenerateSwarmKey {
+        #[arg(long)]
+        output: PathBuf,
+    },
     /// List the keystore's addresses.
     List {
         #[arg(long)]
@@ -51,6 +56,14 @@ pub fn run(cmd: KeyCommand) -> Result<()> {
             let ks = Keystore::new(&base_path.unwrap_or_else(super::default_base_path));
             let k = resolve_offline(&key, &ks)?;
             print_key(&k, &hrp, json, None);
+            Ok(())
+        }
+        KeyCommand::GenerateSwarmKey { output } => {
+            let mut bytes = [0u8; 32];
+            rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+            let psk = ergon::network::PreSharedKey::new(bytes);
+            keystore::write_private(&output, psk.to_key_file().as_bytes())?;
+            println!("Swarm key written to {} (fingerprint {})", output.display(), psk.fingerprint());
             Ok(())
         }
         KeyCommand::List { base_path } => {

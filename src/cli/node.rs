@@ -4,6 +4,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use ergon::chainspec::ChainSpec;
 use ergon::mempool::MempoolConfig;
+use ergon::network::{NetworkConfig, PreSharedKey, TransportKind};
 use ergon::node::service::{Service, ServiceConfig};
 use ergon::node::NodeConfig;
 use ergon::primitives::{Address, Keypair};
@@ -33,6 +34,102 @@ pub struct NodeArgs {
     validator_key: Option<String>,
     #[arg(long, value_enum, default_value = "text")]
     log_format: LogFormat,
+    /// P2P listen address, repeatable [default: /ip4/0.0.0.0/tcp/7070 and
+    /// /ip4/0.0.0.0/udp/7070/quic-v1, or P2P_BIND=HOST:PORT].
+    #[arg(long = "listen-addr")]
+    listen_addr: Vec<String>,
+    /// Peers to join through, as multiaddrs ending in /p2p/<peer id>.
+    #[arg(long, env = "BOOTSTRAP_PEERS", value_delimiter = ',')]
+    bootnodes: Vec<String>,
+    /// File with this node's network key (hex secret) [default: <base-path>/network/node_key,
+    /// created on first start].
+    #[arg(long)]
+    node_key: Option<PathBuf>,
+    /// Pre-shared key file for a private swarm (`ergon key generate-swarm-key`). Disables QUIC.
+    #[arg(long)]
+    swarm_key: Option<PathBuf>,
+    /// Only connect to and accept the --reserved-peers.
+    #[arg(long)]
+    reserved_only: bool,
+    #[arg(long, value_delimiter = ',')]
+    reserved_peers: Vec<String>,
+    /// Turn off local-network discovery (on by default for dev and local chains).
+    #[arg(long)]
+    no_mdns: bool,
+    /// Turn off QUIC (TCP only).
+    #[arg(long)]
+    no_quic: bool,
+    #[arg(long, default_value_t = 50)]
+    max_peers: u32,
+}
+
+/// This node's network key: from `path`, or created there on first start.
+fn node_key(path: &std::path::Path) -> Result<[u8; 32]> {
+    if path.exists() {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read node key {}", path.display()))?;
+        let k = Keypair::parse_secret_hex(&text)
+            .with_context(|| format!("{}: expected a 32-byte hex secret", path.display()))?;
+        return Ok(k.secret_bytes());
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let k = Keypair::generate(&mut rand::rngs::OsRng);
+    super::keystore::write_private(path, format!("0x{}\n", hex::encode(k.secret_bytes())).as_bytes())?;
+    Ok(k.secret_bytes())
+}
+
+fn network_config(args: &NodeArgs, spec: &ChainSpec, base: &std::path::Path) -> Result<NetworkConfig> {
+    let parse_all = |v: &[String]| -> Result<Vec<_>> {
+        v.iter().filter(|s| !s.trim().is_empty()).map(|s| Ok(ergon::network::parse_multiaddr(s)?)).collect()
+    };
+    let swarm_key = match &args.swarm_key {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("cannot read swarm key {}", p.display()))?;
+            Some(
+                text.parse::<PreSharedKey>()
+                    .map_err(|e| anyhow::anyhow!("{}: not a swarm key file: {e}", p.display()))?,
+            )
+        }
+        None => None,
+    };
+    let quic = !args.no_quic && swarm_key.is_none();
+    let listen = if !args.listen_addr.is_empty() {
+        parse_all(&args.listen_addr)?
+    } else {
+        let bind = std::env::var("P2P_BIND").unwrap_or_else(|_| "0.0.0.0:7070".into());
+        let sock: SocketAddr = bind.parse().with_context(|| format!("P2P_BIND={bind:?}: expected HOST:PORT"))?;
+        let ip = match sock.ip() {
+            std::net::IpAddr::V4(ip) => format!("/ip4/{ip}"),
+            std::net::IpAddr::V6(ip) => format!("/ip6/{ip}"),
+        };
+        let mut l = vec![ergon::network::parse_multiaddr(&format!("{ip}/tcp/{}", sock.port()))?];
+        if quic {
+            l.push(ergon::network::parse_multiaddr(&format!("{ip}/udp/{}/quic-v1", sock.port()))?);
+        }
+        l
+    };
+    let mut bootnodes = parse_all(&args.bootnodes)?;
+    bootnodes.extend(parse_all(&spec.network.bootnodes)?);
+    let reserved_peers = parse_all(&args.reserved_peers)?;
+    if args.reserved_only && reserved_peers.is_empty() {
+        bail!("--reserved-only needs --reserved-peers");
+    }
+    let key_path = args.node_key.clone().unwrap_or_else(|| base.join("network").join("node_key"));
+    Ok(NetworkConfig {
+        keypair: ergon::network::keypair_from_secret(node_key(&key_path)?),
+        transport: TransportKind::Tcp { quic },
+        listen,
+        bootnodes,
+        genesis: ergon::primitives::Hash::ZERO, // filled in from the store at start
+        mdns: spec.network.mdns && !args.no_mdns && !args.reserved_only,
+        swarm_key,
+        reserved_only: args.reserved_only,
+        reserved_peers,
+        max_peers: args.max_peers,
+        max_message_bytes: spec.limits.max_block_bytes as usize + (64 << 10),
+        max_tx_bytes: spec.limits.max_tx_bytes as usize,
+    })
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -94,13 +191,20 @@ pub fn run(args: NodeArgs) -> Result<()> {
         }
         (None, false) => super::default_base_path(),
     };
-    let db_path = base.join("chains").join(&spec.chain_id).join("db");
+    let chain_dir = base.join("chains").join(&spec.chain_id);
+    let db_path = chain_dir.join("db");
+    let network = network_config(&args, &spec, &chain_dir)?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
         let genesis_note = spec.name.clone();
         let is_validator = validator.as_ref().map(|k| Address::from_public_key(&k.public()).to_bech32(spec.hrp()));
         let config = ServiceConfig {
-            node: NodeConfig { spec, validator_key: validator, mempool: MempoolConfig::default() },
+            node: NodeConfig {
+                spec,
+                validator_key: validator,
+                mempool: MempoolConfig::default(),
+                network: Some(network),
+            },
             db_path: db_path.clone(),
             rpc: Some((args.rpc_addr, args.rpc_methods)),
         };
@@ -115,6 +219,20 @@ pub fn run(args: NodeArgs) -> Result<()> {
             validator = is_validator.as_deref().unwrap_or("none"),
             "node started"
         );
+        if let Some(net) = service.handle.network() {
+            println!("Local peer id: {}", net.local_peer_id());
+            // Listeners come up asynchronously; wait briefly so scripts see real ports.
+            for _ in 0..50 {
+                let addrs = net.listen_addrs().await.unwrap_or_default();
+                if !addrs.is_empty() {
+                    for a in addrs {
+                        println!("P2P listening on {a}");
+                    }
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
         if let Some(addr) = service.rpc_addr {
             // Scripts and tests read this line.
             println!("RPC listening on http://{addr}");

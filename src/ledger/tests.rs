@@ -575,6 +575,68 @@ fn a_failed_tx_then_a_good_one_in_the_same_block() {
     assert_eq!(c.state.get(&eve).balance, DEV_BALANCE + 1_000);
 }
 
+#[test]
+fn recipient_overflow_is_a_failed_tx() {
+    let mut c = Chain::dev();
+    let whale = Address([0x99; 20]);
+    c.state.accounts.insert(whale, Account { balance: u128::MAX - 5, ..Default::default() });
+    let tx = transfer(&c.spec, &key("bob"), whale, 10, 1);
+    let mut exec = c.executor(addr("alice"));
+    let out = exec.apply(&tx).unwrap();
+    assert_eq!(out, TxOutcome { fee: tx.tx.fee, result: Err(TxFailure::Overflow) });
+    assert_eq!(exec.account(&whale).unwrap().balance, u128::MAX - 5);
+    let bob = exec.account(&addr("bob")).unwrap();
+    assert_eq!((bob.balance, bob.nonce), (DEV_BALANCE - tx.tx.fee, 1));
+}
+
+/// A reader that fails for one address, as a broken disk would.
+struct FlakyState {
+    inner: MemState,
+    broken: Address,
+}
+
+impl StateReader for FlakyState {
+    fn account(&self, address: &Address) -> Result<Option<Account>, StateError> {
+        if *address == self.broken {
+            return Err(StateError("read failed".into()));
+        }
+        self.inner.account(address)
+    }
+    fn supply(&self) -> Result<Supply, StateError> {
+        self.inner.supply()
+    }
+}
+
+#[test]
+fn a_state_error_on_the_sender_changes_nothing() {
+    let c = Chain::dev();
+    let bob = addr("bob");
+    let flaky = FlakyState { inner: c.state.clone(), broken: bob };
+    let mut exec = Executor::new(&flaky, &c.spec, c.genesis.treasury, BlockEnv { height: 1, proposer: addr("alice") });
+    let tx = transfer(&c.spec, &key("bob"), addr("eve"), 1, 1);
+    assert!(matches!(exec.apply(&tx), Err(TxInvalid::State(_))));
+    assert_eq!(exec.txs_applied(), 0);
+}
+
+/// `apply` documents that `Err` means nothing changed, but a state read failing inside the
+/// payload (here: reading the recipient) is returned as `Err(TxInvalid::State)` after the fee
+/// was taken, the nonce bumped and `txs_applied` / the fee pot increased.
+#[test]
+#[ignore = "bug: Executor::apply keeps the fee and nonce change when execute_payload fails to read state"]
+fn a_state_error_on_the_recipient_changes_nothing() {
+    let c = Chain::dev();
+    let (bob, eve) = (addr("bob"), addr("eve"));
+    let flaky = FlakyState { inner: c.state.clone(), broken: eve };
+    let proposer = addr("alice");
+    let mut exec = Executor::new(&flaky, &c.spec, c.genesis.treasury, BlockEnv { height: 1, proposer });
+    let tx = transfer(&c.spec, &key("bob"), eve, 1, 1);
+    assert!(matches!(exec.apply(&tx), Err(TxInvalid::State(_))));
+    assert_eq!(exec.txs_applied(), 0);
+    assert_eq!(exec.account(&bob).unwrap(), c.state.get(&bob), "fee and nonce were kept for a rejected tx");
+    let diff = exec.finish().unwrap();
+    assert_eq!(diff, c.executor(proposer).finish().unwrap());
+}
+
 // ---------------------------------------------------------------------------------------------
 // Block reward
 // ---------------------------------------------------------------------------------------------
@@ -841,7 +903,7 @@ fn arb_op() -> impl Strategy<Value = Op> {
         prop_oneof![Just(Priority::Low), Just(Priority::Normal), Just(Priority::High), Just(Priority::Urgent)];
     (
         prop_oneof![8 => 0usize..7, 1 => Just(7usize)],
-        prop::collection::vec((0usize..10, arb_amount()), 0..5),
+        prop_oneof![1 => Just(vec![]), 12 => prop::collection::vec((0usize..10, arb_amount()), 1..5)],
         any::<bool>(),
         nonce_offset,
         fee,

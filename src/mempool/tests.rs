@@ -525,7 +525,7 @@ enum Op {
 
 fn arb_op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        10 => (0usize..5, 0u64..8, 0u128..1_000, prop::bool::weighted(0.1))
+        10 => (0usize..5, prop_oneof![3 => 0u64..2, 1 => 0u64..8], 0u128..1_000, prop::bool::weighted(0.1))
             .prop_map(|(sender, offset, fee, big)| Op::Insert { sender, offset, fee, big }),
         1 => any::<usize>().prop_map(|pick| Op::Evict { pick }),
         1 => (0usize..6).prop_map(|max_txs| Op::Block { max_txs }),
@@ -566,7 +566,7 @@ proptest! {
         let one = tx(&keys[0], 1, 0).size();
         let config = MempoolConfig { max_txs, max_bytes: max_bytes_txs * one, max_per_sender: 6, nonce_window: 8 };
         let mut p = Mempool::new(config);
-        let balance = if balance_small { 5_000 } else { RICH };
+        let balance = if balance_small { 2_500 } else { RICH };
         let mut accounts: HashMap<Address, Account> =
             keys.iter().zip(&start).map(|(k, n)| (addr_of(k), acct(*n, balance))).collect();
         for op in ops {

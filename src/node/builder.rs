@@ -2,19 +2,20 @@
 
 use super::{ChainEvent, Driver, NodeError};
 use crate::ledger::{BlockEnv, Executor, StateDiff, StateReader, TxInvalid};
+use crate::network::Topic;
 use crate::primitives::{Address, Block, CommitCertificate, Header};
 use crate::storage::StoreError;
 
 /// What executing a block produced, kept until the block is committed.
 pub(super) struct Prepared {
-    diff: StateDiff,
-    tree_batch: jmt::storage::TreeUpdateBatch,
-    tx_errors: Vec<Option<String>>,
+    pub(super) diff: StateDiff,
+    pub(super) tree_batch: jmt::storage::TreeUpdateBatch,
+    pub(super) tx_errors: Vec<Option<String>>,
 }
 
 /// Runs CPU- or disk-heavy work without starving other tasks on a multi-threaded runtime;
 /// inline on a current-thread runtime, where `block_in_place` is not available.
-fn heavy<R>(f: impl FnOnce() -> R) -> R {
+pub(super) fn heavy<R>(f: impl FnOnce() -> R) -> R {
     match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
         Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
         _ => f(),
@@ -80,7 +81,7 @@ impl Driver {
         Ok(block)
     }
 
-    /// Persists a finalized block, prunes the mempool and announces the new head.
+    /// Commits a block this node built (its execution results are in `prepared`).
     pub(super) fn commit(&mut self, block: Block, certificate: CommitCertificate) -> Result<(), NodeError> {
         let hash = block.hash();
         let prepared = self
@@ -88,6 +89,19 @@ impl Driver {
             .remove(&hash)
             .ok_or_else(|| NodeError::Build(format!("block {hash} was not built by this node")))?;
         self.prepared.clear();
+        self.finalize(block, certificate, prepared, true)
+    }
+
+    /// Persists a finalized block, prunes the mempool, announces the new head and, when
+    /// `publish`, gossips the block.
+    pub(super) fn finalize(
+        &mut self,
+        block: Block,
+        certificate: CommitCertificate,
+        prepared: Prepared,
+        publish: bool,
+    ) -> Result<(), NodeError> {
+        let hash = block.hash();
         let height = block.header.height;
         let parent_time = self.store.header(height.saturating_sub(1))?.map(|h| h.timestamp_ms);
         heavy(|| {
@@ -97,14 +111,21 @@ impl Driver {
         self.mempool.on_block(&block.txs, |a| store.account(a).ok().flatten().unwrap_or_default());
         let failed = prepared.tx_errors.iter().filter(|e| e.is_some()).count();
         self.metrics.on_block(&block.header, parent_time, self.mempool.len());
-        tracing::info!(
-            height,
-            hash = %hash,
-            txs = block.txs.len(),
-            failed,
-            mempool = self.mempool.len(),
-            "committed block"
-        );
+        if publish {
+            if let Some(net) = &self.net {
+                net.publish(Topic::Blocks, crate::wire::encode_committed_block(&block, &certificate));
+            }
+        }
+        if !self.sync.is_syncing(height) || height % 100 == 0 {
+            tracing::info!(
+                height,
+                hash = %hash,
+                txs = block.txs.len(),
+                failed,
+                mempool = self.mempool.len(),
+                "committed block"
+            );
+        }
         let info = super::handle::HeadInfo::from_header(&block.header);
         let _ = self.events.send(ChainEvent::NewHead(info.clone()));
         let _ = self.events.send(ChainEvent::Finalized(info));

@@ -4,8 +4,10 @@ use super::Metrics;
 use crate::chainspec::ChainSpec;
 use crate::ledger::{check_stateless, TxInvalid};
 use crate::mempool::MempoolError;
+use crate::network::NetworkHandle;
 use crate::primitives::{verify_each, Address, Hash, Header, SignedTx};
 use crate::storage::Store;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
@@ -79,6 +81,8 @@ pub struct NodeHandle {
     spec: Arc<ChainSpec>,
     events: broadcast::Sender<ChainEvent>,
     metrics: Arc<Metrics>,
+    network: Option<NetworkHandle>,
+    sync_target: Arc<AtomicU64>,
 }
 
 impl NodeHandle {
@@ -88,8 +92,19 @@ impl NodeHandle {
         spec: Arc<ChainSpec>,
         events: broadcast::Sender<ChainEvent>,
         metrics: Arc<Metrics>,
+        network: Option<NetworkHandle>,
+        sync_target: Arc<AtomicU64>,
     ) -> Self {
-        NodeHandle { commands, store, spec, events, metrics }
+        NodeHandle { commands, store, spec, events, metrics, network, sync_target }
+    }
+
+    pub fn network(&self) -> Option<&NetworkHandle> {
+        self.network.as_ref()
+    }
+
+    /// The highest finalized height any peer has claimed (0 without peers).
+    pub fn sync_target(&self) -> u64 {
+        self.sync_target.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn store(&self) -> &Arc<Store> {

@@ -8,9 +8,12 @@
 //! threads, for bulk submissions) so both cores verify while the driver does stateful work.
 
 mod builder;
+mod chain_view;
 mod handle;
+mod import;
 mod metrics;
 pub mod service;
+mod sync;
 
 pub use handle::{ChainEvent, HeadInfo as ChainEventHead, NodeHandle, SubmitError};
 pub use metrics::Metrics;
@@ -37,12 +40,16 @@ pub enum NodeError {
     Validators(#[from] crate::consensus::CommitError),
     #[error("block building failed: {0}")]
     Build(String),
+    #[error(transparent)]
+    Network(#[from] crate::network::NetworkError),
 }
 
 pub struct NodeConfig {
     pub spec: ChainSpec,
     pub validator_key: Option<Keypair>,
     pub mempool: MempoolConfig,
+    /// `None`: a node without peers (benchmarks, single-process tests).
+    pub network: Option<crate::network::NetworkConfig>,
 }
 
 type TimerFuture = Pin<Box<dyn Future<Output = Timeout> + Send>>;
@@ -60,6 +67,9 @@ struct Driver {
     treasury: crate::primitives::Address,
     /// This node's validator key, which blocks it builds name as proposer.
     proposer: Option<crate::primitives::PublicKey>,
+    net: Option<crate::network::NetworkHandle>,
+    sync: sync::SyncState,
+    sync_results: mpsc::Sender<sync::SyncResult>,
 }
 
 /// Starts the driver on the current tokio runtime and returns its handle. The driver stops
@@ -78,7 +88,26 @@ pub fn start(
     let head = store.head()?;
     metrics.set_head(head.height, head.height);
     let engine = Engine::new(spec.chain_id.clone(), config.validator_key.clone(), validators, spec.consensus.clone());
-    let handle = NodeHandle::new(cmd_tx, store.clone(), spec.clone(), events.clone(), metrics.clone());
+    let (net, net_events) = match config.network {
+        Some(mut net_config) => {
+            net_config.genesis = store.genesis_hash()?;
+            let view = std::sync::Arc::new(chain_view::StoreView(store.clone()));
+            let (h, ev) = crate::network::start(net_config, view)?;
+            (Some(h), Some(ev))
+        }
+        None => (None, None),
+    };
+    let sync = sync::SyncState::default();
+    let (sync_tx, sync_rx) = mpsc::channel(16);
+    let handle = NodeHandle::new(
+        cmd_tx,
+        store.clone(),
+        spec.clone(),
+        events.clone(),
+        metrics.clone(),
+        net.clone(),
+        sync.target_handle(),
+    );
     let mut driver = Driver {
         treasury: genesis.treasury,
         proposer: config.validator_key.as_ref().map(Keypair::public),
@@ -90,33 +119,64 @@ pub fn start(
         timers: FuturesUnordered::new(),
         events,
         metrics,
+        net,
+        sync,
+        sync_results: sync_tx,
     };
     let task = tokio::spawn(async move {
         let next = head.height.saturating_add(1);
         driver.input(Input::Start { height: next });
-        driver.run(cmd_rx, shutdown).await;
+        driver.run(cmd_rx, net_events, sync_rx, shutdown).await;
     });
     Ok((handle, task))
 }
 
 impl Driver {
-    async fn run(&mut self, mut commands: mpsc::Receiver<Command>, shutdown: impl Future<Output = ()>) {
+    async fn run(
+        &mut self,
+        mut commands: mpsc::Receiver<Command>,
+        net_events: Option<mpsc::Receiver<crate::network::NetworkEvent>>,
+        mut sync_results: mpsc::Receiver<sync::SyncResult>,
+        shutdown: impl Future<Output = ()>,
+    ) {
         tokio::pin!(shutdown);
+        let has_net = net_events.is_some();
+        // Without a network, this receiver never yields.
+        let mut net_events = net_events.unwrap_or_else(|| mpsc::channel(1).1);
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
                 Some(cmd) = commands.recv() => self.command(cmd),
                 Some(t) = self.timers.next(), if !self.timers.is_empty() => self.input(Input::TimeoutElapsed(t)),
-                else => break,
+                Some(ev) = net_events.recv(), if has_net => self.on_network(ev),
+                Some(r) = sync_results.recv() => self.on_sync_result(r),
+                _ = tick.tick() => self.maybe_sync(),
             }
         }
         tracing::info!("driver stopped");
     }
 
+    /// After importing `height`, restart consensus at the next height.
+    fn engine_restart(&mut self, height: u64) {
+        self.input(Input::Start { height: height.saturating_add(1) });
+    }
+
     fn command(&mut self, cmd: Command) {
         match cmd {
             Command::Submit { txs, reply } => {
-                let results = txs.into_iter().map(|tx| self.admit(tx)).collect();
+                let results = txs
+                    .into_iter()
+                    .map(|tx| {
+                        let bytes = self.net.as_ref().map(|_| crate::wire::encode_signed_tx(&tx));
+                        let r = self.admit(tx);
+                        if let (Ok(_), Some(net), Some(bytes)) = (&r, &self.net, bytes) {
+                            net.publish(crate::network::Topic::Txs, bytes);
+                        }
+                        r
+                    })
+                    .collect();
                 self.metrics.set_mempool(self.mempool.len());
                 let _ = reply.send(results);
             }

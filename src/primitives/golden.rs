@@ -1,1 +1,282 @@
-//! Golden vectors (placeholder while values are computed).
+//! Golden vectors: the canonical SCALE bytes and BLAKE3 hashes of fixed values, pinned as
+//! literals. If one of these fails, the wire format or a hash changed: every node on the old
+//! format would fork away. Update a vector only for a deliberate, versioned format change.
+//!
+//! Keys come from fixed secrets; ed25519 signatures are deterministic, so signed values pin too.
+
+use super::*;
+use crate::chainspec::ChainSpec;
+use crate::ledger::{tree as state_tree, Account, StateDiff};
+use parity_scale_codec::{Decode, Encode};
+
+const SECRET: [u8; 32] = [1u8; 32];
+const PK: &str = "0x8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c";
+
+fn key() -> Keypair {
+    Keypair::from_secret(SECRET)
+}
+
+/// A batch with a small and a big-integer compact amount, at high priority.
+fn batch_tx() -> Tx {
+    Tx {
+        chain_id: "ergon-dev".into(),
+        sender: key().public(),
+        nonce: 7,
+        fee: 3295,
+        priority: Priority::High,
+        payload: Payload::Batch(vec![
+            Transfer { to: Address([0x11; 20]), amount: 1 },
+            Transfer { to: Address([0x22; 20]), amount: 1_000_000_000_000 },
+        ]),
+    }
+}
+
+fn transfer_tx() -> Tx {
+    Tx {
+        chain_id: "ergon-dev".into(),
+        sender: key().public(),
+        nonce: 1,
+        fee: 0,
+        priority: Priority::Normal,
+        payload: Payload::Transfer(Transfer { to: Address([0x33; 20]), amount: 5 }),
+    }
+}
+
+fn header() -> Header {
+    let txs = [batch_tx().sign(&key()), transfer_tx().sign(&key())];
+    Header {
+        parent: Hash([0xAB; 32]),
+        height: 42,
+        timestamp_ms: 1_767_225_600_000,
+        proposer: key().public(),
+        tx_root: Block::tx_root(&txs),
+        state_root: Hash([0xCD; 32]),
+        tx_count: 2,
+    }
+}
+
+/// Checks `value` encodes to `want_hex` and decodes back to itself.
+fn assert_scale<T: Encode + Decode + PartialEq + std::fmt::Debug>(value: &T, want_hex: &str) {
+    let bytes = value.encode();
+    assert_eq!(hex::encode(&bytes), want_hex, "SCALE encoding of {value:?} changed");
+    assert_eq!(&T::decode(&mut bytes.as_slice()).unwrap(), value);
+}
+
+fn h(s: &str) -> Hash {
+    s.parse().unwrap()
+}
+
+#[test]
+fn fixed_key() {
+    assert_eq!(key().public().to_hex(), PK);
+    assert_eq!(key().secret_bytes(), SECRET);
+}
+
+#[test]
+fn hash_domain_tags() {
+    assert_eq!(tag::TX, b"ergon/tx/v1");
+    assert_eq!(tag::TX_LEAF, b"ergon/tx-leaf/v1");
+    assert_eq!(tag::TX_NODE, b"ergon/tx-node/v1");
+    assert_eq!(tag::HEADER, b"ergon/header/v1");
+    assert_eq!(tag::VOTE, b"ergon/vote/v1");
+    assert_eq!(tag::CHAIN_SPEC, b"ergon/chainspec/v1");
+    assert_eq!(tag::STATE_KEY, b"ergon/state-key/v1");
+    assert_eq!(tag::DEV_KEY, b"ergon/dev-key/v1");
+    // BLAKE3("ergon/tx/v1" || 0x00).
+    assert_eq!(Hash::digest(tag::TX, b""), h("0x4b57e35071ff2b99ab44e788f82aad4fe7c627f0f64b9717009feb532e3e7564"));
+}
+
+#[test]
+fn batch_tx_vector() {
+    let tx = batch_tx();
+    // compact len 9 | "ergon-dev" | sender | nonce u64 LE | fee u128 LE | priority 2 |
+    // payload 1 (batch) | compact 2 | to | compact 1 | to | compact 10^12 (big-integer mode).
+    let tx_hex = concat!(
+        "24",
+        "6572676f6e2d646576",
+        "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c",
+        "0700000000000000",
+        "df0c0000000000000000000000000000",
+        "02",
+        "01",
+        "08",
+        "1111111111111111111111111111111111111111",
+        "04",
+        "2222222222222222222222222222222222222222",
+        "070010a5d4e8",
+    );
+    assert_scale(&tx, tx_hex);
+    assert_eq!(tx.signing_hash(), h("0x66cf7ef6ede5865395b3e1dabae31c01633583b8b7f166cd7304e5a1ccfa5f60"));
+
+    let signed = tx.sign(&key());
+    let sig = "61b482a9c9402f915e6aa951758204f2ca1744690cc9df7d32fe3bf6ad88af2f\
+               73cb36d8953f6bd391e0c7e655f4fde1fe9050b0970174120deff53a31908400";
+    assert_eq!(hex::encode(signed.signature.0), sig);
+    assert_scale(&signed, &format!("{tx_hex}{sig}"));
+    assert_eq!(signed.size(), tx_hex.len() / 2 + 64);
+    assert_eq!(signed.hash(), signed.tx.signing_hash(), "a signed tx is identified by its signing hash");
+    assert_eq!(signed.leaf_hash(), h("0x6dafa91302d3c7888b669b1ab4fd8183edcc2047a33effe714eaf88c410f074e"));
+    signed.verify_signature().unwrap();
+}
+
+#[test]
+fn transfer_tx_vector() {
+    let tx_hex = concat!(
+        "24",
+        "6572676f6e2d646576",
+        "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c",
+        "0100000000000000",
+        "00000000000000000000000000000000",
+        "01",
+        "00",
+        "3333333333333333333333333333333333333333",
+        "14",
+    );
+    assert_scale(&transfer_tx(), tx_hex);
+    let signed = transfer_tx().sign(&key());
+    let sig = "f77ca839ca9ec0fb48a6ad468d5714b8e2c34be3df241c0c7d92a494d8cda7ba\
+               cb35c7d0f0faf22f86bebb9bc19a2615b8af24463303d13d3179037609224301";
+    assert_scale(&signed, &format!("{tx_hex}{sig}"));
+    assert_eq!(signed.hash(), h("0xe196cda9b2ffd5f4b3927a6944380bf60409bd7fdf750e7c9e852f134d012a41"));
+}
+
+#[test]
+fn tx_root_vector() {
+    let txs = [batch_tx().sign(&key()), transfer_tx().sign(&key())];
+    assert_eq!(Block::tx_root(&txs), h("0x1e3e069628c8d2fe56f119707b4c6a6e4fef118cb7de4b42e215a248f56424ab"));
+    assert_eq!(Block::tx_root(&txs[..1]), txs[0].leaf_hash(), "one leaf is its own root");
+    assert_eq!(Block::tx_root(&[]), Hash::ZERO);
+}
+
+#[test]
+fn header_vector() {
+    let hdr = header();
+    let want = concat!(
+        "abababababababababababababababababababababababababababababababab",
+        "2a00000000000000",
+        "00a8da769b010000",
+        "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c",
+        "1e3e069628c8d2fe56f119707b4c6a6e4fef118cb7de4b42e215a248f56424ab",
+        "cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd",
+        "02000000",
+    );
+    assert_scale(&hdr, want);
+    let hash = h("0x2fec40a49896640826db7f61b0bfe2760811c35a2756c8e3fdfebae99b692026");
+    assert_eq!(hdr.hash(), hash);
+    let block = Block { header: hdr, txs: vec![batch_tx().sign(&key()), transfer_tx().sign(&key())] };
+    assert_eq!(block.hash(), hash, "a block's hash is its header's");
+}
+
+#[test]
+fn vote_vectors() {
+    let block_hash = header().hash();
+    let precommit = Vote {
+        chain_id: "ergon-dev".into(),
+        height: 42,
+        round: 3,
+        kind: VoteKind::Precommit,
+        block_hash: Some(block_hash),
+    };
+    assert_scale(
+        &precommit,
+        concat!(
+            "246572676f6e2d646576",
+            "2a00000000000000",
+            "03000000",
+            "01",
+            "01",
+            "2fec40a49896640826db7f61b0bfe2760811c35a2756c8e3fdfebae99b692026",
+        ),
+    );
+    assert_eq!(precommit.signing_hash(), h("0xc25ab6fc3fb66b970f84e30a63f94c903960381785c4e387ff2380617b3230fc"));
+
+    let nil_prevote =
+        Vote { chain_id: "ergon-dev".into(), height: 42, round: 0, kind: VoteKind::Prevote, block_hash: None };
+    assert_scale(&nil_prevote, "246572676f6e2d6465762a00000000000000000000000000");
+    assert_eq!(nil_prevote.signing_hash(), h("0x7764a1f12d01373469f24f6494c60ea945901c5191138dde2af544bdf1c2029f"));
+}
+
+#[test]
+fn commit_certificate_vector() {
+    let mut cert = CommitCertificate { height: 42, round: 3, block_hash: Hash([0xAB; 32]), signatures: vec![] };
+    let vote = cert.vote("ergon-dev");
+    assert_eq!(vote.kind, VoteKind::Precommit);
+    let sig = key().sign(&vote.signing_hash());
+    cert.signatures.push((key().public(), sig));
+    assert_scale(
+        &cert,
+        concat!(
+            "2a00000000000000",
+            "03000000",
+            "abababababababababababababababababababababababababababababababab",
+            "04",
+            "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c",
+            "2f0b32fc116d0addc7a56b7b4c8f86a5b1f8b525dedef1924cbe559e3df09f31",
+            "820b6b3c389f920836f16b1267d35432f69be2078f798400e9ba02cb39823a04",
+        ),
+    );
+}
+
+#[test]
+fn dev_keys_and_addresses() {
+    let want = [
+        ("alice", "ait1l3n0wflqm95ql4lg3j8ynvd27vekpx282hdy38"),
+        ("bob", "ait1cph76aptxk4zv5qcm7fxvqwczj6eqefsdpnunu"),
+        ("charlie", "ait136j5lm4xqfdyzygu0pw7x9j5egxhghs8fydzyx"),
+        ("dave", "ait15qqpaw35vkg9n5726eulx9fk207arupna5l55e"),
+        ("eve", "ait1tsyrg0w6pmlzdtasg3kphwmh9cmlckernnh0em"),
+        ("ferdie", "ait12dlp5dx5yy7vh2038sdu50m6pvmgc9cse3jchx"),
+        ("faucet", "ait1qfe2a9f647xfylj265wzns43tk2e9t39qrg5us"),
+    ];
+    assert_eq!(want.map(|(n, _)| n), DEV_KEY_NAMES);
+    for (name, addr) in want {
+        let a = Address::from_public_key(&Keypair::dev(name).public());
+        assert_eq!(a.to_bech32("ait"), addr, "{name}");
+    }
+    assert_eq!(
+        Keypair::dev("alice").public().to_hex(),
+        "0xe85841aeb6ac2f9fe8ec6d4cd8edbadffe85226e8a7d22efadbd098a201f207b"
+    );
+}
+
+#[test]
+fn state_encodings_and_keys() {
+    let acc = Account { balance: 1_000_000_000_000_000, nonce: 3, reserved: 0, staked: 10_000_000_000_000 };
+    assert_scale(&acc, "0f0080c6a47e8d030300000000000000000b00a0724e1809");
+    assert_eq!(
+        hex::encode(state_tree::account_key(&Address([0x11; 20])).0),
+        "fa5ba940c98df1d46663f380c976193ecdd3e9d0d34738a0130323f3cb2ea255"
+    );
+    assert_eq!(
+        hex::encode(state_tree::supply_key().0),
+        "d94370f445fc9dddf265b89f3a5a89445351b84333e860d35dabde18590ba75c"
+    );
+}
+
+#[test]
+fn dev_chain_spec_and_genesis() {
+    let spec = ChainSpec::load("dev").unwrap();
+    assert_eq!(spec.hash(), h("0xcab09ee2159fcdfb00410cc2800b6a61ff5840d35eeed426606c6c95b5e2c11d"));
+
+    let diff = StateDiff::genesis(&spec.genesis().unwrap()).unwrap();
+    assert_eq!(diff.supply.total, 1_006_010_000_000_000_000);
+    assert_scale(&diff.supply, "00a07dd2c310f60d0000000000000000000000000000000000000000000000000000000000000000");
+    let mock = jmt::mock::MockTreeStore::default();
+    let (root, _) = state_tree::apply_diff(&mock, &diff, 0).unwrap();
+    assert_eq!(root, h("0x6b51bd3976946fc554246f94cf9301442bc0f9ced75a6c72dbcb1571ca279aab"));
+
+    let genesis = crate::storage::Store::genesis_block(&spec, root);
+    assert_scale(
+        &genesis.header,
+        concat!(
+            "cab09ee2159fcdfb00410cc2800b6a61ff5840d35eeed426606c6c95b5e2c11d",
+            "0000000000000000",
+            "00a8da769b010000",
+            "0000000000000000000000000000000000000000000000000000000000000000",
+            "0000000000000000000000000000000000000000000000000000000000000000",
+            "6b51bd3976946fc554246f94cf9301442bc0f9ced75a6c72dbcb1571ca279aab",
+            "00000000",
+        ),
+    );
+    assert_eq!(genesis.hash(), h("0xf3d5f9a699207679f8a2f4a267755b1446d86e08edebca6cdc2bedee830146a3"));
+}

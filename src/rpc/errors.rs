@@ -24,6 +24,7 @@ pub const BATCH_SIZE: i32 = 1012;
 pub const UNSAFE_METHOD: i32 = 1020;
 pub const FAUCET: i32 = 1021;
 pub const UNKNOWN_HEIGHT: i32 = 1030;
+pub const NETWORK: i32 = 1040;
 
 pub fn err(code: i32, msg: impl Into<String>) -> ErrorObjectOwned {
     ErrorObjectOwned::owned(code, msg.into(), None::<()>)

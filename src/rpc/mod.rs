@@ -181,9 +181,48 @@ fn module(ctx: Ctx) -> Result<RpcModule<Ctx>, jsonrpsee::core::RegisterMethodErr
         }))
     })?;
 
-    m.register_method("system_health", |_, ctx, _| -> RpcResult<Value> {
+    m.register_async_method("system_health", |_, ctx, _| async move {
         let head = ctx.node.store().head().map_err(internal)?;
-        Ok(json!({"status": "ok", "height": head.height, "peers": 0, "isSyncing": false, "shouldHavePeers": false}))
+        let (peers, has_net) = match ctx.node.network() {
+            Some(net) => (net.peers().await.map_err(internal)?.len(), true),
+            None => (0, false),
+        };
+        let target = ctx.node.sync_target().max(head.height);
+        RpcResult::Ok(json!({
+            "status": "ok",
+            "height": head.height,
+            "syncTarget": target,
+            "isSyncing": target > head.height,
+            "peers": peers,
+            "shouldHavePeers": has_net,
+        }))
+    })?;
+
+    m.register_async_method("system_peers", |_, ctx, _| async move {
+        let Some(net) = ctx.node.network() else { return RpcResult::Ok(json!([])) };
+        let peers = net.peers().await.map_err(internal)?;
+        Ok(serde_json::to_value(peers).map_err(internal)?)
+    })?;
+
+    m.register_async_method("system_networkState", |_, ctx, _| async move {
+        let Some(net) = ctx.node.network() else { return RpcResult::Ok(Value::Null) };
+        let listen = net.listen_addrs().await.map_err(internal)?;
+        let gossip = net.counters().await.map_err(internal)?;
+        Ok(json!({"peerId": net.local_peer_id(), "listenAddresses": listen, "gossip": gossip}))
+    })?;
+
+    m.register_async_method("admin_addPeer", |p, ctx, _| async move {
+        if !ctx.allow_unsafe {
+            return Err(unsafe_denied("admin_addPeer"));
+        }
+        let args = Args::parse(&p, &["address"])?;
+        let addr: String = args.required(0)?;
+        let net = ctx.node.network().ok_or_else(|| err(NETWORK, "this node runs without networking"))?;
+        net.dial(&addr).await.map_err(|e| match e {
+            crate::network::NetworkError::Multiaddr { .. } => invalid_params(format!("param `address`: {e}")),
+            other => err(NETWORK, other.to_string()),
+        })?;
+        RpcResult::Ok(json!({"connected": addr}))
     })?;
 
     m.register_method("system_version", |_, _, _| -> RpcResult<Value> {

@@ -1,0 +1,252 @@
+//! The network: the one owner of the libp2p `Swarm`.
+//!
+//! Everyone else holds a cloneable [`NetworkHandle`] (commands with `oneshot` replies) and
+//! reads a stream of typed [`NetworkEvent`]s; nothing of libp2p leaves this module.
+//!
+//! Protocols: identify, ping, Kademlia (protocol name per chain) with bootnodes and random
+//! walks, mDNS, gossipsub with per-chain topics (`blocks`, `txs`, `consensus`, `receipts`),
+//! and request-response `status` and `sync`. Gossip is validated explicitly: this module
+//! decodes every message once, with a size cap, rejecting what does not decode; the node
+//! judges the rest and reports Accept / Ignore / Reject, and only accepted messages are
+//! forwarded. Rejections lower the sender's gossipsub score; peers below the graylist
+//! threshold, on another chain, or flooding `sync` are disconnected and banned.
+
+mod behaviour;
+mod codec;
+mod swarm_loop;
+pub mod transport;
+
+pub use libp2p::pnet::PreSharedKey;
+pub use transport::TransportKind;
+
+use crate::primitives::{Block, CommitCertificate, Hash, SignedTx};
+use crate::wire::{Status, SyncRequest};
+use libp2p::gossipsub::MessageId;
+use libp2p::{identity, Multiaddr, PeerId};
+use std::fmt;
+use tokio::sync::{mpsc, oneshot};
+
+#[derive(Debug, thiserror::Error)]
+pub enum NetworkError {
+    #[error("invalid multiaddr {addr:?}: {reason}")]
+    Multiaddr { addr: String, reason: String },
+    #[error("transport: {0}")]
+    Transport(String),
+    #[error("cannot listen on {addr}: {reason}")]
+    Listen { addr: String, reason: String },
+    #[error("dial failed: {0}")]
+    Dial(String),
+    #[error("sync request failed: {0}")]
+    Sync(String),
+    #[error("network stopped")]
+    Stopped,
+}
+
+pub type Result<T> = std::result::Result<T, NetworkError>;
+
+pub fn parse_multiaddr(s: &str) -> Result<Multiaddr> {
+    s.trim()
+        .parse()
+        .map_err(|e: libp2p::multiaddr::Error| NetworkError::Multiaddr { addr: s.into(), reason: e.to_string() })
+}
+
+/// A node's network identity from a 32-byte ed25519 secret.
+pub fn keypair_from_secret(secret: [u8; 32]) -> identity::Keypair {
+    let mut s = secret;
+    identity::Keypair::ed25519_from_bytes(&mut s).unwrap_or_else(|_| identity::Keypair::generate_ed25519())
+}
+
+pub struct NetworkConfig {
+    pub keypair: identity::Keypair,
+    pub transport: TransportKind,
+    pub listen: Vec<Multiaddr>,
+    pub bootnodes: Vec<Multiaddr>,
+    pub genesis: Hash,
+    pub mdns: bool,
+    pub swarm_key: Option<PreSharedKey>,
+    pub reserved_only: bool,
+    pub reserved_peers: Vec<Multiaddr>,
+    pub max_peers: u32,
+    /// Largest gossip message (a full block) and sync response accepted.
+    pub max_message_bytes: usize,
+    pub max_tx_bytes: usize,
+}
+
+/// What the network needs to know of the chain: our status, and committed blocks to serve.
+pub trait ChainView: Send + Sync + 'static {
+    fn status(&self) -> Status;
+    /// Encoded `CommittedBlock`s from `from`, at most `count` and about `max_bytes` in all.
+    fn committed_blocks(&self, from: u64, count: u32, max_bytes: usize) -> Vec<Vec<u8>>;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Topic {
+    Blocks,
+    Txs,
+    Consensus,
+    Receipts,
+}
+
+impl Topic {
+    pub const ALL: [Topic; 4] = [Topic::Blocks, Topic::Txs, Topic::Consensus, Topic::Receipts];
+
+    fn name(self) -> &'static str {
+        match self {
+            Topic::Blocks => "blocks",
+            Topic::Txs => "txs",
+            Topic::Consensus => "consensus",
+            Topic::Receipts => "receipts",
+        }
+    }
+}
+
+/// A peer, opaque to other modules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PeerRef(PeerId);
+
+impl fmt::Display for PeerRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Identifies a gossip message for its validation verdict.
+#[derive(Debug, Clone)]
+pub struct GossipId {
+    id: MessageId,
+    source: PeerId,
+}
+
+impl GossipId {
+    pub fn source(&self) -> PeerRef {
+        PeerRef(self.source)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Valid: deliver and forward.
+    Accept,
+    /// Not useful (old, duplicate, not yet checkable): drop without penalty.
+    Ignore,
+    /// Invalid: drop and penalise the sender.
+    Reject,
+}
+
+#[derive(Debug)]
+pub enum NetworkEvent {
+    Tx {
+        tx: SignedTx,
+        id: GossipId,
+    },
+    Block {
+        block: Block,
+        commit: CommitCertificate,
+        id: GossipId,
+    },
+    /// A peer on our chain told us where it is (on connect).
+    PeerStatus {
+        peer: PeerRef,
+        status: Status,
+    },
+    PeerDisconnected {
+        peer: PeerRef,
+    },
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PeerInfo {
+    pub peer_id: String,
+    pub address: String,
+    pub direction: &'static str,
+    pub head_height: Option<u64>,
+    pub finalized_height: Option<u64>,
+    pub score: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GossipCounters {
+    pub accepted: u64,
+    pub ignored: u64,
+    pub rejected: u64,
+    pub undecodable: u64,
+}
+
+enum Command {
+    Publish { topic: Topic, data: Vec<u8> },
+    Report { id: GossipId, verdict: Verdict },
+    Sync { peer: PeerId, request: SyncRequest, reply: oneshot::Sender<Result<Vec<u8>>> },
+    Dial { addr: Multiaddr, reply: oneshot::Sender<Result<()>> },
+    Peers { reply: oneshot::Sender<Vec<PeerInfo>> },
+    ListenAddrs { reply: oneshot::Sender<Vec<String>> },
+    Counters { reply: oneshot::Sender<GossipCounters> },
+}
+
+#[derive(Clone)]
+pub struct NetworkHandle {
+    commands: mpsc::Sender<Command>,
+    local_peer_id: PeerId,
+    max_message_bytes: usize,
+}
+
+impl NetworkHandle {
+    pub fn local_peer_id(&self) -> String {
+        self.local_peer_id.to_string()
+    }
+
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T> {
+        let (tx, rx) = oneshot::channel();
+        self.commands.send(make(tx)).await.map_err(|_| NetworkError::Stopped)?;
+        rx.await.map_err(|_| NetworkError::Stopped)
+    }
+
+    /// Publishes without waiting; a full command queue drops the message (gossip is lossy).
+    pub fn publish(&self, topic: Topic, data: Vec<u8>) {
+        let _ = self.commands.try_send(Command::Publish { topic, data });
+    }
+
+    pub fn report(&self, id: GossipId, verdict: Verdict) {
+        let _ = self.commands.try_send(Command::Report { id, verdict });
+    }
+
+    /// Committed blocks from `peer`, decoded and size-checked (not yet validated).
+    pub async fn sync(&self, peer: PeerRef, request: SyncRequest) -> Result<Vec<(Block, CommitCertificate)>> {
+        let bytes = self.ask(|reply| Command::Sync { peer: peer.0, request, reply }).await??;
+        crate::wire::decode_sync_response(&bytes, self.max_message_bytes.saturating_mul(4))
+            .map_err(|e| NetworkError::Sync(format!("peer {peer} sent an undecodable response: {e}")))
+    }
+
+    pub async fn dial(&self, addr: &str) -> Result<()> {
+        let addr = parse_multiaddr(addr)?;
+        self.ask(|reply| Command::Dial { addr, reply }).await?
+    }
+
+    pub async fn peers(&self) -> Result<Vec<PeerInfo>> {
+        self.ask(|reply| Command::Peers { reply }).await
+    }
+
+    /// Listen addresses with `/p2p/<peer id>` appended.
+    pub async fn listen_addrs(&self) -> Result<Vec<String>> {
+        self.ask(|reply| Command::ListenAddrs { reply }).await
+    }
+
+    pub async fn counters(&self) -> Result<GossipCounters> {
+        self.ask(|reply| Command::Counters { reply }).await
+    }
+}
+
+/// Builds the swarm, starts listening and dialing, and spawns the event loop.
+pub fn start(
+    config: NetworkConfig,
+    chain: std::sync::Arc<dyn ChainView>,
+) -> Result<(NetworkHandle, mpsc::Receiver<NetworkEvent>)> {
+    let (cmd_tx, cmd_rx) = mpsc::channel(4096);
+    let (ev_tx, ev_rx) = mpsc::channel(4096);
+    let local_peer_id = config.keypair.public().to_peer_id();
+    let max_message_bytes = config.max_message_bytes;
+    let looper = swarm_loop::SwarmLoop::new(config, chain, ev_tx)?;
+    tokio::spawn(looper.run(cmd_rx));
+    Ok((NetworkHandle { commands: cmd_tx, local_peer_id, max_message_bytes }, ev_rx))
+}

@@ -1,0 +1,551 @@
+//! The event loop that owns the swarm.
+
+use super::behaviour::{Behaviour, BehaviourEvent};
+use super::codec::CappedBytes;
+use super::{
+    transport, ChainView, Command, GossipCounters, GossipId, NetworkConfig, NetworkError, NetworkEvent, PeerInfo,
+    PeerRef, Result, Topic, Verdict,
+};
+use crate::primitives::Hash;
+use crate::wire::{self, Status};
+use futures::stream::{FuturesUnordered, StreamExt};
+use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance, TopicHash};
+use libp2p::multiaddr::Protocol;
+use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
+use libp2p::swarm::behaviour::toggle::Toggle;
+use libp2p::swarm::{dial_opts::DialOpts, SwarmEvent};
+use libp2p::{
+    allow_block_list, connection_limits, identify, kad, mdns, ping, Multiaddr, PeerId, StreamProtocol, Swarm,
+    SwarmBuilder,
+};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot};
+
+/// Sync requests a peer may make per [`QUOTA_WINDOW`]; more are refused, and a peer that
+/// keeps flooding is banned.
+const SYNC_QUOTA: u32 = 64;
+const QUOTA_WINDOW: Duration = Duration::from_secs(10);
+const FLOOD_STRIKES: u32 = 3;
+/// Most blocks one sync response carries.
+pub const MAX_SYNC_BLOCKS: u32 = 256;
+const GRAYLIST: f64 = -80.0;
+
+struct PeerState {
+    address: Multiaddr,
+    outbound: bool,
+    status: Option<Status>,
+    sync_window_start: Instant,
+    sync_requests: u32,
+    strikes: u32,
+}
+
+type Served = tokio::task::JoinHandle<(ResponseChannel<Vec<u8>>, Vec<u8>)>;
+
+pub(super) struct SwarmLoop {
+    swarm: Swarm<Behaviour>,
+    chain: Arc<dyn ChainView>,
+    events: mpsc::Sender<NetworkEvent>,
+    genesis: Hash,
+    topics: HashMap<TopicHash, Topic>,
+    topic_of: HashMap<Topic, IdentTopic>,
+    peers: HashMap<PeerId, PeerState>,
+    pending_sync: HashMap<OutboundRequestId, oneshot::Sender<Result<Vec<u8>>>>,
+    pending_dials: Vec<(Multiaddr, oneshot::Sender<Result<()>>)>,
+    serving: FuturesUnordered<Served>,
+    listen: Vec<Multiaddr>,
+    counters: GossipCounters,
+    bootnodes: Vec<Multiaddr>,
+    max_message_bytes: usize,
+    max_tx_bytes: usize,
+    reserved: HashSet<PeerId>,
+}
+
+fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
+    addr.iter().find_map(|p| match p {
+        Protocol::P2p(id) => Some(id),
+        _ => None,
+    })
+}
+
+fn gossip_config(max_message_bytes: usize) -> std::result::Result<gossipsub::Config, String> {
+    gossipsub::ConfigBuilder::default()
+        .validation_mode(gossipsub::ValidationMode::Strict)
+        .validate_messages()
+        // The id of a message is the hash of its data, so the same block or tx relayed by
+        // different peers is one message.
+        .message_id_fn(|m: &gossipsub::Message| gossipsub::MessageId::from(blake3::hash(&m.data).as_bytes().to_vec()))
+        .max_transmit_size(max_message_bytes)
+        .heartbeat_interval(Duration::from_millis(700))
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+fn score_params(topics: &[IdentTopic]) -> gossipsub::PeerScoreParams {
+    let mut params = gossipsub::PeerScoreParams::default();
+    for t in topics {
+        let tp = gossipsub::TopicScoreParams {
+            topic_weight: 1.0,
+            invalid_message_deliveries_weight: -100.0,
+            invalid_message_deliveries_decay: 0.9,
+            ..Default::default()
+        };
+        params.topics.insert(t.hash(), tp);
+    }
+    params
+}
+
+impl SwarmLoop {
+    pub(super) fn new(
+        config: NetworkConfig,
+        chain: Arc<dyn ChainView>,
+        events: mpsc::Sender<NetworkEvent>,
+    ) -> Result<Self> {
+        let genesis = config.genesis;
+        let g = hex::encode(&genesis.0[..8]);
+        let key = config.keypair.clone();
+        let peer_id = key.public().to_peer_id();
+        let transport = transport::build(config.transport, &key, config.swarm_key)
+            .map_err(|e| NetworkError::Transport(e.to_string()))?;
+        let topic_of: HashMap<Topic, IdentTopic> =
+            Topic::ALL.iter().map(|t| (*t, IdentTopic::new(format!("/ergon/{g}/{}", t.name())))).collect();
+        let topics: HashMap<TopicHash, Topic> = topic_of.iter().map(|(t, it)| (it.hash(), *t)).collect();
+        let reserved: HashSet<PeerId> = config.reserved_peers.iter().filter_map(peer_of).collect();
+
+        let mut gossip = gossipsub::Behaviour::new_with_subscription_filter(
+            gossipsub::MessageAuthenticity::Signed(key.clone()),
+            gossip_config(config.max_message_bytes).map_err(NetworkError::Transport)?,
+            gossipsub::WhitelistSubscriptionFilter(topics.keys().cloned().collect()),
+        )
+        .map_err(|e| NetworkError::Transport(e.to_string()))?;
+        let all_topics: Vec<IdentTopic> = topic_of.values().cloned().collect();
+        let thresholds = gossipsub::PeerScoreThresholds {
+            gossip_threshold: -10.0,
+            publish_threshold: -50.0,
+            graylist_threshold: GRAYLIST,
+            ..Default::default()
+        };
+        gossip.with_peer_score(score_params(&all_topics), thresholds).map_err(NetworkError::Transport)?;
+        for t in &all_topics {
+            gossip.subscribe(t).map_err(|e| NetworkError::Transport(e.to_string()))?;
+        }
+
+        let kad_protocol = StreamProtocol::try_from_owned(format!("/ergon/{g}/kad/1.0.0"))
+            .map_err(|e| NetworkError::Transport(e.to_string()))?;
+        let mut kad =
+            kad::Behaviour::with_config(peer_id, kad::store::MemoryStore::new(peer_id), kad::Config::new(kad_protocol));
+        // Nodes on private networks never learn they are publicly reachable; serve anyway.
+        kad.set_mode(Some(kad::Mode::Server));
+
+        let mdns = if config.mdns && config.transport != transport::TransportKind::Memory {
+            Some(
+                mdns::tokio::Behaviour::new(mdns::Config::default(), peer_id)
+                    .map_err(|e| NetworkError::Transport(e.to_string()))?,
+            )
+        } else {
+            None
+        };
+        let allowed = config.reserved_only.then(|| {
+            let mut a = allow_block_list::Behaviour::<allow_block_list::AllowedPeers>::default();
+            for p in &reserved {
+                a.allow_peer(*p);
+            }
+            a
+        });
+        let limits = connection_limits::ConnectionLimits::default()
+            .with_max_established(Some(config.max_peers))
+            .with_max_established_per_peer(Some(2))
+            .with_max_pending_incoming(Some(32))
+            .with_max_pending_outgoing(Some(32));
+        let rr_config = request_response::Config::default().with_request_timeout(Duration::from_secs(30));
+        let status_codec = CappedBytes { max_request: 1024, max_response: 1024 };
+        let sync_codec = CappedBytes { max_request: 64, max_response: config.max_message_bytes.saturating_mul(4) };
+        let proto = |name: &str| StreamProtocol::try_from_owned(format!("/ergon/{g}/{name}/1"));
+        let status_proto = proto("status").map_err(|e| NetworkError::Transport(e.to_string()))?;
+        let sync_proto = proto("sync").map_err(|e| NetworkError::Transport(e.to_string()))?;
+
+        let behaviour = Behaviour {
+            allowed: Toggle::from(allowed),
+            blocked: Default::default(),
+            limits: connection_limits::Behaviour::new(limits),
+            identify: identify::Behaviour::new(
+                identify::Config::new("/ergon/1.0.0".into(), key.public())
+                    .with_agent_version(format!("ergon/{}", env!("CARGO_PKG_VERSION"))),
+            ),
+            ping: ping::Behaviour::new(ping::Config::new()),
+            kad,
+            mdns: Toggle::from(mdns),
+            gossipsub: gossip,
+            status: request_response::Behaviour::with_codec(
+                status_codec,
+                [(status_proto, ProtocolSupport::Full)],
+                rr_config.clone(),
+            ),
+            sync: request_response::Behaviour::with_codec(sync_codec, [(sync_proto, ProtocolSupport::Full)], rr_config),
+        };
+        let mut swarm = SwarmBuilder::with_existing_identity(key)
+            .with_tokio()
+            .with_other_transport(|_| transport)
+            .map_err(|e| NetworkError::Transport(e.to_string()))?
+            .with_behaviour(|_| behaviour)
+            .map_err(|e| NetworkError::Transport(e.to_string()))?
+            .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+            .build();
+        for addr in &config.listen {
+            swarm
+                .listen_on(addr.clone())
+                .map_err(|e| NetworkError::Listen { addr: addr.to_string(), reason: e.to_string() })?;
+        }
+        let mut looper = SwarmLoop {
+            swarm,
+            chain,
+            events,
+            genesis,
+            topics,
+            topic_of,
+            peers: HashMap::new(),
+            pending_sync: HashMap::new(),
+            pending_dials: Vec::new(),
+            serving: FuturesUnordered::new(),
+            listen: Vec::new(),
+            counters: GossipCounters::default(),
+            bootnodes: config.bootnodes.clone(),
+            max_message_bytes: config.max_message_bytes,
+            max_tx_bytes: config.max_tx_bytes,
+            reserved,
+        };
+        for addr in config.bootnodes.iter().chain(config.reserved_peers.iter()) {
+            looper.add_known(addr);
+            if let Err(e) = looper.swarm.dial(addr.clone()) {
+                tracing::warn!(%addr, error = %e, "cannot dial");
+            }
+        }
+        Ok(looper)
+    }
+
+    /// Remembers where a `/p2p/`-terminated address's peer lives, for Kademlia and redials.
+    fn add_known(&mut self, addr: &Multiaddr) {
+        if let Some(p) = peer_of(addr) {
+            self.swarm.behaviour_mut().kad.add_address(&p, addr.clone());
+        }
+    }
+
+    pub(super) async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+        let mut tick = tokio::time::interval(Duration::from_secs(15));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                cmd = commands.recv() => match cmd {
+                    Some(cmd) => self.command(cmd),
+                    None => break,
+                },
+                ev = self.swarm.select_next_some() => self.swarm_event(ev),
+                Some(served) = self.serving.next(), if !self.serving.is_empty() => {
+                    if let Ok((channel, bytes)) = served {
+                        let _ = self.swarm.behaviour_mut().sync.send_response(channel, bytes);
+                    }
+                }
+                _ = tick.tick() => self.housekeeping(),
+            }
+        }
+        tracing::debug!("network stopped");
+    }
+
+    /// Random walks, redialing bootnodes when alone, and dropping peers gossip has graylisted.
+    fn housekeeping(&mut self) {
+        if !self.bootnodes.is_empty() || self.swarm.connected_peers().next().is_some() {
+            self.swarm.behaviour_mut().kad.get_closest_peers(PeerId::random());
+        }
+        if self.swarm.connected_peers().next().is_none() {
+            for addr in self.bootnodes.clone() {
+                let _ = self.swarm.dial(addr);
+            }
+        }
+        let bad: Vec<PeerId> = self
+            .peers
+            .keys()
+            .filter(|p| self.swarm.behaviour().gossipsub.peer_score(p).is_some_and(|s| s < GRAYLIST))
+            .copied()
+            .collect();
+        for p in bad {
+            self.ban(p, "gossip score below the graylist threshold");
+        }
+    }
+
+    fn ban(&mut self, peer: PeerId, why: &str) {
+        if self.reserved.contains(&peer) {
+            tracing::warn!(%peer, why, "reserved peer misbehaves; keeping it");
+            return;
+        }
+        tracing::warn!(%peer, why, "disconnecting and banning peer");
+        self.swarm.behaviour_mut().blocked.block_peer(peer);
+        let _ = self.swarm.disconnect_peer_id(peer);
+    }
+
+    fn emit(&mut self, ev: NetworkEvent) {
+        if let Err(e) = self.events.try_send(ev) {
+            // The node is far behind on events: drop (gossip and status are re-sent).
+            tracing::debug!(error = %e, "network event dropped");
+        }
+    }
+
+    fn command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Publish { topic, data } => {
+                let Some(t) = self.topic_of.get(&topic).cloned() else { return };
+                if let Err(e) = self.swarm.behaviour_mut().gossipsub.publish(t, data) {
+                    // NoPeersSubscribedToTopic on a lone node is normal.
+                    tracing::trace!(?topic, error = %e, "publish");
+                }
+            }
+            Command::Report { id, verdict } => {
+                let acceptance = match verdict {
+                    Verdict::Accept => MessageAcceptance::Accept,
+                    Verdict::Ignore => MessageAcceptance::Ignore,
+                    Verdict::Reject => MessageAcceptance::Reject,
+                };
+                match verdict {
+                    Verdict::Accept => self.counters.accepted += 1,
+                    Verdict::Ignore => self.counters.ignored += 1,
+                    Verdict::Reject => self.counters.rejected += 1,
+                }
+                self.swarm.behaviour_mut().gossipsub.report_message_validation_result(&id.id, &id.source, acceptance);
+            }
+            Command::Sync { peer, request, reply } => {
+                let id = self.swarm.behaviour_mut().sync.send_request(&peer, wire::encode_sync_request(&request));
+                self.pending_sync.insert(id, reply);
+            }
+            Command::Dial { addr, reply } => {
+                self.add_known(&addr);
+                let opts = match peer_of(&addr) {
+                    Some(p) => DialOpts::peer_id(p).addresses(vec![addr.clone()]).build(),
+                    None => DialOpts::unknown_peer_id().address(addr.clone()).build(),
+                };
+                match self.swarm.dial(opts) {
+                    Ok(()) => self.pending_dials.push((addr, reply)),
+                    Err(e) => {
+                        let _ = reply.send(Err(NetworkError::Dial(e.to_string())));
+                    }
+                }
+            }
+            Command::Peers { reply } => {
+                let gossip = &self.swarm.behaviour().gossipsub;
+                let mut out: Vec<PeerInfo> = self
+                    .peers
+                    .iter()
+                    .map(|(p, s)| PeerInfo {
+                        peer_id: p.to_string(),
+                        address: s.address.to_string(),
+                        direction: if s.outbound { "outbound" } else { "inbound" },
+                        head_height: s.status.map(|s| s.head_height),
+                        finalized_height: s.status.map(|s| s.finalized_height),
+                        score: gossip.peer_score(p),
+                    })
+                    .collect();
+                out.sort_by(|a, b| a.peer_id.cmp(&b.peer_id));
+                let _ = reply.send(out);
+            }
+            Command::ListenAddrs { reply } => {
+                let me = *self.swarm.local_peer_id();
+                let _ = reply.send(self.listen.iter().map(|a| format!("{a}/p2p/{me}")).collect());
+            }
+            Command::Counters { reply } => {
+                let _ = reply.send(self.counters.clone());
+            }
+        }
+    }
+
+    fn finish_dials(
+        &mut self,
+        addr: Option<&Multiaddr>,
+        peer: Option<PeerId>,
+        result: std::result::Result<(), String>,
+    ) {
+        let mut i = 0;
+        while i < self.pending_dials.len() {
+            let (a, _) = &self.pending_dials[i];
+            let hit = addr.is_some_and(|x| x == a || peer_of(a).is_some_and(|p| Some(p) == peer))
+                || peer_of(a) == peer && peer.is_some();
+            if hit {
+                let (_, reply) = self.pending_dials.swap_remove(i);
+                let _ = reply.send(result.clone().map_err(NetworkError::Dial));
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    fn swarm_event(&mut self, ev: SwarmEvent<BehaviourEvent>) {
+        match ev {
+            SwarmEvent::NewListenAddr { address, .. } => {
+                let me = *self.swarm.local_peer_id();
+                tracing::info!("listening on {address}/p2p/{me}");
+                self.listen.push(address);
+            }
+            SwarmEvent::ConnectionEstablished { peer_id, endpoint, num_established, .. } => {
+                let address = endpoint.get_remote_address().clone();
+                self.finish_dials(Some(&address), Some(peer_id), Ok(()));
+                if num_established.get() == 1 {
+                    tracing::debug!(%peer_id, %address, "connected");
+                    self.peers.insert(
+                        peer_id,
+                        PeerState {
+                            address,
+                            outbound: endpoint.is_dialer(),
+                            status: None,
+                            sync_window_start: Instant::now(),
+                            sync_requests: 0,
+                            strikes: 0,
+                        },
+                    );
+                    let ours = wire::encode_status(&self.chain.status());
+                    self.swarm.behaviour_mut().status.send_request(&peer_id, ours);
+                }
+            }
+            SwarmEvent::ConnectionClosed { peer_id, num_established, .. } => {
+                if num_established == 0 && self.peers.remove(&peer_id).is_some() {
+                    tracing::debug!(%peer_id, "disconnected");
+                    self.emit(NetworkEvent::PeerDisconnected { peer: PeerRef(peer_id) });
+                }
+            }
+            SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
+                tracing::debug!(?peer_id, %error, "dial failed");
+                self.finish_dials(None, peer_id, Err(error.to_string()));
+                if peer_id.is_none() && !self.pending_dials.is_empty() {
+                    // Dials without a known peer id cannot be matched; fail the oldest.
+                    let (_, reply) = self.pending_dials.remove(0);
+                    let _ = reply.send(Err(NetworkError::Dial(error.to_string())));
+                }
+            }
+            SwarmEvent::Behaviour(b) => self.behaviour_event(b),
+            _ => {}
+        }
+    }
+
+    fn behaviour_event(&mut self, ev: BehaviourEvent) {
+        match ev {
+            BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
+                for addr in info.listen_addrs {
+                    self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
+                }
+            }
+            BehaviourEvent::Mdns(mdns::Event::Discovered(found)) => {
+                for (peer, addr) in found {
+                    self.swarm.behaviour_mut().kad.add_address(&peer, addr.clone());
+                    if !self.swarm.is_connected(&peer) {
+                        let _ = self.swarm.dial(DialOpts::peer_id(peer).addresses(vec![addr]).build());
+                    }
+                }
+            }
+            BehaviourEvent::Kad(kad::Event::RoutingUpdated { peer, .. }) => {
+                if !self.swarm.is_connected(&peer) && self.peers.len() < 25 {
+                    let _ = self.swarm.dial(peer);
+                }
+            }
+            BehaviourEvent::Gossipsub(gossipsub::Event::Message { propagation_source, message_id, message }) => {
+                self.gossip(propagation_source, message_id, message);
+            }
+            BehaviourEvent::Status(request_response::Event::Message { peer, message, .. }) => match message {
+                request_response::Message::Request { request, channel, .. } => {
+                    let ours = wire::encode_status(&self.chain.status());
+                    let _ = self.swarm.behaviour_mut().status.send_response(channel, ours);
+                    self.peer_status(peer, &request);
+                }
+                request_response::Message::Response { response, .. } => self.peer_status(peer, &response),
+            },
+            BehaviourEvent::Sync(request_response::Event::Message { peer, message, .. }) => match message {
+                request_response::Message::Request { request, channel, .. } => self.serve_sync(peer, &request, channel),
+                request_response::Message::Response { request_id, response } => {
+                    if let Some(reply) = self.pending_sync.remove(&request_id) {
+                        let _ = reply.send(Ok(response));
+                    }
+                }
+            },
+            BehaviourEvent::Sync(request_response::Event::OutboundFailure { request_id, error, peer, .. }) => {
+                if let Some(reply) = self.pending_sync.remove(&request_id) {
+                    let _ = reply.send(Err(NetworkError::Sync(format!("peer {peer}: {error}"))));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn peer_status(&mut self, peer: PeerId, bytes: &[u8]) {
+        let status = match wire::decode_status(bytes) {
+            Ok(s) => s,
+            Err(e) => return self.ban(peer, &format!("undecodable status: {e}")),
+        };
+        if status.genesis != self.genesis {
+            tracing::warn!(%peer, theirs = %status.genesis, ours = %self.genesis, "peer is on another chain");
+            return self.ban(peer, "different genesis");
+        }
+        if let Some(p) = self.peers.get_mut(&peer) {
+            p.status = Some(status);
+        }
+        self.emit(NetworkEvent::PeerStatus { peer: PeerRef(peer), status });
+    }
+
+    fn serve_sync(&mut self, peer: PeerId, bytes: &[u8], channel: ResponseChannel<Vec<u8>>) {
+        let Some(state) = self.peers.get_mut(&peer) else { return };
+        if state.sync_window_start.elapsed() > QUOTA_WINDOW {
+            state.sync_window_start = Instant::now();
+            state.sync_requests = 0;
+        }
+        state.sync_requests += 1;
+        if state.sync_requests > SYNC_QUOTA {
+            state.strikes += 1;
+            let strikes = state.strikes;
+            state.sync_requests = 0;
+            state.sync_window_start = Instant::now();
+            tracing::debug!(%peer, strikes, "sync quota exceeded");
+            if strikes >= FLOOD_STRIKES {
+                self.ban(peer, "flooding sync requests");
+            }
+            return; // dropping the channel fails the request on the peer's side
+        }
+        let request = match wire::decode_sync_request(bytes) {
+            Ok(r) => r,
+            Err(e) => return self.ban(peer, &format!("undecodable sync request: {e}")),
+        };
+        let chain = self.chain.clone();
+        let max = self.max_message_bytes.saturating_mul(4);
+        self.serving.push(tokio::task::spawn_blocking(move || {
+            let blocks = chain.committed_blocks(request.from, request.count.min(MAX_SYNC_BLOCKS), max);
+            (channel, wire::encode_sync_response(&blocks))
+        }));
+    }
+
+    fn gossip(&mut self, source: PeerId, id: gossipsub::MessageId, message: gossipsub::Message) {
+        let gid = GossipId { id, source };
+        let decoded = match self.topics.get(&message.topic) {
+            Some(Topic::Txs) => wire::decode_signed_tx(&message.data, self.max_tx_bytes)
+                .map(|tx| NetworkEvent::Tx { tx, id: gid.clone() }),
+            Some(Topic::Blocks) => wire::decode_committed_block(&message.data, self.max_message_bytes)
+                .map(|(block, commit)| NetworkEvent::Block { block, commit, id: gid.clone() }),
+            // Consensus votes and receipts have no handlers yet: drop without judging.
+            Some(Topic::Consensus) | Some(Topic::Receipts) => {
+                let _ = self.swarm.behaviour_mut().gossipsub.report_message_validation_result(
+                    &gid.id,
+                    &source,
+                    MessageAcceptance::Ignore,
+                );
+                return;
+            }
+            None => Err(wire::WireError::Invalid { field: "topic", reason: "not an ergon topic".into() }),
+        };
+        match decoded {
+            Ok(ev) => self.emit(ev),
+            Err(e) => {
+                tracing::debug!(peer = %source, error = %e, "undecodable gossip");
+                self.counters.undecodable += 1;
+                self.counters.rejected += 1;
+                self.swarm.behaviour_mut().gossipsub.report_message_validation_result(
+                    &gid.id,
+                    &source,
+                    MessageAcceptance::Reject,
+                );
+            }
+        }
+    }
+}

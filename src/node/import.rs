@@ -1,0 +1,82 @@
+//! Importing blocks other nodes finalized (from gossip or sync): every check a block must pass
+//! before it touches the store.
+
+use super::builder::{heavy, Prepared};
+use super::{Driver, NodeError};
+use crate::consensus::verify_commit;
+use crate::ledger::{BlockEnv, Executor};
+use crate::primitives::{verify_batch, Address, Block, CommitCertificate};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("block {got} does not extend the head {head}")]
+    NotNext { got: u64, head: u64 },
+    #[error("parent hash does not match the block at height {0}")]
+    WrongParent(u64),
+    #[error("commit certificate: {0}")]
+    Commit(#[from] crate::consensus::CommitError),
+    #[error("tx root does not match the txs")]
+    TxRoot,
+    #[error("timestamp {got} is not after the parent's {parent}")]
+    Timestamp { got: u64, parent: u64 },
+    #[error("a tx signature does not verify")]
+    Signature,
+    #[error("tx {index} cannot be in a block: {reason}")]
+    Tx { index: usize, reason: String },
+    #[error("state root {got} differs from the header's {want}")]
+    StateRoot { got: crate::primitives::Hash, want: crate::primitives::Hash },
+    #[error(transparent)]
+    Node(#[from] NodeError),
+}
+
+impl ImportError {
+    /// Whether the block itself is bad (as opposed to not fitting our chain yet).
+    pub fn is_invalid(&self) -> bool {
+        !matches!(self, ImportError::NotNext { .. } | ImportError::Node(_))
+    }
+}
+
+impl Driver {
+    /// Checks `block` against our head and its certificate, re-executes it, and commits it.
+    pub(super) fn import(&mut self, block: Block, commit: CommitCertificate) -> Result<(), ImportError> {
+        let head = self.store.head().map_err(NodeError::from)?;
+        let height = block.header.height;
+        if height != head.height.saturating_add(1) {
+            return Err(ImportError::NotNext { got: height, head: head.height });
+        }
+        if block.header.parent != head.hash {
+            return Err(ImportError::WrongParent(head.height));
+        }
+        verify_commit(&self.spec.chain_id, self.engine.validators(), &commit, height, block.hash())?;
+        let parent =
+            self.store.header(head.height).map_err(NodeError::from)?.ok_or(ImportError::WrongParent(head.height))?;
+        if block.header.timestamp_ms <= parent.timestamp_ms {
+            return Err(ImportError::Timestamp { got: block.header.timestamp_ms, parent: parent.timestamp_ms });
+        }
+        let prepared = heavy(|| self.execute(&block))?;
+        self.finalize(block, commit, prepared, false)?;
+        self.engine_restart(height);
+        Ok(())
+    }
+
+    fn execute(&self, block: &Block) -> Result<Prepared, ImportError> {
+        if Block::tx_root(&block.txs) != block.header.tx_root {
+            return Err(ImportError::TxRoot);
+        }
+        let items: Vec<_> = block.txs.iter().map(|t| (t.tx.sender, t.hash(), t.signature)).collect();
+        verify_batch(&items).map_err(|_| ImportError::Signature)?;
+        let env = BlockEnv { height: block.header.height, proposer: Address::from_public_key(&block.header.proposer) };
+        let mut exec = Executor::new(self.store.as_ref(), &self.spec, self.treasury, env);
+        let mut tx_errors = Vec::with_capacity(block.txs.len());
+        for (index, tx) in block.txs.iter().enumerate() {
+            let outcome = exec.apply(tx).map_err(|e| ImportError::Tx { index, reason: e.to_string() })?;
+            tx_errors.push(outcome.result.err().map(|e| e.to_string()));
+        }
+        let diff = exec.finish().map_err(|e| NodeError::Build(e.to_string()))?;
+        let (root, tree_batch) = self.store.prepare_state(&diff, block.header.height).map_err(NodeError::from)?;
+        if root != block.header.state_root {
+            return Err(ImportError::StateRoot { got: root, want: block.header.state_root });
+        }
+        Ok(Prepared { diff, tree_batch, tx_errors })
+    }
+}

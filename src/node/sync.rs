@@ -1,0 +1,228 @@
+//! Following the chain: gossip of txs and blocks, and range sync from peers when behind.
+//!
+//! A node learns peers' heads from `status` (on connect) and from gossiped blocks. When a
+//! peer is ahead, it asks that peer for up to [`BATCH`] committed blocks at a time, imports
+//! them in order (each fully checked), and repeats until it reaches the target; gossiped
+//! blocks beyond the head wait in a bounded buffer until the gap is filled.
+
+use super::{Driver, SubmitError};
+use crate::ledger::check_stateless;
+use crate::network::{GossipId, NetworkError, NetworkEvent, PeerRef, Verdict};
+use crate::primitives::{Block, CommitCertificate, SignedTx};
+use crate::wire::SyncRequest;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Blocks asked for per sync request.
+pub const BATCH: u32 = 128;
+/// Future blocks kept from gossip while a gap is synced.
+const MAX_PENDING: usize = 1024;
+
+pub(super) struct SyncResult {
+    peer: PeerRef,
+    from: u64,
+    result: Result<Vec<(Block, CommitCertificate)>, NetworkError>,
+}
+
+#[derive(Default)]
+pub(super) struct SyncState {
+    peer_heads: HashMap<PeerRef, u64>,
+    /// Highest height any peer claims; shared with RPC (system_health).
+    target: Arc<AtomicU64>,
+    in_flight: bool,
+    pending: BTreeMap<u64, (Block, CommitCertificate)>,
+    started: Option<(Instant, u64)>,
+    last_log: Option<Instant>,
+}
+
+impl SyncState {
+    pub(super) fn target_handle(&self) -> Arc<AtomicU64> {
+        self.target.clone()
+    }
+
+    pub(super) fn is_syncing(&self, height: u64) -> bool {
+        self.target.load(Relaxed) > height
+    }
+
+    fn raise_target(&mut self, h: u64) {
+        self.target.fetch_max(h, Relaxed);
+    }
+}
+
+impl Driver {
+    pub(super) fn on_network(&mut self, ev: NetworkEvent) {
+        match ev {
+            NetworkEvent::Tx { tx, id } => self.on_gossip_tx(tx, id),
+            NetworkEvent::Block { block, commit, id } => self.on_gossip_block(block, commit, id),
+            NetworkEvent::PeerStatus { peer, status } => {
+                self.sync.peer_heads.insert(peer, status.finalized_height);
+                self.sync.raise_target(status.finalized_height);
+                self.maybe_sync();
+            }
+            NetworkEvent::PeerDisconnected { peer } => {
+                self.sync.peer_heads.remove(&peer);
+            }
+        }
+    }
+
+    fn report(&self, id: GossipId, verdict: Verdict) {
+        if let Some(net) = &self.net {
+            net.report(id, verdict);
+        }
+    }
+
+    fn on_gossip_tx(&mut self, tx: SignedTx, id: GossipId) {
+        let verdict = match check_stateless(&self.spec, &tx) {
+            Err(crate::ledger::TxInvalid::State(_)) => Verdict::Ignore,
+            Err(_) => Verdict::Reject,
+            Ok(()) if tx.verify_signature().is_err() => Verdict::Reject,
+            Ok(()) => match self.admit(tx) {
+                Ok(_) => Verdict::Accept,
+                // Valid but not for us now (nonce, balance, full, duplicate): do not forward,
+                // do not blame.
+                Err(SubmitError::Mempool(_)) | Err(_) => Verdict::Ignore,
+            },
+        };
+        self.metrics.set_mempool(self.mempool.len());
+        self.report(id, verdict);
+    }
+
+    fn on_gossip_block(&mut self, block: Block, commit: CommitCertificate, id: GossipId) {
+        let head = match self.store.head() {
+            Ok(h) => h.height,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read head");
+                return self.report(id, Verdict::Ignore);
+            }
+        };
+        let height = block.header.height;
+        if height <= head {
+            return self.report(id, Verdict::Ignore);
+        }
+        // The certificate alone proves the validators finalized this block, so it is safe to
+        // forward even before its parent is here.
+        let cert = crate::consensus::verify_commit(
+            &self.spec.chain_id,
+            self.engine.validators(),
+            &commit,
+            height,
+            block.hash(),
+        );
+        if let Err(e) = cert {
+            tracing::debug!(peer = %id.source(), height, error = %e, "gossiped block with a bad certificate");
+            return self.report(id, Verdict::Reject);
+        }
+        let source = id.source();
+        self.sync.peer_heads.insert(source, height);
+        self.sync.raise_target(height);
+        if height == head.saturating_add(1) {
+            match self.import(block, commit) {
+                Ok(()) => {
+                    self.report(id, Verdict::Accept);
+                    self.drain_pending();
+                }
+                Err(e) if e.is_invalid() => {
+                    tracing::warn!(peer = %source, height, error = %e, "rejecting invalid block");
+                    self.report(id, Verdict::Reject);
+                }
+                Err(e) => {
+                    tracing::error!(height, error = %e, "block import failed");
+                    self.report(id, Verdict::Ignore);
+                }
+            }
+        } else {
+            self.report(id, Verdict::Accept);
+            if self.sync.pending.len() < MAX_PENDING {
+                self.sync.pending.insert(height, (block, commit));
+            }
+            self.maybe_sync();
+        }
+    }
+
+    /// Imports buffered blocks that now extend the head.
+    fn drain_pending(&mut self) {
+        loop {
+            let Ok(head) = self.store.head() else { return };
+            self.sync.pending.retain(|h, _| *h > head.height);
+            let next = head.height.saturating_add(1);
+            let Some((block, commit)) = self.sync.pending.remove(&next) else { return };
+            if let Err(e) = self.import(block, commit) {
+                tracing::warn!(height = next, error = %e, "buffered block does not import");
+                return;
+            }
+        }
+    }
+
+    /// Asks the most advanced peer for the next range if we are behind and not already asking.
+    pub(super) fn maybe_sync(&mut self) {
+        let Some(net) = self.net.clone() else { return };
+        if self.sync.in_flight {
+            return;
+        }
+        let Ok(head) = self.store.head() else { return };
+        let Some((&peer, &peer_head)) = self.sync.peer_heads.iter().max_by_key(|(_, h)| **h) else { return };
+        if peer_head <= head.height {
+            if self.sync.started.take().is_some() {
+                tracing::info!(height = head.height, "sync complete");
+            }
+            return;
+        }
+        let from = head.height.saturating_add(1);
+        let count = u32::try_from(peer_head.saturating_sub(head.height)).unwrap_or(u32::MAX).min(BATCH);
+        self.sync.in_flight = true;
+        self.sync.started.get_or_insert((Instant::now(), head.height));
+        let results = self.sync_results.clone();
+        tokio::spawn(async move {
+            let result = net.sync(peer, SyncRequest { from, count }).await;
+            let _ = results.send(SyncResult { peer, from, result }).await;
+        });
+    }
+
+    pub(super) fn on_sync_result(&mut self, r: SyncResult) {
+        self.sync.in_flight = false;
+        match r.result {
+            Err(e) => {
+                tracing::debug!(peer = %r.peer, from = r.from, error = %e, "sync request failed");
+                // Try someone else next time.
+                self.sync.peer_heads.remove(&r.peer);
+            }
+            Ok(blocks) if blocks.is_empty() => {
+                self.sync.peer_heads.remove(&r.peer);
+            }
+            Ok(blocks) => {
+                for (block, commit) in blocks {
+                    let height = block.header.height;
+                    if let Err(e) = self.import(block, commit) {
+                        tracing::warn!(peer = %r.peer, height, error = %e, "synced block does not import");
+                        self.sync.peer_heads.remove(&r.peer);
+                        break;
+                    }
+                }
+                self.drain_pending();
+                self.log_progress();
+            }
+        }
+        self.maybe_sync();
+    }
+
+    fn log_progress(&mut self) {
+        let Ok(head) = self.store.head() else { return };
+        let now = Instant::now();
+        if self.sync.last_log.is_some_and(|t| now.duration_since(t).as_secs() < 2) {
+            return;
+        }
+        self.sync.last_log = Some(now);
+        if let Some((start, from)) = self.sync.started {
+            let secs = now.duration_since(start).as_secs_f64().max(1e-3);
+            let rate = head.height.saturating_sub(from) as f64 / secs;
+            tracing::info!(
+                height = head.height,
+                target = self.sync.target.load(Relaxed),
+                blocks_per_sec = format!("{rate:.1}"),
+                "syncing"
+            );
+        }
+    }
+}
