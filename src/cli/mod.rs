@@ -1,6 +1,7 @@
 //! `ergon` subcommands (DESIGN.md §9). The only code in the project that uses `anyhow`.
 
 mod bench;
+mod bench_sync;
 mod keys;
 mod keystore;
 mod node;
@@ -58,6 +59,8 @@ enum Command {
     Tx(wallet::TxCommand),
     /// Measure committed transfers per second through a node's real pipeline.
     Bench(bench::BenchArgs),
+    /// Measure syncing blocks from a peer against importing them from disk.
+    BenchSync(bench_sync::BenchSyncArgs),
 }
 
 /// The base path when none is given: `$HOME/.ergon`.
@@ -85,6 +88,7 @@ pub fn main() -> ExitCode {
         Command::Getblockreward { height, rpc } => wallet::block_on(wallet::getblockreward(height, rpc)),
         Command::Tx(cmd) => wallet::block_on(wallet::tx(cmd)),
         Command::Bench(args) => bench::run(args),
+        Command::BenchSync(args) => bench_sync::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -21,6 +21,11 @@ pub(super) enum Command {
         hash: Hash,
         reply: oneshot::Sender<bool>,
     },
+    /// Finalized blocks to check and import in order (e.g. read from another store).
+    Import {
+        blocks: Vec<(crate::primitives::Block, crate::primitives::CommitCertificate)>,
+        reply: oneshot::Sender<Result<u64, String>>,
+    },
     /// Send `amount` from the chain's faucet account to `to` (dev and local chains).
     Faucet {
         to: Address,
@@ -178,6 +183,19 @@ impl NodeHandle {
             return Err(SubmitError::Stopped);
         }
         rx.await.unwrap_or(Err(SubmitError::Stopped))
+    }
+
+    /// Imports finalized blocks in order with every check a synced block gets; returns the
+    /// new head height.
+    pub async fn import(
+        &self,
+        blocks: Vec<(crate::primitives::Block, crate::primitives::CommitCertificate)>,
+    ) -> Result<u64, String> {
+        let (reply, rx) = oneshot::channel();
+        if self.commands.send(Command::Import { blocks, reply }).await.is_err() {
+            return Err("node stopped".into());
+        }
+        rx.await.unwrap_or_else(|_| Err("node stopped".into()))
     }
 
     pub async fn is_pending(&self, hash: Hash) -> bool {

@@ -183,6 +183,20 @@ impl Driver {
             Command::IsPending { hash, reply } => {
                 let _ = reply.send(self.mempool.contains(&hash));
             }
+            Command::Import { blocks, reply } => {
+                let mut result = Ok(0);
+                for (block, commit) in blocks {
+                    let height = block.header.height;
+                    match self.import(block, commit) {
+                        Ok(()) => result = Ok(height),
+                        Err(e) => {
+                            result = Err(format!("block {height}: {e}"));
+                            break;
+                        }
+                    }
+                }
+                let _ = reply.send(result);
+            }
             Command::Faucet { to, amount, reply } => {
                 let _ = reply.send(self.faucet(to, amount));
                 self.metrics.set_mempool(self.mempool.len());
