@@ -372,7 +372,7 @@ mod tests {
     fn ratios() {
         assert_eq!(parse_ratio_bps("0.05"), Ok(500));
         assert_eq!(parse_ratio_bps("1"), Ok(10_000));
-        assert_eq!(parse_ratio_bps("0.12345").is_err(), true);
+        assert!(parse_ratio_bps("0.12345").is_err());
         assert!(parse_ratio_bps("abc").is_err());
     }
 

@@ -35,7 +35,7 @@ pub struct NodeArgs {
     #[arg(long, value_enum, default_value = "text")]
     log_format: LogFormat,
     /// P2P listen address, repeatable [default: /ip4/0.0.0.0/tcp/7070 and
-    /// /ip4/0.0.0.0/udp/7070/quic-v1, or P2P_BIND=HOST:PORT].
+    /// /ip4/0.0.0.0/udp/7070/quic-v1 (127.0.0.1 with --dev), or P2P_BIND=HOST:PORT].
     #[arg(long = "listen-addr")]
     listen_addr: Vec<String>,
     /// Peers to join through, as multiaddrs ending in /p2p/<peer id>.
@@ -97,7 +97,9 @@ fn network_config(args: &NodeArgs, spec: &ChainSpec, base: &std::path::Path) -> 
     let listen = if !args.listen_addr.is_empty() {
         parse_all(&args.listen_addr)?
     } else {
-        let bind = std::env::var("P2P_BIND").unwrap_or_else(|_| "0.0.0.0:7070".into());
+        // A dev node is a local toy: it listens on loopback only unless told otherwise.
+        let default_bind = if args.dev { "127.0.0.1:7070" } else { "0.0.0.0:7070" };
+        let bind = std::env::var("P2P_BIND").unwrap_or_else(|_| default_bind.into());
         let sock: SocketAddr = bind.parse().with_context(|| format!("P2P_BIND={bind:?}: expected HOST:PORT"))?;
         let ip = match sock.ip() {
             std::net::IpAddr::V4(ip) => format!("/ip4/{ip}"),
@@ -141,7 +143,8 @@ enum LogFormat {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,jsonrpsee=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -208,6 +211,8 @@ pub fn run(args: NodeArgs) -> Result<()> {
             db_path: db_path.clone(),
             rpc: Some((args.rpc_addr, args.rpc_methods)),
         };
+        // Handlers first: a signal right after the readiness line must shut down cleanly.
+        let signals = Signals::install()?;
         let service = Service::start(config).await?;
         let store = service.handle.store();
         let head = store.head()?;
@@ -238,25 +243,39 @@ pub fn run(args: NodeArgs) -> Result<()> {
             println!("RPC listening on http://{addr}");
             tracing::info!("RPC listening on http://{addr} (WebSocket on ws://{addr}, /metrics, /health)");
         }
-        wait_for_signal().await;
+        signals.wait().await;
         tracing::info!("shutting down");
         service.stop().await;
         anyhow::Ok(())
     })
 }
 
-async fn wait_for_signal() {
+/// SIGINT and SIGTERM, listened for from the moment they are installed.
+struct Signals {
     #[cfg(unix)]
-    {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => return std::future::pending().await,
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> Result<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(Signals { term: signal(SignalKind::terminate())?, int: signal(SignalKind::interrupt())? })
         }
+        #[cfg(not(unix))]
+        Ok(Signals {})
     }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
+
+    async fn wait(mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

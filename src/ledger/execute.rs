@@ -22,6 +22,8 @@ pub enum TxInvalid {
     BatchSize { got: usize, limit: u32 },
     #[error("nonce space exhausted")]
     NonceOverflow,
+    #[error("the block's fees overflow u128")]
+    FeeOverflow,
     #[error(transparent)]
     State(#[from] StateError),
 }
@@ -89,6 +91,9 @@ pub fn check_stateless(spec: &ChainSpec, tx: &SignedTx) -> Result<(), TxInvalid>
     Ok(())
 }
 
+/// Accounts a tx wrote, to be merged into the block's changes.
+type Touched = HashMap<Address, Account>;
+
 /// Applies txs one by one on top of a [`StateReader`], keeping changes in memory.
 pub struct Executor<'a, R> {
     reader: &'a R,
@@ -129,41 +134,48 @@ impl<'a, R: StateReader> Executor<'a, R> {
         let fee = tx.tx.fee;
         from.balance = from.balance.checked_sub(fee).ok_or(TxInvalid::CannotPayFee { balance: from.balance, fee })?;
         from.nonce = want;
-        self.fees = self.fees.checked_add(fee).ok_or(TxInvalid::NonceOverflow)?;
-        self.changes.insert(sender, from);
+        let fees = self.fees.checked_add(fee).ok_or(TxInvalid::FeeOverflow)?;
+        // Everything is computed on copies; the executor changes only once nothing can fail.
+        let (result, touched) = self.execute_payload(sender, from, &tx.tx.payload)?;
+        self.fees = fees;
         self.txs_applied = self.txs_applied.saturating_add(1);
-        let result = self.execute_payload(sender, &tx.tx.payload)?;
+        self.changes.extend(touched);
         Ok(TxOutcome { fee, result })
     }
 
-    /// Runs the payload on a scratch copy; commits it only if every step succeeds.
-    fn execute_payload(&mut self, sender: Address, payload: &Payload) -> Result<Result<(), TxFailure>, StateError> {
+    /// Runs the payload from `from` (the sender after paying the fee). Returns the outcome and
+    /// the accounts to write: all touched ones on success, only the fee-paying sender on failure.
+    fn execute_payload(
+        &mut self,
+        sender: Address,
+        from: Account,
+        payload: &Payload,
+    ) -> Result<(Result<(), TxFailure>, Touched), StateError> {
         let transfers: &[crate::primitives::Transfer] = match payload {
             Payload::Transfer(t) => std::slice::from_ref(t),
             Payload::Batch(ts) => ts,
         };
-        let mut scratch: HashMap<Address, Account> = HashMap::new();
-        scratch.insert(sender, self.account(&sender)?);
+        let fee_only = || HashMap::from([(sender, from)]);
+        let mut scratch: HashMap<Address, Account> = fee_only();
         for t in transfers {
-            let mut from = scratch.get(&sender).copied().unwrap_or_default();
-            let Some(left) = from.balance.checked_sub(t.amount) else {
+            let mut src = scratch.get(&sender).copied().unwrap_or(from);
+            let Some(left) = src.balance.checked_sub(t.amount) else {
                 let needed = payload.total_amount().unwrap_or(u128::MAX);
-                return Ok(Err(TxFailure::InsufficientBalance { balance: self.account(&sender)?.balance, needed }));
+                return Ok((Err(TxFailure::InsufficientBalance { balance: from.balance, needed }), fee_only()));
             };
-            from.balance = left;
-            scratch.insert(sender, from);
+            src.balance = left;
+            scratch.insert(sender, src);
             let mut to = match scratch.get(&t.to) {
                 Some(a) => *a,
                 None => self.account(&t.to)?,
             };
             let Some(credited) = to.balance.checked_add(t.amount) else {
-                return Ok(Err(TxFailure::Overflow));
+                return Ok((Err(TxFailure::Overflow), fee_only()));
             };
             to.balance = credited;
             scratch.insert(t.to, to);
         }
-        self.changes.extend(scratch);
-        Ok(Ok(()))
+        Ok((Ok(()), scratch))
     }
 
     /// Pays the block reward and fees and returns every change, in address order.

@@ -622,7 +622,6 @@ fn a_state_error_on_the_sender_changes_nothing() {
 /// payload (here: reading the recipient) is returned as `Err(TxInvalid::State)` after the fee
 /// was taken, the nonce bumped and `txs_applied` / the fee pot increased.
 #[test]
-#[ignore = "bug: Executor::apply keeps the fee and nonce change when execute_payload fails to read state"]
 fn a_state_error_on_the_recipient_changes_nothing() {
     let c = Chain::dev();
     let (bob, eve) = (addr("bob"), addr("eve"));

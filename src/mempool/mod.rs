@@ -1,5 +1,5 @@
 //! Pending transactions. Pure: the caller verifies signatures (batched) and stateless rules
-//! ([`crate::ledger::Executor::check_stateless`]) first and passes the sender's account in.
+//! ([`crate::ledger::check_stateless`]) first and passes the sender's account in.
 //!
 //! Rules:
 //! - a tx's nonce must lie in `account.nonce + 1 ..= account.nonce + nonce_window`;
@@ -60,6 +60,8 @@ pub enum MempoolError {
     SenderLimit { limit: usize },
     #[error("mempool is full and fee {fee} does not beat the lowest pending fee {lowest}")]
     Full { fee: u128, lowest: u128 },
+    #[error("mempool is full and only this sender's own pending txs could make room; wait for them to be included")]
+    FullOfOwn,
     #[error("amount overflows u128")]
     Overflow,
 }
@@ -161,8 +163,9 @@ impl Mempool {
         if needed > account.balance {
             return Err(MempoolError::InsufficientBalance { balance: account.balance, needed });
         }
-        if replaced.is_none() {
-            self.make_room(fee, size, &sender)?;
+        match replaced.and_then(|h| self.entries.get(&h)) {
+            Some(old) => self.make_room(fee, 0, size.saturating_sub(old.size), &sender)?,
+            None => self.make_room(fee, 1, size, &sender)?,
         }
         if let Some(old) = replaced {
             self.remove(&old);
@@ -181,27 +184,52 @@ impl Mempool {
         Ok(hash)
     }
 
-    /// Evicts lowest-fee txs (never `protect`'s) until one more tx of `size` fits.
-    fn make_room(&mut self, fee: u128, size: usize, protect: &Address) -> Result<(), MempoolError> {
-        while self.entries.len() >= self.config.max_txs || self.bytes.saturating_add(size) > self.config.max_bytes {
-            let victim = self.by_fee.iter().find(|(_, h)| self.entries.get(h).is_some_and(|e| &e.sender != protect));
-            let Some(&(lowest, victim)) = victim else {
-                return Err(MempoolError::Full { fee, lowest: 0 });
-            };
-            if lowest >= fee {
-                return Err(MempoolError::Full { fee, lowest });
+    /// Makes room for `add_txs` more txs and `add_bytes` more bytes by evicting lower-fee txs
+    /// (never `protect`'s). Decides first and evicts only if that frees enough: a newcomer that
+    /// cannot get in evicts nothing.
+    fn make_room(
+        &mut self,
+        fee: u128,
+        add_txs: usize,
+        add_bytes: usize,
+        protect: &Address,
+    ) -> Result<(), MempoolError> {
+        let need_txs = self.entries.len().saturating_add(add_txs).saturating_sub(self.config.max_txs);
+        let need_bytes = self.bytes.saturating_add(add_bytes).saturating_sub(self.config.max_bytes);
+        if need_txs == 0 && need_bytes == 0 {
+            return Ok(());
+        }
+        let lowest = self.by_fee.iter().next().map_or(0, |(f, _)| *f);
+        let full = MempoolError::Full { fee, lowest };
+        let mut victims: BTreeSet<Hash> = BTreeSet::new();
+        let (mut freed_txs, mut freed_bytes) = (0usize, 0usize);
+        let mut others = false;
+        for (f, h) in &self.by_fee {
+            if freed_txs >= need_txs && freed_bytes >= need_bytes {
+                break;
             }
-            // Later txs of the victim's sender could never execute without it: drop them too.
-            if let Some(e) = self.entries.get(&victim) {
-                let later: Vec<Hash> = self
-                    .senders
-                    .get(&e.sender)
-                    .map(|q| q.txs.range(e.nonce..).map(|(_, h)| *h).collect())
-                    .unwrap_or_default();
-                for h in later {
-                    self.remove(&h);
+            let Some(e) = self.entries.get(h) else { continue };
+            if victims.contains(h) || &e.sender == protect {
+                continue;
+            }
+            others = true;
+            if *f >= fee {
+                return Err(full);
+            }
+            // Later txs of the victim's sender could never execute without it: they go too.
+            let later = self.senders.get(&e.sender).map(|q| q.txs.range(e.nonce..)).into_iter().flatten();
+            for (_, lh) in later {
+                if victims.insert(*lh) {
+                    freed_txs = freed_txs.saturating_add(1);
+                    freed_bytes = freed_bytes.saturating_add(self.entries.get(lh).map_or(0, |x| x.size));
                 }
             }
+        }
+        if freed_txs < need_txs || freed_bytes < need_bytes {
+            return Err(if others { full } else { MempoolError::FullOfOwn });
+        }
+        for h in victims {
+            self.remove(&h);
         }
         Ok(())
     }

@@ -31,6 +31,8 @@ const FLOOD_STRIKES: u32 = 3;
 /// Most blocks one sync response carries.
 pub const MAX_SYNC_BLOCKS: u32 = 256;
 const GRAYLIST: f64 = -80.0;
+/// Invalid gossip messages (undecodable, or judged Reject) after which a peer is banned.
+const INVALID_STRIKES: u32 = 3;
 
 struct PeerState {
     address: Multiaddr,
@@ -39,6 +41,7 @@ struct PeerState {
     sync_window_start: Instant,
     sync_requests: u32,
     strikes: u32,
+    invalid_gossip: u32,
 }
 
 type Served = tokio::task::JoinHandle<(ResponseChannel<Vec<u8>>, Vec<u8>)>;
@@ -162,7 +165,8 @@ impl SwarmLoop {
         let status_codec = CappedBytes { max_request: 1024, max_response: 1024 };
         let sync_codec = CappedBytes { max_request: 64, max_response: config.max_message_bytes.saturating_mul(4) };
         let proto = |name: &str| StreamProtocol::try_from_owned(format!("/ergon/{g}/{name}/1"));
-        let status_proto = proto("status").map_err(|e| NetworkError::Transport(e.to_string()))?;
+        // `status` is the same on every chain: it is how peers on another chain are told apart.
+        let status_proto = StreamProtocol::new("/ergon/status/1");
         let sync_proto = proto("sync").map_err(|e| NetworkError::Transport(e.to_string()))?;
 
         let behaviour = Behaviour {
@@ -311,6 +315,9 @@ impl SwarmLoop {
                     Verdict::Reject => self.counters.rejected += 1,
                 }
                 self.swarm.behaviour_mut().gossipsub.report_message_validation_result(&id.id, &id.source, acceptance);
+                if verdict == Verdict::Reject {
+                    self.invalid_gossip(id.source);
+                }
             }
             Command::Sync { peer, request, reply } => {
                 let id = self.swarm.behaviour_mut().sync.send_request(&peer, wire::encode_sync_request(&request));
@@ -397,17 +404,18 @@ impl SwarmLoop {
                             sync_window_start: Instant::now(),
                             sync_requests: 0,
                             strikes: 0,
+                            invalid_gossip: 0,
                         },
                     );
                     let ours = wire::encode_status(&self.chain.status());
                     self.swarm.behaviour_mut().status.send_request(&peer_id, ours);
                 }
             }
-            SwarmEvent::ConnectionClosed { peer_id, num_established, .. } => {
-                if num_established == 0 && self.peers.remove(&peer_id).is_some() {
-                    tracing::debug!(%peer_id, "disconnected");
-                    self.emit(NetworkEvent::PeerDisconnected { peer: PeerRef(peer_id) });
-                }
+            SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. }
+                if self.peers.remove(&peer_id).is_some() =>
+            {
+                tracing::debug!(%peer_id, "disconnected");
+                self.emit(NetworkEvent::PeerDisconnected { peer: PeerRef(peer_id) });
             }
             SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
                 tracing::debug!(?peer_id, %error, "dial failed");
@@ -438,10 +446,10 @@ impl SwarmLoop {
                     }
                 }
             }
-            BehaviourEvent::Kad(kad::Event::RoutingUpdated { peer, .. }) => {
-                if !self.swarm.is_connected(&peer) && self.peers.len() < 25 {
-                    let _ = self.swarm.dial(peer);
-                }
+            BehaviourEvent::Kad(kad::Event::RoutingUpdated { peer, .. })
+                if !self.swarm.is_connected(&peer) && self.peers.len() < 25 =>
+            {
+                let _ = self.swarm.dial(peer);
             }
             BehaviourEvent::Gossipsub(gossipsub::Event::Message { propagation_source, message_id, message }) => {
                 self.gossip(propagation_source, message_id, message);
@@ -462,6 +470,11 @@ impl SwarmLoop {
                     }
                 }
             },
+            BehaviourEvent::Status(request_response::Event::OutboundFailure {
+                peer,
+                error: request_response::OutboundFailure::UnsupportedProtocols,
+                ..
+            }) => self.ban(peer, "does not speak the ergon status protocol"),
             BehaviourEvent::Sync(request_response::Event::OutboundFailure { request_id, error, peer, .. }) => {
                 if let Some(reply) = self.pending_sync.remove(&request_id) {
                     let _ = reply.send(Err(NetworkError::Sync(format!("peer {peer}: {error}"))));
@@ -545,7 +558,18 @@ impl SwarmLoop {
                     &source,
                     MessageAcceptance::Reject,
                 );
+                self.invalid_gossip(source);
             }
+        }
+    }
+
+    /// Gossipsub already lowered the peer's score; a peer that keeps sending invalid messages
+    /// is also disconnected and banned.
+    fn invalid_gossip(&mut self, peer: PeerId) {
+        let Some(state) = self.peers.get_mut(&peer) else { return };
+        state.invalid_gossip += 1;
+        if state.invalid_gossip >= INVALID_STRIKES {
+            self.ban(peer, "repeatedly sent invalid gossip");
         }
     }
 }

@@ -48,7 +48,7 @@ pub fn submit(e: SubmitError) -> ErrorObjectOwned {
             TxInvalid::CannotPayFee { .. } => INSUFFICIENT_BALANCE,
             TxInvalid::TooLarge { .. } => TX_TOO_LARGE,
             TxInvalid::BatchSize { .. } => BATCH_SIZE,
-            TxInvalid::State(_) => INTERNAL,
+            TxInvalid::State(_) | TxInvalid::FeeOverflow => INTERNAL,
         },
         SubmitError::Mempool(m) => match m {
             MempoolError::AlreadyKnown(_) => ALREADY_KNOWN,
@@ -57,7 +57,7 @@ pub fn submit(e: SubmitError) -> ErrorObjectOwned {
             MempoolError::InsufficientBalance { .. } | MempoolError::Overflow => INSUFFICIENT_BALANCE,
             MempoolError::ReplacementUnderpriced { .. } => REPLACEMENT_UNDERPRICED,
             MempoolError::SenderLimit { .. } => SENDER_LIMIT,
-            MempoolError::Full { .. } => MEMPOOL_FULL,
+            MempoolError::Full { .. } | MempoolError::FullOfOwn => MEMPOOL_FULL,
         },
         SubmitError::Faucet(_) => FAUCET,
         SubmitError::Stopped | SubmitError::Internal(_) => INTERNAL,

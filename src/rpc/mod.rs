@@ -151,6 +151,12 @@ fn module(ctx: Ctx) -> Result<RpcModule<Ctx>, jsonrpsee::core::RegisterMethodErr
             }
             other => parse_tx_param(other, spec)?.tx,
         };
+        if let crate::primitives::Payload::Batch(ts) = &tx.payload {
+            let limit = spec.limits.max_batch_transfers;
+            if ts.is_empty() || ts.len() > limit as usize {
+                return Err(err(BATCH_SIZE, format!("batch has {} transfers; it must have 1 to {limit}", ts.len())));
+            }
+        }
         // Signatures have a fixed size, so the estimate's size is exact.
         let size = SignedTx { tx, signature: crate::primitives::Signature([0; 64]) };
         let b = fees::required_fee(&spec.economy.fees, &size.tx.payload, size.size(), size.tx.priority)
@@ -201,7 +207,7 @@ fn module(ctx: Ctx) -> Result<RpcModule<Ctx>, jsonrpsee::core::RegisterMethodErr
     m.register_async_method("system_peers", |_, ctx, _| async move {
         let Some(net) = ctx.node.network() else { return RpcResult::Ok(json!([])) };
         let peers = net.peers().await.map_err(internal)?;
-        Ok(serde_json::to_value(peers).map_err(internal)?)
+        serde_json::to_value(peers).map_err(internal)
     })?;
 
     m.register_async_method("system_networkState", |_, ctx, _| async move {

@@ -60,7 +60,7 @@ pub enum StoreError {
     State(#[from] StateError),
     #[error("invalid chain spec: {0}")]
     Spec(#[from] crate::chainspec::SpecError),
-    #[error("block {height} does not extend the head {head}")]
+    #[error("block {height} does not extend the head {head} (height and parent hash must match)")]
     NotNext { height: u64, head: u64 },
 }
 
@@ -230,7 +230,7 @@ impl Store {
         tree_batch: &jmt::storage::TreeUpdateBatch,
     ) -> Result<()> {
         let head = self.head()?;
-        if block.header.height != head.height.saturating_add(1) {
+        if block.header.height != head.height.saturating_add(1) || block.header.parent != head.hash {
             return Err(StoreError::NotNext { height: block.header.height, head: head.height });
         }
         let mut batch = WriteBatch::default();

@@ -1,0 +1,177 @@
+//! Several real `ergon` processes on 127.0.0.1: gossip, sync, chain separation, private
+//! swarms, and a peer that publishes garbage (an in-process libp2p node built from the
+//! library's own network module).
+
+use super::*;
+use ergon::network::{self, ChainView, NetworkConfig, Topic, TransportKind};
+use ergon::wire::Status;
+
+/// A chain spec file like dev but with `block_time_ms`, so tests can wait for many blocks.
+fn fast_spec(dir: &Path, block_time_ms: u64) -> String {
+    let mut spec = ChainSpec::load("dev").unwrap();
+    spec.consensus.block_time_ms = block_time_ms;
+    let path = dir.join("fast.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
+    path.display().to_string()
+}
+
+fn state_root(node: &Node, height: u64) -> (String, String) {
+    let b = node.call("chain_getBlock", json!([height]));
+    (b["hash"].as_str().unwrap().to_string(), b["header"]["stateRoot"].as_str().unwrap().to_string())
+}
+
+fn peers(node: &Node) -> Vec<Value> {
+    node.call("system_peers", json!([])).as_array().cloned().unwrap_or_default()
+}
+
+fn gossip_counter(node: &Node, name: &str) -> u64 {
+    node.call("system_networkState", json!([]))["gossip"][name].as_u64().unwrap_or(0)
+}
+
+#[test]
+fn validator_and_full_nodes_agree_and_relay_txs() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = Node::spawn(&dir.path().join("v"), &["--dev"], &[]);
+    let boot = v.p2p_addr();
+    let f1 = Node::spawn(&dir.path().join("f1"), &["--chain", "dev", "--bootnodes", &boot], &[]);
+    let f2 = Node::spawn(&dir.path().join("f2"), &["--chain", "dev", "--bootnodes", &boot], &[]);
+
+    // A transfer sent to a full node reaches the validator by gossip and lands in a block.
+    let before = f2.account(CHARLIE).0;
+    let tx = transfer(&Keypair::dev("bob"), CHARLIE, 4242, 1);
+    let hash = f1.send(&tx);
+    let st = v.wait_included(&hash);
+    let height = st["blockHeight"].as_u64().unwrap();
+
+    // Everyone reaches that height with the same block and state root.
+    for n in [&f1, &f2] {
+        n.wait_height(height + 2);
+        assert_eq!(state_root(n, height), state_root(&v, height), "same block and state root at {height}");
+        assert_eq!(state_root(n, height + 2), state_root(&v, height + 2));
+    }
+    assert_eq!(f2.account(CHARLIE).0, before + 4242, "the full node applied the transfer too");
+    assert_eq!(f2.call("tx_get", json!([hash]))["status"], "included");
+    let health = f1.call("system_health", json!([]));
+    assert!(health["peers"].as_u64().unwrap() >= 1, "{health}");
+    assert_eq!(health["shouldHavePeers"], true);
+}
+
+#[test]
+fn a_late_node_syncs_a_hundred_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = fast_spec(dir.path(), 100);
+    let v = Node::spawn(&dir.path().join("v"), &["--chain", &spec, "--validator-key", "alice"], &[]);
+    v.wait_height(110);
+    let late = Node::spawn(&dir.path().join("late"), &["--chain", &spec, "--bootnodes", &v.p2p_addr()], &[]);
+    let target = v.head().0;
+    late.wait_height(target);
+    assert_eq!(state_root(&late, target), state_root(&v, target));
+    // And it keeps following by gossip afterwards.
+    let next = v.head().0 + 20;
+    late.wait_height(next);
+    assert_eq!(state_root(&late, next), state_root(&v, next));
+}
+
+#[test]
+fn a_node_on_another_chain_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = Node::spawn(&dir.path().join("v"), &["--dev"], &[]);
+    // Same chain id, different genesis (the mint rate is part of the spec).
+    let other = Node::spawn(&dir.path().join("o"), &["--dev", "--bootnodes", &v.p2p_addr()], &[("MINT_PER_UNIT", "7")]);
+    let other_id = other.peer_id();
+    wait_for("the wrong-chain peer to be refused", PROGRESS, || v.stderr().contains("another chain").then_some(()));
+    wait_for("the wrong-chain peer to be gone", PROGRESS, || {
+        (!peers(&v).iter().any(|p| p["peerId"] == other_id.as_str())).then_some(())
+    });
+    // Its own chain is untouched by ours: different genesis, so different block 1.
+    other.wait_height(2);
+    v.wait_height(2);
+    assert_ne!(state_root(&other, 1).0, state_root(&v, 1).0);
+}
+
+#[test]
+fn a_private_swarm_keeps_strangers_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("swarm.key");
+    let out = ergon().args(["key", "generate-swarm-key", "--output"]).arg(&key).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let key = key.display().to_string();
+    let v = Node::spawn(&dir.path().join("v"), &["--dev", "--swarm-key", &key], &[]);
+    let member =
+        Node::spawn(&dir.path().join("m"), &["--chain", "dev", "--swarm-key", &key, "--bootnodes", &v.p2p_addr()], &[]);
+    let stranger = Node::spawn(&dir.path().join("s"), &["--chain", "dev", "--bootnodes", &v.p2p_addr()], &[]);
+    let h = v.wait_height(3);
+    member.wait_height(h);
+    assert_eq!(state_root(&member, h), state_root(&v, h));
+    // The stranger has had as long as the member; it never gets a peer or a block.
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(peers(&stranger).is_empty(), "stranger got peers: {:?}", peers(&stranger));
+    assert_eq!(stranger.head().0, 0, "stranger must not sync without the swarm key");
+    assert!(!peers(&v).iter().any(|p| p["peerId"] == stranger.peer_id().as_str()));
+}
+
+struct RogueView(Status);
+
+impl ChainView for RogueView {
+    fn status(&self) -> Status {
+        self.0
+    }
+    fn committed_blocks(&self, _: u64, _: u32, _: usize) -> Vec<Vec<u8>> {
+        vec![]
+    }
+}
+
+#[test]
+fn a_peer_publishing_garbage_is_penalised_and_not_forwarded() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = Node::spawn(&dir.path().join("v"), &["--dev"], &[]);
+    let f = Node::spawn(&dir.path().join("f"), &["--chain", "dev", "--bootnodes", &v.p2p_addr()], &[]);
+    f.wait_height(2);
+    let genesis: ergon::primitives::Hash =
+        f.call("system_chainSpec", json!([]))["genesisHash"].as_str().unwrap().parse().unwrap();
+
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let rogue_id = rt.block_on(async {
+        let status =
+            Status { genesis, head_height: 0, head_hash: genesis, finalized_height: 0, finalized_hash: genesis };
+        let config = NetworkConfig {
+            keypair: network::keypair_from_secret([9; 32]),
+            transport: TransportKind::Tcp { quic: false },
+            listen: vec![network::parse_multiaddr("/ip4/127.0.0.1/tcp/0").unwrap()],
+            bootnodes: vec![],
+            genesis,
+            mdns: false,
+            swarm_key: None,
+            // The rogue talks to the full node only, so anything the validator sees of it
+            // must have been forwarded.
+            reserved_only: true,
+            reserved_peers: vec![network::parse_multiaddr(&f.p2p_addr()).unwrap()],
+            max_peers: 10,
+            max_message_bytes: 1 << 20,
+            max_tx_bytes: 1 << 16,
+        };
+        let (net, _events) = network::start(config, Arc::new(RogueView(status))).unwrap();
+        // Keep publishing garbage until the full node has rejected it and dropped us.
+        let id = net.local_peer_id();
+        let deadline = Instant::now() + PROGRESS;
+        let mut i = 0u8;
+        loop {
+            let connected = peers(&f).iter().any(|p| p["peerId"] == id.as_str());
+            if !connected && gossip_counter(&f, "undecodable") > 0 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the full node did not drop the garbage publisher");
+            i = i.wrapping_add(1);
+            net.publish(Topic::Txs, vec![0xff, i, 0x13, 0x37, i]);
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        id
+    });
+    assert!(f.stderr().contains("banning peer"), "the full node should ban {rogue_id}");
+    // The validator is connected to the full node, yet received none of it.
+    assert_eq!(gossip_counter(&v, "undecodable"), 0, "garbage must not be forwarded");
+    assert!(gossip_counter(&f, "rejected") >= 1);
+    // The network carries on.
+    let h = v.head().0;
+    f.wait_height(h + 2);
+}
