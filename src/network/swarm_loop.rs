@@ -42,7 +42,14 @@ struct PeerState {
     sync_requests: u32,
     strikes: u32,
     invalid_gossip: u32,
+    connected_at: Instant,
+    status_asked: Instant,
 }
+
+/// A peer that has not told us its status is asked again after this, and dropped after
+/// [`STATUS_DEADLINE`].
+const STATUS_RETRY: Duration = Duration::from_secs(5);
+const STATUS_DEADLINE: Duration = Duration::from_secs(60);
 
 type Served = tokio::task::JoinHandle<(ResponseChannel<Vec<u8>>, Vec<u8>)>;
 
@@ -63,7 +70,12 @@ pub(super) struct SwarmLoop {
     max_message_bytes: usize,
     max_tx_bytes: usize,
     reserved: HashSet<PeerId>,
+    /// Messages published before any peer subscribed to their topic (a node that just
+    /// started), retried every second for [`RETRY_FOR`].
+    unsent: std::collections::VecDeque<(Topic, Vec<u8>, Instant)>,
 }
+
+const RETRY_FOR: Duration = Duration::from_secs(30);
 
 fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
     addr.iter().find_map(|p| match p {
@@ -218,6 +230,7 @@ impl SwarmLoop {
             max_message_bytes: config.max_message_bytes,
             max_tx_bytes: config.max_tx_bytes,
             reserved,
+            unsent: Default::default(),
         };
         for addr in config.bootnodes.iter().chain(config.reserved_peers.iter()) {
             looper.add_known(addr);
@@ -238,6 +251,8 @@ impl SwarmLoop {
     pub(super) async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
         let mut tick = tokio::time::interval(Duration::from_secs(15));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut retry = tokio::time::interval(Duration::from_secs(1));
+        retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 cmd = commands.recv() => match cmd {
@@ -251,6 +266,10 @@ impl SwarmLoop {
                     }
                 }
                 _ = tick.tick() => self.housekeeping(),
+                _ = retry.tick() => {
+                    self.retry_unsent();
+                    self.chase_status();
+                }
             }
         }
         tracing::debug!("network stopped");
@@ -296,13 +315,7 @@ impl SwarmLoop {
 
     fn command(&mut self, cmd: Command) {
         match cmd {
-            Command::Publish { topic, data } => {
-                let Some(t) = self.topic_of.get(&topic).cloned() else { return };
-                if let Err(e) = self.swarm.behaviour_mut().gossipsub.publish(t, data) {
-                    // NoPeersSubscribedToTopic on a lone node is normal.
-                    tracing::trace!(?topic, error = %e, "publish");
-                }
-            }
+            Command::Publish { topic, data } => self.publish(topic, data, Instant::now()),
             Command::Report { id, verdict } => {
                 let acceptance = match verdict {
                     Verdict::Accept => MessageAcceptance::Accept,
@@ -363,6 +376,51 @@ impl SwarmLoop {
         }
     }
 
+    fn publish(&mut self, topic: Topic, data: Vec<u8>, first_try: Instant) {
+        let Some(t) = self.topic_of.get(&topic).cloned() else { return };
+        match self.swarm.behaviour_mut().gossipsub.publish(t, data.clone()) {
+            Ok(_) => {}
+            Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {
+                if first_try.elapsed() < RETRY_FOR && self.unsent.len() < 10_000 {
+                    self.unsent.push_back((topic, data, first_try));
+                }
+            }
+            Err(e) => tracing::trace!(?topic, error = %e, "publish"),
+        }
+    }
+
+    /// Asks silent peers for their status again; drops those that never answer.
+    fn chase_status(&mut self) {
+        let now = Instant::now();
+        let mut ask = Vec::new();
+        let mut drop = Vec::new();
+        for (p, s) in self.peers.iter_mut().filter(|(_, s)| s.status.is_none()) {
+            if now.duration_since(s.connected_at) > STATUS_DEADLINE {
+                drop.push(*p);
+            } else if now.duration_since(s.status_asked) > STATUS_RETRY {
+                s.status_asked = now;
+                ask.push(*p);
+            }
+        }
+        if ask.is_empty() && drop.is_empty() {
+            return;
+        }
+        let ours = wire::encode_status(&self.chain.status());
+        for p in ask {
+            self.swarm.behaviour_mut().status.send_request(&p, ours.clone());
+        }
+        for p in drop {
+            tracing::info!(peer = %p, "peer never sent its status; disconnecting");
+            let _ = self.swarm.disconnect_peer_id(p);
+        }
+    }
+
+    fn retry_unsent(&mut self) {
+        for (topic, data, first_try) in std::mem::take(&mut self.unsent) {
+            self.publish(topic, data, first_try);
+        }
+    }
+
     fn finish_dials(
         &mut self,
         addr: Option<&Multiaddr>,
@@ -405,6 +463,8 @@ impl SwarmLoop {
                             sync_requests: 0,
                             strikes: 0,
                             invalid_gossip: 0,
+                            connected_at: Instant::now(),
+                            status_asked: Instant::now(),
                         },
                     );
                     let ours = wire::encode_status(&self.chain.status());
@@ -475,6 +535,9 @@ impl SwarmLoop {
                 error: request_response::OutboundFailure::UnsupportedProtocols,
                 ..
             }) => self.ban(peer, "does not speak the ergon status protocol"),
+            BehaviourEvent::Status(request_response::Event::OutboundFailure { peer, error, .. }) => {
+                tracing::debug!(%peer, %error, "status request failed; will ask again");
+            }
             BehaviourEvent::Sync(request_response::Event::OutboundFailure { request_id, error, peer, .. }) => {
                 if let Some(reply) = self.pending_sync.remove(&request_id) {
                     let _ = reply.send(Err(NetworkError::Sync(format!("peer {peer}: {error}"))));

@@ -40,8 +40,10 @@ fn validator_and_full_nodes_agree_and_relay_txs() {
     let before = f2.account(CHARLIE).0;
     let tx = transfer(&Keypair::dev("bob"), CHARLIE, 4242, 1);
     let hash = f1.send(&tx);
-    let st = v.wait_included(&hash);
+    let st = f1.wait_included(&hash);
     let height = st["blockHeight"].as_u64().unwrap();
+    // Only the validator makes blocks, so it included the tx the full node gossiped.
+    assert_eq!(v.call("tx_get", json!([hash]))["blockHeight"], height);
 
     // Everyone reaches that height with the same block and state root.
     for n in [&f1, &f2] {
@@ -80,8 +82,11 @@ fn a_node_on_another_chain_is_refused() {
     let other = Node::spawn(&dir.path().join("o"), &["--dev", "--bootnodes", &v.p2p_addr()], &[("MINT_PER_UNIT", "7")]);
     let other_id = other.peer_id();
     wait_for("the wrong-chain peer to be refused", PROGRESS, || v.stderr().contains("another chain").then_some(()));
+    let v_id = v.peer_id();
     wait_for("the wrong-chain peer to be gone", PROGRESS, || {
-        (!peers(&v).iter().any(|p| p["peerId"] == other_id.as_str())).then_some(())
+        let v_sees = peers(&v).iter().any(|p| p["peerId"] == other_id.as_str());
+        let o_sees = peers(&other).iter().any(|p| p["peerId"] == v_id.as_str());
+        (!v_sees && !o_sees).then_some(())
     });
     // Its own chain is untouched by ours: different genesis, so different block 1.
     other.wait_height(2);
