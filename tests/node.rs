@@ -1003,3 +1003,35 @@ fn genesis_mismatch_is_a_clear_error() {
     assert!(node.head().0 >= h, "the db still holds the chain");
     node.wait_height(h + 1);
 }
+
+#[test]
+fn websocket_subscriptions_deliver_new_and_finalized_heads() {
+    use jsonrpsee::core::client::SubscriptionClientT;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = Node::start(dir.path(), &[]);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let url = format!("ws://127.0.0.1:{}", node.port);
+        let client = jsonrpsee::ws_client::WsClientBuilder::default().build(&url).await.expect("ws connect");
+        for (sub, unsub) in [
+            ("chain_subscribeNewHeads", "chain_unsubscribeNewHeads"),
+            ("chain_subscribeFinalizedHeads", "chain_unsubscribeFinalizedHeads"),
+        ] {
+            let mut s = client
+                .subscribe::<Value, _>(sub, jsonrpsee::rpc_params![], unsub)
+                .await
+                .unwrap_or_else(|e| panic!("{sub}: {e}"));
+            let mut heads = Vec::new();
+            for _ in 0..2 {
+                let h = tokio::time::timeout(PROGRESS, s.next()).await.expect("a head in time");
+                heads.push(h.expect("subscription open").expect("a JSON head"));
+            }
+            let (a, b) = (&heads[0], &heads[1]);
+            assert_eq!(b["height"].as_u64(), a["height"].as_u64().map(|h| h + 1), "{sub}: consecutive heads");
+            assert_eq!(b["parentHash"], a["hash"], "{sub}: linked heads");
+            let block = node.call("chain_getBlock", json!([b["height"]]));
+            assert_eq!(block["hash"], b["hash"], "{sub}: the head is the stored block");
+            assert_eq!(block["header"]["stateRoot"], b["stateRoot"]);
+        }
+    });
+}

@@ -115,6 +115,34 @@ fn a_private_swarm_keeps_strangers_out() {
     assert!(!peers(&v).iter().any(|p| p["peerId"] == stranger.peer_id().as_str()));
 }
 
+/// An in-process peer built from the library's network module, on `f`'s chain, that can
+/// only talk to `f` (so whatever others see of it was forwarded by `f`).
+fn rogue(
+    f: &Node,
+    genesis: ergon::primitives::Hash,
+) -> (network::NetworkHandle, tokio::sync::mpsc::Receiver<network::NetworkEvent>) {
+    let status = Status { genesis, head_height: 0, head_hash: genesis, finalized_height: 0, finalized_hash: genesis };
+    let config = NetworkConfig {
+        keypair: network::keypair_from_secret([9; 32]),
+        transport: TransportKind::Tcp { quic: false },
+        listen: vec![network::parse_multiaddr("/ip4/127.0.0.1/tcp/0").unwrap()],
+        bootnodes: vec![],
+        genesis,
+        mdns: false,
+        swarm_key: None,
+        reserved_only: true,
+        reserved_peers: vec![network::parse_multiaddr(&f.p2p_addr()).unwrap()],
+        max_peers: 10,
+        max_message_bytes: 1 << 20,
+        max_tx_bytes: 1 << 16,
+    };
+    network::start(config, Arc::new(RogueView(status))).unwrap()
+}
+
+fn genesis_of(n: &Node) -> ergon::primitives::Hash {
+    n.call("system_chainSpec", json!([]))["genesisHash"].as_str().unwrap().parse().unwrap()
+}
+
 struct RogueView(Status);
 
 impl ChainView for RogueView {
@@ -132,30 +160,11 @@ fn a_peer_publishing_garbage_is_penalised_and_not_forwarded() {
     let v = Node::spawn(&dir.path().join("v"), &["--dev"], &[]);
     let f = Node::spawn(&dir.path().join("f"), &["--chain", "dev", "--bootnodes", &v.p2p_addr()], &[]);
     f.wait_height(2);
-    let genesis: ergon::primitives::Hash =
-        f.call("system_chainSpec", json!([]))["genesisHash"].as_str().unwrap().parse().unwrap();
+    let genesis = genesis_of(&f);
 
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let rogue_id = rt.block_on(async {
-        let status =
-            Status { genesis, head_height: 0, head_hash: genesis, finalized_height: 0, finalized_hash: genesis };
-        let config = NetworkConfig {
-            keypair: network::keypair_from_secret([9; 32]),
-            transport: TransportKind::Tcp { quic: false },
-            listen: vec![network::parse_multiaddr("/ip4/127.0.0.1/tcp/0").unwrap()],
-            bootnodes: vec![],
-            genesis,
-            mdns: false,
-            swarm_key: None,
-            // The rogue talks to the full node only, so anything the validator sees of it
-            // must have been forwarded.
-            reserved_only: true,
-            reserved_peers: vec![network::parse_multiaddr(&f.p2p_addr()).unwrap()],
-            max_peers: 10,
-            max_message_bytes: 1 << 20,
-            max_tx_bytes: 1 << 16,
-        };
-        let (net, _events) = network::start(config, Arc::new(RogueView(status))).unwrap();
+        let (net, _events) = rogue(&f, genesis);
         // Keep publishing garbage until the full node has rejected it and dropped us.
         let id = net.local_peer_id();
         let deadline = Instant::now() + PROGRESS;
@@ -179,4 +188,37 @@ fn a_peer_publishing_garbage_is_penalised_and_not_forwarded() {
     // The network carries on.
     let h = v.head().0;
     f.wait_height(h + 2);
+}
+
+#[test]
+fn a_peer_flooding_sync_requests_is_banned_and_the_node_keeps_following() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = Node::spawn(&dir.path().join("v"), &["--dev"], &[]);
+    let f = Node::spawn(&dir.path().join("f"), &["--chain", "dev", "--bootnodes", &v.p2p_addr()], &[]);
+    f.wait_height(2);
+    let genesis = genesis_of(&f);
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let served = rt.block_on(async {
+        let (net, mut events) = rogue(&f, genesis);
+        let peer = tokio::time::timeout(PROGRESS, async {
+            loop {
+                if let Some(network::NetworkEvent::PeerStatus { peer, .. }) = events.recv().await {
+                    return peer;
+                }
+            }
+        })
+        .await
+        .expect("the full node's status");
+        // Far more requests than the per-peer quota (64 per 10 s) allows, all at once.
+        let asks = (0..400).map(|_| net.sync(peer, ergon::wire::SyncRequest { from: 1, count: 1 }));
+        futures::future::join_all(asks).await.iter().filter(|r| r.as_ref().is_ok_and(|b| !b.is_empty())).count()
+    });
+    assert!((1..400).contains(&served), "some requests are served, the flood is not: {served} of 400");
+    wait_for("the flooding peer to be banned", PROGRESS, || {
+        f.stderr().contains("flooding sync requests").then_some(())
+    });
+    // The node stays up and keeps following the validator.
+    let h = v.head().0;
+    f.wait_height(h + 2);
+    assert_eq!(state_root(&f, h + 2), state_root(&v, h + 2));
 }
