@@ -64,7 +64,12 @@ fn a_late_node_syncs_a_hundred_blocks() {
     let spec = fast_spec(dir.path(), 100);
     let v = Node::spawn(&dir.path().join("v"), &["--chain", &spec, "--validator-key", "alice"], &[]);
     v.wait_height(110);
-    let late = Node::spawn(&dir.path().join("late"), &["--chain", &spec, "--bootnodes", &v.p2p_addr()], &[]);
+    // No bootnodes: it joins through admin_addPeer.
+    let late = Node::spawn(&dir.path().join("late"), &["--chain", &spec], &[]);
+    assert!(peers(&late).is_empty());
+    let (code, msg) = late.call_err("admin_addPeer", json!(["not-a-multiaddr"]));
+    assert_eq!(code, -32602, "{msg}");
+    late.call("admin_addPeer", json!([v.p2p_addr()]));
     let target = v.head().0;
     late.wait_height(target);
     assert_eq!(state_root(&late, target), state_root(&v, target));
