@@ -28,8 +28,36 @@ pub struct BenchArgs {
     base_path: Option<std::path::PathBuf>,
 }
 
-fn account_key(i: u32) -> Keypair {
-    Keypair::from_secret(Hash::digest(tag::DEV_KEY, format!("bench-{i}").as_bytes()).0)
+/// A benchmark workload: `accounts` new accounts funded at genesis in `spec`, and `count`
+/// signed transfers between them in round-major order (every account's nonce 1, then every
+/// nonce 2, ...), as many independent clients would send them.
+pub fn workload(spec: &mut ChainSpec, name: &str, accounts: u64, count: u64) -> Vec<SignedTx> {
+    let accounts = accounts.max(2);
+    let keys: Vec<Keypair> = (0..accounts)
+        .map(|i| Keypair::from_secret(Hash::digest(tag::DEV_KEY, format!("{name}-{i}").as_bytes()).0))
+        .collect();
+    let addrs: Vec<Address> = keys.iter().map(|k| Address::from_public_key(&k.public())).collect();
+    for a in &addrs {
+        spec.accounts.push(GenesisAccount { address: a.to_bech32(spec.hrp()), balance: 1_000_000_000_000 });
+    }
+    let transfer = |i: usize, nonce: u64, fee: u128| Tx {
+        chain_id: spec.chain_id.clone(),
+        sender: keys[i].public(),
+        nonce,
+        fee,
+        priority: Priority::Normal,
+        payload: Payload::Transfer(Transfer { to: addrs[(i + 1) % addrs.len()], amount: 1 + u128::from(nonce) }),
+    };
+    let probe = transfer(0, 1, 0);
+    let size = SignedTx { tx: probe.clone(), signature: Signature([0; 64]) }.size();
+    let fee = ergon::ledger::required_fee(&spec.economy.fees, &probe.payload, size, Priority::Normal)
+        .map(|f| f.total)
+        .unwrap_or(0);
+    (1..)
+        .flat_map(|nonce| (0..keys.len()).map(move |i| (i, nonce)))
+        .take(usize::try_from(count).unwrap_or(usize::MAX))
+        .map(|(i, nonce)| transfer(i, nonce, fee).sign(&keys[i]))
+        .collect()
 }
 
 fn verify_rate() -> f64 {
@@ -56,42 +84,8 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let mut spec = ChainSpec::load("dev")?;
     spec.chain_id = "ergon-bench".into();
     spec.consensus.block_time_ms = args.block_time_ms;
-    let keys: Vec<Keypair> = (0..n).map(account_key).collect();
-    let addrs: Vec<Address> = keys.iter().map(|k| Address::from_public_key(&k.public())).collect();
-    for a in &addrs {
-        spec.accounts.push(GenesisAccount { address: a.to_bech32(spec.hrp()), balance: 1_000_000_000_000 });
-    }
     eprintln!("signing {} transfers from {n} accounts...", u64::from(n) * u64::from(args.per_account));
-    let fee = {
-        let probe = Tx {
-            chain_id: spec.chain_id.clone(),
-            sender: keys[0].public(),
-            nonce: 1,
-            fee: 0,
-            priority: Priority::Normal,
-            payload: Payload::Transfer(Transfer { to: addrs[1], amount: 1 }),
-        };
-        let size = SignedTx { tx: probe.clone(), signature: Signature([0; 64]) }.size();
-        ergon::ledger::required_fee(&spec.economy.fees, &probe.payload, size, Priority::Normal)
-            .map(|f| f.total)
-            .unwrap_or(0)
-    };
-    // Round-major order: every account's nonce 1, then every nonce 2, ... as many clients would.
-    let mut txs = Vec::with_capacity((n * args.per_account) as usize);
-    for nonce in 1..=u64::from(args.per_account) {
-        for (i, k) in keys.iter().enumerate() {
-            let to = addrs[(i + 1) % addrs.len()];
-            let tx = Tx {
-                chain_id: spec.chain_id.clone(),
-                sender: k.public(),
-                nonce,
-                fee,
-                priority: Priority::Normal,
-                payload: Payload::Transfer(Transfer { to, amount: 1 + nonce as u128 }),
-            };
-            txs.push(tx.sign(k));
-        }
-    }
+    let txs = workload(&mut spec, "bench", u64::from(n), u64::from(n) * u64::from(args.per_account));
     let total = txs.len() as u64;
 
     let verify_single = verify_rate();

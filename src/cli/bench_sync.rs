@@ -3,12 +3,12 @@
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use ergon::chainspec::{ChainSpec, GenesisAccount};
+use ergon::chainspec::ChainSpec;
 use ergon::mempool::MempoolConfig;
 use ergon::network::{keypair_from_secret, parse_multiaddr, NetworkConfig, TransportKind};
 use ergon::node::service::{Service, ServiceConfig};
 use ergon::node::{ChainEvent, NodeConfig};
-use ergon::primitives::{tag, Address, Hash, Keypair, Payload, Priority, Signature, SignedTx, Transfer, Tx};
+use ergon::primitives::{Hash, Keypair};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -67,44 +67,7 @@ pub fn run(args: BenchSyncArgs) -> Result<()> {
     spec.chain_id = "ergon-bench-sync".into();
     spec.consensus.block_time_ms = 10;
     spec.limits.max_block_txs = tpb;
-    let keys: Vec<Keypair> = (0..accounts)
-        .map(|i| Keypair::from_secret(Hash::digest(tag::DEV_KEY, format!("sync-{i}").as_bytes()).0))
-        .collect();
-    let addrs: Vec<Address> = keys.iter().map(|k| Address::from_public_key(&k.public())).collect();
-    for a in &addrs {
-        spec.accounts.push(GenesisAccount { address: a.to_bech32(spec.hrp()), balance: 1_000_000_000_000 });
-    }
-    let fee = {
-        let probe = Tx {
-            chain_id: spec.chain_id.clone(),
-            sender: keys[0].public(),
-            nonce: 1,
-            fee: 0,
-            priority: Priority::Normal,
-            payload: Payload::Transfer(Transfer { to: addrs[0], amount: 1 }),
-        };
-        let size = SignedTx { tx: probe.clone(), signature: Signature([0; 64]) }.size();
-        ergon::ledger::required_fee(&spec.economy.fees, &probe.payload, size, Priority::Normal)
-            .map(|f| f.total)
-            .unwrap_or(0)
-    };
-    let mut txs = Vec::with_capacity(total as usize);
-    'outer: for nonce in 1..=per_account {
-        for (i, k) in keys.iter().enumerate() {
-            if txs.len() as u64 == total {
-                break 'outer;
-            }
-            let tx = Tx {
-                chain_id: spec.chain_id.clone(),
-                sender: k.public(),
-                nonce,
-                fee,
-                priority: Priority::Normal,
-                payload: Payload::Transfer(Transfer { to: addrs[(i + 1) % addrs.len()], amount: 1 }),
-            };
-            txs.push(tx.sign(k));
-        }
-    }
+    let txs = super::bench::workload(&mut spec, "sync", accounts, total);
     let dir = tempfile::Builder::new().prefix("ergon-bench-sync-").tempdir()?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {

@@ -26,7 +26,9 @@
     )
 )]
 
+pub mod tendermint;
 mod validators;
+mod votes;
 
 pub use validators::{verify_commit, CommitError, ValidatorSet};
 
@@ -185,5 +187,7 @@ impl Engine {
     }
 }
 
+#[cfg(test)]
+mod tendermint_tests;
 #[cfg(test)]
 mod tests;

@@ -110,3 +110,82 @@ pub fn verify_commit(
     let items: Vec<_> = cert.signatures.iter().map(|(k, s)| (*k, msg, *s)).collect();
     verify_batch(&items).map_err(|_| CommitError::BadSignature)
 }
+
+impl ValidatorSet {
+    /// More than 2/3 of the total power (public form of the commit rule, for vote tallies).
+    pub fn is_quorum_power(&self, power: u64) -> bool {
+        self.is_quorum(power)
+    }
+
+    /// More than 1/3 of the total power: at least one honest validator is among the holders
+    /// (Tendermint's "f + 1", used to skip to a later round).
+    pub fn exceeds_one_third(&self, power: u64) -> bool {
+        u128::from(power).saturating_mul(3) > u128::from(self.total)
+    }
+
+    /// Stake-weighted proposer for (height, round): CometBFT's proposer priority, replayed from
+    /// all-zero priorities for `height - 1 + round` turns plus the one that picks.
+    pub fn weighted_proposer(&self, height: u64, round: u32) -> Option<PublicKey> {
+        ProposerPriority::at_height(self, height).proposer(self, round)
+    }
+}
+
+/// CometBFT's weighted round-robin. Every turn each validator's priority grows by its power;
+/// the highest (ties: the smallest key) proposes and pays the total power back. Over `total`
+/// turns each validator proposes exactly `power` times and the priorities return to zero,
+/// so a turn index can be taken modulo the total power. For a fixed set the priorities stay
+/// within (-total, total) and their sum is zero, so CometBFT's centring and rescaling never
+/// apply and are left out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProposerPriority {
+    /// One entry per validator, in the set's order.
+    priorities: Vec<i128>,
+}
+
+impl ProposerPriority {
+    /// The priorities in effect at round 0 of `height` (`height - 1` turns from zero).
+    /// Costs `min(height, total power)` turns of `O(validators)` each; keep the value and
+    /// [`ProposerPriority::advance`] it by one per height instead of recomputing.
+    pub fn at_height(set: &ValidatorSet, height: u64) -> Self {
+        let mut p = ProposerPriority { priorities: vec![0; set.validators.len()] };
+        let turns = height.saturating_sub(1).checked_rem(set.total).unwrap_or(0);
+        p.advance(set, turns);
+        p
+    }
+
+    /// Plays `turns` turns; returns the proposer of the last one.
+    pub fn advance(&mut self, set: &ValidatorSet, turns: u64) -> Option<PublicKey> {
+        let mut last = None;
+        for _ in 0..turns {
+            last = self.turn(set);
+        }
+        last
+    }
+
+    /// The proposer of `round`, counted from these (round-0) priorities. Does not modify self.
+    pub fn proposer(&self, set: &ValidatorSet, round: u32) -> Option<PublicKey> {
+        let mut p = self.clone();
+        let turns = u64::from(round).checked_rem(set.total).unwrap_or(0).saturating_add(1);
+        p.advance(set, turns)
+    }
+
+    fn turn(&mut self, set: &ValidatorSet) -> Option<PublicKey> {
+        let total = i128::from(set.total);
+        let mut best: Option<(usize, i128, PublicKey)> = None;
+        for (i, (prio, (key, power))) in self.priorities.iter_mut().zip(&set.validators).enumerate() {
+            *prio = prio.saturating_add(i128::from(*power));
+            let better = match &best {
+                None => true,
+                Some((_, bp, bk)) => *prio > *bp || (*prio == *bp && key < bk),
+            };
+            if better {
+                best = Some((i, *prio, *key));
+            }
+        }
+        let (i, _, key) = best?;
+        if let Some(p) = self.priorities.get_mut(i) {
+            *p = p.saturating_sub(total);
+        }
+        Some(key)
+    }
+}

@@ -17,39 +17,39 @@ pub enum TransportKind {
     Memory,
 }
 
+/// Noise authentication and yamux multiplexing over any byte-stream transport.
+fn secure<T>(base: T, noise: noise::Config, timeout: Duration) -> Boxed<(PeerId, StreamMuxerBox)>
+where
+    T: Transport + Send + Unpin + 'static,
+    T::Output: futures::AsyncRead + futures::AsyncWrite + Unpin + Send + 'static,
+    T::Error: Send + Sync + 'static,
+    T::Dial: Send + 'static,
+    T::ListenerUpgrade: Send + 'static,
+{
+    base.upgrade(Version::V1)
+        .authenticate(noise)
+        .multiplex(yamux::Config::default())
+        .timeout(timeout)
+        .map(|(p, m), _| (p, StreamMuxerBox::new(m)))
+        .boxed()
+}
+
 pub fn build(
     kind: TransportKind,
     key: &identity::Keypair,
     psk: Option<PreSharedKey>,
 ) -> Result<Boxed<(PeerId, StreamMuxerBox)>, noise::Error> {
     let noise = noise::Config::new(key)?;
-    let yamux = yamux::Config::default();
     let timeout = Duration::from_secs(20);
     Ok(match kind {
-        TransportKind::Memory => MemoryTransport::default()
-            .upgrade(Version::V1)
-            .authenticate(noise)
-            .multiplex(yamux)
-            .timeout(timeout)
-            .boxed(),
+        TransportKind::Memory => secure(MemoryTransport::default(), noise, timeout),
         TransportKind::Tcp { quic } => {
             let tcp = tcp::tokio::Transport::new(tcp::Config::default().nodelay(true));
-            let tcp: Boxed<(PeerId, StreamMuxerBox)> = match psk {
-                Some(psk) => tcp
-                    .and_then(move |socket, _| PnetConfig::new(psk).handshake(socket))
-                    .upgrade(Version::V1)
-                    .authenticate(noise)
-                    .multiplex(yamux)
-                    .timeout(timeout)
-                    .map(|(p, m), _| (p, StreamMuxerBox::new(m)))
-                    .boxed(),
-                None => tcp
-                    .upgrade(Version::V1)
-                    .authenticate(noise)
-                    .multiplex(yamux)
-                    .timeout(timeout)
-                    .map(|(p, m), _| (p, StreamMuxerBox::new(m)))
-                    .boxed(),
+            let tcp = match psk {
+                Some(psk) => {
+                    secure(tcp.and_then(move |socket, _| PnetConfig::new(psk).handshake(socket)), noise, timeout)
+                }
+                None => secure(tcp, noise, timeout),
             };
             // A swarm key protects TCP only; QUIC would let strangers in, so it is off then.
             if quic && psk.is_none() {
