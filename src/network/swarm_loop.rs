@@ -13,7 +13,7 @@ use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance, TopicHash};
 use libp2p::multiaddr::Protocol;
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
 use libp2p::swarm::behaviour::toggle::Toggle;
-use libp2p::swarm::{dial_opts::DialOpts, SwarmEvent};
+use libp2p::swarm::{dial_opts::DialOpts, ConnectionId, SwarmEvent};
 use libp2p::{
     allow_block_list, connection_limits, identify, kad, mdns, ping, Multiaddr, PeerId, StreamProtocol, Swarm,
     SwarmBuilder,
@@ -62,7 +62,8 @@ pub(super) struct SwarmLoop {
     topic_of: HashMap<Topic, IdentTopic>,
     peers: HashMap<PeerId, PeerState>,
     pending_sync: HashMap<OutboundRequestId, oneshot::Sender<Result<Vec<u8>>>>,
-    pending_dials: Vec<(Multiaddr, oneshot::Sender<Result<()>>)>,
+    /// `admin_addPeer` dials waiting for their outcome, by connection id.
+    pending_dials: HashMap<ConnectionId, oneshot::Sender<Result<()>>>,
     serving: FuturesUnordered<Served>,
     listen: Vec<Multiaddr>,
     counters: GossipCounters,
@@ -222,7 +223,7 @@ impl SwarmLoop {
             topic_of,
             peers: HashMap::new(),
             pending_sync: HashMap::new(),
-            pending_dials: Vec::new(),
+            pending_dials: HashMap::new(),
             serving: FuturesUnordered::new(),
             listen: Vec::new(),
             counters: GossipCounters::default(),
@@ -339,11 +340,14 @@ impl SwarmLoop {
             Command::Dial { addr, reply } => {
                 self.add_known(&addr);
                 let opts = match peer_of(&addr) {
-                    Some(p) => DialOpts::peer_id(p).addresses(vec![addr.clone()]).build(),
-                    None => DialOpts::unknown_peer_id().address(addr.clone()).build(),
+                    Some(p) => DialOpts::peer_id(p).addresses(vec![addr]).build(),
+                    None => DialOpts::unknown_peer_id().address(addr).build(),
                 };
+                let id = opts.connection_id();
                 match self.swarm.dial(opts) {
-                    Ok(()) => self.pending_dials.push((addr, reply)),
+                    Ok(()) => {
+                        self.pending_dials.insert(id, reply);
+                    }
                     Err(e) => {
                         let _ = reply.send(Err(NetworkError::Dial(e.to_string())));
                     }
@@ -421,26 +425,6 @@ impl SwarmLoop {
         }
     }
 
-    fn finish_dials(
-        &mut self,
-        addr: Option<&Multiaddr>,
-        peer: Option<PeerId>,
-        result: std::result::Result<(), String>,
-    ) {
-        let mut i = 0;
-        while i < self.pending_dials.len() {
-            let (a, _) = &self.pending_dials[i];
-            let hit = addr.is_some_and(|x| x == a || peer_of(a).is_some_and(|p| Some(p) == peer))
-                || peer_of(a) == peer && peer.is_some();
-            if hit {
-                let (_, reply) = self.pending_dials.swap_remove(i);
-                let _ = reply.send(result.clone().map_err(NetworkError::Dial));
-            } else {
-                i += 1;
-            }
-        }
-    }
-
     fn swarm_event(&mut self, ev: SwarmEvent<BehaviourEvent>) {
         match ev {
             SwarmEvent::NewListenAddr { address, .. } => {
@@ -448,9 +432,11 @@ impl SwarmLoop {
                 tracing::info!("listening on {address}/p2p/{me}");
                 self.listen.push(address);
             }
-            SwarmEvent::ConnectionEstablished { peer_id, endpoint, num_established, .. } => {
+            SwarmEvent::ConnectionEstablished { peer_id, endpoint, num_established, connection_id, .. } => {
                 let address = endpoint.get_remote_address().clone();
-                self.finish_dials(Some(&address), Some(peer_id), Ok(()));
+                if let Some(reply) = self.pending_dials.remove(&connection_id) {
+                    let _ = reply.send(Ok(()));
+                }
                 if num_established.get() == 1 {
                     tracing::debug!(%peer_id, %address, "connected");
                     self.peers.insert(
@@ -477,12 +463,9 @@ impl SwarmLoop {
                 tracing::debug!(%peer_id, "disconnected");
                 self.emit(NetworkEvent::PeerDisconnected { peer: PeerRef(peer_id) });
             }
-            SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
+            SwarmEvent::OutgoingConnectionError { peer_id, error, connection_id } => {
                 tracing::debug!(?peer_id, %error, "dial failed");
-                self.finish_dials(None, peer_id, Err(error.to_string()));
-                if peer_id.is_none() && !self.pending_dials.is_empty() {
-                    // Dials without a known peer id cannot be matched; fail the oldest.
-                    let (_, reply) = self.pending_dials.remove(0);
+                if let Some(reply) = self.pending_dials.remove(&connection_id) {
                     let _ = reply.send(Err(NetworkError::Dial(error.to_string())));
                 }
             }

@@ -69,6 +69,10 @@ fn a_late_node_syncs_a_hundred_blocks() {
     assert!(peers(&late).is_empty());
     let (code, msg) = late.call_err("admin_addPeer", json!(["not-a-multiaddr"]));
     assert_eq!(code, -32602, "{msg}");
+    // Nobody listens on port 1: the dial's failure comes back as an error.
+    let dead = format!("/ip4/127.0.0.1/tcp/1/p2p/{}", v.peer_id());
+    let (code, msg) = late.call_err("admin_addPeer", json!([dead]));
+    assert_eq!(code, 1040, "{msg}");
     late.call("admin_addPeer", json!([v.p2p_addr()]));
     let target = v.head().0;
     late.wait_height(target);
