@@ -5,7 +5,7 @@
 //! them in order (each fully checked), and repeats until it reaches the target; gossiped
 //! blocks beyond the head wait in a bounded buffer until the gap is filled.
 
-use super::{Driver, SubmitError};
+use super::Driver;
 use crate::ledger::check_stateless;
 use crate::network::{GossipId, NetworkError, NetworkEvent, PeerRef, Verdict};
 use crate::primitives::{Block, CommitCertificate, SignedTx};
@@ -82,7 +82,7 @@ impl Driver {
                 Ok(_) => Verdict::Accept,
                 // Valid but not for us now (nonce, balance, full, duplicate): do not forward,
                 // do not blame.
-                Err(SubmitError::Mempool(_)) | Err(_) => Verdict::Ignore,
+                Err(_) => Verdict::Ignore,
             },
         };
         self.metrics.set_mempool(self.mempool.len());
