@@ -5,7 +5,7 @@ use super::builder::{heavy, Prepared};
 use super::{Driver, NodeError};
 use crate::consensus::verify_commit;
 use crate::ledger::{BlockEnv, Executor};
-use crate::primitives::{verify_batch, Address, Block, CommitCertificate};
+use crate::primitives::{verify_batch, Address, Block, CommitCertificate, Hash, PublicKey, Signature};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -36,6 +36,19 @@ impl ImportError {
     }
 }
 
+/// Batch-verifies signatures, split over the machine's cores for large blocks.
+fn verify_on_all_cores(items: &[(PublicKey, Hash, Signature)]) -> bool {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if workers < 2 || items.len() < 256 {
+        return verify_batch(items).is_ok();
+    }
+    let chunk = items.len().div_ceil(workers);
+    std::thread::scope(|s| {
+        let parts: Vec<_> = items.chunks(chunk).map(|c| s.spawn(move || verify_batch(c).is_ok())).collect();
+        parts.into_iter().all(|p| p.join().unwrap_or(false))
+    })
+}
+
 impl Driver {
     /// Checks `block` against our head and its certificate, re-executes it, and commits it.
     pub(super) fn import(&mut self, block: Block, commit: CommitCertificate) -> Result<(), ImportError> {
@@ -64,7 +77,9 @@ impl Driver {
             return Err(ImportError::TxRoot);
         }
         let items: Vec<_> = block.txs.iter().map(|t| (t.tx.sender, t.hash(), t.signature)).collect();
-        verify_batch(&items).map_err(|_| ImportError::Signature)?;
+        if !verify_on_all_cores(&items) {
+            return Err(ImportError::Signature);
+        }
         let env = BlockEnv { height: block.header.height, proposer: Address::from_public_key(&block.header.proposer) };
         let mut exec = Executor::new(self.store.as_ref(), &self.spec, self.treasury, env);
         let mut tx_errors = Vec::with_capacity(block.txs.len());
