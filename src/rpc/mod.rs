@@ -120,14 +120,20 @@ fn module(ctx: Ctx) -> Result<RpcModule<Ctx>, jsonrpsee::core::RegisterMethodErr
     m.register_async_method("tx_get", |p, ctx, _| async move {
         let args = Args::parse(&p, &["hash"])?;
         let hash: crate::primitives::Hash = args.required(0)?;
-        if let Some(rec) = ctx.node.store().tx_record(&hash).map_err(internal)? {
-            let status = if rec.error.is_some() { "failed" } else { "included" };
-            return RpcResult::Ok(json!({
-                "status": status, "blockHeight": rec.height, "blockHash": rec.block_hash, "index": rec.index, "error": rec.error,
-            }));
+        // Mempool first: a block is stored before the mempool drops its txs, so a tx that is
+        // no longer pending is already in the store (asking in the other order races).
+        if ctx.node.is_pending(hash).await {
+            return RpcResult::Ok(json!({"status": "pending", "blockHeight": null, "blockHash": null, "error": null}));
         }
-        let status = if ctx.node.is_pending(hash).await { "pending" } else { "unknown" };
-        Ok(json!({"status": status, "blockHeight": null, "blockHash": null, "error": null}))
+        match ctx.node.store().tx_record(&hash).map_err(internal)? {
+            Some(rec) => {
+                let status = if rec.error.is_some() { "failed" } else { "included" };
+                Ok(json!({
+                    "status": status, "blockHeight": rec.height, "blockHash": rec.block_hash, "index": rec.index, "error": rec.error,
+                }))
+            }
+            None => Ok(json!({"status": "unknown", "blockHeight": null, "blockHash": null, "error": null})),
+        }
     })?;
 
     m.register_method("account_get", |p, ctx, _| -> RpcResult<Value> {
