@@ -11,7 +11,7 @@ deps:
 	@bash scripts/deps.sh
 
 run: deps
-	$(CARGO) run --release -- node --dev
+	$(CARGO) run -- node --dev
 
 test: deps
 	$(CARGO) test --all-targets
