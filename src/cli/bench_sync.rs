@@ -22,7 +22,7 @@ pub struct BenchSyncArgs {
 
 fn net(listen: &str, bootnodes: Vec<String>, seed: u8, spec: &ChainSpec) -> Result<NetworkConfig> {
     Ok(NetworkConfig {
-        keypair: keypair_from_secret([seed; 32]),
+        keypair: keypair_from_secret([seed; 32])?,
         transport: TransportKind::Tcp { quic: false },
         listen: vec![parse_multiaddr(listen)?],
         bootnodes: bootnodes.iter().map(|b| parse_multiaddr(b)).collect::<Result<_, _>>()?,

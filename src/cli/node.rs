@@ -119,7 +119,7 @@ fn network_config(args: &NodeArgs, spec: &ChainSpec, base: &std::path::Path) -> 
     }
     let key_path = args.node_key.clone().unwrap_or_else(|| base.join("network").join("node_key"));
     Ok(NetworkConfig {
-        keypair: ergon::network::keypair_from_secret(node_key(&key_path)?),
+        keypair: ergon::network::keypair_from_secret(node_key(&key_path)?)?,
         transport: TransportKind::Tcp { quic },
         listen,
         bootnodes,

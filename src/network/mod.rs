@@ -51,9 +51,9 @@ pub fn parse_multiaddr(s: &str) -> Result<Multiaddr> {
 }
 
 /// A node's network identity from a 32-byte ed25519 secret.
-pub fn keypair_from_secret(secret: [u8; 32]) -> identity::Keypair {
+pub fn keypair_from_secret(secret: [u8; 32]) -> Result<identity::Keypair> {
     let mut s = secret;
-    identity::Keypair::ed25519_from_bytes(&mut s).unwrap_or_else(|_| identity::Keypair::generate_ed25519())
+    identity::Keypair::ed25519_from_bytes(&mut s).map_err(|e| NetworkError::Transport(format!("node key: {e}")))
 }
 
 pub struct NetworkConfig {

@@ -135,7 +135,7 @@ fn rogue(
 ) -> (network::NetworkHandle, tokio::sync::mpsc::Receiver<network::NetworkEvent>) {
     let status = Status { genesis, head_height: 0, head_hash: genesis, finalized_height: 0, finalized_hash: genesis };
     let config = NetworkConfig {
-        keypair: network::keypair_from_secret([9; 32]),
+        keypair: network::keypair_from_secret([9; 32]).unwrap(),
         transport: TransportKind::Tcp { quic: false },
         listen: vec![network::parse_multiaddr("/ip4/127.0.0.1/tcp/0").unwrap()],
         bootnodes: vec![],
