@@ -2,8 +2,10 @@
 //! `encode_*` / `decode_*` over domain types. Decoding checks every field and says which one
 //! was missing or malformed.
 
+use crate::consensus::tendermint::{Proposal, SignedProposal, SignedVote};
 use crate::primitives::{
     Address, Block, CommitCertificate, Hash, Header, Payload, Priority, PublicKey, Signature, SignedTx, Transfer, Tx,
+    Vote, VoteKind,
 };
 use prost::Message;
 
@@ -238,6 +240,104 @@ pub fn decode_committed_block(bytes: &[u8], limit: usize) -> Result<(Block, Comm
     ))
 }
 
+/// A consensus message as it travels: a proposal always carries the block it proposes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConsensusMessage {
+    Proposal { proposal: SignedProposal, block: Block },
+    Vote(SignedVote),
+}
+
+fn vote_to_pb(v: &SignedVote) -> pb::SignedVote {
+    let kind = match v.vote.kind {
+        VoteKind::Prevote => pb::VoteKind::Prevote,
+        VoteKind::Precommit => pb::VoteKind::Precommit,
+    };
+    pb::SignedVote {
+        vote: Some(pb::Vote {
+            chain_id: v.vote.chain_id.clone(),
+            height: v.vote.height,
+            round: v.vote.round,
+            kind: kind as i32,
+            block_hash: v.vote.block_hash.map(|h| h.0.to_vec()).unwrap_or_default(),
+        }),
+        validator: v.validator.0.to_vec(),
+        signature: v.signature.0.to_vec(),
+    }
+}
+
+fn vote_from_pb(v: pb::SignedVote) -> Result<SignedVote> {
+    let vote = v.vote.ok_or(WireError::Missing("signed_vote.vote"))?;
+    let kind = match pb::VoteKind::try_from(vote.kind) {
+        Ok(pb::VoteKind::Prevote) => VoteKind::Prevote,
+        Ok(pb::VoteKind::Precommit) => VoteKind::Precommit,
+        Err(_) => {
+            return Err(WireError::Invalid { field: "vote.kind", reason: format!("unknown value {}", vote.kind) })
+        }
+    };
+    let block_hash = match vote.block_hash.len() {
+        0 => None,
+        _ => Some(Hash(fixed("vote.block_hash", &vote.block_hash)?)),
+    };
+    Ok(SignedVote {
+        vote: Vote { chain_id: vote.chain_id, height: vote.height, round: vote.round, kind, block_hash },
+        validator: PublicKey(fixed("signed_vote.validator", &v.validator)?),
+        signature: Signature(fixed("signed_vote.signature", &v.signature)?),
+    })
+}
+
+pub fn encode_consensus(m: &ConsensusMessage) -> Vec<u8> {
+    let msg = match m {
+        ConsensusMessage::Vote(v) => pb::consensus_message::Msg::Vote(vote_to_pb(v)),
+        ConsensusMessage::Proposal { proposal, block } => {
+            let p = &proposal.proposal;
+            pb::consensus_message::Msg::Proposal(pb::SignedProposal {
+                proposal: Some(pb::Proposal {
+                    chain_id: p.chain_id.clone(),
+                    height: p.height,
+                    round: p.round,
+                    value: p.value.0.to_vec(),
+                    valid_round: p.valid_round,
+                }),
+                proposer: proposal.proposer.0.to_vec(),
+                signature: proposal.signature.0.to_vec(),
+                block: Some(block.into()),
+            })
+        }
+    };
+    pb::ConsensusMessage { msg: Some(msg) }.encode_to_vec()
+}
+
+/// Decodes a consensus message; a proposal's value must be its block's hash.
+pub fn decode_consensus(bytes: &[u8], limit: usize) -> Result<ConsensusMessage> {
+    let m = decode_capped::<pb::ConsensusMessage>(bytes, limit)?;
+    match m.msg.ok_or(WireError::Missing("consensus_message.msg"))? {
+        pb::consensus_message::Msg::Vote(v) => Ok(ConsensusMessage::Vote(vote_from_pb(v)?)),
+        pb::consensus_message::Msg::Proposal(sp) => {
+            let p = sp.proposal.ok_or(WireError::Missing("signed_proposal.proposal"))?;
+            let block: Block = sp.block.ok_or(WireError::Missing("signed_proposal.block"))?.try_into()?;
+            let value = Hash(fixed("proposal.value", &p.value)?);
+            if value != block.hash() {
+                return Err(WireError::Invalid {
+                    field: "proposal.value",
+                    reason: "is not the hash of the block it carries".into(),
+                });
+            }
+            let proposal = SignedProposal {
+                proposal: Proposal {
+                    chain_id: p.chain_id,
+                    height: p.height,
+                    round: p.round,
+                    value,
+                    valid_round: p.valid_round,
+                },
+                proposer: PublicKey(fixed("signed_proposal.proposer", &sp.proposer)?),
+                signature: Signature(fixed("signed_proposal.signature", &sp.signature)?),
+            };
+            Ok(ConsensusMessage::Proposal { proposal, block })
+        }
+    }
+}
+
 /// What a peer says about its chain when it connects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Status {
@@ -347,6 +447,7 @@ mod tests {
         #[test]
         fn garbage_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
             let _ = decode_signed_tx(&bytes, 1 << 20);
+            let _ = decode_consensus(&bytes, 1 << 20);
             let _ = decode_committed_block(&bytes, 1 << 20);
         }
     }
@@ -372,6 +473,40 @@ mod tests {
         let got = decode_sync_response(&both, 1 << 20).unwrap();
         assert_eq!(got, vec![(block.clone(), cert.clone()), (block, cert)]);
         assert!(decode_sync_response(&both, 10).is_err());
+    }
+
+    #[test]
+    fn consensus_messages_roundtrip_and_proposals_must_match_their_block() {
+        let key = Keypair::dev("bob");
+        let block = Block {
+            header: Header {
+                parent: Hash::ZERO,
+                height: 4,
+                timestamp_ms: 1,
+                proposer: key.public(),
+                tx_root: Hash::ZERO,
+                state_root: Hash::ZERO,
+                tx_count: 0,
+            },
+            txs: vec![],
+        };
+        let proposal =
+            Proposal { chain_id: "c".into(), height: 4, round: 2, value: block.hash(), valid_round: Some(1) };
+        let signature = key.sign(&proposal.signing_hash());
+        let sp = SignedProposal { proposal, proposer: key.public(), signature };
+        let m = ConsensusMessage::Proposal { proposal: sp.clone(), block: block.clone() };
+        assert_eq!(decode_consensus(&encode_consensus(&m), 1 << 20).unwrap(), m);
+        for (kind, block_hash) in [(VoteKind::Prevote, None), (VoteKind::Precommit, Some(block.hash()))] {
+            let vote = Vote { chain_id: "c".into(), height: 4, round: 2, kind, block_hash };
+            let v = SignedVote { signature: key.sign(&vote.signing_hash()), vote, validator: key.public() };
+            let m = ConsensusMessage::Vote(v);
+            assert_eq!(decode_consensus(&encode_consensus(&m), 1 << 20).unwrap(), m);
+        }
+        let mut other = block.clone();
+        other.header.height = 5;
+        let forged = ConsensusMessage::Proposal { proposal: sp, block: other };
+        let err = decode_consensus(&encode_consensus(&forged), 1 << 20).unwrap_err();
+        assert!(matches!(err, WireError::Invalid { field: "proposal.value", .. }), "{err}");
     }
 
     #[test]

@@ -43,6 +43,7 @@ const KEY_GENESIS: &[u8] = b"genesis";
 const KEY_HEAD: &[u8] = b"head";
 const KEY_FINALIZED: &[u8] = b"finalized";
 const KEY_SUPPLY: &[u8] = b"supply";
+const KEY_SIGN_STATE: &[u8] = b"sign_state";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -284,6 +285,18 @@ impl Store {
     /// An account at `height` with its proof under that height's state root.
     pub fn prove_account(&self, a: &Address, height: u64) -> Result<(Option<Account>, state_tree::Proof)> {
         Ok(state_tree::prove_account(self, a, height)?)
+    }
+
+    /// The validator's double-sign guard, as last saved.
+    pub fn sign_state(&self) -> Result<Option<crate::consensus::tendermint::SignState>> {
+        self.get_decoded(CF_META, KEY_SIGN_STATE)
+    }
+
+    /// Saves the double-sign guard durably (synced) before the message it guards is sent.
+    pub fn save_sign_state(&self, s: &crate::consensus::tendermint::SignState) -> Result<()> {
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.cf(CF_META), KEY_SIGN_STATE, s.encode());
+        self.write(batch)
     }
 
     pub fn path(&self) -> &Path {

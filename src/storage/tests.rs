@@ -298,3 +298,25 @@ fn a_second_open_of_the_same_path_fails_cleanly() {
     // RocksDB holds a lock on the directory.
     assert!(matches!(Store::open(dir.path(), &spec), Err(StoreError::Db(_))));
 }
+
+#[test]
+fn sign_state_survives_reopen() {
+    use crate::consensus::tendermint::{Lock, SignState, Step};
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dev_spec();
+    let first = SignState { height: 7, round: 2, step: Step::Prevote, lock: None };
+    let second = SignState {
+        height: 7,
+        round: 3,
+        step: Step::Precommit,
+        lock: Some(Lock { value: Hash::digest(b"t", b"block"), round: 3 }),
+    };
+    {
+        let store = Store::open(dir.path(), &spec).unwrap();
+        assert_eq!(store.sign_state().unwrap(), None, "a fresh store has signed nothing");
+        store.save_sign_state(&first).unwrap();
+        store.save_sign_state(&second).unwrap();
+    }
+    let store = Store::open(dir.path(), &spec).unwrap();
+    assert_eq!(store.sign_state().unwrap(), Some(second), "the last saved guard comes back after reopen");
+}
