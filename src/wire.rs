@@ -233,7 +233,10 @@ pub fn encode_committed_block(block: &Block, commit: &CommitCertificate) -> Vec<
 }
 
 pub fn decode_committed_block(bytes: &[u8], limit: usize) -> Result<(Block, CommitCertificate)> {
-    let m = decode_capped::<pb::CommittedBlock>(bytes, limit)?;
+    committed_from_pb(decode_capped::<pb::CommittedBlock>(bytes, limit)?)
+}
+
+fn committed_from_pb(m: pb::CommittedBlock) -> Result<(Block, CommitCertificate)> {
     Ok((
         m.block.ok_or(WireError::Missing("committed_block.block"))?.try_into()?,
         m.commit.ok_or(WireError::Missing("committed_block.commit"))?.try_into()?,
@@ -400,16 +403,7 @@ pub fn encode_sync_response(blocks: &[Vec<u8>]) -> Vec<u8> {
 }
 
 pub fn decode_sync_response(bytes: &[u8], limit: usize) -> Result<Vec<(Block, CommitCertificate)>> {
-    let m = decode_capped::<pb::SyncResponse>(bytes, limit)?;
-    m.blocks
-        .into_iter()
-        .map(|cb| {
-            Ok((
-                cb.block.ok_or(WireError::Missing("committed_block.block"))?.try_into()?,
-                cb.commit.ok_or(WireError::Missing("committed_block.commit"))?.try_into()?,
-            ))
-        })
-        .collect()
+    decode_capped::<pb::SyncResponse>(bytes, limit)?.blocks.into_iter().map(committed_from_pb).collect()
 }
 
 #[cfg(test)]
@@ -437,6 +431,19 @@ mod tests {
         )
     }
 
+    fn sample_block(height: u64, proposer: &Keypair) -> Block {
+        let header = Header {
+            parent: Hash::ZERO,
+            height,
+            timestamp_ms: 9,
+            proposer: proposer.public(),
+            tx_root: Hash::ZERO,
+            state_root: Hash::ZERO,
+            tx_count: 0,
+        };
+        Block { header, txs: vec![] }
+    }
+
     proptest! {
         #[test]
         fn signed_tx_roundtrips(tx in arb_tx()) {
@@ -454,19 +461,7 @@ mod tests {
 
     #[test]
     fn sync_response_concatenation_is_a_valid_message() {
-        let key = Keypair::dev("alice");
-        let block = Block {
-            header: Header {
-                parent: Hash::ZERO,
-                height: 3,
-                timestamp_ms: 9,
-                proposer: key.public(),
-                tx_root: Hash::ZERO,
-                state_root: Hash::ZERO,
-                tx_count: 0,
-            },
-            txs: vec![],
-        };
+        let block = sample_block(3, &Keypair::dev("alice"));
         let cert = CommitCertificate { height: 3, round: 0, block_hash: block.hash(), signatures: vec![] };
         let one = encode_committed_block(&block, &cert);
         let both = encode_sync_response(&[one.clone(), one]);
@@ -478,18 +473,7 @@ mod tests {
     #[test]
     fn consensus_messages_roundtrip_and_proposals_must_match_their_block() {
         let key = Keypair::dev("bob");
-        let block = Block {
-            header: Header {
-                parent: Hash::ZERO,
-                height: 4,
-                timestamp_ms: 1,
-                proposer: key.public(),
-                tx_root: Hash::ZERO,
-                state_root: Hash::ZERO,
-                tx_count: 0,
-            },
-            txs: vec![],
-        };
+        let block = sample_block(4, &key);
         let proposal =
             Proposal { chain_id: "c".into(), height: 4, round: 2, value: block.hash(), valid_round: Some(1) };
         let signature = key.sign(&proposal.signing_hash());

@@ -169,10 +169,12 @@ impl Driver {
                 let results = txs
                     .into_iter()
                     .map(|tx| {
-                        let bytes = self.net.as_ref().map(|_| crate::wire::encode_signed_tx(&tx));
                         let r = self.admit(tx);
-                        if let (Ok(_), Some(net), Some(bytes)) = (&r, &self.net, bytes) {
-                            net.publish(crate::network::Topic::Txs, bytes);
+                        // Gossip only what the mempool took.
+                        if let (Ok(hash), Some(net)) = (&r, &self.net) {
+                            if let Some(tx) = self.mempool.get(hash) {
+                                net.publish(crate::network::Topic::Txs, crate::wire::encode_signed_tx(&tx));
+                            }
                         }
                         r
                     })
