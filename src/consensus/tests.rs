@@ -143,11 +143,11 @@ fn restored_sign_state_prevents_signing_twice() {
     let fx = e.handle(Input::ProposalBuilt { height: 1, round: 0, value: value(1) });
     let last = fx
         .iter()
-        .filter_map(|f| match f {
+        .rev()
+        .find_map(|f| match f {
             Effect::PersistSignState(s) => Some(s.clone()),
             _ => None,
         })
-        .last()
         .unwrap();
     assert_eq!(last.lock.map(|l| l.value), Some(value(1)));
     // The process dies before the commit reaches disk, and restarts at height 1.
