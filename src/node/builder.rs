@@ -97,7 +97,11 @@ impl Driver {
             .remove(&value)
             .ok_or_else(|| NodeError::Build(format!("decided block {value} was never executed here")))?;
         self.candidates.clear();
-        self.finalize(block, certificate, prepared, true)
+        // The block's builder gossips it; the other validators' copies would differ only in
+        // which precommits their certificates hold. Nodes that miss it learn of the next
+        // height from consensus messages and sync.
+        let publish = Some(block.header.proposer) == self.proposer;
+        self.finalize(block, certificate, prepared, publish)
     }
 
     /// Persists a finalized block, prunes the mempool, announces the new head and, when
