@@ -1,6 +1,6 @@
 //! Building blocks from the mempool and committing them.
 
-use super::{ChainEvent, Driver, NodeError};
+use super::{epoch, ChainEvent, Driver, NodeError};
 use crate::ledger::{BlockEnv, Executor, StateDiff, StateReader, TxInvalid};
 use crate::network::Topic;
 use crate::primitives::{Address, Block, CommitCertificate, Hash, Header};
@@ -119,6 +119,19 @@ impl Driver {
         heavy(|| {
             self.store.commit_block(&block, &certificate, &prepared.tx_errors, &prepared.diff, &prepared.tree_batch)
         })?;
+        if epoch::boundary(&self.spec, height) == height {
+            match epoch::validator_set_after(&self.store, &self.spec, height) {
+                Ok(set) if set != *self.engine.validators() => {
+                    tracing::info!(height, validators = set.len(), power = set.total_power(), "new validator set");
+                    self.engine.set_validators(set);
+                }
+                Ok(_) => {}
+                // No validator left above the minimum stake: keep the last set rather than stop.
+                Err(e) => {
+                    tracing::error!(height, error = %e, "cannot recompute the validator set; keeping the last one")
+                }
+            }
+        }
         let store = self.store.clone();
         self.mempool.on_block(&block.txs, |a| store.account(a).ok().flatten().unwrap_or_default());
         let failed = prepared.tx_errors.iter().filter(|e| e.is_some()).count();

@@ -10,6 +10,7 @@
 mod builder;
 mod chain_view;
 mod consensus;
+mod epoch;
 mod handle;
 mod import;
 mod metrics;
@@ -20,7 +21,7 @@ pub use handle::{ChainEvent, HeadInfo as ChainEventHead, NodeHandle, SubmitError
 pub use metrics::Metrics;
 
 use crate::chainspec::ChainSpec;
-use crate::consensus::{Engine, Input, SignedVote, Timeout, ValidatorSet};
+use crate::consensus::{Engine, Input, SignedVote, Timeout};
 use crate::mempool::{Mempool, MempoolConfig};
 use crate::primitives::{Hash, Keypair, SignedTx};
 use crate::storage::{Store, StoreError};
@@ -85,12 +86,12 @@ pub fn start(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(NodeHandle, tokio::task::JoinHandle<()>), NodeError> {
     let genesis = config.spec.genesis().map_err(StoreError::from)?;
-    let validators = ValidatorSet::from_stakes(&genesis.validators)?;
+    let head = store.head()?;
+    let validators = epoch::validator_set_after(&store, &config.spec, head.height)?;
     let spec = Arc::new(config.spec);
     let (cmd_tx, cmd_rx) = mpsc::channel(1024);
     let (events, _) = broadcast::channel(256);
     let metrics = Arc::new(Metrics::default());
-    let head = store.head()?;
     metrics.set_head(head.height, head.height);
     let engine = Engine::new(
         spec.chain_id.clone(),
