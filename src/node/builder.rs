@@ -73,6 +73,7 @@ impl Driver {
                 }
             }
         }
+        let evidence = self.evidence_to_include(height);
         let diff = exec.finish().map_err(StoreError::from)?;
         let (state_root, tree_batch) = self.store.prepare_state(&diff, height)?;
         let header = Header {
@@ -83,8 +84,9 @@ impl Driver {
             tx_root: Block::tx_root(&txs),
             state_root,
             tx_count: u32::try_from(txs.len()).unwrap_or(u32::MAX),
+            evidence_root: Block::evidence_root(&evidence),
         };
-        let block = Block { header, txs };
+        let block = Block { header, txs, evidence };
         let hash = block.hash();
         self.candidates.insert(hash, Candidate { block, prepared: Prepared { diff, tree_batch, tx_errors } });
         Ok(hash)
@@ -132,6 +134,8 @@ impl Driver {
                 }
             }
         }
+        let on_chain: Vec<_> = block.evidence.iter().map(|e| e.position()).collect();
+        self.pending_evidence.retain(|e| !on_chain.contains(&e.position()));
         let store = self.store.clone();
         self.mempool.on_block(&block.txs, |a| store.account(a).ok().flatten().unwrap_or_default());
         let failed = prepared.tx_errors.iter().filter(|e| e.is_some()).count();

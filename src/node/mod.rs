@@ -65,6 +65,8 @@ struct Driver {
     candidates: HashMap<Hash, Candidate>,
     /// Votes received since the last batch verification.
     votes_in: Vec<(SignedVote, crate::network::GossipId)>,
+    /// Equivocation seen here and not yet in a block; proposers include it.
+    pending_evidence: Vec<crate::primitives::Evidence>,
     /// Own consensus messages at the height at hand, for resending.
     outbox: consensus::Outbox,
     timers: FuturesUnordered<TimerFuture>,
@@ -120,6 +122,9 @@ pub fn start(
         net.clone(),
         sync.target_handle(),
     );
+    // Seen before a restart and not on chain yet.
+    let pending_evidence =
+        store.evidence(0, 1024)?.into_iter().filter(|(_, at)| at.is_none()).map(|(e, _)| e).collect();
     let mut driver = Driver {
         treasury: genesis.treasury,
         proposer: config.validator_key.as_ref().map(Keypair::public),
@@ -130,6 +135,7 @@ pub fn start(
         candidates: HashMap::new(),
         votes_in: Vec::new(),
         outbox: consensus::Outbox::default(),
+        pending_evidence,
         timers: FuturesUnordered::new(),
         events,
         metrics,
