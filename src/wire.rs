@@ -264,7 +264,7 @@ fn committed_from_pb(m: pb::CommittedBlock) -> Result<(Block, CommitCertificate)
 /// A consensus message as it travels: a proposal always carries the block it proposes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConsensusMessage {
-    Proposal { proposal: SignedProposal, block: Block },
+    Proposal { proposal: SignedProposal, block: Box<Block> },
     Vote(SignedVote),
 }
 
@@ -362,7 +362,7 @@ pub fn decode_consensus(bytes: &[u8], limit: usize) -> Result<ConsensusMessage> 
                 proposer: PublicKey(fixed("signed_proposal.proposer", &sp.proposer)?),
                 signature: Signature(fixed("signed_proposal.signature", &sp.signature)?),
             };
-            Ok(ConsensusMessage::Proposal { proposal, block })
+            Ok(ConsensusMessage::Proposal { proposal, block: Box::new(block) })
         }
     }
 }
@@ -505,7 +505,7 @@ mod tests {
             Proposal { chain_id: "c".into(), height: 4, round: 2, value: block.hash(), valid_round: Some(1) };
         let signature = key.sign(&proposal.signing_hash());
         let sp = SignedProposal { proposal, proposer: key.public(), signature };
-        let m = ConsensusMessage::Proposal { proposal: sp.clone(), block: block.clone() };
+        let m = ConsensusMessage::Proposal { proposal: sp.clone(), block: Box::new(block.clone()) };
         assert_eq!(decode_consensus(&encode_consensus(&m), 1 << 20).unwrap(), m);
         for (kind, block_hash) in [(VoteKind::Prevote, None), (VoteKind::Precommit, Some(block.hash()))] {
             let vote = Vote { chain_id: "c".into(), height: 4, round: 2, kind, block_hash };
@@ -515,7 +515,7 @@ mod tests {
         }
         let mut other = block.clone();
         other.header.height = 5;
-        let forged = ConsensusMessage::Proposal { proposal: sp, block: other };
+        let forged = ConsensusMessage::Proposal { proposal: sp, block: Box::new(other) };
         let err = decode_consensus(&encode_consensus(&forged), 1 << 20).unwrap_err();
         assert!(matches!(err, WireError::Invalid { field: "proposal.value", .. }), "{err}");
     }

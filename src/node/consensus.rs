@@ -187,7 +187,7 @@ impl Driver {
 
     pub(super) fn on_consensus(&mut self, msg: ConsensusMessage, id: GossipId) {
         match msg {
-            ConsensusMessage::Proposal { proposal, block } => self.on_proposal(proposal, block, id),
+            ConsensusMessage::Proposal { proposal, block } => self.on_proposal(proposal, *block, id),
             ConsensusMessage::Vote(vote) => self.votes_in.push((vote, id)),
         }
     }
