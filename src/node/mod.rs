@@ -63,6 +63,8 @@ struct Driver {
     engine: Engine,
     /// Blocks built or received as proposals at the height at hand, executed, by hash.
     candidates: HashMap<Hash, Candidate>,
+    /// Gossiped txs waiting for the burst's batch signature check.
+    txs_in: Vec<(SignedTx, crate::network::GossipId)>,
     /// Votes received since the last batch verification.
     votes_in: Vec<(SignedVote, crate::network::GossipId)>,
     /// Equivocation seen here and not yet in a block; proposers include it.
@@ -134,6 +136,7 @@ pub fn start(
         engine,
         candidates: HashMap::new(),
         votes_in: Vec::new(),
+        txs_in: Vec::new(),
         outbox: consensus::Outbox::default(),
         pending_evidence,
         timers: FuturesUnordered::new(),
@@ -176,6 +179,7 @@ impl Driver {
                         let Ok(ev) = net_events.try_recv() else { break };
                         self.on_network(ev);
                     }
+                    self.flush_txs();
                     self.flush_votes();
                 }
                 Some(r) = sync_results.recv() => self.on_sync_result(r),
