@@ -47,6 +47,8 @@ use tendermint::{Output, Step, Tendermint};
 
 /// Messages for the next height kept while the engine waits out the block time.
 const MAX_BUFFERED: usize = 4096;
+/// Rounds whose proposer is remembered per height.
+const MAX_PROPOSERS_KEPT: usize = 64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TimeoutKind {
@@ -132,6 +134,8 @@ pub struct Engine {
     waiting: bool,
     /// Messages for `height` received during the pause.
     buffered: Vec<tendermint::Input>,
+    /// Proposers of `height` by round, as checked so far.
+    proposers: std::collections::BTreeMap<u32, Option<PublicKey>>,
 }
 
 impl Engine {
@@ -156,7 +160,16 @@ impl Engine {
             }
             core = core.with_sign_state(state);
         }
-        Engine { core, validators, params, height: 0, parent: Hash::ZERO, waiting: false, buffered: Vec::new() }
+        Engine {
+            core,
+            validators,
+            params,
+            height: 0,
+            parent: Hash::ZERO,
+            waiting: false,
+            buffered: Vec::new(),
+            proposers: std::collections::BTreeMap::new(),
+        }
     }
 
     /// The height being decided (or about to be, after the block-time pause).
@@ -175,11 +188,25 @@ impl Engine {
 
     /// Whether `proposal` is for the height at hand and signed by its round's proposer: the
     /// check to make before spending anything on the block it carries.
-    pub fn is_from_proposer(&self, proposal: &SignedProposal) -> bool {
+    pub fn is_from_proposer(&mut self, proposal: &SignedProposal) -> bool {
         let p = &proposal.proposal;
         p.height == self.height
-            && self.core.proposer_at(p.height, p.round, self.parent) == Some(proposal.proposer)
+            && self.proposer(p.round) == Some(proposal.proposer)
             && proposal.proposer.verify(&p.signing_hash(), &proposal.signature).is_ok()
+    }
+
+    /// The proposer of `round` at the height at hand, whether or not the core has started it
+    /// (a node that got here by sync has not). Remembered per round: working it out can mean
+    /// replaying the proposer rotation from zero.
+    fn proposer(&mut self, round: u32) -> Option<PublicKey> {
+        if let Some(known) = self.proposers.get(&round) {
+            return *known;
+        }
+        let who = self.core.proposer_at(&self.validators, self.height, round, self.parent);
+        if self.proposers.len() < MAX_PROPOSERS_KEPT {
+            self.proposers.insert(round, who);
+        }
+        who
     }
 
     /// Whether `key` may vote at the height at hand.
@@ -197,6 +224,7 @@ impl Engine {
                 self.parent = parent;
                 self.waiting = true;
                 self.buffered.clear();
+                self.proposers.clear();
                 let timeout = Timeout { height, round: 0, kind: TimeoutKind::NewHeight };
                 return vec![Effect::ScheduleTimeout { timeout, after_ms: self.params.block_time_ms }];
             }

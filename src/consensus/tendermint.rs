@@ -290,23 +290,23 @@ impl Tendermint {
         }
     }
 
-    /// The proposer of (`height`, `round`) for the current height or the next one (with an
-    /// unchanged set), so a proposal that arrives early can be checked before anything is
-    /// done with its block. `seed` is the next height's lottery seed.
-    pub fn proposer_at(&self, height: u64, round: u32, seed: Hash) -> Option<PublicKey> {
-        let next = Some(height) == self.height.checked_add(1);
+    /// The proposer of (`height`, `round`) under `validators`, for a height this core may not
+    /// have started yet, so a proposal that arrives early can be checked before anything is
+    /// done with its block. `seed` is that height's lottery seed. Cheap for the current and
+    /// the next height with an unchanged set; otherwise a replay from zero (see
+    /// [`ProposerPriority::at_height`]), which callers should not repeat per message.
+    pub fn proposer_at(&self, validators: &ValidatorSet, height: u64, round: u32, seed: Hash) -> Option<PublicKey> {
+        let same_set = *validators == self.validators;
         match self.params.proposer_selection {
-            _ if self.started && height == self.height => self.proposer(round),
-            _ if self.started && !next => None,
-            ProposerSelection::Lottery => self.validators.lottery_proposer(seed, round),
-            ProposerSelection::RoundRobin if self.started => {
+            _ if self.started && same_set && height == self.height => self.proposer(round),
+            ProposerSelection::Lottery => validators.lottery_proposer(seed, round),
+            ProposerSelection::RoundRobin if self.started && same_set && self.height.checked_add(1) == Some(height) => {
                 let mut priority = self.priority.clone();
-                priority.advance(&self.validators, 1);
-                priority.proposer(&self.validators, round)
+                priority.advance(validators, 1);
+                priority.proposer(validators, round)
             }
-            // Before the first height: a one-off replay.
             ProposerSelection::RoundRobin => {
-                ProposerPriority::at_height(&self.validators, height).proposer(&self.validators, round)
+                ProposerPriority::at_height(validators, height).proposer(validators, round)
             }
         }
     }

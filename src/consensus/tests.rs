@@ -173,3 +173,35 @@ fn restored_sign_state_prevents_signing_twice() {
     });
     assert_eq!(commit, Some(value(101)), "{fx:?}");
 }
+
+/// A node that reached a height by sync (its core still at an older height, or never
+/// started) checks proposals against the same proposer as everyone else.
+#[test]
+fn proposer_check_after_jumping_heights() {
+    let names = ["alice", "bob", "charlie", "dave"];
+    let validators = set(&names);
+    let signed = |height: u64, round: u32| {
+        let who = validators.weighted_proposer(height, round).unwrap();
+        let key = names.iter().map(|n| Keypair::dev(n)).find(|k| k.public() == who).unwrap();
+        let proposal = tendermint::Proposal {
+            chain_id: "ergon-dev".into(),
+            height,
+            round,
+            value: value(height),
+            valid_round: None,
+        };
+        let signature = key.sign(&proposal.signing_hash());
+        SignedProposal { proposal, proposer: who, signature }
+    };
+    // Never started: the first height it sees is 5.
+    let mut fresh = engine(&names, "alice");
+    fresh.handle(Input::Start { height: 5, parent: value(4) });
+    // Started at 2, then synced to 9 without its core seeing the heights between.
+    let mut jumped = engine(&names, "alice");
+    start(&mut jumped, 2);
+    jumped.handle(Input::Start { height: 9, parent: value(8) });
+    for round in 0..3 {
+        assert!(fresh.is_from_proposer(&signed(5, round)), "height 5 round {round}");
+        assert!(jumped.is_from_proposer(&signed(9, round)), "height 9 round {round}");
+    }
+}
