@@ -218,8 +218,12 @@ impl Driver {
             return self.report(id, Verdict::Ignore);
         }
         if !self.engine.is_from_proposer(&proposal) {
-            tracing::debug!(peer = %id.source(), height, round = p.round, "proposal not signed by its round's proposer");
-            return self.report(id, Verdict::Reject);
+            // A bad signature is the sender's doing; a proposer we do not expect may be our
+            // view lagging (say, a validator set we have not synced to), so it is not
+            // forwarded, but nobody is blamed for it.
+            let forged = proposal.proposer.verify(&p.signing_hash(), &proposal.signature).is_err();
+            tracing::debug!(peer = %id.source(), height, round = p.round, forged, "proposal not signed by its round's proposer");
+            return self.report(id, if forged { Verdict::Reject } else { Verdict::Ignore });
         }
         if !self.is_validator() {
             return self.report(id, Verdict::Accept);
