@@ -52,6 +52,11 @@ const READ_CHUNK: usize = 64 << 10;
 /// Memory ports are global to the process; each simulation takes its own range so tests can
 /// run side by side.
 static NEXT_PORT_BASE: AtomicU64 = AtomicU64::new(0x6e65_7473_0000);
+/// Ports per incarnation of the nodes: libp2p's memory transport never frees a port whose
+/// listener was dropped without being removed (a crashed swarm), so a restarted node listens
+/// on a fresh one: `base + incarnation * PORT_STRIDE + node + 1`.
+const PORT_STRIDE: u64 = 1 << 10;
+const MAX_INCARNATIONS: u64 = 1 << 10;
 
 /// Totals over every link, both directions.
 #[derive(Debug, Default)]
@@ -72,6 +77,8 @@ struct State {
     /// Node -> side of the current partition; `None`: no partition.
     sides: Option<Vec<usize>>,
     down: Vec<bool>,
+    /// How many times each node has been started before.
+    incarnation: Vec<u64>,
 }
 
 /// The simulated network between all nodes of a run.
@@ -92,9 +99,16 @@ fn pair(a: usize, b: usize) -> (usize, usize) {
 
 impl Links {
     pub fn new(nodes: usize, default: LinkProfile, seed: u64) -> Arc<Links> {
-        let port_base = NEXT_PORT_BASE.fetch_add(1 << 20, Relaxed);
+        let port_base = NEXT_PORT_BASE.fetch_add(PORT_STRIDE * MAX_INCARNATIONS, Relaxed);
+        let state = State {
+            default,
+            overrides: HashMap::new(),
+            sides: None,
+            down: vec![false; nodes],
+            incarnation: vec![0; nodes],
+        };
         Arc::new(Links {
-            state: Mutex::new(State { default, overrides: HashMap::new(), sides: None, down: vec![false; nodes] }),
+            state: Mutex::new(state),
             generation: watch::channel(0).0,
             seed,
             port_base,
@@ -109,16 +123,25 @@ impl Links {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Where node `i` listens.
+    /// Where node `i` listens in its current incarnation.
     pub fn address(&self, node: usize) -> Multiaddr {
-        Multiaddr::empty().with(Protocol::Memory(self.port_base + node as u64 + 1))
+        let incarnation = self.state().incarnation.get(node).copied().unwrap_or(0) % MAX_INCARNATIONS;
+        Multiaddr::empty().with(Protocol::Memory(self.port_base + incarnation * PORT_STRIDE + node as u64 + 1))
+    }
+
+    /// A node about to restart gets a new address (see [`PORT_STRIDE`]).
+    pub fn next_incarnation(&self, node: usize) {
+        if let Some(i) = self.state().incarnation.get_mut(node) {
+            *i += 1;
+        }
     }
 
     fn node_at(&self, addr: &Multiaddr) -> Option<usize> {
         addr.iter().find_map(|p| match p {
             Protocol::Memory(port) => port
                 .checked_sub(self.port_base + 1)
-                .and_then(|i| usize::try_from(i).ok())
+                .filter(|off| *off < PORT_STRIDE * MAX_INCARNATIONS)
+                .and_then(|off| usize::try_from(off % PORT_STRIDE).ok())
                 .filter(|i| *i < self.nodes),
             _ => None,
         })

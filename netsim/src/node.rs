@@ -25,8 +25,8 @@ pub enum NodeError {
     Chain(#[from] chain::ChainError),
 }
 
-/// How long a restart keeps retrying while the crashed instance lets go of its store lock and
-/// memory port (in-flight requests finish or time out first).
+/// How long a restart keeps retrying while the crashed instance lets go of its store lock
+/// (in-flight work finishes first).
 const RESTART_PATIENCE: Duration = Duration::from_secs(40);
 
 /// What every node of a run shares.
@@ -42,12 +42,12 @@ pub struct SimNode {
     pub index: usize,
     db: PathBuf,
     running: Option<(Service, JoinHandle<()>)>,
-    pub restarts: u32,
+    pub crashes: u32,
 }
 
 impl SimNode {
     pub fn new(index: usize, db: PathBuf) -> SimNode {
-        SimNode { index, db, running: None, restarts: 0 }
+        SimNode { index, db, running: None, crashes: 0 }
     }
 
     pub fn is_up(&self) -> bool {
@@ -136,7 +136,8 @@ impl SimNode {
         shared.links.set_down(self.index, true);
         observer.abort();
         service.stop().await;
-        self.restarts += 1;
+        shared.links.next_incarnation(self.index);
+        self.crashes += 1;
     }
 
     /// Stops the node at the end of a run, keeping its store open for the final checks.

@@ -158,7 +158,7 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<Report> {
             }
         }
         let head = n.head();
-        let crashes = n.restarts;
+        let crashes = n.crashes;
         let store = n.stop().await;
         if let Some(s) = &store {
             recorder.catch_up(n.index, s);
