@@ -289,25 +289,33 @@ fn vote_from_pb(v: pb::SignedVote) -> Result<SignedVote> {
 }
 
 pub fn encode_consensus(m: &ConsensusMessage) -> Vec<u8> {
-    let msg = match m {
-        ConsensusMessage::Vote(v) => pb::consensus_message::Msg::Vote(vote_to_pb(v)),
-        ConsensusMessage::Proposal { proposal, block } => {
-            let p = &proposal.proposal;
-            pb::consensus_message::Msg::Proposal(pb::SignedProposal {
-                proposal: Some(pb::Proposal {
-                    chain_id: p.chain_id.clone(),
-                    height: p.height,
-                    round: p.round,
-                    value: p.value.0.to_vec(),
-                    valid_round: p.valid_round,
-                }),
-                proposer: proposal.proposer.0.to_vec(),
-                signature: proposal.signature.0.to_vec(),
-                block: Some(block.into()),
-            })
-        }
-    };
-    pb::ConsensusMessage { msg: Some(msg) }.encode_to_vec()
+    match m {
+        ConsensusMessage::Vote(v) => encode_vote(v, 0),
+        ConsensusMessage::Proposal { proposal, block } => encode_proposal(proposal, block, 0),
+    }
+}
+
+/// A vote as it travels; `resend` counts the times it was sent before.
+pub fn encode_vote(v: &SignedVote, resend: u32) -> Vec<u8> {
+    pb::ConsensusMessage { msg: Some(pb::consensus_message::Msg::Vote(vote_to_pb(v))), resend }.encode_to_vec()
+}
+
+/// A proposal and the block it proposes; `resend` counts the times it was sent before.
+pub fn encode_proposal(proposal: &SignedProposal, block: &Block, resend: u32) -> Vec<u8> {
+    let p = &proposal.proposal;
+    let msg = pb::consensus_message::Msg::Proposal(pb::SignedProposal {
+        proposal: Some(pb::Proposal {
+            chain_id: p.chain_id.clone(),
+            height: p.height,
+            round: p.round,
+            value: p.value.0.to_vec(),
+            valid_round: p.valid_round,
+        }),
+        proposer: proposal.proposer.0.to_vec(),
+        signature: proposal.signature.0.to_vec(),
+        block: Some(block.into()),
+    });
+    pb::ConsensusMessage { msg: Some(msg), resend }.encode_to_vec()
 }
 
 /// Decodes a consensus message; a proposal's value must be its block's hash.

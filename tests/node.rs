@@ -17,6 +17,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
+#[path = "node/bft.rs"]
+mod bft;
 #[path = "node/network.rs"]
 mod network;
 

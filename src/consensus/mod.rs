@@ -1,20 +1,28 @@
 //! Consensus: a pure state machine. Inputs in ([`Input`]), effects out ([`Effect`]); time
 //! arrives only as [`Input::TimeoutElapsed`], and the driver (`node`) executes every effect.
 //!
-//! Protocol. Heights are decided one at a time. At each height the proposer of the round asks
-//! the driver for a block ([`Effect::BuildProposal`]), validators vote on it, and a block is
-//! final once it carries a [`CommitCertificate`]: precommits from validators holding more than
-//! 2/3 of the voting power. Finalized blocks never revert. After a commit the engine waits the
-//! chain spec's `block_time` ([`TimeoutKind::NewHeight`]) before the next height, so the chain
-//! produces a block every `block_time`, empty or not.
+//! Protocol. Tendermint (Buchman, Kwon, Milosevic 2018, Algorithm 1; the core is in
+//! [`tendermint`]). Heights are decided one at a time, in rounds of propose, prevote and
+//! precommit. The round's proposer (stake-weighted round-robin or a lottery seeded by the
+//! previous block hash, per chain spec) asks the driver for a block ([`Effect::BuildProposal`])
+//! and broadcasts it; validators that find it valid prevote it, precommit it once more than
+//! 2/3 of the power prevoted it (locking on it), and it is final once precommits from more
+//! than 2/3 of the power are gathered: the [`CommitCertificate`] that every importer checks.
+//! Finalized blocks never revert. Rounds that fail time out, with timeouts growing per round.
 //!
-//! This is the single-validator case (the seed's PoA mode): the lone validator's precommit is
-//! itself a quorum, so a proposal is committed as soon as it is built. The multi-validator
-//! Tendermint rounds (prevote, precommit, locking, round timeouts) replace the inside of
-//! [`Engine`] without changing [`Input`], [`Effect`] or the driver.
+//! [`Engine`] wraps the core with what the chain adds: after each commit it waits the chain
+//! spec's `block_time` ([`TimeoutKind::NewHeight`]) before starting the next height, so the
+//! chain makes a block every `block_time`, empty or not; messages for that height that arrive
+//! during the pause are kept and replayed. Values are block hashes: the driver keeps the
+//! blocks, executes proposals to say whether they are valid, and commits the decided one.
 //!
-//! Invariants: the engine signs at most one precommit per (height, round); it never emits
-//! two commits for one height; every certificate it emits passes [`verify_commit`].
+//! With one validator (the seed's PoA mode) its own votes are a quorum, so a block is
+//! committed as soon as it is built.
+//!
+//! Invariants: the engine signs at most one proposal, prevote and precommit per (height,
+//! round), never below the persisted [`SignState`] (the driver persists
+//! [`Effect::PersistSignState`] before it sends any later [`Effect::Broadcast`]); it emits at
+//! most one commit per height; every certificate it emits passes [`verify_commit`].
 #![cfg_attr(
     not(test),
     deny(
@@ -30,17 +38,26 @@ pub mod tendermint;
 mod validators;
 mod votes;
 
+pub use tendermint::{Message, SignState, SignedProposal, SignedVote};
 pub use validators::{verify_commit, CommitError, ValidatorSet};
 
 use crate::chainspec::ConsensusParams;
-use crate::primitives::{Block, CommitCertificate, Keypair};
+use crate::primitives::{CommitCertificate, Hash, Keypair, PublicKey};
+use tendermint::{Output, Step, Tendermint};
+
+/// Messages for the next height kept while the engine waits out the block time.
+const MAX_BUFFERED: usize = 4096;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TimeoutKind {
-    /// The pause between a commit and the next height's proposal.
+    /// The pause between a commit and the next height's first round.
     NewHeight,
     /// The proposer did not deliver in time.
     Propose,
+    /// Prevotes from a quorum, but none for one value, in time.
+    Prevote,
+    /// Precommits from a quorum, but none for one value, in time.
+    Precommit,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -52,67 +69,97 @@ pub struct Timeout {
 
 #[derive(Debug, Clone)]
 pub enum Input {
-    /// Begin deciding `height` (the committed chain is at `height - 1`).
+    /// Begin `height` (the committed chain is at `height - 1`, whose hash is `parent`).
     Start {
         height: u64,
+        parent: Hash,
     },
     TimeoutElapsed(Timeout),
-    /// The block the engine asked for with [`Effect::BuildProposal`].
+    /// The block the engine asked for with [`Effect::BuildProposal`], by hash.
     ProposalBuilt {
         height: u64,
         round: u32,
-        block: Block,
+        value: Hash,
     },
+    /// A proposal from the network; `value_is_valid` is the driver's verdict on its block.
+    Proposal {
+        proposal: SignedProposal,
+        value_is_valid: bool,
+    },
+    /// Votes from the network whose signatures the driver has verified.
+    Votes(Vec<SignedVote>),
 }
 
-// Effects live for one step of the driver loop; boxing the block would buy nothing.
-#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Effect {
     ScheduleTimeout {
         timeout: Timeout,
         after_ms: u64,
     },
-    /// Build a block for (height, round) from the mempool and feed it back as
+    /// Build a block for (height, round) from the mempool and feed its hash back as
     /// [`Input::ProposalBuilt`].
     BuildProposal {
         height: u64,
         round: u32,
     },
-    /// `block` is final: persist it with its certificate, then send [`Input::Start`] for the
-    /// next height.
+    /// Persist durably before executing any later [`Effect::Broadcast`].
+    PersistSignState(SignState),
+    /// Send to the other validators (a proposal goes with its block).
+    Broadcast(Message),
+    /// One validator signed two different votes of one kind in one round.
+    Evidence {
+        first: SignedVote,
+        second: SignedVote,
+    },
+    /// Block `value` is final at `height`: persist it with its certificate, then send
+    /// [`Input::Start`] for the next height.
     Commit {
-        block: Block,
+        height: u64,
+        value: Hash,
         certificate: CommitCertificate,
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Step {
-    /// Waiting out the pause after the previous commit.
-    NewHeight,
-    /// Waiting for a proposal for the current round.
-    Propose,
-    /// The height is decided; waiting for the driver to start the next one.
-    Committed,
-}
-
 pub struct Engine {
-    chain_id: String,
-    key: Option<Keypair>,
+    core: Tendermint,
     validators: ValidatorSet,
     params: ConsensusParams,
+    /// The height being decided, or waited for during the block-time pause.
     height: u64,
-    round: u32,
-    step: Step,
+    /// The hash of block `height - 1`.
+    parent: Hash,
+    /// The core has not started `height` yet (block-time pause).
+    waiting: bool,
+    /// Messages for `height` received during the pause.
+    buffered: Vec<tendermint::Input>,
 }
 
 impl Engine {
-    /// `key` is this node's validator key, if it is one.
-    pub fn new(chain_id: String, key: Option<Keypair>, validators: ValidatorSet, params: ConsensusParams) -> Self {
-        Engine { chain_id, key, validators, params, height: 0, round: 0, step: Step::Committed }
+    /// `key` is this node's validator key, if it is one; `sign_state` is the double-sign
+    /// guard persisted by an earlier run.
+    pub fn new(
+        chain_id: String,
+        key: Option<Keypair>,
+        validators: ValidatorSet,
+        params: ConsensusParams,
+        sign_state: Option<SignState>,
+    ) -> Self {
+        let lone = validators.len() == 1;
+        let mut core = Tendermint::new(chain_id, key, validators.clone(), params.clone());
+        if let Some(mut state) = sign_state {
+            // A lone validator's votes never leave the node (only committed blocks do), so
+            // nobody can have seen what it was locked on, and the locked block died with the
+            // process: keep the position guard, drop the lock, or it could never commit again.
+            if lone {
+                state.lock = None;
+                state.lock_proof.clear();
+            }
+            core = core.with_sign_state(state);
+        }
+        Engine { core, validators, params, height: 0, parent: Hash::ZERO, waiting: false, buffered: Vec::new() }
     }
 
+    /// The height being decided (or about to be, after the block-time pause).
     pub fn height(&self) -> u64 {
         self.height
     }
@@ -121,69 +168,94 @@ impl Engine {
         &self.validators
     }
 
-    fn is_proposer(&self, height: u64, round: u32) -> bool {
-        match (&self.key, self.validators.proposer(height, round)) {
-            (Some(k), Some(p)) => k.public() == p,
-            _ => false,
-        }
+    /// Whether `proposal` is for the height at hand and signed by its round's proposer: the
+    /// check to make before spending anything on the block it carries.
+    pub fn is_from_proposer(&self, proposal: &SignedProposal) -> bool {
+        let p = &proposal.proposal;
+        p.height == self.height
+            && self.core.proposer_at(p.height, p.round, self.parent) == Some(proposal.proposer)
+            && proposal.proposer.verify(&p.signing_hash(), &proposal.signature).is_ok()
+    }
+
+    /// Whether `key` may vote at the height at hand.
+    pub fn is_validator(&self, key: &PublicKey) -> bool {
+        self.validators.power_of(key).is_some()
     }
 
     pub fn handle(&mut self, input: Input) -> Vec<Effect> {
-        match input {
-            Input::Start { height } => {
-                self.height = height;
-                self.round = 0;
-                self.step = Step::NewHeight;
-                let timeout = Timeout { height, round: 0, kind: TimeoutKind::NewHeight };
-                vec![Effect::ScheduleTimeout { timeout, after_ms: self.params.block_time_ms }]
-            }
-            Input::TimeoutElapsed(t) if t.height != self.height || t.round != self.round => vec![],
-            Input::TimeoutElapsed(Timeout { kind: TimeoutKind::NewHeight, .. }) if self.step == Step::NewHeight => {
-                self.enter_propose()
-            }
-            Input::TimeoutElapsed(Timeout { kind: TimeoutKind::Propose, .. }) if self.step == Step::Propose => {
-                // Nobody proposed in time: try the next round (with a longer timeout).
-                self.round = self.round.saturating_add(1);
-                self.enter_propose()
-            }
-            Input::TimeoutElapsed(_) => vec![],
-            Input::ProposalBuilt { height, round, block } => {
-                if height != self.height || round != self.round || self.step != Step::Propose {
+        let core_input = match input {
+            Input::Start { height, parent } => {
+                if height <= self.height {
                     return vec![];
                 }
-                self.decide(block)
+                self.height = height;
+                self.parent = parent;
+                self.waiting = true;
+                self.buffered.clear();
+                let timeout = Timeout { height, round: 0, kind: TimeoutKind::NewHeight };
+                return vec![Effect::ScheduleTimeout { timeout, after_ms: self.params.block_time_ms }];
             }
-        }
-    }
-
-    fn enter_propose(&mut self) -> Vec<Effect> {
-        self.step = Step::Propose;
-        let timeout = Timeout { height: self.height, round: self.round, kind: TimeoutKind::Propose };
-        let after_ms = self
-            .params
-            .propose_timeout_ms
-            .saturating_add(self.params.timeout_delta_ms.saturating_mul(u64::from(self.round)));
-        let mut effects = vec![Effect::ScheduleTimeout { timeout, after_ms }];
-        if self.is_proposer(self.height, self.round) {
-            effects.push(Effect::BuildProposal { height: self.height, round: self.round });
-        }
-        effects
-    }
-
-    /// Precommits `block` and commits it if our own power is a quorum.
-    fn decide(&mut self, block: Block) -> Vec<Effect> {
-        let Some(key) = &self.key else { return vec![] };
-        let mut certificate =
-            CommitCertificate { height: self.height, round: self.round, block_hash: block.hash(), signatures: vec![] };
-        let sig = key.sign(&certificate.vote(&self.chain_id).signing_hash());
-        certificate.signatures.push((key.public(), sig));
-        if !self.validators.has_quorum(certificate.signatures.iter().map(|(k, _)| k)) {
-            // More validators than this engine can gather votes from yet: wait for the round
-            // timeout rather than commit without a quorum.
+            Input::TimeoutElapsed(Timeout { height, kind: TimeoutKind::NewHeight, .. }) => {
+                if height != self.height || !self.waiting {
+                    return vec![];
+                }
+                self.waiting = false;
+                let start = tendermint::Input::Start { height, validators: self.validators.clone(), seed: self.parent };
+                let mut effects = self.feed(start);
+                for buffered in std::mem::take(&mut self.buffered) {
+                    effects.extend(self.feed(buffered));
+                }
+                return effects;
+            }
+            Input::TimeoutElapsed(Timeout { height, round, kind }) => {
+                let step = match kind {
+                    TimeoutKind::Propose => Step::Propose,
+                    TimeoutKind::Prevote => Step::Prevote,
+                    TimeoutKind::Precommit | TimeoutKind::NewHeight => Step::Precommit,
+                };
+                vec![tendermint::Input::Timeout(tendermint::Timeout { height, round, step })]
+            }
+            Input::ProposalBuilt { height, round, value } => {
+                vec![tendermint::Input::ProposeValue { height, round, value }]
+            }
+            Input::Proposal { proposal, value_is_valid } => {
+                if proposal.proposal.height != self.height {
+                    return vec![];
+                }
+                vec![tendermint::Input::Proposal { proposal, value_is_valid }]
+            }
+            Input::Votes(votes) => {
+                votes.into_iter().filter(|v| v.vote.height == self.height).map(tendermint::Input::CheckedVote).collect()
+            }
+        };
+        if self.waiting {
+            let room = MAX_BUFFERED.saturating_sub(self.buffered.len());
+            self.buffered.extend(core_input.into_iter().take(room));
             return vec![];
         }
-        self.step = Step::Committed;
-        vec![Effect::Commit { block, certificate }]
+        core_input.into_iter().flat_map(|i| self.feed(i)).collect()
+    }
+
+    fn feed(&mut self, input: tendermint::Input) -> Vec<Effect> {
+        self.core.handle(input).into_iter().map(effect).collect()
+    }
+}
+
+fn effect(output: Output) -> Effect {
+    match output {
+        Output::Broadcast(m) => Effect::Broadcast(m),
+        Output::ScheduleTimeout { height, round, step, duration_ms } => {
+            let kind = match step {
+                Step::Propose => TimeoutKind::Propose,
+                Step::Prevote => TimeoutKind::Prevote,
+                Step::Precommit => TimeoutKind::Precommit,
+            };
+            Effect::ScheduleTimeout { timeout: Timeout { height, round, kind }, after_ms: duration_ms }
+        }
+        Output::GetValue { height, round } => Effect::BuildProposal { height, round },
+        Output::Decide { height, value, certificate, .. } => Effect::Commit { height, value, certificate },
+        Output::Evidence { first, second } => Effect::Evidence { first, second },
+        Output::SignStateChanged(s) => Effect::PersistSignState(s),
     }
 }
 

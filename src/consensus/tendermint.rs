@@ -25,7 +25,7 @@
 
 use super::validators::{ProposerPriority, ValidatorSet};
 use super::votes::{Added, VoteBook};
-use crate::chainspec::ConsensusParams;
+use crate::chainspec::{ConsensusParams, ProposerSelection};
 use crate::primitives::{CommitCertificate, Hash, Keypair, PublicKey, Signature, Vote, VoteKind};
 use parity_scale_codec::{Decode, Encode};
 use std::collections::BTreeMap;
@@ -100,13 +100,18 @@ pub struct Lock {
 }
 
 /// The double-sign guard: the last (height, round, step) this validator signed at, and its
-/// lock at that height. The core signs only at positions strictly above it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode)]
+/// lock at that height with the prevotes that justified it. The core signs only at positions
+/// strictly above it. The proof lets a restarted validator accept a re-proposal of its
+/// locked value: without it, a validator that lost its memory could neither release nor use
+/// its lock, and a chain that needs its vote would stall.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct SignState {
     pub height: u64,
     pub round: u32,
     pub step: Step,
     pub lock: Option<Lock>,
+    /// Prevotes from more than 2/3 of the power for `lock`'s value in `lock`'s round.
+    pub lock_proof: Vec<SignedVote>,
 }
 
 impl SignState {
@@ -125,9 +130,12 @@ pub struct Timeout {
 #[derive(Debug, Clone)]
 pub enum Input {
     /// Begin deciding `height` with `validators` (the committed chain is at `height - 1`).
+    /// `seed` (the hash of block `height - 1`) seeds the proposer lottery when the chain
+    /// spec selects proposers by lottery; round-robin ignores it.
     Start {
         height: u64,
         validators: ValidatorSet,
+        seed: Hash,
     },
     /// A proposal from the network; `value_is_valid` is the caller's verdict on the block.
     Proposal {
@@ -135,6 +143,8 @@ pub enum Input {
         value_is_valid: bool,
     },
     Vote(SignedVote),
+    /// A vote whose signature the caller has already verified (batched, off this thread).
+    CheckedVote(SignedVote),
     /// The answer to [`Output::GetValue`]: a fresh value (block hash) to propose.
     ProposeValue {
         height: u64,
@@ -197,6 +207,8 @@ pub struct Tendermint {
     params: ConsensusParams,
     /// Round-0 proposer priorities of `height` for `validators`.
     priority: ProposerPriority,
+    /// The lottery seed of this height (see [`Input::Start`]).
+    seed: Hash,
     height: u64,
     round: u32,
     step: Step,
@@ -226,6 +238,7 @@ impl Tendermint {
             validators,
             params,
             priority,
+            seed: Hash::ZERO,
             height: 0,
             round: 0,
             step: Step::Propose,
@@ -267,8 +280,8 @@ impl Tendermint {
         self.locked
     }
 
-    pub fn sign_state(&self) -> Option<SignState> {
-        self.sign_state
+    pub fn sign_state(&self) -> Option<&SignState> {
+        self.sign_state.as_ref()
     }
 
     pub fn validators(&self) -> &ValidatorSet {
@@ -277,15 +290,40 @@ impl Tendermint {
 
     /// The proposer of (current height, `round`).
     pub fn proposer(&self, round: u32) -> Option<PublicKey> {
-        self.priority.proposer(&self.validators, round)
+        match self.params.proposer_selection {
+            ProposerSelection::RoundRobin => self.priority.proposer(&self.validators, round),
+            ProposerSelection::Lottery => self.validators.lottery_proposer(self.seed, round),
+        }
+    }
+
+    /// The proposer of (`height`, `round`) for the current height or the next one (with an
+    /// unchanged set), so a proposal that arrives early can be checked before anything is
+    /// done with its block. `seed` is the next height's lottery seed.
+    pub fn proposer_at(&self, height: u64, round: u32, seed: Hash) -> Option<PublicKey> {
+        let next = Some(height) == self.height.checked_add(1);
+        match self.params.proposer_selection {
+            _ if self.started && height == self.height => self.proposer(round),
+            _ if self.started && !next => None,
+            ProposerSelection::Lottery => self.validators.lottery_proposer(seed, round),
+            ProposerSelection::RoundRobin if self.started => {
+                let mut priority = self.priority.clone();
+                priority.advance(&self.validators, 1);
+                priority.proposer(&self.validators, round)
+            }
+            // Before the first height: a one-off replay.
+            ProposerSelection::RoundRobin => {
+                ProposerPriority::at_height(&self.validators, height).proposer(&self.validators, round)
+            }
+        }
     }
 
     pub fn handle(&mut self, input: Input) -> Vec<Output> {
         let mut out = Vec::new();
         match input {
-            Input::Start { height, validators } => self.start_height(height, validators, &mut out),
+            Input::Start { height, validators, seed } => self.start_height(height, validators, seed, &mut out),
             Input::Proposal { proposal, value_is_valid } => self.on_proposal(proposal, value_is_valid),
-            Input::Vote(vote) => self.on_vote(vote, &mut out),
+            Input::Vote(vote) => self.on_vote(vote, false, &mut out),
+            Input::CheckedVote(vote) => self.on_vote(vote, true, &mut out),
             Input::ProposeValue { height, round, value } => self.on_value(height, round, value, &mut out),
             Input::Timeout(t) => self.on_timeout(t, &mut out),
         }
@@ -293,7 +331,7 @@ impl Tendermint {
         out
     }
 
-    fn start_height(&mut self, height: u64, validators: ValidatorSet, out: &mut Vec<Output>) {
+    fn start_height(&mut self, height: u64, validators: ValidatorSet, seed: Hash, out: &mut Vec<Output>) {
         if self.started && height <= self.height {
             return;
         }
@@ -304,15 +342,25 @@ impl Tendermint {
             self.priority = ProposerPriority::at_height(&validators, height);
         }
         self.validators = validators;
+        self.seed = seed;
         self.started = true;
         self.height = height;
         self.decision = None;
-        self.locked = self.sign_state.filter(|s| s.height == height).and_then(|s| s.lock);
-        self.valid = None;
+        // After a restart within a height, resume after the last round signed in, keeping
+        // the lock: every earlier position is spent, and waiting in it could stall a
+        // validator that holds a quorum alone. Skipping rounds is always safe.
+        let resumed = self.sign_state.as_ref().filter(|s| s.height == height).cloned();
+        self.locked = resumed.as_ref().and_then(|s| s.lock);
+        self.valid = self.locked;
         self.proposals.clear();
         self.votes = VoteBook::default();
         self.reported.clear();
-        self.start_round(0, out);
+        for vote in resumed.iter().flat_map(|s| s.lock_proof.iter()) {
+            if let Some(power) = self.validators.power_of(&vote.validator) {
+                self.votes.add(vote.clone(), power);
+            }
+        }
+        self.start_round(resumed.map_or(0, |s| s.round.saturating_add(1)), out);
     }
 
     /// StartRound (lines 11-21).
@@ -388,12 +436,14 @@ impl Tendermint {
         let public = key.public();
         self.validators.power_of(&public)?;
         let position = (self.height, round, step);
-        if self.sign_state.is_some_and(|s| position <= s.position()) {
+        if self.sign_state.as_ref().is_some_and(|s| position <= s.position()) {
             return None;
         }
         let signature = key.sign(&msg);
-        let state = SignState { height: self.height, round, step, lock: self.locked };
-        self.sign_state = Some(state);
+        let lock_proof =
+            self.locked.map(|l| self.votes.votes_for(l.round, VoteKind::Prevote, Some(l.value))).unwrap_or_default();
+        let state = SignState { height: self.height, round, step, lock: self.locked, lock_proof };
+        self.sign_state = Some(state.clone());
         out.push(Output::SignStateChanged(state));
         Some((public, signature))
     }
@@ -429,7 +479,7 @@ impl Tendermint {
         self.proposals.entry(round).or_default().push(ProposalEntry { signed, value_is_valid });
     }
 
-    fn on_vote(&mut self, signed: SignedVote, out: &mut Vec<Output>) {
+    fn on_vote(&mut self, signed: SignedVote, checked: bool, out: &mut Vec<Output>) {
         let v = &signed.vote;
         // Votes still count after the decision, until the next height: late equivocation at
         // a decided height is still reported.
@@ -441,7 +491,7 @@ impl Tendermint {
         if self.votes.contains(&signed) {
             return; // duplicate: no need to check the signature again
         }
-        if signed.validator.verify(&v.signing_hash(), &signed.signature).is_err() {
+        if !checked && signed.validator.verify(&v.signing_hash(), &signed.signature).is_err() {
             return;
         }
         let (round, kind, who) = (v.round, v.kind, signed.validator);

@@ -117,7 +117,7 @@ fn locked_value_is_only_abandoned_for_a_later_proof_of_lock() {
     let others: Vec<&Keypair> = ks.iter().filter(|k| k.public() != me.public()).collect();
     let (a, b) = (value(0xA), value(0xB));
     let mut n = core(me, &set);
-    n.handle(Input::Start { height: 1, validators: set.clone() });
+    n.handle(Input::Start { height: 1, validators: set.clone(), seed: Hash::ZERO });
 
     // Round 0: proposal A, a quorum of prevotes for A: lock A and precommit it.
     let out = n.handle(Input::Proposal {
@@ -167,7 +167,7 @@ fn invalid_proposals_get_nil_prevotes() {
     let p0 = set.weighted_proposer(1, 0).unwrap();
     let me = ks.iter().find(|k| k.public() != p0).unwrap();
     let mut n = core(me, &set);
-    n.handle(Input::Start { height: 1, validators: set.clone() });
+    n.handle(Input::Start { height: 1, validators: set.clone(), seed: Hash::ZERO });
     let prop = signed_proposal(ks.iter().find(|k| k.public() == p0).unwrap(), 1, 0, value(1), None);
     let out = n.handle(Input::Proposal { proposal: prop, value_is_valid: false });
     assert_eq!(votes_in(&out)[0].block_hash, None);
@@ -179,26 +179,52 @@ fn restored_sign_state_prevents_signing_at_or_below_it() {
     let set = set_of(&ks, &[1, 1, 1, 1]);
     let p0 = set.weighted_proposer(1, 0).unwrap();
     let me = ks.iter().find(|k| k.public() == p0).unwrap();
-    let guard =
-        SignState { height: 1, round: 0, step: Step::Precommit, lock: Some(Lock { value: value(7), round: 0 }) };
+    let locked = value(7);
+    // The polka that made this validator lock on `locked` in round 0.
+    let proof: Vec<SignedVote> =
+        ks.iter().take(3).map(|k| signed_vote(k, 1, 0, VoteKind::Prevote, Some(locked))).collect();
+    let guard = SignState {
+        height: 1,
+        round: 0,
+        step: Step::Precommit,
+        lock: Some(Lock { value: locked, round: 0 }),
+        lock_proof: proof,
+    };
     // The guard is SCALE-encodable and round-trips.
     let bytes = parity_scale_codec::Encode::encode(&guard);
     assert_eq!(<SignState as parity_scale_codec::Decode>::decode(&mut &bytes[..]).unwrap(), guard);
 
-    let mut n = core(me, &set).with_sign_state(guard);
-    let mut out = n.handle(Input::Start { height: 1, validators: set.clone() });
-    assert!(out.iter().any(|o| matches!(o, Output::GetValue { height: 1, round: 0 })));
+    let mut n = core(me, &set).with_sign_state(guard.clone());
+    let mut out = n.handle(Input::Start { height: 1, validators: set.clone(), seed: Hash::ZERO });
     out.extend(n.handle(Input::ProposeValue { height: 1, round: 0, value: value(9) }));
     out.extend(n.handle(Input::Timeout(Timeout { height: 1, round: 0, step: Step::Propose })));
     out.extend(n.handle(Input::Timeout(Timeout { height: 1, round: 0, step: Step::Prevote })));
-    assert!(!out.iter().any(|o| matches!(o, Output::Broadcast(_) | Output::SignStateChanged(_))), "{out:?}");
-    assert_eq!(n.locked(), guard.lock, "the lock survives the restart");
+    for o in &out {
+        if let Output::Broadcast(m) = o {
+            let round = match m {
+                Message::Proposal(p) => p.proposal.round,
+                Message::Vote(v) => v.vote.round,
+            };
+            assert!(round >= 1, "signed again in round 0: {m:?}");
+        }
+    }
+    assert_eq!((n.round(), n.locked()), (1, guard.lock), "resumes in round 1 with its lock");
 
-    // Round 1 is above the guard: signing resumes, the guard moves first.
-    n.handle(Input::Timeout(Timeout { height: 1, round: 0, step: Step::Precommit }));
-    let out = n.handle(Input::Timeout(Timeout { height: 1, round: 1, step: Step::Propose }));
+    // The round-1 proposer re-proposes the locked value with the round-0 proof of lock: the
+    // restarted validator, which kept the proof, prevotes it.
+    let p1 = n.proposer(1).unwrap();
+    let proposer = ks.iter().find(|k| k.public() == p1).unwrap();
+    let out = if p1 == me.public() {
+        out
+    } else {
+        let prop = signed_proposal(proposer, 1, 1, locked, Some(0));
+        n.handle(Input::Proposal { proposal: prop, value_is_valid: true })
+    };
+    let prevotes: Vec<_> = votes_in(&out).into_iter().filter(|v| v.round == 1 && v.kind == VoteKind::Prevote).collect();
+    assert_eq!(prevotes.len(), 1, "{out:?}");
+    assert_eq!(prevotes[0].block_hash, Some(locked));
     let i = out.iter().position(|o| matches!(o, Output::SignStateChanged(s) if s.round == 1)).unwrap();
-    let j = out.iter().position(|o| matches!(o, Output::Broadcast(_))).unwrap();
+    let j = out.iter().position(|o| matches!(o, Output::Broadcast(Message::Vote(_)))).unwrap();
     assert!(i < j, "persist before broadcast");
 }
 
@@ -207,7 +233,7 @@ fn equivocation_is_reported_once_per_round_and_kind() {
     let ks = keys(4);
     let set = set_of(&ks, &[1, 1, 1, 1]);
     let mut n = core(&ks[0], &set);
-    n.handle(Input::Start { height: 1, validators: set.clone() });
+    n.handle(Input::Start { height: 1, validators: set.clone(), seed: Hash::ZERO });
     let first = signed_vote(&ks[1], 1, 0, VoteKind::Prevote, Some(value(1)));
     let second = signed_vote(&ks[1], 1, 0, VoteKind::Prevote, None);
     assert!(n.handle(Input::Vote(first.clone())).is_empty());
@@ -227,7 +253,7 @@ fn bad_signatures_strangers_and_other_heights_are_ignored() {
     let ks = keys(5);
     let set = set_of(&ks[..4], &[1, 1, 1, 1]);
     let mut n = core(&ks[0], &set);
-    n.handle(Input::Start { height: 1, validators: set.clone() });
+    n.handle(Input::Start { height: 1, validators: set.clone(), seed: Hash::ZERO });
     let mut forged = signed_vote(&ks[1], 1, 0, VoteKind::Prevote, None);
     forged.signature = ks[2].sign(&forged.vote.signing_hash());
     let stranger = signed_vote(&ks[4], 1, 0, VoteKind::Prevote, None);
@@ -565,7 +591,7 @@ mod sim {
         }
 
         fn start(&mut self, i: usize, height: u64) {
-            let out = self.nodes[i].handle(Input::Start { height, validators: self.set.clone() });
+            let out = self.nodes[i].handle(Input::Start { height, validators: self.set.clone(), seed: Hash::ZERO });
             self.process(i, out);
             let (now, later): (Vec<_>, Vec<_>) =
                 std::mem::take(&mut self.pending[i]).into_iter().partition(|m| msg_height(m) == height);
@@ -658,7 +684,7 @@ mod sim {
                     }
                     Output::SignStateChanged(s) => {
                         let pos = (s.height, s.round, s.step);
-                        if self.sign_states[i].is_some_and(|p| pos <= (p.height, p.round, p.step)) {
+                        if self.sign_states[i].as_ref().is_some_and(|p| pos <= (p.height, p.round, p.step)) {
                             self.failures.push(format!("node {i}: sign state went back to {s:?}"));
                         }
                         self.sign_states[i] = Some(s);

@@ -1,98 +1,175 @@
+//! Tests of [`Engine`]: the block-time pause, buffering, and effects as the driver sees them.
+//! The Tendermint rules themselves are tested in `tendermint_tests.rs`.
+
 use super::*;
 use crate::chainspec::ChainSpec;
-use crate::primitives::{Hash, Header, PublicKey};
+use crate::primitives::PublicKey;
 
-fn block(height: u64) -> Block {
-    Block {
-        header: Header {
-            parent: Hash::ZERO,
-            height,
-            timestamp_ms: 0,
-            proposer: Keypair::dev("alice").public(),
-            tx_root: Hash::ZERO,
-            state_root: Hash::ZERO,
-            tx_count: 0,
-        },
-        txs: vec![],
-    }
+fn set(names: &[&str]) -> ValidatorSet {
+    let stakes: Vec<(PublicKey, u128)> = names.iter().map(|n| (Keypair::dev(n).public(), 10u128.pow(13))).collect();
+    ValidatorSet::from_stakes(&stakes).unwrap()
 }
 
 fn engine(names: &[&str], me: &str) -> Engine {
     let spec = ChainSpec::load("dev").unwrap();
-    let stakes: Vec<(PublicKey, u128)> = names.iter().map(|n| (Keypair::dev(n).public(), 10u128.pow(13))).collect();
-    Engine::new(
-        spec.chain_id.clone(),
-        Some(Keypair::dev(me)),
-        ValidatorSet::from_stakes(&stakes).unwrap(),
-        spec.consensus.clone(),
-    )
+    Engine::new(spec.chain_id.clone(), Some(Keypair::dev(me)), set(names), spec.consensus.clone(), None)
+}
+
+fn value(height: u64) -> Hash {
+    Hash::digest(b"test/block", &height.to_le_bytes())
+}
+
+/// Starts `height` and returns the effects of the block-time timeout.
+fn start(e: &mut Engine, height: u64) -> Vec<Effect> {
+    let fx = e.handle(Input::Start { height, parent: value(height - 1) });
+    let [Effect::ScheduleTimeout { timeout, after_ms }] = fx.as_slice() else { panic!("{fx:?}") };
+    assert_eq!((timeout.kind, *after_ms), (TimeoutKind::NewHeight, 1000));
+    e.handle(Input::TimeoutElapsed(*timeout))
 }
 
 #[test]
 fn single_validator_commits_each_height_after_block_time() {
     let mut e = engine(&["alice"], "alice");
-    let set = e.validators().clone();
+    let validators = e.validators().clone();
     for h in 1..=3u64 {
-        let fx = e.handle(Input::Start { height: h });
-        let Some(Effect::ScheduleTimeout { timeout, after_ms }) = fx.first().cloned() else { panic!("{fx:?}") };
-        assert_eq!((timeout.kind, after_ms), (TimeoutKind::NewHeight, 1000));
-        let fx = e.handle(Input::TimeoutElapsed(timeout));
+        let fx = start(&mut e, h);
         assert!(fx.iter().any(|f| matches!(f, Effect::BuildProposal { height, round: 0 } if *height == h)));
-        let b = block(h);
-        let fx = e.handle(Input::ProposalBuilt { height: h, round: 0, block: b.clone() });
-        let [Effect::Commit { block: got, certificate }] = fx.as_slice() else { panic!("{fx:?}") };
-        assert_eq!(got, &b);
-        verify_commit("ergon-dev", &set, certificate, h, b.hash()).unwrap();
-        // A second proposal for the same height is ignored: never two commits at one height.
-        assert!(e.handle(Input::ProposalBuilt { height: h, round: 0, block: block(h) }).is_empty());
+        let fx = e.handle(Input::ProposalBuilt { height: h, round: 0, value: value(h) });
+        // Every message is covered by a sign state persisted before it.
+        let mut covered = None;
+        for f in &fx {
+            match f {
+                Effect::PersistSignState(s) => covered = Some((s.height, s.round, s.step)),
+                Effect::Broadcast(_) => assert_eq!(covered.map(|c| c.0), Some(h)),
+                _ => {}
+            }
+        }
+        let commits: Vec<_> = fx.iter().filter(|f| matches!(f, Effect::Commit { .. })).collect();
+        let [Effect::Commit { height, value: got, certificate }] = commits.as_slice() else { panic!("{fx:?}") };
+        assert_eq!((*height, *got), (h, value(h)));
+        verify_commit("ergon-dev", &validators, certificate, h, value(h)).unwrap();
+        // A second value for the same height is ignored: never two commits at one height.
+        assert!(e.handle(Input::ProposalBuilt { height: h, round: 0, value: value(h + 100) }).is_empty());
     }
 }
 
+/// Four engines exchanging every message directly commit the same value at every height.
 #[test]
-fn stale_timeouts_and_proposals_are_ignored() {
+fn four_validators_commit_one_chain() {
+    let names = ["alice", "bob", "charlie", "dave"];
+    let mut engines: Vec<Engine> = names.iter().map(|n| engine(&names, n)).collect();
+    for h in 1..=5u64 {
+        let mut queue: Vec<(usize, Effect)> = Vec::new();
+        for (i, e) in engines.iter_mut().enumerate() {
+            queue.extend(start(e, h).into_iter().map(|f| (i, f)));
+        }
+        let mut decided: Vec<Option<Hash>> = vec![None; names.len()];
+        while let Some((from, effect)) = queue.pop() {
+            match effect {
+                Effect::BuildProposal { height, round } => {
+                    let fx = engines[from].handle(Input::ProposalBuilt { height, round, value: value(height) });
+                    queue.extend(fx.into_iter().map(|f| (from, f)));
+                }
+                Effect::Broadcast(m) => {
+                    for to in (0..names.len()).filter(|t| *t != from) {
+                        let input = match &m {
+                            Message::Proposal(p) => Input::Proposal { proposal: p.clone(), value_is_valid: true },
+                            Message::Vote(v) => Input::Votes(vec![v.clone()]),
+                        };
+                        let fx = engines[to].handle(input);
+                        queue.extend(fx.into_iter().map(|f| (to, f)));
+                    }
+                }
+                Effect::Commit { height, value: v, certificate } => {
+                    assert_eq!(height, h);
+                    verify_commit("ergon-dev", &set(&names), &certificate, h, v).unwrap();
+                    assert!(decided[from].replace(v).is_none(), "two commits at one height");
+                }
+                Effect::Evidence { .. } => panic!("nobody equivocates here"),
+                Effect::ScheduleTimeout { .. } | Effect::PersistSignState(_) => {}
+            }
+        }
+        assert!(decided.iter().all(|d| *d == Some(value(h))), "height {h}: {decided:?}");
+    }
+}
+
+/// Messages for the next height that arrive during the block-time pause are replayed when the
+/// height starts, and a proposal is checked against the next height's proposer meanwhile.
+#[test]
+fn messages_during_the_pause_are_kept() {
+    let names = ["alice", "bob", "charlie", "dave"];
+    let mut engines: Vec<Engine> = names.iter().map(|n| engine(&names, n)).collect();
+    // Everyone but the proposer of height 1 waits out the pause; the proposer starts first.
+    for e in engines.iter_mut() {
+        e.handle(Input::Start { height: 1, parent: value(0) });
+    }
+    let proposer = names.iter().position(|n| {
+        let mut probe = engine(&names, n);
+        start(&mut probe, 1).iter().any(|f| matches!(f, Effect::BuildProposal { .. }))
+    });
+    let p = proposer.unwrap();
+    let timeout = Timeout { height: 1, round: 0, kind: TimeoutKind::NewHeight };
+    engines[p].handle(Input::TimeoutElapsed(timeout));
+    let fx = engines[p].handle(Input::ProposalBuilt { height: 1, round: 0, value: value(1) });
+    let proposal = fx
+        .iter()
+        .find_map(|f| match f {
+            Effect::Broadcast(Message::Proposal(sp)) => Some(sp.clone()),
+            _ => None,
+        })
+        .unwrap();
+    let other = (p + 1) % names.len();
+    assert!(engines[other].is_from_proposer(&proposal));
+    let mut forged = proposal.clone();
+    forged.proposal.round = 1;
+    assert!(!engines[other].is_from_proposer(&forged), "signature no longer matches");
+    assert!(engines[other].handle(Input::Proposal { proposal, value_is_valid: true }).is_empty());
+    // When the pause ends, the kept proposal is prevoted at once.
+    let fx = engines[other].handle(Input::TimeoutElapsed(timeout));
+    let prevoted = fx.iter().any(|f| {
+        matches!(f, Effect::Broadcast(Message::Vote(v))
+            if v.vote.kind == crate::primitives::VoteKind::Prevote && v.vote.block_hash == Some(value(1)))
+    });
+    assert!(prevoted, "{fx:?}");
+}
+
+/// A lone validator restarted with its persisted sign state never signs again where it
+/// signed, and commits a new block in the next round: the block it had locked on died with the
+/// process, and nobody else saw its votes.
+#[test]
+fn restored_sign_state_prevents_signing_twice() {
     let mut e = engine(&["alice"], "alice");
-    e.handle(Input::Start { height: 5 });
-    let old = Timeout { height: 4, round: 0, kind: TimeoutKind::NewHeight };
-    assert!(e.handle(Input::TimeoutElapsed(old)).is_empty());
-    assert!(e.handle(Input::ProposalBuilt { height: 5, round: 0, block: block(5) }).is_empty(), "not yet proposing");
-}
-
-#[test]
-fn without_quorum_nothing_commits_and_rounds_advance() {
-    let mut e = engine(&["alice", "bob", "charlie", "dave"], "alice");
-    let fx = e.handle(Input::Start { height: 4 }); // (4 + 0) % 4 = alice proposes
-    let Some(Effect::ScheduleTimeout { timeout, .. }) = fx.first().cloned() else { panic!() };
-    let fx = e.handle(Input::TimeoutElapsed(timeout));
-    assert!(fx.iter().any(|f| matches!(f, Effect::BuildProposal { .. })));
-    assert!(e.handle(Input::ProposalBuilt { height: 4, round: 0, block: block(4) }).is_empty());
-    let propose = Timeout { height: 4, round: 0, kind: TimeoutKind::Propose };
-    let fx = e.handle(Input::TimeoutElapsed(propose));
-    let Some(Effect::ScheduleTimeout { timeout, after_ms }) = fx.first().cloned() else { panic!() };
-    assert_eq!((timeout.round, after_ms), (1, 3500), "round 1 waits propose + delta");
-    assert!(!fx.iter().any(|f| matches!(f, Effect::BuildProposal { .. })), "bob proposes round 1");
-}
-
-#[test]
-fn certificates_are_checked() {
-    let set = ValidatorSet::from_stakes(
-        &["alice", "bob", "charlie", "dave"].map(|n| (Keypair::dev(n).public(), 10u128.pow(13))),
-    )
-    .unwrap();
-    let b = block(7);
-    let mut cert = CommitCertificate { height: 7, round: 0, block_hash: b.hash(), signatures: vec![] };
-    let msg = cert.vote("c").signing_hash();
-    for n in ["alice", "bob"] {
-        cert.signatures.push((Keypair::dev(n).public(), Keypair::dev(n).sign(&msg)));
+    start(&mut e, 1);
+    let fx = e.handle(Input::ProposalBuilt { height: 1, round: 0, value: value(1) });
+    let last = fx
+        .iter()
+        .rev()
+        .find_map(|f| match f {
+            Effect::PersistSignState(s) => Some(s.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(last.lock.map(|l| l.value), Some(value(1)));
+    // The process dies before the commit reaches disk, and restarts at height 1.
+    let spec = ChainSpec::load("dev").unwrap();
+    let mut again =
+        Engine::new(spec.chain_id.clone(), Some(Keypair::dev("alice")), set(&["alice"]), spec.consensus, Some(last));
+    let mut fx = start(&mut again, 1);
+    assert!(fx.iter().any(|f| matches!(f, Effect::BuildProposal { height: 1, round: 1 })), "{fx:?}");
+    fx.extend(again.handle(Input::ProposalBuilt { height: 1, round: 0, value: value(100) }));
+    fx.extend(again.handle(Input::ProposalBuilt { height: 1, round: 1, value: value(101) }));
+    for f in &fx {
+        if let Effect::Broadcast(m) = f {
+            let round = match m {
+                Message::Proposal(p) => p.proposal.round,
+                Message::Vote(v) => v.vote.round,
+            };
+            assert!(round >= 1, "signed again in round 0: {m:?}");
+        }
     }
-    assert!(matches!(verify_commit("c", &set, &cert, 7, b.hash()), Err(CommitError::NoQuorum { got: 20000, .. })));
-    cert.signatures.push((Keypair::dev("charlie").public(), Keypair::dev("charlie").sign(&msg)));
-    verify_commit("c", &set, &cert, 7, b.hash()).unwrap();
-    assert!(matches!(verify_commit("other-chain", &set, &cert, 7, b.hash()), Err(CommitError::BadSignature)));
-    assert!(matches!(verify_commit("c", &set, &cert, 8, b.hash()), Err(CommitError::Height { .. })));
-    let mut dup = cert.clone();
-    dup.signatures.push(dup.signatures[0]);
-    assert!(matches!(verify_commit("c", &set, &dup, 7, b.hash()), Err(CommitError::DuplicateSigner(_))));
-    let mut stranger = cert.clone();
-    stranger.signatures[0] = (Keypair::dev("eve").public(), Keypair::dev("eve").sign(&msg));
-    assert!(matches!(verify_commit("c", &set, &stranger, 7, b.hash()), Err(CommitError::UnknownSigner(_))));
+    let commit = fx.iter().find_map(|f| match f {
+        Effect::Commit { value, .. } => Some(*value),
+        _ => None,
+    });
+    assert_eq!(commit, Some(value(101)), "{fx:?}");
 }

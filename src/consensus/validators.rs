@@ -128,6 +128,24 @@ impl ValidatorSet {
     pub fn weighted_proposer(&self, height: u64, round: u32) -> Option<PublicKey> {
         ProposerPriority::at_height(self, height).proposer(self, round)
     }
+
+    /// Stake-weighted lottery for `round`, seeded by the previous block hash: a draw uniform in
+    /// [0, total power) lands on a validator with probability power / total. Nobody can steer
+    /// it but the previous proposer, and only by withholding its block.
+    pub fn lottery_proposer(&self, seed: Hash, round: u32) -> Option<PublicKey> {
+        let draw = Hash::of(crate::primitives::tag::PROPOSER_LOTTERY, &(seed, round));
+        let mut word = [0u8; 16];
+        word.copy_from_slice(draw.as_bytes().get(..16)?);
+        // 128 random bits reduced mod a u64 total: bias below 2^-64.
+        let mut ticket = u128::from_le_bytes(word).checked_rem(u128::from(self.total))?;
+        for (key, power) in &self.validators {
+            match ticket.checked_sub(u128::from(*power)) {
+                Some(rest) => ticket = rest,
+                None => return Some(*key),
+            }
+        }
+        None
+    }
 }
 
 /// CometBFT's weighted round-robin. Every turn each validator's priority grows by its power;

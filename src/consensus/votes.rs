@@ -146,6 +146,20 @@ impl VoteBook {
             .collect()
     }
 
+    /// The votes of `kind` for `value` in `round`, one per validator, in key order.
+    pub fn votes_for(&self, round: u32, kind: VoteKind, value: Option<Hash>) -> Vec<SignedVote> {
+        self.rounds
+            .get(&round)
+            .map(|r| {
+                r.tally(kind)
+                    .by_validator
+                    .values()
+                    .filter_map(|held| held.iter().find(|v| v.vote.block_hash == value).cloned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Signatures of the precommits for `value` in `round`, in key order.
     pub fn precommit_signatures(&self, round: u32, value: Hash) -> Vec<(PublicKey, Signature)> {
         self.rounds

@@ -144,6 +144,11 @@ pub enum NetworkEvent {
         commit: CommitCertificate,
         id: GossipId,
     },
+    /// A proposal (with its block) or a vote, decoded but not yet checked.
+    Consensus {
+        msg: crate::wire::ConsensusMessage,
+        id: GossipId,
+    },
     /// A peer on our chain told us where it is (on connect).
     PeerStatus {
         peer: PeerRef,

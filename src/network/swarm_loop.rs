@@ -582,8 +582,10 @@ impl SwarmLoop {
                 .map(|tx| NetworkEvent::Tx { tx, id: gid.clone() }),
             Some(Topic::Blocks) => wire::decode_committed_block(&message.data, self.max_message_bytes)
                 .map(|(block, commit)| NetworkEvent::Block { block, commit, id: gid.clone() }),
-            // Consensus votes and receipts have no handlers yet: drop without judging.
-            Some(Topic::Consensus) | Some(Topic::Receipts) => {
+            Some(Topic::Consensus) => wire::decode_consensus(&message.data, self.max_message_bytes)
+                .map(|msg| NetworkEvent::Consensus { msg, id: gid.clone() }),
+            // Receipts have no handler yet: drop without judging.
+            Some(Topic::Receipts) => {
                 let _ = self.swarm.behaviour_mut().gossipsub.report_message_validation_result(
                     &gid.id,
                     &source,

@@ -3,8 +3,15 @@
 use super::{ChainEvent, Driver, NodeError};
 use crate::ledger::{BlockEnv, Executor, StateDiff, StateReader, TxInvalid};
 use crate::network::Topic;
-use crate::primitives::{Address, Block, CommitCertificate, Header};
+use crate::primitives::{Address, Block, CommitCertificate, Hash, Header};
 use crate::storage::StoreError;
+
+/// A block this node built or received as a proposal, executed on top of the head and kept
+/// until a block is committed at its height.
+pub(super) struct Candidate {
+    pub(super) block: Block,
+    pub(super) prepared: Prepared,
+}
 
 /// What executing a block produced, kept until the block is committed.
 pub(super) struct Prepared {
@@ -22,7 +29,7 @@ pub(super) fn heavy<R>(f: impl FnOnce() -> R) -> R {
     }
 }
 
-fn now_ms() -> u64 {
+pub(super) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
@@ -31,12 +38,13 @@ fn now_ms() -> u64 {
 
 impl Driver {
     /// Builds the block at `height` on top of the head: takes txs from the mempool by fee,
-    /// executes them, and computes the new state root.
-    pub(super) fn build(&mut self, height: u64) -> Result<Block, NodeError> {
+    /// executes them, computes the new state root, and keeps it as a candidate. Returns its
+    /// hash.
+    pub(super) fn build(&mut self, height: u64) -> Result<Hash, NodeError> {
         heavy(|| self.build_inner(height))
     }
 
-    fn build_inner(&mut self, height: u64) -> Result<Block, NodeError> {
+    fn build_inner(&mut self, height: u64) -> Result<Hash, NodeError> {
         let proposer = self.proposer.ok_or_else(|| NodeError::Build("this node has no validator key".into()))?;
         let parent_height = height.checked_sub(1).ok_or_else(|| NodeError::Build("cannot build genesis".into()))?;
         let parent = self
@@ -77,18 +85,18 @@ impl Driver {
             tx_count: u32::try_from(txs.len()).unwrap_or(u32::MAX),
         };
         let block = Block { header, txs };
-        self.prepared.insert(block.hash(), Prepared { diff, tree_batch, tx_errors });
-        Ok(block)
+        let hash = block.hash();
+        self.candidates.insert(hash, Candidate { block, prepared: Prepared { diff, tree_batch, tx_errors } });
+        Ok(hash)
     }
 
-    /// Commits a block this node built (its execution results are in `prepared`).
-    pub(super) fn commit(&mut self, block: Block, certificate: CommitCertificate) -> Result<(), NodeError> {
-        let hash = block.hash();
-        let prepared = self
-            .prepared
-            .remove(&hash)
-            .ok_or_else(|| NodeError::Build(format!("block {hash} was not built by this node")))?;
-        self.prepared.clear();
+    /// Commits the decided block `value`, which this node built or executed as a proposal.
+    pub(super) fn commit(&mut self, value: Hash, certificate: CommitCertificate) -> Result<(), NodeError> {
+        let Candidate { block, prepared } = self
+            .candidates
+            .remove(&value)
+            .ok_or_else(|| NodeError::Build(format!("decided block {value} was never executed here")))?;
+        self.candidates.clear();
         self.finalize(block, certificate, prepared, true)
     }
 

@@ -67,12 +67,15 @@ impl Driver {
             return Err(ImportError::Timestamp { got: block.header.timestamp_ms, parent: parent.timestamp_ms });
         }
         let prepared = heavy(|| self.execute(&block))?;
+        let hash = block.hash();
         self.finalize(block, commit, prepared, false)?;
-        self.engine_restart(height);
+        self.candidates.clear();
+        self.engine_restart(height, hash);
         Ok(())
     }
 
-    fn execute(&self, block: &Block) -> Result<Prepared, ImportError> {
+    /// Checks a block's txs (root, signatures, execution) and state root on top of the head.
+    pub(super) fn execute(&self, block: &Block) -> Result<Prepared, ImportError> {
         if Block::tx_root(&block.txs) != block.header.tx_root {
             return Err(ImportError::TxRoot);
         }

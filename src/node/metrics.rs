@@ -12,6 +12,7 @@ pub struct Metrics {
     txs_applied: AtomicU64,
     blocks: AtomicU64,
     last_block_interval_ms: AtomicU64,
+    equivocations: AtomicU64,
 }
 
 impl Metrics {
@@ -32,6 +33,10 @@ impl Metrics {
         if let Some(p) = parent_time_ms {
             self.last_block_interval_ms.store(h.timestamp_ms.saturating_sub(p), Relaxed);
         }
+    }
+
+    pub fn on_evidence(&self) {
+        self.equivocations.fetch_add(1, Relaxed);
     }
 
     pub fn height(&self) -> u64 {
@@ -68,6 +73,12 @@ impl Metrics {
             "gauge",
             "Time between the last two blocks' timestamps.",
             format!("{:.3}", self.last_block_interval_ms.load(Relaxed) as f64 / 1000.0),
+        );
+        metric(
+            "ergon_equivocations_total",
+            "counter",
+            "Equivocations (two different votes by one validator) recorded since start.",
+            self.equivocations.load(Relaxed).to_string(),
         );
         out
     }

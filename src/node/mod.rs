@@ -9,6 +9,7 @@
 
 mod builder;
 mod chain_view;
+mod consensus;
 mod handle;
 mod import;
 mod metrics;
@@ -19,11 +20,11 @@ pub use handle::{ChainEvent, HeadInfo as ChainEventHead, NodeHandle, SubmitError
 pub use metrics::Metrics;
 
 use crate::chainspec::ChainSpec;
-use crate::consensus::{Effect, Engine, Input, Timeout, ValidatorSet};
+use crate::consensus::{Engine, Input, SignedVote, Timeout, ValidatorSet};
 use crate::mempool::{Mempool, MempoolConfig};
 use crate::primitives::{Hash, Keypair, SignedTx};
 use crate::storage::{Store, StoreError};
-use builder::Prepared;
+use builder::Candidate;
 use futures::stream::{FuturesUnordered, StreamExt};
 use handle::Command;
 use std::collections::HashMap;
@@ -59,8 +60,12 @@ struct Driver {
     store: Arc<Store>,
     mempool: Mempool,
     engine: Engine,
-    /// Blocks this node built, with the execution results needed to commit them.
-    prepared: HashMap<Hash, Prepared>,
+    /// Blocks built or received as proposals at the height at hand, executed, by hash.
+    candidates: HashMap<Hash, Candidate>,
+    /// Votes received since the last batch verification.
+    votes_in: Vec<(SignedVote, crate::network::GossipId)>,
+    /// Own consensus messages at the height at hand, for resending.
+    outbox: consensus::Outbox,
     timers: FuturesUnordered<TimerFuture>,
     events: broadcast::Sender<ChainEvent>,
     metrics: Arc<Metrics>,
@@ -87,7 +92,13 @@ pub fn start(
     let metrics = Arc::new(Metrics::default());
     let head = store.head()?;
     metrics.set_head(head.height, head.height);
-    let engine = Engine::new(spec.chain_id.clone(), config.validator_key.clone(), validators, spec.consensus.clone());
+    let engine = Engine::new(
+        spec.chain_id.clone(),
+        config.validator_key.clone(),
+        validators,
+        spec.consensus.clone(),
+        store.sign_state()?,
+    );
     let (net, net_events) = match config.network {
         Some(mut net_config) => {
             net_config.genesis = store.genesis_hash()?;
@@ -115,7 +126,9 @@ pub fn start(
         store,
         mempool: Mempool::new(config.mempool),
         engine,
-        prepared: HashMap::new(),
+        candidates: HashMap::new(),
+        votes_in: Vec::new(),
+        outbox: consensus::Outbox::default(),
         timers: FuturesUnordered::new(),
         events,
         metrics,
@@ -124,8 +137,7 @@ pub fn start(
         sync_results: sync_tx,
     };
     let task = tokio::spawn(async move {
-        let next = head.height.saturating_add(1);
-        driver.input(Input::Start { height: next });
+        driver.input(Input::Start { height: head.height.saturating_add(1), parent: head.hash });
         driver.run(cmd_rx, net_events, sync_rx, shutdown).await;
     });
     Ok((handle, task))
@@ -150,17 +162,28 @@ impl Driver {
                 _ = &mut shutdown => break,
                 Some(cmd) = commands.recv() => self.command(cmd),
                 Some(t) = self.timers.next(), if !self.timers.is_empty() => self.input(Input::TimeoutElapsed(t)),
-                Some(ev) = net_events.recv(), if has_net => self.on_network(ev),
+                Some(ev) = net_events.recv(), if has_net => {
+                    self.on_network(ev);
+                    // Take what else has arrived, so votes are verified in batches.
+                    for _ in 0..256 {
+                        let Ok(ev) = net_events.try_recv() else { break };
+                        self.on_network(ev);
+                    }
+                    self.flush_votes();
+                }
                 Some(r) = sync_results.recv() => self.on_sync_result(r),
-                _ = tick.tick() => self.maybe_sync(),
+                _ = tick.tick() => {
+                    self.maybe_sync();
+                    self.resend_if_stuck();
+                }
             }
         }
         tracing::info!("driver stopped");
     }
 
-    /// After importing `height`, restart consensus at the next height.
-    fn engine_restart(&mut self, height: u64) {
-        self.input(Input::Start { height: height.saturating_add(1) });
+    /// After importing block `height` (`hash`), restart consensus at the next height.
+    fn engine_restart(&mut self, height: u64, hash: Hash) {
+        self.input(Input::Start { height: height.saturating_add(1), parent: hash });
     }
 
     fn command(&mut self, cmd: Command) {
@@ -246,34 +269,5 @@ impl Driver {
             .map(|f| f.total)
             .ok_or_else(|| SubmitError::Internal("fee overflow".into()))?;
         self.mempool.insert(tx.sign(&key), &account).map_err(SubmitError::Mempool)
-    }
-
-    /// Feeds the engine and executes its effects until none are left.
-    fn input(&mut self, input: Input) {
-        let mut queue = std::collections::VecDeque::from(self.engine.handle(input));
-        while let Some(effect) = queue.pop_front() {
-            match effect {
-                Effect::ScheduleTimeout { timeout, after_ms } => {
-                    let d = std::time::Duration::from_millis(after_ms);
-                    self.timers.push(Box::pin(async move {
-                        tokio::time::sleep(d).await;
-                        timeout
-                    }));
-                }
-                Effect::BuildProposal { height, round } => match self.build(height) {
-                    Ok(block) => queue.extend(self.engine.handle(Input::ProposalBuilt { height, round, block })),
-                    Err(e) => tracing::error!(height, round, error = %e, "could not build a block"),
-                },
-                Effect::Commit { block, certificate } => {
-                    let height = block.header.height;
-                    match self.commit(block, certificate) {
-                        Ok(()) => queue.extend(self.engine.handle(Input::Start { height: height.saturating_add(1) })),
-                        // Storage failing is not something the node can route around: stop
-                        // producing rather than diverge from what is on disk.
-                        Err(e) => tracing::error!(height, error = %e, "commit failed; block production halted"),
-                    }
-                }
-            }
-        }
     }
 }

@@ -28,7 +28,7 @@ pub(super) struct SyncResult {
 
 #[derive(Default)]
 pub(super) struct SyncState {
-    peer_heads: HashMap<PeerRef, u64>,
+    pub(super) peer_heads: HashMap<PeerRef, u64>,
     /// Highest height any peer claims; shared with RPC (system_health).
     target: Arc<AtomicU64>,
     in_flight: bool,
@@ -56,6 +56,7 @@ impl Driver {
         match ev {
             NetworkEvent::Tx { tx, id } => self.on_gossip_tx(tx, id),
             NetworkEvent::Block { block, commit, id } => self.on_gossip_block(block, commit, id),
+            NetworkEvent::Consensus { msg, id } => self.on_consensus(msg, id),
             NetworkEvent::PeerStatus { peer, status } => {
                 self.sync.peer_heads.insert(peer, status.finalized_height);
                 self.sync.raise_target(status.finalized_height);
@@ -67,7 +68,7 @@ impl Driver {
         }
     }
 
-    fn report(&self, id: GossipId, verdict: Verdict) {
+    pub(super) fn report(&self, id: GossipId, verdict: Verdict) {
         if let Some(net) = &self.net {
             net.report(id, verdict);
         }
@@ -192,7 +193,8 @@ impl Driver {
                 self.sync.peer_heads.remove(&r.peer);
             }
             Ok(blocks) => {
-                for (block, commit) in blocks {
+                let head = self.store.head().map_or(0, |h| h.height);
+                for (block, commit) in blocks.into_iter().filter(|(b, _)| b.header.height > head) {
                     let height = block.header.height;
                     if let Err(e) = self.import(block, commit) {
                         tracing::warn!(peer = %r.peer, height, error = %e, "synced block does not import");

@@ -17,6 +17,7 @@ pub mod tag {
     pub const CHAIN_SPEC: &[u8] = b"ergon/chainspec/v1";
     pub const STATE_KEY: &[u8] = b"ergon/state-key/v1";
     pub const DEV_KEY: &[u8] = b"ergon/dev-key/v1";
+    pub const PROPOSER_LOTTERY: &[u8] = b"ergon/proposer-lottery/v1";
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Encode, Decode)]

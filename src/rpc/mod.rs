@@ -27,6 +27,8 @@ pub const MAX_BODY_BYTES: u32 = 2 << 20;
 pub const MAX_CONNECTIONS: u32 = 256;
 pub const MAX_BATCH: u32 = 100;
 pub const MAX_SUBSCRIPTIONS_PER_CONNECTION: u32 = 32;
+/// Evidence records returned by one `chain_getEvidence` call.
+pub const MAX_EVIDENCE: usize = 100;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum RpcMethods {
@@ -108,6 +110,13 @@ fn module(ctx: Ctx) -> Result<RpcModule<Ctx>, jsonrpsee::core::RegisterMethodErr
         };
         let reward = block_reward(ctx.node.spec(), height);
         Ok(json!({"height": height, "reward": reward.to_string(), "symbol": ctx.node.spec().token.symbol}))
+    })?;
+
+    m.register_method("chain_getEvidence", |p, ctx, _| -> RpcResult<Value> {
+        let args = Args::parse(&p, &["fromHeight"])?;
+        let from = args.optional::<u64>(0)?.unwrap_or(0);
+        let records = ctx.node.store().evidence(from, MAX_EVIDENCE).map_err(internal)?;
+        Ok(Value::Array(records.iter().map(types::evidence_to_json).collect()))
     })?;
 
     m.register_async_method("tx_send", |p, ctx, _| async move {

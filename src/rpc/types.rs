@@ -239,3 +239,25 @@ pub fn block_to_json(block: &Block, commit: Option<&CommitCertificate>) -> Value
         })),
     })
 }
+
+/// Equivocation evidence: the validator, where it equivocated, and the two votes it signed.
+pub fn evidence_to_json(e: &crate::storage::Evidence) -> Value {
+    let vote = |v: &crate::consensus::SignedVote| {
+        json!({
+            "blockHash": v.vote.block_hash,
+            "signature": v.signature.to_hex(),
+        })
+    };
+    let v = &e.first.vote;
+    json!({
+        "validator": e.first.validator.to_hex(),
+        "height": v.height,
+        "round": v.round,
+        "kind": match v.kind {
+            crate::primitives::VoteKind::Prevote => "prevote",
+            crate::primitives::VoteKind::Precommit => "precommit",
+        },
+        "first": vote(&e.first),
+        "second": vote(&e.second),
+    })
+}

@@ -25,7 +25,8 @@ const CF_CHANGES: &str = "changes";
 const CF_ACCOUNTS: &str = "accounts";
 pub(crate) const CF_JMT_NODES: &str = "jmt_nodes";
 pub(crate) const CF_JMT_VALUES: &str = "jmt_values";
-const ALL_CFS: [&str; 10] = [
+const CF_EVIDENCE: &str = "evidence";
+const ALL_CFS: [&str; 11] = [
     CF_META,
     CF_HEADERS,
     CF_BODIES,
@@ -36,6 +37,7 @@ const ALL_CFS: [&str; 10] = [
     CF_ACCOUNTS,
     CF_JMT_NODES,
     CF_JMT_VALUES,
+    CF_EVIDENCE,
 ];
 
 const KEY_SCHEMA: &[u8] = b"schema";
@@ -66,6 +68,13 @@ pub enum StoreError {
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Two different votes of one kind for one (height, round), both signed by one validator.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct Evidence {
+    pub first: crate::consensus::SignedVote,
+    pub second: crate::consensus::SignedVote,
+}
 
 /// A block's height and hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode)]
@@ -297,6 +306,38 @@ impl Store {
         let mut batch = WriteBatch::default();
         batch.put_cf(self.cf(CF_META), KEY_SIGN_STATE, s.encode());
         self.write(batch)
+    }
+
+    /// Records equivocation: two conflicting votes signed by one validator. One record per
+    /// (height, round, kind, validator); returns whether it is new.
+    pub fn save_evidence(&self, e: &Evidence) -> Result<bool> {
+        let v = &e.first.vote;
+        let mut key = Vec::with_capacity(8 + 4 + 1 + 32);
+        key.extend_from_slice(&v.height.to_be_bytes());
+        key.extend_from_slice(&v.round.to_be_bytes());
+        key.push(v.kind.encode().first().copied().unwrap_or(0));
+        key.extend_from_slice(&e.first.validator.0);
+        if self.get(CF_EVIDENCE, &key)?.is_some() {
+            return Ok(false);
+        }
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.cf(CF_EVIDENCE), key, e.encode());
+        self.write(batch)?;
+        Ok(true)
+    }
+
+    /// Recorded equivocation from `from_height` on, oldest first, at most `limit` records.
+    pub fn evidence(&self, from_height: u64, limit: usize) -> Result<Vec<Evidence>> {
+        let start = from_height.to_be_bytes();
+        let mode = rocksdb::IteratorMode::From(&start, rocksdb::Direction::Forward);
+        self.db
+            .iterator_cf(self.cf(CF_EVIDENCE), mode)
+            .take(limit)
+            .map(|item| {
+                let (_, value) = item?;
+                decode(CF_EVIDENCE, &value)
+            })
+            .collect()
     }
 
     pub fn path(&self) -> &Path {

@@ -304,12 +304,13 @@ fn sign_state_survives_reopen() {
     use crate::consensus::tendermint::{Lock, SignState, Step};
     let dir = tempfile::tempdir().unwrap();
     let spec = dev_spec();
-    let first = SignState { height: 7, round: 2, step: Step::Prevote, lock: None };
+    let first = SignState { height: 7, round: 2, step: Step::Prevote, lock: None, lock_proof: vec![] };
     let second = SignState {
         height: 7,
         round: 3,
         step: Step::Precommit,
         lock: Some(Lock { value: Hash::digest(b"t", b"block"), round: 3 }),
+        lock_proof: vec![],
     };
     {
         let store = Store::open(dir.path(), &spec).unwrap();
@@ -317,6 +318,27 @@ fn sign_state_survives_reopen() {
         store.save_sign_state(&first).unwrap();
         store.save_sign_state(&second).unwrap();
     }
+    let evidence = {
+        let store = Store::open(dir.path(), &spec).unwrap();
+        let vote = |value: &[u8]| {
+            let key = crate::primitives::Keypair::dev("bob");
+            let vote = crate::primitives::Vote {
+                chain_id: spec.chain_id.clone(),
+                height: 7,
+                round: 1,
+                kind: crate::primitives::VoteKind::Prevote,
+                block_hash: Some(Hash::digest(b"t", value)),
+            };
+            let signature = key.sign(&vote.signing_hash());
+            crate::consensus::SignedVote { vote, validator: key.public(), signature }
+        };
+        let e = crate::storage::Evidence { first: vote(b"a"), second: vote(b"b") };
+        assert!(store.save_evidence(&e).unwrap(), "new evidence");
+        assert!(!store.save_evidence(&e).unwrap(), "one record per validator and round");
+        e
+    };
     let store = Store::open(dir.path(), &spec).unwrap();
     assert_eq!(store.sign_state().unwrap(), Some(second), "the last saved guard comes back after reopen");
+    assert_eq!(store.evidence(0, 10).unwrap(), vec![evidence.clone()]);
+    assert!(store.evidence(8, 10).unwrap().is_empty(), "evidence is indexed by height");
 }

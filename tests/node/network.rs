@@ -129,7 +129,7 @@ fn a_private_swarm_keeps_strangers_out() {
 
 /// An in-process peer built from the library's network module, on `f`'s chain, that can
 /// only talk to `f` (so whatever others see of it was forwarded by `f`).
-fn rogue(
+pub(super) fn rogue(
     f: &Node,
     genesis: ergon::primitives::Hash,
 ) -> (network::NetworkHandle, tokio::sync::mpsc::Receiver<network::NetworkEvent>) {
@@ -159,7 +159,7 @@ fn validator_and_follower(dir: &Path) -> (Node, Node) {
     (v, f)
 }
 
-fn genesis_of(n: &Node) -> ergon::primitives::Hash {
+pub(super) fn genesis_of(n: &Node) -> ergon::primitives::Hash {
     n.call("system_chainSpec", json!([]))["genesisHash"].as_str().unwrap().parse().unwrap()
 }
 

@@ -1,0 +1,273 @@
+//! Running the consensus engine: executing its effects, and feeding it proposals and votes
+//! from the `consensus` gossip topic.
+//!
+//! Every node checks consensus messages before gossip forwards them (a vote's signature and
+//! signer, a proposal's signature and proposer), so validators need not be directly connected.
+//! Only validators feed them to the engine, and only validators execute proposed blocks; the
+//! others follow through committed blocks (`sync.rs`).
+//!
+//! Votes arriving together are verified as one batch. A node whose own messages got no
+//! further (a partition, a peer that was away) sends them again while its height does not
+//! move ([`RESEND_AFTER`]): Tendermint assumes every message eventually arrives, and gossip
+//! only delivers to peers connected at the time.
+
+use super::builder::{heavy, now_ms};
+use super::import::ImportError;
+use super::Driver;
+use crate::consensus::{Effect, Input, Message, SignedProposal, SignedVote};
+use crate::network::{GossipId, Topic, Verdict};
+use crate::primitives::{verify_each, Block};
+use crate::storage::Evidence;
+use crate::wire::ConsensusMessage;
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+/// How far ahead of our clock a proposed block's timestamp may be.
+const MAX_CLOCK_DRIFT_MS: u64 = 5_000;
+/// Resend our latest messages when the height has not moved for this long.
+pub(super) const RESEND_AFTER: Duration = Duration::from_secs(3);
+/// Own messages kept for resending.
+const MAX_SENT: usize = 8;
+
+/// What this node sent at the height at hand, for resending.
+#[derive(Default)]
+pub(super) struct Outbox {
+    height: u64,
+    sent: VecDeque<Message>,
+    resends: u32,
+    last_progress: Option<Instant>,
+}
+
+impl Driver {
+    /// Feeds the engine and executes its effects until none are left. Messages wait until
+    /// the sign state that covers them is on disk.
+    pub(super) fn input(&mut self, input: Input) {
+        let mut queue = VecDeque::from(self.engine.handle(input));
+        let mut outgoing = Vec::new();
+        let mut sign_state = None;
+        while let Some(effect) = queue.pop_front() {
+            match effect {
+                Effect::ScheduleTimeout { timeout, after_ms } => {
+                    let d = Duration::from_millis(after_ms);
+                    self.timers.push(Box::pin(async move {
+                        tokio::time::sleep(d).await;
+                        timeout
+                    }));
+                }
+                Effect::BuildProposal { height, round } => match self.build(height) {
+                    Ok(value) => queue.extend(self.engine.handle(Input::ProposalBuilt { height, round, value })),
+                    Err(e) => tracing::error!(height, round, error = %e, "could not build a block"),
+                },
+                Effect::PersistSignState(s) => sign_state = Some(s),
+                Effect::Broadcast(m) => outgoing.push(m),
+                Effect::Evidence { first, second } => self.record_evidence(Evidence { first, second }),
+                Effect::Commit { height, value, certificate } => match self.commit(value, certificate) {
+                    Ok(()) => queue
+                        .extend(self.engine.handle(Input::Start { height: height.saturating_add(1), parent: value })),
+                    // Storage failing is not something the node can route around: stop
+                    // producing rather than diverge from what is on disk.
+                    Err(e) => tracing::error!(height, error = %e, "commit failed; block production halted"),
+                },
+            }
+        }
+        if let Some(state) = sign_state {
+            if let Err(e) = heavy(|| self.store.save_sign_state(&state)) {
+                // Sending what the disk does not cover could let a restart sign twice.
+                tracing::error!(error = %e, "cannot persist the double-sign guard; not sending");
+                return;
+            }
+        }
+        for m in outgoing {
+            self.send(&m, 0);
+            self.remember(m);
+        }
+    }
+
+    /// Publishes a consensus message; a proposal goes with its block. A lone validator has
+    /// nobody to send to: its blocks travel on the `blocks` topic.
+    fn send(&self, m: &Message, resend: u32) {
+        let Some(net) = &self.net else { return };
+        if self.engine.validators().len() < 2 {
+            return;
+        }
+        let bytes = match m {
+            Message::Vote(v) => crate::wire::encode_vote(v, resend),
+            Message::Proposal(p) => match self.candidates.get(&p.proposal.value) {
+                Some(c) => crate::wire::encode_proposal(p, &c.block, resend),
+                None => return tracing::error!(value = %p.proposal.value, "proposed block is not kept"),
+            },
+        };
+        net.publish(Topic::Consensus, bytes);
+    }
+
+    fn remember(&mut self, m: Message) {
+        let height = match &m {
+            Message::Vote(v) => v.vote.height,
+            Message::Proposal(p) => p.proposal.height,
+        };
+        let out = &mut self.outbox;
+        if height != out.height {
+            *out = Outbox { height, last_progress: Some(Instant::now()), ..Outbox::default() };
+        }
+        if out.sent.len() >= MAX_SENT {
+            out.sent.pop_front();
+        }
+        out.sent.push_back(m);
+    }
+
+    /// Sends our latest messages again if the height is stuck (called on the driver's tick).
+    pub(super) fn resend_if_stuck(&mut self) {
+        let height = self.engine.height();
+        let out = &mut self.outbox;
+        if out.height != height || out.sent.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        if out.last_progress.is_some_and(|t| now.duration_since(t) < RESEND_AFTER) {
+            return;
+        }
+        out.last_progress = Some(now);
+        out.resends = out.resends.saturating_add(1);
+        let (resend, sent) = (out.resends, out.sent.clone());
+        tracing::debug!(height, resend, messages = sent.len(), "height not moving; resending our consensus messages");
+        for m in &sent {
+            self.send(m, resend);
+        }
+    }
+
+    fn record_evidence(&mut self, evidence: Evidence) {
+        let v = &evidence.first.vote;
+        match self.store.save_evidence(&evidence) {
+            Ok(true) => {
+                tracing::warn!(
+                    validator = %evidence.first.validator,
+                    height = v.height,
+                    round = v.round,
+                    kind = ?v.kind,
+                    "equivocation: a validator signed two different votes"
+                );
+                self.metrics.on_evidence();
+            }
+            Ok(false) => {}
+            Err(e) => tracing::error!(error = %e, "cannot store evidence"),
+        }
+    }
+
+    pub(super) fn on_consensus(&mut self, msg: ConsensusMessage, id: GossipId) {
+        match msg {
+            ConsensusMessage::Proposal { proposal, block } => self.on_proposal(proposal, block, id),
+            ConsensusMessage::Vote(vote) => self.votes_in.push((vote, id)),
+        }
+    }
+
+    fn is_validator(&self) -> bool {
+        self.proposer.is_some_and(|k| self.engine.is_validator(&k))
+    }
+
+    /// A message from a later height than ours: the sender is ahead, so we may be behind.
+    fn note_ahead(&mut self, id: &GossipId, height: u64) {
+        let peer = id.source();
+        let head = height.saturating_sub(1);
+        let known = self.sync.peer_heads.entry(peer).or_insert(0);
+        *known = (*known).max(head);
+        self.maybe_sync();
+    }
+
+    fn on_proposal(&mut self, proposal: SignedProposal, block: Block, id: GossipId) {
+        let p = &proposal.proposal;
+        let height = self.engine.height();
+        if p.chain_id != self.spec.chain_id {
+            return self.report(id, Verdict::Reject);
+        }
+        if p.height != height {
+            if p.height > height {
+                self.note_ahead(&id, p.height);
+            }
+            return self.report(id, Verdict::Ignore);
+        }
+        if !self.engine.is_from_proposer(&proposal) {
+            tracing::debug!(peer = %id.source(), height, round = p.round, "proposal not signed by its round's proposer");
+            return self.report(id, Verdict::Reject);
+        }
+        if !self.is_validator() {
+            return self.report(id, Verdict::Accept);
+        }
+        let value_is_valid = match self.check_proposed_block(&block, p.height) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(height, round = p.round, proposer = %proposal.proposer, error = %e, "invalid proposed block");
+                false
+            }
+        };
+        // A valid signature from the right proposer makes it worth forwarding only if the
+        // block is good too; a bad block is the proposer's fault, not gossip's to spread.
+        self.report(id, if value_is_valid { Verdict::Accept } else { Verdict::Reject });
+        self.input(Input::Proposal { proposal, value_is_valid });
+    }
+
+    /// A proposed block must extend our head, carry a sane timestamp and execute to the state
+    /// root it claims. Executed blocks are kept for the commit.
+    fn check_proposed_block(&mut self, block: &Block, height: u64) -> Result<(), ImportError> {
+        let hash = block.hash();
+        if self.candidates.contains_key(&hash) {
+            return Ok(());
+        }
+        let head = self.store.head().map_err(super::NodeError::from)?;
+        if block.header.height != height || height != head.height.saturating_add(1) {
+            return Err(ImportError::NotNext { got: block.header.height, head: head.height });
+        }
+        if block.header.parent != head.hash {
+            return Err(ImportError::WrongParent(head.height));
+        }
+        let parent = self
+            .store
+            .header(head.height)
+            .map_err(super::NodeError::from)?
+            .ok_or(ImportError::WrongParent(head.height))?;
+        let ts = block.header.timestamp_ms;
+        if ts <= parent.timestamp_ms || ts > now_ms().saturating_add(MAX_CLOCK_DRIFT_MS) {
+            return Err(ImportError::Timestamp { got: ts, parent: parent.timestamp_ms });
+        }
+        let prepared = heavy(|| self.execute(block))?;
+        self.candidates.insert(hash, super::builder::Candidate { block: block.clone(), prepared });
+        Ok(())
+    }
+
+    /// Verifies the votes gathered since the last call as one batch, reports each, and feeds
+    /// the good ones to the engine.
+    pub(super) fn flush_votes(&mut self) {
+        if self.votes_in.is_empty() {
+            return;
+        }
+        let height = self.engine.height();
+        let mut current: Vec<(SignedVote, GossipId)> = Vec::new();
+        for (vote, id) in std::mem::take(&mut self.votes_in) {
+            let v = &vote.vote;
+            if v.chain_id != self.spec.chain_id || !self.engine.is_validator(&vote.validator) {
+                self.report(id, Verdict::Reject);
+            } else if v.height != height {
+                if v.height > height {
+                    self.note_ahead(&id, v.height);
+                }
+                self.report(id, Verdict::Ignore);
+            } else {
+                current.push((vote, id));
+            }
+        }
+        if current.is_empty() {
+            return;
+        }
+        let items: Vec<_> = current.iter().map(|(v, _)| (v.validator, v.vote.signing_hash(), v.signature)).collect();
+        let ok: Vec<bool> = verify_each(&items).iter().map(Result::is_ok).collect();
+        let mut good = Vec::with_capacity(current.len());
+        for ((vote, id), ok) in current.into_iter().zip(ok) {
+            self.report(id, if ok { Verdict::Accept } else { Verdict::Reject });
+            if ok {
+                good.push(vote);
+            }
+        }
+        if self.is_validator() && !good.is_empty() {
+            self.input(Input::Votes(good));
+        }
+    }
+}

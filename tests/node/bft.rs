@@ -1,0 +1,216 @@
+//! Four validators (the `local` chain, with a shorter block time) as real processes on
+//! 127.0.0.1: they commit one chain; one can stop; two stopping halts it without a fork until
+//! one returns; a validator killed mid-height and restarted does not sign twice; and an
+//! equivocating validator is caught while the others go on.
+
+use super::network::{genesis_of, rogue};
+use super::*;
+use ergon::consensus::SignedVote;
+use ergon::network::Topic;
+use ergon::primitives::{Hash, Vote, VoteKind};
+
+const VALIDATORS: [&str; 4] = ["alice", "bob", "charlie", "dave"];
+
+/// The local spec with quick blocks and rounds, written to `dir`.
+fn local_spec(dir: &Path) -> String {
+    let mut spec = ChainSpec::load("local").unwrap();
+    spec.consensus.block_time_ms = 300;
+    spec.consensus.propose_timeout_ms = 1500;
+    spec.consensus.vote_timeout_ms = 500;
+    spec.consensus.timeout_delta_ms = 250;
+    let path = dir.join("local-fast.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
+    path.display().to_string()
+}
+
+/// Starts validator `name` with every address in `boot` as a bootnode.
+fn validator(dir: &Path, spec: &str, name: &str, boot: &[String]) -> Node {
+    let mut args = vec!["--chain", spec, "--validator-key", name];
+    let joined = boot.join(",");
+    if !boot.is_empty() {
+        args.extend(["--bootnodes", joined.as_str()]);
+    }
+    Node::spawn(&dir.join(name), &args, &[])
+}
+
+/// The named validators, each dialing all started before it (a full mesh).
+fn start_validators(dir: &Path, spec: &str, names: &[&str]) -> Vec<Node> {
+    let mut nodes: Vec<Node> = Vec::new();
+    for name in names {
+        let boot: Vec<String> = nodes.iter().map(Node::p2p_addr).collect();
+        nodes.push(validator(dir, spec, name, &boot));
+    }
+    nodes
+}
+
+fn block_at(node: &Node, height: u64) -> Value {
+    node.call("chain_getBlock", json!([height]))
+}
+
+/// Every node has the same block and state root at every height in `heights`.
+fn assert_same_chain(nodes: &[&Node], heights: std::ops::RangeInclusive<u64>) {
+    for h in heights {
+        let first = block_at(nodes[0], h);
+        for n in &nodes[1..] {
+            let b = block_at(n, h);
+            assert_eq!(b["hash"], first["hash"], "block {h} differs");
+            assert_eq!(b["header"]["stateRoot"], first["header"]["stateRoot"], "state root {h} differs");
+        }
+    }
+}
+
+fn evidence(node: &Node) -> Vec<Value> {
+    node.call("chain_getEvidence", json!([])).as_array().cloned().unwrap_or_default()
+}
+
+/// The head, once it has not moved for `quiet`.
+fn settled_head(node: &Node, quiet: Duration) -> u64 {
+    let mut last = (node.head().0, Instant::now());
+    wait_for("the head to stop moving", PROGRESS, || {
+        let h = node.head().0;
+        if h != last.0 {
+            last = (h, Instant::now());
+        }
+        (last.1.elapsed() >= quiet).then_some(h)
+    })
+}
+
+#[test]
+fn four_validators_commit_one_chain_and_one_may_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec_path = local_spec(dir.path());
+    let mut nodes = start_validators(dir.path(), &spec_path, &VALIDATORS);
+    let spec = ChainSpec::load(&spec_path).unwrap();
+
+    // A transfer sent to one validator is committed, and every validator applies it.
+    let bob = Keypair::dev("bob");
+    let mut tx = unsigned_transfer(&bob, EVE, 777, 1, 0);
+    tx.chain_id = spec.chain_id.clone();
+    tx.fee = min_fee(&tx);
+    let hash = nodes[3].send(&tx.sign(&bob));
+    let included = nodes[3].wait_included(&hash)["blockHeight"].as_u64().unwrap();
+    let h = included.max(4);
+    for n in &nodes {
+        n.wait_height(h);
+    }
+    let all: Vec<&Node> = nodes.iter().collect();
+    assert_same_chain(&all, 1..=h);
+
+    // Each block carries precommits from at least 3 of the 4 (equal stakes), and proposers
+    // take turns.
+    let mut proposers = std::collections::BTreeSet::new();
+    for height in 1..=h {
+        let b = block_at(&nodes[0], height);
+        let signers = b["commit"]["signatures"].as_array().map_or(0, Vec::len);
+        assert!(signers >= 3, "block {height} has {signers} precommits: {b}");
+        proposers.insert(b["header"]["proposer"].as_str().unwrap().to_string());
+    }
+    assert!(proposers.len() >= 2, "one proposer made every block: {proposers:?}");
+    let head = nodes[0].call("chain_getHead", json!([]));
+    assert_eq!(head["finalizedHeight"], head["height"], "BFT blocks are final when committed: {head}");
+
+    // One of four stopped: the other three, holding 3/4 of the power, go on.
+    nodes.pop().unwrap().kill9();
+    let h2 = nodes[0].head().0 + 3;
+    for n in &nodes {
+        n.wait_height(h2);
+    }
+    let rest: Vec<&Node> = nodes.iter().collect();
+    assert_same_chain(&rest, h..=h2);
+    assert!(nodes.iter().all(|n| evidence(n).is_empty()), "nobody equivocated");
+}
+
+#[test]
+fn two_of_four_stopped_halts_without_forking_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = local_spec(dir.path());
+    let mut nodes = start_validators(dir.path(), &spec, &VALIDATORS);
+    nodes[0].wait_height(3);
+
+    // Kill -9 charlie and dave, mid-height: half the power is left, short of a quorum.
+    let boot: Vec<String> = nodes[..2].iter().map(Node::p2p_addr).collect();
+    nodes.pop().unwrap().kill9();
+    nodes.pop().unwrap().kill9();
+    let halted = settled_head(&nodes[0], Duration::from_secs(4));
+    std::thread::sleep(Duration::from_secs(2));
+    for n in &nodes {
+        assert!(n.head().0 <= halted, "committed without a quorum");
+    }
+    let both: Vec<&Node> = nodes.iter().collect();
+    let low = nodes.iter().map(|n| n.head().0).min().unwrap();
+    assert_same_chain(&both, 1..=low);
+
+    // Charlie comes back on its old store: the chain resumes where it stopped, and charlie,
+    // killed while voting, signs nothing that conflicts with what it signed before.
+    nodes.push(validator(dir.path(), &spec, "charlie", &boot));
+    let target = halted + 3;
+    for n in &nodes {
+        n.wait_height(target);
+    }
+    let three: Vec<&Node> = nodes.iter().collect();
+    assert_same_chain(&three, 1..=target);
+    for n in &nodes {
+        assert!(evidence(n).is_empty(), "a restarted validator signed twice: {:?}", evidence(n));
+    }
+}
+
+/// Two different prevotes for one (height, round), both signed with dave's key.
+fn conflicting_prevotes(chain_id: &str, height: u64, salt: u64) -> [SignedVote; 2] {
+    let dave = Keypair::dev("dave");
+    [b"first".as_slice(), b"second".as_slice()].map(|which| {
+        let value = Hash::digest(which, &salt.to_le_bytes());
+        let vote =
+            Vote { chain_id: chain_id.into(), height, round: 0, kind: VoteKind::Prevote, block_hash: Some(value) };
+        let signature = dave.sign(&vote.signing_hash());
+        SignedVote { vote, validator: dave.public(), signature }
+    })
+}
+
+#[test]
+fn an_equivocating_validator_is_recorded_and_the_others_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec_path = local_spec(dir.path());
+    // Dave's key is held by an in-process peer that signs two prevotes at every height.
+    let nodes = start_validators(dir.path(), &spec_path, &VALIDATORS[..3]);
+    nodes[0].wait_height(2);
+    let chain_id = ChainSpec::load(&spec_path).unwrap().chain_id;
+    let genesis = genesis_of(&nodes[0]);
+
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let found = rt.block_on(async {
+        let (net, _events) = rogue(&nodes[0], genesis);
+        let deadline = Instant::now() + PROGRESS;
+        let mut salt = 0u64;
+        loop {
+            let found = evidence(&nodes[0]);
+            if !found.is_empty() {
+                break found;
+            }
+            assert!(Instant::now() < deadline, "no evidence recorded for dave's double prevotes");
+            salt += 1;
+            let next = nodes[0].head().0 + 1;
+            for vote in conflicting_prevotes(&chain_id, next, salt) {
+                net.publish(Topic::Consensus, ergon::wire::encode_vote(&vote, 0));
+            }
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    });
+    let e = &found[0];
+    assert_eq!(e["validator"], Keypair::dev("dave").public().to_hex());
+    assert_eq!(e["kind"], "prevote");
+    assert_ne!(e["first"]["blockHash"], e["second"]["blockHash"]);
+    // Each vote is validly signed, so both travel on: the others record it too.
+    let at = e["height"].as_u64().unwrap();
+    for n in &nodes[1..] {
+        wait_for("evidence on every validator", PROGRESS, || {
+            evidence(n).iter().any(|r| r["height"].as_u64() == Some(at)).then_some(())
+        });
+    }
+    // The honest three keep committing one chain.
+    let h = nodes[0].head().0 + 3;
+    for n in &nodes {
+        n.wait_height(h);
+    }
+    let all: Vec<&Node> = nodes.iter().collect();
+    assert_same_chain(&all, 1..=h);
+}
