@@ -47,7 +47,7 @@ use tokio::time::Instant;
 const MSS: usize = 1460;
 const MIN_RTO: Duration = Duration::from_millis(200);
 const MAX_RETRANSMITS: u32 = 6;
-const READ_CHUNK: usize = 64 << 10;
+const READ_CHUNK: usize = 16 << 10;
 
 /// Memory ports are global to the process; each simulation takes its own range so tests can
 /// run side by side.
@@ -314,16 +314,15 @@ impl Direction {
     }
 }
 
-/// Reads a byte stream as chunks, as they come.
+/// Reads a byte stream as chunks, as they come. Each chunk is allocated at its own size: a
+/// hundred nodes keep thousands of chunks in flight, so a read buffer's spare capacity would
+/// cost more than the copy.
 fn chunks(read: impl futures::AsyncRead + Unpin) -> impl Stream<Item = Vec<u8>> + Unpin {
-    Box::pin(futures::stream::unfold(read, |mut r| async move {
-        let mut buf = vec![0u8; READ_CHUNK];
+    let buf = vec![0u8; READ_CHUNK];
+    Box::pin(futures::stream::unfold((read, buf), |(mut r, mut buf)| async move {
         match r.read(&mut buf).await {
             Ok(0) | Err(_) => None,
-            Ok(n) => {
-                buf.truncate(n);
-                Some((buf, r))
-            }
+            Ok(n) => Some((buf.get(..n).unwrap_or_default().to_vec(), (r, buf))),
         }
     }))
 }

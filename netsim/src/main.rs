@@ -57,6 +57,9 @@ struct RunArgs {
     /// No progress line.
     #[arg(long)]
     quiet: bool,
+    /// Where the nodes' stores go (default /dev/shm when present, else the temp directory).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
 }
 
 impl RunArgs {
@@ -114,7 +117,7 @@ fn main() -> anyhow::Result<()> {
         Command::Run(args) => {
             let scenario = args.scenario()?;
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-            let opts = ergon_netsim::RunOptions { progress: !args.quiet };
+            let opts = ergon_netsim::RunOptions { progress: !args.quiet, data_dir: args.data_dir.clone() };
             let report = runtime.block_on(ergon_netsim::run(&scenario, &opts))?;
             let out = args.out.join(format!("{}-seed{}", scenario.name, scenario.seed));
             ergon_netsim::write_outputs(&report, &out).with_context(|| format!("cannot write to {}", out.display()))?;

@@ -92,7 +92,7 @@ impl SimNode {
             swarm_key: None,
             reserved_only: false,
             reserved_peers: vec![],
-            max_peers: 50,
+            max_peers: 200,
             max_message_bytes: spec.limits.max_block_bytes as usize + (64 << 10),
             max_tx_bytes: spec.limits.max_tx_bytes as usize,
         };

@@ -35,6 +35,11 @@ impl AsyncRead for Pipe {
                 let n = left.len().min(buf.len());
                 buf[..n].copy_from_slice(&left[..n]);
                 this.pos += n;
+                if this.pos == this.chunk.len() {
+                    // Do not keep a spent chunk alive for as long as the connection is quiet.
+                    this.chunk = Vec::new();
+                    this.pos = 0;
+                }
                 return Poll::Ready(Ok(n));
             }
             match Pin::new(&mut this.inbound).poll_next(cx) {

@@ -39,6 +39,21 @@ pub type Result<T> = std::result::Result<T, RunError>;
 pub struct RunOptions {
     /// Print a progress line to stderr while running.
     pub progress: bool,
+    /// Where the nodes' stores go (a fresh temporary directory inside it, removed after the
+    /// run); `None`: [`default_data_dir`].
+    pub data_dir: Option<std::path::PathBuf>,
+}
+
+/// `/dev/shm` when there is one: every node commits each block with a synced write, and a
+/// hundred nodes' fsyncs on one disk would make the disk, not the network, the bottleneck
+/// the run measures. Otherwise the system's temporary directory.
+pub fn default_data_dir() -> std::path::PathBuf {
+    let shm = std::path::Path::new("/dev/shm");
+    if shm.is_dir() {
+        shm.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    }
 }
 
 const TICK: Duration = Duration::from_millis(50);
@@ -60,7 +75,8 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<Report> {
     let schedule = Schedule::build(scenario)?;
     let accounts = scenario.load.as_ref().map_or(0, |l| l.accounts);
     let spec = chain::spec(schedule.validators, accounts, scenario.block_time.0)?;
-    let dir = tempfile::Builder::new().prefix("netsim-").tempdir().map_err(RunError::Dir)?;
+    let parent = opts.data_dir.clone().unwrap_or_else(default_data_dir);
+    let dir = tempfile::Builder::new().prefix("netsim-").tempdir_in(&parent).map_err(RunError::Dir)?;
     let links = Links::new(schedule.nodes, scenario.link, schedule.seed);
     let recorder = Recorder::new(schedule.nodes, links.clone());
     let shared = Arc::new(Shared {
