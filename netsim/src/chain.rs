@@ -76,10 +76,22 @@ pub fn spec(validators: usize, accounts: usize, block_time: Duration) -> Result<
 }
 
 /// A signed transfer paying the required fee.
-pub fn transfer(spec: &ChainSpec, from: &Keypair, nonce: u64, to: Address, amount: u128) -> Result<SignedTx, ChainError> {
+pub fn transfer(
+    spec: &ChainSpec,
+    from: &Keypair,
+    nonce: u64,
+    to: Address,
+    amount: u128,
+) -> Result<SignedTx, ChainError> {
     let payload = Payload::Transfer(Transfer { to, amount });
-    let mut tx =
-        Tx { chain_id: spec.chain_id.clone(), sender: from.public(), nonce, fee: 0, priority: Priority::Normal, payload };
+    let mut tx = Tx {
+        chain_id: spec.chain_id.clone(),
+        sender: from.public(),
+        nonce,
+        fee: 0,
+        priority: Priority::Normal,
+        payload,
+    };
     let size = SignedTx { tx: tx.clone(), signature: Signature([0; 64]) }.size();
     tx.fee = ergon::ledger::required_fee(&spec.economy.fees, &tx.payload, size, tx.priority)
         .map(|f| f.total)

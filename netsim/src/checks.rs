@@ -91,7 +91,10 @@ pub fn conservation(node: usize, store: &Store, spec: &ChainSpec) -> Result<(), 
     }
     let rewards = (1..=head).try_fold(0u128, |acc, h| acc.checked_add(block_reward(spec, h)));
     if rewards != Some(supply.minted) {
-        return Err(err(&format!("minted {} but the block rewards of heights 1..={head} are {rewards:?}", supply.minted)));
+        return Err(err(&format!(
+            "minted {} but the block rewards of heights 1..={head} are {rewards:?}",
+            supply.minted
+        )));
     }
     let mut touched = BTreeSet::new();
     for h in 0..=head {

@@ -256,7 +256,12 @@ impl LinkLayer for NodeLink {
         let up = Direction::new(links, self.node, peer, conn);
         let down = Direction::new(links, peer, self.node, conn);
         tokio::spawn(pump(written, inner_write.into_sink(), up, links.clone()));
-        tokio::spawn(pump(chunks(inner_read), deliver.sink_map_err(|_| io::ErrorKind::BrokenPipe.into()), down, links.clone()));
+        tokio::spawn(pump(
+            chunks(inner_read),
+            deliver.sink_map_err(|_| io::ErrorKind::BrokenPipe.into()),
+            down,
+            links.clone(),
+        ));
         Ok(Box::new(pipe))
     }
 }
@@ -283,7 +288,8 @@ impl Direction {
     fn stamp(&mut self, n: usize, p: &LinkProfile, counters: &LinkCounters) -> Instant {
         let now = Instant::now();
         let start = self.free_at.max(now);
-        let send_time = p.bandwidth.map_or(Duration::ZERO, |b| Duration::from_secs_f64(n as f64 / b.bytes_per_sec as f64));
+        let send_time =
+            p.bandwidth.map_or(Duration::ZERO, |b| Duration::from_secs_f64(n as f64 / b.bytes_per_sec as f64));
         self.free_at = start + send_time;
         let jitter = p.jitter.0.as_secs_f64();
         let mut delay = p.latency.0.as_secs_f64();

@@ -101,8 +101,7 @@ impl Recorder {
                 Some(_) => {}
                 None => {
                     drop(inner);
-                    let reachable =
-                        self.links.components().into_iter().find(|g| g.contains(&node)).unwrap_or_default();
+                    let reachable = self.links.components().into_iter().find(|g| g.contains(&node)).unwrap_or_default();
                     let txs: Vec<Hash> = store
                         .block(height)
                         .ok()

@@ -29,7 +29,14 @@ impl Percentiles {
 
     fn line(&self) -> String {
         let f = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.0}"));
-        format!("p50 {} / p95 {} / p99 {} / max {} ms (n={})", f(self.p50), f(self.p95), f(self.p99), f(self.max), self.count)
+        format!(
+            "p50 {} / p95 {} / p99 {} / max {} ms (n={})",
+            f(self.p50),
+            f(self.p95),
+            f(self.p99),
+            f(self.max),
+            self.count
+        )
     }
 }
 

@@ -94,8 +94,10 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<Report> {
     }
     let t0 = recorder.now_ms();
     let duration_ms = u64::try_from(scenario.duration.0.as_millis()).unwrap_or(u64::MAX);
-    let mut senders: Vec<Sender> = (0..accounts).map(|i| Sender { key: chain::account_key(i), in_flight: None }).collect();
-    let recipients: Vec<Address> = (0..accounts).map(|i| Address::from_public_key(&chain::account_key(i).public())).collect();
+    let mut senders: Vec<Sender> =
+        (0..accounts).map(|i| Sender { key: chain::account_key(i), in_flight: None }).collect();
+    let recipients: Vec<Address> =
+        (0..accounts).map(|i| Address::from_public_key(&chain::account_key(i).public())).collect();
     let mut progress = Progress::new(opts.progress, duration_ms);
     let (mut next_event, mut next_tx, mut next_sample, mut cursor) = (0usize, 0usize, 0u64, 0usize);
     let mut restarts = Vec::new();
@@ -232,21 +234,27 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<Report> {
         (_, Err(e), _) => Check::fail("convergence", e),
         (_, Ok(_), Some(ms)) if ms > bound_ms => Check::fail(
             "convergence",
-            format!("nodes took {:.1}s to converge after the last disturbance (bound {:.0}s)", ms as f64 / 1000.0, bound.as_secs_f64()),
+            format!(
+                "nodes took {:.1}s to converge after the last disturbance (bound {:.0}s)",
+                ms as f64 / 1000.0,
+                bound.as_secs_f64()
+            ),
         ),
-        (Some(at), Ok(detail), _) => {
-            Check::pass("convergence", format!("{detail}, {:.1}s after the end", at.saturating_sub(end_ms) as f64 / 1000.0))
-        }
+        (Some(at), Ok(detail), _) => Check::pass(
+            "convergence",
+            format!("{detail}, {:.1}s after the end", at.saturating_sub(end_ms) as f64 / 1000.0),
+        ),
     };
     let converged = convergence.passed;
     checks.push(convergence);
-    let conservation: Vec<String> = stores
-        .iter()
-        .filter_map(|(i, s)| s.as_ref().and_then(|s| checks::conservation(*i, s, &spec).err()))
-        .collect();
+    let conservation: Vec<String> =
+        stores.iter().filter_map(|(i, s)| s.as_ref().and_then(|s| checks::conservation(*i, s, &spec).err())).collect();
     let up = stores.iter().filter(|(_, s)| s.is_some()).count();
     checks.push(match conservation.first() {
-        None => Check::pass("conservation", format!("supply = genesis + minted = sum of holdings, on all {up} running nodes")),
+        None => Check::pass(
+            "conservation",
+            format!("supply = genesis + minted = sum of holdings, on all {up} running nodes"),
+        ),
         Some(e) => Check::fail("conservation", format!("{} node(s) fail; first: {e}", conservation.len())),
     });
     drop(stores);
@@ -283,7 +291,10 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<Report> {
 
 /// Every running node's height at `target`: same block hash, and a state root recomputed
 /// from the node's own state tree that matches the header's.
-fn agreement(stores: &[(usize, Option<Arc<ergon::storage::Store>>)], target: u64) -> std::result::Result<String, String> {
+fn agreement(
+    stores: &[(usize, Option<Arc<ergon::storage::Store>>)],
+    target: u64,
+) -> std::result::Result<String, String> {
     let mut seen: Option<(usize, Hash, Hash)> = None;
     let mut count = 0;
     for (i, store) in stores {
@@ -294,13 +305,18 @@ fn agreement(stores: &[(usize, Option<Arc<ergon::storage::Store>>)], target: u64
             .ok_or_else(|| format!("node {i} has no block at height {target}"))?;
         let root = store.state_root(target).map_err(|e| format!("node {i}: {e}"))?;
         if root != header.state_root {
-            return Err(format!("node {i}: its state root at {target} is {root}, the block says {}", header.state_root));
+            return Err(format!(
+                "node {i}: its state root at {target} is {root}, the block says {}",
+                header.state_root
+            ));
         }
         let hash = header.hash();
         match seen {
             None => seen = Some((*i, hash, root)),
             Some((j, h, r)) if h != hash || r != root => {
-                return Err(format!("at height {target} node {j} has block {h} (state {r}), node {i} has {hash} (state {root})"))
+                return Err(format!(
+                    "at height {target} node {j} has block {h} (state {r}), node {i} has {hash} (state {root})"
+                ))
             }
             Some(_) => {}
         }
@@ -332,9 +348,9 @@ async fn submit(
     t: u64,
 ) {
     let n = nodes.len();
-    let Some(handle) = (0..n).find_map(|k| {
-        nodes.get((node + k) % n).and_then(|x| x.try_lock().ok()).and_then(|x| x.handle().cloned())
-    }) else {
+    let Some(handle) = (0..n)
+        .find_map(|k| nodes.get((node + k) % n).and_then(|x| x.try_lock().ok()).and_then(|x| x.handle().cloned()))
+    else {
         return;
     };
     // The most advanced running node knows every nonce that landed.

@@ -91,7 +91,7 @@ pub fn parse_bandwidth(s: &str) -> std::result::Result<Bandwidth, String> {
     };
     let v: f64 = num.trim().parse().map_err(|_| format!("{s:?} is not a number with a unit"))?;
     let bytes = v * bits / 8.0;
-    if !bytes.is_finite() || bytes < 1.0 || bytes > 1e12 {
+    if !bytes.is_finite() || !(1.0..=1e12).contains(&bytes) {
         return Err(format!("{s:?} is out of range (at least 8bit)"));
     }
     Ok(Bandwidth { bytes_per_sec: bytes as u64 })
@@ -194,7 +194,9 @@ pub enum EventSpec {
         sides: Option<usize>,
     },
     /// Every link is back.
-    Heal { at: Span },
+    Heal {
+        at: Span,
+    },
     /// Stop a node (its store is kept); with `restart_after`, start it again later.
     Crash {
         at: Span,
@@ -202,7 +204,10 @@ pub enum EventSpec {
         #[serde(default)]
         restart_after: Option<Span>,
     },
-    Restart { at: Span, node: usize },
+    Restart {
+        at: Span,
+        node: usize,
+    },
     /// Links between any node of `from` and any node of `to` change for `duration` (or for
     /// good). Empty `to`: every other node.
     SlowLink {

@@ -25,12 +25,22 @@ pub fn derive_rng(seed: u64, label: &str, index: u64) -> ChaCha8Rng {
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Action {
     /// Links between groups are cut: open connections reset, new dials are refused.
-    Partition { groups: Vec<Vec<usize>> },
+    Partition {
+        groups: Vec<Vec<usize>>,
+    },
     Heal,
-    Crash { node: usize },
-    Restart { node: usize },
+    Crash {
+        node: usize,
+    },
+    Restart {
+        node: usize,
+    },
     /// Links between `from` and `to` take `profile`; `None` puts the scenario's back.
-    SetLinks { from: Vec<usize>, to: Vec<usize>, profile: Option<LinkProfile> },
+    SetLinks {
+        from: Vec<usize>,
+        to: Vec<usize>,
+        profile: Option<LinkProfile>,
+    },
 }
 
 impl Action {
@@ -184,11 +194,8 @@ fn resolve_events(s: &Scenario) -> Result<Vec<Event>> {
             }
             EventSpec::SlowLink { from, to, duration, .. } => {
                 let profile = spec.link_change().map(|c| c.apply(&s.link));
-                let to: Vec<usize> = if to.is_empty() {
-                    (0..s.nodes).filter(|i| !from.contains(i)).collect()
-                } else {
-                    to.clone()
-                };
+                let to: Vec<usize> =
+                    if to.is_empty() { (0..s.nodes).filter(|i| !from.contains(i)).collect() } else { to.clone() };
                 if let Some(d) = duration {
                     // The restore is an ordinary event; keep the list sorted below.
                     out.push(Event {

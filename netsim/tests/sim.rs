@@ -89,6 +89,16 @@ fn a_crashed_full_node_restarts_and_catches_up() {
 }
 
 #[test]
+fn four_validators_and_two_full_nodes_converge() {
+    let mut s = scenario("bft", 6, 15);
+    s.validators = 4;
+    s.link = LinkProfile { latency: ms(50), jitter: ms(10), loss: 0.0, bandwidth: None };
+    let r = run(&s);
+    assert!(min_height(&r) >= 5, "{}", r.summary());
+    assert!(r.final_nodes.iter().filter(|n| n.validator).count() == 4);
+}
+
+#[test]
 fn one_seed_gives_one_schedule() {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/hundred.toml")).unwrap();
     let mut s = Scenario::from_toml(&text).unwrap();
