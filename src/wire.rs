@@ -2,10 +2,10 @@
 //! `encode_*` / `decode_*` over domain types. Decoding checks every field and says which one
 //! was missing or malformed.
 
-use crate::consensus::tendermint::{Proposal, SignedProposal, SignedVote};
+use crate::consensus::tendermint::{Proposal, SignedProposal};
 use crate::primitives::{
-    Address, Block, CommitCertificate, Hash, Header, Payload, Priority, PublicKey, Signature, SignedTx, Transfer, Tx,
-    Vote, VoteKind,
+    Address, Block, CommitCertificate, Evidence, Hash, Header, Payload, Priority, PublicKey, Signature, SignedTx,
+    SignedVote, Transfer, Tx, Vote, VoteKind,
 };
 use prost::Message;
 
@@ -136,6 +136,7 @@ impl From<&Header> for pb::Header {
             tx_root: h.tx_root.0.to_vec(),
             state_root: h.state_root.0.to_vec(),
             tx_count: h.tx_count,
+            evidence_root: h.evidence_root.0.to_vec(),
         }
     }
 }
@@ -151,13 +152,18 @@ impl TryFrom<pb::Header> for Header {
             tx_root: Hash(fixed("header.tx_root", &h.tx_root)?),
             state_root: Hash(fixed("header.state_root", &h.state_root)?),
             tx_count: h.tx_count,
+            evidence_root: Hash(fixed("header.evidence_root", &h.evidence_root)?),
         })
     }
 }
 
 impl From<&Block> for pb::Block {
     fn from(b: &Block) -> Self {
-        pb::Block { header: Some((&b.header).into()), txs: b.txs.iter().map(Into::into).collect() }
+        pb::Block {
+            header: Some((&b.header).into()),
+            txs: b.txs.iter().map(Into::into).collect(),
+            evidence: b.evidence.iter().map(evidence_to_pb).collect(),
+        }
     }
 }
 
@@ -172,8 +178,20 @@ impl TryFrom<pb::Block> for Block {
                 reason: format!("{} txs but header.tx_count = {}", txs.len(), header.tx_count),
             });
         }
-        Ok(Block { header, txs })
+        let evidence = b.evidence.into_iter().map(evidence_from_pb).collect::<Result<_>>()?;
+        Ok(Block { header, txs, evidence })
     }
+}
+
+fn evidence_to_pb(e: &Evidence) -> pb::Evidence {
+    pb::Evidence { first: Some(vote_to_pb(&e.first)), second: Some(vote_to_pb(&e.second)) }
+}
+
+fn evidence_from_pb(e: pb::Evidence) -> Result<Evidence> {
+    Ok(Evidence {
+        first: vote_from_pb(e.first.ok_or(WireError::Missing("evidence.first"))?)?,
+        second: vote_from_pb(e.second.ok_or(WireError::Missing("evidence.second"))?)?,
+    })
 }
 
 impl From<&CommitCertificate> for pb::CommitCertificate {
@@ -246,7 +264,7 @@ fn committed_from_pb(m: pb::CommittedBlock) -> Result<(Block, CommitCertificate)
 /// A consensus message as it travels: a proposal always carries the block it proposes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConsensusMessage {
-    Proposal { proposal: SignedProposal, block: Block },
+    Proposal { proposal: SignedProposal, block: Box<Block> },
     Vote(SignedVote),
 }
 
@@ -344,7 +362,7 @@ pub fn decode_consensus(bytes: &[u8], limit: usize) -> Result<ConsensusMessage> 
                 proposer: PublicKey(fixed("signed_proposal.proposer", &sp.proposer)?),
                 signature: Signature(fixed("signed_proposal.signature", &sp.signature)?),
             };
-            Ok(ConsensusMessage::Proposal { proposal, block })
+            Ok(ConsensusMessage::Proposal { proposal, block: Box::new(block) })
         }
     }
 }
@@ -448,8 +466,9 @@ mod tests {
             tx_root: Hash::ZERO,
             state_root: Hash::ZERO,
             tx_count: 0,
+            evidence_root: Hash::ZERO,
         };
-        Block { header, txs: vec![] }
+        Block { header, txs: vec![], evidence: vec![] }
     }
 
     proptest! {
@@ -486,7 +505,7 @@ mod tests {
             Proposal { chain_id: "c".into(), height: 4, round: 2, value: block.hash(), valid_round: Some(1) };
         let signature = key.sign(&proposal.signing_hash());
         let sp = SignedProposal { proposal, proposer: key.public(), signature };
-        let m = ConsensusMessage::Proposal { proposal: sp.clone(), block: block.clone() };
+        let m = ConsensusMessage::Proposal { proposal: sp.clone(), block: Box::new(block.clone()) };
         assert_eq!(decode_consensus(&encode_consensus(&m), 1 << 20).unwrap(), m);
         for (kind, block_hash) in [(VoteKind::Prevote, None), (VoteKind::Precommit, Some(block.hash()))] {
             let vote = Vote { chain_id: "c".into(), height: 4, round: 2, kind, block_hash };
@@ -496,7 +515,7 @@ mod tests {
         }
         let mut other = block.clone();
         other.header.height = 5;
-        let forged = ConsensusMessage::Proposal { proposal: sp, block: other };
+        let forged = ConsensusMessage::Proposal { proposal: sp, block: Box::new(other) };
         let err = decode_consensus(&encode_consensus(&forged), 1 << 20).unwrap_err();
         assert!(matches!(err, WireError::Invalid { field: "proposal.value", .. }), "{err}");
     }

@@ -168,6 +168,11 @@ impl Engine {
         &self.validators
     }
 
+    /// The set that votes from the next [`Input::Start`] on (an epoch boundary was committed).
+    pub fn set_validators(&mut self, validators: ValidatorSet) {
+        self.validators = validators;
+    }
+
     /// Whether `proposal` is for the height at hand and signed by its round's proposer: the
     /// check to make before spending anything on the block it carries.
     pub fn is_from_proposer(&self, proposal: &SignedProposal) -> bool {

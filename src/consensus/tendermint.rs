@@ -26,6 +26,7 @@
 use super::validators::{ProposerPriority, ValidatorSet};
 use super::votes::{Added, VoteBook};
 use crate::chainspec::{ConsensusParams, ProposerSelection};
+pub use crate::primitives::SignedVote;
 use crate::primitives::{CommitCertificate, Hash, Keypair, PublicKey, Signature, Vote, VoteKind};
 use parity_scale_codec::{Decode, Encode};
 use std::collections::BTreeMap;
@@ -63,13 +64,6 @@ impl Proposal {
 pub struct SignedProposal {
     pub proposal: Proposal,
     pub proposer: PublicKey,
-    pub signature: Signature,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
-pub struct SignedVote {
-    pub vote: Vote,
-    pub validator: PublicKey,
     pub signature: Signature,
 }
 

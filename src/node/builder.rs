@@ -1,6 +1,6 @@
 //! Building blocks from the mempool and committing them.
 
-use super::{ChainEvent, Driver, NodeError};
+use super::{epoch, ChainEvent, Driver, NodeError};
 use crate::ledger::{BlockEnv, Executor, StateDiff, StateReader, TxInvalid};
 use crate::network::Topic;
 use crate::primitives::{Address, Block, CommitCertificate, Hash, Header};
@@ -73,6 +73,7 @@ impl Driver {
                 }
             }
         }
+        let evidence = self.evidence_to_include(height);
         let diff = exec.finish().map_err(StoreError::from)?;
         let (state_root, tree_batch) = self.store.prepare_state(&diff, height)?;
         let header = Header {
@@ -83,8 +84,9 @@ impl Driver {
             tx_root: Block::tx_root(&txs),
             state_root,
             tx_count: u32::try_from(txs.len()).unwrap_or(u32::MAX),
+            evidence_root: Block::evidence_root(&evidence),
         };
-        let block = Block { header, txs };
+        let block = Block { header, txs, evidence };
         let hash = block.hash();
         self.candidates.insert(hash, Candidate { block, prepared: Prepared { diff, tree_batch, tx_errors } });
         Ok(hash)
@@ -97,7 +99,11 @@ impl Driver {
             .remove(&value)
             .ok_or_else(|| NodeError::Build(format!("decided block {value} was never executed here")))?;
         self.candidates.clear();
-        self.finalize(block, certificate, prepared, true)
+        // The block's builder gossips it; the other validators' copies would differ only in
+        // which precommits their certificates hold. Nodes that miss it learn of the next
+        // height from consensus messages and sync.
+        let publish = Some(block.header.proposer) == self.proposer;
+        self.finalize(block, certificate, prepared, publish)
     }
 
     /// Persists a finalized block, prunes the mempool, announces the new head and, when
@@ -115,6 +121,21 @@ impl Driver {
         heavy(|| {
             self.store.commit_block(&block, &certificate, &prepared.tx_errors, &prepared.diff, &prepared.tree_batch)
         })?;
+        if epoch::boundary(&self.spec, height) == height {
+            match epoch::validator_set_after(&self.store, &self.spec, height) {
+                Ok(set) if set != *self.engine.validators() => {
+                    tracing::info!(height, validators = set.len(), power = set.total_power(), "new validator set");
+                    self.engine.set_validators(set);
+                }
+                Ok(_) => {}
+                // No validator left above the minimum stake: keep the last set rather than stop.
+                Err(e) => {
+                    tracing::error!(height, error = %e, "cannot recompute the validator set; keeping the last one")
+                }
+            }
+        }
+        let on_chain: Vec<_> = block.evidence.iter().map(|e| e.position()).collect();
+        self.pending_evidence.retain(|e| !on_chain.contains(&e.position()));
         let store = self.store.clone();
         self.mempool.on_block(&block.txs, |a| store.account(a).ok().flatten().unwrap_or_default());
         let failed = prepared.tx_errors.iter().filter(|e| e.is_some()).count();

@@ -28,6 +28,8 @@ const MAX_CLOCK_DRIFT_MS: u64 = 5_000;
 pub(super) const RESEND_AFTER: Duration = Duration::from_secs(3);
 /// Own messages kept for resending.
 const MAX_SENT: usize = 8;
+/// Evidence records one block may carry.
+pub(super) const MAX_EVIDENCE_PER_BLOCK: usize = 16;
 
 /// What this node sent at the height at hand, for resending.
 #[derive(Default)]
@@ -139,6 +141,7 @@ impl Driver {
         let v = &evidence.first.vote;
         match self.store.save_evidence(&evidence) {
             Ok(true) => {
+                self.pending_evidence.push(evidence.clone());
                 tracing::warn!(
                     validator = %evidence.first.validator,
                     height = v.height,
@@ -153,9 +156,38 @@ impl Driver {
         }
     }
 
+    /// Evidence for a block at `height`: what is pending, still valid against the current
+    /// set, and not on chain yet, up to [`MAX_EVIDENCE_PER_BLOCK`].
+    pub(super) fn evidence_to_include(&self, height: u64) -> Vec<Evidence> {
+        self.pending_evidence
+            .iter()
+            .filter(|e| self.check_evidence(e, height).is_ok())
+            .take(MAX_EVIDENCE_PER_BLOCK)
+            .cloned()
+            .collect()
+    }
+
+    /// Whether `e` may go in a block at `height`: it proves equivocation by a validator of
+    /// the current set at an earlier height, and no block carries it yet.
+    pub(super) fn check_evidence(&self, e: &Evidence, height: u64) -> Result<(), String> {
+        e.verify(&self.spec.chain_id).map_err(|err| err.to_string())?;
+        let (at, _, _, validator) = e.position();
+        if at >= height {
+            return Err(format!("evidence from height {at} cannot be in block {height}"));
+        }
+        if !self.engine.is_validator(&validator) {
+            return Err(format!("{validator} is not a validator"));
+        }
+        match self.store.evidence_included_in(e) {
+            Ok(None) => Ok(()),
+            Ok(Some(h)) => Err(format!("already recorded in block {h}")),
+            Err(err) => Err(err.to_string()),
+        }
+    }
+
     pub(super) fn on_consensus(&mut self, msg: ConsensusMessage, id: GossipId) {
         match msg {
-            ConsensusMessage::Proposal { proposal, block } => self.on_proposal(proposal, block, id),
+            ConsensusMessage::Proposal { proposal, block } => self.on_proposal(proposal, *block, id),
             ConsensusMessage::Vote(vote) => self.votes_in.push((vote, id)),
         }
     }

@@ -23,6 +23,10 @@ pub enum ImportError {
     Signature,
     #[error("tx {index} cannot be in a block: {reason}")]
     Tx { index: usize, reason: String },
+    #[error("evidence root does not match the evidence")]
+    EvidenceRoot,
+    #[error("evidence {index}: {reason}")]
+    Evidence { index: usize, reason: String },
     #[error("state root {got} differs from the header's {want}")]
     StateRoot { got: crate::primitives::Hash, want: crate::primitives::Hash },
     #[error(transparent)]
@@ -79,7 +83,27 @@ impl Driver {
         if Block::tx_root(&block.txs) != block.header.tx_root {
             return Err(ImportError::TxRoot);
         }
-        let items: Vec<_> = block.txs.iter().map(|t| (t.tx.sender, t.hash(), t.signature)).collect();
+        if Block::evidence_root(&block.evidence) != block.header.evidence_root {
+            return Err(ImportError::EvidenceRoot);
+        }
+        if block.evidence.len() > super::consensus::MAX_EVIDENCE_PER_BLOCK {
+            let reason = format!("more than {} records in one block", super::consensus::MAX_EVIDENCE_PER_BLOCK);
+            return Err(ImportError::Evidence { index: super::consensus::MAX_EVIDENCE_PER_BLOCK, reason });
+        }
+        let mut positions = std::collections::BTreeSet::new();
+        for (index, e) in block.evidence.iter().enumerate() {
+            if !positions.insert(e.position()) {
+                return Err(ImportError::Evidence { index, reason: "recorded twice in this block".into() });
+            }
+            self.check_evidence(e, block.header.height).map_err(|reason| ImportError::Evidence { index, reason })?;
+        }
+        // A tx whose exact signed bytes our mempool admitted was verified then.
+        let items: Vec<_> = block
+            .txs
+            .iter()
+            .map(|t| (t.tx.sender, t.hash(), t.signature))
+            .filter(|(_, hash, sig)| !self.mempool.get(hash).is_some_and(|m| m.signature == *sig))
+            .collect();
         if !verify_on_all_cores(&items) {
             return Err(ImportError::Signature);
         }

@@ -10,6 +10,7 @@
 mod builder;
 mod chain_view;
 mod consensus;
+mod epoch;
 mod handle;
 mod import;
 mod metrics;
@@ -20,7 +21,7 @@ pub use handle::{ChainEvent, HeadInfo as ChainEventHead, NodeHandle, SubmitError
 pub use metrics::Metrics;
 
 use crate::chainspec::ChainSpec;
-use crate::consensus::{Engine, Input, SignedVote, Timeout, ValidatorSet};
+use crate::consensus::{Engine, Input, SignedVote, Timeout};
 use crate::mempool::{Mempool, MempoolConfig};
 use crate::primitives::{Hash, Keypair, SignedTx};
 use crate::storage::{Store, StoreError};
@@ -62,8 +63,12 @@ struct Driver {
     engine: Engine,
     /// Blocks built or received as proposals at the height at hand, executed, by hash.
     candidates: HashMap<Hash, Candidate>,
+    /// Gossiped txs waiting for the burst's batch signature check.
+    txs_in: Vec<(SignedTx, crate::network::GossipId)>,
     /// Votes received since the last batch verification.
     votes_in: Vec<(SignedVote, crate::network::GossipId)>,
+    /// Equivocation seen here and not yet in a block; proposers include it.
+    pending_evidence: Vec<crate::primitives::Evidence>,
     /// Own consensus messages at the height at hand, for resending.
     outbox: consensus::Outbox,
     timers: FuturesUnordered<TimerFuture>,
@@ -85,12 +90,12 @@ pub fn start(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(NodeHandle, tokio::task::JoinHandle<()>), NodeError> {
     let genesis = config.spec.genesis().map_err(StoreError::from)?;
-    let validators = ValidatorSet::from_stakes(&genesis.validators)?;
+    let head = store.head()?;
+    let validators = epoch::validator_set_after(&store, &config.spec, head.height)?;
     let spec = Arc::new(config.spec);
     let (cmd_tx, cmd_rx) = mpsc::channel(1024);
     let (events, _) = broadcast::channel(256);
     let metrics = Arc::new(Metrics::default());
-    let head = store.head()?;
     metrics.set_head(head.height, head.height);
     let engine = Engine::new(
         spec.chain_id.clone(),
@@ -119,6 +124,9 @@ pub fn start(
         net.clone(),
         sync.target_handle(),
     );
+    // Seen before a restart and not on chain yet.
+    let pending_evidence =
+        store.evidence(0, 1024)?.into_iter().filter(|(_, at)| at.is_none()).map(|(e, _)| e).collect();
     let mut driver = Driver {
         treasury: genesis.treasury,
         proposer: config.validator_key.as_ref().map(Keypair::public),
@@ -128,7 +136,9 @@ pub fn start(
         engine,
         candidates: HashMap::new(),
         votes_in: Vec::new(),
+        txs_in: Vec::new(),
         outbox: consensus::Outbox::default(),
+        pending_evidence,
         timers: FuturesUnordered::new(),
         events,
         metrics,
@@ -169,6 +179,7 @@ impl Driver {
                         let Ok(ev) = net_events.try_recv() else { break };
                         self.on_network(ev);
                     }
+                    self.flush_txs();
                     self.flush_votes();
                 }
                 Some(r) = sync_results.recv() => self.on_sync_result(r),

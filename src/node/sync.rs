@@ -74,20 +74,40 @@ impl Driver {
         }
     }
 
+    /// Stateless checks now; the signature with the rest of the burst ([`Driver::flush_txs`]).
     fn on_gossip_tx(&mut self, tx: SignedTx, id: GossipId) {
-        let verdict = match check_stateless(&self.spec, &tx) {
-            Err(crate::ledger::TxInvalid::State(_)) => Verdict::Ignore,
-            Err(_) => Verdict::Reject,
-            Ok(()) if tx.verify_signature().is_err() => Verdict::Reject,
-            Ok(()) => match self.admit(tx) {
-                Ok(_) => Verdict::Accept,
-                // Valid but not for us now (nonce, balance, full, duplicate): do not forward,
-                // do not blame.
-                Err(_) => Verdict::Ignore,
-            },
-        };
+        match check_stateless(&self.spec, &tx) {
+            Ok(()) if self.mempool.get(&tx.hash()).is_some_and(|m| m.signature == tx.signature) => {
+                self.report(id, Verdict::Ignore)
+            }
+            Ok(()) => self.txs_in.push((tx, id)),
+            Err(crate::ledger::TxInvalid::State(_)) => self.report(id, Verdict::Ignore),
+            Err(_) => self.report(id, Verdict::Reject),
+        }
+    }
+
+    /// Verifies the gossiped txs gathered since the last call as one batch and admits the
+    /// good ones.
+    pub(super) fn flush_txs(&mut self) {
+        if self.txs_in.is_empty() {
+            return;
+        }
+        let txs = std::mem::take(&mut self.txs_in);
+        let items: Vec<_> = txs.iter().map(|(t, _)| (t.tx.sender, t.hash(), t.signature)).collect();
+        let checks = super::builder::heavy(|| crate::primitives::verify_each(&items));
+        for ((tx, id), check) in txs.into_iter().zip(checks) {
+            let verdict = match check {
+                Err(_) => Verdict::Reject,
+                Ok(()) => match self.admit(tx) {
+                    Ok(_) => Verdict::Accept,
+                    // Valid but not for us now (nonce, balance, full, duplicate): do not
+                    // forward, do not blame.
+                    Err(_) => Verdict::Ignore,
+                },
+            };
+            self.report(id, verdict);
+        }
         self.metrics.set_mempool(self.mempool.len());
-        self.report(id, verdict);
     }
 
     fn on_gossip_block(&mut self, block: Block, commit: CommitCertificate, id: GossipId) {

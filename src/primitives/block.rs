@@ -19,6 +19,8 @@ pub struct Header {
     /// Root of the authenticated state tree after applying this block.
     pub state_root: Hash,
     pub tx_count: u32,
+    /// Merkle root over the hashes of the block's [`Evidence`].
+    pub evidence_root: Hash,
 }
 
 impl Header {
@@ -31,6 +33,8 @@ impl Header {
 pub struct Block {
     pub header: Header,
     pub txs: Vec<SignedTx>,
+    /// Equivocation the proposer saw and the chain has not recorded yet.
+    pub evidence: Vec<Evidence>,
 }
 
 impl Block {
@@ -41,9 +45,13 @@ impl Block {
     pub fn tx_root(txs: &[SignedTx]) -> Hash {
         merkle_root(txs.iter().map(SignedTx::leaf_hash).collect())
     }
+
+    pub fn evidence_root(evidence: &[Evidence]) -> Hash {
+        merkle_root(evidence.iter().map(Evidence::hash).collect())
+    }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Encode, Decode)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
 pub enum VoteKind {
     #[codec(index = 0)]
     Prevote,
@@ -64,6 +72,69 @@ pub struct Vote {
 impl Vote {
     pub fn signing_hash(&self) -> Hash {
         Hash::of(tag::VOTE, self)
+    }
+}
+
+/// A vote and its validator's signature over [`Vote::signing_hash`].
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct SignedVote {
+    pub vote: Vote,
+    pub validator: PublicKey,
+    pub signature: Signature,
+}
+
+/// Equivocation: two different votes of one kind for one (height, round), both signed by one
+/// validator. Honest validators never sign both, so this proves a fault.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct Evidence {
+    pub first: SignedVote,
+    pub second: SignedVote,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EvidenceError {
+    #[error("the two votes are not from one validator for one height, round and kind")]
+    Mismatch,
+    #[error("the two votes are for the same value: no equivocation")]
+    SameValue,
+    #[error("a vote is for chain {0}")]
+    WrongChain(String),
+    #[error("a vote's signature does not verify")]
+    BadSignature,
+}
+
+impl Evidence {
+    pub fn hash(&self) -> Hash {
+        Hash::of(tag::EVIDENCE, self)
+    }
+
+    /// Where the fault was: (height, round, kind, validator); one record per position.
+    pub fn position(&self) -> (u64, u32, VoteKind, PublicKey) {
+        let v = &self.first.vote;
+        (v.height, v.round, v.kind, self.first.validator)
+    }
+
+    /// Checks that this proves equivocation on `chain_id` (whether the signer is a validator
+    /// is for the caller, who knows the set).
+    pub fn verify(&self, chain_id: &str) -> Result<(), EvidenceError> {
+        let (a, b) = (&self.first, &self.second);
+        if a.validator != b.validator
+            || a.vote.height != b.vote.height
+            || a.vote.round != b.vote.round
+            || a.vote.kind != b.vote.kind
+        {
+            return Err(EvidenceError::Mismatch);
+        }
+        if a.vote.block_hash == b.vote.block_hash {
+            return Err(EvidenceError::SameValue);
+        }
+        for v in [a, b] {
+            if v.vote.chain_id != chain_id {
+                return Err(EvidenceError::WrongChain(v.vote.chain_id.clone()));
+            }
+        }
+        let items = [a, b].map(|v| (v.validator, v.vote.signing_hash(), v.signature));
+        super::keys::verify_batch(&items).map_err(|_| EvidenceError::BadSignature)
     }
 }
 

@@ -52,6 +52,7 @@ fn header() -> Header {
         tx_root: Block::tx_root(&txs),
         state_root: Hash([0xCD; 32]),
         tx_count: 2,
+        evidence_root: Hash([0xEF; 32]),
     }
 }
 
@@ -159,11 +160,12 @@ fn header_vector() {
         "1e3e069628c8d2fe56f119707b4c6a6e4fef118cb7de4b42e215a248f56424ab",
         "cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd",
         "02000000",
+        "efefefefefefefefefefefefefefefefefefefefefefefefefefefefefefefef",
     );
     assert_scale(&hdr, want);
-    let hash = h("0x2fec40a49896640826db7f61b0bfe2760811c35a2756c8e3fdfebae99b692026");
+    let hash = h("0xd5f6b1b985bec5c744bf6a5fa9347f499e43c46e9ae0135fa648b3f7da6dc348");
     assert_eq!(hdr.hash(), hash);
-    let block = Block { header: hdr, txs: vec![batch_tx().sign(&key()), transfer_tx().sign(&key())] };
+    let block = Block { header: hdr, txs: vec![batch_tx().sign(&key()), transfer_tx().sign(&key())], evidence: vec![] };
     assert_eq!(block.hash(), hash, "a block's hash is its header's");
 }
 
@@ -185,10 +187,10 @@ fn vote_vectors() {
             "03000000",
             "01",
             "01",
-            "2fec40a49896640826db7f61b0bfe2760811c35a2756c8e3fdfebae99b692026",
+            "d5f6b1b985bec5c744bf6a5fa9347f499e43c46e9ae0135fa648b3f7da6dc348",
         ),
     );
-    assert_eq!(precommit.signing_hash(), h("0xc25ab6fc3fb66b970f84e30a63f94c903960381785c4e387ff2380617b3230fc"));
+    assert_eq!(precommit.signing_hash(), h("0x1cce7df0a35bc768df81025e6d598b4510a9f5a7d0075ba909481735f11e2ab6"));
 
     let nil_prevote =
         Vote { chain_id: "ergon-dev".into(), height: 42, round: 0, kind: VoteKind::Prevote, block_hash: None };
@@ -276,7 +278,39 @@ fn dev_chain_spec_and_genesis() {
             "0000000000000000000000000000000000000000000000000000000000000000",
             "6b51bd3976946fc554246f94cf9301442bc0f9ced75a6c72dbcb1571ca279aab",
             "00000000",
+            "0000000000000000000000000000000000000000000000000000000000000000",
         ),
     );
-    assert_eq!(genesis.hash(), h("0xf3d5f9a699207679f8a2f4a267755b1446d86e08edebca6cdc2bedee830146a3"));
+    assert_eq!(genesis.hash(), h("0x60d70e2283c4f4b574d2038e3394d80be453c15c1d23c80a0509b1b54dc62391"));
+}
+
+#[test]
+fn evidence_proves_equivocation_only() {
+    use super::block::EvidenceError;
+    use super::{Evidence, SignedVote};
+    let vote = |round: u32, value: u8| {
+        let v = Vote {
+            chain_id: "ergon-dev".into(),
+            height: 42,
+            round,
+            kind: VoteKind::Prevote,
+            block_hash: Some(Hash([value; 32])),
+        };
+        let signature = key().sign(&v.signing_hash());
+        SignedVote { vote: v, validator: key().public(), signature }
+    };
+    let e = Evidence { first: vote(3, 1), second: vote(3, 2) };
+    assert_eq!(e.verify("ergon-dev"), Ok(()));
+    assert_eq!(e.position(), (42, 3, VoteKind::Prevote, key().public()));
+    assert!(matches!(e.verify("other"), Err(EvidenceError::WrongChain(_))));
+    let same = Evidence { first: vote(3, 1), second: vote(3, 1) };
+    assert_eq!(same.verify("ergon-dev"), Err(EvidenceError::SameValue));
+    let rounds = Evidence { first: vote(3, 1), second: vote(4, 2) };
+    assert_eq!(rounds.verify("ergon-dev"), Err(EvidenceError::Mismatch));
+    let mut forged = e.clone();
+    forged.second.vote.block_hash = Some(Hash([9; 32]));
+    assert_eq!(forged.verify("ergon-dev"), Err(EvidenceError::BadSignature));
+    // Pinned, as every hash that goes into a header is.
+    assert_eq!(Block::evidence_root(&[]), Hash::ZERO);
+    assert_eq!(Block::evidence_root(std::slice::from_ref(&e)), e.hash());
 }

@@ -18,6 +18,7 @@ pub mod tag {
     pub const STATE_KEY: &[u8] = b"ergon/state-key/v1";
     pub const DEV_KEY: &[u8] = b"ergon/dev-key/v1";
     pub const PROPOSER_LOTTERY: &[u8] = b"ergon/proposer-lottery/v1";
+    pub const EVIDENCE: &[u8] = b"ergon/evidence/v1";
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Encode, Decode)]

@@ -116,7 +116,7 @@ fn module(ctx: Ctx) -> Result<RpcModule<Ctx>, jsonrpsee::core::RegisterMethodErr
         let args = Args::parse(&p, &["fromHeight"])?;
         let from = args.optional::<u64>(0)?.unwrap_or(0);
         let records = ctx.node.store().evidence(from, MAX_EVIDENCE).map_err(internal)?;
-        Ok(Value::Array(records.iter().map(types::evidence_to_json).collect()))
+        Ok(Value::Array(records.iter().map(|(e, at)| types::evidence_to_json(e, *at)).collect()))
     })?;
 
     m.register_async_method("tx_send", |p, ctx, _| async move {

@@ -229,8 +229,10 @@ pub fn block_to_json(block: &Block, commit: Option<&CommitCertificate>) -> Value
             "txRoot": h.tx_root,
             "stateRoot": h.state_root,
             "txCount": h.tx_count,
+            "evidenceRoot": h.evidence_root,
         },
         "txs": block.txs.iter().map(|t| t.hash()).collect::<Vec<_>>(),
+        "evidence": block.evidence.iter().map(|e| evidence_to_json(e, Some(h.height))).collect::<Vec<_>>(),
         "commit": commit.map(|c| json!({
             "height": c.height,
             "round": c.round,
@@ -241,7 +243,7 @@ pub fn block_to_json(block: &Block, commit: Option<&CommitCertificate>) -> Value
 }
 
 /// Equivocation evidence: the validator, where it equivocated, and the two votes it signed.
-pub fn evidence_to_json(e: &crate::storage::Evidence) -> Value {
+pub fn evidence_to_json(e: &crate::primitives::Evidence, included_in: Option<u64>) -> Value {
     let vote = |v: &crate::consensus::SignedVote| {
         json!({
             "blockHash": v.vote.block_hash,
@@ -259,5 +261,6 @@ pub fn evidence_to_json(e: &crate::storage::Evidence) -> Value {
         },
         "first": vote(&e.first),
         "second": vote(&e.second),
+        "includedIn": included_in,
     })
 }

@@ -13,7 +13,7 @@ use rocksdb::{ColumnFamilyDescriptor, Options, WriteBatch, WriteOptions, DB};
 use std::path::{Path, PathBuf};
 
 /// Bump when the on-disk layout changes; a node refuses to open a store of another version.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 const CF_META: &str = "meta";
 const CF_HEADERS: &str = "headers";
@@ -69,11 +69,17 @@ pub enum StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
-/// Two different votes of one kind for one (height, round), both signed by one validator.
-#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
-pub struct Evidence {
-    pub first: crate::consensus::SignedVote,
-    pub second: crate::consensus::SignedVote,
+pub use crate::primitives::Evidence;
+
+/// Evidence records are keyed by where the fault was, so each is kept once.
+fn evidence_key(e: &Evidence) -> Vec<u8> {
+    let (height, round, kind, validator) = e.position();
+    let mut key = Vec::with_capacity(8 + 4 + 1 + 32);
+    key.extend_from_slice(&height.to_be_bytes());
+    key.extend_from_slice(&round.to_be_bytes());
+    key.extend_from_slice(&kind.encode());
+    key.extend_from_slice(&validator.0);
+    key
 }
 
 /// A block's height and hash.
@@ -148,8 +154,10 @@ impl Store {
                 tx_root: Hash::ZERO,
                 state_root,
                 tx_count: 0,
+                evidence_root: Block::evidence_root(&[]),
             },
             txs: vec![],
+            evidence: vec![],
         }
     }
 
@@ -199,7 +207,10 @@ impl Store {
         let key = h.to_be_bytes();
         let hash = block.hash();
         batch.put_cf(self.cf(CF_HEADERS), key, block.header.encode());
-        batch.put_cf(self.cf(CF_BODIES), key, block.txs.encode());
+        batch.put_cf(self.cf(CF_BODIES), key, (&block.txs, &block.evidence).encode());
+        for e in &block.evidence {
+            batch.put_cf(self.cf(CF_EVIDENCE), evidence_key(e), (e, Some(h)).encode());
+        }
         if let Some(c) = commit {
             batch.put_cf(self.cf(CF_COMMITS), key, c.encode());
         }
@@ -267,8 +278,9 @@ impl Store {
 
     pub fn block(&self, height: u64) -> Result<Option<Block>> {
         let Some(header) = self.header(height)? else { return Ok(None) };
-        let txs: Vec<SignedTx> = self.get_decoded(CF_BODIES, &height.to_be_bytes())?.unwrap_or_default();
-        Ok(Some(Block { header, txs }))
+        let (txs, evidence): (Vec<SignedTx>, Vec<Evidence>) =
+            self.get_decoded(CF_BODIES, &height.to_be_bytes())?.unwrap_or_default();
+        Ok(Some(Block { header, txs, evidence }))
     }
 
     pub fn commit(&self, height: u64) -> Result<Option<CommitCertificate>> {
@@ -308,26 +320,28 @@ impl Store {
         self.write(batch)
     }
 
-    /// Records equivocation: two conflicting votes signed by one validator. One record per
-    /// (height, round, kind, validator); returns whether it is new.
+    /// Records equivocation seen in consensus messages. One record per (height, round,
+    /// kind, validator); returns whether it is new.
     pub fn save_evidence(&self, e: &Evidence) -> Result<bool> {
-        let v = &e.first.vote;
-        let mut key = Vec::with_capacity(8 + 4 + 1 + 32);
-        key.extend_from_slice(&v.height.to_be_bytes());
-        key.extend_from_slice(&v.round.to_be_bytes());
-        key.push(v.kind.encode().first().copied().unwrap_or(0));
-        key.extend_from_slice(&e.first.validator.0);
+        let key = evidence_key(e);
         if self.get(CF_EVIDENCE, &key)?.is_some() {
             return Ok(false);
         }
         let mut batch = WriteBatch::default();
-        batch.put_cf(self.cf(CF_EVIDENCE), key, e.encode());
+        batch.put_cf(self.cf(CF_EVIDENCE), key, (e, None::<u64>).encode());
         self.write(batch)?;
         Ok(true)
     }
 
-    /// Recorded equivocation from `from_height` on, oldest first, at most `limit` records.
-    pub fn evidence(&self, from_height: u64, limit: usize) -> Result<Vec<Evidence>> {
+    /// The height of the block that carries evidence for `e`'s position, if one does.
+    pub fn evidence_included_in(&self, e: &Evidence) -> Result<Option<u64>> {
+        let record: Option<(Evidence, Option<u64>)> = self.get_decoded(CF_EVIDENCE, &evidence_key(e))?;
+        Ok(record.and_then(|(_, at)| at))
+    }
+
+    /// Recorded equivocation from `from_height` on, oldest first, at most `limit` records, each
+    /// with the height of the block that carries it (if one does yet).
+    pub fn evidence(&self, from_height: u64, limit: usize) -> Result<Vec<(Evidence, Option<u64>)>> {
         let start = from_height.to_be_bytes();
         let mode = rocksdb::IteratorMode::From(&start, rocksdb::Direction::Forward);
         self.db

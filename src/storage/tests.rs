@@ -59,8 +59,9 @@ fn build_block(store: &Store, spec: &ChainSpec, txs: Vec<SignedTx>) -> Built {
         tx_root: Block::tx_root(&txs),
         state_root: root,
         tx_count: u32::try_from(txs.len()).unwrap(),
+        evidence_root: Block::evidence_root(&[]),
     };
-    let block = Block { header, txs };
+    let block = Block { header, txs, evidence: vec![] };
     let mut cert = CommitCertificate { height, round: 0, block_hash: block.hash(), signatures: vec![] };
     let sig = alice.sign(&cert.vote(&spec.chain_id).signing_hash());
     cert.signatures.push((alice.public(), sig));
@@ -339,6 +340,6 @@ fn sign_state_survives_reopen() {
     };
     let store = Store::open(dir.path(), &spec).unwrap();
     assert_eq!(store.sign_state().unwrap(), Some(second), "the last saved guard comes back after reopen");
-    assert_eq!(store.evidence(0, 10).unwrap(), vec![evidence.clone()]);
+    assert_eq!(store.evidence(0, 10).unwrap(), vec![(evidence.clone(), None)]);
     assert!(store.evidence(8, 10).unwrap().is_empty(), "evidence is indexed by height");
 }

@@ -1,7 +1,7 @@
 //! Four validators (the `local` chain, with a shorter block time) as real processes on
 //! 127.0.0.1: they commit one chain; one can stop; two stopping halts it without a fork until
 //! one returns; a validator killed mid-height and restarted does not sign twice; and an
-//! equivocating validator is caught while the others go on.
+//! equivocating validator is caught, its evidence goes on chain, and the others go on.
 
 use super::network::{genesis_of, rogue};
 use super::*;
@@ -205,6 +205,17 @@ fn an_equivocating_validator_is_recorded_and_the_others_go_on() {
         wait_for("evidence on every validator", PROGRESS, || {
             evidence(n).iter().any(|r| r["height"].as_u64() == Some(at)).then_some(())
         });
+    }
+    // A proposer puts it in a block, which every validator checks and records.
+    let included = wait_for("the evidence in a block", PROGRESS, || {
+        evidence(&nodes[0]).iter().find_map(|r| r["includedIn"].as_u64().filter(|_| r["height"].as_u64() == Some(at)))
+    });
+    let block = block_at(&nodes[0], included);
+    let carried = block["evidence"].as_array().unwrap();
+    assert!(carried.iter().any(|r| r["height"].as_u64() == Some(at)), "{block}");
+    for n in &nodes[1..] {
+        n.wait_height(included);
+        assert_eq!(block_at(n, included)["header"]["evidenceRoot"], block["header"]["evidenceRoot"]);
     }
     // The honest three keep committing one chain.
     let h = nodes[0].head().0 + 3;
