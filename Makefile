@@ -14,11 +14,11 @@ run: deps
 	$(CARGO) run -- node --dev
 
 test: deps
-	$(CARGO) test --all-targets
+	$(CARGO) test --workspace --all-targets
 
 bench: deps
 	$(CARGO) run --release -- bench
 
 lint: deps
 	$(CARGO) fmt --all --check
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets -- -D warnings

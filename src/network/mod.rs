@@ -17,7 +17,7 @@ mod swarm_loop;
 pub mod transport;
 
 pub use libp2p::pnet::PreSharedKey;
-pub use transport::TransportKind;
+pub use transport::{BoxedDuplex, Duplex, LinkLayer, SharedLinkLayer, TransportKind};
 
 use crate::primitives::{Block, CommitCertificate, Hash, SignedTx};
 use crate::wire::{Status, SyncRequest};

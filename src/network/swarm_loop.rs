@@ -122,7 +122,7 @@ impl SwarmLoop {
         let g = hex::encode(&genesis.0[..8]);
         let key = config.keypair.clone();
         let peer_id = key.public().to_peer_id();
-        let transport = transport::build(config.transport, &key, config.swarm_key)
+        let transport = transport::build(config.transport.clone(), &key, config.swarm_key)
             .map_err(|e| NetworkError::Transport(e.to_string()))?;
         let topic_of: HashMap<Topic, IdentTopic> =
             Topic::ALL.iter().map(|t| (*t, IdentTopic::new(format!("/ergon/{g}/{}", t.name())))).collect();
@@ -154,7 +154,7 @@ impl SwarmLoop {
         // Nodes on private networks never learn they are publicly reachable; serve anyway.
         kad.set_mode(Some(kad::Mode::Server));
 
-        let mdns = if config.mdns && config.transport != transport::TransportKind::Memory {
+        let mdns = if config.mdns && matches!(config.transport, transport::TransportKind::Tcp { .. }) {
             Some(
                 mdns::tokio::Behaviour::new(mdns::Config::default(), peer_id)
                     .map_err(|e| NetworkError::Transport(e.to_string()))?,

@@ -1,21 +1,62 @@
 //! Transports: TCP (optionally behind a pre-shared swarm key) + noise + yamux, QUIC v1, or the
 //! in-memory transport for tests and netsim.
+//!
+//! netsim puts a [`LinkLayer`] under the in-memory transport: every connection a node dials is
+//! handed to it as a raw byte stream before noise and yamux, so it can delay, throttle, or
+//! refuse it. Both ends live in one process, so shaping both directions on the dialing side
+//! is enough; the listening side is left as it is.
 
 use libp2p::core::muxing::StreamMuxerBox;
 use libp2p::core::transport::{Boxed, MemoryTransport};
 use libp2p::core::upgrade::Version;
 use libp2p::pnet::{PnetConfig, PreSharedKey};
+use libp2p::Multiaddr;
 use libp2p::{identity, noise, quic, tcp, yamux, PeerId, Transport};
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How this node reaches peers; chosen by whoever builds the node.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TransportKind {
     /// TCP, plus QUIC v1 when `quic` is set and no swarm key is used.
     Tcp { quic: bool },
     /// `/memory/N` addresses inside one process.
     Memory,
+    /// `/memory/N` addresses, with every dialed connection passed through a link layer.
+    Simulated(SharedLinkLayer),
 }
+
+/// A connection's bytes as a link layer sees them: below noise and yamux.
+pub trait Duplex: futures::AsyncRead + futures::AsyncWrite + Send + Unpin + 'static {}
+impl<T: futures::AsyncRead + futures::AsyncWrite + Send + Unpin + 'static> Duplex for T {}
+
+pub type BoxedDuplex = Box<dyn Duplex>;
+
+/// Sits between the in-memory transport and the connection upgrade (netsim's links).
+pub trait LinkLayer: Send + Sync + 'static {
+    /// Called on the dialing side for every new connection to `remote` (a `/memory/N`
+    /// address). Returns the stream the node will use, or an error to refuse the connection.
+    fn dialed(&self, remote: &Multiaddr, stream: BoxedDuplex) -> std::io::Result<BoxedDuplex>;
+}
+
+/// A link layer shared by the nodes of one simulation; equal when it is the same one.
+#[derive(Clone)]
+pub struct SharedLinkLayer(pub Arc<dyn LinkLayer>);
+
+impl fmt::Debug for SharedLinkLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SharedLinkLayer")
+    }
+}
+
+impl PartialEq for SharedLinkLayer {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for SharedLinkLayer {}
 
 /// Noise authentication and yamux multiplexing over any byte-stream transport.
 fn secure<T>(base: T, noise: noise::Config, timeout: Duration) -> Boxed<(PeerId, StreamMuxerBox)>
@@ -43,6 +84,16 @@ pub fn build(
     let timeout = Duration::from_secs(20);
     Ok(match kind {
         TransportKind::Memory => secure(MemoryTransport::default(), noise, timeout),
+        TransportKind::Simulated(link) => {
+            let shaped = MemoryTransport::default().and_then(move |stream, endpoint| {
+                let stream: BoxedDuplex = Box::new(stream);
+                futures::future::ready(match endpoint {
+                    libp2p::core::ConnectedPoint::Dialer { address, .. } => link.0.dialed(&address, stream),
+                    libp2p::core::ConnectedPoint::Listener { .. } => Ok(stream),
+                })
+            });
+            secure(shaped, noise, timeout)
+        }
         TransportKind::Tcp { quic } => {
             let tcp = tcp::tokio::Transport::new(tcp::Config::default().nodelay(true));
             let tcp = match psk {

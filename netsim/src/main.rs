@@ -1,0 +1,134 @@
+//! `netsim run [FILE] [--seed N] [--out DIR]`: plays a scenario and exits non-zero if a check
+//! fails. Without a file, the flags describe a quick scenario.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use ergon_netsim::scenario::{parse_bandwidth, parse_duration, LinkProfile, Scenario, Span};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(name = "netsim", version, about = "Many real ergon nodes in one process, over simulated links")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a scenario (a TOML file, or the flags alone) and check the outcome.
+    Run(RunArgs),
+    /// Print the schedule a scenario and seed give (events, bootnodes, load) as JSON.
+    Schedule(RunArgs),
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Scenario file (netsim/scenarios/*.toml). Flags below override its values.
+    file: Option<PathBuf>,
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Where report.json and report.html go.
+    #[arg(long, default_value = "netsim-out")]
+    out: PathBuf,
+    #[arg(long)]
+    nodes: Option<usize>,
+    #[arg(long)]
+    validators: Option<usize>,
+    /// Simulated duration, e.g. 30s.
+    #[arg(long, value_parser = parse_duration)]
+    duration: Option<Duration>,
+    #[arg(long, value_parser = parse_duration)]
+    block_time: Option<Duration>,
+    /// One-way latency of every link, e.g. 100ms.
+    #[arg(long, value_parser = parse_duration)]
+    latency: Option<Duration>,
+    #[arg(long, value_parser = parse_duration)]
+    jitter: Option<Duration>,
+    /// Packet loss probability, 0 to <1.
+    #[arg(long)]
+    loss: Option<f64>,
+    /// Per-link bandwidth, e.g. 10Mbit.
+    #[arg(long)]
+    bandwidth: Option<String>,
+    /// Transactions per second.
+    #[arg(long)]
+    tps: Option<f64>,
+    /// No progress line.
+    #[arg(long)]
+    quiet: bool,
+    /// Where the nodes' stores go (default /dev/shm when present, else the temp directory).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+impl RunArgs {
+    fn scenario(&self) -> anyhow::Result<Scenario> {
+        let mut s = match &self.file {
+            Some(f) => Scenario::load(f)?,
+            None => Scenario::quick(4, 1, Duration::from_secs(30)),
+        };
+        if let Some(v) = self.seed {
+            s.seed = v;
+        }
+        if let Some(v) = self.nodes {
+            s.nodes = v;
+        }
+        if let Some(v) = self.validators {
+            s.validators = v;
+        }
+        if let Some(v) = self.duration {
+            s.duration = Span(v);
+        }
+        if let Some(v) = self.block_time {
+            s.block_time = Span(v);
+        }
+        let l: &mut LinkProfile = &mut s.link;
+        if let Some(v) = self.latency {
+            l.latency = Span(v);
+        }
+        if let Some(v) = self.jitter {
+            l.jitter = Span(v);
+        }
+        if let Some(v) = self.loss {
+            l.loss = v;
+        }
+        if let Some(v) = &self.bandwidth {
+            l.bandwidth = Some(parse_bandwidth(v).map_err(anyhow::Error::msg)?);
+        }
+        if let (Some(tps), Some(load)) = (self.tps, s.load.as_mut()) {
+            load.tps = tps;
+        }
+        s.validate()?;
+        Ok(s)
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    match cli.command {
+        Command::Schedule(args) => {
+            let schedule = ergon_netsim::Schedule::build(&args.scenario()?)?;
+            println!("{}", serde_json::to_string_pretty(&schedule)?);
+            Ok(())
+        }
+        Command::Run(args) => {
+            let scenario = args.scenario()?;
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let opts = ergon_netsim::RunOptions { progress: !args.quiet, data_dir: args.data_dir.clone() };
+            let report = runtime.block_on(ergon_netsim::run(&scenario, &opts))?;
+            let out = args.out.join(format!("{}-seed{}", scenario.name, scenario.seed));
+            ergon_netsim::write_outputs(&report, &out).with_context(|| format!("cannot write to {}", out.display()))?;
+            print!("{}", report.summary());
+            println!("  report:           {}/report.json, {}/report.html", out.display(), out.display());
+            // Nodes' background tasks (RocksDB, libp2p timers) need not finish cleanly.
+            runtime.shutdown_timeout(Duration::from_secs(2));
+            if !report.passed {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+    }
+}

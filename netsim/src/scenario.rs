@@ -1,0 +1,461 @@
+//! Scenarios: what to simulate, as written in `netsim/scenarios/*.toml`.
+//!
+//! A scenario names the network (nodes, validators, how peers find each other), the links
+//! (latency, jitter, loss, bandwidth), a transaction load, and timed events: partitions that
+//! open and heal, crashes and restarts, and links that turn slow for a while. Times and sizes
+//! are strings with units (`"250ms"`, `"30s"`, `"2m"`; `"10Mbit"`). Node sets may name nodes
+//! by index or leave the choice to the seeded RNG (`"random"`), so one file gives many
+//! different but reproducible runs. [`crate::schedule`] resolves every choice.
+
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("cannot read scenario {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("scenario is not valid TOML for a scenario: {0}")]
+    Toml(#[from] toml::de::Error),
+    #[error("scenario field `{field}` is invalid: {reason}")]
+    Invalid { field: String, reason: String },
+}
+
+pub type Result<T> = std::result::Result<T, ScenarioError>;
+
+pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> ScenarioError {
+    ScenarioError::Invalid { field: field.into(), reason: reason.into() }
+}
+
+/// A duration written with a unit: `ms`, `s` or `m` (`"1.5s"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Span(pub Duration);
+
+impl TryFrom<String> for Span {
+    type Error = String;
+    fn try_from(s: String) -> std::result::Result<Self, String> {
+        parse_duration(&s).map(Span)
+    }
+}
+
+impl From<Span> for String {
+    fn from(s: Span) -> String {
+        format!("{}ms", s.0.as_millis())
+    }
+}
+
+pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
+    let t = s.trim();
+    let (num, scale) = if let Some(n) = t.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = t.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = t.strip_suffix('m') {
+        (n, 60.0)
+    } else {
+        return Err(format!("{s:?} needs a unit: ms, s or m (e.g. \"250ms\", \"30s\")"));
+    };
+    let v: f64 = num.trim().parse().map_err(|_| format!("{s:?} is not a number with a unit"))?;
+    if !v.is_finite() || v < 0.0 || v * scale > 1e7 {
+        return Err(format!("{s:?} is out of range"));
+    }
+    Ok(Duration::from_secs_f64(v * scale))
+}
+
+/// A bandwidth written with a unit: `bit`, `kbit`, `Mbit` or `Gbit` per second (`"10Mbit"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Bandwidth {
+    pub bytes_per_sec: u64,
+}
+
+impl TryFrom<String> for Bandwidth {
+    type Error = String;
+    fn try_from(s: String) -> std::result::Result<Self, String> {
+        parse_bandwidth(&s)
+    }
+}
+
+impl From<Bandwidth> for String {
+    fn from(b: Bandwidth) -> String {
+        format!("{}bit", b.bytes_per_sec.saturating_mul(8))
+    }
+}
+
+pub fn parse_bandwidth(s: &str) -> std::result::Result<Bandwidth, String> {
+    let t = s.trim();
+    let units = [("Gbit", 1e9), ("Mbit", 1e6), ("kbit", 1e3), ("bit", 1.0)];
+    let Some((num, bits)) = units.iter().find_map(|(u, m)| t.strip_suffix(u).map(|n| (n, *m))) else {
+        return Err(format!("{s:?} needs a unit: bit, kbit, Mbit or Gbit (per second, e.g. \"10Mbit\")"));
+    };
+    let v: f64 = num.trim().parse().map_err(|_| format!("{s:?} is not a number with a unit"))?;
+    let bytes = v * bits / 8.0;
+    if !bytes.is_finite() || !(1.0..=1e12).contains(&bytes) {
+        return Err(format!("{s:?} is out of range (at least 8bit)"));
+    }
+    Ok(Bandwidth { bytes_per_sec: bytes as u64 })
+}
+
+/// How a link behaves. `latency` is one way; `loss` is per packet (see the link layer).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkProfile {
+    #[serde(default = "zero")]
+    pub latency: Span,
+    #[serde(default = "zero")]
+    pub jitter: Span,
+    #[serde(default)]
+    pub loss: f64,
+    /// `None`: unlimited.
+    #[serde(default)]
+    pub bandwidth: Option<Bandwidth>,
+}
+
+fn zero() -> Span {
+    Span(Duration::ZERO)
+}
+
+impl Default for LinkProfile {
+    fn default() -> Self {
+        LinkProfile { latency: zero(), jitter: zero(), loss: 0.0, bandwidth: None }
+    }
+}
+
+impl LinkProfile {
+    fn check(&self, field: &str) -> Result<()> {
+        if !(0.0..1.0).contains(&self.loss) {
+            return Err(invalid(format!("{field}.loss"), "must be at least 0 and below 1"));
+        }
+        Ok(())
+    }
+}
+
+/// Changes to a link profile for a while: fields left out keep their value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkChange {
+    pub latency: Option<Span>,
+    pub jitter: Option<Span>,
+    pub loss: Option<f64>,
+    pub bandwidth: Option<Bandwidth>,
+}
+
+impl LinkChange {
+    pub fn apply(&self, base: &LinkProfile) -> LinkProfile {
+        LinkProfile {
+            latency: self.latency.unwrap_or(base.latency),
+            jitter: self.jitter.unwrap_or(base.jitter),
+            loss: self.loss.unwrap_or(base.loss),
+            bandwidth: self.bandwidth.or(base.bandwidth),
+        }
+    }
+}
+
+/// One node by index, or one chosen by the seed among all, the validators, or the full nodes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum NodePick {
+    Index(usize),
+    /// `"random"`, `"random-validator"` or `"random-full"`.
+    Random(String),
+}
+
+/// The transaction load: transfers between genesis accounts, sent to random nodes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Load {
+    /// Transactions per second, over the whole network.
+    pub tps: f64,
+    /// Funded sender accounts; each has at most one tx in flight.
+    #[serde(default = "default_accounts")]
+    pub accounts: usize,
+    #[serde(default)]
+    pub start: Option<Span>,
+    /// Defaults to the end of the run.
+    #[serde(default)]
+    pub stop: Option<Span>,
+}
+
+fn default_accounts() -> usize {
+    16
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum EventSpec {
+    /// Split the nodes: explicit `groups` (nodes left out form one more group), or `sides`
+    /// random groups of about equal size.
+    Partition {
+        at: Span,
+        #[serde(default)]
+        groups: Option<Vec<Vec<usize>>>,
+        #[serde(default)]
+        sides: Option<usize>,
+    },
+    /// Every link is back.
+    Heal {
+        at: Span,
+    },
+    /// Stop a node (its store is kept); with `restart_after`, start it again later.
+    Crash {
+        at: Span,
+        node: NodePick,
+        #[serde(default)]
+        restart_after: Option<Span>,
+    },
+    Restart {
+        at: Span,
+        node: usize,
+    },
+    /// Links between any node of `from` and any node of `to` change for `duration` (or for
+    /// good). Empty `to`: every other node.
+    SlowLink {
+        at: Span,
+        from: Vec<usize>,
+        #[serde(default)]
+        to: Vec<usize>,
+        #[serde(default)]
+        duration: Option<Span>,
+        #[serde(default)]
+        latency: Option<Span>,
+        #[serde(default)]
+        jitter: Option<Span>,
+        #[serde(default)]
+        loss: Option<f64>,
+        #[serde(default)]
+        bandwidth: Option<Bandwidth>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    #[serde(default = "default_name")]
+    pub name: String,
+    #[serde(default)]
+    pub seed: u64,
+    pub nodes: usize,
+    #[serde(default = "one")]
+    pub validators: usize,
+    pub duration: Span,
+    #[serde(default = "default_block_time")]
+    pub block_time: Span,
+    /// Bootnodes each node is given (chosen among the nodes before it).
+    #[serde(default = "default_degree")]
+    pub degree: usize,
+    /// After the run (and after the last heal or restart), every running node must agree
+    /// within this long.
+    #[serde(default = "default_converge")]
+    pub converge_within: Span,
+    /// Heights must advance within this long whenever a quorum of validators is connected.
+    #[serde(default = "default_liveness")]
+    pub liveness_window: Span,
+    #[serde(default)]
+    pub link: LinkProfile,
+    #[serde(default)]
+    pub load: Option<Load>,
+    #[serde(default)]
+    pub events: Vec<EventSpec>,
+}
+
+fn default_name() -> String {
+    "unnamed".into()
+}
+fn one() -> usize {
+    1
+}
+fn default_block_time() -> Span {
+    Span(Duration::from_millis(500))
+}
+fn default_degree() -> usize {
+    3
+}
+fn default_converge() -> Span {
+    Span(Duration::from_secs(30))
+}
+fn default_liveness() -> Span {
+    Span(Duration::from_secs(20))
+}
+
+impl Scenario {
+    /// A scenario with clean links and no events: what `netsim run` without a file starts from.
+    pub fn quick(nodes: usize, validators: usize, duration: Duration) -> Scenario {
+        Scenario {
+            name: "quick".into(),
+            seed: 0,
+            nodes,
+            validators,
+            duration: Span(duration),
+            block_time: default_block_time(),
+            degree: default_degree(),
+            converge_within: default_converge(),
+            liveness_window: default_liveness(),
+            link: LinkProfile::default(),
+            load: Some(Load { tps: 2.0, accounts: default_accounts(), start: None, stop: None }),
+            events: vec![],
+        }
+    }
+
+    pub fn from_toml(text: &str) -> Result<Scenario> {
+        let s: Scenario = toml::from_str(text)?;
+        s.validate()?;
+        Ok(s)
+    }
+
+    pub fn load(path: &Path) -> Result<Scenario> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ScenarioError::Read { path: path.display().to_string(), source })?;
+        Scenario::from_toml(&text)
+    }
+
+    /// Checks what TOML cannot: counts, ranges, node indexes and event times.
+    pub fn validate(&self) -> Result<()> {
+        if self.nodes == 0 || self.nodes > 1000 {
+            return Err(invalid("nodes", "must be 1 to 1000"));
+        }
+        if self.validators == 0 || self.validators > self.nodes {
+            return Err(invalid("validators", format!("must be 1 to nodes ({})", self.nodes)));
+        }
+        if self.duration.0.is_zero() {
+            return Err(invalid("duration", "must be positive"));
+        }
+        if self.block_time.0 < Duration::from_millis(10) {
+            return Err(invalid("block_time", "must be at least 10ms"));
+        }
+        self.link.check("link")?;
+        if let Some(load) = &self.load {
+            if !load.tps.is_finite() || load.tps < 0.0 || load.tps > 10_000.0 {
+                return Err(invalid("load.tps", "must be 0 to 10000"));
+            }
+            if load.accounts == 0 || load.accounts > 10_000 {
+                return Err(invalid("load.accounts", "must be 1 to 10000"));
+            }
+        }
+        let node = |field: String, i: usize| {
+            if i < self.nodes {
+                Ok(())
+            } else {
+                Err(invalid(field, format!("node {i} does not exist (nodes are 0 to {})", self.nodes - 1)))
+            }
+        };
+        for (k, e) in self.events.iter().enumerate() {
+            let field = format!("events[{k}]");
+            match e {
+                EventSpec::Partition { groups, sides, .. } => match (groups, sides) {
+                    (Some(groups), None) => {
+                        let mut seen = std::collections::BTreeSet::new();
+                        for i in groups.iter().flatten() {
+                            node(format!("{field}.groups"), *i)?;
+                            if !seen.insert(*i) {
+                                return Err(invalid(format!("{field}.groups"), format!("node {i} is in two groups")));
+                            }
+                        }
+                    }
+                    (None, Some(n)) if *n >= 2 && *n <= self.nodes => {}
+                    _ => {
+                        return Err(invalid(
+                            field,
+                            "a partition needs either `groups` or `sides` (2 to nodes), not both",
+                        ))
+                    }
+                },
+                EventSpec::Crash { node: NodePick::Index(i), .. } | EventSpec::Restart { node: i, .. } => {
+                    node(format!("{field}.node"), *i)?
+                }
+                EventSpec::Crash { node: NodePick::Random(r), .. } => {
+                    if !["random", "random-validator", "random-full"].contains(&r.as_str()) {
+                        return Err(invalid(
+                            format!("{field}.node"),
+                            "must be an index, \"random\", \"random-validator\" or \"random-full\"",
+                        ));
+                    }
+                    if r == "random-full" && self.validators == self.nodes {
+                        return Err(invalid(format!("{field}.node"), "there are no full nodes"));
+                    }
+                }
+                EventSpec::SlowLink { from, to, .. } => {
+                    for i in from.iter().chain(to) {
+                        node(field.clone(), *i)?;
+                    }
+                    if from.is_empty() {
+                        return Err(invalid(format!("{field}.from"), "name at least one node"));
+                    }
+                    if let Some(change) = e.link_change() {
+                        change.apply(&self.link).check(&field)?;
+                    }
+                }
+                EventSpec::Heal { .. } => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+impl EventSpec {
+    /// What a `slow-link` event changes.
+    pub fn link_change(&self) -> Option<LinkChange> {
+        match self {
+            EventSpec::SlowLink { latency, jitter, loss, bandwidth, .. } => {
+                Some(LinkChange { latency: *latency, jitter: *jitter, loss: *loss, bandwidth: *bandwidth })
+            }
+            _ => None,
+        }
+    }
+
+    pub fn at(&self) -> Duration {
+        match self {
+            EventSpec::Partition { at, .. }
+            | EventSpec::Heal { at }
+            | EventSpec::Crash { at, .. }
+            | EventSpec::Restart { at, .. }
+            | EventSpec::SlowLink { at, .. } => at.0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units_parse() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("10").is_err());
+        assert_eq!(parse_bandwidth("8Mbit").map(|b| b.bytes_per_sec), Ok(1_000_000));
+        assert!(parse_bandwidth("fast").is_err());
+    }
+
+    #[test]
+    fn a_scenario_parses_and_bad_nodes_are_named() {
+        let text = r#"
+            nodes = 4
+            duration = "20s"
+            [link]
+            latency = "100ms"
+            jitter = "30ms"
+            loss = 0.05
+            [[events]]
+            kind = "partition"
+            at = "5s"
+            groups = [[0, 1], [2, 3]]
+            [[events]]
+            kind = "heal"
+            at = "10s"
+            [[events]]
+            kind = "slow-link"
+            at = "3s"
+            from = [0]
+            latency = "400ms"
+            duration = "2s"
+        "#;
+        let s = Scenario::from_toml(text).unwrap();
+        assert_eq!(s.events.len(), 3);
+        assert_eq!(s.link.latency.0, Duration::from_millis(100));
+        let bad = text.replace("[2, 3]", "[2, 9]");
+        let err = Scenario::from_toml(&bad).unwrap_err().to_string();
+        assert!(err.contains("node 9 does not exist"), "{err}");
+    }
+}

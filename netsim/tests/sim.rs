@@ -1,0 +1,113 @@
+//! netsim's own integration tests: small networks (4 to 6 real nodes, tens of seconds) under
+//! clean links, slow lossy links, a partition, and a crash. Runs are serialised (one at a
+//! time) and judged by the run's own checks, never by tight timing, so they hold on a slow,
+//! busy machine.
+
+use ergon_netsim::scenario::{EventSpec, LinkProfile, NodePick, Scenario, Span};
+use ergon_netsim::schedule::Action;
+use ergon_netsim::{Report, RunOptions, Schedule};
+use std::sync::Mutex;
+use std::time::Duration;
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn secs(s: u64) -> Span {
+    Span(Duration::from_secs(s))
+}
+
+fn ms(v: u64) -> Span {
+    Span(Duration::from_millis(v))
+}
+
+fn scenario(name: &str, nodes: usize, duration: u64) -> Scenario {
+    let mut s = Scenario::quick(nodes, 1, Duration::from_secs(duration));
+    s.name = name.into();
+    s.block_time = ms(300);
+    s.converge_within = secs(40);
+    s
+}
+
+fn run(s: &Scenario) -> Report {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let report = rt.block_on(ergon_netsim::run(s, &RunOptions::default())).unwrap();
+    rt.shutdown_timeout(Duration::from_secs(2));
+    assert!(report.passed, "{}", report.summary());
+    assert!(report.converged);
+    assert_eq!(report.distinct_heads, 1, "{}", report.summary());
+    report
+}
+
+fn min_height(r: &Report) -> u64 {
+    r.final_nodes.iter().filter_map(|n| n.height).min().unwrap_or(0)
+}
+
+#[test]
+fn clean_links_converge() {
+    let r = run(&scenario("clean", 4, 10));
+    assert!(min_height(&r) >= 5, "{}", r.summary());
+    assert!(r.block_propagation_ms.count > 0);
+    assert!(r.txs.included > 0, "{}", r.summary());
+}
+
+#[test]
+fn slow_lossy_links_converge() {
+    let mut s = scenario("lossy", 5, 20);
+    s.link = LinkProfile { latency: ms(100), jitter: ms(30), loss: 0.05, bandwidth: None };
+    let r = run(&s);
+    assert!(min_height(&r) >= 5, "{}", r.summary());
+    assert!(r.traffic.retransmitted_chunks > 0, "5% loss must cost retransmissions");
+    // Every hop costs at least the 70ms minimum one-way latency.
+    assert!(r.block_propagation_ms.p50.unwrap_or(0.0) >= 70.0, "{}", r.summary());
+}
+
+#[test]
+fn a_partition_heals_and_converges() {
+    let mut s = scenario("partition", 6, 20);
+    s.events = vec![
+        EventSpec::Partition { at: secs(4), groups: Some(vec![vec![0, 1, 2], vec![3, 4, 5]]), sides: None },
+        EventSpec::Heal { at: secs(10) },
+    ];
+    let r = run(&s);
+    assert!(r.traffic.reset_connections > 0 || r.traffic.refused_dials > 0, "the partition cut links");
+    assert!(r.converge_after_disturbance_ms.is_some(), "{}", r.summary());
+    assert!(min_height(&r) >= 10, "{}", r.summary());
+}
+
+#[test]
+fn a_crashed_full_node_restarts_and_catches_up() {
+    let mut s = scenario("crash", 4, 20);
+    s.events = vec![EventSpec::Crash { at: secs(4), node: NodePick::Index(3), restart_after: Some(secs(8)) }];
+    let r = run(&s);
+    let node = &r.final_nodes[3];
+    assert_eq!(node.crashes, 1);
+    assert!(node.up);
+    // It missed blocks while down and has them all now.
+    let down_from = r.samples.iter().position(|x| x.heights[3].is_none()).expect("node 3 was seen down");
+    let height_at_crash = r.samples[..down_from].iter().filter_map(|x| x.heights[3]).max().unwrap_or(0);
+    assert!(node.height.unwrap() > height_at_crash + 10, "{}", r.summary());
+}
+
+#[test]
+fn four_validators_and_two_full_nodes_converge() {
+    let mut s = scenario("bft", 6, 15);
+    s.validators = 4;
+    s.link = LinkProfile { latency: ms(50), jitter: ms(10), loss: 0.0, bandwidth: None };
+    let r = run(&s);
+    assert!(min_height(&r) >= 5, "{}", r.summary());
+    assert!(r.final_nodes.iter().filter(|n| n.validator).count() == 4);
+}
+
+#[test]
+fn one_seed_gives_one_schedule() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/hundred.toml")).unwrap();
+    let mut s = Scenario::from_toml(&text).unwrap();
+    let a = Schedule::build(&s).unwrap();
+    assert_eq!(a, Schedule::build(&s).unwrap());
+    assert!(a.events.iter().any(|e| matches!(e.action, Action::Crash { .. })));
+    s.seed += 1;
+    let b = Schedule::build(&s).unwrap();
+    assert_ne!(a.bootnodes, b.bootnodes);
+    assert_ne!(a.txs, b.txs);
+    assert_ne!(a.events, b.events, "random picks differ");
+}
