@@ -33,6 +33,9 @@ pub const MAX_SYNC_BLOCKS: u32 = 256;
 const GRAYLIST: f64 = -80.0;
 /// Invalid gossip messages (undecodable, or judged Reject) after which a peer is banned.
 const INVALID_STRIKES: u32 = 3;
+/// Below this many connected peers, bootnodes we are not connected to are dialed again
+/// (every 5 s).
+const BOOTNODE_REDIAL_BELOW: usize = 8;
 
 struct PeerState {
     address: Multiaddr,
@@ -254,6 +257,7 @@ impl SwarmLoop {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut retry = tokio::time::interval(Duration::from_secs(1));
         retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut ticks = 0u32;
         loop {
             tokio::select! {
                 cmd = commands.recv() => match cmd {
@@ -268,6 +272,10 @@ impl SwarmLoop {
                 }
                 _ = tick.tick() => self.housekeeping(),
                 _ = retry.tick() => {
+                    ticks = ticks.wrapping_add(1);
+                    if ticks % 5 == 0 {
+                        self.redial_bootnodes();
+                    }
                     self.retry_unsent();
                     self.chase_status();
                 }
@@ -281,11 +289,7 @@ impl SwarmLoop {
         if !self.bootnodes.is_empty() || self.swarm.connected_peers().next().is_some() {
             self.swarm.behaviour_mut().kad.get_closest_peers(PeerId::random());
         }
-        if self.swarm.connected_peers().next().is_none() {
-            for addr in self.bootnodes.clone() {
-                let _ = self.swarm.dial(addr);
-            }
-        }
+        self.redial_bootnodes();
         let bad: Vec<PeerId> = self
             .peers
             .keys()
@@ -294,6 +298,22 @@ impl SwarmLoop {
             .collect();
         for p in bad {
             self.ban(p, "gossip score below the graylist threshold");
+        }
+    }
+
+    /// Dials the bootnodes we are not connected to while we have few peers: after a network
+    /// split heals, a node that kept peers on its own side must still find the other side
+    /// (waiting for a Kademlia walk could take long).
+    fn redial_bootnodes(&mut self) {
+        let connected = self.swarm.connected_peers().count();
+        if connected >= BOOTNODE_REDIAL_BELOW {
+            return;
+        }
+        for addr in self.bootnodes.clone() {
+            let known = peer_of(&addr).is_some_and(|p| self.swarm.is_connected(&p));
+            if !known && (connected == 0 || peer_of(&addr).is_some()) {
+                let _ = self.swarm.dial(addr);
+            }
         }
     }
 
