@@ -8,6 +8,10 @@
 //! - **convergence**: after the run (and within `converge_within` of the last partition,
 //!   heal, crash or restart) every running node reaches the same height with the same block
 //!   hash and the same state root, recomputed from its own state tree;
+//! - **evidence** (when a scenario expects it): every honest validator recorded a byzantine
+//!   validator's equivocation, and a block carries it if asked;
+//! - **halt** (when a scenario expects it): no height is committed during a window (a
+//!   partition without a quorum), and heights resume soon after it;
 //! - **conservation**: in every node's final state, total supply = genesis allocation +
 //!   minted, minted = the block rewards of every height so far, and the holdings (balance,
 //!   reserved, staked) of every account ever touched add up to the total supply.
@@ -69,6 +73,91 @@ pub fn liveness(samples: &[Sample], commits: &[(u64, u64)], window_ms: u64, end_
         }
     }
     Check::pass("liveness", format!("heights advanced in all {judged} windows of {window_ms}ms with a quorum"))
+}
+
+/// What one node recorded about one byzantine validator's equivocation.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvidenceSeen {
+    pub node: usize,
+    /// Whether the node is an honest validator (only those are required to record it).
+    pub validator: bool,
+    /// The byzantine validator's index.
+    pub against: usize,
+    /// Evidence records in the node's store.
+    pub records: usize,
+    /// Heights of the blocks that carry them, for the records on chain.
+    pub included_in: Vec<u64>,
+}
+
+/// `expect = evidence`: every honest validator recorded equivocation by `against`, and
+/// (with `included`) a block carries some of it.
+pub fn evidence(seen: &[EvidenceSeen], against: usize, included: bool) -> Check {
+    let mine: Vec<&EvidenceSeen> = seen.iter().filter(|e| e.against == against).collect();
+    let judged: Vec<&&EvidenceSeen> = mine.iter().filter(|e| e.validator).collect();
+    if judged.is_empty() {
+        return Check::fail(
+            "evidence",
+            format!("no honest validator was up at the end to ask about validator {against}"),
+        );
+    }
+    if let Some(e) = judged.iter().find(|e| e.records == 0) {
+        return Check::fail(
+            "evidence",
+            format!("validator {against} equivocated but node {} recorded no evidence against it", e.node),
+        );
+    }
+    let records: usize = judged.iter().map(|e| e.records).sum();
+    let on_chain = mine.iter().flat_map(|e| e.included_in.iter().copied()).min();
+    let others = mine.iter().filter(|e| !e.validator && e.records > 0).count();
+    let detail = format!(
+        "all {} honest validators recorded evidence against validator {against} ({records} records in all; \
+         {others} full node(s) too); {}",
+        judged.len(),
+        on_chain.map_or("no block carries it".to_string(), |h| format!("first carried by block {h}"))
+    );
+    if included && on_chain.is_none() {
+        return Check::fail("evidence", detail);
+    }
+    Check::pass("evidence", detail)
+}
+
+/// `expect = halt`: no height is first committed in `(from, until]` (ms on the recorder's
+/// clock), and with `resume_within`, one is by `until + resume_within`.
+pub fn halt(commits: &[(u64, u64)], from: u64, until: u64, resume_within: Option<u64>) -> Check {
+    let secs = |t: u64| t as f64 / 1000.0;
+    if let Some((h, t)) = commits.iter().find(|(_, t)| *t > from && *t <= until) {
+        return Check::fail(
+            "halt",
+            format!(
+                "height {h} was committed at {:.1}s, inside the halt window {:.1}s..{:.1}s",
+                secs(*t),
+                secs(from),
+                secs(until)
+            ),
+        );
+    }
+    let next = commits.iter().find(|(_, t)| *t > until);
+    match (resume_within, next) {
+        (Some(w), Some((h, t))) if *t <= until.saturating_add(w) => Check::pass(
+            "halt",
+            format!(
+                "no commit from {:.1}s to {:.1}s; height {h} committed {:.1}s after",
+                secs(from),
+                secs(until),
+                secs(t - until)
+            ),
+        ),
+        (Some(w), _) => Check::fail(
+            "halt",
+            format!(
+                "no commit from {:.1}s to {:.1}s, but none within {:.1}s after either",
+                secs(from),
+                secs(until),
+                secs(w)
+            ),
+        ),
+        (None, _) => Check::pass("halt", format!("no commit from {:.1}s to {:.1}s", secs(from), secs(until))),
+    }
 }
 
 /// Supply bookkeeping in one node's final state.
@@ -141,6 +230,27 @@ mod tests {
         let stalled = vec![(1, 1000), (2, 2000), (3, 4000), (4, 19_500)];
         let c = liveness(&samples, &stalled, 3000, 20_000);
         assert!(!c.passed && c.detail.contains("13.0s"), "{}", c.detail);
+    }
+
+    #[test]
+    fn halt_judges_its_window_and_the_resume() {
+        let commits = vec![(1, 1000), (2, 2000), (3, 12_500)];
+        assert!(halt(&commits, 2500, 12_000, Some(5000)).passed);
+        assert!(!halt(&commits, 1500, 12_000, None).passed, "height 2 is inside");
+        assert!(!halt(&commits, 2500, 12_000, Some(300)).passed, "resumed too late");
+    }
+
+    #[test]
+    fn evidence_needs_every_honest_validator() {
+        let seen =
+            |node, validator, records, included_in| EvidenceSeen { node, validator, against: 3, records, included_in };
+        let all = vec![seen(0, true, 2, vec![]), seen(1, true, 1, vec![7]), seen(4, false, 0, vec![])];
+        assert!(evidence(&all, 3, true).passed);
+        let none_on_chain = vec![seen(0, true, 2, vec![])];
+        assert!(evidence(&none_on_chain, 3, false).passed);
+        assert!(!evidence(&none_on_chain, 3, true).passed);
+        let missing = vec![seen(0, true, 2, vec![]), seen(1, true, 0, vec![])];
+        assert!(!evidence(&missing, 3, false).passed);
     }
 
     #[test]

@@ -13,12 +13,17 @@
 //!   tx arrival times), the part of a run that one seed reproduces exactly;
 //! - [`chain`]: the chain spec and the keys of validators, accounts and nodes;
 //! - [`link`] (with `pipe`): the link layer under each node's transport;
+//! - [`byzantine`]: validators that lie (equivocate) through their node's network;
 //! - [`node`]: one simulated node, its start, crash and restart on a kept store;
 //! - [`recorder`]: what the nodes committed and when;
 //! - [`runner`]: plays the schedule and builds the [`report::Report`];
-//! - [`checks`]: safety, liveness, convergence, conservation;
-//! - [`report`] and [`html`]: the JSON report, the text summary, the offline HTML page.
+//! - [`checks`]: safety, liveness, convergence, conservation, and what a scenario expects
+//!   (evidence, a halt);
+//! - [`report`] and [`html`]: the JSON report, the text summary, the offline HTML page;
+//! - [`bench`]: commit latency and committed transfers/s of N validators against one.
 
+pub mod bench;
+pub mod byzantine;
 pub mod chain;
 pub mod checks;
 pub mod html;

@@ -12,7 +12,10 @@
 //! - **loss**: a reliable stream cannot lose bytes, so loss is what TCP makes of it. A chunk
 //!   spans `ceil(n / 1460)` packets; it is hit with probability `1 - (1 - loss)^packets`, and
 //!   a hit chunk arrives one retransmission timeout later (`max(200ms, 2 * latency + 4 *
-//!   jitter)`, doubling while the retransmission is lost too, at most 6 times);
+//!   jitter)`, doubling while the retransmission is lost too, at most 6 times). With
+//!   `loss_unit = "message"` a chunk is hit with probability `loss` whatever its size, and
+//!   each retry waits one timeout, without backing off (a resend, as gossip or consensus
+//!   would, rather than TCP's exponential backoff);
 //! - **order**: a stream delivers in order, so a chunk never overtakes the one before it. A
 //!   delayed chunk holds up those behind it (head-of-line blocking), as in TCP.
 //!
@@ -27,7 +30,7 @@
 //! decides).
 
 use crate::pipe::Pipe;
-use crate::scenario::LinkProfile;
+use crate::scenario::{LinkProfile, LossUnit};
 use crate::schedule::derive_rng;
 use ergon::network::{BoxedDuplex, LinkLayer};
 use futures::{AsyncReadExt, AsyncWriteExt, SinkExt, Stream, StreamExt};
@@ -298,14 +301,20 @@ impl Direction {
         }
         let mut delay = Duration::from_secs_f64(delay.max(0.0));
         if p.loss > 0.0 {
-            let packets = n.div_ceil(MSS).max(1);
+            let packets = match p.loss_unit {
+                LossUnit::Packet => n.div_ceil(MSS).max(1),
+                LossUnit::Message => 1,
+            };
             let hit = 1.0 - (1.0 - p.loss).powi(i32::try_from(packets).unwrap_or(i32::MAX));
             let mut rto = MIN_RTO.max(p.latency.0 * 2 + p.jitter.0 * 4);
             let mut tries = 0;
             let mut chance = hit;
             while tries < MAX_RETRANSMITS && self.rng.gen_bool(chance.clamp(0.0, 1.0)) {
                 delay += rto;
-                rto *= 2;
+                // TCP backs off; a message-level resend (gossip's, or the node's own) does not.
+                if p.loss_unit == LossUnit::Packet {
+                    rto *= 2;
+                }
                 tries += 1;
                 // A retransmission is a single packet's worth of risk.
                 chance = p.loss;

@@ -20,6 +20,40 @@ enum Command {
     Run(RunArgs),
     /// Print the schedule a scenario and seed give (events, bootnodes, load) as JSON.
     Schedule(RunArgs),
+    /// Commit latency and committed transfers/s of N validators, beside one validator.
+    Bench(BenchArgs),
+}
+
+#[derive(clap::Args)]
+struct BenchArgs {
+    #[arg(long, default_value_t = 4)]
+    validators: usize,
+    /// One-way latency of every link, e.g. 50ms.
+    #[arg(long, value_parser = parse_duration, default_value = "0ms")]
+    latency: Duration,
+    #[arg(long, value_parser = parse_duration, default_value = "0ms")]
+    jitter: Duration,
+    #[arg(long, value_parser = parse_duration, default_value = "500ms")]
+    block_time: Duration,
+    /// Sending accounts (funded at genesis).
+    #[arg(long, default_value_t = 2000)]
+    accounts: usize,
+    /// Transfers per account (1 to 64, the mempool's nonce window).
+    #[arg(long, default_value_t = 20)]
+    per_account: u64,
+    /// How long commits are timed without load.
+    #[arg(long, value_parser = parse_duration, default_value = "10s")]
+    idle: Duration,
+    #[arg(long, value_parser = parse_duration, default_value = "300s")]
+    timeout: Duration,
+    /// Skip the single-validator run measured for comparison.
+    #[arg(long)]
+    no_single: bool,
+    /// Also print the figures as JSON.
+    #[arg(long)]
+    json: bool,
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -112,6 +146,46 @@ fn main() -> anyhow::Result<()> {
         Command::Schedule(args) => {
             let schedule = ergon_netsim::Schedule::build(&args.scenario()?)?;
             println!("{}", serde_json::to_string_pretty(&schedule)?);
+            Ok(())
+        }
+        Command::Bench(a) => {
+            if a.per_account == 0 || a.per_account > 64 || a.accounts < 2 || a.validators == 0 {
+                anyhow::bail!("need --validators >= 1, --accounts >= 2 and --per-account 1 to 64");
+            }
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let mut o = ergon_netsim::bench::BenchOptions {
+                validators: a.validators,
+                latency: a.latency,
+                jitter: a.jitter,
+                block_time: a.block_time,
+                accounts: a.accounts,
+                per_account: a.per_account,
+                idle: a.idle,
+                timeout: a.timeout,
+                data_dir: a.data_dir.clone(),
+            };
+            let mut reports = Vec::new();
+            if !a.no_single && a.validators > 1 {
+                let single = ergon_netsim::bench::BenchOptions { validators: 1, ..o.clone() };
+                let r = runtime.block_on(ergon_netsim::bench::bench(&single))?;
+                print!("{}", r.summary());
+                reports.push(r);
+            }
+            o.validators = a.validators;
+            let r = runtime.block_on(ergon_netsim::bench::bench(&o))?;
+            print!("{}", r.summary());
+            if let Some(single) = reports.first() {
+                println!(
+                    "  {} validators commit {:.0}% of one validator's transfers/s",
+                    r.validators,
+                    100.0 * r.committed_per_sec / single.committed_per_sec.max(1e-9)
+                );
+            }
+            reports.push(r);
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&reports)?);
+            }
+            runtime.shutdown_timeout(Duration::from_secs(2));
             Ok(())
         }
         Command::Run(args) => {

@@ -36,6 +36,9 @@ pub struct Shared {
     pub recorder: Arc<Recorder>,
     pub bootnodes: Vec<Vec<usize>>,
     pub validators: usize,
+    /// Validators whose nodes run without their key (a task signs for them instead).
+    pub byzantine: Vec<usize>,
+    pub mempool: MempoolConfig,
 }
 
 pub struct SimNode {
@@ -96,9 +99,9 @@ impl SimNode {
             max_message_bytes: spec.limits.max_block_bytes as usize + (64 << 10),
             max_tx_bytes: spec.limits.max_tx_bytes as usize,
         };
-        let validator_key = (self.index < shared.validators).then(|| chain::validator_key(self.index));
-        // A small mempool: a hundred nodes share one machine's memory.
-        let mempool = MempoolConfig { max_txs: 20_000, max_bytes: 16 << 20, ..MempoolConfig::default() };
+        let honest = !shared.byzantine.contains(&self.index);
+        let validator_key = (self.index < shared.validators && honest).then(|| chain::validator_key(self.index));
+        let mempool = shared.mempool;
         Ok(ServiceConfig {
             node: NodeConfig { spec, validator_key, mempool, network: Some(network) },
             db_path: self.db.clone(),

@@ -1,7 +1,7 @@
 //! The outcome of a run: the JSON report (everything measured, the schedule that was
 //! played, the checks) and the plain-text summary printed at the end.
 
-use crate::checks::{percentile, Check};
+use crate::checks::{percentile, Check, EvidenceSeen};
 use crate::recorder::Sample;
 use crate::schedule::Schedule;
 use serde::Serialize;
@@ -98,6 +98,10 @@ pub struct Report {
     pub finality_ms: Percentiles,
     pub txs: Txs,
     pub traffic: Traffic,
+    /// What each node recorded against each byzantine validator.
+    pub evidence: Vec<EvidenceSeen>,
+    /// Conflicting vote pairs the byzantine validators published.
+    pub equivocations: u64,
     pub schedule: Schedule,
     pub samples: Vec<Sample>,
     /// Raw propagation delays, for the histogram.
@@ -154,6 +158,21 @@ impl Report {
             t.gossip_ignored,
             t.gossip_rejected
         );
+        if !self.schedule.byzantine.is_empty() {
+            let recorded: Vec<String> = self
+                .evidence
+                .iter()
+                .filter(|e| e.records > 0)
+                .map(|e| format!("node {}: {} vs v{}", e.node, e.records, e.against))
+                .collect();
+            let _ = writeln!(
+                s,
+                "  byzantine:        validators {:?} published {} conflicting vote pairs; evidence recorded: {}",
+                self.schedule.byzantine,
+                self.equivocations,
+                if recorded.is_empty() { "none".into() } else { recorded.join(", ") }
+            );
+        }
         if let Some(rss) = self.peak_rss_bytes {
             let _ = writeln!(s, "  peak RSS:         {:.0} MiB", rss as f64 / (1024.0 * 1024.0));
         }

@@ -5,13 +5,14 @@
 //! timers, so a run of 60 simulated seconds takes about 60 seconds. Scenario times count
 //! from the moment every node is up.
 
+use crate::byzantine::Equivocator;
 use crate::chain;
-use crate::checks::{self, Check};
+use crate::checks::{self, Check, EvidenceSeen};
 use crate::link::Links;
 use crate::node::{NodeError, Shared, SimNode};
 use crate::recorder::Recorder;
 use crate::report::{peak_rss_bytes, NodeEnd, Percentiles, Report, Traffic, Txs};
-use crate::scenario::Scenario;
+use crate::scenario::{ByzantineKind, Expect, Scenario};
 use crate::schedule::{Action, Schedule};
 use ergon::primitives::{Address, Hash};
 use std::collections::BTreeSet;
@@ -85,6 +86,9 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<Report> {
         recorder: recorder.clone(),
         bootnodes: schedule.bootnodes.clone(),
         validators: schedule.validators,
+        byzantine: schedule.byzantine.clone(),
+        // A small mempool: a hundred nodes share one machine's memory.
+        mempool: ergon::mempool::MempoolConfig { max_txs: 20_000, max_bytes: 16 << 20, ..Default::default() },
     });
     let nodes: Nodes = (0..schedule.nodes)
         .map(|i| Arc::new(Mutex::new(SimNode::new(i, dir.path().join(format!("node-{i}"))))))
@@ -101,6 +105,18 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<Report> {
     let mut progress = Progress::new(opts.progress, duration_ms);
     let (mut next_event, mut next_tx, mut next_sample, mut cursor) = (0usize, 0usize, 0u64, 0usize);
     let mut restarts = Vec::new();
+    let mut liars: Vec<(usize, Equivocator, u64, u64)> = scenario
+        .byzantine
+        .iter()
+        .map(|b| {
+            let from = b.from.map_or(2000, |s| span_ms(s.0));
+            let until = b.until.map_or(u64::MAX, |s| span_ms(s.0));
+            let liar = match b.kind {
+                ByzantineKind::Equivocate => Equivocator::new(chain::validator_key(b.validator), spec.chain_id.clone()),
+            };
+            (b.validator, liar, from, until)
+        })
+        .collect();
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -134,10 +150,17 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<Report> {
             let Some(to) = recipients.get(p.to).copied() else { continue };
             submit(&nodes, &shared, &mut senders, &mut cursor, p.node, to, u128::from(p.amount), t).await;
         }
+        for (node, liar, from, until) in &mut liars {
+            if (*from..*until).contains(&t) {
+                if let Some(h) = nodes.get(*node).and_then(|n| n.try_lock().ok()).and_then(|n| n.handle().cloned()) {
+                    liar.tick(&h, t);
+                }
+            }
+        }
         if t >= next_sample {
             next_sample = t + SAMPLE_MS;
             let heights = heights(&nodes);
-            recorder.sample(heights.clone(), quorum(&links, schedule.validators));
+            recorder.sample(heights.clone(), quorum(&links, &schedule));
             progress.show(t, &heights, &recorder);
         }
         tick.tick().await;
@@ -166,6 +189,7 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<Report> {
     let mut traffic = Traffic::default();
     let mut stores = Vec::new();
     let mut final_nodes = Vec::new();
+    let mut evidence = Vec::new();
     for n in &nodes {
         let mut n = n.lock().await;
         if let Some(net) = n.handle().and_then(|h| h.network().cloned()) {
@@ -180,6 +204,7 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<Report> {
         let store = n.stop().await;
         if let Some(s) = &store {
             recorder.catch_up(n.index, s);
+            evidence.extend(evidence_seen(n.index, s, &schedule));
         }
         final_nodes.push(NodeEnd {
             node: n.index,
@@ -247,6 +272,15 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<Report> {
     };
     let converged = convergence.passed;
     checks.push(convergence);
+    let commits = recorder.first_commits_ms();
+    for e in &scenario.expect {
+        checks.push(match e {
+            Expect::Evidence { against, included } => checks::evidence(&evidence, *against, *included),
+            Expect::Halt { from, until, resume_within } => {
+                checks::halt(&commits, t0 + span_ms(from.0), t0 + span_ms(until.0), resume_within.map(|w| span_ms(w.0)))
+            }
+        });
+    }
     let conservation: Vec<String> =
         stores.iter().filter_map(|(i, s)| s.as_ref().and_then(|s| checks::conservation(*i, s, &spec).err())).collect();
     let up = stores.iter().filter(|(_, s)| s.is_some()).count();
@@ -281,6 +315,8 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<Report> {
         finality_ms: Percentiles::of(&finality),
         txs: Txs { submitted, included, rejected },
         traffic,
+        evidence,
+        equivocations: liars.iter().map(|(_, l, _, _)| l.pairs).sum(),
         schedule,
         samples,
         propagation_values_ms: propagation,
@@ -329,10 +365,39 @@ fn heights(nodes: &Nodes) -> Vec<Option<u64>> {
     nodes.iter().map(|n| n.try_lock().ok().and_then(|n| n.head().map(|h| h.0))).collect()
 }
 
-/// Validators holding more than 2/3 of the stake (all stakes are equal) are up and on one
-/// side.
-fn quorum(links: &Links, validators: usize) -> bool {
-    links.components().iter().any(|g| g.iter().filter(|n| **n < validators).count() * 3 > validators * 2)
+/// Honest validators holding more than 2/3 of the stake (all stakes are equal) are up and on
+/// one side. A byzantine validator's power counts in the set but not towards a quorum.
+fn quorum(links: &Links, schedule: &Schedule) -> bool {
+    let validators = schedule.validators;
+    links
+        .components()
+        .iter()
+        .any(|g| g.iter().filter(|n| schedule.is_honest_validator(**n)).count() * 3 > validators * 2)
+}
+
+fn span_ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// What `store` (node `node`'s) recorded against each byzantine validator.
+fn evidence_seen(node: usize, store: &ergon::storage::Store, schedule: &Schedule) -> Vec<EvidenceSeen> {
+    let records = store.evidence(0, 100_000).unwrap_or_default();
+    schedule
+        .byzantine
+        .iter()
+        .map(|b| {
+            let key = chain::validator_key(*b).public();
+            let mine: Vec<&(ergon::primitives::Evidence, Option<u64>)> =
+                records.iter().filter(|(e, _)| e.first.validator == key).collect();
+            EvidenceSeen {
+                node,
+                validator: schedule.is_honest_validator(node),
+                against: *b,
+                records: mine.len(),
+                included_in: mine.iter().filter_map(|(_, h)| *h).collect(),
+            }
+        })
+        .collect()
 }
 
 /// Sends one transfer from a sender with nothing in flight, to `node` or the next running one.

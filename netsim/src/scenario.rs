@@ -97,7 +97,20 @@ pub fn parse_bandwidth(s: &str) -> std::result::Result<Bandwidth, String> {
     Ok(Bandwidth { bytes_per_sec: bytes as u64 })
 }
 
-/// How a link behaves. `latency` is one way; `loss` is per packet (see the link layer).
+/// What `loss` is the probability of losing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LossUnit {
+    /// Each TCP-sized packet (1460 bytes) of a chunk: a large chunk is hit more often.
+    #[default]
+    Packet,
+    /// Each chunk as a whole (a write: one noise frame, typically one message or part of
+    /// one), whatever its size: `loss = 0.5` delivers half the messages on the first try.
+    Message,
+}
+
+/// How a link behaves. `latency` is one way; `loss` is per packet or per message
+/// (`loss_unit`; see the link layer).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LinkProfile {
@@ -107,6 +120,8 @@ pub struct LinkProfile {
     pub jitter: Span,
     #[serde(default)]
     pub loss: f64,
+    #[serde(default)]
+    pub loss_unit: LossUnit,
     /// `None`: unlimited.
     #[serde(default)]
     pub bandwidth: Option<Bandwidth>,
@@ -118,7 +133,7 @@ fn zero() -> Span {
 
 impl Default for LinkProfile {
     fn default() -> Self {
-        LinkProfile { latency: zero(), jitter: zero(), loss: 0.0, bandwidth: None }
+        LinkProfile { latency: zero(), jitter: zero(), loss: 0.0, loss_unit: LossUnit::Packet, bandwidth: None }
     }
 }
 
@@ -147,6 +162,7 @@ impl LinkChange {
             latency: self.latency.unwrap_or(base.latency),
             jitter: self.jitter.unwrap_or(base.jitter),
             loss: self.loss.unwrap_or(base.loss),
+            loss_unit: base.loss_unit,
             bandwidth: self.bandwidth.or(base.bandwidth),
         }
     }
@@ -228,6 +244,51 @@ pub enum EventSpec {
     },
 }
 
+/// What a byzantine validator does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ByzantineKind {
+    /// Signs two different prevotes and two different precommits for every round it
+    /// reaches at the height after its node's head, and gossips all of them.
+    Equivocate,
+}
+
+/// A validator that lies: its node runs as a full node (no validator key) and a task with
+/// the key misbehaves through that node's network. Its power stays in the set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Byzantine {
+    /// The validator's index (its node is node `validator`).
+    pub validator: usize,
+    pub kind: ByzantineKind,
+    /// When it starts (default 2s) and stops (default: the end of the run).
+    #[serde(default)]
+    pub from: Option<Span>,
+    #[serde(default)]
+    pub until: Option<Span>,
+}
+
+/// Outcomes a scenario demands beyond the standard checks; each becomes a check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Expect {
+    /// Every honest validator that is up at the end recorded equivocation by validator
+    /// `against`; with `included`, some block on the chain carries it.
+    Evidence {
+        against: usize,
+        #[serde(default)]
+        included: bool,
+    },
+    /// No node commits a new height from `from` to `until`; with `resume_within`, a new
+    /// height is committed within that long after `until`.
+    Halt {
+        from: Span,
+        until: Span,
+        #[serde(default)]
+        resume_within: Option<Span>,
+    },
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
@@ -257,6 +318,10 @@ pub struct Scenario {
     pub load: Option<Load>,
     #[serde(default)]
     pub events: Vec<EventSpec>,
+    #[serde(default)]
+    pub byzantine: Vec<Byzantine>,
+    #[serde(default)]
+    pub expect: Vec<Expect>,
 }
 
 fn default_name() -> String {
@@ -294,6 +359,8 @@ impl Scenario {
             link: LinkProfile::default(),
             load: Some(Load { tps: 2.0, accounts: default_accounts(), start: None, stop: None }),
             events: vec![],
+            byzantine: vec![],
+            expect: vec![],
         }
     }
 
@@ -386,6 +453,28 @@ impl Scenario {
                     }
                 }
                 EventSpec::Heal { .. } => {}
+            }
+        }
+        let mut liars = std::collections::BTreeSet::new();
+        for (k, b) in self.byzantine.iter().enumerate() {
+            let field = format!("byzantine[{k}].validator");
+            if b.validator >= self.validators {
+                return Err(invalid(field, format!("validator {} does not exist", b.validator)));
+            }
+            if !liars.insert(b.validator) {
+                return Err(invalid(field, format!("validator {} is listed twice", b.validator)));
+            }
+        }
+        for (k, e) in self.expect.iter().enumerate() {
+            let field = format!("expect[{k}]");
+            match e {
+                Expect::Evidence { against, .. } if !liars.contains(against) => {
+                    return Err(invalid(format!("{field}.against"), format!("validator {against} is not byzantine")))
+                }
+                Expect::Halt { from, until, .. } if from.0 >= until.0 || until.0 > self.duration.0 => {
+                    return Err(invalid(field, "a halt needs from < until <= duration"))
+                }
+                _ => {}
             }
         }
         Ok(())

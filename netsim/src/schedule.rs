@@ -74,6 +74,8 @@ pub struct Schedule {
     pub nodes: usize,
     /// Validators are nodes `0..validators`.
     pub validators: usize,
+    /// Byzantine validators (their nodes run as full nodes).
+    pub byzantine: Vec<usize>,
     pub bootnodes: Vec<Vec<usize>>,
     pub events: Vec<Event>,
     pub txs: Vec<PlannedTx>,
@@ -101,6 +103,7 @@ impl Schedule {
             seed,
             nodes: s.nodes,
             validators: s.validators,
+            byzantine: s.byzantine.iter().map(|b| b.validator).collect(),
             bootnodes,
             events: resolve_events(s)?,
             txs: plan_txs(s),
@@ -109,6 +112,11 @@ impl Schedule {
 
     pub fn is_validator(&self, node: usize) -> bool {
         node < self.validators
+    }
+
+    /// A validator that follows the protocol.
+    pub fn is_honest_validator(&self, node: usize) -> bool {
+        self.is_validator(node) && !self.byzantine.contains(&node)
     }
 
     /// When the network was last disturbed (0 if never).

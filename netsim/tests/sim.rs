@@ -1,9 +1,10 @@
 //! netsim's own integration tests: small networks (4 to 6 real nodes, tens of seconds) under
-//! clean links, slow lossy links, a partition, and a crash. Runs are serialised (one at a
+//! clean links, slow lossy links, a partition, a crash, an equivocating validator, a 2 / 2
+//! split of four validators and very lossy links between them. Runs are serialised (one at a
 //! time) and judged by the run's own checks, never by tight timing, so they hold on a slow,
 //! busy machine.
 
-use ergon_netsim::scenario::{EventSpec, LinkProfile, NodePick, Scenario, Span};
+use ergon_netsim::scenario::{Byzantine, ByzantineKind, EventSpec, Expect, LinkProfile, NodePick, Scenario, Span};
 use ergon_netsim::schedule::Action;
 use ergon_netsim::{Report, RunOptions, Schedule};
 use std::sync::Mutex;
@@ -53,7 +54,7 @@ fn clean_links_converge() {
 #[test]
 fn slow_lossy_links_converge() {
     let mut s = scenario("lossy", 5, 20);
-    s.link = LinkProfile { latency: ms(100), jitter: ms(30), loss: 0.05, bandwidth: None };
+    s.link = LinkProfile { latency: ms(100), jitter: ms(30), loss: 0.05, ..LinkProfile::default() };
     let r = run(&s);
     assert!(min_height(&r) >= 5, "{}", r.summary());
     assert!(r.traffic.retransmitted_chunks > 0, "5% loss must cost retransmissions");
@@ -92,7 +93,7 @@ fn a_crashed_full_node_restarts_and_catches_up() {
 fn four_validators_and_two_full_nodes_converge() {
     let mut s = scenario("bft", 6, 15);
     s.validators = 4;
-    s.link = LinkProfile { latency: ms(50), jitter: ms(10), loss: 0.0, bandwidth: None };
+    s.link = LinkProfile { latency: ms(50), jitter: ms(10), ..LinkProfile::default() };
     let r = run(&s);
     assert!(min_height(&r) >= 5, "{}", r.summary());
     assert!(r.final_nodes.iter().filter(|n| n.validator).count() == 4);
@@ -110,4 +111,40 @@ fn one_seed_gives_one_schedule() {
     assert_ne!(a.bootnodes, b.bootnodes);
     assert_ne!(a.txs, b.txs);
     assert_ne!(a.events, b.events, "random picks differ");
+}
+
+fn four_validators(name: &str, nodes: usize, duration: u64) -> Scenario {
+    let mut s = scenario(name, nodes, duration);
+    s.validators = 4;
+    s.link = LinkProfile { latency: ms(20), jitter: ms(5), ..LinkProfile::default() };
+    s
+}
+
+#[test]
+fn an_equivocating_validator_is_recorded_and_the_others_go_on() {
+    let mut s = four_validators("equivocation", 6, 15);
+    s.byzantine = vec![Byzantine { validator: 3, kind: ByzantineKind::Equivocate, from: Some(secs(2)), until: None }];
+    s.expect = vec![Expect::Evidence { against: 3, included: false }];
+    s.liveness_window = secs(10);
+    let r = run(&s);
+    assert!(r.equivocations > 0);
+    assert!(r.checks.iter().any(|c| c.name == "evidence" && c.passed), "{}", r.summary());
+    // Validators 0, 1 and 2 carried the chain alone.
+    assert!(min_height(&r) >= 5, "{}", r.summary());
+    assert!(!r.schedule.is_honest_validator(3));
+}
+
+#[test]
+fn a_two_two_split_halts_and_resumes_after_the_heal() {
+    let mut s = four_validators("split-brain", 4, 28);
+    s.events = vec![
+        EventSpec::Partition { at: secs(5), groups: Some(vec![vec![0, 1], vec![2, 3]]), sides: None },
+        EventSpec::Heal { at: secs(14) },
+    ];
+    s.expect = vec![Expect::Halt { from: secs(6), until: secs(14), resume_within: Some(secs(14)) }];
+    let r = run(&s);
+    assert!(r.checks.iter().any(|c| c.name == "halt" && c.passed), "{}", r.summary());
+    // Nothing was asked of the split: no side had a quorum.
+    let cut = r.samples.iter().filter(|x| x.t_ms >= r.startup_ms + 6000 && x.t_ms <= r.startup_ms + 13_000);
+    assert!(cut.clone().count() > 0 && cut.clone().all(|x| !x.quorum));
 }
