@@ -551,6 +551,12 @@ impl SwarmLoop {
     }
 
     fn peer_status(&mut self, peer: PeerId, bytes: &[u8]) {
+        if bytes.is_empty() {
+            // A stream closed before anything arrived (the other side timed out on a bad
+            // link): a failed exchange to retry, not a lie to punish.
+            tracing::debug!(%peer, "empty status; will ask again");
+            return;
+        }
         let status = match wire::decode_status(bytes) {
             Ok(s) => s,
             Err(e) => return self.ban(peer, &format!("undecodable status: {e}")),
