@@ -90,7 +90,10 @@ fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
 
 fn gossip_config(max_message_bytes: usize) -> std::result::Result<gossipsub::Config, String> {
     gossipsub::ConfigBuilder::default()
-        .validation_mode(gossipsub::ValidationMode::Strict)
+        // Unsigned envelopes (as Ethereum's consensus gossip): every payload carries its own
+        // signatures (txs, votes, proposals, commit certificates), and a libp2p signature per
+        // message would add one sign per publish and one verify per receipt to each tx.
+        .validation_mode(gossipsub::ValidationMode::Anonymous)
         .validate_messages()
         // The id of a message is the hash of its data, so the same block or tx relayed by
         // different peers is one message.
@@ -133,7 +136,7 @@ impl SwarmLoop {
         let reserved: HashSet<PeerId> = config.reserved_peers.iter().filter_map(peer_of).collect();
 
         let mut gossip = gossipsub::Behaviour::new_with_subscription_filter(
-            gossipsub::MessageAuthenticity::Signed(key.clone()),
+            gossipsub::MessageAuthenticity::Anonymous,
             gossip_config(config.max_message_bytes).map_err(NetworkError::Transport)?,
             gossipsub::WhitelistSubscriptionFilter(topics.keys().cloned().collect()),
         )
