@@ -75,6 +75,16 @@ pub enum Message {
     Vote(SignedVote),
 }
 
+impl Message {
+    /// The (height, round) the message is for.
+    pub fn position(&self) -> (u64, u32) {
+        match self {
+            Message::Proposal(p) => (p.proposal.height, p.proposal.round),
+            Message::Vote(v) => (v.vote.height, v.vote.round),
+        }
+    }
+}
+
 /// The step within a round. Ordered as the paper's steps are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
 pub enum Step {

@@ -201,10 +201,7 @@ fn restored_sign_state_prevents_signing_at_or_below_it() {
     out.extend(n.handle(Input::Timeout(Timeout { height: 1, round: 0, step: Step::Prevote })));
     for o in &out {
         if let Output::Broadcast(m) = o {
-            let round = match m {
-                Message::Proposal(p) => p.proposal.round,
-                Message::Vote(v) => v.vote.round,
-            };
+            let (_, round) = m.position();
             assert!(round >= 1, "signed again in round 0: {m:?}");
         }
     }
@@ -483,10 +480,7 @@ mod sim {
     }
 
     fn msg_height(m: &Message) -> u64 {
-        match m {
-            Message::Proposal(p) => p.proposal.height,
-            Message::Vote(v) => v.vote.height,
-        }
+        m.position().0
     }
 
     fn valid(v: &Hash) -> bool {

@@ -160,10 +160,7 @@ fn restored_sign_state_prevents_signing_twice() {
     fx.extend(again.handle(Input::ProposalBuilt { height: 1, round: 1, value: value(101) }));
     for f in &fx {
         if let Effect::Broadcast(m) = f {
-            let round = match m {
-                Message::Proposal(p) => p.proposal.round,
-                Message::Vote(v) => v.vote.round,
-            };
+            let (_, round) = m.position();
             assert!(round >= 1, "signed again in round 0: {m:?}");
         }
     }

@@ -103,10 +103,7 @@ impl Driver {
     }
 
     fn remember(&mut self, m: Message) {
-        let height = match &m {
-            Message::Vote(v) => v.vote.height,
-            Message::Proposal(p) => p.proposal.height,
-        };
+        let (height, _) = m.position();
         let out = &mut self.outbox;
         if height != out.height {
             *out = Outbox { height, last_progress: Some(Instant::now()), ..Outbox::default() };
