@@ -238,6 +238,31 @@ fn decode_capped<M: Message + Default>(bytes: &[u8], limit: usize) -> Result<M> 
     M::decode(bytes).map_err(|e| WireError::Decode(e.to_string()))
 }
 
+/// Txs for the `txs` gossip topic.
+pub fn encode_tx_batch<'a>(txs: impl IntoIterator<Item = &'a SignedTx>) -> Vec<u8> {
+    pb::TxBatch { txs: txs.into_iter().map(pb::SignedTx::from).collect() }.encode_to_vec()
+}
+
+/// A gossiped tx batch: at most `limit` bytes in all, each tx at most `max_tx_bytes`, and at
+/// least one tx.
+pub fn decode_tx_batch(bytes: &[u8], limit: usize, max_tx_bytes: usize) -> Result<Vec<SignedTx>> {
+    let batch = decode_capped::<pb::TxBatch>(bytes, limit)?;
+    if batch.txs.is_empty() {
+        return Err(WireError::Invalid { field: "tx_batch.txs", reason: "is empty".into() });
+    }
+    batch
+        .txs
+        .into_iter()
+        .map(|t| {
+            let size = t.encoded_len();
+            if size > max_tx_bytes {
+                return Err(WireError::TooLarge { size, limit: max_tx_bytes });
+            }
+            SignedTx::try_from(t)
+        })
+        .collect()
+}
+
 pub fn encode_signed_tx(tx: &SignedTx) -> Vec<u8> {
     pb::SignedTx::from(tx).encode_to_vec()
 }
@@ -539,5 +564,26 @@ mod tests {
         m.tx = None;
         assert_eq!(decode_signed_tx(&m.encode_to_vec(), 1 << 20).unwrap_err(), WireError::Missing("signed_tx.tx"));
         assert!(matches!(decode_signed_tx(&[0u8; 100], 10), Err(WireError::TooLarge { .. })));
+    }
+
+    #[test]
+    fn tx_batches_roundtrip_and_are_bounded() {
+        let key = Keypair::dev("bob");
+        let txs: Vec<SignedTx> = (1..=3)
+            .map(|nonce| {
+                let payload = Payload::Transfer(Transfer { to: Address([7; 20]), amount: nonce.into() });
+                Tx { chain_id: "c".into(), sender: key.public(), nonce, fee: 1, priority: Priority::Normal, payload }
+                    .sign(&key)
+            })
+            .collect();
+        let bytes = encode_tx_batch(&txs);
+        assert_eq!(decode_tx_batch(&bytes, 1 << 20, 1 << 10).unwrap(), txs);
+        assert!(matches!(decode_tx_batch(&bytes, 10, 1 << 10), Err(WireError::TooLarge { .. })), "whole cap");
+        assert!(matches!(decode_tx_batch(&bytes, 1 << 20, 10), Err(WireError::TooLarge { .. })), "per-tx cap");
+        let empty = encode_tx_batch(&[]);
+        assert_eq!(
+            decode_tx_batch(&empty, 1 << 20, 1 << 10).unwrap_err(),
+            WireError::Invalid { field: "tx_batch.txs", reason: "is empty".into() }
+        );
     }
 }

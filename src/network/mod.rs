@@ -135,8 +135,9 @@ pub enum Verdict {
 
 #[derive(Debug)]
 pub enum NetworkEvent {
-    Tx {
-        tx: SignedTx,
+    /// A gossiped batch of txs (one message, one verdict).
+    Txs {
+        txs: Vec<SignedTx>,
         id: GossipId,
     },
     Block {

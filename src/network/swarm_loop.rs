@@ -607,8 +607,8 @@ impl SwarmLoop {
     fn gossip(&mut self, source: PeerId, id: gossipsub::MessageId, message: gossipsub::Message) {
         let gid = GossipId { id, source };
         let decoded = match self.topics.get(&message.topic) {
-            Some(Topic::Txs) => wire::decode_signed_tx(&message.data, self.max_tx_bytes)
-                .map(|tx| NetworkEvent::Tx { tx, id: gid.clone() }),
+            Some(Topic::Txs) => wire::decode_tx_batch(&message.data, self.max_message_bytes, self.max_tx_bytes)
+                .map(|txs| NetworkEvent::Txs { txs, id: gid.clone() }),
             Some(Topic::Blocks) => wire::decode_committed_block(&message.data, self.max_message_bytes)
                 .map(|(block, commit)| NetworkEvent::Block { block, commit, id: gid.clone() }),
             Some(Topic::Consensus) => wire::decode_consensus(&message.data, self.max_message_bytes)

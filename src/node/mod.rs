@@ -54,6 +54,9 @@ pub struct NodeConfig {
     pub network: Option<crate::network::NetworkConfig>,
 }
 
+/// Txs per gossip message: a bulk submission travels in a few messages, not one per tx.
+const TXS_PER_GOSSIP: usize = 256;
+
 type TimerFuture = Pin<Box<dyn Future<Output = Timeout> + Send>>;
 
 struct Driver {
@@ -64,7 +67,7 @@ struct Driver {
     /// Blocks built or received as proposals at the height at hand, executed, by hash.
     candidates: HashMap<Hash, Candidate>,
     /// Gossiped txs waiting for the burst's batch signature check.
-    txs_in: Vec<(SignedTx, crate::network::GossipId)>,
+    txs_in: Vec<(Vec<SignedTx>, crate::network::GossipId)>,
     /// Votes received since the last batch verification.
     votes_in: Vec<(SignedVote, crate::network::GossipId)>,
     /// Equivocation seen here and not yet in a block; proposers include it.
@@ -200,19 +203,9 @@ impl Driver {
     fn command(&mut self, cmd: Command) {
         match cmd {
             Command::Submit { txs, reply } => {
-                let results = txs
-                    .into_iter()
-                    .map(|tx| {
-                        let r = self.admit(tx);
-                        // Gossip only what the mempool took.
-                        if let (Ok(hash), Some(net)) = (&r, &self.net) {
-                            if let Some(tx) = self.mempool.get(hash) {
-                                net.publish(crate::network::Topic::Txs, crate::wire::encode_signed_tx(&tx));
-                            }
-                        }
-                        r
-                    })
-                    .collect();
+                let results: Vec<_> = txs.into_iter().map(|tx| self.admit(tx)).collect();
+                // Gossip only what the mempool took.
+                self.gossip_txs(results.iter().filter_map(|r| r.as_ref().ok()));
                 self.metrics.set_mempool(self.mempool.len());
                 let _ = reply.send(results);
             }
@@ -234,9 +227,20 @@ impl Driver {
                 let _ = reply.send(result);
             }
             Command::Faucet { to, amount, reply } => {
-                let _ = reply.send(self.faucet(to, amount));
+                let result = self.faucet(to, amount);
+                self.gossip_txs(result.as_ref().ok());
+                let _ = reply.send(result);
                 self.metrics.set_mempool(self.mempool.len());
             }
+        }
+    }
+
+    /// Publishes the mempool's txs with these hashes, [`TXS_PER_GOSSIP`] per message.
+    fn gossip_txs<'a>(&self, hashes: impl IntoIterator<Item = &'a Hash>) {
+        let Some(net) = &self.net else { return };
+        let txs: Vec<_> = hashes.into_iter().filter_map(|h| self.mempool.get(h)).collect();
+        for chunk in txs.chunks(TXS_PER_GOSSIP) {
+            net.publish(crate::network::Topic::Txs, crate::wire::encode_tx_batch(chunk.iter().map(|t| t.as_ref())));
         }
     }
 

@@ -54,7 +54,7 @@ impl SyncState {
 impl Driver {
     pub(super) fn on_network(&mut self, ev: NetworkEvent) {
         match ev {
-            NetworkEvent::Tx { tx, id } => self.on_gossip_tx(tx, id),
+            NetworkEvent::Txs { txs, id } => self.on_gossip_txs(txs, id),
             NetworkEvent::Block { block, commit, id } => self.on_gossip_block(block, commit, id),
             NetworkEvent::Consensus { msg, id } => self.on_consensus(msg, id),
             NetworkEvent::PeerStatus { peer, status } => {
@@ -74,38 +74,43 @@ impl Driver {
         }
     }
 
-    /// Stateless checks now; the signature with the rest of the burst ([`Driver::flush_txs`]).
-    fn on_gossip_tx(&mut self, tx: SignedTx, id: GossipId) {
-        match check_stateless(&self.spec, &tx) {
-            Ok(()) if self.mempool.get(&tx.hash()).is_some_and(|m| m.signature == tx.signature) => {
-                self.report(id, Verdict::Ignore)
+    /// Stateless checks now; signatures with the rest of the burst ([`Driver::flush_txs`]).
+    /// A batch holding a tx that can never be valid is rejected whole: its sender sent it.
+    fn on_gossip_txs(&mut self, txs: Vec<SignedTx>, id: GossipId) {
+        let mut fresh = Vec::with_capacity(txs.len());
+        for tx in txs {
+            match check_stateless(&self.spec, &tx) {
+                Ok(()) if self.mempool.get(&tx.hash()).is_some_and(|m| m.signature == tx.signature) => {}
+                Ok(()) => fresh.push(tx),
+                Err(crate::ledger::TxInvalid::State(_)) => {}
+                Err(_) => return self.report(id, Verdict::Reject),
             }
-            Ok(()) => self.txs_in.push((tx, id)),
-            Err(crate::ledger::TxInvalid::State(_)) => self.report(id, Verdict::Ignore),
-            Err(_) => self.report(id, Verdict::Reject),
         }
+        if fresh.is_empty() {
+            return self.report(id, Verdict::Ignore);
+        }
+        self.txs_in.push((fresh, id));
     }
 
     /// Verifies the gossiped txs gathered since the last call as one batch and admits the
-    /// good ones.
+    /// good ones. A message is forwarded if any of its txs got in, rejected if any signature
+    /// is bad, ignored otherwise (valid but not for us now: nonce, balance, full).
     pub(super) fn flush_txs(&mut self) {
         if self.txs_in.is_empty() {
             return;
         }
-        let txs = std::mem::take(&mut self.txs_in);
-        let items: Vec<_> = txs.iter().map(|(t, _)| (t.tx.sender, t.hash(), t.signature)).collect();
-        let checks = super::builder::heavy(|| crate::primitives::verify_each(&items));
-        for ((tx, id), check) in txs.into_iter().zip(checks) {
-            let verdict = match check {
-                Err(_) => Verdict::Reject,
-                Ok(()) => match self.admit(tx) {
-                    Ok(_) => Verdict::Accept,
-                    // Valid but not for us now (nonce, balance, full, duplicate): do not
-                    // forward, do not blame.
-                    Err(_) => Verdict::Ignore,
-                },
-            };
-            self.report(id, verdict);
+        let batches = std::mem::take(&mut self.txs_in);
+        let items: Vec<_> =
+            batches.iter().flat_map(|(txs, _)| txs.iter().map(|t| (t.tx.sender, t.hash(), t.signature))).collect();
+        let mut checks = super::builder::heavy(|| crate::primitives::verify_each(&items)).into_iter();
+        for (txs, id) in batches {
+            let ok: Vec<bool> = checks.by_ref().take(txs.len()).map(|c| c.is_ok()).collect();
+            if ok.iter().any(|good| !good) {
+                self.report(id, Verdict::Reject);
+                continue;
+            }
+            let admitted = txs.into_iter().map(|tx| self.admit(tx).is_ok()).filter(|got_in| *got_in).count();
+            self.report(id, if admitted > 0 { Verdict::Accept } else { Verdict::Ignore });
         }
         self.metrics.set_mempool(self.mempool.len());
     }
