@@ -244,7 +244,8 @@ impl Engine {
                 let step = match kind {
                     TimeoutKind::Propose => Step::Propose,
                     TimeoutKind::Prevote => Step::Prevote,
-                    TimeoutKind::Precommit | TimeoutKind::NewHeight => Step::Precommit,
+                    TimeoutKind::Precommit => Step::Precommit,
+                    TimeoutKind::NewHeight => return vec![], // handled above
                 };
                 vec![tendermint::Input::Timeout(tendermint::Timeout { height, round, step })]
             }

@@ -171,6 +171,20 @@ fn restored_sign_state_prevents_signing_twice() {
     assert_eq!(commit, Some(value(101)), "{fx:?}");
 }
 
+/// The lottery is a pure function of (seed, round), picks by stake, and moves with the seed.
+#[test]
+fn lottery_picks_by_stake_and_seed() {
+    let keys: Vec<PublicKey> = ["alice", "bob"].iter().map(|n| Keypair::dev(n).public()).collect();
+    let weighted = ValidatorSet::from_stakes(&[(keys[0], 3 * 10u128.pow(13)), (keys[1], 10u128.pow(13))]).unwrap();
+    let draws: Vec<PublicKey> = (0..400u32).map(|r| weighted.lottery_proposer(value(r.into()), 0).unwrap()).collect();
+    let alice = draws.iter().filter(|k| **k == keys[0]).count();
+    assert!((250..=350).contains(&alice), "alice holds 3/4 of the stake and won {alice} of 400");
+    assert_eq!(weighted.lottery_proposer(value(1), 2), weighted.lottery_proposer(value(1), 2));
+    let by_round: std::collections::BTreeSet<_> =
+        (0..32).map(|r| weighted.lottery_proposer(value(9), r).unwrap()).collect();
+    assert_eq!(by_round.len(), 2, "rounds draw anew");
+}
+
 /// A node that reached a height by sync (its core still at an older height, or never
 /// started) checks proposals against the same proposer as everyone else.
 #[test]

@@ -245,21 +245,13 @@ impl Driver {
         if self.candidates.contains_key(&hash) {
             return Ok(());
         }
-        let head = self.store.head().map_err(super::NodeError::from)?;
-        if block.header.height != height || height != head.height.saturating_add(1) {
-            return Err(ImportError::NotNext { got: block.header.height, head: head.height });
+        if block.header.height != height {
+            return Err(ImportError::NotNext { got: block.header.height, head: height.saturating_sub(1) });
         }
-        if block.header.parent != head.hash {
-            return Err(ImportError::WrongParent(head.height));
-        }
-        let parent = self
-            .store
-            .header(head.height)
-            .map_err(super::NodeError::from)?
-            .ok_or(ImportError::WrongParent(head.height))?;
+        self.check_extends_head(block)?;
         let ts = block.header.timestamp_ms;
-        if ts <= parent.timestamp_ms || ts > now_ms().saturating_add(MAX_CLOCK_DRIFT_MS) {
-            return Err(ImportError::Timestamp { got: ts, parent: parent.timestamp_ms });
+        if ts > now_ms().saturating_add(MAX_CLOCK_DRIFT_MS) {
+            return Err(ImportError::FutureTimestamp { got: ts, max_drift_ms: MAX_CLOCK_DRIFT_MS });
         }
         let prepared = heavy(|| self.execute(block))?;
         self.candidates.insert(hash, super::builder::Candidate { block: block.clone(), prepared });

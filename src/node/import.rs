@@ -19,6 +19,8 @@ pub enum ImportError {
     TxRoot,
     #[error("timestamp {got} is not after the parent's {parent}")]
     Timestamp { got: u64, parent: u64 },
+    #[error("timestamp {got} is more than {max_drift_ms} ms ahead of this node's clock")]
+    FutureTimestamp { got: u64, max_drift_ms: u64 },
     #[error("a tx signature does not verify")]
     Signature,
     #[error("tx {index} cannot be in a block: {reason}")]
@@ -56,25 +58,32 @@ fn verify_on_all_cores(items: &[(PublicKey, Hash, Signature)]) -> bool {
 impl Driver {
     /// Checks `block` against our head and its certificate, re-executes it, and commits it.
     pub(super) fn import(&mut self, block: Block, commit: CommitCertificate) -> Result<(), ImportError> {
-        let head = self.store.head().map_err(NodeError::from)?;
         let height = block.header.height;
-        if height != head.height.saturating_add(1) {
-            return Err(ImportError::NotNext { got: height, head: head.height });
-        }
-        if block.header.parent != head.hash {
-            return Err(ImportError::WrongParent(head.height));
-        }
+        self.check_extends_head(&block)?;
         verify_commit(&self.spec.chain_id, self.engine.validators(), &commit, height, block.hash())?;
-        let parent =
-            self.store.header(head.height).map_err(NodeError::from)?.ok_or(ImportError::WrongParent(head.height))?;
-        if block.header.timestamp_ms <= parent.timestamp_ms {
-            return Err(ImportError::Timestamp { got: block.header.timestamp_ms, parent: parent.timestamp_ms });
-        }
         let prepared = heavy(|| self.execute(&block))?;
         let hash = block.hash();
         self.finalize(block, commit, prepared, false)?;
         self.candidates.clear();
         self.engine_restart(height, hash);
+        Ok(())
+    }
+
+    /// Checks that `block` is the next one on our head: height, parent hash, and a timestamp
+    /// after the parent's.
+    pub(super) fn check_extends_head(&self, block: &Block) -> Result<(), ImportError> {
+        let head = self.store.head().map_err(NodeError::from)?;
+        if block.header.height != head.height.saturating_add(1) {
+            return Err(ImportError::NotNext { got: block.header.height, head: head.height });
+        }
+        if block.header.parent != head.hash {
+            return Err(ImportError::WrongParent(head.height));
+        }
+        let parent =
+            self.store.header(head.height).map_err(NodeError::from)?.ok_or(ImportError::WrongParent(head.height))?;
+        if block.header.timestamp_ms <= parent.timestamp_ms {
+            return Err(ImportError::Timestamp { got: block.header.timestamp_ms, parent: parent.timestamp_ms });
+        }
         Ok(())
     }
 

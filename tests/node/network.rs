@@ -52,6 +52,9 @@ fn validator_and_full_nodes_agree_and_relay_txs() {
         assert_eq!(state_root(n, height + 2), state_root(&v, height + 2));
     }
     assert_eq!(f2.account(CHARLIE).0, before + 4242, "the full node applied the transfer too");
+    // A faucet drip made on a full node is gossiped to the validator too.
+    let drip = f1.call("admin_mintFaucet", json!([EVE, "1000"]));
+    f1.wait_included(drip["txHash"].as_str().unwrap());
     assert_eq!(f2.call("tx_get", json!([hash]))["status"], "included");
     let health = f1.call("system_health", json!([]));
     assert!(health["peers"].as_u64().unwrap() >= 1, "{health}");
