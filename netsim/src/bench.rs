@@ -1,16 +1,17 @@
 //! `netsim bench`: commit latency and committed transfers per second of N validators over
 //! simulated links, beside one validator measured the same way.
 //!
-//! The nodes are the real ones (as in a scenario run), all of them validators, every link
-//! `latency +- jitter` one way. After a warm-up:
+//! The nodes are the real ones (as in a scenario run): `nodes` of them, the first `validators`
+//! validators and the rest full nodes, every link `latency +- jitter` one way. After a
+//! warm-up:
 //!
 //! - **idle**: for a while no load; every commit at every validator is timed from the
 //!   block's header timestamp, which the proposer sets when it builds the block (one
 //!   process, one clock), to the validator's `Finalized` event;
 //! - **loaded**: `accounts x per_account` transfers, signed beforehand (round-major: every
 //!   account's nonce 1, then every nonce 2, ...), are submitted in bulk (`submit_many`, 4096
-//!   at a time), each account's to one validator; committed transfers per second = all of
-//!   them / (first submission to the commit, on validator 0, of the block holding the last).
+//!   at a time), each account's to one node; committed transfers per second = all of them /
+//!   (first submission to the commit, on validator 0, of the block holding the last).
 
 use crate::chain;
 use crate::checks::percentile;
@@ -29,6 +30,8 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
     pub validators: usize,
+    /// All nodes, validators included (at least `validators`).
+    pub nodes: usize,
     pub latency: Duration,
     pub jitter: Duration,
     pub block_time: Duration,
@@ -58,6 +61,7 @@ impl Latency {
 #[derive(Debug, Clone, Serialize)]
 pub struct BenchReport {
     pub validators: usize,
+    pub nodes: usize,
     pub latency_ms: u64,
     pub jitter_ms: u64,
     pub block_time_ms: u64,
@@ -89,17 +93,17 @@ fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// Signs every transfer beforehand; returns them per validator (account `i` goes to
-/// validator `i % validators`), each list in nonce order.
+/// Signs every transfer beforehand; returns them per node (account `i` goes to node
+/// `i % nodes`), each list in nonce order.
 fn workload(spec: &ergon::chainspec::ChainSpec, o: &BenchOptions) -> Result<Vec<Vec<SignedTx>>, RunError> {
     let keys: Vec<_> = (0..o.accounts).map(chain::account_key).collect();
     let addrs: Vec<Address> = keys.iter().map(|k| Address::from_public_key(&k.public())).collect();
-    let mut out = vec![Vec::new(); o.validators];
+    let mut out = vec![Vec::new(); o.nodes];
     for nonce in 1..=o.per_account {
         for (i, key) in keys.iter().enumerate() {
             let to = addrs.get((i + 1) % addrs.len()).copied().unwrap_or(addrs[0]);
             let tx = chain::transfer(spec, key, nonce, to, 1)?;
-            if let Some(v) = out.get_mut(i % o.validators) {
+            if let Some(v) = out.get_mut(i % o.nodes) {
                 v.push(tx);
             }
         }
@@ -114,18 +118,17 @@ pub async fn bench(o: &BenchOptions) -> Result<BenchReport, RunError> {
     let parent = o.data_dir.clone().unwrap_or_else(default_data_dir);
     let dir = tempfile::Builder::new().prefix("netsim-bench-").tempdir_in(&parent).map_err(RunError::Dir)?;
     let profile = LinkProfile { latency: Span(o.latency), jitter: Span(o.jitter), ..LinkProfile::default() };
-    let links = Links::new(o.validators, profile, 0);
+    let links = Links::new(o.nodes, profile, 0);
     let shared = Arc::new(Shared {
         spec: spec.clone(),
         links: links.clone(),
-        recorder: Recorder::new(o.validators, links.clone()),
-        bootnodes: (0..o.validators).map(|i| (0..i).collect()).collect(),
+        recorder: Recorder::new(o.nodes, links.clone()),
+        bootnodes: (0..o.nodes).map(|i| (0..i).collect()).collect(),
         validators: o.validators,
         byzantine: vec![],
         mempool: MempoolConfig { max_txs: transfers as usize * 2 + 1000, max_bytes: 512 << 20, ..Default::default() },
     });
-    let mut nodes: Vec<SimNode> =
-        (0..o.validators).map(|i| SimNode::new(i, dir.path().join(format!("node-{i}")))).collect();
+    let mut nodes: Vec<SimNode> = (0..o.nodes).map(|i| SimNode::new(i, dir.path().join(format!("node-{i}")))).collect();
     for n in &mut nodes {
         n.start(&shared).await?;
     }
@@ -196,6 +199,7 @@ pub async fn bench(o: &BenchOptions) -> Result<BenchReport, RunError> {
     let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
     Ok(BenchReport {
         validators: o.validators,
+        nodes: o.nodes,
         latency_ms: ms(o.latency),
         jitter_ms: ms(o.jitter),
         block_time_ms: ms(o.block_time),
@@ -216,11 +220,12 @@ impl BenchReport {
         let f = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.0}"));
         let rtt = 2 * self.latency_ms;
         format!(
-            "{} validator(s), links {} ms +- {} ms one way, block time {} ms\n  \
+            "{} validator(s) of {} node(s), links {} ms +- {} ms one way, block time {} ms\n  \
              commit latency idle:   p50 {} / p95 {} ms (n={}; target <= 3 round trips + 50 = {} ms)\n  \
              commit latency loaded: p50 {} / p95 {} ms (n={})\n  \
              committed {} of {} transfers ({} rejected) in {:.2}s: {:.0} transfers/s, {} blocks\n",
             self.validators,
+            self.nodes,
             self.latency_ms,
             self.jitter_ms,
             self.block_time_ms,

@@ -7,6 +7,10 @@ use ergon_netsim::scenario::{parse_bandwidth, parse_duration, LinkProfile, Scena
 use std::path::PathBuf;
 use std::time::Duration;
 
+// The node binary's allocator (see src/main.rs), so simulated nodes allocate as real ones do.
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Parser)]
 #[command(name = "netsim", version, about = "Many real ergon nodes in one process, over simulated links")]
 struct Cli {
@@ -46,7 +50,8 @@ struct BenchArgs {
     idle: Duration,
     #[arg(long, value_parser = parse_duration, default_value = "300s")]
     timeout: Duration,
-    /// Skip the single-validator run measured for comparison.
+    /// Skip the runs measured for comparison: one validator alone, and one validator with
+    /// full nodes in place of the others (the same nodes, doing the same work but consensus).
     #[arg(long)]
     no_single: bool,
     /// Also print the figures as JSON.
@@ -153,8 +158,9 @@ fn main() -> anyhow::Result<()> {
                 anyhow::bail!("need --validators >= 1, --accounts >= 2 and --per-account 1 to 64");
             }
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-            let mut o = ergon_netsim::bench::BenchOptions {
+            let o = ergon_netsim::bench::BenchOptions {
                 validators: a.validators,
+                nodes: a.validators,
                 latency: a.latency,
                 jitter: a.jitter,
                 block_time: a.block_time,
@@ -164,23 +170,26 @@ fn main() -> anyhow::Result<()> {
                 timeout: a.timeout,
                 data_dir: a.data_dir.clone(),
             };
-            let mut reports = Vec::new();
+            let mut baselines = Vec::new();
             if !a.no_single && a.validators > 1 {
-                let single = ergon_netsim::bench::BenchOptions { validators: 1, ..o.clone() };
-                let r = runtime.block_on(ergon_netsim::bench::bench(&single))?;
-                print!("{}", r.summary());
-                reports.push(r);
+                for nodes in [1, a.validators] {
+                    let base = ergon_netsim::bench::BenchOptions { validators: 1, nodes, ..o.clone() };
+                    let r = runtime.block_on(ergon_netsim::bench::bench(&base))?;
+                    print!("{}", r.summary());
+                    baselines.push(r);
+                }
             }
-            o.validators = a.validators;
             let r = runtime.block_on(ergon_netsim::bench::bench(&o))?;
             print!("{}", r.summary());
-            if let Some(single) = reports.first() {
+            for base in &baselines {
                 println!(
-                    "  {} validators commit {:.0}% of one validator's transfers/s",
+                    "  {} validators commit {:.0}% of the transfers/s of 1 validator of {} node(s)",
                     r.validators,
-                    100.0 * r.committed_per_sec / single.committed_per_sec.max(1e-9)
+                    100.0 * r.committed_per_sec / base.committed_per_sec.max(1e-9),
+                    base.nodes
                 );
             }
+            let mut reports = baselines;
             reports.push(r);
             if a.json {
                 println!("{}", serde_json::to_string_pretty(&reports)?);

@@ -10,10 +10,12 @@
 //! than 2/3 of the power are gathered: the [`CommitCertificate`] that every importer checks.
 //! Finalized blocks never revert. Rounds that fail time out, with timeouts growing per round.
 //!
-//! [`Engine`] wraps the core with what the chain adds: after each commit it waits the chain
-//! spec's `block_time` ([`TimeoutKind::NewHeight`]) before starting the next height, so the
-//! chain makes a block every `block_time`, empty or not; messages for that height that arrive
-//! during the pause are kept and replayed. Values are block hashes: the driver keeps the
+//! [`Engine`] wraps the core with what the chain adds: after each commit it waits until
+//! `block_time` has passed since the parent block was made ([`TimeoutKind::NewHeight`]) before
+//! starting the next height, so the chain makes a block every `block_time`, empty or not, and
+//! the time a height takes to decide is part of that interval rather than added to it; under
+//! load, when deciding takes longer than `block_time`, the next height starts at once.
+//! Messages for that height that arrive during the pause are kept and replayed. Values are block hashes: the driver keeps the
 //! blocks, executes proposals to say whether they are valid, and commits the decided one.
 //!
 //! With one validator (the seed's PoA mode) its own votes are a quorum, so a block is
@@ -52,7 +54,8 @@ const MAX_PROPOSERS_KEPT: usize = 64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TimeoutKind {
-    /// The pause between a commit and the next height's first round.
+    /// The pause between a commit and the next height's first round: what is left of the
+    /// block time since the parent block was made.
     NewHeight,
     /// The proposer did not deliver in time.
     Propose,
@@ -71,10 +74,12 @@ pub struct Timeout {
 
 #[derive(Debug, Clone)]
 pub enum Input {
-    /// Begin `height` (the committed chain is at `height - 1`, whose hash is `parent`).
+    /// Begin `height` (the committed chain is at `height - 1`, whose hash is `parent`, made
+    /// `since_parent_ms` ago by the driver's clock: now minus its header timestamp).
     Start {
         height: u64,
         parent: Hash,
+        since_parent_ms: u64,
     },
     TimeoutElapsed(Timeout),
     /// The block the engine asked for with [`Effect::BuildProposal`], by hash.
@@ -216,7 +221,7 @@ impl Engine {
 
     pub fn handle(&mut self, input: Input) -> Vec<Effect> {
         let core_input = match input {
-            Input::Start { height, parent } => {
+            Input::Start { height, parent, since_parent_ms } => {
                 if height <= self.height {
                     return vec![];
                 }
@@ -226,7 +231,8 @@ impl Engine {
                 self.buffered.clear();
                 self.proposers.clear();
                 let timeout = Timeout { height, round: 0, kind: TimeoutKind::NewHeight };
-                return vec![Effect::ScheduleTimeout { timeout, after_ms: self.params.block_time_ms }];
+                let after_ms = self.params.block_time_ms.saturating_sub(since_parent_ms);
+                return vec![Effect::ScheduleTimeout { timeout, after_ms }];
             }
             Input::TimeoutElapsed(Timeout { height, kind: TimeoutKind::NewHeight, .. }) => {
                 if height != self.height || !self.waiting {

@@ -21,7 +21,7 @@ fn value(height: u64) -> Hash {
 
 /// Starts `height` and returns the effects of the block-time timeout.
 fn start(e: &mut Engine, height: u64) -> Vec<Effect> {
-    let fx = e.handle(Input::Start { height, parent: value(height - 1) });
+    let fx = e.handle(Input::Start { height, parent: value(height - 1), since_parent_ms: 0 });
     let [Effect::ScheduleTimeout { timeout, after_ms }] = fx.as_slice() else { panic!("{fx:?}") };
     assert_eq!((timeout.kind, *after_ms), (TimeoutKind::NewHeight, 1000));
     e.handle(Input::TimeoutElapsed(*timeout))
@@ -50,6 +50,18 @@ fn single_validator_commits_each_height_after_block_time() {
         verify_commit("ergon-dev", &validators, certificate, h, value(h)).unwrap();
         // A second value for the same height is ignored: never two commits at one height.
         assert!(e.handle(Input::ProposalBuilt { height: h, round: 0, value: value(h + 100) }).is_empty());
+    }
+}
+
+/// The pause before a height is what is left of the block time since the parent was made:
+/// a slow decision does not add to the interval, and a late one starts the next height at once.
+#[test]
+fn pause_is_block_time_since_the_parent() {
+    let mut e = engine(&["alice"], "alice");
+    for (height, since_parent_ms, want) in [(1, 0, 1000), (2, 300, 700), (3, 1000, 0), (4, 5000, 0)] {
+        let fx = e.handle(Input::Start { height, parent: value(height - 1), since_parent_ms });
+        let [Effect::ScheduleTimeout { timeout, after_ms }] = fx.as_slice() else { panic!("{fx:?}") };
+        assert_eq!((timeout.kind, timeout.height, *after_ms), (TimeoutKind::NewHeight, height, want));
     }
 }
 
@@ -101,7 +113,7 @@ fn messages_during_the_pause_are_kept() {
     let mut engines: Vec<Engine> = names.iter().map(|n| engine(&names, n)).collect();
     // Everyone but the proposer of height 1 waits out the pause; the proposer starts first.
     for e in engines.iter_mut() {
-        e.handle(Input::Start { height: 1, parent: value(0) });
+        e.handle(Input::Start { height: 1, parent: value(0), since_parent_ms: 0 });
     }
     let proposer = names.iter().position(|n| {
         let mut probe = engine(&names, n);
@@ -206,11 +218,11 @@ fn proposer_check_after_jumping_heights() {
     };
     // Never started: the first height it sees is 5.
     let mut fresh = engine(&names, "alice");
-    fresh.handle(Input::Start { height: 5, parent: value(4) });
+    fresh.handle(Input::Start { height: 5, parent: value(4), since_parent_ms: 0 });
     // Started at 2, then synced to 9 without its core seeing the heights between.
     let mut jumped = engine(&names, "alice");
     start(&mut jumped, 2);
-    jumped.handle(Input::Start { height: 9, parent: value(8) });
+    jumped.handle(Input::Start { height: 9, parent: value(8), since_parent_ms: 0 });
     for round in 0..3 {
         assert!(fresh.is_from_proposer(&signed(5, round)), "height 5 round {round}");
         assert!(jumped.is_from_proposer(&signed(9, round)), "height 9 round {round}");

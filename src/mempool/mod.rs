@@ -71,8 +71,6 @@ struct Entry {
     sender: Address,
     nonce: u64,
     fee: u128,
-    /// fee + amount: what the tx can take from the sender's balance.
-    cost: u128,
     size: usize,
 }
 
@@ -80,7 +78,9 @@ struct Entry {
 struct SenderQueue {
     /// The account nonce + 1 as last seen.
     next: u64,
-    txs: BTreeMap<u64, Hash>,
+    /// Hash and cost (fee + amount: what the tx can take from the balance) by nonce; the
+    /// balance check sums costs here, without a lookup per pending tx in the big `entries` map.
+    txs: BTreeMap<u64, (Hash, u128)>,
 }
 
 #[derive(Default)]
@@ -121,6 +121,12 @@ impl Mempool {
     /// Admits `tx` (signature and stateless checks already passed) given its sender's account.
     pub fn insert(&mut self, tx: SignedTx, account: &Account) -> Result<Hash, MempoolError> {
         let hash = tx.hash();
+        self.insert_hashed(tx, hash, account)
+    }
+
+    /// [`Mempool::insert`] for a caller that has `tx.hash()` at hand already.
+    pub fn insert_hashed(&mut self, tx: SignedTx, hash: Hash, account: &Account) -> Result<Hash, MempoolError> {
+        debug_assert_eq!(hash, tx.hash());
         if self.entries.contains_key(&hash) {
             return Err(MempoolError::AlreadyKnown(hash));
         }
@@ -139,7 +145,7 @@ impl Mempool {
         let size = tx.size();
 
         let queue = self.senders.get(&sender);
-        let replaced = queue.and_then(|q| q.txs.get(&nonce)).copied();
+        let replaced = queue.and_then(|q| q.txs.get(&nonce)).map(|(h, _)| *h);
         if let Some(old) = replaced.and_then(|h| self.entries.get(&h)) {
             let min = old.fee.checked_mul(11).ok_or(MempoolError::Overflow)?.div_ceil(10);
             if fee < min {
@@ -150,10 +156,9 @@ impl Mempool {
         // the one it replaces. Pending txs below the new account nonce are stale and not counted.
         let mut needed = cost;
         if let Some(q) = queue {
-            for (n, h) in q.txs.range(next..) {
+            for (n, (_, c)) in q.txs.range(next..) {
                 if *n != nonce {
-                    let c = self.entries.get(h).map_or(0, |e| e.cost);
-                    needed = needed.checked_add(c).ok_or(MempoolError::Overflow)?;
+                    needed = needed.checked_add(*c).ok_or(MempoolError::Overflow)?;
                 }
             }
             if replaced.is_none() && q.txs.range(next..).count() >= self.config.max_per_sender {
@@ -173,14 +178,14 @@ impl Mempool {
         let q = self.senders.entry(sender).or_default();
         q.next = next;
         // Anything below the account nonce is stale now that we know the account.
-        let stale: Vec<Hash> = q.txs.range(..next).map(|(_, h)| *h).collect();
-        q.txs.insert(nonce, hash);
+        let stale: Vec<Hash> = q.txs.range(..next).map(|(_, (h, _))| *h).collect();
+        q.txs.insert(nonce, (hash, cost));
         for h in stale {
             self.remove(&h);
         }
         self.by_fee.insert((fee, hash));
         self.bytes = self.bytes.saturating_add(size);
-        self.entries.insert(hash, Entry { tx: Arc::new(tx), sender, nonce, fee, cost, size });
+        self.entries.insert(hash, Entry { tx: Arc::new(tx), sender, nonce, fee, size });
         Ok(hash)
     }
 
@@ -218,7 +223,7 @@ impl Mempool {
             }
             // Later txs of the victim's sender could never execute without it: they go too.
             let later = self.senders.get(&e.sender).map(|q| q.txs.range(e.nonce..)).into_iter().flatten();
-            for (_, lh) in later {
+            for (_, (lh, _)) in later {
                 if victims.insert(*lh) {
                     freed_txs = freed_txs.saturating_add(1);
                     freed_bytes = freed_bytes.saturating_add(self.entries.get(lh).map_or(0, |x| x.size));
@@ -239,7 +244,7 @@ impl Mempool {
         self.by_fee.remove(&(e.fee, *h));
         self.bytes = self.bytes.saturating_sub(e.size);
         if let Some(q) = self.senders.get_mut(&e.sender) {
-            if q.txs.get(&e.nonce) == Some(h) {
+            if q.txs.get(&e.nonce).map(|(x, _)| x) == Some(h) {
                 q.txs.remove(&e.nonce);
             }
             if q.txs.is_empty() {
@@ -260,7 +265,7 @@ impl Mempool {
         // Heap of each sender's next executable tx, by (fee, then earliest hash for determinism).
         let mut heap: BinaryHeap<(u128, std::cmp::Reverse<Hash>, Address, u64)> = BinaryHeap::new();
         for (sender, q) in &self.senders {
-            if let Some(h) = q.txs.get(&q.next) {
+            if let Some((h, _)) = q.txs.get(&q.next) {
                 if let Some(e) = self.entries.get(h) {
                     heap.push((e.fee, std::cmp::Reverse(*h), *sender, q.next));
                 }
@@ -279,7 +284,7 @@ impl Mempool {
             bytes = bytes.saturating_add(e.size);
             out.push(e.tx.clone());
             let next = nonce.saturating_add(1);
-            if let Some(nh) = self.senders.get(&sender).and_then(|q| q.txs.get(&next)) {
+            if let Some((nh, _)) = self.senders.get(&sender).and_then(|q| q.txs.get(&next)) {
                 if let Some(ne) = self.entries.get(nh) {
                     heap.push((ne.fee, std::cmp::Reverse(*nh), sender, next));
                 }
@@ -309,7 +314,7 @@ impl Mempool {
             let stale: Vec<Hash> = match self.senders.get_mut(&sender) {
                 Some(q) => {
                     q.next = next;
-                    q.txs.range(..next).map(|(_, h)| *h).collect()
+                    q.txs.range(..next).map(|(_, (h, _))| *h).collect()
                 }
                 None => continue,
             };
@@ -321,6 +326,6 @@ impl Mempool {
 
     /// Hashes of every pending tx from `sender`, by nonce.
     pub fn pending_of(&self, sender: &Address) -> Vec<(u64, Hash)> {
-        self.senders.get(sender).map(|q| q.txs.iter().map(|(n, h)| (*n, *h)).collect()).unwrap_or_default()
+        self.senders.get(sender).map(|q| q.txs.iter().map(|(n, (h, _))| (*n, *h)).collect()).unwrap_or_default()
     }
 }

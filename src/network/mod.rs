@@ -243,16 +243,66 @@ impl NetworkHandle {
     }
 }
 
+/// The network's events, in two queues: consensus messages, blocks and peer news are served
+/// before gossiped txs, so a burst of txs neither delays a proposal or a vote nor pushes one
+/// out of a full queue (as Lighthouse's beacon processor serves blocks and attestations first).
+pub struct NetworkEvents {
+    urgent: mpsc::Receiver<NetworkEvent>,
+    txs: mpsc::Receiver<NetworkEvent>,
+}
+
+impl NetworkEvents {
+    /// The next event, urgent ones first; `None` once the network has stopped.
+    pub async fn recv(&mut self) -> Option<NetworkEvent> {
+        tokio::select! {
+            biased;
+            Some(ev) = self.urgent.recv() => Some(ev),
+            Some(ev) = self.txs.recv() => Some(ev),
+            else => None,
+        }
+    }
+
+    /// An event already queued, urgent ones first.
+    pub fn try_recv(&mut self) -> Option<NetworkEvent> {
+        self.try_recv_urgent().or_else(|| self.txs.try_recv().ok())
+    }
+
+    /// An urgent event already queued (anything but txs).
+    pub fn try_recv_urgent(&mut self) -> Option<NetworkEvent> {
+        self.urgent.try_recv().ok()
+    }
+}
+
+/// The sending side of [`NetworkEvents`].
+pub(crate) struct EventSink {
+    urgent: mpsc::Sender<NetworkEvent>,
+    txs: mpsc::Sender<NetworkEvent>,
+}
+
+impl EventSink {
+    /// Queues `ev`; says why not if its queue is full or the node has stopped.
+    fn try_send(&self, ev: NetworkEvent) -> std::result::Result<(), &'static str> {
+        let queue = match ev {
+            NetworkEvent::Txs { .. } => &self.txs,
+            _ => &self.urgent,
+        };
+        queue.try_send(ev).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => "queue full",
+            mpsc::error::TrySendError::Closed(_) => "node stopped",
+        })
+    }
+}
+
 /// Builds the swarm, starts listening and dialing, and spawns the event loop.
-pub fn start(
-    config: NetworkConfig,
-    chain: std::sync::Arc<dyn ChainView>,
-) -> Result<(NetworkHandle, mpsc::Receiver<NetworkEvent>)> {
+pub fn start(config: NetworkConfig, chain: std::sync::Arc<dyn ChainView>) -> Result<(NetworkHandle, NetworkEvents)> {
     let (cmd_tx, cmd_rx) = mpsc::channel(4096);
-    let (ev_tx, ev_rx) = mpsc::channel(4096);
+    let (urgent_tx, urgent) = mpsc::channel(4096);
+    // Up to 256 txs each.
+    let (txs_tx, txs) = mpsc::channel(1024);
     let local_peer_id = config.keypair.public().to_peer_id();
     let max_message_bytes = config.max_message_bytes;
-    let looper = swarm_loop::SwarmLoop::new(config, chain, ev_tx)?;
+    let sink = EventSink { urgent: urgent_tx, txs: txs_tx };
+    let looper = swarm_loop::SwarmLoop::new(config, chain, sink)?;
     tokio::spawn(looper.run(cmd_rx));
-    Ok((NetworkHandle { commands: cmd_tx, local_peer_id, max_message_bytes }, ev_rx))
+    Ok((NetworkHandle { commands: cmd_tx, local_peer_id, max_message_bytes }, NetworkEvents { urgent, txs }))
 }

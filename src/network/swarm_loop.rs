@@ -59,7 +59,7 @@ type Served = tokio::task::JoinHandle<(ResponseChannel<Vec<u8>>, Vec<u8>)>;
 pub(super) struct SwarmLoop {
     swarm: Swarm<Behaviour>,
     chain: Arc<dyn ChainView>,
-    events: mpsc::Sender<NetworkEvent>,
+    events: super::EventSink,
     genesis: Hash,
     topics: HashMap<TopicHash, Topic>,
     topic_of: HashMap<Topic, IdentTopic>,
@@ -119,11 +119,7 @@ fn score_params(topics: &[IdentTopic]) -> gossipsub::PeerScoreParams {
 }
 
 impl SwarmLoop {
-    pub(super) fn new(
-        config: NetworkConfig,
-        chain: Arc<dyn ChainView>,
-        events: mpsc::Sender<NetworkEvent>,
-    ) -> Result<Self> {
+    pub(super) fn new(config: NetworkConfig, chain: Arc<dyn ChainView>, events: super::EventSink) -> Result<Self> {
         let genesis = config.genesis;
         let g = hex::encode(&genesis.0[..8]);
         let key = config.keypair.clone();

@@ -64,8 +64,7 @@ impl Driver {
                 Effect::Broadcast(m) => outgoing.push(m),
                 Effect::Evidence { first, second } => self.record_evidence(Evidence { first, second }),
                 Effect::Commit { height, value, certificate } => match self.commit(value, certificate) {
-                    Ok(()) => queue
-                        .extend(self.engine.handle(Input::Start { height: height.saturating_add(1), parent: value })),
+                    Ok(()) => queue.extend(self.engine.handle(self.start_after(height, value))),
                     // Storage failing is not something the node can route around: stop
                     // producing rather than diverge from what is on disk.
                     Err(e) => tracing::error!(height, error = %e, "commit failed; block production halted"),

@@ -5,7 +5,7 @@ use crate::chainspec::ChainSpec;
 use crate::ledger::{check_stateless, TxInvalid};
 use crate::mempool::MempoolError;
 use crate::network::NetworkHandle;
-use crate::primitives::{verify_each, Address, Hash, Header, SignedTx};
+use crate::primitives::{Address, Hash, Header, KeyCache, SignedTx};
 use crate::storage::Store;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -81,28 +81,18 @@ pub enum ChainEvent {
 
 #[derive(Clone)]
 pub struct NodeHandle {
-    commands: mpsc::Sender<Command>,
-    store: Arc<Store>,
-    spec: Arc<ChainSpec>,
-    events: broadcast::Sender<ChainEvent>,
-    metrics: Arc<Metrics>,
-    network: Option<NetworkHandle>,
-    sync_target: Arc<AtomicU64>,
+    pub(super) commands: mpsc::Sender<Command>,
+    pub(super) store: Arc<Store>,
+    pub(super) spec: Arc<ChainSpec>,
+    pub(super) events: broadcast::Sender<ChainEvent>,
+    pub(super) metrics: Arc<Metrics>,
+    pub(super) network: Option<NetworkHandle>,
+    pub(super) sync_target: Arc<AtomicU64>,
+    /// The node's decompressed public keys, shared with the driver.
+    pub(super) keys: Arc<KeyCache>,
 }
 
 impl NodeHandle {
-    pub(super) fn new(
-        commands: mpsc::Sender<Command>,
-        store: Arc<Store>,
-        spec: Arc<ChainSpec>,
-        events: broadcast::Sender<ChainEvent>,
-        metrics: Arc<Metrics>,
-        network: Option<NetworkHandle>,
-        sync_target: Arc<AtomicU64>,
-    ) -> Self {
-        NodeHandle { commands, store, spec, events, metrics, network, sync_target }
-    }
-
     pub fn network(&self) -> Option<&NetworkHandle> {
         self.network.as_ref()
     }
@@ -146,8 +136,8 @@ impl NodeHandle {
         while !rest.is_empty() {
             let tail = rest.split_off(chunk.min(rest.len()));
             let part = std::mem::replace(&mut rest, tail);
-            let spec = self.spec.clone();
-            tasks.push(tokio::task::spawn_blocking(move || check_chunk(&spec, part)));
+            let (spec, keys) = (self.spec.clone(), self.keys.clone());
+            tasks.push(tokio::task::spawn_blocking(move || check_chunk(&spec, &keys, part)));
         }
         let mut checked: Vec<Result<SignedTx, SubmitError>> = Vec::with_capacity(n);
         for t in tasks {
@@ -207,12 +197,12 @@ impl NodeHandle {
     }
 }
 
-fn check_chunk(spec: &ChainSpec, txs: Vec<SignedTx>) -> Vec<Result<SignedTx, SubmitError>> {
+fn check_chunk(spec: &ChainSpec, keys: &KeyCache, txs: Vec<SignedTx>) -> Vec<Result<SignedTx, SubmitError>> {
     let mut out: Vec<Result<SignedTx, SubmitError>> =
         txs.into_iter().map(|tx| check_stateless(spec, &tx).map(|_| tx).map_err(SubmitError::from)).collect();
     let items: Vec<_> =
         out.iter().filter_map(|r| r.as_ref().ok()).map(|tx| (tx.tx.sender, tx.hash(), tx.signature)).collect();
-    let mut verdicts = verify_each(&items).into_iter();
+    let mut verdicts = keys.verify_each(&items).into_iter();
     for r in out.iter_mut() {
         if r.is_ok() && verdicts.next().is_some_and(|v| v.is_err()) {
             *r = Err(SubmitError::BadSignature);

@@ -5,7 +5,7 @@ use super::builder::{heavy, Prepared};
 use super::{Driver, NodeError};
 use crate::consensus::verify_commit;
 use crate::ledger::{BlockEnv, Executor};
-use crate::primitives::{verify_batch, Address, Block, CommitCertificate, Hash, PublicKey, Signature};
+use crate::primitives::{Address, Block, CommitCertificate, Hash, KeyCache, PublicKey, Signature};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -43,14 +43,14 @@ impl ImportError {
 }
 
 /// Batch-verifies signatures, split over the machine's cores for large blocks.
-fn verify_on_all_cores(items: &[(PublicKey, Hash, Signature)]) -> bool {
+fn verify_on_all_cores(keys: &KeyCache, items: &[(PublicKey, Hash, Signature)]) -> bool {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     if workers < 2 || items.len() < 256 {
-        return verify_batch(items).is_ok();
+        return keys.verify_batch(items).is_ok();
     }
     let chunk = items.len().div_ceil(workers);
     std::thread::scope(|s| {
-        let parts: Vec<_> = items.chunks(chunk).map(|c| s.spawn(move || verify_batch(c).is_ok())).collect();
+        let parts: Vec<_> = items.chunks(chunk).map(|c| s.spawn(move || keys.verify_batch(c).is_ok())).collect();
         parts.into_iter().all(|p| p.join().unwrap_or(false))
     })
 }
@@ -113,7 +113,7 @@ impl Driver {
             .map(|t| (t.tx.sender, t.hash(), t.signature))
             .filter(|(_, hash, sig)| !self.mempool.get(hash).is_some_and(|m| m.signature == *sig))
             .collect();
-        if !verify_on_all_cores(&items) {
+        if !verify_on_all_cores(&self.keys, &items) {
             return Err(ImportError::Signature);
         }
         let env = BlockEnv { height: block.header.height, proposer: Address::from_public_key(&block.header.proposer) };

@@ -23,7 +23,7 @@ pub use metrics::Metrics;
 use crate::chainspec::ChainSpec;
 use crate::consensus::{Engine, Input, SignedVote, Timeout};
 use crate::mempool::{Mempool, MempoolConfig};
-use crate::primitives::{Hash, Keypair, SignedTx};
+use crate::primitives::{Hash, KeyCache, Keypair, SignedTx};
 use crate::storage::{Store, StoreError};
 use builder::Candidate;
 use futures::stream::{FuturesUnordered, StreamExt};
@@ -54,10 +54,24 @@ pub struct NodeConfig {
     pub network: Option<crate::network::NetworkConfig>,
 }
 
+/// Public keys kept decompressed per node (about 200 bytes each).
+const KEY_CACHE: usize = 65_536;
+
+/// Gossiped txs signature-checked in one go on the driver (about 50 ms of work).
+const MAX_TXS_PER_FLUSH: usize = 4096;
+
 /// Txs per gossip message: a bulk submission travels in a few messages, not one per tx.
 const TXS_PER_GOSSIP: usize = 256;
 
 type TimerFuture = Pin<Box<dyn Future<Output = Timeout> + Send>>;
+
+/// The next network event; never, without a network.
+async fn next_event(events: &mut Option<crate::network::NetworkEvents>) -> Option<crate::network::NetworkEvent> {
+    match events {
+        Some(e) => e.recv().await,
+        None => std::future::pending().await,
+    }
+}
 
 struct Driver {
     spec: Arc<ChainSpec>,
@@ -66,8 +80,8 @@ struct Driver {
     engine: Engine,
     /// Blocks built or received as proposals at the height at hand, executed, by hash.
     candidates: HashMap<Hash, Candidate>,
-    /// Gossiped txs waiting for the burst's batch signature check.
-    txs_in: Vec<(Vec<SignedTx>, crate::network::GossipId)>,
+    /// Gossiped txs (with their hashes) waiting for the burst's batch signature check.
+    txs_in: Vec<(Vec<(SignedTx, Hash)>, crate::network::GossipId)>,
     /// Votes received since the last batch verification.
     votes_in: Vec<(SignedVote, crate::network::GossipId)>,
     /// Equivocation seen here and not yet in a block; proposers include it.
@@ -81,6 +95,8 @@ struct Driver {
     /// This node's validator key, which blocks it builds name as proposer.
     proposer: Option<crate::primitives::PublicKey>,
     net: Option<crate::network::NetworkHandle>,
+    /// Decompressed public keys for tx signature checks, shared with the handle.
+    keys: Arc<KeyCache>,
     sync: sync::SyncState,
     sync_results: mpsc::Sender<sync::SyncResult>,
 }
@@ -118,15 +134,17 @@ pub fn start(
     };
     let sync = sync::SyncState::default();
     let (sync_tx, sync_rx) = mpsc::channel(16);
-    let handle = NodeHandle::new(
-        cmd_tx,
-        store.clone(),
-        spec.clone(),
-        events.clone(),
-        metrics.clone(),
-        net.clone(),
-        sync.target_handle(),
-    );
+    let keys = Arc::new(KeyCache::new(KEY_CACHE));
+    let handle = NodeHandle {
+        commands: cmd_tx,
+        store: store.clone(),
+        spec: spec.clone(),
+        events: events.clone(),
+        metrics: metrics.clone(),
+        network: net.clone(),
+        sync_target: sync.target_handle(),
+        keys: keys.clone(),
+    };
     // Seen before a restart and not on chain yet.
     let pending_evidence =
         store.evidence(0, 1024)?.into_iter().filter(|(_, at)| at.is_none()).map(|(e, _)| e).collect();
@@ -146,11 +164,13 @@ pub fn start(
         events,
         metrics,
         net,
+        keys,
         sync,
         sync_results: sync_tx,
     };
     let task = tokio::spawn(async move {
-        driver.input(Input::Start { height: head.height.saturating_add(1), parent: head.hash });
+        let start = driver.start_after(head.height, head.hash);
+        driver.input(start);
         driver.run(cmd_rx, net_events, sync_rx, shutdown).await;
     });
     Ok((handle, task))
@@ -160,14 +180,12 @@ impl Driver {
     async fn run(
         &mut self,
         mut commands: mpsc::Receiver<Command>,
-        net_events: Option<mpsc::Receiver<crate::network::NetworkEvent>>,
+        net_events: Option<crate::network::NetworkEvents>,
         mut sync_results: mpsc::Receiver<sync::SyncResult>,
         shutdown: impl Future<Output = ()>,
     ) {
         tokio::pin!(shutdown);
-        let has_net = net_events.is_some();
-        // Without a network, this receiver never yields.
-        let mut net_events = net_events.unwrap_or_else(|| mpsc::channel(1).1);
+        let mut net_events = net_events;
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -175,15 +193,20 @@ impl Driver {
                 _ = &mut shutdown => break,
                 Some(cmd) = commands.recv() => self.command(cmd),
                 Some(t) = self.timers.next(), if !self.timers.is_empty() => self.input(Input::TimeoutElapsed(t)),
-                Some(ev) = net_events.recv(), if has_net => {
+                Some(ev) = next_event(&mut net_events) => {
                     self.on_network(ev);
-                    // Take what else has arrived, so votes are verified in batches.
+                    // Take what else has arrived, so votes and txs are verified in batches;
+                    // a flush of gossiped txs is bounded so the next vote waits little.
                     for _ in 0..256 {
-                        let Ok(ev) = net_events.try_recv() else { break };
+                        let ev = match self.txs_in_count() < MAX_TXS_PER_FLUSH {
+                            true => net_events.as_mut().and_then(|e| e.try_recv()),
+                            false => net_events.as_mut().and_then(|e| e.try_recv_urgent()),
+                        };
+                        let Some(ev) = ev else { break };
                         self.on_network(ev);
                     }
-                    self.flush_txs();
                     self.flush_votes();
+                    self.flush_txs();
                 }
                 Some(r) = sync_results.recv() => self.on_sync_result(r),
                 _ = tick.tick() => {
@@ -195,9 +218,25 @@ impl Driver {
         tracing::info!("driver stopped");
     }
 
+    /// Gossiped txs waiting for [`Driver::flush_txs`].
+    fn txs_in_count(&self) -> usize {
+        self.txs_in.iter().map(|(txs, _)| txs.len()).sum()
+    }
+
     /// After importing block `height` (`hash`), restart consensus at the next height.
     fn engine_restart(&mut self, height: u64, hash: Hash) {
-        self.input(Input::Start { height: height.saturating_add(1), parent: hash });
+        let start = self.start_after(height, hash);
+        self.input(start);
+    }
+
+    /// The engine's input to begin the height after the committed block `height` (`hash`).
+    fn start_after(&self, height: u64, hash: Hash) -> Input {
+        let made_at = self.store.header(height).ok().flatten().map_or(0, |h| h.timestamp_ms);
+        Input::Start {
+            height: height.saturating_add(1),
+            parent: hash,
+            since_parent_ms: builder::now_ms().saturating_sub(made_at),
+        }
     }
 
     fn command(&mut self, cmd: Command) {
@@ -245,11 +284,18 @@ impl Driver {
     }
 
     fn admit(&mut self, tx: SignedTx) -> Result<Hash, SubmitError> {
+        let hash = tx.hash();
+        self.admit_hashed(tx, hash)
+    }
+
+    /// Gives `tx` (whose hash is `hash`; signature checked) to the mempool with its sender's
+    /// account.
+    fn admit_hashed(&mut self, tx: SignedTx, hash: Hash) -> Result<Hash, SubmitError> {
         let sender = tx.tx.sender_address();
         let account = crate::ledger::StateReader::account(self.store.as_ref(), &sender)
             .map_err(|e| SubmitError::Internal(e.to_string()))?
             .unwrap_or_default();
-        self.mempool.insert(tx, &account).map_err(SubmitError::Mempool)
+        self.mempool.insert_hashed(tx, hash, &account).map_err(SubmitError::Mempool)
     }
 
     fn faucet(&mut self, to: crate::primitives::Address, amount: u128) -> Result<Hash, SubmitError> {

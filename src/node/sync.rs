@@ -80,8 +80,12 @@ impl Driver {
         let mut fresh = Vec::with_capacity(txs.len());
         for tx in txs {
             match check_stateless(&self.spec, &tx) {
-                Ok(()) if self.mempool.get(&tx.hash()).is_some_and(|m| m.signature == tx.signature) => {}
-                Ok(()) => fresh.push(tx),
+                Ok(()) => {
+                    let hash = tx.hash();
+                    if !self.mempool.get(&hash).is_some_and(|m| m.signature == tx.signature) {
+                        fresh.push((tx, hash));
+                    }
+                }
                 Err(crate::ledger::TxInvalid::State(_)) => {}
                 Err(_) => return self.report(id, Verdict::Reject),
             }
@@ -101,15 +105,16 @@ impl Driver {
         }
         let batches = std::mem::take(&mut self.txs_in);
         let items: Vec<_> =
-            batches.iter().flat_map(|(txs, _)| txs.iter().map(|t| (t.tx.sender, t.hash(), t.signature))).collect();
-        let mut checks = super::builder::heavy(|| crate::primitives::verify_each(&items)).into_iter();
+            batches.iter().flat_map(|(txs, _)| txs.iter().map(|(t, hash)| (t.tx.sender, *hash, t.signature))).collect();
+        let mut checks = super::builder::heavy(|| self.keys.verify_each(&items)).into_iter();
         for (txs, id) in batches {
             let ok: Vec<bool> = checks.by_ref().take(txs.len()).map(|c| c.is_ok()).collect();
             if ok.iter().any(|good| !good) {
                 self.report(id, Verdict::Reject);
                 continue;
             }
-            let admitted = txs.into_iter().map(|tx| self.admit(tx).is_ok()).filter(|got_in| *got_in).count();
+            let admitted =
+                txs.into_iter().map(|(tx, hash)| self.admit_hashed(tx, hash).is_ok()).filter(|got_in| *got_in).count();
             self.report(id, if admitted > 0 { Verdict::Accept } else { Verdict::Ignore });
         }
         self.metrics.set_mempool(self.mempool.len());

@@ -151,22 +151,8 @@ impl fmt::Debug for Keypair {
 /// as fast as one-by-one; on failure, callers that need to know which one failed fall back to
 /// [`verify_each`].
 pub fn verify_batch(items: &[(PublicKey, Hash, Signature)]) -> Result<(), KeyError> {
-    match items {
-        [] => Ok(()),
-        [(pk, msg, sig)] => pk.verify(msg, sig),
-        _ => {
-            let mut keys = Vec::with_capacity(items.len());
-            for (pk, _, _) in items {
-                keys.push(
-                    VerifyingKey::from_bytes(&pk.0).map_err(|_| KeyError::PublicKey("not a valid ed25519 point"))?,
-                );
-            }
-            let msgs: Vec<&[u8]> = items.iter().map(|(_, m, _)| m.0.as_slice()).collect();
-            let sigs: Vec<ed25519_dalek::Signature> =
-                items.iter().map(|(_, _, s)| ed25519_dalek::Signature::from_bytes(&s.0)).collect();
-            ed25519_dalek::verify_batch(&msgs, &sigs, &keys).map_err(|_| KeyError::BadSignature)
-        }
-    }
+    let keys = items.iter().map(|(pk, _, _)| decompress(pk)).collect::<Result<Vec<_>, _>>()?;
+    verify_with(items, &keys)
 }
 
 /// Per-item verification results, in order.
@@ -175,6 +161,83 @@ pub fn verify_each(items: &[(PublicKey, Hash, Signature)]) -> Vec<Result<(), Key
         return vec![Ok(()); items.len()];
     }
     items.iter().map(|(pk, m, s)| pk.verify(m, s)).collect()
+}
+
+fn decompress(pk: &PublicKey) -> Result<VerifyingKey, KeyError> {
+    VerifyingKey::from_bytes(&pk.0).map_err(|_| KeyError::PublicKey("not a valid ed25519 point"))
+}
+
+/// Batch-verifies `items`, whose keys are already decompressed (`keys[i]` is `items[i].0`);
+/// a single one is verified on its own.
+fn verify_with(items: &[(PublicKey, Hash, Signature)], keys: &[VerifyingKey]) -> Result<(), KeyError> {
+    match (items, keys) {
+        ([], _) => return Ok(()),
+        ([(_, msg, sig)], [vk]) => {
+            let sig = ed25519_dalek::Signature::from_bytes(&sig.0);
+            return vk.verify(&msg.0, &sig).map_err(|_| KeyError::BadSignature);
+        }
+        _ => {}
+    }
+    let msgs: Vec<&[u8]> = items.iter().map(|(_, m, _)| m.0.as_slice()).collect();
+    let sigs: Vec<ed25519_dalek::Signature> =
+        items.iter().map(|(_, _, s)| ed25519_dalek::Signature::from_bytes(&s.0)).collect();
+    ed25519_dalek::verify_batch(&msgs, &sigs, keys).map_err(|_| KeyError::BadSignature)
+}
+
+/// A node's decompressed public keys, by their bytes. Turning a key's 32 bytes into a curve
+/// point takes a square root in the field, about a fifth of a batch verification per signature,
+/// and the same senders sign again and again. Bounded: emptied when full.
+pub struct KeyCache {
+    keys: std::sync::Mutex<std::collections::HashMap<PublicKey, VerifyingKey>>,
+    capacity: usize,
+}
+
+impl KeyCache {
+    pub fn new(capacity: usize) -> Self {
+        KeyCache { keys: Default::default(), capacity }
+    }
+
+    /// [`verify_batch`] with this cache's keys.
+    pub fn verify_batch(&self, items: &[(PublicKey, Hash, Signature)]) -> Result<(), KeyError> {
+        verify_with(items, &self.points(items)?)
+    }
+
+    /// [`verify_each`] with this cache's keys.
+    pub fn verify_each(&self, items: &[(PublicKey, Hash, Signature)]) -> Vec<Result<(), KeyError>> {
+        if self.verify_batch(items).is_ok() {
+            return vec![Ok(()); items.len()];
+        }
+        items.iter().map(|(pk, m, s)| pk.verify(m, s)).collect()
+    }
+
+    /// The keys of `items`, in order; those not cached are decompressed outside the lock.
+    fn points(&self, items: &[(PublicKey, Hash, Signature)]) -> Result<Vec<VerifyingKey>, KeyError> {
+        let cached: Vec<Option<VerifyingKey>> = {
+            let keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+            items.iter().map(|(pk, _, _)| keys.get(pk).copied()).collect()
+        };
+        let mut fresh = Vec::new();
+        let mut out = Vec::with_capacity(items.len());
+        for ((pk, _, _), hit) in items.iter().zip(cached) {
+            let vk = match hit {
+                Some(vk) => vk,
+                None => {
+                    let vk = decompress(pk)?;
+                    fresh.push((*pk, vk));
+                    vk
+                }
+            };
+            out.push(vk);
+        }
+        if !fresh.is_empty() {
+            let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+            if keys.len().saturating_add(fresh.len()) > self.capacity {
+                keys.clear();
+            }
+            keys.extend(fresh.into_iter().take(self.capacity));
+        }
+        Ok(out)
+    }
 }
 
 #[cfg(test)]
@@ -207,6 +270,35 @@ mod tests {
         let each = verify_each(&bad);
         assert!(each[5].is_err());
         assert_eq!(each.iter().filter(|r| r.is_ok()).count(), 7);
+    }
+
+    /// The cache gives the same verdicts as the uncached checks, also once it has been
+    /// emptied for being full, and a key that is not a curve point is an error, not a hit.
+    #[test]
+    fn key_cache_verdicts_match_uncached() {
+        let cache = KeyCache::new(3);
+        let items: Vec<_> = (0u8..8)
+            .map(|i| {
+                let k = Keypair::from_secret([i % 4 + 1; 32]);
+                let m = Hash::digest(tag::TX, &[i]);
+                (k.public(), m, k.sign(&m))
+            })
+            .collect();
+        for round in 0..2 {
+            assert!(cache.verify_batch(&items).is_ok(), "round {round}");
+            assert!(cache.verify_batch(&items[..1]).is_ok());
+            let mut bad = items.clone();
+            bad[2].2 = bad[3].2;
+            assert_eq!(cache.verify_each(&bad), verify_each(&bad));
+            assert!(cache.verify_batch(&bad[2..3]).is_err());
+        }
+        assert!(cache.keys.lock().unwrap().len() <= 3);
+        let mut not_a_point = items.clone();
+        not_a_point[0].0 = (0u8..=255)
+            .map(|b| PublicKey([b; 32]))
+            .find(|pk| VerifyingKey::from_bytes(&pk.0).is_err())
+            .expect("some byte pattern is not a point");
+        assert!(matches!(cache.verify_batch(&not_a_point), Err(KeyError::PublicKey(_))));
     }
 
     #[test]

@@ -14,7 +14,7 @@ pub mod tx;
 pub use address::{Address, AddressError};
 pub use block::{Block, CommitCertificate, Evidence, Header, SignedVote, Vote, VoteKind};
 pub use hash::{merkle_root, tag, Hash};
-pub use keys::{verify_batch, verify_each, KeyError, Keypair, PublicKey, Signature, DEV_KEY_NAMES};
+pub use keys::{verify_batch, verify_each, KeyCache, KeyError, Keypair, PublicKey, Signature, DEV_KEY_NAMES};
 pub use tx::{Payload, Priority, SignedTx, Transfer, Tx};
 
 #[cfg(test)]

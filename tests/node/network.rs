@@ -132,10 +132,7 @@ fn a_private_swarm_keeps_strangers_out() {
 
 /// An in-process peer built from the library's network module, on `f`'s chain, that can
 /// only talk to `f` (so whatever others see of it was forwarded by `f`).
-pub(super) fn rogue(
-    f: &Node,
-    genesis: ergon::primitives::Hash,
-) -> (network::NetworkHandle, tokio::sync::mpsc::Receiver<network::NetworkEvent>) {
+pub(super) fn rogue(f: &Node, genesis: ergon::primitives::Hash) -> (network::NetworkHandle, network::NetworkEvents) {
     let status = Status { genesis, head_height: 0, head_hash: genesis, finalized_height: 0, finalized_hash: genesis };
     let config = NetworkConfig {
         keypair: network::keypair_from_secret([9; 32]).unwrap(),
