@@ -1142,3 +1142,37 @@ proptest! {
         prop_assert_eq!(base.computation, (1000 * n as u128 * 8000).div_ceil(10_000));
     }
 }
+
+/// The state tree's batch insert gives the same roots, version after version, as inserting
+/// key by key (jmt's `put_value_set`), with keys new, updated and untouched.
+#[test]
+fn batch_tree_insert_matches_key_by_key() {
+    let (batched, one_by_one) = (MockTreeStore::default(), MockTreeStore::default());
+    let addr =
+        |i: u64| Address::from_public_key(&Keypair::from_secret(Hash::digest(b"t", &i.to_le_bytes()).0).public());
+    for version in 0..6u64 {
+        // 300 accounts at first, then every third of a growing range changes.
+        let ids: Vec<u64> =
+            if version == 0 { (0..300).collect() } else { (0..300 + 50 * version).step_by(3).collect() };
+        let accounts =
+            ids.iter().map(|i| (addr(*i), Account { balance: u128::from(i + version), ..Account::default() }));
+        let diff = StateDiff {
+            accounts: accounts.collect(),
+            supply: Supply { total: 7, minted: version.into(), height: version },
+        };
+        let (root, batch) = apply_diff(&batched, &diff, version).unwrap();
+        batched.write_node_batch(&batch.node_batch).unwrap();
+        let tree = jmt::JellyfishMerkleTree::<_, super::tree::Blake3>::new(&one_by_one);
+        let values = diff
+            .accounts
+            .iter()
+            .map(|(a, acc)| (super::tree::account_key(a), Some(parity_scale_codec::Encode::encode(acc))))
+            .chain(std::iter::once((
+                super::tree::supply_key(),
+                Some(parity_scale_codec::Encode::encode(&diff.supply)),
+            )));
+        let (want, batch) = tree.put_value_set(values, version).unwrap();
+        one_by_one.write_node_batch(&batch.node_batch).unwrap();
+        assert_eq!(root, Hash(want.0), "version {version}");
+    }
+}

@@ -52,12 +52,18 @@ pub fn apply_diff<R: TreeReader>(
     version: u64,
 ) -> Result<(Hash, TreeUpdateBatch), TreeError> {
     let tree = jmt::JellyfishMerkleTree::<R, Blake3>::new(reader);
-    let values = diff
+    // Never empty: the supply is always written. The batch insert builds each touched
+    // internal node once for the whole set, where inserting key by key rebuilds (and
+    // rehashes) the path from the root for every key.
+    let values: Vec<_> = diff
         .accounts
         .iter()
-        .map(|(a, acc)| (account_key(a), Some(acc.encode())))
-        .chain(std::iter::once((supply_key(), Some(diff.supply.encode()))));
-    let (root, batch) = tree.put_value_set(values, version).map_err(|e| TreeError::Jmt(e.to_string()))?;
+        .map(|(a, acc)| (account_key(a), acc.encode()))
+        .chain(std::iter::once((supply_key(), diff.supply.encode())))
+        .collect();
+    let (roots, batch) =
+        tree.batch_put_value_sets(vec![values], None, version).map_err(|e| TreeError::Jmt(e.to_string()))?;
+    let root = roots.first().ok_or_else(|| TreeError::Jmt("no root for the value set".into()))?;
     Ok((Hash(root.0), batch))
 }
 
