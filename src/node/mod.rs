@@ -180,12 +180,11 @@ impl Driver {
     async fn run(
         &mut self,
         mut commands: mpsc::Receiver<Command>,
-        net_events: Option<crate::network::NetworkEvents>,
+        mut net_events: Option<crate::network::NetworkEvents>,
         mut sync_results: mpsc::Receiver<sync::SyncResult>,
         shutdown: impl Future<Output = ()>,
     ) {
         tokio::pin!(shutdown);
-        let mut net_events = net_events;
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -198,9 +197,11 @@ impl Driver {
                     // Take what else has arrived, so votes and txs are verified in batches;
                     // a flush of gossiped txs is bounded so the next vote waits little.
                     for _ in 0..256 {
-                        let ev = match self.txs_in_count() < MAX_TXS_PER_FLUSH {
-                            true => net_events.as_mut().and_then(|e| e.try_recv()),
-                            false => net_events.as_mut().and_then(|e| e.try_recv_urgent()),
+                        let Some(events) = net_events.as_mut() else { break };
+                        let ev = if self.txs_in_count() < MAX_TXS_PER_FLUSH {
+                            events.try_recv()
+                        } else {
+                            events.try_recv_urgent()
                         };
                         let Some(ev) = ev else { break };
                         self.on_network(ev);
