@@ -306,3 +306,31 @@ pub fn start(config: NetworkConfig, chain: std::sync::Arc<dyn ChainView>) -> Res
     tokio::spawn(looper.run(cmd_rx));
     Ok((NetworkHandle { commands: cmd_tx, local_peer_id, max_message_bytes }, NetworkEvents { urgent, txs }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Consensus messages and peer news overtake gossiped txs queued before them, and a tx
+    /// burst that fills its queue leaves the urgent queue room.
+    #[tokio::test]
+    async fn urgent_events_go_before_txs() {
+        let (urgent_tx, urgent) = mpsc::channel(4);
+        let (txs_tx, txs) = mpsc::channel(2);
+        let sink = EventSink { urgent: urgent_tx, txs: txs_tx };
+        let mut events = NetworkEvents { urgent, txs };
+        let peer = PeerId::random();
+        let txs_event =
+            || NetworkEvent::Txs { txs: vec![], id: GossipId { id: MessageId::from(vec![1]), source: peer } };
+        assert_eq!(sink.try_send(txs_event()), Ok(()));
+        assert_eq!(sink.try_send(txs_event()), Ok(()));
+        assert_eq!(sink.try_send(txs_event()), Err("queue full"));
+        assert_eq!(sink.try_send(NetworkEvent::PeerDisconnected { peer: PeerRef(peer) }), Ok(()));
+        assert!(matches!(events.recv().await, Some(NetworkEvent::PeerDisconnected { .. })));
+        assert!(events.try_recv_urgent().is_none());
+        assert!(matches!(events.try_recv(), Some(NetworkEvent::Txs { .. })));
+        assert!(matches!(events.recv().await, Some(NetworkEvent::Txs { .. })));
+        drop(sink);
+        assert!(events.recv().await.is_none());
+    }
+}
