@@ -157,10 +157,15 @@ pub fn verify_batch(items: &[(PublicKey, Hash, Signature)]) -> Result<(), KeyErr
 
 /// Per-item verification results, in order.
 pub fn verify_each(items: &[(PublicKey, Hash, Signature)]) -> Vec<Result<(), KeyError>> {
-    if verify_batch(items).is_ok() {
-        return vec![Ok(()); items.len()];
+    each_after(items, verify_batch(items))
+}
+
+/// Per-item results given the batch's: all good, or each checked on its own to find the bad.
+fn each_after(items: &[(PublicKey, Hash, Signature)], batch: Result<(), KeyError>) -> Vec<Result<(), KeyError>> {
+    match batch {
+        Ok(()) => vec![Ok(()); items.len()],
+        Err(_) => items.iter().map(|(pk, m, s)| pk.verify(m, s)).collect(),
     }
-    items.iter().map(|(pk, m, s)| pk.verify(m, s)).collect()
 }
 
 fn decompress(pk: &PublicKey) -> Result<VerifyingKey, KeyError> {
@@ -204,10 +209,7 @@ impl KeyCache {
 
     /// [`verify_each`] with this cache's keys.
     pub fn verify_each(&self, items: &[(PublicKey, Hash, Signature)]) -> Vec<Result<(), KeyError>> {
-        if self.verify_batch(items).is_ok() {
-            return vec![Ok(()); items.len()];
-        }
-        items.iter().map(|(pk, m, s)| pk.verify(m, s)).collect()
+        each_after(items, self.verify_batch(items))
     }
 
     /// The keys of `items`, in order; those not cached are decompressed outside the lock.
