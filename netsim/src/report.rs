@@ -89,6 +89,9 @@ pub struct Report {
     pub converged: bool,
     pub checks: Vec<Check>,
     pub final_nodes: Vec<NodeEnd>,
+    /// Distinct blocks among the running nodes at the lowest of their final heights: 1 when
+    /// they are on one chain. (Their tips may differ by the block in flight: nodes stop one
+    /// after another while the chain goes on.)
     pub distinct_heads: usize,
     /// From the last partition, heal, crash or restart until all running nodes were within
     /// one block of each other.
@@ -126,7 +129,7 @@ impl Report {
         let up = self.final_nodes.iter().filter(|n| n.up).count();
         let _ = writeln!(
             s,
-            "  converged:        {} ({} of {} nodes running; heights {}..{}; {} distinct head(s))",
+            "  converged:        {} ({} of {} nodes running; heights {}..{}; {} distinct block(s) at the lowest)",
             if self.converged { "yes" } else { "NO" },
             up,
             self.nodes,

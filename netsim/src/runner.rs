@@ -291,9 +291,15 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<Report> {
         ),
         Some(e) => Check::fail("conservation", format!("{} node(s) fail; first: {e}", conservation.len())),
     });
+    let common = final_nodes.iter().filter(|n| n.up).filter_map(|n| n.height).min();
+    let distinct_heads = stores
+        .iter()
+        .filter_map(|(_, s)| s.as_ref().zip(common))
+        .filter_map(|(s, h)| s.header(h).ok().flatten().map(|header| header.hash()))
+        .collect::<BTreeSet<_>>()
+        .len();
     drop(stores);
 
-    let distinct_heads = final_nodes.iter().filter_map(|n| n.head.clone()).collect::<BTreeSet<_>>().len();
     let propagation = recorder.propagation_ms();
     let (submitted, included, rejected, finality) = recorder.txs();
     let report = Report {
