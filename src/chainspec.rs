@@ -1,6 +1,8 @@
 //! Chain specifications: `chainspec/*.json`, the built-in `dev` and `local` specs, and the
-//! genesis they define. The genesis hash commits to the whole spec, so two nodes agree on the
-//! genesis hash only if they agree on every parameter.
+//! genesis they define. The genesis hash commits to the genesis state and to every consensus,
+//! economy and limit parameter, so two nodes agree on it only if they agree on all of them; it
+//! commits to nothing operational (the spec's display name, bootnodes, mDNS), so adding a
+//! bootnode never turns a node into a stranger.
 
 use crate::primitives::{serde_amount, tag, Address, Hash, Keypair, PublicKey};
 use serde::{Deserialize, Serialize};
@@ -204,10 +206,17 @@ impl ChainSpec {
         self.genesis().map(|_| ())
     }
 
+    /// What the genesis block commits to (its parent hash): the spec without its operational
+    /// parts (name, network).
     pub fn hash(&self) -> Hash {
+        let committed = ChainSpec {
+            name: String::new(),
+            network: NetworkParams { bootnodes: Vec::new(), mdns: false },
+            ..self.clone()
+        };
         // Struct fields serialize in declaration order, so this JSON is canonical.
-        let bytes = serde_json::to_vec(self).unwrap_or_default();
-        Hash::digest(tag::CHAIN_SPEC, &bytes)
+        let bytes = serde_json::to_vec(&committed).unwrap_or_default();
+        Hash::digest(tag::GENESIS, &bytes)
     }
 
     pub fn hrp(&self) -> &str {
@@ -366,6 +375,30 @@ mod tests {
         assert_ne!(spec.hash(), before);
         assert!(spec.apply_dev_overrides(|k| (k == "COORDINATOR_RATIO").then(|| "1.5".into())).is_err());
         assert!(spec.apply_dev_overrides(|k| (k == "MINT_PER_UNIT").then(|| "-3".into())).is_err());
+    }
+
+    #[test]
+    fn genesis_hash_ignores_what_is_operational() {
+        let spec = ChainSpec::load("local").unwrap();
+        let mut ops = spec.clone();
+        ops.name = "my local testnet".into();
+        ops.network
+            .bootnodes
+            .push("/ip4/127.0.0.1/tcp/7070/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN".into());
+        ops.network.mdns = !ops.network.mdns;
+        assert_eq!(ops.hash(), spec.hash(), "bootnodes, mDNS and the name are not part of the chain");
+        for change in [
+            |s: &mut ChainSpec| s.economy.mint_per_unit += 1,
+            |s: &mut ChainSpec| s.consensus.epoch_length += 1,
+            |s: &mut ChainSpec| s.limits.max_block_txs += 1,
+            |s: &mut ChainSpec| s.validators[0].stake += 1,
+            |s: &mut ChainSpec| s.accounts[0].balance += 1,
+            |s: &mut ChainSpec| s.chain_id.push('x'),
+        ] {
+            let mut other = spec.clone();
+            change(&mut other);
+            assert_ne!(other.hash(), spec.hash());
+        }
     }
 
     #[test]

@@ -137,6 +137,7 @@ impl From<&Header> for pb::Header {
             state_root: h.state_root.0.to_vec(),
             tx_count: h.tx_count,
             evidence_root: h.evidence_root.0.to_vec(),
+            receipts_root: h.receipts_root.0.to_vec(),
         }
     }
 }
@@ -153,6 +154,7 @@ impl TryFrom<pb::Header> for Header {
             state_root: Hash(fixed("header.state_root", &h.state_root)?),
             tx_count: h.tx_count,
             evidence_root: Hash(fixed("header.evidence_root", &h.evidence_root)?),
+            receipts_root: Hash(fixed("header.receipts_root", &h.receipts_root)?),
         })
     }
 }
@@ -492,6 +494,7 @@ mod tests {
             state_root: Hash::ZERO,
             tx_count: 0,
             evidence_root: Hash::ZERO,
+            receipts_root: Hash::ZERO,
         };
         Block { header, txs: vec![], evidence: vec![] }
     }

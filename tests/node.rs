@@ -7,7 +7,7 @@
 //! on a fixed sleep.
 
 use ergon::chainspec::ChainSpec;
-use ergon::primitives::{Address, Keypair, Payload, Priority, Signature, SignedTx, Transfer, Tx};
+use ergon::primitives::{Address, Keypair, Payload, Priority, SignedTx, Transfer, Tx};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -531,11 +531,7 @@ fn unsigned_transfer(key: &Keypair, to: &str, amount: u128, nonce: u64, fee: u12
 
 /// The minimum fee for `tx` by the library's fee schedule (signatures have a fixed size).
 fn min_fee(tx: &Tx) -> u128 {
-    let spec = dev_spec();
-    let size = SignedTx { tx: tx.clone(), signature: Signature([0; 64]) }.size();
-    ergon::ledger::required_fee(&spec.economy.fees, &tx.payload, size, tx.priority)
-        .expect("fee does not overflow")
-        .total
+    ergon::ledger::required_fee(&dev_spec(), tx).expect("fee does not overflow").total
 }
 
 /// A transfer signed by `key` paying exactly the minimum fee.

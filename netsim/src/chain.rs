@@ -3,7 +3,7 @@
 //! same validators, accounts, peer ids and genesis.
 
 use ergon::chainspec::{ChainSpec, GenesisAccount, GenesisValidator};
-use ergon::primitives::{Address, Keypair, Payload, Priority, Signature, SignedTx, Transfer, Tx};
+use ergon::primitives::{Address, Keypair, Payload, Priority, SignedTx, Transfer, Tx};
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -84,7 +84,7 @@ pub fn transfer(
     amount: u128,
 ) -> Result<SignedTx, ChainError> {
     let payload = Payload::Transfer(Transfer { to, amount });
-    let mut tx = Tx {
+    let tx = Tx {
         chain_id: spec.chain_id.clone(),
         sender: from.public(),
         nonce,
@@ -92,10 +92,7 @@ pub fn transfer(
         priority: Priority::Normal,
         payload,
     };
-    let size = SignedTx { tx: tx.clone(), signature: Signature([0; 64]) }.size();
-    tx.fee = ergon::ledger::required_fee(&spec.economy.fees, &tx.payload, size, tx.priority)
-        .map(|f| f.total)
-        .ok_or(ChainError::Fee)?;
+    let tx = ergon::ledger::fees::with_required_fee(spec, tx).ok_or(ChainError::Fee)?;
     Ok(tx.sign(from))
 }
 

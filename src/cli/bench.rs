@@ -49,10 +49,7 @@ pub fn workload(spec: &mut ChainSpec, name: &str, accounts: u64, count: u64) -> 
         payload: Payload::Transfer(Transfer { to: addrs[(i + 1) % addrs.len()], amount: 1 + u128::from(nonce) }),
     };
     let probe = transfer(0, 1, 0);
-    let size = SignedTx { tx: probe.clone(), signature: Signature([0; 64]) }.size();
-    let fee = ergon::ledger::required_fee(&spec.economy.fees, &probe.payload, size, Priority::Normal)
-        .map(|f| f.total)
-        .unwrap_or(0);
+    let fee = ergon::ledger::required_fee(spec, &probe).map(|f| f.total).unwrap_or(0);
     (1..)
         .flat_map(|nonce| (0..keys.len()).map(move |i| (i, nonce)))
         .take(usize::try_from(count).unwrap_or(usize::MAX))

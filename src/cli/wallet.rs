@@ -5,7 +5,7 @@ use super::keystore::{self, Keystore};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Subcommand};
 use ergon::chainspec::ChainSpec;
-use ergon::primitives::{serde_amount, Keypair, Payload, Priority, Signature, SignedTx, Transfer, Tx};
+use ergon::primitives::{serde_amount, Keypair, Payload, Priority, Transfer, Tx};
 use jsonrpsee::core::client::ClientT;
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use jsonrpsee::rpc_params;
@@ -195,12 +195,7 @@ pub async fn transfer(args: TransferArgs) -> Result<()> {
         Tx { chain_id: spec.chain_id.clone(), sender: key.public(), nonce, fee: 0, priority: opts.priority, payload };
     tx.fee = match &opts.fee {
         Some(f) => serde_amount::parse(f).map_err(|e| anyhow!("--fee: {e}"))?,
-        None => {
-            let size = SignedTx { tx: tx.clone(), signature: Signature([0; 64]) }.size();
-            ergon::ledger::required_fee(&spec.economy.fees, &tx.payload, size, tx.priority)
-                .ok_or_else(|| anyhow!("fee overflow"))?
-                .total
-        }
+        None => ergon::ledger::required_fee(&spec, &tx).ok_or_else(|| anyhow!("fee overflow"))?.total,
     };
     let signed = tx.sign(&key);
     let json = ergon::rpc::types::tx_to_json(&signed, spec.hrp());

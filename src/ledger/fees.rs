@@ -1,10 +1,16 @@
-//! The fee schedule: `(base cost of the operation + per-byte cost x size) x priority multiplier`.
+//! The fee schedule: `(base cost of the operation + per-byte cost x size) x priority multiplier`,
+//! sized in one place: a tx's size is its signed canonical size, and signatures are fixed
+//! width (as is the fee field), so the fee of an unsigned tx is exact.
 
-use crate::chainspec::FeeSchedule;
-use crate::primitives::{Payload, Priority};
+use super::payload;
+use crate::chainspec::{ChainSpec, FeeSchedule};
+use crate::primitives::{Payload, Priority, Tx};
+use parity_scale_codec::Encode;
 use serde::Serialize;
 
 const BPS: u128 = 10_000;
+/// Bytes an ed25519 signature adds to a tx's canonical encoding.
+const SIGNATURE_BYTES: usize = 64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -34,17 +40,26 @@ pub fn priority_bps(s: &FeeSchedule, p: Priority) -> u32 {
     }
 }
 
+/// The size `tx` has once signed, which is what the schedule charges per byte for.
+pub fn signed_size(tx: &Tx) -> usize {
+    tx.encoded_size().saturating_add(SIGNATURE_BYTES)
+}
+
+/// The minimum fee of `tx` (signed or not: the result is the same). `None` if the numbers
+/// overflow, which no payload within the size limits can cause.
+pub fn required_fee(spec: &ChainSpec, tx: &Tx) -> Option<FeeBreakdown> {
+    fee_for_size(&spec.economy.fees, &tx.payload, signed_size(tx), tx.priority)
+}
+
+/// `tx` with its fee set to the minimum.
+pub fn with_required_fee(spec: &ChainSpec, mut tx: Tx) -> Option<Tx> {
+    tx.fee = required_fee(spec, &tx)?.total;
+    Some(tx)
+}
+
 /// The minimum fee for `payload` at `size_bytes` (the signed tx's canonical size).
-/// `None` if the numbers overflow, which no payload within the size limits can cause.
-pub fn required_fee(s: &FeeSchedule, payload: &Payload, size_bytes: usize, priority: Priority) -> Option<FeeBreakdown> {
-    let computation = match payload {
-        Payload::Transfer(_) => s.transfer_base,
-        Payload::Batch(ts) => {
-            let gross = s.batch_per_transfer.checked_mul(u128::try_from(ts.len()).ok()?)?;
-            let keep = BPS.checked_sub(u128::from(s.batch_discount_bps))?;
-            gross.checked_mul(keep)?.div_ceil(BPS)
-        }
-    };
+pub fn fee_for_size(s: &FeeSchedule, payload: &Payload, size_bytes: usize, priority: Priority) -> Option<FeeBreakdown> {
+    let computation = payload::computation_cost(s, payload)?;
     let size = u128::try_from(size_bytes).ok()?;
     let storage = s.storage_per_byte.checked_mul(size)?;
     let network = s.network_per_byte.checked_mul(size)?;

@@ -1,11 +1,18 @@
-//! The economy's state transition. Pure: no IO, no clock; storage is reached only through the
-//! [`StateReader`] and jmt `TreeReader` traits that callers implement.
+//! The economy's state transition. Pure: no IO, no clock, no randomness; storage is reached
+//! only through the [`StateReader`] and jmt `TreeReader` traits that callers implement.
+//!
+//! - [`block`]: [`apply_block`], the one block transition, and the [`BlockExecutor`] behind it;
+//! - [`payload`]: one module per payload (check, fee, effect);
+//! - [`state`]: typed state keys, the reader trait, the overlay and the diff;
+//! - [`evidence`], [`validators`]: the block hooks' equivocation records and validator set;
+//! - [`fees`], [`tree`], [`outcome`]: the fee schedule, the state tree, typed tx outcomes.
 //!
 //! Invariants (property-tested in `tests.rs`):
-//! - supply is conserved: the sum of every account's balance, reserved and staked amounts
-//!   equals [`Supply::total`], which changes only by explicit mints (the block reward);
+//! - supply is conserved: the sum of every account's holdings equals [`Supply::total`], which
+//!   changes only by explicit mints (the block reward);
 //! - no balance goes negative: all arithmetic is checked, and overflow is an error;
-//! - applying a block is deterministic: the same state and txs give the same state root;
+//! - applying a block is deterministic: the same state and txs give the same state root and
+//!   receipts root;
 //! - a tx that fails after it is admitted to a block pays its fee, bumps its nonce, and
 //!   changes nothing else.
 #![cfg_attr(
@@ -20,26 +27,21 @@
 )]
 
 mod account;
-mod execute;
+pub mod block;
+pub mod evidence;
 pub mod fees;
+mod genesis;
+pub mod outcome;
+pub mod payload;
+pub mod state;
 pub mod tree;
+pub mod validators;
 
 #[cfg(test)]
 mod tests;
 
 pub use account::{Account, Supply};
-pub use execute::{block_reward, check_stateless, BlockEnv, Executor, StateDiff, TxFailure, TxInvalid, TxOutcome};
+pub use block::{apply_block, block_reward, check_stateless, BlockEnv, BlockError, BlockExecutor, BlockOutcome};
 pub use fees::{required_fee, FeeBreakdown};
-
-use crate::primitives::Address;
-
-/// A storage read failed; the ledger cannot decide anything without its state.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("state read failed: {0}")]
-pub struct StateError(pub String);
-
-/// Read access to the state as of the parent block.
-pub trait StateReader {
-    fn account(&self, address: &Address) -> Result<Option<Account>, StateError>;
-    fn supply(&self) -> Result<Supply, StateError>;
-}
+pub use outcome::{receipts_root, TxFailure, TxInvalid, TxOutcome};
+pub use state::{read, Overlay, StateDiff, StateError, StateKey, StateReader};

@@ -6,7 +6,7 @@ use super::fees::priority_bps;
 use super::tree::{apply_diff, prove_account, verify_account_proof};
 use super::*;
 use crate::chainspec::{ChainSpec, FeeSchedule, Genesis};
-use crate::primitives::{Hash, Keypair, Payload, Priority, SignedTx, Transfer, Tx};
+use crate::primitives::{Address, Hash, Keypair, Payload, Priority, SignedTx, Transfer, Tx};
 use jmt::mock::MockTreeStore;
 use jmt::storage::TreeWriter;
 use proptest::prelude::*;
@@ -25,14 +25,17 @@ const REWARD: u128 = 2_000_000_000;
 struct MemState {
     accounts: BTreeMap<Address, Account>,
     supply: Supply,
+    records: BTreeMap<StateKey, Vec<u8>>,
 }
 
 impl StateReader for MemState {
-    fn account(&self, address: &Address) -> Result<Option<Account>, StateError> {
-        Ok(self.accounts.get(address).copied())
-    }
-    fn supply(&self) -> Result<Supply, StateError> {
-        Ok(self.supply)
+    fn get(&self, key: &StateKey) -> Result<Option<Vec<u8>>, StateError> {
+        use parity_scale_codec::Encode;
+        Ok(match key {
+            StateKey::Account(a) => self.accounts.get(a).map(Encode::encode),
+            StateKey::Supply => Some(self.supply.encode()),
+            other => self.records.get(other).cloned(),
+        })
     }
 }
 
@@ -42,9 +45,15 @@ impl MemState {
             self.accounts.insert(*a, *acc);
         }
         self.supply = diff.supply;
+        for (k, v) in &diff.records {
+            match v {
+                Some(v) => self.records.insert(*k, v.clone()),
+                None => self.records.remove(k),
+            };
+        }
     }
 
-    fn get(&self, a: &Address) -> Account {
+    fn acc(&self, a: &Address) -> Account {
         self.accounts.get(a).copied().unwrap_or_default()
     }
 
@@ -66,7 +75,7 @@ struct Chain {
 impl Chain {
     fn new(spec: ChainSpec) -> Chain {
         let genesis = spec.genesis().unwrap();
-        let diff = StateDiff::genesis(&genesis).unwrap();
+        let diff = StateDiff::genesis(&spec, &genesis).unwrap();
         let mut state = MemState::default();
         state.apply(&diff);
         let tree = MockTreeStore::default();
@@ -79,8 +88,8 @@ impl Chain {
         Chain::new(ChainSpec::load("dev").unwrap())
     }
 
-    fn executor(&self, proposer: Address) -> Executor<'_, MemState> {
-        Executor::new(&self.state, &self.spec, self.genesis.treasury, BlockEnv { height: self.height + 1, proposer })
+    fn executor(&self, proposer: Address) -> BlockExecutor<'_, MemState> {
+        BlockExecutor::begin(&self.state, &self.spec, env(self.height + 1, proposer), &[]).unwrap()
     }
 
     /// Writes `diff` as the next block; returns the new state root.
@@ -99,10 +108,14 @@ impl Chain {
     fn block(&mut self, proposer: Address, txs: &[SignedTx]) -> (Vec<TxOutcome>, StateDiff) {
         let mut exec = self.executor(proposer);
         let outcomes: Vec<TxOutcome> = txs.iter().map(|tx| exec.apply(tx).unwrap()).collect();
-        let diff = exec.finish().unwrap();
+        let diff = exec.finish().unwrap().diff;
         self.commit(&diff);
         (outcomes, diff)
     }
+}
+
+fn env(height: u64, proposer: Address) -> BlockEnv {
+    BlockEnv { height, timestamp_ms: 0, proposer, randomness: Hash::ZERO }
 }
 
 fn key(name: &str) -> Keypair {
@@ -120,7 +133,7 @@ fn fees(spec: &ChainSpec) -> &FeeSchedule {
 /// The minimum fee of `tx` as it would be signed (the fee field is fixed-width).
 fn min_fee(spec: &ChainSpec, tx: &Tx) -> u128 {
     let size = tx.clone().sign(&Keypair::from_secret([0; 32])).size();
-    required_fee(fees(spec), &tx.payload, size, tx.priority).unwrap().total
+    super::fees::fee_for_size(fees(spec), &tx.payload, size, tx.priority).unwrap().total
 }
 
 fn unsigned(spec: &ChainSpec, from: &Keypair, nonce: u64, payload: Payload) -> Tx {
@@ -158,13 +171,13 @@ fn dev_genesis_holds_the_dev_accounts_faucet_and_stake() {
     let dev_addrs: Vec<Address> = DEV_ACCOUNTS.iter().map(|n| addr(n)).collect();
     assert_eq!(spec_addrs, dev_addrs, "dev.json accounts are alice..ferdie in order");
     for a in &dev_addrs {
-        assert_eq!(c.state.get(a).balance, DEV_BALANCE);
-        assert_eq!(c.state.get(a).nonce, 0);
+        assert_eq!(c.state.acc(a).balance, DEV_BALANCE);
+        assert_eq!(c.state.acc(a).nonce, 0);
     }
-    let alice = c.state.get(&addr("alice"));
+    let alice = c.state.acc(&addr("alice"));
     assert_eq!(alice.staked, 10_000_000_000_000);
-    assert_eq!(c.state.get(&addr("faucet")).balance, 1_000_000_000_000_000_000);
-    assert_eq!(c.state.get(&c.genesis.treasury), Account::default(), "treasury starts empty");
+    assert_eq!(c.state.acc(&addr("faucet")).balance, 1_000_000_000_000_000_000);
+    assert_eq!(c.state.acc(&c.genesis.treasury), Account::default(), "treasury starts empty");
     let want_total = 6 * DEV_BALANCE + 1_000_000_000_000_000_000 + 10_000_000_000_000;
     assert_eq!(c.state.supply, Supply { total: want_total, minted: 0, height: 0 });
     assert_eq!(c.state.total_holdings(), want_total);
@@ -176,7 +189,7 @@ fn dev_genesis_holds_the_dev_accounts_faucet_and_stake() {
 #[test]
 fn genesis_diff_is_sorted_and_merges_balance_and_stake() {
     let spec = ChainSpec::load("dev").unwrap();
-    let diff = StateDiff::genesis(&spec.genesis().unwrap()).unwrap();
+    let diff = StateDiff::genesis(&spec, &spec.genesis().unwrap()).unwrap();
     let addrs: Vec<Address> = diff.accounts.iter().map(|(a, _)| *a).collect();
     let mut sorted = addrs.clone();
     sorted.sort();
@@ -190,7 +203,7 @@ fn genesis_supply_overflow_is_an_error() {
     let spec = ChainSpec::load("dev").unwrap();
     let mut g = spec.genesis().unwrap();
     g.balances.push((Address([7; 20]), u128::MAX));
-    assert!(StateDiff::genesis(&g).is_err());
+    assert!(StateDiff::genesis(&spec, &g).is_err());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -211,15 +224,15 @@ fn transfer_moves_exactly_amount_and_splits_fee() {
 
     let treasury_cut = fee * u128::from(c.spec.economy.fees.treasury_share_bps) / 10_000;
     assert_eq!(treasury_cut, 2469);
-    let b = c.state.get(&bob);
+    let b = c.state.acc(&bob);
     assert_eq!(b.balance, DEV_BALANCE - 5_000_000 - fee);
     assert_eq!(b.nonce, 1);
-    assert_eq!(c.state.get(&charlie).balance, DEV_BALANCE + 5_000_000);
-    assert_eq!(c.state.get(&charlie).nonce, 0);
-    assert_eq!(c.state.get(&treasury).balance, treasury_cut);
-    let a = c.state.get(&alice);
+    assert_eq!(c.state.acc(&charlie).balance, DEV_BALANCE + 5_000_000);
+    assert_eq!(c.state.acc(&charlie).nonce, 0);
+    assert_eq!(c.state.acc(&treasury).balance, treasury_cut);
+    let a = c.state.acc(&alice);
     assert_eq!(a.balance, DEV_BALANCE + (fee - treasury_cut) + REWARD);
-    assert_eq!(a.staked, before.get(&alice).staked);
+    assert_eq!(a.staked, before.acc(&alice).staked);
     assert_eq!(c.state.supply, Supply { total: before.supply.total + REWARD, minted: REWARD, height: 1 });
     assert_eq!(c.state.total_holdings(), c.state.supply.total);
 
@@ -230,7 +243,7 @@ fn transfer_moves_exactly_amount_and_splits_fee() {
     assert_eq!(touched, want);
     // Nobody else changed.
     for name in ["dave", "eve", "ferdie", "faucet"] {
-        assert_eq!(c.state.get(&addr(name)), before.get(&addr(name)), "{name}");
+        assert_eq!(c.state.acc(&addr(name)), before.acc(&addr(name)), "{name}");
     }
 }
 
@@ -247,10 +260,10 @@ fn fees_accumulate_over_a_block_and_split_once() {
     let total_fees = 4_000 + 4_001 + 5_003;
     c.block(addr("ferdie"), &txs);
     // Split of the sum, not the sum of splits: 13004 * 0.2 = 2600.8 -> 2600.
-    assert_eq!(c.state.get(&treasury).balance, 2600);
-    assert_eq!(c.state.get(&addr("ferdie")).balance, DEV_BALANCE + total_fees - 2600 + REWARD);
-    assert_eq!(c.state.get(&eve).balance, DEV_BALANCE + 3);
-    assert_eq!(c.state.get(&addr("bob")).nonce, 2);
+    assert_eq!(c.state.acc(&treasury).balance, 2600);
+    assert_eq!(c.state.acc(&addr("ferdie")).balance, DEV_BALANCE + total_fees - 2600 + REWARD);
+    assert_eq!(c.state.acc(&eve).balance, DEV_BALANCE + 3);
+    assert_eq!(c.state.acc(&addr("bob")).nonce, 2);
     assert_eq!(c.state.total_holdings(), c.state.supply.total);
 }
 
@@ -272,7 +285,7 @@ fn proposer_may_be_the_treasury() {
     let treasury = c.genesis.treasury;
     let tx = transfer_with_fee(&c.spec, &key("bob"), addr("eve"), 10, 1, 10_000);
     c.block(treasury, &[tx]);
-    assert_eq!(c.state.get(&treasury).balance, 10_000 + REWARD);
+    assert_eq!(c.state.acc(&treasury).balance, 10_000 + REWARD);
     assert_eq!(c.state.total_holdings(), c.state.supply.total);
 }
 
@@ -283,7 +296,7 @@ fn transfer_to_self_only_costs_the_fee() {
     let tx = transfer(&c.spec, &key("bob"), bob, 123_456, 1);
     let (out, _) = c.block(addr("alice"), std::slice::from_ref(&tx));
     assert_eq!(out[0].result, Ok(()));
-    assert_eq!(c.state.get(&bob), Account { balance: DEV_BALANCE - tx.tx.fee, nonce: 1, ..Default::default() });
+    assert_eq!(c.state.acc(&bob), Account { balance: DEV_BALANCE - tx.tx.fee, nonce: 1, ..Default::default() });
 }
 
 #[test]
@@ -291,7 +304,7 @@ fn transfer_to_a_new_account_creates_it() {
     let mut c = Chain::dev();
     let fresh = Address([0xAB; 20]);
     c.block(addr("alice"), &[transfer(&c.spec, &key("bob"), fresh, 77, 1)]);
-    assert_eq!(c.state.get(&fresh), Account { balance: 77, ..Default::default() });
+    assert_eq!(c.state.acc(&fresh), Account { balance: 77, ..Default::default() });
 }
 
 #[test]
@@ -303,8 +316,8 @@ fn transfer_can_spend_the_whole_balance() {
     tx.payload = Payload::Transfer(Transfer { to: addr("eve"), amount: DEV_BALANCE - 10_000 });
     let (out, _) = c.block(addr("alice"), &[tx.sign(&key("bob"))]);
     assert_eq!(out[0].result, Ok(()));
-    assert_eq!(c.state.get(&bob).balance, 0);
-    assert_eq!(c.state.get(&addr("eve")).balance, 2 * DEV_BALANCE - 10_000);
+    assert_eq!(c.state.acc(&bob).balance, 0);
+    assert_eq!(c.state.acc(&addr("eve")).balance, 2 * DEV_BALANCE - 10_000);
 }
 
 #[test]
@@ -316,8 +329,8 @@ fn staked_amounts_are_not_spendable() {
     let tx = transfer_with_fee(&c.spec, &key("alice"), addr("bob"), DEV_BALANCE, 1, fee);
     let (out, _) = c.block(addr("ferdie"), &[tx]);
     assert_eq!(out[0].result, Err(TxFailure::InsufficientBalance { balance: DEV_BALANCE - fee, needed: DEV_BALANCE }));
-    assert_eq!(c.state.get(&alice).staked, 10_000_000_000_000);
-    assert_eq!(c.state.get(&alice).balance, DEV_BALANCE - fee);
+    assert_eq!(c.state.acc(&alice).staked, 10_000_000_000_000);
+    assert_eq!(c.state.acc(&alice).balance, DEV_BALANCE - fee);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -340,8 +353,8 @@ fn assert_invalid(c: &Chain, tx: &SignedTx, want: TxInvalid) {
     let after: Vec<Account> = watched.iter().map(|a| exec.account(a).unwrap()).collect();
     assert_eq!(before, after);
     // The block is as if the tx had never been offered: only the reward moves.
-    let diff = exec.finish().unwrap();
-    let empty = c.executor(proposer).finish().unwrap();
+    let diff = exec.finish().unwrap().diff;
+    let empty = c.executor(proposer).finish().unwrap().diff;
     assert_eq!(diff, empty);
 }
 
@@ -478,12 +491,12 @@ fn overspending_tx_is_included_as_failed() {
             result: Err(TxFailure::InsufficientBalance { balance: DEV_BALANCE - fee, needed: amount })
         }]
     );
-    assert_eq!(c.state.get(&dave), Account { balance: DEV_BALANCE - fee, nonce: 1, ..Default::default() });
-    assert_eq!(c.state.get(&eve), before.get(&eve));
+    assert_eq!(c.state.acc(&dave), Account { balance: DEV_BALANCE - fee, nonce: 1, ..Default::default() });
+    assert_eq!(c.state.acc(&eve), before.acc(&eve));
     assert!(!diff.accounts.iter().any(|(a, _)| *a == eve), "recipient untouched");
     // The fee is split as for any included tx.
-    assert_eq!(c.state.get(&c.genesis.treasury).balance, fee / 5);
-    assert_eq!(c.state.get(&addr("alice")).balance, DEV_BALANCE + fee - fee / 5 + REWARD);
+    assert_eq!(c.state.acc(&c.genesis.treasury).balance, fee / 5);
+    assert_eq!(c.state.acc(&addr("alice")).balance, DEV_BALANCE + fee - fee / 5 + REWARD);
     assert_eq!(c.state.total_holdings(), c.state.supply.total);
     // The next nonce works.
     let next = transfer(&c.spec, &key("dave"), eve, 5, 2);
@@ -497,7 +510,7 @@ fn failed_tx_with_u128_max_amount_does_not_overflow() {
     let tx = transfer(&c.spec, &key("dave"), addr("eve"), u128::MAX, 1);
     let (out, _) = c.block(addr("alice"), std::slice::from_ref(&tx));
     assert!(matches!(out[0].result, Err(TxFailure::InsufficientBalance { needed: u128::MAX, .. })));
-    assert_eq!(c.state.get(&addr("dave")).nonce, 1);
+    assert_eq!(c.state.acc(&addr("dave")).nonce, 1);
 }
 
 #[test]
@@ -515,9 +528,9 @@ fn batch_is_all_or_nothing() {
         Err(TxFailure::InsufficientBalance { balance: DEV_BALANCE - fee, needed: 2 * half }),
         "needed reports the batch total"
     );
-    assert_eq!(c.state.get(&dave), Account { balance: DEV_BALANCE - fee, nonce: 1, ..Default::default() });
-    assert_eq!(c.state.get(&eve), before.get(&eve), "first transfer rolled back");
-    assert_eq!(c.state.get(&ferdie), before.get(&ferdie));
+    assert_eq!(c.state.acc(&dave), Account { balance: DEV_BALANCE - fee, nonce: 1, ..Default::default() });
+    assert_eq!(c.state.acc(&eve), before.acc(&eve), "first transfer rolled back");
+    assert_eq!(c.state.acc(&ferdie), before.acc(&ferdie));
     assert!(diff.accounts.iter().all(|(a, _)| *a != eve && *a != ferdie));
 
     // A batch that fits moves every amount.
@@ -525,10 +538,10 @@ fn batch_is_all_or_nothing() {
     let fee2 = tx.tx.fee;
     let (out, _) = c.block(addr("alice"), std::slice::from_ref(&tx));
     assert_eq!(out[0].result, Ok(()));
-    assert_eq!(c.state.get(&dave).balance, DEV_BALANCE - fee - fee2 - 604);
-    assert_eq!(c.state.get(&eve).balance, DEV_BALANCE + 104);
-    assert_eq!(c.state.get(&ferdie).balance, DEV_BALANCE + 200);
-    assert_eq!(c.state.get(&bob).balance, DEV_BALANCE + 300);
+    assert_eq!(c.state.acc(&dave).balance, DEV_BALANCE - fee - fee2 - 604);
+    assert_eq!(c.state.acc(&eve).balance, DEV_BALANCE + 104);
+    assert_eq!(c.state.acc(&ferdie).balance, DEV_BALANCE + 200);
+    assert_eq!(c.state.acc(&bob).balance, DEV_BALANCE + 300);
     assert_eq!(c.state.total_holdings(), c.state.supply.total);
 }
 
@@ -537,10 +550,10 @@ fn batch_whose_total_overflows_fails_cleanly() {
     let mut c = Chain::dev();
     let eve = addr("eve");
     let tx = batch(&c.spec, &key("dave"), &[(eve, u128::MAX), (eve, u128::MAX)], 1);
-    let before = c.state.get(&eve);
+    let before = c.state.acc(&eve);
     let (out, _) = c.block(addr("alice"), std::slice::from_ref(&tx));
     assert!(matches!(out[0].result, Err(TxFailure::InsufficientBalance { needed: u128::MAX, .. })));
-    assert_eq!(c.state.get(&eve), before);
+    assert_eq!(c.state.acc(&eve), before);
 }
 
 #[test]
@@ -549,7 +562,7 @@ fn batch_through_the_sender_itself_is_sequential() {
     let (dave, eve) = (addr("dave"), addr("eve"));
     let tx0 = transfer(&c.spec, &key("dave"), eve, 0, 1);
     c.block(addr("alice"), &[tx0]);
-    let bal = c.state.get(&dave).balance;
+    let bal = c.state.acc(&dave).balance;
     // Sending the whole balance to oneself, then part of it away, works in order.
     let fee = 100_000;
     let all = bal - fee;
@@ -558,7 +571,7 @@ fn batch_through_the_sender_itself_is_sequential() {
     tx.fee = fee;
     let (out, _) = c.block(addr("alice"), &[tx.sign(&key("dave"))]);
     assert_eq!(out[0].result, Ok(()));
-    assert_eq!(c.state.get(&dave).balance, all - 1_000);
+    assert_eq!(c.state.acc(&dave).balance, all - 1_000);
 }
 
 #[test]
@@ -570,9 +583,9 @@ fn a_failed_tx_then_a_good_one_in_the_same_block() {
     let (out, _) = c.block(addr("alice"), &[bad.clone(), good.clone()]);
     assert!(out[0].result.is_err());
     assert_eq!(out[1].result, Ok(()));
-    assert_eq!(c.state.get(&dave).balance, DEV_BALANCE - bad.tx.fee - good.tx.fee - 1_000);
-    assert_eq!(c.state.get(&dave).nonce, 2);
-    assert_eq!(c.state.get(&eve).balance, DEV_BALANCE + 1_000);
+    assert_eq!(c.state.acc(&dave).balance, DEV_BALANCE - bad.tx.fee - good.tx.fee - 1_000);
+    assert_eq!(c.state.acc(&dave).nonce, 2);
+    assert_eq!(c.state.acc(&eve).balance, DEV_BALANCE + 1_000);
 }
 
 #[test]
@@ -596,14 +609,11 @@ struct FlakyState {
 }
 
 impl StateReader for FlakyState {
-    fn account(&self, address: &Address) -> Result<Option<Account>, StateError> {
-        if *address == self.broken {
+    fn get(&self, key: &StateKey) -> Result<Option<Vec<u8>>, StateError> {
+        if *key == StateKey::Account(self.broken) {
             return Err(StateError("read failed".into()));
         }
-        self.inner.account(address)
-    }
-    fn supply(&self) -> Result<Supply, StateError> {
-        self.inner.supply()
+        self.inner.get(key)
     }
 }
 
@@ -612,7 +622,7 @@ fn a_state_error_on_the_sender_changes_nothing() {
     let c = Chain::dev();
     let bob = addr("bob");
     let flaky = FlakyState { inner: c.state.clone(), broken: bob };
-    let mut exec = Executor::new(&flaky, &c.spec, c.genesis.treasury, BlockEnv { height: 1, proposer: addr("alice") });
+    let mut exec = BlockExecutor::begin(&flaky, &c.spec, env(1, addr("alice")), &[]).unwrap();
     let tx = transfer(&c.spec, &key("bob"), addr("eve"), 1, 1);
     assert!(matches!(exec.apply(&tx), Err(TxInvalid::State(_))));
     assert_eq!(exec.txs_applied(), 0);
@@ -627,11 +637,11 @@ fn a_state_error_on_the_recipient_changes_nothing() {
     let (bob, eve) = (addr("bob"), addr("eve"));
     let flaky = FlakyState { inner: c.state.clone(), broken: eve };
     let proposer = addr("alice");
-    let mut exec = Executor::new(&flaky, &c.spec, c.genesis.treasury, BlockEnv { height: 1, proposer });
+    let mut exec = BlockExecutor::begin(&flaky, &c.spec, env(1, proposer), &[]).unwrap();
     let tx = transfer(&c.spec, &key("bob"), eve, 1, 1);
     assert!(matches!(exec.apply(&tx), Err(TxInvalid::State(_))));
     assert_eq!(exec.txs_applied(), 0);
-    assert_eq!(exec.account(&bob).unwrap(), c.state.get(&bob), "fee and nonce were kept for a rejected tx");
+    assert_eq!(exec.account(&bob).unwrap(), c.state.acc(&bob), "fee and nonce were kept for a rejected tx");
     let diff = exec.finish().unwrap();
     assert_eq!(diff, c.executor(proposer).finish().unwrap());
 }
@@ -705,7 +715,7 @@ fn transfer_fee_by_hand() {
     // signature 64.
     let tx = sized_transfer(&spec, 5, Priority::Normal);
     assert_eq!(tx.size(), 153);
-    let b = required_fee(f, &tx.tx.payload, 153, Priority::Normal).unwrap();
+    let b = super::fees::fee_for_size(f, &tx.tx.payload, 153, Priority::Normal).unwrap();
     assert_eq!(
         b,
         FeeBreakdown {
@@ -718,7 +728,7 @@ fn transfer_fee_by_hand() {
         }
     );
     // Per-priority multipliers: 0.8, 1.0, 1.5 (rounded up), 2.0.
-    let total = |p| required_fee(f, &tx.tx.payload, 153, p).unwrap().total;
+    let total = |p| super::fees::fee_for_size(f, &tx.tx.payload, 153, p).unwrap().total;
     assert_eq!(total(Priority::Low), 2636);
     assert_eq!(total(Priority::Normal), 3295);
     assert_eq!(total(Priority::High), 4943, "4942.5 rounds up");
@@ -728,7 +738,7 @@ fn transfer_fee_by_hand() {
     // A larger amount encodes in more bytes: compact(1_000_000) is 4 bytes.
     let big = sized_transfer(&spec, 1_000_000, Priority::Normal);
     assert_eq!(big.size(), 156);
-    assert_eq!(required_fee(f, &big.tx.payload, 156, Priority::Normal).unwrap().total, 1000 + 156 * 15);
+    assert_eq!(super::fees::fee_for_size(f, &big.tx.payload, 156, Priority::Normal).unwrap().total, 1000 + 156 * 15);
     // The fee field is fixed-width, so the size never depends on the fee.
     let mut t = tx.tx.clone();
     t.fee = u128::MAX;
@@ -749,12 +759,12 @@ fn batch_fee_by_hand() {
     let tx = unsigned(&spec, &from, 1, payload.clone()).sign(&from);
     // 10 + 32 + 8 + 16 + 1 + (1 variant + 1 length + 3 x 21) + 64.
     assert_eq!(tx.size(), 196);
-    let b = required_fee(f, &payload, 196, Priority::Normal).unwrap();
+    let b = super::fees::fee_for_size(f, &payload, 196, Priority::Normal).unwrap();
     // 3 x 1000 with a 20% discount = 2400; 1960 storage; 980 network.
     assert_eq!((b.computation, b.storage, b.network, b.total), (2400, 1960, 980, 5340));
-    assert_eq!(required_fee(f, &payload, 196, Priority::Low).unwrap().total, 4272);
-    assert_eq!(required_fee(f, &payload, 196, Priority::High).unwrap().total, 8010);
-    assert_eq!(required_fee(f, &payload, 196, Priority::Urgent).unwrap().total, 10_680);
+    assert_eq!(super::fees::fee_for_size(f, &payload, 196, Priority::Low).unwrap().total, 4272);
+    assert_eq!(super::fees::fee_for_size(f, &payload, 196, Priority::High).unwrap().total, 8010);
+    assert_eq!(super::fees::fee_for_size(f, &payload, 196, Priority::Urgent).unwrap().total, 10_680);
     // Per transfer, a batch is cheaper than separate transfers (3 x 3295 = 9885).
     assert!(b.total < 3 * 3295);
 }
@@ -768,17 +778,17 @@ fn fee_rounding_is_up() {
     f.network_per_byte = 0;
     let one = Payload::Batch(vec![Transfer { to: Address([1; 20]), amount: 1 }]);
     // 333 x 0.8 = 266.4 -> 267.
-    assert_eq!(required_fee(&f, &one, 100, Priority::Normal).unwrap().computation, 267);
+    assert_eq!(super::fees::fee_for_size(&f, &one, 100, Priority::Normal).unwrap().computation, 267);
     // 267 x 0.8 = 213.6 -> 214.
-    assert_eq!(required_fee(&f, &one, 100, Priority::Low).unwrap().total, 214);
+    assert_eq!(super::fees::fee_for_size(&f, &one, 100, Priority::Low).unwrap().total, 214);
     // A full discount makes computation free; no discount charges the gross.
     f.batch_discount_bps = 10_000;
-    assert_eq!(required_fee(&f, &one, 100, Priority::Normal).unwrap().total, 0);
+    assert_eq!(super::fees::fee_for_size(&f, &one, 100, Priority::Normal).unwrap().total, 0);
     f.batch_discount_bps = 0;
-    assert_eq!(required_fee(&f, &one, 100, Priority::Normal).unwrap().total, 333);
+    assert_eq!(super::fees::fee_for_size(&f, &one, 100, Priority::Normal).unwrap().total, 333);
     // A discount over 100% is rejected by the spec check; here it is `None`, not a panic.
     f.batch_discount_bps = 10_001;
-    assert_eq!(required_fee(&f, &one, 100, Priority::Normal), None);
+    assert_eq!(super::fees::fee_for_size(&f, &one, 100, Priority::Normal), None);
 }
 
 #[test]
@@ -786,7 +796,7 @@ fn fee_overflow_is_none_and_check_stateless_rejects() {
     let mut spec = ChainSpec::load("dev").unwrap();
     spec.economy.fees.storage_per_byte = u128::MAX / 10;
     let tx = sized_transfer(&spec, 1, Priority::Normal);
-    assert_eq!(required_fee(fees(&spec), &tx.tx.payload, tx.size(), Priority::Normal), None);
+    assert_eq!(super::fees::fee_for_size(fees(&spec), &tx.tx.payload, tx.size(), Priority::Normal), None);
     let mut t = tx.tx.clone();
     t.fee = u128::MAX - 1;
     let signed = t.sign(&key("bob"));
@@ -821,7 +831,7 @@ fn tree_values_and_proofs_follow_the_state() {
     }
     // Versions are historical: bob at version 0 is the genesis account, at 1 it paid.
     assert_eq!(prove_account(&c.tree, &bob, 0).unwrap().0.unwrap().balance, DEV_BALANCE);
-    assert_eq!(prove_account(&c.tree, &bob, 2).unwrap().0.unwrap(), c.state.get(&bob));
+    assert_eq!(prove_account(&c.tree, &bob, 2).unwrap().0.unwrap(), c.state.acc(&bob));
     assert_eq!(prove_account(&c.tree, &c.genesis.treasury, 0).unwrap().0, None);
     // The supply is in the tree too.
     let jmt_tree = jmt::JellyfishMerkleTree::<_, tree::Blake3>::new(&c.tree);
@@ -937,7 +947,7 @@ fn build_tx(spec: &ChainSpec, op: &Op, treasury: Address, acc: Account) -> Signe
         tx.chain_id = "other-chain".into();
     }
     let size = tx.clone().sign(&from).size();
-    let required = required_fee(fees(spec), &tx.payload, size, tx.priority).unwrap().total;
+    let required = super::fees::fee_for_size(fees(spec), &tx.payload, size, tx.priority).unwrap().total;
     tx.fee = match op.fee {
         FeeChoice::Exact => required,
         FeeChoice::Extra(x) => required + x,
@@ -959,7 +969,7 @@ fn model_apply(spec: &ChainSpec, model: &mut BTreeMap<Address, Account>, tx: &Si
             return None;
         }
     }
-    let required = required_fee(fees(spec), &t.payload, tx.size(), t.priority)?.total;
+    let required = super::fees::fee_for_size(fees(spec), &t.payload, tx.size(), t.priority)?.total;
     if t.fee < required {
         return None;
     }
@@ -1036,15 +1046,18 @@ fn run_blocks(spec: &ChainSpec, blocks: &[(usize, Vec<Op>)]) -> Result<Run, Test
                 prop_assert_eq!(exec.account(&a).unwrap(), model.get(&a).copied().unwrap_or_default());
             }
         }
-        prop_assert_eq!(exec.txs_applied() as usize, included.len());
-        let diff = exec.finish().unwrap();
+        prop_assert_eq!(exec.txs_applied(), included.len());
+        let built = exec.finish().unwrap();
+        prop_assert_eq!(built.outcomes.len(), included.len());
+        prop_assert_eq!(built.receipts_root, receipts_root(&built.outcomes));
 
-        // Determinism: the same block on the same state gives the same diff and root.
-        let mut again = c.executor(proposer);
-        for tx in &included {
-            again.apply(tx).unwrap();
+        // The importer's path (apply_block over the built block) gives exactly what the
+        // builder got, and so does running it again: the transition is deterministic.
+        for _ in 0..2 {
+            let imported = apply_block(&c.state, spec, env(c.height + 1, proposer), &[], &included).unwrap();
+            prop_assert_eq!(&imported, &built);
         }
-        prop_assert_eq!(&again.finish().unwrap(), &diff);
+        let diff = built.diff;
         let height = c.height + 1;
         let (r1, _) = apply_diff(&c.tree, &diff, height).unwrap();
         let (r2, _) = apply_diff(&c.tree, &diff, height).unwrap();
@@ -1096,7 +1109,7 @@ fn replay(spec: &ChainSpec, run: &Run) -> Result<(), TestCaseError> {
         for tx in txs {
             prop_assert!(exec.apply(tx).is_ok());
         }
-        let d = exec.finish().unwrap();
+        let d = exec.finish().unwrap().diff;
         prop_assert_eq!(&d, diff);
         prop_assert_eq!(c.commit(&d), *root);
     }
@@ -1130,11 +1143,11 @@ proptest! {
         let spec = ChainSpec::load("dev").unwrap();
         let f = fees(&spec);
         let p = Payload::Batch(vec![Transfer { to: Address([1; 20]), amount: 1 }; n]);
-        let base = required_fee(f, &p, size, Priority::Normal).unwrap();
-        prop_assert!(required_fee(f, &p, size + extra, Priority::Normal).unwrap().total >= base.total);
-        let lo = required_fee(f, &p, size, Priority::Low).unwrap().total;
-        let hi = required_fee(f, &p, size, Priority::High).unwrap().total;
-        let ur = required_fee(f, &p, size, Priority::Urgent).unwrap().total;
+        let base = super::fees::fee_for_size(f, &p, size, Priority::Normal).unwrap();
+        prop_assert!(super::fees::fee_for_size(f, &p, size + extra, Priority::Normal).unwrap().total >= base.total);
+        let lo = super::fees::fee_for_size(f, &p, size, Priority::Low).unwrap().total;
+        let hi = super::fees::fee_for_size(f, &p, size, Priority::High).unwrap().total;
+        let ur = super::fees::fee_for_size(f, &p, size, Priority::Urgent).unwrap().total;
         prop_assert!(lo <= base.total && base.total <= hi && hi <= ur);
         // total = ceil((computation + storage + network) * mult / 10000)
         let sum = base.computation + base.storage + base.network;
@@ -1159,6 +1172,7 @@ fn batch_tree_insert_matches_key_by_key() {
         let diff = StateDiff {
             accounts: accounts.collect(),
             supply: Supply { total: 7, minted: version.into(), height: version },
+            records: vec![],
         };
         let (root, batch) = apply_diff(&batched, &diff, version).unwrap();
         batched.write_node_batch(&batch.node_batch).unwrap();

@@ -1,7 +1,7 @@
 //! The authenticated state: a Jellyfish Merkle tree (the `jmt` crate) hashed with BLAKE3,
-//! versioned by block height. Values are SCALE-encoded [`Account`]s and the [`Supply`].
+//! versioned by block height. Every [`StateKey`] is a leaf; values are the records' SCALE bytes.
 
-use super::{Account, StateDiff, Supply};
+use super::{Account, StateDiff, StateKey, Supply};
 use crate::primitives::{tag, Address, Hash};
 use jmt::storage::{TreeReader, TreeUpdateBatch};
 use jmt::{KeyHash, SimpleHasher};
@@ -34,15 +34,17 @@ impl SimpleHasher for Blake3 {
 
 pub type Proof = SparseMerkleProof<Blake3>;
 
+/// The tree key of a state record.
+pub fn tree_key(k: &StateKey) -> KeyHash {
+    KeyHash(Hash::of(tag::STATE_KEY, k).0)
+}
+
 pub fn account_key(a: &Address) -> KeyHash {
-    let mut buf = [0u8; 28];
-    buf[..8].copy_from_slice(b"account/");
-    buf[8..].copy_from_slice(&a.0);
-    KeyHash(Hash::digest(tag::STATE_KEY, &buf).0)
+    tree_key(&StateKey::Account(*a))
 }
 
 pub fn supply_key() -> KeyHash {
-    KeyHash(Hash::digest(tag::STATE_KEY, b"supply").0)
+    tree_key(&StateKey::Supply)
 }
 
 /// Writes a diff as version `version`. Returns the new root and the nodes to persist.
@@ -55,14 +57,21 @@ pub fn apply_diff<R: TreeReader>(
     // Never empty: the supply is always written. The batch insert builds each touched
     // internal node once for the whole set, where inserting key by key rebuilds (and
     // rehashes) the path from the root for every key.
-    let values: Vec<_> = diff
+    let values: Vec<(KeyHash, Option<Vec<u8>>)> = diff
         .accounts
         .iter()
-        .map(|(a, acc)| (account_key(a), acc.encode()))
-        .chain(std::iter::once((supply_key(), diff.supply.encode())))
+        .map(|(a, acc)| (account_key(a), Some(acc.encode())))
+        .chain(std::iter::once((supply_key(), Some(diff.supply.encode()))))
+        .chain(diff.records.iter().map(|(k, v)| (tree_key(k), v.clone())))
         .collect();
-    let (roots, batch) =
-        tree.batch_put_value_sets(vec![values], None, version).map_err(|e| TreeError::Jmt(e.to_string()))?;
+    // jmt's batch insert cannot delete; a diff that deletes goes key by key (same root).
+    let (roots, batch) = if values.iter().all(|(_, v)| v.is_some()) {
+        let puts = values.into_iter().map(|(k, v)| (k, v.unwrap_or_default())).collect();
+        tree.batch_put_value_sets(vec![puts], None, version)
+    } else {
+        tree.put_value_sets(vec![values], version)
+    }
+    .map_err(|e| TreeError::Jmt(e.to_string()))?;
     let root = roots.first().ok_or_else(|| TreeError::Jmt("no root for the value set".into()))?;
     Ok((Hash(root.0), batch))
 }

@@ -141,7 +141,9 @@ impl Mempool {
             return Err(MempoolError::NonceTooHigh { got: nonce, next, max });
         }
         let fee = tx.tx.fee;
-        let cost = tx.tx.payload.total_amount().and_then(|a| a.checked_add(fee)).ok_or(MempoolError::Overflow)?;
+        let cost = crate::ledger::payload::spend(&tx.tx.payload)
+            .and_then(|a| a.checked_add(fee))
+            .ok_or(MempoolError::Overflow)?;
         let size = tx.size();
 
         let queue = self.senders.get(&sender);

@@ -1,9 +1,9 @@
 //! Building blocks from the mempool and committing them.
 
 use super::{epoch, ChainEvent, Driver, NodeError};
-use crate::ledger::{BlockEnv, Executor, StateDiff, StateReader, TxInvalid};
+use crate::ledger::{BlockEnv, BlockExecutor, StateDiff, StateReader, TxInvalid, TxOutcome};
 use crate::network::Topic;
-use crate::primitives::{Address, Block, CommitCertificate, Hash, Header};
+use crate::primitives::{Block, CommitCertificate, Hash, Header};
 use crate::storage::StoreError;
 
 /// A block this node built or received as a proposal, executed on top of the head and kept
@@ -17,7 +17,7 @@ pub(super) struct Candidate {
 pub(super) struct Prepared {
     pub(super) diff: StateDiff,
     pub(super) tree_batch: jmt::storage::TreeUpdateBatch,
-    pub(super) tx_errors: Vec<Option<String>>,
+    pub(super) outcomes: Vec<TxOutcome>,
 }
 
 /// Runs CPU- or disk-heavy work without starving other tasks on a multi-threaded runtime;
@@ -53,16 +53,19 @@ impl Driver {
             .ok_or_else(|| NodeError::Build(format!("parent block {parent_height} is not stored")))?;
         let limits = &self.spec.limits;
         let candidates = self.mempool.select(limits.max_block_txs as usize, limits.max_block_bytes as usize);
-        let env = BlockEnv { height, proposer: Address::from_public_key(&proposer) };
-        let mut exec = Executor::new(self.store.as_ref(), &self.spec, self.treasury, env);
+        let evidence = self.evidence_to_include(height);
+        let env = BlockEnv {
+            height,
+            timestamp_ms: now_ms().max(parent.timestamp_ms.saturating_add(1)),
+            proposer: crate::primitives::Address::from_public_key(&proposer),
+            randomness: parent.hash(),
+        };
+        let mut exec = BlockExecutor::begin(self.store.as_ref(), &self.spec, env, &evidence)
+            .map_err(|e| NodeError::Build(e.to_string()))?;
         let mut txs = Vec::with_capacity(candidates.len());
-        let mut tx_errors = Vec::with_capacity(candidates.len());
         for tx in candidates {
             match exec.apply(&tx) {
-                Ok(outcome) => {
-                    tx_errors.push(outcome.result.err().map(|e| e.to_string()));
-                    txs.push(tx.as_ref().clone());
-                }
+                Ok(_) => txs.push(tx.as_ref().clone()),
                 // A sender's later txs fail on nonce once an earlier one is dropped; they stay
                 // pending for a later block. Anything else can never be included: drop it.
                 Err(TxInvalid::Nonce { .. }) => {}
@@ -73,22 +76,23 @@ impl Driver {
                 }
             }
         }
-        let evidence = self.evidence_to_include(height);
-        let diff = exec.finish().map_err(StoreError::from)?;
-        let (state_root, tree_batch) = self.store.prepare_state(&diff, height)?;
+        let outcome = exec.finish().map_err(StoreError::from)?;
+        let (state_root, tree_batch) = self.store.prepare_state(&outcome.diff, height)?;
         let header = Header {
             parent: parent.hash(),
             height,
-            timestamp_ms: now_ms().max(parent.timestamp_ms.saturating_add(1)),
+            timestamp_ms: env.timestamp_ms,
             proposer,
             tx_root: Block::tx_root(&txs),
             state_root,
             tx_count: u32::try_from(txs.len()).unwrap_or(u32::MAX),
             evidence_root: Block::evidence_root(&evidence),
+            receipts_root: outcome.receipts_root,
         };
         let block = Block { header, txs, evidence };
         let hash = block.hash();
-        self.candidates.insert(hash, Candidate { block, prepared: Prepared { diff, tree_batch, tx_errors } });
+        let prepared = Prepared { diff: outcome.diff, tree_batch, outcomes: outcome.outcomes };
+        self.candidates.insert(hash, Candidate { block, prepared });
         Ok(hash)
     }
 
@@ -119,26 +123,26 @@ impl Driver {
         let height = block.header.height;
         let parent_time = self.store.header(height.saturating_sub(1))?.map(|h| h.timestamp_ms);
         heavy(|| {
-            self.store.commit_block(&block, &certificate, &prepared.tx_errors, &prepared.diff, &prepared.tree_batch)
+            self.store.commit_block(&block, &certificate, &prepared.outcomes, &prepared.diff, &prepared.tree_batch)
         })?;
-        if epoch::boundary(&self.spec, height) == height {
-            match epoch::validator_set_after(&self.store, &self.spec, height) {
+        if crate::ledger::validators::is_boundary(&self.spec, height) {
+            match epoch::validator_set(&self.store) {
                 Ok(set) if set != *self.engine.validators() => {
                     tracing::info!(height, validators = set.len(), power = set.total_power(), "new validator set");
                     self.engine.set_validators(set);
                 }
                 Ok(_) => {}
-                // No validator left above the minimum stake: keep the last set rather than stop.
                 Err(e) => {
-                    tracing::error!(height, error = %e, "cannot recompute the validator set; keeping the last one")
+                    tracing::error!(height, error = %e, "cannot read the validator set; keeping the last one")
                 }
             }
         }
         let on_chain: Vec<_> = block.evidence.iter().map(|e| e.position()).collect();
         self.pending_evidence.retain(|e| !on_chain.contains(&e.position()));
         let store = self.store.clone();
-        self.mempool.on_block(&block.txs, |a| store.account(a).ok().flatten().unwrap_or_default());
-        let failed = prepared.tx_errors.iter().filter(|e| e.is_some()).count();
+        self.mempool
+            .on_block(&block.txs, |a| StateReader::account(store.as_ref(), a).ok().flatten().unwrap_or_default());
+        let failed = prepared.outcomes.iter().filter(|o| o.result.is_err()).count();
         self.metrics.on_block(&block.header, parent_time, self.mempool.len());
         if publish {
             if let Some(net) = &self.net {

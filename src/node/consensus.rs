@@ -15,6 +15,7 @@ use super::builder::{heavy, now_ms};
 use super::import::ImportError;
 use super::Driver;
 use crate::consensus::{Effect, Input, Message, SignedProposal, SignedVote};
+use crate::ledger;
 use crate::network::{GossipId, Topic, Verdict};
 use crate::primitives::{verify_each, Block};
 use crate::storage::Evidence;
@@ -28,8 +29,6 @@ const MAX_CLOCK_DRIFT_MS: u64 = 5_000;
 pub(super) const RESEND_AFTER: Duration = Duration::from_secs(3);
 /// Own messages kept for resending.
 const MAX_SENT: usize = 8;
-/// Evidence records one block may carry.
-pub(super) const MAX_EVIDENCE_PER_BLOCK: usize = 16;
 
 /// What this node sent at the height at hand, for resending.
 #[derive(Default)]
@@ -152,33 +151,20 @@ impl Driver {
         }
     }
 
-    /// Evidence for a block at `height`: what is pending, still valid against the current
-    /// set, and not on chain yet, up to [`MAX_EVIDENCE_PER_BLOCK`].
+    /// Evidence for a block at `height`: what is pending, still valid on top of the head
+    /// (the ledger's rule) and not on chain yet, once per position, up to the block's limit.
     pub(super) fn evidence_to_include(&self, height: u64) -> Vec<Evidence> {
-        self.pending_evidence
-            .iter()
-            .filter(|e| self.check_evidence(e, height).is_ok())
-            .take(MAX_EVIDENCE_PER_BLOCK)
-            .cloned()
-            .collect()
-    }
-
-    /// Whether `e` may go in a block at `height`: it proves equivocation by a validator of
-    /// the current set at an earlier height, and no block carries it yet.
-    pub(super) fn check_evidence(&self, e: &Evidence, height: u64) -> Result<(), String> {
-        e.verify(&self.spec.chain_id).map_err(|err| err.to_string())?;
-        let (at, _, _, validator) = e.position();
-        if at >= height {
-            return Err(format!("evidence from height {at} cannot be in block {height}"));
+        let mut out: Vec<Evidence> = Vec::new();
+        for e in &self.pending_evidence {
+            if out.len() >= ledger::evidence::MAX_EVIDENCE_PER_BLOCK {
+                break;
+            }
+            let fresh = !out.iter().any(|o| o.position() == e.position());
+            if fresh && ledger::evidence::check(self.store.as_ref(), &self.spec, e, height).is_ok() {
+                out.push(e.clone());
+            }
         }
-        if !self.engine.is_validator(&validator) {
-            return Err(format!("{validator} is not a validator"));
-        }
-        match self.store.evidence_included_in(e) {
-            Ok(None) => Ok(()),
-            Ok(Some(h)) => Err(format!("already recorded in block {h}")),
-            Err(err) => Err(err.to_string()),
-        }
+        out
     }
 
     pub(super) fn on_consensus(&mut self, msg: ConsensusMessage, id: GossipId) {

@@ -4,8 +4,8 @@
 use super::builder::{heavy, Prepared};
 use super::{Driver, NodeError};
 use crate::consensus::verify_commit;
-use crate::ledger::{BlockEnv, Executor};
-use crate::primitives::{Address, Block, CommitCertificate, Hash, KeyCache, PublicKey, Signature};
+use crate::ledger::{apply_block, BlockEnv, BlockError};
+use crate::primitives::{Block, CommitCertificate, Hash, KeyCache, PublicKey, Signature};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -23,12 +23,12 @@ pub enum ImportError {
     FutureTimestamp { got: u64, max_drift_ms: u64 },
     #[error("a tx signature does not verify")]
     Signature,
-    #[error("tx {index} cannot be in a block: {reason}")]
-    Tx { index: usize, reason: String },
     #[error("evidence root does not match the evidence")]
     EvidenceRoot,
-    #[error("evidence {index}: {reason}")]
-    Evidence { index: usize, reason: String },
+    #[error(transparent)]
+    Block(#[from] BlockError),
+    #[error("receipts root {got} differs from the header's {want}")]
+    ReceiptsRoot { got: Hash, want: Hash },
     #[error("state root {got} differs from the header's {want}")]
     StateRoot { got: crate::primitives::Hash, want: crate::primitives::Hash },
     #[error(transparent)]
@@ -95,17 +95,6 @@ impl Driver {
         if Block::evidence_root(&block.evidence) != block.header.evidence_root {
             return Err(ImportError::EvidenceRoot);
         }
-        if block.evidence.len() > super::consensus::MAX_EVIDENCE_PER_BLOCK {
-            let reason = format!("more than {} records in one block", super::consensus::MAX_EVIDENCE_PER_BLOCK);
-            return Err(ImportError::Evidence { index: super::consensus::MAX_EVIDENCE_PER_BLOCK, reason });
-        }
-        let mut positions = std::collections::BTreeSet::new();
-        for (index, e) in block.evidence.iter().enumerate() {
-            if !positions.insert(e.position()) {
-                return Err(ImportError::Evidence { index, reason: "recorded twice in this block".into() });
-            }
-            self.check_evidence(e, block.header.height).map_err(|reason| ImportError::Evidence { index, reason })?;
-        }
         // A tx whose exact signed bytes our mempool admitted was verified then.
         let items: Vec<_> = block
             .txs
@@ -116,18 +105,25 @@ impl Driver {
         if !verify_on_all_cores(&self.keys, &items) {
             return Err(ImportError::Signature);
         }
-        let env = BlockEnv { height: block.header.height, proposer: Address::from_public_key(&block.header.proposer) };
-        let mut exec = Executor::new(self.store.as_ref(), &self.spec, self.treasury, env);
-        let mut tx_errors = Vec::with_capacity(block.txs.len());
-        for (index, tx) in block.txs.iter().enumerate() {
-            let outcome = exec.apply(tx).map_err(|e| ImportError::Tx { index, reason: e.to_string() })?;
-            tx_errors.push(outcome.result.err().map(|e| e.to_string()));
+        let h = &block.header;
+        let env = BlockEnv {
+            height: h.height,
+            timestamp_ms: h.timestamp_ms,
+            proposer: crate::primitives::Address::from_public_key(&h.proposer),
+            randomness: h.parent,
+        };
+        let outcome = match apply_block(self.store.as_ref(), &self.spec, env, &block.evidence, &block.txs) {
+            Ok(o) => o,
+            Err(BlockError::State(e)) => return Err(NodeError::Build(e.to_string()).into()),
+            Err(e) => return Err(e.into()),
+        };
+        if outcome.receipts_root != h.receipts_root {
+            return Err(ImportError::ReceiptsRoot { got: outcome.receipts_root, want: h.receipts_root });
         }
-        let diff = exec.finish().map_err(|e| NodeError::Build(e.to_string()))?;
-        let (root, tree_batch) = self.store.prepare_state(&diff, block.header.height).map_err(NodeError::from)?;
-        if root != block.header.state_root {
-            return Err(ImportError::StateRoot { got: root, want: block.header.state_root });
+        let (root, tree_batch) = self.store.prepare_state(&outcome.diff, h.height).map_err(NodeError::from)?;
+        if root != h.state_root {
+            return Err(ImportError::StateRoot { got: root, want: h.state_root });
         }
-        Ok(Prepared { diff, tree_batch, tx_errors })
+        Ok(Prepared { diff: outcome.diff, tree_batch, outcomes: outcome.outcomes })
     }
 }

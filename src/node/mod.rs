@@ -91,7 +91,6 @@ struct Driver {
     timers: FuturesUnordered<TimerFuture>,
     events: broadcast::Sender<ChainEvent>,
     metrics: Arc<Metrics>,
-    treasury: crate::primitives::Address,
     /// This node's validator key, which blocks it builds name as proposer.
     proposer: Option<crate::primitives::PublicKey>,
     net: Option<crate::network::NetworkHandle>,
@@ -108,9 +107,9 @@ pub fn start(
     store: Arc<Store>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(NodeHandle, tokio::task::JoinHandle<()>), NodeError> {
-    let genesis = config.spec.genesis().map_err(StoreError::from)?;
+    config.spec.genesis().map_err(StoreError::from)?;
     let head = store.head()?;
-    let validators = epoch::validator_set_after(&store, &config.spec, head.height)?;
+    let validators = epoch::validator_set(&store)?;
     let spec = Arc::new(config.spec);
     let (cmd_tx, cmd_rx) = mpsc::channel(1024);
     let (events, _) = broadcast::channel(256);
@@ -149,7 +148,6 @@ pub fn start(
     let pending_evidence =
         store.evidence(0, 1024)?.into_iter().filter(|(_, at)| at.is_none()).map(|(e, _)| e).collect();
     let mut driver = Driver {
-        treasury: genesis.treasury,
         proposer: config.validator_key.as_ref().map(Keypair::public),
         spec,
         store,
@@ -318,7 +316,7 @@ impl Driver {
         // Follow on from the faucet's own pending txs.
         let last = self.mempool.pending_of(&from).last().map(|(n, _)| *n).unwrap_or(account.nonce).max(account.nonce);
         let payload = crate::primitives::Payload::Transfer(crate::primitives::Transfer { to, amount });
-        let mut tx = crate::primitives::Tx {
+        let tx = crate::primitives::Tx {
             chain_id: self.spec.chain_id.clone(),
             sender: key.public(),
             nonce: last.saturating_add(1),
@@ -326,9 +324,7 @@ impl Driver {
             priority: crate::primitives::Priority::Normal,
             payload,
         };
-        let size = SignedTx { tx: tx.clone(), signature: crate::primitives::Signature([0; 64]) }.size();
-        tx.fee = crate::ledger::required_fee(&self.spec.economy.fees, &tx.payload, size, tx.priority)
-            .map(|f| f.total)
+        let tx = crate::ledger::fees::with_required_fee(&self.spec, tx)
             .ok_or_else(|| SubmitError::Internal("fee overflow".into()))?;
         self.mempool.insert(tx.sign(&key), &account).map_err(SubmitError::Mempool)
     }

@@ -21,6 +21,8 @@ pub struct Header {
     pub tx_count: u32,
     /// Merkle root over the hashes of the block's [`Evidence`].
     pub evidence_root: Hash,
+    /// Merkle root over the typed outcome of each tx (`ledger::receipts_root`).
+    pub receipts_root: Hash,
 }
 
 impl Header {

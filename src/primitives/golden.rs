@@ -53,6 +53,7 @@ fn header() -> Header {
         state_root: Hash([0xCD; 32]),
         tx_count: 2,
         evidence_root: Hash([0xEF; 32]),
+        receipts_root: Hash([0x12; 32]),
     }
 }
 
@@ -80,7 +81,8 @@ fn hash_domain_tags() {
     assert_eq!(tag::TX_NODE, b"ergon/tx-node/v1");
     assert_eq!(tag::HEADER, b"ergon/header/v1");
     assert_eq!(tag::VOTE, b"ergon/vote/v1");
-    assert_eq!(tag::CHAIN_SPEC, b"ergon/chainspec/v1");
+    assert_eq!(tag::GENESIS, b"ergon/genesis/v1");
+    assert_eq!(tag::TX_OUTCOME, b"ergon/tx-outcome/v1");
     assert_eq!(tag::STATE_KEY, b"ergon/state-key/v1");
     assert_eq!(tag::DEV_KEY, b"ergon/dev-key/v1");
     // BLAKE3("ergon/tx/v1" || 0x00).
@@ -161,9 +163,10 @@ fn header_vector() {
         "cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd",
         "02000000",
         "efefefefefefefefefefefefefefefefefefefefefefefefefefefefefefefef",
+        "1212121212121212121212121212121212121212121212121212121212121212",
     );
     assert_scale(&hdr, want);
-    let hash = h("0xd5f6b1b985bec5c744bf6a5fa9347f499e43c46e9ae0135fa648b3f7da6dc348");
+    let hash = h("0x2037fd4050e9c0f8c62f8421f93018adebffae8bacfe09ae5cd5a406756f9296");
     assert_eq!(hdr.hash(), hash);
     let block = Block { header: hdr, txs: vec![batch_tx().sign(&key()), transfer_tx().sign(&key())], evidence: vec![] };
     assert_eq!(block.hash(), hash, "a block's hash is its header's");
@@ -187,10 +190,10 @@ fn vote_vectors() {
             "03000000",
             "01",
             "01",
-            "d5f6b1b985bec5c744bf6a5fa9347f499e43c46e9ae0135fa648b3f7da6dc348",
+            "2037fd4050e9c0f8c62f8421f93018adebffae8bacfe09ae5cd5a406756f9296",
         ),
     );
-    assert_eq!(precommit.signing_hash(), h("0x1cce7df0a35bc768df81025e6d598b4510a9f5a7d0075ba909481735f11e2ab6"));
+    assert_eq!(precommit.signing_hash(), h("0x3f1a34ca2280c8c14b593faad8171da0f713383cedd5252837f660a7cf29eb4d"));
 
     let nil_prevote =
         Vote { chain_id: "ergon-dev".into(), height: 42, round: 0, kind: VoteKind::Prevote, block_hash: None };
@@ -247,41 +250,42 @@ fn state_encodings_and_keys() {
     assert_scale(&acc, "0f0080c6a47e8d030300000000000000000b00a0724e1809");
     assert_eq!(
         hex::encode(state_tree::account_key(&Address([0x11; 20])).0),
-        "fa5ba940c98df1d46663f380c976193ecdd3e9d0d34738a0130323f3cb2ea255"
+        "9c8e3c7caf48530a98d8d417f3d2a81a089a50ec082def0f172e52ff1745bc39"
     );
     assert_eq!(
         hex::encode(state_tree::supply_key().0),
-        "d94370f445fc9dddf265b89f3a5a89445351b84333e860d35dabde18590ba75c"
+        "4dbfa7f118a09e8e93657defb71036cf2353c216486498c7a7386011fe8541e0"
     );
 }
 
 #[test]
 fn dev_chain_spec_and_genesis() {
     let spec = ChainSpec::load("dev").unwrap();
-    assert_eq!(spec.hash(), h("0xcab09ee2159fcdfb00410cc2800b6a61ff5840d35eeed426606c6c95b5e2c11d"));
+    assert_eq!(spec.hash(), h("0x13b82ed73c8f25696fa2733974b4e437ae1e3ef367b30dcc56a9d2583e61a4b9"));
 
-    let diff = StateDiff::genesis(&spec.genesis().unwrap()).unwrap();
+    let diff = StateDiff::genesis(&spec, &spec.genesis().unwrap()).unwrap();
     assert_eq!(diff.supply.total, 1_006_010_000_000_000_000);
     assert_scale(&diff.supply, "00a07dd2c310f60d0000000000000000000000000000000000000000000000000000000000000000");
     let mock = jmt::mock::MockTreeStore::default();
     let (root, _) = state_tree::apply_diff(&mock, &diff, 0).unwrap();
-    assert_eq!(root, h("0x6b51bd3976946fc554246f94cf9301442bc0f9ced75a6c72dbcb1571ca279aab"));
+    assert_eq!(root, h("0xc5a0c5d04fadbb6d7c822bd36a9f138dfb538073c8271420f7fa21522b179a71"));
 
     let genesis = crate::storage::Store::genesis_block(&spec, root);
     assert_scale(
         &genesis.header,
         concat!(
-            "cab09ee2159fcdfb00410cc2800b6a61ff5840d35eeed426606c6c95b5e2c11d",
+            "13b82ed73c8f25696fa2733974b4e437ae1e3ef367b30dcc56a9d2583e61a4b9",
             "0000000000000000",
             "00a8da769b010000",
             "0000000000000000000000000000000000000000000000000000000000000000",
             "0000000000000000000000000000000000000000000000000000000000000000",
-            "6b51bd3976946fc554246f94cf9301442bc0f9ced75a6c72dbcb1571ca279aab",
+            "c5a0c5d04fadbb6d7c822bd36a9f138dfb538073c8271420f7fa21522b179a71",
             "00000000",
+            "0000000000000000000000000000000000000000000000000000000000000000",
             "0000000000000000000000000000000000000000000000000000000000000000",
         ),
     );
-    assert_eq!(genesis.hash(), h("0x60d70e2283c4f4b574d2038e3394d80be453c15c1d23c80a0509b1b54dc62391"));
+    assert_eq!(genesis.hash(), h("0x60f7e7ac366b42fd4a742a9c820829d7c26f9a3416436045c355c3764ef91aab"));
 }
 
 #[test]
@@ -313,4 +317,29 @@ fn evidence_proves_equivocation_only() {
     // Pinned, as every hash that goes into a header is.
     assert_eq!(Block::evidence_root(&[]), Hash::ZERO);
     assert_eq!(Block::evidence_root(std::slice::from_ref(&e)), e.hash());
+}
+
+#[test]
+fn tx_outcome_vectors() {
+    use crate::ledger::{receipts_root, TxFailure, TxOutcome};
+    let ok = TxOutcome { fee: 1500, result: Ok(()) };
+    let failed = TxOutcome { fee: 1500, result: Err(TxFailure::InsufficientBalance { balance: 7, needed: 9 }) };
+    assert_scale(&ok, "dc05000000000000000000000000000000");
+    assert_scale(
+        &failed,
+        concat!(
+            "dc050000000000000000000000000000",
+            "01",
+            "00",
+            "07000000000000000000000000000000",
+            "09000000000000000000000000000000"
+        ),
+    );
+    assert_eq!(ok.leaf_hash(), h("0x23f04ea33db8b3eca64be09309808578ce2b41a69df687f08ac5e96669981db5"));
+    assert_eq!(
+        receipts_root(&[ok.clone(), failed]),
+        h("0xb650f30e6ac3347ddcfcfb519c58c3abfb36b7cbf2645df6be867a69216f3437")
+    );
+    assert_eq!(receipts_root(&[]), Hash::ZERO);
+    assert_eq!(receipts_root(std::slice::from_ref(&ok)), ok.leaf_hash());
 }

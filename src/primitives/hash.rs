@@ -14,11 +14,12 @@ pub mod tag {
     pub const TX_NODE: &[u8] = b"ergon/tx-node/v1";
     pub const HEADER: &[u8] = b"ergon/header/v1";
     pub const VOTE: &[u8] = b"ergon/vote/v1";
-    pub const CHAIN_SPEC: &[u8] = b"ergon/chainspec/v1";
     pub const STATE_KEY: &[u8] = b"ergon/state-key/v1";
     pub const DEV_KEY: &[u8] = b"ergon/dev-key/v1";
     pub const PROPOSER_LOTTERY: &[u8] = b"ergon/proposer-lottery/v1";
     pub const EVIDENCE: &[u8] = b"ergon/evidence/v1";
+    pub const TX_OUTCOME: &[u8] = b"ergon/tx-outcome/v1";
+    pub const GENESIS: &[u8] = b"ergon/genesis/v1";
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Encode, Decode)]

@@ -12,7 +12,7 @@ pub mod serde_amount;
 pub mod tx;
 
 pub use address::{Address, AddressError};
-pub use block::{Block, CommitCertificate, Evidence, Header, SignedVote, Vote, VoteKind};
+pub use block::{Block, CommitCertificate, Evidence, EvidenceError, Header, SignedVote, Vote, VoteKind};
 pub use hash::{merkle_root, tag, Hash};
 pub use keys::{verify_batch, verify_each, KeyCache, KeyError, Keypair, PublicKey, Signature, DEV_KEY_NAMES};
 pub use tx::{Payload, Priority, SignedTx, Transfer, Tx};

@@ -21,6 +21,8 @@ pub const ALREADY_KNOWN: i32 = 1009;
 pub const SENDER_LIMIT: i32 = 1010;
 pub const MEMPOOL_FULL: i32 = 1011;
 pub const BATCH_SIZE: i32 = 1012;
+/// A payload field breaks a stateless rule (a zero price, a zero amount).
+pub const PAYLOAD_INVALID: i32 = 1013;
 pub const UNSAFE_METHOD: i32 = 1020;
 pub const FAUCET: i32 = 1021;
 pub const UNKNOWN_HEIGHT: i32 = 1030;
@@ -48,6 +50,7 @@ pub fn submit(e: SubmitError) -> ErrorObjectOwned {
             TxInvalid::CannotPayFee { .. } => INSUFFICIENT_BALANCE,
             TxInvalid::TooLarge { .. } => TX_TOO_LARGE,
             TxInvalid::BatchSize { .. } => BATCH_SIZE,
+            TxInvalid::Payload { .. } => PAYLOAD_INVALID,
             TxInvalid::State(_) | TxInvalid::FeeOverflow => INTERNAL,
         },
         SubmitError::Mempool(m) => match m {

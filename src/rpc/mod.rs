@@ -14,7 +14,7 @@ pub use errors::*;
 
 use crate::ledger::{block_reward, fees, StateReader};
 use crate::node::{ChainEvent, NodeHandle};
-use crate::primitives::{Address, SignedTx};
+use crate::primitives::Address;
 use jsonrpsee::server::{BatchRequestConfig, PendingSubscriptionSink, Server, ServerConfig, ServerHandle};
 use jsonrpsee::types::ErrorObjectOwned;
 use jsonrpsee::RpcModule;
@@ -138,7 +138,7 @@ fn module(ctx: Ctx) -> Result<RpcModule<Ctx>, jsonrpsee::core::RegisterMethodErr
             Some(rec) => {
                 let status = if rec.error.is_some() { "failed" } else { "included" };
                 Ok(json!({
-                    "status": status, "blockHeight": rec.height, "blockHash": rec.block_hash, "index": rec.index, "error": rec.error,
+                    "status": status, "blockHeight": rec.height, "blockHash": rec.block_hash, "index": rec.index, "error": rec.error.map(|e| e.to_string()),
                 }))
             }
             None => Ok(json!({"status": "unknown", "blockHeight": null, "blockHash": null, "error": null})),
@@ -172,10 +172,7 @@ fn module(ctx: Ctx) -> Result<RpcModule<Ctx>, jsonrpsee::core::RegisterMethodErr
                 return Err(err(BATCH_SIZE, format!("batch has {} transfers; it must have 1 to {limit}", ts.len())));
             }
         }
-        // Signatures have a fixed size, so the estimate's size is exact.
-        let size = SignedTx { tx, signature: crate::primitives::Signature([0; 64]) };
-        let b = fees::required_fee(&spec.economy.fees, &size.tx.payload, size.size(), size.tx.priority)
-            .ok_or_else(|| invalid_params("fee overflows: payload too large"))?;
+        let b = fees::required_fee(spec, &tx).ok_or_else(|| invalid_params("fee overflows: payload too large"))?;
         Ok(json!({"fee": b.total.to_string(), "breakdown": b}))
     })?;
 

@@ -230,6 +230,7 @@ pub fn block_to_json(block: &Block, commit: Option<&CommitCertificate>) -> Value
             "stateRoot": h.state_root,
             "txCount": h.tx_count,
             "evidenceRoot": h.evidence_root,
+            "receiptsRoot": h.receipts_root,
         },
         "txs": block.txs.iter().map(|t| t.hash()).collect::<Vec<_>>(),
         "evidence": block.evidence.iter().map(|e| evidence_to_json(e, Some(h.height))).collect::<Vec<_>>(),

@@ -1,19 +1,29 @@
 //! RocksDB storage. One column family per kind of record; a committed block, its tx index,
-//! its state changes (latest accounts and the versioned state tree) and the head / finalized
-//! pointers are written as one synced `WriteBatch`, so `kill -9` at any moment leaves either
-//! the whole block or none of it.
+//! its state changes (the latest record under every state key, and the versioned state tree)
+//! and the head / finalized pointers are written as one synced `WriteBatch`, so `kill -9` at
+//! any moment leaves either the whole block or none of it.
+//!
+//! The state tree keeps old versions for proofs and pruning: tree nodes that a block made
+//! stale are indexed by that block's height and deleted once they are [`Store::retention`]
+//! blocks old, in the same batch as a later block.
 
 mod tree;
 
 use crate::chainspec::ChainSpec;
-use crate::ledger::{self, tree as state_tree, Account, StateDiff, StateError, StateReader, Supply};
+use crate::ledger::{
+    self, tree as state_tree, Account, StateDiff, StateError, StateKey, StateReader, TxFailure, TxOutcome,
+};
 use crate::primitives::{Address, Block, CommitCertificate, Hash, Header, PublicKey, SignedTx};
 use parity_scale_codec::{Decode, Encode};
 use rocksdb::{ColumnFamilyDescriptor, Options, WriteBatch, WriteOptions, DB};
 use std::path::{Path, PathBuf};
 
 /// Bump when the on-disk layout changes; a node refuses to open a store of another version.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
+
+/// Tree versions kept by default: long enough for proofs over a day of 1 s blocks, and more
+/// than any unbonding or challenge window of the built-in specs.
+pub const DEFAULT_STATE_RETENTION: u64 = 100_000;
 
 const CF_META: &str = "meta";
 const CF_HEADERS: &str = "headers";
@@ -22,11 +32,12 @@ const CF_COMMITS: &str = "commits";
 const CF_HASHES: &str = "hashes";
 const CF_TXS: &str = "txs";
 const CF_CHANGES: &str = "changes";
-const CF_ACCOUNTS: &str = "accounts";
+const CF_STATE: &str = "state";
 pub(crate) const CF_JMT_NODES: &str = "jmt_nodes";
 pub(crate) const CF_JMT_VALUES: &str = "jmt_values";
+pub(crate) const CF_JMT_STALE: &str = "jmt_stale";
 const CF_EVIDENCE: &str = "evidence";
-const ALL_CFS: [&str; 11] = [
+const ALL_CFS: [&str; 12] = [
     CF_META,
     CF_HEADERS,
     CF_BODIES,
@@ -34,9 +45,10 @@ const ALL_CFS: [&str; 11] = [
     CF_HASHES,
     CF_TXS,
     CF_CHANGES,
-    CF_ACCOUNTS,
+    CF_STATE,
     CF_JMT_NODES,
     CF_JMT_VALUES,
+    CF_JMT_STALE,
     CF_EVIDENCE,
 ];
 
@@ -44,7 +56,6 @@ const KEY_SCHEMA: &[u8] = b"schema";
 const KEY_GENESIS: &[u8] = b"genesis";
 const KEY_HEAD: &[u8] = b"head";
 const KEY_FINALIZED: &[u8] = b"finalized";
-const KEY_SUPPLY: &[u8] = b"supply";
 const KEY_SIGN_STATE: &[u8] = b"sign_state";
 
 #[derive(Debug, thiserror::Error)]
@@ -96,12 +107,13 @@ pub struct TxRecord {
     pub index: u32,
     pub block_hash: Hash,
     /// `None` if the tx succeeded; otherwise why it only paid its fee.
-    pub error: Option<String>,
+    pub error: Option<TxFailure>,
 }
 
 pub struct Store {
     db: DB,
     path: PathBuf,
+    retention: u64,
 }
 
 fn decode<T: Decode>(cf: &'static str, bytes: &[u8]) -> Result<T> {
@@ -118,7 +130,7 @@ impl Store {
         opts.increase_parallelism(2);
         let cfs = ALL_CFS.iter().map(|name| {
             let mut o = Options::default();
-            if [CF_ACCOUNTS, CF_TXS, CF_HASHES, CF_JMT_NODES].contains(name) {
+            if [CF_STATE, CF_TXS, CF_HASHES, CF_JMT_NODES].contains(name) {
                 let mut bo = rocksdb::BlockBasedOptions::default();
                 bo.set_bloom_filter(10.0, false);
                 o.set_block_based_table_factory(&bo);
@@ -126,9 +138,18 @@ impl Store {
             ColumnFamilyDescriptor::new(*name, o)
         });
         let db = DB::open_cf_descriptors(&opts, path, cfs)?;
-        let store = Store { db, path: path.to_path_buf() };
+        let store = Store { db, path: path.to_path_buf(), retention: DEFAULT_STATE_RETENTION };
         store.init(spec)?;
         Ok(store)
+    }
+
+    /// Keeps `blocks` versions of the state tree (at least 1); older tree nodes are pruned.
+    pub fn set_retention(&mut self, blocks: u64) {
+        self.retention = blocks.max(1);
+    }
+
+    pub fn retention(&self) -> u64 {
+        self.retention
     }
 
     fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
@@ -136,12 +157,12 @@ impl Store {
         self.db.cf_handle(name).unwrap_or_else(|| unreachable!("column family {name} is opened with the db"))
     }
 
-    fn get(&self, cf: &'static str, key: &[u8]) -> Result<Option<Vec<u8>>> {
+    fn get_raw(&self, cf: &'static str, key: &[u8]) -> Result<Option<Vec<u8>>> {
         Ok(self.db.get_cf(self.cf(cf), key)?)
     }
 
     fn get_decoded<T: Decode>(&self, cf: &'static str, key: &[u8]) -> Result<Option<T>> {
-        self.get(cf, key)?.map(|b| decode(cf, &b)).transpose()
+        self.get_raw(cf, key)?.map(|b| decode(cf, &b)).transpose()
     }
 
     pub fn genesis_block(spec: &ChainSpec, state_root: Hash) -> Block {
@@ -155,6 +176,7 @@ impl Store {
                 state_root,
                 tx_count: 0,
                 evidence_root: Block::evidence_root(&[]),
+                receipts_root: ledger::receipts_root(&[]),
             },
             txs: vec![],
             evidence: vec![],
@@ -162,7 +184,7 @@ impl Store {
     }
 
     fn init(&self, spec: &ChainSpec) -> Result<()> {
-        let genesis_diff = StateDiff::genesis(&spec.genesis()?)?;
+        let genesis_diff = StateDiff::genesis(spec, &spec.genesis()?)?;
         let path = self.path.display().to_string();
         if let Some(stored) = self.get_decoded::<u32>(CF_META, KEY_SCHEMA)? {
             if stored != SCHEMA_VERSION {
@@ -199,7 +221,7 @@ impl Store {
         batch: &mut WriteBatch,
         block: &Block,
         commit: Option<&CommitCertificate>,
-        tx_errors: &[Option<String>],
+        outcomes: &[TxOutcome],
         diff: &StateDiff,
         tree_batch: &jmt::storage::TreeUpdateBatch,
     ) -> Result<()> {
@@ -220,16 +242,23 @@ impl Store {
                 height: h,
                 index: u32::try_from(i).unwrap_or(u32::MAX),
                 block_hash: hash,
-                error: tx_errors.get(i).cloned().flatten(),
+                error: outcomes.get(i).and_then(|o| o.result.clone().err()),
             };
             batch.put_cf(self.cf(CF_TXS), tx.hash().0, rec.encode());
         }
         batch.put_cf(self.cf(CF_CHANGES), key, diff.accounts.encode());
+        let state = self.cf(CF_STATE);
         for (a, acc) in &diff.accounts {
-            batch.put_cf(self.cf(CF_ACCOUNTS), a.0, acc.encode());
+            batch.put_cf(state, StateKey::Account(*a).encode(), acc.encode());
         }
-        batch.put_cf(self.cf(CF_META), KEY_SUPPLY, diff.supply.encode());
-        tree::stage(self, batch, tree_batch)?;
+        batch.put_cf(state, StateKey::Supply.encode(), diff.supply.encode());
+        for (k, v) in &diff.records {
+            match v {
+                Some(bytes) => batch.put_cf(state, k.encode(), bytes),
+                None => batch.delete_cf(state, k.encode()),
+            }
+        }
+        tree::stage(self, batch, tree_batch, h)?;
         let head = BlockRef { height: h, hash };
         batch.put_cf(self.cf(CF_META), KEY_HEAD, head.encode());
         batch.put_cf(self.cf(CF_META), KEY_FINALIZED, head.encode());
@@ -241,12 +270,13 @@ impl Store {
         Ok(state_tree::apply_diff(self, diff, height)?)
     }
 
-    /// Persists a finalized block atomically. `tree_batch` comes from [`Store::prepare_state`].
+    /// Persists a finalized block atomically with its txs' outcomes. `tree_batch` comes from
+    /// [`Store::prepare_state`].
     pub fn commit_block(
         &self,
         block: &Block,
         commit: &CommitCertificate,
-        tx_errors: &[Option<String>],
+        outcomes: &[TxOutcome],
         diff: &StateDiff,
         tree_batch: &jmt::storage::TreeUpdateBatch,
     ) -> Result<()> {
@@ -255,7 +285,7 @@ impl Store {
             return Err(StoreError::NotNext { height: block.header.height, head: head.height });
         }
         let mut batch = WriteBatch::default();
-        self.stage_block(&mut batch, block, Some(commit), tx_errors, diff, tree_batch)?;
+        self.stage_block(&mut batch, block, Some(commit), outcomes, diff, tree_batch)?;
         self.write(batch)
     }
 
@@ -288,13 +318,14 @@ impl Store {
     }
 
     pub fn height_of(&self, hash: &Hash) -> Result<Option<u64>> {
-        Ok(self.get(CF_HASHES, &hash.0)?.and_then(|b| b.try_into().ok().map(u64::from_be_bytes)))
+        Ok(self.get_raw(CF_HASHES, &hash.0)?.and_then(|b| b.try_into().ok().map(u64::from_be_bytes)))
     }
 
     pub fn tx_record(&self, hash: &Hash) -> Result<Option<TxRecord>> {
         self.get_decoded(CF_TXS, &hash.0)
     }
 
+    /// Accounts a block changed (the diff's accounts; other records are in the tree).
     pub fn state_changes(&self, height: u64) -> Result<Option<Vec<(Address, Account)>>> {
         self.get_decoded(CF_CHANGES, &height.to_be_bytes())
     }
@@ -324,7 +355,7 @@ impl Store {
     /// kind, validator); returns whether it is new.
     pub fn save_evidence(&self, e: &Evidence) -> Result<bool> {
         let key = evidence_key(e);
-        if self.get(CF_EVIDENCE, &key)?.is_some() {
+        if self.get_raw(CF_EVIDENCE, &key)?.is_some() {
             return Ok(false);
         }
         let mut batch = WriteBatch::default();
@@ -361,12 +392,8 @@ impl Store {
 
 /// The latest state, as the ledger reads it.
 impl StateReader for Store {
-    fn account(&self, a: &Address) -> std::result::Result<Option<Account>, StateError> {
-        self.get_decoded(CF_ACCOUNTS, &a.0).map_err(|e| StateError(e.to_string()))
-    }
-
-    fn supply(&self) -> std::result::Result<Supply, StateError> {
-        self.get_decoded(CF_META, KEY_SUPPLY).map(|s| s.unwrap_or_default()).map_err(|e| StateError(e.to_string()))
+    fn get(&self, key: &StateKey) -> std::result::Result<Option<Vec<u8>>, StateError> {
+        self.get_raw(CF_STATE, &key.encode()).map_err(|e| StateError(e.to_string()))
     }
 }
 

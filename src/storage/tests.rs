@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::consensus::{verify_commit, ValidatorSet};
-use crate::ledger::{BlockEnv, Executor, TxFailure};
+use crate::ledger::{BlockEnv, BlockExecutor, TxFailure, TxOutcome};
 use crate::primitives::{Keypair, Payload, Priority, Transfer, Tx};
 use jmt::mock::MockTreeStore;
 use jmt::storage::TreeWriter;
@@ -36,7 +36,7 @@ struct Built {
     cert: CommitCertificate,
     diff: StateDiff,
     root: Hash,
-    errors: Vec<Option<String>>,
+    outcomes: Vec<TxOutcome>,
 }
 
 /// Builds the next block on top of `store`'s head from `txs`, the way the node does, and
@@ -44,39 +44,43 @@ struct Built {
 fn build_block(store: &Store, spec: &ChainSpec, txs: Vec<SignedTx>) -> Built {
     let head = store.head().unwrap();
     let height = head.height + 1;
-    let g = spec.genesis().unwrap();
     let alice = Keypair::dev("alice");
-    let mut exec = Executor::new(store, spec, g.treasury, BlockEnv { height, proposer: addr("alice") });
-    let errors: Vec<Option<String>> =
-        txs.iter().map(|tx| exec.apply(tx).unwrap().result.err().map(|e| e.to_string())).collect();
-    let diff = exec.finish().unwrap();
+    let timestamp_ms = spec.genesis_timestamp_ms + height * spec.consensus.block_time_ms;
+    let env = BlockEnv { height, timestamp_ms, proposer: addr("alice"), randomness: head.hash };
+    let mut exec = BlockExecutor::begin(store, spec, env, &[]).unwrap();
+    for tx in &txs {
+        exec.apply(tx).unwrap();
+    }
+    let out = exec.finish().unwrap();
+    let (diff, outcomes) = (out.diff, out.outcomes);
     let (root, _) = store.prepare_state(&diff, height).unwrap();
     let header = Header {
         parent: head.hash,
         height,
-        timestamp_ms: spec.genesis_timestamp_ms + height * spec.consensus.block_time_ms,
+        timestamp_ms,
         proposer: alice.public(),
         tx_root: Block::tx_root(&txs),
         state_root: root,
         tx_count: u32::try_from(txs.len()).unwrap(),
         evidence_root: Block::evidence_root(&[]),
+        receipts_root: out.receipts_root,
     };
     let block = Block { header, txs, evidence: vec![] };
     let mut cert = CommitCertificate { height, round: 0, block_hash: block.hash(), signatures: vec![] };
     let sig = alice.sign(&cert.vote(&spec.chain_id).signing_hash());
     cert.signatures.push((alice.public(), sig));
-    Built { block, cert, diff, root, errors }
+    Built { block, cert, diff, root, outcomes }
 }
 
 fn commit(store: &Store, b: &Built) {
     let (root, batch) = store.prepare_state(&b.diff, b.block.header.height).unwrap();
     assert_eq!(root, b.root);
-    store.commit_block(&b.block, &b.cert, &b.errors, &b.diff, &batch).unwrap();
+    store.commit_block(&b.block, &b.cert, &b.outcomes, &b.diff, &batch).unwrap();
 }
 
 /// The genesis state root computed without the store.
 fn mock_genesis_root(spec: &ChainSpec) -> (MockTreeStore, Hash) {
-    let diff = StateDiff::genesis(&spec.genesis().unwrap()).unwrap();
+    let diff = StateDiff::genesis(spec, &spec.genesis().unwrap()).unwrap();
     let mock = MockTreeStore::default();
     let (root, batch) = state_tree::apply_diff(&mock, &diff, 0).unwrap();
     mock.write_node_batch(&batch.node_batch).unwrap();
@@ -112,7 +116,7 @@ fn fresh_store_holds_genesis() {
     assert_eq!(store.account(&addr("bob")).unwrap().unwrap().balance, DEV_BALANCE);
     assert_eq!(store.account(&Address([9; 20])).unwrap(), None);
     let supply = store.supply().unwrap();
-    let diff = StateDiff::genesis(&spec.genesis().unwrap()).unwrap();
+    let diff = StateDiff::genesis(&spec, &spec.genesis().unwrap()).unwrap();
     assert_eq!(supply, diff.supply);
     assert_eq!(store.state_changes(0).unwrap().unwrap(), diff.accounts);
 }
@@ -128,10 +132,9 @@ fn commit_block_and_reopen() {
         let store = Store::open(dir.path(), &spec).unwrap();
         let genesis_root = store.state_root(0).unwrap();
         let b1 = build_block(&store, &spec, vec![good.clone(), bad.clone()]);
-        assert_eq!(b1.errors[0], None);
-        let want_err =
-            TxFailure::InsufficientBalance { balance: DEV_BALANCE - 100_000, needed: 2 * DEV_BALANCE }.to_string();
-        assert_eq!(b1.errors[1].as_deref(), Some(want_err.as_str()));
+        assert_eq!(b1.outcomes[0].result, Ok(()));
+        let want_err = TxFailure::InsufficientBalance { balance: DEV_BALANCE - 100_000, needed: 2 * DEV_BALANCE };
+        assert_eq!(b1.outcomes[1].result, Err(want_err));
         // The certificate is one the consensus module accepts.
         let set = ValidatorSet::from_stakes(&[(Keypair::dev("alice").public(), 10_000_000_000_000)]).unwrap();
         verify_commit(&spec.chain_id, &set, &b1.cert, 1, b1.block.hash()).unwrap();
@@ -154,7 +157,7 @@ fn commit_block_and_reopen() {
         TxRecord { height: 1, index: 0, block_hash: b1.block.hash(), error: None }
     );
     let rec = store.tx_record(&bad.hash()).unwrap().unwrap();
-    assert_eq!((rec.height, rec.index, rec.error.clone()), (1, 1, b1.errors[1].clone()));
+    assert_eq!((rec.height, rec.index, rec.error.clone()), (1, 1, b1.outcomes[1].result.clone().err()));
     assert_eq!(store.tx_record(&transfer(&spec, "eve", bob, 1, 1).hash()).unwrap(), None);
     assert_eq!(store.state_changes(1).unwrap().unwrap(), b1.diff.accounts);
 
@@ -342,4 +345,35 @@ fn sign_state_survives_reopen() {
     assert_eq!(store.sign_state().unwrap(), Some(second), "the last saved guard comes back after reopen");
     assert_eq!(store.evidence(0, 10).unwrap(), vec![(evidence.clone(), None)]);
     assert!(store.evidence(8, 10).unwrap().is_empty(), "evidence is indexed by height");
+}
+
+/// Tree nodes made stale by a block are deleted once they are older than the retention;
+/// versions inside it keep their proofs, and the latest state is untouched.
+#[test]
+fn stale_tree_nodes_are_pruned_beyond_the_retention() {
+    let spec = dev_spec();
+    let (dir, full_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut store = Store::open(dir.path(), &spec).unwrap();
+    store.set_retention(3);
+    let full = Store::open(full_dir.path(), &spec).unwrap();
+    let count_nodes = |s: &Store| s.db.iterator_cf(s.cf(CF_JMT_NODES), rocksdb::IteratorMode::Start).count();
+    let mut roots = vec![store.state_root(0).unwrap()];
+    for nonce in 1..=8u64 {
+        let txs = vec![transfer(&spec, "bob", addr("charlie"), u128::from(nonce), nonce)];
+        let b = build_block(&store, &spec, txs.clone());
+        commit(&store, &b);
+        commit(&full, &build_block(&full, &spec, txs));
+        roots.push(b.root);
+    }
+    assert_eq!(full.state_root(8).unwrap(), roots[8], "pruning does not change the state");
+    for v in 5..=8u64 {
+        assert_eq!(store.state_root(v).unwrap(), roots[v as usize], "version {v} is kept");
+        let (acc, proof) = store.prove_account(&addr("bob"), v).unwrap();
+        verify_account_proof(roots[v as usize], &addr("bob"), acc.as_ref(), &proof).unwrap();
+    }
+    assert!(store.prove_account(&addr("bob"), 1).is_err(), "version 1 is pruned");
+    full.prove_account(&addr("bob"), 1).unwrap();
+    let (pruned, kept) = (count_nodes(&store), count_nodes(&full));
+    assert!(pruned < kept, "pruned store holds {pruned} tree nodes, the unpruned one {kept}");
+    assert_eq!(store.account(&addr("charlie")).unwrap().unwrap().balance, DEV_BALANCE + (1..=8).sum::<u128>());
 }

@@ -1,15 +1,20 @@
-//! The state tree's nodes and values in RocksDB: jmt's `TreeReader` over the store, and the
-//! staging of a `TreeUpdateBatch` into the block's `WriteBatch`.
+//! The state tree's nodes and values in RocksDB: jmt's `TreeReader` over the store, the
+//! staging of a `TreeUpdateBatch` into the block's `WriteBatch`, and pruning.
 //!
 //! Nodes are keyed by their borsh-encoded `NodeKey`. Values are keyed by
 //! `key_hash (32) || version (8, big-endian)`, so the newest value at or below a version is one
-//! reverse seek away.
+//! reverse seek away. The stale-node index is keyed by `stale_since (8, big-endian) || node
+//! key`, so the nodes that became stale up to a height are a prefix scan from the start.
 
-use super::{Store, StoreError, CF_JMT_NODES, CF_JMT_VALUES};
+use super::{Store, StoreError, CF_JMT_NODES, CF_JMT_STALE, CF_JMT_VALUES};
 use jmt::storage::{LeafNode, Node, NodeKey, TreeReader, TreeUpdateBatch};
 use jmt::{KeyHash, OwnedValue, Version};
 use parity_scale_codec::{Decode, Encode};
 use rocksdb::WriteBatch;
+
+/// Stale nodes deleted per block at most, so that pruning a long backlog (a raised retention
+/// lowered again) spreads over many blocks instead of stalling one.
+const MAX_PRUNED_PER_BLOCK: usize = 50_000;
 
 fn value_key(k: &KeyHash, v: Version) -> [u8; 40] {
     let mut out = [0u8; 40];
@@ -18,8 +23,18 @@ fn value_key(k: &KeyHash, v: Version) -> [u8; 40] {
     out
 }
 
-pub(super) fn stage(store: &Store, batch: &mut WriteBatch, update: &TreeUpdateBatch) -> Result<(), StoreError> {
-    let corrupt = |e: std::io::Error| StoreError::Corrupt { cf: CF_JMT_NODES, reason: e.to_string() };
+fn corrupt(e: std::io::Error) -> StoreError {
+    StoreError::Corrupt { cf: CF_JMT_NODES, reason: e.to_string() }
+}
+
+/// Stages the tree changes of the block at `height`, and prunes nodes that have been stale
+/// for more than the store's retention.
+pub(super) fn stage(
+    store: &Store,
+    batch: &mut WriteBatch,
+    update: &TreeUpdateBatch,
+    height: u64,
+) -> Result<(), StoreError> {
     let nodes = store.cf(CF_JMT_NODES);
     for (key, node) in update.node_batch.nodes() {
         batch.put_cf(nodes, borsh::to_vec(key).map_err(corrupt)?, borsh::to_vec(node).map_err(corrupt)?);
@@ -27,6 +42,48 @@ pub(super) fn stage(store: &Store, batch: &mut WriteBatch, update: &TreeUpdateBa
     let values = store.cf(CF_JMT_VALUES);
     for ((version, key), value) in update.node_batch.values() {
         batch.put_cf(values, value_key(key, *version), value.encode());
+    }
+    let stale = store.cf(CF_JMT_STALE);
+    for s in &update.stale_node_index_batch {
+        let mut k = s.stale_since_version.to_be_bytes().to_vec();
+        k.extend(borsh::to_vec(&s.node_key).map_err(corrupt)?);
+        batch.put_cf(stale, k, []);
+    }
+    prune(store, batch, height.saturating_sub(store.retention))
+}
+
+/// Deletes the nodes that became stale at versions up to `upto`: no version at or after
+/// `upto` reaches them.
+fn prune(store: &Store, batch: &mut WriteBatch, upto: u64) -> Result<(), StoreError> {
+    if upto == 0 {
+        return Ok(());
+    }
+    let (stale, nodes) = (store.cf(CF_JMT_STALE), store.cf(CF_JMT_NODES));
+    let mut it = store.db.raw_iterator_cf(stale);
+    it.seek_to_first();
+    let mut pruned = 0usize;
+    // Where the index deletion stops: the first entry kept.
+    let mut end = (upto.saturating_add(1)).to_be_bytes().to_vec();
+    while let Some(k) = it.key() {
+        let since = k.get(..8).and_then(|b| b.try_into().ok()).map(u64::from_be_bytes);
+        let (Some(since), Some(node_key)) = (since, k.get(8..)) else {
+            return Err(StoreError::Corrupt { cf: CF_JMT_STALE, reason: "short stale-node key".into() });
+        };
+        if since > upto {
+            break;
+        }
+        if pruned >= MAX_PRUNED_PER_BLOCK {
+            end = k.to_vec();
+            break;
+        }
+        batch.delete_cf(nodes, node_key);
+        pruned = pruned.saturating_add(1);
+        it.next();
+    }
+    it.status()?;
+    if pruned > 0 {
+        // One range tombstone, so the next block's scan does not wade through point ones.
+        batch.delete_range_cf(stale, [0u8; 8].as_slice(), end.as_slice());
     }
     Ok(())
 }

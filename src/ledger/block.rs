@@ -1,0 +1,205 @@
+//! The block transition: [`apply_block`], the one function that decides what a block does.
+//! The block builder, the importer, sync and any referee all run it (the builder through the
+//! same [`BlockExecutor`], choosing which txs to keep).
+//!
+//! Order within a block: the begin hook records the block's evidence; then each tx (stateless
+//! checks, nonce, fee, payload); then the end hook pays the block reward and splits the fees,
+//! and at an epoch boundary recomputes the validator set.
+
+use super::outcome::receipts_root;
+use super::payload::{self, Ctx};
+use super::{evidence, fees, validators, Overlay, StateDiff, StateError, StateReader, Supply, TxInvalid, TxOutcome};
+use crate::chainspec::ChainSpec;
+use crate::primitives::{Address, Evidence, Hash, SignedTx};
+
+/// What the block is being built or checked against, all of it from the header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockEnv {
+    pub height: u64,
+    pub timestamp_ms: u64,
+    /// The proposer's address: it receives the block reward and its share of fees.
+    pub proposer: Address,
+    /// Seed for draws the block makes: the parent block's hash.
+    pub randomness: Hash,
+}
+
+/// Why a block is invalid (as opposed to a tx in it failing).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BlockError {
+    #[error("evidence {index}: {reason}")]
+    Evidence { index: usize, reason: evidence::EvidenceInvalid },
+    #[error("tx {index} cannot be in a block: {reason}")]
+    Tx { index: usize, reason: TxInvalid },
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+/// What a block did: the state changes, every tx's typed outcome, and the receipts root that
+/// commits to the outcomes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockOutcome {
+    pub diff: StateDiff,
+    pub outcomes: Vec<TxOutcome>,
+    pub receipts_root: Hash,
+}
+
+/// The block reward at `height`: the initial reward halved every `halving_interval` blocks.
+pub fn block_reward(spec: &ChainSpec, height: u64) -> u128 {
+    if height == 0 {
+        return 0;
+    }
+    let halvings = height.saturating_sub(1).checked_div(spec.economy.halving_interval).unwrap_or(u64::MAX);
+    u32::try_from(halvings).ok().and_then(|h| spec.economy.block_reward.checked_shr(h)).unwrap_or(0)
+}
+
+/// Checks the parts of a tx that need no state: chain id, size, payload shape, fee.
+/// Signatures are checked by the caller, batched, before this.
+pub fn check_stateless(spec: &ChainSpec, tx: &SignedTx) -> Result<(), TxInvalid> {
+    if tx.tx.chain_id != spec.chain_id {
+        return Err(TxInvalid::ChainId { got: tx.tx.chain_id.clone(), want: spec.chain_id.clone() });
+    }
+    let size = tx.size();
+    if size > spec.limits.max_tx_bytes as usize {
+        return Err(TxInvalid::TooLarge { size, limit: spec.limits.max_tx_bytes });
+    }
+    payload::check(spec, &tx.tx.payload)?;
+    let required = fees::required_fee(spec, &tx.tx).map(|f| f.total).unwrap_or(u128::MAX);
+    if tx.tx.fee < required {
+        return Err(TxInvalid::FeeTooLow { got: tx.tx.fee, required });
+    }
+    Ok(())
+}
+
+/// Applies a whole block on top of `state`: evidence, then `txs` in order (signatures already
+/// verified), then the end-of-block hook. Any tx that cannot be in a block makes it invalid.
+pub fn apply_block<R: StateReader>(
+    state: &R,
+    spec: &ChainSpec,
+    env: BlockEnv,
+    evidence: &[Evidence],
+    txs: &[SignedTx],
+) -> Result<BlockOutcome, BlockError> {
+    let mut exec = BlockExecutor::begin(state, spec, env, evidence)?;
+    for (index, tx) in txs.iter().enumerate() {
+        exec.apply(tx).map_err(|reason| BlockError::Tx { index, reason })?;
+    }
+    Ok(exec.finish()?)
+}
+
+/// A block being applied, tx by tx. [`apply_block`] runs it over a given list; the block
+/// builder runs it over mempool candidates and leaves out those that cannot be included.
+pub struct BlockExecutor<'a, R> {
+    state: Overlay<'a, R>,
+    spec: &'a ChainSpec,
+    env: BlockEnv,
+    treasury: Address,
+    supply: Supply,
+    fees: u128,
+    outcomes: Vec<TxOutcome>,
+}
+
+impl<'a, R: StateReader> BlockExecutor<'a, R> {
+    /// The begin-block hook: records the block's evidence.
+    pub fn begin(reader: &'a R, spec: &'a ChainSpec, env: BlockEnv, evidence: &[Evidence]) -> Result<Self, BlockError> {
+        let treasury = spec
+            .parse_address(&spec.economy.treasury)
+            .map_err(|e| StateError(format!("chain spec treasury address: {e}")))?;
+        let supply = reader.supply()?;
+        let mut state = Overlay::new(reader);
+        evidence::apply(&mut state, spec, evidence, env.height)
+            .map_err(|(index, reason)| BlockError::Evidence { index, reason })?;
+        Ok(BlockExecutor { state, spec, env, treasury, supply, fees: 0, outcomes: Vec::new() })
+    }
+
+    /// The account as this block has left it so far.
+    pub fn account(&self, a: &Address) -> Result<super::Account, StateError> {
+        self.state.account(a)
+    }
+
+    pub fn txs_applied(&self) -> usize {
+        self.outcomes.len()
+    }
+
+    /// Applies one tx whose signature has been verified. `Err` means the tx cannot be in this
+    /// block and nothing changed; `Ok` means it is in, successful or failed.
+    pub fn apply(&mut self, tx: &SignedTx) -> Result<TxOutcome, TxInvalid> {
+        self.apply_hashed(tx, tx.hash())
+    }
+
+    /// [`BlockExecutor::apply`] for a tx whose hash the caller already has.
+    pub fn apply_hashed(&mut self, tx: &SignedTx, tx_hash: Hash) -> Result<TxOutcome, TxInvalid> {
+        check_stateless(self.spec, tx)?;
+        let sender = tx.tx.sender_address();
+        let mut from = self.state.account(&sender)?;
+        let want = from.nonce.checked_add(1).ok_or(TxInvalid::NonceOverflow)?;
+        if tx.tx.nonce != want {
+            return Err(TxInvalid::Nonce { got: tx.tx.nonce, want });
+        }
+        let fee = tx.tx.fee;
+        from.balance = from.balance.checked_sub(fee).ok_or(TxInvalid::CannotPayFee { balance: from.balance, fee })?;
+        from.nonce = want;
+        let fees = self.fees.checked_add(fee).ok_or(TxInvalid::FeeOverflow)?;
+        // The payload runs on the tx level of the overlay: on failure its writes are dropped
+        // and only the fee and nonce stay; on a state error nothing stays.
+        self.state.set_account(sender, from);
+        let mut supply = self.supply;
+        let mut ctx = Ctx {
+            state: &mut self.state,
+            spec: self.spec,
+            env: &self.env,
+            supply: &mut supply,
+            tx_hash,
+            sender,
+            sender_key: tx.tx.sender,
+        };
+        let result = match payload::apply(&mut ctx, &tx.tx.payload) {
+            Ok(r) => r,
+            Err(e) => {
+                self.state.revert_tx();
+                return Err(e.into());
+            }
+        };
+        if result.is_ok() {
+            self.supply = supply;
+        } else {
+            self.state.revert_tx();
+            self.state.set_account(sender, from);
+        }
+        self.state.commit_tx();
+        self.fees = fees;
+        let outcome = TxOutcome { fee, result };
+        self.outcomes.push(outcome.clone());
+        Ok(outcome)
+    }
+
+    /// The end-of-block hook, then every change and outcome.
+    pub fn finish(mut self) -> Result<BlockOutcome, StateError> {
+        let overflow = || StateError("supply overflow".into());
+        let reward = block_reward(self.spec, self.env.height);
+        let treasury_cut = self
+            .fees
+            .checked_mul(u128::from(self.spec.economy.fees.treasury_share_bps))
+            .ok_or_else(overflow)?
+            .checked_div(10_000)
+            .ok_or_else(overflow)?;
+        let proposer_cut = self.fees.checked_sub(treasury_cut).ok_or_else(overflow)?;
+        let proposer_gets = proposer_cut.checked_add(reward).ok_or_else(overflow)?;
+        let proposer = self.env.proposer;
+        for (who, amount) in [(proposer, proposer_gets), (self.treasury, treasury_cut)] {
+            if amount > 0 {
+                let mut acc = self.state.account(&who)?;
+                acc.balance = acc.balance.checked_add(amount).ok_or_else(overflow)?;
+                self.state.set_account(who, acc);
+            }
+        }
+        self.supply.total = self.supply.total.checked_add(reward).ok_or_else(overflow)?;
+        self.supply.minted = self.supply.minted.checked_add(reward).ok_or_else(overflow)?;
+        self.supply.height = self.env.height;
+        if validators::is_boundary(self.spec, self.env.height) {
+            validators::on_boundary(&mut self.state, self.spec)?;
+        }
+        let receipts_root = receipts_root(&self.outcomes);
+        let diff = self.state.into_diff(self.supply);
+        Ok(BlockOutcome { diff, outcomes: self.outcomes, receipts_root })
+    }
+}

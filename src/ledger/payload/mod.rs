@@ -1,0 +1,57 @@
+//! One module per payload: its stateless check, its computation cost for the fee schedule,
+//! what it takes from the sender's available balance, and its effect. Adding a payload is a
+//! module here, a variant in [`crate::primitives::Payload`], its wire twin, its JSON form and
+//! its CLI verb.
+
+mod transfer;
+
+use super::block::BlockEnv;
+use super::{Overlay, StateError, StateReader, Supply, TxFailure, TxInvalid};
+use crate::chainspec::{ChainSpec, FeeSchedule};
+use crate::primitives::{Address, Hash, Payload, PublicKey};
+
+/// Everything a payload's effect may read or change.
+#[allow(dead_code)] // TRANSFER reads only the state and the sender; the economy payloads read the rest.
+pub(super) struct Ctx<'s, 'a, R> {
+    pub state: &'s mut Overlay<'a, R>,
+    pub spec: &'a ChainSpec,
+    pub env: &'s BlockEnv,
+    pub supply: &'s mut Supply,
+    /// The tx's hash (a JOB_POST's job id).
+    pub tx_hash: Hash,
+    pub sender: Address,
+    pub sender_key: PublicKey,
+}
+
+/// Rules on the payload alone.
+pub(super) fn check(spec: &ChainSpec, payload: &Payload) -> Result<(), TxInvalid> {
+    match payload {
+        Payload::Transfer(_) | Payload::Batch(_) => transfer::check(spec, payload),
+    }
+}
+
+/// The payload's computation cost in the fee schedule; `None` on overflow.
+pub(super) fn computation_cost(s: &FeeSchedule, payload: &Payload) -> Option<u128> {
+    match payload {
+        Payload::Transfer(_) | Payload::Batch(_) => transfer::computation_cost(s, payload),
+    }
+}
+
+/// What the payload takes from the sender's available balance besides the fee (the mempool
+/// checks that pending txs together can pay it); `None` on overflow.
+pub fn spend(payload: &Payload) -> Option<u128> {
+    match payload {
+        Payload::Transfer(_) | Payload::Batch(_) => payload.total_amount(),
+    }
+}
+
+/// Runs the payload. `Ok(Err(_))`: it failed and the caller drops its writes.
+pub(super) fn apply<R: StateReader>(
+    ctx: &mut Ctx<'_, '_, R>,
+    payload: &Payload,
+) -> Result<Result<(), TxFailure>, StateError> {
+    match payload {
+        Payload::Transfer(t) => transfer::apply(ctx, std::slice::from_ref(t)),
+        Payload::Batch(ts) => transfer::apply(ctx, ts),
+    }
+}

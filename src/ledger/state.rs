@@ -1,0 +1,180 @@
+//! Typed state. Every record the chain keeps lives under a [`StateKey`] in the one state tree;
+//! the ledger reads it through [`StateReader`] and writes it through an [`Overlay`], whose
+//! changes leave as a [`StateDiff`] that can also delete.
+//!
+//! Accounts are the hot path (two per transfer) and stay typed end to end; every other record
+//! is SCALE bytes under its key, decoded where it is used.
+
+use super::{Account, Supply};
+use crate::primitives::{Address, Hash};
+use parity_scale_codec::{Decode, Encode};
+use std::collections::HashMap;
+
+/// A storage read failed or returned bytes that do not decode; the ledger cannot decide
+/// anything without its state.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("state read failed: {0}")]
+pub struct StateError(pub String);
+
+/// Where a record lives. Variant indexes are part of the state root: never reuse one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
+pub enum StateKey {
+    #[codec(index = 0)]
+    Account(Address),
+    #[codec(index = 1)]
+    Supply,
+    /// The validator set in force and the candidates for the next one ([`super::validators`]).
+    #[codec(index = 2)]
+    Validators,
+    /// Equivocation recorded on chain, by the hash of its position: the height that carries it.
+    #[codec(index = 3)]
+    Evidence(Hash),
+    /// A compute job by id (the hash of the JOB_POST tx).
+    #[codec(index = 4)]
+    Job(Hash),
+    /// A receipt id that was claimed, forever.
+    #[codec(index = 5)]
+    Receipt(Hash),
+    /// Pending amounts that mature at this height.
+    #[codec(index = 6)]
+    Maturing(u64),
+    /// Jobs whose deadline is this height.
+    #[codec(index = 7)]
+    Expiring(u64),
+    /// Stake delegated by the first address to the validator at the second.
+    #[codec(index = 8)]
+    Delegation(Address, Address),
+    /// Unbonding entries that are released at this height.
+    #[codec(index = 9)]
+    Unbonding(u64),
+    /// A miner's compute mint in one epoch, for the stake cap.
+    #[codec(index = 10)]
+    EpochMint(Address, u64),
+    /// Trial credits granted in one epoch, for the per-epoch cap.
+    #[codec(index = 11)]
+    TrialGrants(u64),
+    /// A PoW stamp that was used, by its hash.
+    #[codec(index = 12)]
+    PowStamp(Hash),
+    /// A validator or miner record: consensus key, jailing, reputation counters.
+    #[codec(index = 13)]
+    Validator(Address),
+}
+
+/// Read access to the state as of the parent block.
+pub trait StateReader {
+    /// The record under `key`, as SCALE bytes.
+    fn get(&self, key: &StateKey) -> Result<Option<Vec<u8>>, StateError>;
+
+    fn account(&self, address: &Address) -> Result<Option<Account>, StateError> {
+        read(self, &StateKey::Account(*address))
+    }
+
+    fn supply(&self) -> Result<Supply, StateError> {
+        Ok(read(self, &StateKey::Supply)?.unwrap_or_default())
+    }
+}
+
+/// Decodes the record under `key`.
+pub fn read<T: Decode, R: StateReader + ?Sized>(r: &R, key: &StateKey) -> Result<Option<T>, StateError> {
+    r.get(key)?.map(|b| decode(key, &b)).transpose()
+}
+
+fn decode<T: Decode>(key: &StateKey, bytes: &[u8]) -> Result<T, StateError> {
+    T::decode(&mut &bytes[..]).map_err(|e| StateError(format!("record {key:?} does not decode: {e}")))
+}
+
+/// Every change a block makes: accounts in address order, the supply counters, and the other
+/// records in key order (`None` deletes one).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StateDiff {
+    pub accounts: Vec<(Address, Account)>,
+    pub supply: Supply,
+    pub records: Vec<(StateKey, Option<Vec<u8>>)>,
+}
+
+/// Writes on top of a [`StateReader`], in two levels: the block's, and the tx's at hand,
+/// which [`Overlay::commit_tx`] folds into the block's and [`Overlay::revert_tx`] drops. A tx
+/// that fails thus changes nothing but what was written before its payload ran (its fee).
+pub struct Overlay<'a, R> {
+    base: &'a R,
+    accounts: HashMap<Address, Account>,
+    records: HashMap<StateKey, Option<Vec<u8>>>,
+    tx_accounts: HashMap<Address, Account>,
+    tx_records: HashMap<StateKey, Option<Vec<u8>>>,
+}
+
+impl<'a, R: StateReader> Overlay<'a, R> {
+    pub fn new(base: &'a R) -> Self {
+        Overlay {
+            base,
+            accounts: HashMap::new(),
+            records: HashMap::new(),
+            tx_accounts: HashMap::new(),
+            tx_records: HashMap::new(),
+        }
+    }
+
+    /// The account as written so far (a missing account is empty).
+    pub fn account(&self, a: &Address) -> Result<Account, StateError> {
+        if let Some(acc) = self.tx_accounts.get(a).or_else(|| self.accounts.get(a)) {
+            return Ok(*acc);
+        }
+        Ok(self.base.account(a)?.unwrap_or_default())
+    }
+
+    pub fn set_account(&mut self, a: Address, acc: Account) {
+        self.tx_accounts.insert(a, acc);
+    }
+
+    /// Reads and decodes a record as written so far.
+    pub fn get<T: Decode>(&self, key: &StateKey) -> Result<Option<T>, StateError> {
+        match self.tx_records.get(key).or_else(|| self.records.get(key)) {
+            Some(Some(bytes)) => decode(key, bytes).map(Some),
+            Some(None) => Ok(None),
+            None => read(self.base, key),
+        }
+    }
+
+    pub fn put<T: Encode>(&mut self, key: StateKey, value: &T) {
+        self.tx_records.insert(key, Some(value.encode()));
+    }
+
+    pub fn delete(&mut self, key: StateKey) {
+        self.tx_records.insert(key, None);
+    }
+
+    /// Keeps what the tx at hand wrote.
+    pub fn commit_tx(&mut self) {
+        self.accounts.extend(self.tx_accounts.drain());
+        self.records.extend(self.tx_records.drain());
+    }
+
+    /// Drops what the tx at hand wrote.
+    pub fn revert_tx(&mut self) {
+        self.tx_accounts.clear();
+        self.tx_records.clear();
+    }
+
+    /// Everything written (and committed), sorted, with `supply` as the new counters.
+    pub fn into_diff(mut self, supply: Supply) -> StateDiff {
+        self.commit_tx();
+        let mut accounts: Vec<(Address, Account)> = self.accounts.into_iter().collect();
+        accounts.sort_unstable_by_key(|(a, _)| *a);
+        let mut records: Vec<(StateKey, Option<Vec<u8>>)> = self.records.into_iter().collect();
+        records.sort_unstable_by_key(|(k, _)| *k);
+        StateDiff { accounts, supply, records }
+    }
+}
+
+impl<R: StateReader> StateReader for Overlay<'_, R> {
+    fn get(&self, key: &StateKey) -> Result<Option<Vec<u8>>, StateError> {
+        if let StateKey::Account(a) = key {
+            return Ok(Some(Overlay::account(self, a)?.encode()));
+        }
+        match self.tx_records.get(key).or_else(|| self.records.get(key)) {
+            Some(v) => Ok(v.clone()),
+            None => self.base.get(key),
+        }
+    }
+}
