@@ -122,6 +122,23 @@ pub struct EconomyParams {
     #[serde(with = "serde_amount")]
     pub min_stake: u128,
     pub unbonding_period: u64,
+    /// Share of every job price that is burned when its receipt lands.
+    pub burn_bps: u32,
+    /// A miner's compute mint per epoch is at most this share of its stake.
+    pub mint_cap_bps: u32,
+    /// Blocks a receipt's payment and mint stay pending before they mature.
+    pub challenge_blocks: u64,
+    /// Stake a miner needs for its receipts to be accepted.
+    #[serde(with = "serde_amount")]
+    pub miner_min_stake: u128,
+    /// Compute units that count as one network compute hour for the contribution curve.
+    #[serde(with = "serde_amount")]
+    pub units_per_hour: u128,
+    /// D in the contribution multiplier 1 + 9 e^(-h/D), in hours (seed 002: 100,000).
+    #[serde(with = "serde_amount")]
+    pub contribution_decay_hours: u128,
+    /// The VM metering receipts must be counted with.
+    pub metering_version: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,6 +161,15 @@ pub struct FeeSchedule {
     pub priority_urgent_bps: u32,
     /// Share of every fee that goes to the treasury; the proposer gets the rest.
     pub treasury_share_bps: u32,
+    /// Computation cost of a JOB_POST or JOB_CANCEL.
+    #[serde(with = "serde_amount")]
+    pub job_base: u128,
+    /// Computation cost of a RECEIPT_CLAIM (two extra signatures, the mint).
+    #[serde(with = "serde_amount")]
+    pub receipt_base: u128,
+    /// Computation cost of STAKE and UNSTAKE.
+    #[serde(with = "serde_amount")]
+    pub staking_base: u128,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -297,10 +323,18 @@ impl ChainSpec {
             ("economy.treasury_ratio_bps", e.treasury_ratio_bps),
             ("economy.fees.batch_discount_bps", e.fees.batch_discount_bps),
             ("economy.fees.treasury_share_bps", e.fees.treasury_share_bps),
+            ("economy.burn_bps", e.burn_bps),
+            ("economy.mint_cap_bps", e.mint_cap_bps),
         ] {
             if bps > 10_000 {
                 return Err(invalid(name, format!("{bps} is over 10000 (100%)")));
             }
+        }
+        if u64::from(e.coordinator_ratio_bps) + u64::from(e.treasury_ratio_bps) > 10_000 {
+            return Err(invalid("economy.coordinator_ratio_bps", "coordinator and treasury ratios sum over 10000"));
+        }
+        if e.challenge_blocks == 0 || e.unbonding_period == 0 {
+            return Err(invalid("economy.challenge_blocks", "challenge_blocks and unbonding_period must be positive"));
         }
         if e.halving_interval == 0 {
             return Err(invalid("economy.halving_interval", "must be positive"));

@@ -4,8 +4,8 @@
 
 use crate::consensus::tendermint::{Proposal, SignedProposal};
 use crate::primitives::{
-    Address, Block, CommitCertificate, Evidence, Hash, Header, Payload, Priority, PublicKey, Signature, SignedTx,
-    SignedVote, Transfer, Tx, Vote, VoteKind,
+    Address, Block, CommitCertificate, ComputeReceipt, Evidence, Hash, Header, JobCancel, JobPost, Payload, Priority,
+    PublicKey, ReceiptClaim, Signature, SignedTx, SignedVote, StakeAmount, Transfer, Tx, Vote, VoteKind,
 };
 use prost::Message;
 
@@ -55,6 +55,101 @@ impl TryFrom<pb::Transfer> for Transfer {
     }
 }
 
+fn hash_from(field: &'static str, b: &[u8]) -> Result<Hash> {
+    Ok(Hash(fixed(field, b)?))
+}
+
+fn address_from(field: &'static str, b: &[u8]) -> Result<Address> {
+    Ok(Address(fixed(field, b)?))
+}
+
+fn receipt_to_pb(r: &ComputeReceipt) -> pb::ComputeReceipt {
+    pb::ComputeReceipt {
+        receipt_id: r.receipt_id.0.to_vec(),
+        job_id: r.job_id.0.to_vec(),
+        client: r.client.0.to_vec(),
+        miner: r.miner.0.to_vec(),
+        compute_units: r.compute_units,
+        price: u128_to(r.price),
+        output_hash: r.output_hash.0.to_vec(),
+        metering_version: r.metering_version,
+    }
+}
+
+fn receipt_from_pb(r: pb::ComputeReceipt) -> Result<ComputeReceipt> {
+    Ok(ComputeReceipt {
+        receipt_id: hash_from("receipt.receipt_id", &r.receipt_id)?,
+        job_id: hash_from("receipt.job_id", &r.job_id)?,
+        client: address_from("receipt.client", &r.client)?,
+        miner: address_from("receipt.miner", &r.miner)?,
+        compute_units: r.compute_units,
+        price: u128_from("receipt.price", &r.price)?,
+        output_hash: hash_from("receipt.output_hash", &r.output_hash)?,
+        metering_version: r.metering_version,
+    })
+}
+
+fn payload_to_pb(p: &Payload) -> pb::tx::Payload {
+    match p {
+        Payload::Transfer(t) => pb::tx::Payload::Transfer(t.into()),
+        Payload::Batch(ts) => pb::tx::Payload::Batch(pb::Batch { transfers: ts.iter().map(Into::into).collect() }),
+        Payload::JobPost(j) => pb::tx::Payload::JobPost(pb::JobPost {
+            program: j.program.0.to_vec(),
+            input: j.input.0.to_vec(),
+            max_units: j.max_units,
+            price: u128_to(j.price),
+            coordinator: j.coordinator.0.to_vec(),
+            deadline: j.deadline,
+            verifiers: u32::from(j.verifiers),
+        }),
+        Payload::JobCancel(c) => pb::tx::Payload::JobCancel(pb::JobCancel { job_id: c.job_id.0.to_vec() }),
+        Payload::ReceiptClaim(c) => pb::tx::Payload::ReceiptClaim(pb::ReceiptClaim {
+            receipt: Some(receipt_to_pb(&c.receipt)),
+            miner_key: c.miner_key.0.to_vec(),
+            miner_sig: c.miner_sig.0.to_vec(),
+            coordinator_key: c.coordinator_key.0.to_vec(),
+            attestation: c.attestation.0.to_vec(),
+        }),
+        Payload::Stake(s) => pb::tx::Payload::Stake(pb::StakeAmount { amount: u128_to(s.amount) }),
+        Payload::Unstake(s) => pb::tx::Payload::Unstake(pb::StakeAmount { amount: u128_to(s.amount) }),
+    }
+}
+
+fn payload_from_pb(p: pb::tx::Payload) -> Result<Payload> {
+    Ok(match p {
+        pb::tx::Payload::Transfer(t) => Payload::Transfer(t.try_into()?),
+        pb::tx::Payload::Batch(b) => {
+            Payload::Batch(b.transfers.into_iter().map(Transfer::try_from).collect::<Result<_>>()?)
+        }
+        pb::tx::Payload::JobPost(j) => Payload::JobPost(JobPost {
+            program: hash_from("job_post.program", &j.program)?,
+            input: hash_from("job_post.input", &j.input)?,
+            max_units: j.max_units,
+            price: u128_from("job_post.price", &j.price)?,
+            coordinator: address_from("job_post.coordinator", &j.coordinator)?,
+            deadline: j.deadline,
+            verifiers: u8::try_from(j.verifiers).map_err(|_| WireError::Invalid {
+                field: "job_post.verifiers",
+                reason: format!("{} is over 255", j.verifiers),
+            })?,
+        }),
+        pb::tx::Payload::JobCancel(c) => {
+            Payload::JobCancel(JobCancel { job_id: hash_from("job_cancel.job_id", &c.job_id)? })
+        }
+        pb::tx::Payload::ReceiptClaim(c) => Payload::ReceiptClaim(Box::new(ReceiptClaim {
+            receipt: receipt_from_pb(c.receipt.ok_or(WireError::Missing("receipt_claim.receipt"))?)?,
+            miner_key: PublicKey(fixed("receipt_claim.miner_key", &c.miner_key)?),
+            miner_sig: Signature(fixed("receipt_claim.miner_sig", &c.miner_sig)?),
+            coordinator_key: PublicKey(fixed("receipt_claim.coordinator_key", &c.coordinator_key)?),
+            attestation: Signature(fixed("receipt_claim.attestation", &c.attestation)?),
+        })),
+        pb::tx::Payload::Stake(s) => Payload::Stake(StakeAmount { amount: u128_from("stake.amount", &s.amount)? }),
+        pb::tx::Payload::Unstake(s) => {
+            Payload::Unstake(StakeAmount { amount: u128_from("unstake.amount", &s.amount)? })
+        }
+    })
+}
+
 impl From<&Tx> for pb::Tx {
     fn from(tx: &Tx) -> Self {
         let priority = match tx.priority {
@@ -63,10 +158,7 @@ impl From<&Tx> for pb::Tx {
             Priority::High => pb::Priority::High,
             Priority::Urgent => pb::Priority::Urgent,
         };
-        let payload = match &tx.payload {
-            Payload::Transfer(t) => pb::tx::Payload::Transfer(t.into()),
-            Payload::Batch(ts) => pb::tx::Payload::Batch(pb::Batch { transfers: ts.iter().map(Into::into).collect() }),
-        };
+        let payload = payload_to_pb(&tx.payload);
         pb::Tx {
             chain_id: tx.chain_id.clone(),
             sender: tx.sender.0.to_vec(),
@@ -93,12 +185,7 @@ impl TryFrom<pb::Tx> for Tx {
                 })
             }
         };
-        let payload = match tx.payload.ok_or(WireError::Missing("tx.payload"))? {
-            pb::tx::Payload::Transfer(t) => Payload::Transfer(t.try_into()?),
-            pb::tx::Payload::Batch(b) => {
-                Payload::Batch(b.transfers.into_iter().map(Transfer::try_from).collect::<Result<_>>()?)
-            }
-        };
+        let payload = payload_from_pb(tx.payload.ok_or(WireError::Missing("tx.payload"))?)?;
         Ok(Tx {
             chain_id: tx.chain_id,
             sender: PublicKey(fixed("tx.sender", &tx.sender)?),
@@ -470,9 +557,43 @@ mod tests {
     }
 
     fn arb_tx() -> impl Strategy<Value = SignedTx> {
+        let receipt =
+            (any::<[u8; 32]>(), any::<u64>(), any::<u128>(), any::<u32>()).prop_map(|(h, units, price, m)| {
+                Payload::ReceiptClaim(Box::new(ReceiptClaim {
+                    receipt: ComputeReceipt {
+                        receipt_id: Hash(h),
+                        job_id: Hash([h[0]; 32]),
+                        client: Address([1; 20]),
+                        miner: Address([2; 20]),
+                        compute_units: units,
+                        price,
+                        output_hash: Hash([h[1]; 32]),
+                        metering_version: m,
+                    },
+                    miner_key: PublicKey(h),
+                    miner_sig: Signature([3; 64]),
+                    coordinator_key: PublicKey([h[2]; 32]),
+                    attestation: Signature([4; 64]),
+                }))
+            });
         let payload = prop_oneof![
             arb_transfer().prop_map(Payload::Transfer),
             prop::collection::vec(arb_transfer(), 0..5).prop_map(Payload::Batch),
+            (any::<[u8; 32]>(), any::<u64>(), any::<u128>(), any::<[u8; 20]>(), any::<u64>(), any::<u8>()).prop_map(
+                |(h, max_units, price, a, deadline, verifiers)| Payload::JobPost(JobPost {
+                    program: Hash(h),
+                    input: Hash([h[0]; 32]),
+                    max_units,
+                    price,
+                    coordinator: Address(a),
+                    deadline,
+                    verifiers,
+                })
+            ),
+            any::<[u8; 32]>().prop_map(|h| Payload::JobCancel(JobCancel { job_id: Hash(h) })),
+            receipt,
+            any::<u128>().prop_map(|amount| Payload::Stake(StakeAmount { amount })),
+            any::<u128>().prop_map(|amount| Payload::Unstake(StakeAmount { amount })),
         ];
         let prio =
             prop_oneof![Just(Priority::Low), Just(Priority::Normal), Just(Priority::High), Just(Priority::Urgent)];

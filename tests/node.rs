@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 
 #[path = "node/bft.rs"]
 mod bft;
+#[path = "node/economy.rs"]
+mod economy;
 #[path = "node/network.rs"]
 mod network;
 

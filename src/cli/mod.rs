@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_sync;
+mod economy;
 mod keys;
 mod keystore;
 mod node;
@@ -57,6 +58,33 @@ enum Command {
     /// Build, sign locally and submit a transaction.
     #[command(subcommand)]
     Tx(wallet::TxCommand),
+    /// Compute jobs: post, cancel, show, list.
+    #[command(subcommand)]
+    Job(economy::JobCommand),
+    /// Compute receipts: sign (miner), attest (coordinator), submit, show.
+    #[command(subcommand)]
+    Receipt(economy::ReceiptCommand),
+    /// Bond AIT from the available balance (AMOUNT in base units).
+    Stake {
+        amount: String,
+        #[arg(long)]
+        from: String,
+        #[command(flatten)]
+        opts: wallet::TxOpts,
+    },
+    /// Start unbonding staked AIT; it returns to the balance after the unbonding period.
+    Unstake {
+        amount: String,
+        #[arg(long)]
+        from: String,
+        #[command(flatten)]
+        opts: wallet::TxOpts,
+    },
+    /// Show the validator set in force and the candidates.
+    Validators {
+        #[command(flatten)]
+        rpc: wallet::RpcArgs,
+    },
     /// Measure committed transfers per second through a node's real pipeline.
     Bench(bench::BenchArgs),
     /// Measure syncing blocks from a peer against importing them from disk.
@@ -87,6 +115,11 @@ pub fn main() -> ExitCode {
         }
         Command::Getblockreward { height, rpc } => wallet::block_on(wallet::getblockreward(height, rpc)),
         Command::Tx(cmd) => wallet::block_on(wallet::tx(cmd)),
+        Command::Job(cmd) => wallet::block_on(economy::job(cmd)),
+        Command::Receipt(cmd) => wallet::block_on(economy::receipt(cmd)),
+        Command::Stake { amount, from, opts } => wallet::block_on(economy::stake(amount, from, opts, false)),
+        Command::Unstake { amount, from, opts } => wallet::block_on(economy::stake(amount, from, opts, true)),
+        Command::Validators { rpc } => wallet::block_on(economy::validators(rpc)),
         Command::Bench(args) => bench::run(args),
         Command::BenchSync(args) => bench_sync::run(args),
     };

@@ -17,16 +17,16 @@ use std::time::Duration;
 pub struct RpcArgs {
     /// The node's JSON-RPC endpoint.
     #[arg(long, env = "ERGON_RPC", default_value = "http://127.0.0.1:8080")]
-    rpc: String,
+    pub rpc: String,
     /// Print JSON for scripts.
     #[arg(long)]
-    json: bool,
+    pub json: bool,
 }
 
 #[derive(Args, Clone)]
 pub struct TxOpts {
     #[command(flatten)]
-    rpc: RpcArgs,
+    pub rpc: RpcArgs,
     /// Fee in base units [default: the node's estimate].
     #[arg(long)]
     fee: Option<String>,
@@ -37,7 +37,7 @@ pub struct TxOpts {
     nonce: Option<u64>,
     /// Where the keystore is [default: ~/.ergon].
     #[arg(long)]
-    base_path: Option<PathBuf>,
+    pub base_path: Option<PathBuf>,
     /// Wait until the tx is in a block and print its outcome.
     #[arg(long)]
     wait: bool,
@@ -83,21 +83,33 @@ pub fn block_on<F: std::future::Future<Output = Result<()>>>(f: F) -> Result<()>
     tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(f)
 }
 
-fn client(url: &str) -> Result<HttpClient> {
+pub(super) fn client(url: &str) -> Result<HttpClient> {
     HttpClientBuilder::default()
         .request_timeout(Duration::from_secs(30))
         .build(url)
         .with_context(|| format!("invalid RPC URL {url:?}"))
 }
 
-async fn call(c: &HttpClient, url: &str, method: &str, params: jsonrpsee::core::params::ArrayParams) -> Result<Value> {
+pub(super) async fn call(
+    c: &HttpClient,
+    url: &str,
+    method: &str,
+    params: jsonrpsee::core::params::ArrayParams,
+) -> Result<Value> {
     c.request::<Value, _>(method, params).await.map_err(|e| match e {
         jsonrpsee::core::ClientError::Call(obj) => anyhow!("{} (code {})", obj.message(), obj.code()),
         other => anyhow!("cannot reach the node at {url}: {other}"),
     })
 }
 
-fn print(json: bool, v: &Value, human: impl FnOnce(&Value) -> String) {
+/// Adds `extra`'s fields to `v`.
+fn merge(v: &mut Value, extra: &Value) {
+    if let (Some(out), Some(add)) = (v.as_object_mut(), extra.as_object()) {
+        out.extend(add.iter().map(|(k, x)| (k.clone(), x.clone())));
+    }
+}
+
+pub(super) fn print(json: bool, v: &Value, human: impl FnOnce(&Value) -> String) {
     if json {
         println!("{v}");
     } else {
@@ -110,12 +122,14 @@ pub async fn getbalance(address: String, rpc: RpcArgs) -> Result<()> {
     let v = call(&c, &rpc.rpc, "account_get", rpc_params![address]).await?;
     print(rpc.json, &v, |v| {
         format!(
-            "Address:  {}\nBalance:  {}\nNonce:    {}\nReserved: {}\nStaked:   {}",
+            "Address:   {}\nBalance:   {}\nNonce:     {}\nReserved:  {}\nPending:   {}\nStaked:    {}\nUnbonding: {}",
             v["address"].as_str().unwrap_or("?"),
             v["balance"].as_str().unwrap_or("?"),
             v["nonce"],
             v["reserved"].as_str().unwrap_or("?"),
+            v["pending"].as_str().unwrap_or("?"),
             v["staked"].as_str().unwrap_or("?"),
+            v["unbonding"].as_str().unwrap_or("?"),
         )
     });
     Ok(())
@@ -148,13 +162,13 @@ pub async fn tx(cmd: TxCommand) -> Result<()> {
     }
 }
 
-async fn chain_spec(c: &HttpClient, url: &str) -> Result<ChainSpec> {
+pub(super) async fn chain_spec(c: &HttpClient, url: &str) -> Result<ChainSpec> {
     let v = call(c, url, "system_chainSpec", rpc_params![]).await?;
     serde_json::from_value(v["chainSpec"].clone()).context("the node returned a chain spec this CLI cannot read")
 }
 
 /// A dev key name (if the node's chain accepts them), a keystore address, or a key file.
-fn resolve_key(spec: &ChainSpec, from: &str, base: &std::path::Path) -> Result<Keypair> {
+pub(super) fn resolve_key(spec: &ChainSpec, from: &str, base: &std::path::Path) -> Result<Keypair> {
     if let Some(k) = spec.dev_key(from) {
         return Ok(k);
     }
@@ -183,11 +197,26 @@ pub async fn transfer(args: TransferArgs) -> Result<()> {
         1 => Payload::Transfer(transfers.remove(0)),
         _ => Payload::Batch(transfers),
     };
+    send(&opts, &c, &spec, &key, payload, serde_json::json!({})).await
+}
+
+/// Signs `payload` from `key` with the options' nonce, fee and priority, then prints it
+/// (`--dry-run`) or submits it, waiting for its block with `--wait`. `extra` fields (a job id,
+/// a receipt id) are added to the JSON printed.
+pub(super) async fn send(
+    opts: &TxOpts,
+    c: &HttpClient,
+    spec: &ChainSpec,
+    key: &Keypair,
+    payload: Payload,
+    mut extra: Value,
+) -> Result<()> {
+    let url = opts.rpc.rpc.clone();
     let sender = ergon::primitives::Address::from_public_key(&key.public()).to_bech32(spec.hrp());
     let nonce = match opts.nonce {
         Some(n) => n,
         None => {
-            let acc = call(&c, &url, "account_get", rpc_params![sender.clone()]).await?;
+            let acc = call(c, &url, "account_get", rpc_params![sender.clone()]).await?;
             acc["nonce"].as_u64().ok_or_else(|| anyhow!("node returned no nonce for {sender}"))? + 1
         }
     };
@@ -195,26 +224,41 @@ pub async fn transfer(args: TransferArgs) -> Result<()> {
         Tx { chain_id: spec.chain_id.clone(), sender: key.public(), nonce, fee: 0, priority: opts.priority, payload };
     tx.fee = match &opts.fee {
         Some(f) => serde_amount::parse(f).map_err(|e| anyhow!("--fee: {e}"))?,
-        None => ergon::ledger::required_fee(&spec, &tx).ok_or_else(|| anyhow!("fee overflow"))?.total,
+        None => ergon::ledger::required_fee(spec, &tx).ok_or_else(|| anyhow!("fee overflow"))?.total,
     };
-    let signed = tx.sign(&key);
+    let signed = tx.sign(key);
     let json = ergon::rpc::types::tx_to_json(&signed, spec.hrp());
+    if matches!(signed.tx.payload, Payload::JobPost(_)) {
+        // A job's id is the hash of the tx that posts it.
+        merge(&mut extra, &serde_json::json!({"jobId": signed.hash()}));
+    }
     if opts.dry_run {
         let hex_tx = hex::encode(ergon::wire::encode_signed_tx(&signed));
-        println!("{}", serde_json::json!({"tx": json, "protobufHex": hex_tx, "txHash": signed.hash()}));
+        let mut out = serde_json::json!({"tx": json, "protobufHex": hex_tx, "txHash": signed.hash()});
+        merge(&mut out, &extra);
+        println!("{out}");
         return Ok(());
     }
-    let v = call(&c, &url, "tx_send", rpc_params![json]).await?;
+    let mut v = call(c, &url, "tx_send", rpc_params![json]).await?;
     let hash = v["txHash"].as_str().unwrap_or_default().to_string();
+    merge(&mut v, &extra);
     if !opts.wait {
-        print(opts.rpc.json, &v, |_| format!("Submitted {hash} (nonce {nonce}, fee {})", signed.tx.fee));
+        print(opts.rpc.json, &v, |_| {
+            let mut line = format!("Submitted {hash} (nonce {nonce}, fee {})", signed.tx.fee);
+            for (k, val) in extra.as_object().into_iter().flatten() {
+                line.push_str(&format!("\n{k}: {}", val.as_str().map_or_else(|| val.to_string(), str::to_string)));
+            }
+            line
+        });
         return Ok(());
     }
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
-        let st = call(&c, &url, "tx_get", rpc_params![hash.clone()]).await?;
+        let mut st = call(c, &url, "tx_get", rpc_params![hash.clone()]).await?;
         match st["status"].as_str() {
             Some("included") | Some("failed") => {
+                st["txHash"] = Value::String(hash.clone());
+                merge(&mut st, &extra);
                 print(opts.rpc.json, &st, |st| {
                     format!(
                         "{hash} {} in block {}{}",

@@ -4,11 +4,17 @@
 //!
 //! Order within a block: the begin hook records the block's evidence; then each tx (stateless
 //! checks, nonce, fee, payload); then the end hook pays the block reward and splits the fees,
-//! and at an epoch boundary recomputes the validator set.
+//! expires jobs whose deadline is this height, matures receipts whose challenge window closes,
+//! releases unbonding entries that end, and at an epoch boundary recomputes the validator set.
+//!
+//! Every signature a tx carries (its own and its payload's, [`SignedTx::signature_items`]) is
+//! verified by the caller, batched, before the tx reaches the ledger.
 
 use super::outcome::receipts_root;
 use super::payload::{self, Ctx};
-use super::{evidence, fees, validators, Overlay, StateDiff, StateError, StateReader, Supply, TxInvalid, TxOutcome};
+use super::{
+    evidence, fees, validators, Overlay, StateDiff, StateError, StateReader, Supply, TxFailure, TxInvalid, TxOutcome,
+};
 use crate::chainspec::ChainSpec;
 use crate::primitives::{Address, Evidence, Hash, SignedTx};
 
@@ -151,6 +157,7 @@ impl<'a, R: StateReader> BlockExecutor<'a, R> {
             tx_hash,
             sender,
             sender_key: tx.tx.sender,
+            treasury: self.treasury,
         };
         let result = match payload::apply(&mut ctx, &tx.tx.payload) {
             Ok(r) => r,
@@ -170,6 +177,30 @@ impl<'a, R: StateReader> BlockExecutor<'a, R> {
         let outcome = TxOutcome { fee, result };
         self.outcomes.push(outcome.clone());
         Ok(outcome)
+    }
+
+    /// Runs `tx`'s payload as if it came next in this block and keeps nothing: admission uses
+    /// it to refuse, with its reason, a tx that would only pay its fee. Nonce and fee are not
+    /// checked here (the mempool does).
+    pub fn check_payload(&mut self, tx: &SignedTx, tx_hash: Hash) -> Result<Result<(), TxFailure>, StateError> {
+        let sender = tx.tx.sender_address();
+        let mut from = self.state.account(&sender)?;
+        from.balance = from.balance.saturating_sub(tx.tx.fee);
+        self.state.set_account(sender, from);
+        let mut supply = self.supply;
+        let mut ctx = Ctx {
+            state: &mut self.state,
+            spec: self.spec,
+            env: &self.env,
+            supply: &mut supply,
+            tx_hash,
+            sender,
+            sender_key: tx.tx.sender,
+            treasury: self.treasury,
+        };
+        let result = payload::apply(&mut ctx, &tx.tx.payload);
+        self.state.revert_tx();
+        result
     }
 
     /// The end-of-block hook, then every change and outcome.
@@ -194,7 +225,12 @@ impl<'a, R: StateReader> BlockExecutor<'a, R> {
         }
         self.supply.total = self.supply.total.checked_add(reward).ok_or_else(overflow)?;
         self.supply.minted = self.supply.minted.checked_add(reward).ok_or_else(overflow)?;
+        self.supply.minted_reward = self.supply.minted_reward.checked_add(reward).ok_or_else(overflow)?;
         self.supply.height = self.env.height;
+        let height = self.env.height;
+        payload::job::expire(&mut self.state, height)?;
+        payload::receipt::mature(&mut self.state, self.treasury, height)?;
+        payload::stake::release(&mut self.state, height)?;
         if validators::is_boundary(self.spec, self.env.height) {
             validators::on_boundary(&mut self.state, self.spec)?;
         }

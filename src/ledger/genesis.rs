@@ -33,7 +33,7 @@ impl StateDiff {
         let set = Validators { active, candidates };
         Ok(StateDiff {
             accounts: accounts.into_iter().collect(),
-            supply: Supply { total, minted: 0, height: 0 },
+            supply: Supply { total, ..Supply::default() },
             records: vec![(StateKey::Validators, Some(set.encode()))],
         })
     }

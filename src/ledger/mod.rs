@@ -5,11 +5,14 @@
 //! - [`payload`]: one module per payload (check, fee, effect);
 //! - [`state`]: typed state keys, the reader trait, the overlay and the diff;
 //! - [`evidence`], [`validators`]: the block hooks' equivocation records and validator set;
-//! - [`fees`], [`tree`], [`outcome`]: the fee schedule, the state tree, typed tx outcomes.
+//! - [`fees`], [`tree`], [`outcome`]: the fee schedule, the state tree, typed tx outcomes;
+//! - [`economy_math`]: fixed-point contribution curve, reputation and PoW difficulty.
 //!
 //! Invariants (property-tested in `tests.rs`):
 //! - supply is conserved: the sum of every account's holdings equals [`Supply::total`], which
-//!   changes only by explicit mints (the block reward);
+//!   is genesis + block rewards + receipt mints - burns;
+//! - AIT is minted only by the block reward and by an accepted receipt for an escrowed job;
+//!   a receipt id pays once, ever; escrow never goes negative;
 //! - no balance goes negative: all arithmetic is checked, and overflow is an error;
 //! - applying a block is deterministic: the same state and txs give the same state root and
 //!   receipts root;
@@ -28,6 +31,7 @@
 
 mod account;
 pub mod block;
+pub mod economy_math;
 pub mod evidence;
 pub mod fees;
 mod genesis;

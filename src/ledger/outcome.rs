@@ -3,6 +3,7 @@
 //! to by the header's receipts root, so every node agrees on why a tx failed, not only that it
 //! did.
 
+use super::payload::job::JobStatus;
 use super::StateError;
 use crate::primitives::{merkle_root, tag, Hash};
 use parity_scale_codec::{Decode, Encode};
@@ -43,6 +44,51 @@ pub enum TxFailure {
     #[codec(index = 1)]
     #[error("an amount would overflow")]
     Overflow,
+    #[codec(index = 2)]
+    #[error("job {0} does not exist")]
+    UnknownJob(Hash),
+    #[codec(index = 3)]
+    #[error("job is {}, not open", status.name())]
+    JobNotOpen { status: JobStatus },
+    #[codec(index = 4)]
+    #[error("job expired at height {deadline}")]
+    JobExpired { deadline: u64 },
+    #[codec(index = 5)]
+    #[error("only the job's client may cancel it")]
+    NotJobClient,
+    #[codec(index = 6)]
+    #[error("receipt {0} was already claimed")]
+    ReceiptReplay(Hash),
+    #[codec(index = 7)]
+    #[error("receipt price {receipt} is not the job's price {job}")]
+    PriceMismatch { receipt: u128, job: u128 },
+    #[codec(index = 8)]
+    #[error("receipt claims {units} units; the job allows at most {max_units}")]
+    UnitsOverMax { units: u64, max_units: u64 },
+    #[codec(index = 9)]
+    #[error("attestation is not signed by the job's coordinator")]
+    WrongCoordinator,
+    #[codec(index = 10)]
+    #[error("miner has {staked} staked; receipts need at least {min}")]
+    MinerStake { staked: u128, min: u128 },
+    #[codec(index = 11)]
+    #[error("deadline height {deadline} is not after the current height {height}")]
+    DeadlineInPast { deadline: u64, height: u64 },
+    #[codec(index = 12)]
+    #[error("stake {staked} is below the amount {amount}")]
+    InsufficientStake { staked: u128, amount: u128 },
+    #[codec(index = 13)]
+    #[error("account already has {limit} unbonding entries")]
+    TooManyUnbonding { limit: u32 },
+    #[codec(index = 14)]
+    #[error("receipt client is not the job's client")]
+    ClientMismatch,
+    #[codec(index = 15)]
+    #[error("receipt metering version {got} is not this chain's {want}")]
+    MeteringMismatch { got: u32, want: u32 },
+    #[codec(index = 16)]
+    #[error("receipt miner is not the address of the key that signed it")]
+    MinerKeyMismatch,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]

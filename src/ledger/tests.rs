@@ -12,6 +12,8 @@ use jmt::storage::TreeWriter;
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 
+mod economy;
+
 // ---------------------------------------------------------------------------------------------
 // Test harness: an in-memory state plus a jmt mock store.
 // ---------------------------------------------------------------------------------------------
@@ -179,7 +181,7 @@ fn dev_genesis_holds_the_dev_accounts_faucet_and_stake() {
     assert_eq!(c.state.acc(&addr("faucet")).balance, 1_000_000_000_000_000_000);
     assert_eq!(c.state.acc(&c.genesis.treasury), Account::default(), "treasury starts empty");
     let want_total = 6 * DEV_BALANCE + 1_000_000_000_000_000_000 + 10_000_000_000_000;
-    assert_eq!(c.state.supply, Supply { total: want_total, minted: 0, height: 0 });
+    assert_eq!(c.state.supply, Supply { total: want_total, ..Supply::default() });
     assert_eq!(c.state.total_holdings(), want_total);
     // The genesis root is what jmt reports for version 0.
     assert_eq!(tree::root(&c.tree, 0).unwrap(), c.roots[0]);
@@ -233,7 +235,16 @@ fn transfer_moves_exactly_amount_and_splits_fee() {
     let a = c.state.acc(&alice);
     assert_eq!(a.balance, DEV_BALANCE + (fee - treasury_cut) + REWARD);
     assert_eq!(a.staked, before.acc(&alice).staked);
-    assert_eq!(c.state.supply, Supply { total: before.supply.total + REWARD, minted: REWARD, height: 1 });
+    assert_eq!(
+        c.state.supply,
+        Supply {
+            total: before.supply.total + REWARD,
+            minted: REWARD,
+            minted_reward: REWARD,
+            height: 1,
+            ..Supply::default()
+        }
+    );
     assert_eq!(c.state.total_holdings(), c.state.supply.total);
 
     // The diff lists exactly the touched accounts, in address order.
@@ -692,7 +703,10 @@ fn minted_tracks_rewards_across_a_halving() {
     }
     // Heights 1..=5: 2e9, 2e9, 1e9, 1e9, 5e8.
     let minted = 2 * REWARD + REWARD + REWARD / 4;
-    assert_eq!(c.state.supply, Supply { total: genesis_total + minted, minted, height: 5 });
+    assert_eq!(
+        c.state.supply,
+        Supply { total: genesis_total + minted, minted, minted_reward: minted, height: 5, ..Supply::default() }
+    );
     assert_eq!(c.state.total_holdings(), c.state.supply.total);
 }
 
@@ -984,6 +998,7 @@ fn model_apply(spec: &ChainSpec, model: &mut BTreeMap<Address, Account>, tx: &Si
     let transfers = match &t.payload {
         Payload::Transfer(x) => vec![x.clone()],
         Payload::Batch(ts) => ts.clone(),
+        other => panic!("the transfer model only builds transfers, got {}", other.kind()),
     };
     let mut scratch = model.clone();
     for x in &transfers {
@@ -1171,7 +1186,7 @@ fn batch_tree_insert_matches_key_by_key() {
             ids.iter().map(|i| (addr(*i), Account { balance: u128::from(i + version), ..Account::default() }));
         let diff = StateDiff {
             accounts: accounts.collect(),
-            supply: Supply { total: 7, minted: version.into(), height: version },
+            supply: Supply { total: 7, minted: version.into(), height: version, ..Supply::default() },
             records: vec![],
         };
         let (root, batch) = apply_diff(&batched, &diff, version).unwrap();

@@ -42,6 +42,9 @@ pub enum SubmitError {
     Invalid(#[from] TxInvalid),
     #[error(transparent)]
     Mempool(#[from] MempoolError),
+    /// The tx would only pay its fee: its payload fails on the current state.
+    #[error(transparent)]
+    Rejected(#[from] crate::ledger::TxFailure),
     #[error("faucet: {0}")]
     Faucet(String),
     #[error("node is shutting down")]
@@ -201,10 +204,14 @@ fn check_chunk(spec: &ChainSpec, keys: &KeyCache, txs: Vec<SignedTx>) -> Vec<Res
     let mut out: Vec<Result<SignedTx, SubmitError>> =
         txs.into_iter().map(|tx| check_stateless(spec, &tx).map(|_| tx).map_err(SubmitError::from)).collect();
     let items: Vec<_> =
-        out.iter().filter_map(|r| r.as_ref().ok()).map(|tx| (tx.tx.sender, tx.hash(), tx.signature)).collect();
+        out.iter().filter_map(|r| r.as_ref().ok()).flat_map(|tx| tx.signature_items(tx.hash())).collect();
     let mut verdicts = keys.verify_each(&items).into_iter();
     for r in out.iter_mut() {
-        if r.is_ok() && verdicts.next().is_some_and(|v| v.is_err()) {
+        let n = match r {
+            Ok(tx) => tx.signature_items(Hash::ZERO).count(),
+            Err(_) => continue,
+        };
+        if verdicts.by_ref().take(n).fold(false, |bad, v| bad | v.is_err()) {
             *r = Err(SubmitError::BadSignature);
         }
     }

@@ -99,8 +99,9 @@ impl Driver {
         let items: Vec<_> = block
             .txs
             .iter()
-            .map(|t| (t.tx.sender, t.hash(), t.signature))
-            .filter(|(_, hash, sig)| !self.mempool.get(hash).is_some_and(|m| m.signature == *sig))
+            .map(|t| (t, t.hash()))
+            .filter(|(t, hash)| !self.mempool.get(hash).is_some_and(|m| m.signature == t.signature))
+            .flat_map(|(t, hash)| t.signature_items(hash))
             .collect();
         if !verify_on_all_cores(&self.keys, &items) {
             return Err(ImportError::Signature);

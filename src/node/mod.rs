@@ -294,7 +294,26 @@ impl Driver {
         let account = crate::ledger::StateReader::account(self.store.as_ref(), &sender)
             .map_err(|e| SubmitError::Internal(e.to_string()))?
             .unwrap_or_default();
+        if !matches!(tx.tx.payload, crate::primitives::Payload::Transfer(_) | crate::primitives::Payload::Batch(_)) {
+            self.check_payload(&tx, hash)?;
+        }
         self.mempool.insert_hashed(tx, hash, &account).map_err(SubmitError::Mempool)
+    }
+
+    /// Refuses an economy tx whose payload would fail on top of the head (an unknown job, a
+    /// replayed receipt, a miner without stake...), with the ledger's reason.
+    fn check_payload(&self, tx: &SignedTx, hash: Hash) -> Result<(), SubmitError> {
+        let internal = |e: &dyn std::fmt::Display| SubmitError::Internal(e.to_string());
+        let head = self.store.head().map_err(|e| internal(&e))?;
+        let env = crate::ledger::BlockEnv {
+            height: head.height.saturating_add(1),
+            timestamp_ms: builder::now_ms(),
+            proposer: crate::primitives::Address([0; 20]),
+            randomness: head.hash,
+        };
+        let mut exec =
+            crate::ledger::BlockExecutor::begin(self.store.as_ref(), &self.spec, env, &[]).map_err(|e| internal(&e))?;
+        exec.check_payload(tx, hash).map_err(|e| internal(&e))?.map_err(SubmitError::Rejected)
     }
 
     fn faucet(&mut self, to: crate::primitives::Address, amount: u128) -> Result<Hash, SubmitError> {

@@ -105,10 +105,11 @@ impl Driver {
         }
         let batches = std::mem::take(&mut self.txs_in);
         let items: Vec<_> =
-            batches.iter().flat_map(|(txs, _)| txs.iter().map(|(t, hash)| (t.tx.sender, *hash, t.signature))).collect();
+            batches.iter().flat_map(|(txs, _)| txs.iter().flat_map(|(t, hash)| t.signature_items(*hash))).collect();
         let mut checks = super::builder::heavy(|| self.keys.verify_each(&items)).into_iter();
         for (txs, id) in batches {
-            let ok: Vec<bool> = checks.by_ref().take(txs.len()).map(|c| c.is_ok()).collect();
+            let signatures: usize = txs.iter().map(|(t, hash)| t.signature_items(*hash).count()).sum();
+            let ok: Vec<bool> = checks.by_ref().take(signatures).map(|c| c.is_ok()).collect();
             if ok.iter().any(|good| !good) {
                 self.report(id, Verdict::Reject);
                 continue;

@@ -4,6 +4,7 @@
 //!
 //! Keys come from fixed secrets; ed25519 signatures are deterministic, so signed values pin too.
 
+use super::economy::{ComputeReceipt, JobCancel, JobPost, ReceiptClaim, StakeAmount};
 use super::*;
 use crate::chainspec::ChainSpec;
 use crate::ledger::{tree as state_tree, Account, StateDiff};
@@ -246,8 +247,14 @@ fn dev_keys_and_addresses() {
 
 #[test]
 fn state_encodings_and_keys() {
-    let acc = Account { balance: 1_000_000_000_000_000, nonce: 3, reserved: 0, staked: 10_000_000_000_000 };
-    assert_scale(&acc, "0f0080c6a47e8d030300000000000000000b00a0724e1809");
+    let acc = Account {
+        balance: 1_000_000_000_000_000,
+        nonce: 3,
+        staked: 10_000_000_000_000,
+        pending: 5,
+        ..Account::default()
+    };
+    assert_scale(&acc, "0f0080c6a47e8d030300000000000000000b00a0724e1809140000000000");
     assert_eq!(
         hex::encode(state_tree::account_key(&Address([0x11; 20])).0),
         "9c8e3c7caf48530a98d8d417f3d2a81a089a50ec082def0f172e52ff1745bc39"
@@ -261,31 +268,42 @@ fn state_encodings_and_keys() {
 #[test]
 fn dev_chain_spec_and_genesis() {
     let spec = ChainSpec::load("dev").unwrap();
-    assert_eq!(spec.hash(), h("0x13b82ed73c8f25696fa2733974b4e437ae1e3ef367b30dcc56a9d2583e61a4b9"));
+    assert_eq!(spec.hash(), h("0x8188d831722cabfb47662cf1221ec28bf035f302ba85c5f5595c5b876d3034d2"));
 
     let diff = StateDiff::genesis(&spec, &spec.genesis().unwrap()).unwrap();
     assert_eq!(diff.supply.total, 1_006_010_000_000_000_000);
-    assert_scale(&diff.supply, "00a07dd2c310f60d0000000000000000000000000000000000000000000000000000000000000000");
+    assert_scale(
+        &diff.supply,
+        concat!(
+            "00a07dd2c310f60d0000000000000000", // total
+            "00000000000000000000000000000000", // minted
+            "0000000000000000",                 // height
+            "00000000000000000000000000000000", // minted_reward
+            "00000000000000000000000000000000", // minted_compute
+            "00000000000000000000000000000000", // burned
+            "00000000000000000000000000000000", // verified_units
+        ),
+    );
     let mock = jmt::mock::MockTreeStore::default();
     let (root, _) = state_tree::apply_diff(&mock, &diff, 0).unwrap();
-    assert_eq!(root, h("0xc5a0c5d04fadbb6d7c822bd36a9f138dfb538073c8271420f7fa21522b179a71"));
+    assert_eq!(root, h("0x8ea87ba54168cd4c6838237926af655ae1e8d515f31708604add22fb9d4e2360"));
 
     let genesis = crate::storage::Store::genesis_block(&spec, root);
     assert_scale(
         &genesis.header,
         concat!(
-            "13b82ed73c8f25696fa2733974b4e437ae1e3ef367b30dcc56a9d2583e61a4b9",
+            "8188d831722cabfb47662cf1221ec28bf035f302ba85c5f5595c5b876d3034d2",
             "0000000000000000",
             "00a8da769b010000",
             "0000000000000000000000000000000000000000000000000000000000000000",
             "0000000000000000000000000000000000000000000000000000000000000000",
-            "c5a0c5d04fadbb6d7c822bd36a9f138dfb538073c8271420f7fa21522b179a71",
+            "8ea87ba54168cd4c6838237926af655ae1e8d515f31708604add22fb9d4e2360",
             "00000000",
             "0000000000000000000000000000000000000000000000000000000000000000",
             "0000000000000000000000000000000000000000000000000000000000000000",
         ),
     );
-    assert_eq!(genesis.hash(), h("0x60f7e7ac366b42fd4a742a9c820829d7c26f9a3416436045c355c3764ef91aab"));
+    assert_eq!(genesis.hash(), h("0x02bde295c1e3e52f33cd7af14570edee39d229d9a584d12337300a8c436e07da"));
 }
 
 #[test]
@@ -342,4 +360,111 @@ fn tx_outcome_vectors() {
     );
     assert_eq!(receipts_root(&[]), Hash::ZERO);
     assert_eq!(receipts_root(std::slice::from_ref(&ok)), ok.leaf_hash());
+}
+
+fn sample_receipt() -> ComputeReceipt {
+    ComputeReceipt {
+        receipt_id: Hash([0x01; 32]),
+        job_id: Hash([0x02; 32]),
+        client: Address([0x03; 20]),
+        miner: Address::from_public_key(&key().public()),
+        compute_units: 500_000,
+        price: 1_000_000,
+        output_hash: Hash([0x04; 32]),
+        metering_version: 1,
+    }
+}
+
+#[test]
+fn economy_payload_vectors() {
+    let r = sample_receipt();
+    let post = Payload::JobPost(JobPost {
+        program: Hash([0x05; 32]),
+        input: Hash([0x06; 32]),
+        max_units: 1_000_000,
+        price: 1_000_000,
+        coordinator: Address([0x07; 20]),
+        deadline: 120,
+        verifiers: 3,
+    });
+    let claim = Payload::ReceiptClaim(Box::new(ReceiptClaim {
+        miner_sig: key().sign(&r.signing_hash()),
+        attestation: key().sign(&r.attestation_hash()),
+        miner_key: key().public(),
+        coordinator_key: key().public(),
+        receipt: r.clone(),
+    }));
+    let tx = |payload| {
+        Tx {
+            chain_id: "ergon-dev".into(),
+            sender: key().public(),
+            nonce: 2,
+            fee: 7000,
+            priority: Priority::Normal,
+            payload,
+        }
+        .sign(&key())
+    };
+    // Payload bytes (variant index first) and the hash of a tx carrying each.
+    let vectors = [
+        (
+            post,
+            concat!(
+                "02",
+                "0505050505050505050505050505050505050505050505050505050505050505",
+                "0606060606060606060606060606060606060606060606060606060606060606",
+                "40420f0000000000",
+                "02093d00",
+                "0707070707070707070707070707070707070707",
+                "7800000000000000",
+                "03",
+            ),
+            "0x03bf7c0db75f51a6d57d025601e4bcd2da5a1d66723bc10b9e0cb587e59b985a",
+        ),
+        (
+            Payload::JobCancel(JobCancel { job_id: Hash([0x08; 32]) }),
+            "030808080808080808080808080808080808080808080808080808080808080808",
+            "0xd3356da8a1ac2ef2acb0507a823a133a0b417e3dc2fc5ab5208e1041abc06408",
+        ),
+        (
+            claim,
+            concat!(
+                "04",
+                "0101010101010101010101010101010101010101010101010101010101010101",
+                "0202020202020202020202020202020202020202020202020202020202020202",
+                "0303030303030303030303030303030303030303",
+                "34750f98bd59fcfc946da45aaabe933be154a4b5",
+                "20a1070000000000",
+                "02093d00",
+                "0404040404040404040404040404040404040404040404040404040404040404",
+                "01000000",
+                "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c",
+                "e291ef7f5d547a5fcf434d7e728fe0a63c452b409eea3ec9cb4ab4c816a7586a",
+                "78ca755039a788955eec2ba89ab8823f54df279712d3d0c1b559c54274df190f",
+                "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c",
+                "7a79ea8263261a8f4342caf5f0edcc86d734a7fa90447211d0fdd4e311598ac7",
+                "3749e78fff5b7fd9f1fd7cac5e1810945c3e79ddb591cb38ea3418cfb274dd07",
+            ),
+            "0xc059b299e9765545b4912a754c3dafea54ba21d0498318d27a0775f632f9d712",
+        ),
+        (
+            Payload::Stake(StakeAmount { amount: 100_000_000_000 }),
+            "050700e8764817",
+            "0x6f69ac4b20fef0e186a8096e8c6f8cf7a12b3701d46bf9c81279e1afa4dce14c",
+        ),
+        (
+            Payload::Unstake(StakeAmount { amount: 5 }),
+            "0614",
+            "0x94e09f88a4cea5d1a63e17a538c83f69dbfdb83a10224a348ffc3c9e0cb8959e",
+        ),
+    ];
+    for (p, bytes, tx_hash) in vectors {
+        assert_scale(&p, bytes);
+        assert_eq!(tx(p).hash(), h(tx_hash));
+    }
+    // What the miner signs and what the coordinator signs differ by domain only.
+    assert_eq!(r.signing_hash(), h("0xc2577b4b38ad1c05d7f1d5e9715f04ead70282f6c64a90a33ff6a3bf5eed3a90"));
+    assert_eq!(r.attestation_hash(), h("0xd473a146965beb632f7ed8e1be674d5110ddcee2e68e5480ed7c3ce57fb8f1e6"));
+    assert_eq!(tag::RECEIPT, b"ergon/receipt/v1");
+    assert_eq!(tag::ATTESTATION, b"ergon/attestation/v1");
 }

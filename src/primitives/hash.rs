@@ -20,6 +20,8 @@ pub mod tag {
     pub const EVIDENCE: &[u8] = b"ergon/evidence/v1";
     pub const TX_OUTCOME: &[u8] = b"ergon/tx-outcome/v1";
     pub const GENESIS: &[u8] = b"ergon/genesis/v1";
+    pub const RECEIPT: &[u8] = b"ergon/receipt/v1";
+    pub const ATTESTATION: &[u8] = b"ergon/attestation/v1";
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Encode, Decode)]

@@ -6,6 +6,7 @@
 
 pub mod address;
 pub mod block;
+pub mod economy;
 pub mod hash;
 pub mod keys;
 pub mod serde_amount;
@@ -13,6 +14,7 @@ pub mod tx;
 
 pub use address::{Address, AddressError};
 pub use block::{Block, CommitCertificate, Evidence, EvidenceError, Header, SignedVote, Vote, VoteKind};
+pub use economy::{ComputeReceipt, JobCancel, JobPost, ReceiptClaim, StakeAmount};
 pub use hash::{merkle_root, tag, Hash};
 pub use keys::{verify_batch, verify_each, KeyCache, KeyError, Keypair, PublicKey, Signature, DEV_KEY_NAMES};
 pub use tx::{Payload, Priority, SignedTx, Transfer, Tx};

@@ -1,6 +1,7 @@
 //! Transactions: the signed envelope every state change arrives in.
 
 use super::address::Address;
+use super::economy::{JobCancel, JobPost, ReceiptClaim, StakeAmount};
 use super::hash::{tag, Hash};
 use super::keys::{KeyError, Keypair, PublicKey, Signature};
 use parity_scale_codec::{Decode, Encode};
@@ -49,21 +50,38 @@ pub enum Payload {
     /// Several transfers from one sender; the fee schedule gives batches a discount.
     #[codec(index = 1)]
     Batch(Vec<Transfer>),
+    #[codec(index = 2)]
+    JobPost(JobPost),
+    #[codec(index = 3)]
+    JobCancel(JobCancel),
+    #[codec(index = 4)]
+    ReceiptClaim(Box<ReceiptClaim>),
+    #[codec(index = 5)]
+    Stake(StakeAmount),
+    #[codec(index = 6)]
+    Unstake(StakeAmount),
 }
 
 impl Payload {
-    /// Sum of the amounts moved, `None` on overflow.
+    /// Sum of the amounts transferred (0 for other payloads), `None` on overflow.
     pub fn total_amount(&self) -> Option<u128> {
         match self {
             Payload::Transfer(t) => Some(t.amount),
             Payload::Batch(ts) => ts.iter().try_fold(0u128, |acc, t| acc.checked_add(t.amount)),
+            _ => Some(0),
         }
     }
 
+    /// The JSON `type` of the payload.
     pub fn kind(&self) -> &'static str {
         match self {
             Payload::Transfer(_) => "TRANSFER",
             Payload::Batch(_) => "BATCH",
+            Payload::JobPost(_) => "JOB_POST",
+            Payload::JobCancel(_) => "JOB_CANCEL",
+            Payload::ReceiptClaim(_) => "RECEIPT_CLAIM",
+            Payload::Stake(_) => "STAKE",
+            Payload::Unstake(_) => "UNSTAKE",
         }
     }
 }
@@ -112,8 +130,26 @@ impl SignedTx {
         self.encoded_size()
     }
 
+    /// Every signature the tx carries, as (key, signed hash, signature): its own (over
+    /// `hash`, the tx's hash) first, then its payload's. Whoever admits or imports a tx
+    /// verifies all of them, batched, before the ledger applies it.
+    pub fn signature_items(&self, hash: Hash) -> impl Iterator<Item = (PublicKey, Hash, Signature)> + '_ {
+        let payload = match &self.tx.payload {
+            Payload::ReceiptClaim(c) => c.signatures().to_vec(),
+            _ => Vec::new(),
+        };
+        std::iter::once((self.tx.sender, hash, self.signature)).chain(payload)
+    }
+
+    /// Checks every signature the tx carries.
     pub fn verify_signature(&self) -> Result<(), KeyError> {
-        self.tx.sender.verify(&self.hash(), &self.signature)
+        let hash = self.hash();
+        self.tx.sender.verify(&hash, &self.signature)?;
+        let rest: Vec<_> = self.signature_items(hash).skip(1).collect();
+        if rest.is_empty() {
+            return Ok(());
+        }
+        super::keys::verify_batch(&rest)
     }
 
     /// The leaf this tx contributes to a block's tx root (commits to the signature too).

@@ -1,7 +1,8 @@
 //! Stable JSON-RPC error codes. Clients may match on the code; the message says what was
 //! wrong in words.
 
-use crate::ledger::TxInvalid;
+use crate::ledger::payload::job::JobStatus;
+use crate::ledger::{TxFailure, TxInvalid};
 use crate::mempool::MempoolError;
 use crate::node::SubmitError;
 use jsonrpsee::types::ErrorObjectOwned;
@@ -23,6 +24,22 @@ pub const MEMPOOL_FULL: i32 = 1011;
 pub const BATCH_SIZE: i32 = 1012;
 /// A payload field breaks a stateless rule (a zero price, a zero amount).
 pub const PAYLOAD_INVALID: i32 = 1013;
+pub const UNKNOWN_JOB: i32 = 1050;
+pub const JOB_NOT_OPEN: i32 = 1051;
+pub const JOB_EXPIRED: i32 = 1052;
+pub const NOT_JOB_CLIENT: i32 = 1053;
+pub const RECEIPT_REPLAY: i32 = 1054;
+pub const PRICE_MISMATCH: i32 = 1055;
+pub const UNITS_OVER_MAX: i32 = 1056;
+pub const WRONG_COORDINATOR: i32 = 1057;
+pub const MINER_STAKE: i32 = 1058;
+pub const DEADLINE_IN_PAST: i32 = 1059;
+pub const CLIENT_MISMATCH: i32 = 1060;
+pub const METERING_MISMATCH: i32 = 1061;
+pub const MINER_KEY_MISMATCH: i32 = 1062;
+pub const INSUFFICIENT_STAKE: i32 = 1063;
+pub const TOO_MANY_UNBONDING: i32 = 1064;
+pub const UNKNOWN_RECEIPT: i32 = 1090;
 pub const UNSAFE_METHOD: i32 = 1020;
 pub const FAUCET: i32 = 1021;
 pub const UNKNOWN_HEIGHT: i32 = 1030;
@@ -38,6 +55,28 @@ pub fn invalid_params(msg: impl Into<String>) -> ErrorObjectOwned {
 
 pub fn internal(e: impl std::fmt::Display) -> ErrorObjectOwned {
     err(INTERNAL, format!("internal error: {e}"))
+}
+
+/// The stable code of each reason a payload fails.
+pub fn failure_code(f: &TxFailure) -> i32 {
+    match f {
+        TxFailure::InsufficientBalance { .. } | TxFailure::Overflow => INSUFFICIENT_BALANCE,
+        TxFailure::UnknownJob(_) => UNKNOWN_JOB,
+        TxFailure::JobNotOpen { status: JobStatus::Expired } | TxFailure::JobExpired { .. } => JOB_EXPIRED,
+        TxFailure::JobNotOpen { .. } => JOB_NOT_OPEN,
+        TxFailure::NotJobClient => NOT_JOB_CLIENT,
+        TxFailure::ReceiptReplay(_) => RECEIPT_REPLAY,
+        TxFailure::PriceMismatch { .. } => PRICE_MISMATCH,
+        TxFailure::UnitsOverMax { .. } => UNITS_OVER_MAX,
+        TxFailure::WrongCoordinator => WRONG_COORDINATOR,
+        TxFailure::MinerStake { .. } => MINER_STAKE,
+        TxFailure::DeadlineInPast { .. } => DEADLINE_IN_PAST,
+        TxFailure::ClientMismatch => CLIENT_MISMATCH,
+        TxFailure::MeteringMismatch { .. } => METERING_MISMATCH,
+        TxFailure::MinerKeyMismatch => MINER_KEY_MISMATCH,
+        TxFailure::InsufficientStake { .. } => INSUFFICIENT_STAKE,
+        TxFailure::TooManyUnbonding { .. } => TOO_MANY_UNBONDING,
+    }
 }
 
 pub fn submit(e: SubmitError) -> ErrorObjectOwned {
@@ -62,6 +101,7 @@ pub fn submit(e: SubmitError) -> ErrorObjectOwned {
             MempoolError::SenderLimit { .. } => SENDER_LIMIT,
             MempoolError::Full { .. } | MempoolError::FullOfOwn => MEMPOOL_FULL,
         },
+        SubmitError::Rejected(f) => failure_code(f),
         SubmitError::Faucet(_) => FAUCET,
         SubmitError::Stopped | SubmitError::Internal(_) => INTERNAL,
     };

@@ -5,6 +5,7 @@
 //! connection. `admin_*` methods answer only when unsafe methods are allowed
 //! (`--rpc-methods unsafe`, or `auto` on a loopback address).
 
+mod economy;
 mod errors;
 mod http;
 mod params;
@@ -125,6 +126,22 @@ fn module(ctx: Ctx) -> Result<RpcModule<Ctx>, jsonrpsee::core::RegisterMethodErr
         let hash = ctx.node.submit(tx).await.map_err(submit)?;
         RpcResult::Ok(json!({"txHash": hash}))
     })?;
+
+    m.register_async_method("receipt_submit", |p, ctx, _| async move {
+        let args = Args::parse(&p, &["tx"])?;
+        let tx = parse_tx_param(args.raw(0).ok_or_else(|| invalid_params("missing param `tx`"))?, ctx.node.spec())?;
+        let crate::primitives::Payload::ReceiptClaim(claim) = &tx.tx.payload else {
+            return Err(invalid_params(format!(
+                "receipt_submit takes a RECEIPT_CLAIM, not a {}",
+                tx.tx.payload.kind()
+            )));
+        };
+        let receipt_id = claim.receipt.receipt_id;
+        let hash = ctx.node.submit(tx).await.map_err(submit)?;
+        RpcResult::Ok(json!({"txHash": hash, "receiptId": receipt_id}))
+    })?;
+
+    economy::register(&mut m)?;
 
     m.register_async_method("tx_get", |p, ctx, _| async move {
         let args = Args::parse(&p, &["hash"])?;
@@ -289,6 +306,7 @@ fn module(ctx: Ctx) -> Result<RpcModule<Ctx>, jsonrpsee::core::RegisterMethodErr
         ("getTx", "tx_get"),
         ("getBalance", "account_get"),
         ("estimateFee", "fee_estimate"),
+        ("submitReceipt", "receipt_submit"),
         ("mintFaucet", "admin_mintFaucet"),
     ] {
         m.register_alias(alias, method)?;

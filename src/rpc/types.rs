@@ -5,8 +5,8 @@ use super::errors::{err, invalid_params, TX_DECODE};
 use crate::chainspec::ChainSpec;
 use crate::node::ChainEventHead;
 use crate::primitives::{
-    serde_amount, Address, Block, CommitCertificate, Hash, Payload, Priority, PublicKey, Signature, SignedTx, Transfer,
-    Tx,
+    serde_amount, Address, Block, CommitCertificate, ComputeReceipt, Hash, JobCancel, JobPost, Payload, Priority,
+    PublicKey, ReceiptClaim, Signature, SignedTx, StakeAmount, Transfer, Tx,
 };
 use jsonrpsee::types::ErrorObjectOwned;
 use serde::{Deserialize, Serialize};
@@ -59,6 +59,109 @@ struct JsonBatch {
     transfers: Vec<JsonTransfer>,
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct JsonJobPost {
+    #[serde(alias = "programHash")]
+    program: Hash,
+    #[serde(alias = "inputHash")]
+    input: Hash,
+    max_units: u64,
+    #[serde(with = "serde_amount")]
+    price: u128,
+    coordinator: String,
+    /// The last height a receipt is accepted at.
+    deadline: u64,
+    #[serde(default)]
+    verifiers: u8,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct JsonJobCancel {
+    #[serde(alias = "job_id")]
+    job_id: Hash,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonAmount {
+    #[serde(with = "serde_amount")]
+    amount: u128,
+}
+
+/// RECEIPT_CLAIM in the seed's form (seed 004 §18.2), plus the two public keys and the
+/// coordinator's attestation that replace the seed's HTTP call. camelCase is accepted too.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonReceiptClaim {
+    #[serde(alias = "receiptId")]
+    receipt_id: Hash,
+    #[serde(alias = "jobId")]
+    job_id: Hash,
+    #[serde(alias = "clientAddr", alias = "client")]
+    client_addr: String,
+    #[serde(alias = "minerAddr", alias = "miner")]
+    miner_addr: String,
+    #[serde(alias = "computeUnits")]
+    compute_units: u64,
+    #[serde(with = "serde_amount")]
+    price: u128,
+    #[serde(alias = "outputHash")]
+    output_hash: Hash,
+    #[serde(alias = "meteringVersion")]
+    metering_version: u32,
+    #[serde(alias = "minerKey")]
+    miner_key: PublicKey,
+    #[serde(alias = "minerSig")]
+    miner_sig: Signature,
+    #[serde(alias = "coordinatorKey")]
+    coordinator_key: PublicKey,
+    attestation: Signature,
+}
+
+impl JsonReceiptClaim {
+    pub fn to_claim(&self, spec: &ChainSpec) -> Result<ReceiptClaim, ErrorObjectOwned> {
+        let addr =
+            |field: &str, s: &str| spec.parse_address(s).map_err(|e| decode_err(format!("payload.{field}: {e}")));
+        Ok(ReceiptClaim {
+            receipt: ComputeReceipt {
+                receipt_id: self.receipt_id,
+                job_id: self.job_id,
+                client: addr("client_addr", &self.client_addr)?,
+                miner: addr("miner_addr", &self.miner_addr)?,
+                compute_units: self.compute_units,
+                price: self.price,
+                output_hash: self.output_hash,
+                metering_version: self.metering_version,
+            },
+            miner_key: self.miner_key,
+            miner_sig: self.miner_sig,
+            coordinator_key: self.coordinator_key,
+            attestation: self.attestation,
+        })
+    }
+}
+
+/// A receipt claim's payload in the seed's JSON form (what `ergon receipt sign` writes).
+pub fn receipt_claim_to_json(c: &ReceiptClaim, hrp: &str) -> Value {
+    let r = &c.receipt;
+    json!({
+        "receipt_id": r.receipt_id,
+        "job_id": r.job_id,
+        "client_addr": r.client.to_bech32(hrp),
+        "miner_addr": r.miner.to_bech32(hrp),
+        "compute_units": r.compute_units,
+        "price": r.price.to_string(),
+        "output_hash": r.output_hash,
+        "metering_version": r.metering_version,
+        "miner_key": c.miner_key.to_hex(),
+        "miner_sig": c.miner_sig.to_hex(),
+        "coordinator_key": c.coordinator_key.to_hex(),
+        "attestation": c.attestation.to_hex(),
+    })
+}
+
 fn decode_err(msg: impl Into<String>) -> ErrorObjectOwned {
     err(TX_DECODE, msg)
 }
@@ -86,8 +189,38 @@ impl JsonTx {
                     .collect::<Result<_, _>>()?;
                 Ok(Payload::Batch(ts))
             }
-            other => Err(decode_err(format!("unknown tx type {other:?}: expected TRANSFER or BATCH"))),
+            kind @ ("JOB_POST" | "JOB_CANCEL" | "RECEIPT_CLAIM" | "STAKE" | "UNSTAKE") => self.economy_payload(kind, spec),
+            other => Err(decode_err(format!(
+                "unknown tx type {other:?}: expected TRANSFER, BATCH, JOB_POST, JOB_CANCEL, RECEIPT_CLAIM, STAKE or UNSTAKE"
+            ))),
         }
+    }
+
+    fn economy_payload(&self, kind: &str, spec: &ChainSpec) -> Result<Payload, ErrorObjectOwned> {
+        fn parse<T: serde::de::DeserializeOwned>(v: &Value, kind: &str) -> Result<T, ErrorObjectOwned> {
+            serde_json::from_value(v.clone()).map_err(|e| decode_err(format!("payload of a {kind}: {e}")))
+        }
+        let p = &self.payload;
+        Ok(match kind {
+            "JOB_POST" => {
+                let j: JsonJobPost = parse(p, kind)?;
+                let coordinator =
+                    spec.parse_address(&j.coordinator).map_err(|e| decode_err(format!("payload.coordinator: {e}")))?;
+                Payload::JobPost(JobPost {
+                    program: j.program,
+                    input: j.input,
+                    max_units: j.max_units,
+                    price: j.price,
+                    coordinator,
+                    deadline: j.deadline,
+                    verifiers: j.verifiers,
+                })
+            }
+            "JOB_CANCEL" => Payload::JobCancel(JobCancel { job_id: parse::<JsonJobCancel>(p, kind)?.job_id }),
+            "RECEIPT_CLAIM" => Payload::ReceiptClaim(Box::new(parse::<JsonReceiptClaim>(p, kind)?.to_claim(spec)?)),
+            "STAKE" => Payload::Stake(StakeAmount { amount: parse::<JsonAmount>(p, kind)?.amount }),
+            _ => Payload::Unstake(StakeAmount { amount: parse::<JsonAmount>(p, kind)?.amount }),
+        })
     }
 
     /// The unsigned tx. Missing fields default (for estimates) only when `complete` is false.
@@ -132,14 +265,31 @@ impl JsonTx {
     }
 }
 
+/// A payload in the JSON form `tx_send` accepts.
+pub fn payload_to_json(p: &Payload, hrp: &str) -> Value {
+    let transfer = |x: &Transfer| json!({"to": x.to.to_bech32(hrp), "amount": x.amount.to_string()});
+    match p {
+        Payload::Transfer(x) => transfer(x),
+        Payload::Batch(xs) => json!({"transfers": xs.iter().map(transfer).collect::<Vec<_>>()}),
+        Payload::JobPost(j) => json!({
+            "program": j.program,
+            "input": j.input,
+            "maxUnits": j.max_units,
+            "price": j.price.to_string(),
+            "coordinator": j.coordinator.to_bech32(hrp),
+            "deadline": j.deadline,
+            "verifiers": j.verifiers,
+        }),
+        Payload::JobCancel(c) => json!({"jobId": c.job_id}),
+        Payload::ReceiptClaim(c) => receipt_claim_to_json(c, hrp),
+        Payload::Stake(s) | Payload::Unstake(s) => json!({"amount": s.amount.to_string()}),
+    }
+}
+
 /// The seed's JSON form for a signed tx (what `ergon tx --dry-run` prints).
 pub fn tx_to_json(tx: &SignedTx, hrp: &str) -> Value {
     let t = &tx.tx;
-    let transfer = |x: &Transfer| json!({"to": x.to.to_bech32(hrp), "amount": x.amount.to_string()});
-    let payload = match &t.payload {
-        Payload::Transfer(x) => transfer(x),
-        Payload::Batch(xs) => json!({"transfers": xs.iter().map(transfer).collect::<Vec<_>>()}),
-    };
+    let payload = payload_to_json(&t.payload, hrp);
     json!({
         "type": t.payload.kind(),
         "chainId": t.chain_id,

@@ -385,6 +385,31 @@ impl Store {
             .collect()
     }
 
+    /// Every record under one kind of state key (`StateKey`'s variant index), decoded, in key
+    /// order, at most `limit` of those `keep` accepts.
+    pub fn state_records<T: Decode>(
+        &self,
+        variant: u8,
+        limit: usize,
+        mut keep: impl FnMut(&[u8], &T) -> bool,
+    ) -> Result<Vec<(Vec<u8>, T)>> {
+        let mut it = self.db.raw_iterator_cf(self.cf(CF_STATE));
+        it.seek([variant]);
+        let mut out = Vec::new();
+        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            if k.first() != Some(&variant) || out.len() >= limit {
+                break;
+            }
+            let value: T = decode(CF_STATE, v)?;
+            if keep(k, &value) {
+                out.push((k.to_vec(), value));
+            }
+            it.next();
+        }
+        it.status()?;
+        Ok(out)
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

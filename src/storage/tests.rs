@@ -112,7 +112,7 @@ fn fresh_store_holds_genesis() {
 
     // Accounts and supply as the ledger reads them.
     let alice = store.account(&addr("alice")).unwrap().unwrap();
-    assert_eq!(alice, Account { balance: DEV_BALANCE, nonce: 0, reserved: 0, staked: 10_000_000_000_000 });
+    assert_eq!(alice, Account { balance: DEV_BALANCE, staked: 10_000_000_000_000, ..Account::default() });
     assert_eq!(store.account(&addr("bob")).unwrap().unwrap().balance, DEV_BALANCE);
     assert_eq!(store.account(&Address([9; 20])).unwrap(), None);
     let supply = store.supply().unwrap();

@@ -3,6 +3,9 @@
 //! module here, a variant in [`crate::primitives::Payload`], its wire twin, its JSON form and
 //! its CLI verb.
 
+pub mod job;
+pub mod receipt;
+pub mod stake;
 mod transfer;
 
 use super::block::BlockEnv;
@@ -11,7 +14,6 @@ use crate::chainspec::{ChainSpec, FeeSchedule};
 use crate::primitives::{Address, Hash, Payload, PublicKey};
 
 /// Everything a payload's effect may read or change.
-#[allow(dead_code)] // TRANSFER reads only the state and the sender; the economy payloads read the rest.
 pub(super) struct Ctx<'s, 'a, R> {
     pub state: &'s mut Overlay<'a, R>,
     pub spec: &'a ChainSpec,
@@ -21,12 +23,16 @@ pub(super) struct Ctx<'s, 'a, R> {
     pub tx_hash: Hash,
     pub sender: Address,
     pub sender_key: PublicKey,
+    pub treasury: Address,
 }
 
 /// Rules on the payload alone.
 pub(super) fn check(spec: &ChainSpec, payload: &Payload) -> Result<(), TxInvalid> {
     match payload {
         Payload::Transfer(_) | Payload::Batch(_) => transfer::check(spec, payload),
+        Payload::JobPost(p) => job::check_post(p),
+        Payload::Stake(s) | Payload::Unstake(s) => stake::check(s),
+        Payload::JobCancel(_) | Payload::ReceiptClaim(_) => Ok(()),
     }
 }
 
@@ -34,6 +40,9 @@ pub(super) fn check(spec: &ChainSpec, payload: &Payload) -> Result<(), TxInvalid
 pub(super) fn computation_cost(s: &FeeSchedule, payload: &Payload) -> Option<u128> {
     match payload {
         Payload::Transfer(_) | Payload::Batch(_) => transfer::computation_cost(s, payload),
+        Payload::JobPost(_) | Payload::JobCancel(_) => Some(job::cost(s)),
+        Payload::ReceiptClaim(_) => Some(receipt::cost(s)),
+        Payload::Stake(_) | Payload::Unstake(_) => Some(stake::cost(s)),
     }
 }
 
@@ -42,6 +51,9 @@ pub(super) fn computation_cost(s: &FeeSchedule, payload: &Payload) -> Option<u12
 pub fn spend(payload: &Payload) -> Option<u128> {
     match payload {
         Payload::Transfer(_) | Payload::Batch(_) => payload.total_amount(),
+        Payload::JobPost(p) => Some(p.price),
+        Payload::Stake(s) => Some(s.amount),
+        Payload::JobCancel(_) | Payload::ReceiptClaim(_) | Payload::Unstake(_) => Some(0),
     }
 }
 
@@ -53,5 +65,10 @@ pub(super) fn apply<R: StateReader>(
     match payload {
         Payload::Transfer(t) => transfer::apply(ctx, std::slice::from_ref(t)),
         Payload::Batch(ts) => transfer::apply(ctx, ts),
+        Payload::JobPost(p) => job::post(ctx, p),
+        Payload::JobCancel(c) => job::cancel(ctx, c),
+        Payload::ReceiptClaim(c) => receipt::claim(ctx, c),
+        Payload::Stake(s) => stake::stake(ctx, s),
+        Payload::Unstake(s) => stake::unstake(ctx, s),
     }
 }

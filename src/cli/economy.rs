@@ -1,0 +1,377 @@
+//! The economy's CLI verbs (DESIGN.md §9): jobs, receipts, staking. Each builds its payload,
+//! then signs and submits it like `ergon tx` (same `--rpc`, `--json`, `--wait`, `--dry-run`).
+
+use super::wallet::{call, chain_spec, client, print, resolve_key, send, RpcArgs, TxOpts};
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Args, Subcommand};
+use ergon::chainspec::ChainSpec;
+use ergon::primitives::{
+    serde_amount, tag, Address, ComputeReceipt, Hash, JobCancel, JobPost, Keypair, Payload, ReceiptClaim, StakeAmount,
+};
+use ergon::rpc::types::JsonReceiptClaim;
+use jsonrpsee::rpc_params;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+
+#[derive(Subcommand)]
+pub enum JobCommand {
+    /// Post a compute job: reserves PRICE from the client's balance until a receipt lands.
+    Post(JobPostArgs),
+    /// Cancel an open job and take its reservation back.
+    Cancel {
+        job_id: String,
+        /// The job's client.
+        #[arg(long)]
+        from: String,
+        #[command(flatten)]
+        opts: TxOpts,
+    },
+    /// Show a job.
+    Show {
+        job_id: String,
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
+    /// List jobs.
+    List {
+        /// open, claimed, settled, cancelled or expired.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        client: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
+}
+
+#[derive(Args)]
+pub struct JobPostArgs {
+    /// The client: a dev key name, a keystore address or a key file.
+    #[arg(long)]
+    from: String,
+    /// The program: a 0x-hex BLAKE3 hash, or a file (its BLAKE3 hash is used).
+    #[arg(long)]
+    program: String,
+    /// The input: a 0x-hex BLAKE3 hash, or a file.
+    #[arg(long)]
+    input: String,
+    /// Most compute units a receipt may claim.
+    #[arg(long)]
+    max_units: u64,
+    /// Price in base units, reserved now and paid to the miner.
+    #[arg(long)]
+    price: String,
+    /// The coordinator who attests receipts: an address or a dev key name.
+    #[arg(long)]
+    coordinator: String,
+    /// Blocks from the current head until the job expires.
+    #[arg(long, default_value_t = 100)]
+    deadline: u64,
+    /// Verifiers to draw once a receipt lands.
+    #[arg(long, default_value_t = 0)]
+    verifiers: u8,
+    #[command(flatten)]
+    opts: TxOpts,
+}
+
+#[derive(Subcommand)]
+pub enum ReceiptCommand {
+    /// Sign a compute receipt for a job as its miner; writes the receipt file.
+    Sign {
+        #[arg(long)]
+        job: String,
+        /// The miner's key (a staked account).
+        #[arg(long)]
+        miner: String,
+        /// Compute units delivered.
+        #[arg(long)]
+        units: u64,
+        /// BLAKE3 of the output: 0x-hex, or a file.
+        #[arg(long)]
+        output_hash: String,
+        /// A 0x-hex 32-byte id [default: derived from the job, miner and output].
+        #[arg(long)]
+        receipt_id: Option<String>,
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        rpc: RpcArgs,
+        /// Where the keystore is [default: ~/.ergon].
+        #[arg(long)]
+        base_path: Option<PathBuf>,
+    },
+    /// Attest a signed receipt file as the job's coordinator (adds the attestation in place).
+    Attest {
+        file: PathBuf,
+        #[arg(long)]
+        coordinator: String,
+        #[command(flatten)]
+        rpc: RpcArgs,
+        #[arg(long)]
+        base_path: Option<PathBuf>,
+    },
+    /// Submit an attested receipt file as a RECEIPT_CLAIM.
+    Submit {
+        file: PathBuf,
+        #[arg(long)]
+        from: String,
+        #[command(flatten)]
+        opts: TxOpts,
+    },
+    /// Show a claimed receipt: status, mint split, maturity.
+    Show {
+        receipt_id: String,
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
+}
+
+fn base(p: &Option<PathBuf>) -> PathBuf {
+    p.clone().unwrap_or_else(super::default_base_path)
+}
+
+/// A 0x-hex hash as is; anything else is a file whose BLAKE3 hash (the blob's address) is used.
+fn hash_or_file(arg: &str, what: &str) -> Result<Hash> {
+    if arg.starts_with("0x") {
+        return arg.parse().map_err(|e| anyhow!("--{what}: {e}"));
+    }
+    let bytes = std::fs::read(arg)
+        .with_context(|| format!("--{what}: {arg:?} is neither a 0x-hex hash nor a readable file"))?;
+    Ok(Hash(*blake3::hash(&bytes).as_bytes()))
+}
+
+/// An address, or a dev key name on chains that accept them.
+fn address(spec: &ChainSpec, s: &str) -> Result<Address> {
+    if let Some(k) = spec.dev_key(s) {
+        return Ok(Address::from_public_key(&k.public()));
+    }
+    spec.parse_address(s).map_err(|e| anyhow!("{s:?} is neither an address nor a dev key name: {e}"))
+}
+
+fn amount(s: &str, what: &str) -> Result<u128> {
+    serde_amount::parse(s).map_err(|e| anyhow!("{what}: {e}"))
+}
+
+pub async fn job(cmd: JobCommand) -> Result<()> {
+    match cmd {
+        JobCommand::Post(a) => {
+            let (c, url) = (client(&a.opts.rpc.rpc)?, a.opts.rpc.rpc.clone());
+            let spec = chain_spec(&c, &url).await?;
+            let key = resolve_key(&spec, &a.from, &base(&a.opts.base_path))?;
+            let head = call(&c, &url, "chain_getHead", rpc_params![]).await?;
+            let height = head["height"].as_u64().ok_or_else(|| anyhow!("the node returned no head height"))?;
+            let post = JobPost {
+                program: hash_or_file(&a.program, "program")?,
+                input: hash_or_file(&a.input, "input")?,
+                max_units: a.max_units,
+                price: amount(&a.price, "--price")?,
+                coordinator: address(&spec, &a.coordinator)?,
+                deadline: height.saturating_add(a.deadline.max(1)),
+                verifiers: a.verifiers,
+            };
+            // `send` reports the job id: the hash of the tx.
+            send(&a.opts, &c, &spec, &key, Payload::JobPost(post), json!({})).await
+        }
+        JobCommand::Cancel { job_id, from, opts } => {
+            let (c, url) = (client(&opts.rpc.rpc)?, opts.rpc.rpc.clone());
+            let spec = chain_spec(&c, &url).await?;
+            let key = resolve_key(&spec, &from, &base(&opts.base_path))?;
+            let job_id: Hash = job_id.parse().map_err(|e| anyhow!("job id: {e}"))?;
+            send(&opts, &c, &spec, &key, Payload::JobCancel(JobCancel { job_id }), json!({"jobId": job_id})).await
+        }
+        JobCommand::Show { job_id, rpc } => {
+            let c = client(&rpc.rpc)?;
+            let v = call(&c, &rpc.rpc, "job_get", rpc_params![job_id.clone()]).await?;
+            if v.is_null() {
+                bail!("job {job_id} does not exist");
+            }
+            print(rpc.json, &v, |v| serde_json::to_string_pretty(v).unwrap_or_default());
+            Ok(())
+        }
+        JobCommand::List { status, client: who, limit, rpc } => {
+            let c = client(&rpc.rpc)?;
+            let filter = json!({"status": status, "client": who, "limit": limit});
+            let v = call(&c, &rpc.rpc, "job_list", rpc_params![filter]).await?;
+            print(rpc.json, &v, |v| {
+                let rows: Vec<String> = v
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|j| {
+                        format!(
+                            "{}  {:9}  price {}  deadline {}",
+                            j["jobId"].as_str().unwrap_or("?"),
+                            j["status"].as_str().unwrap_or("?"),
+                            j["price"].as_str().unwrap_or("?"),
+                            j["deadline"]
+                        )
+                    })
+                    .collect();
+                if rows.is_empty() {
+                    "no jobs".into()
+                } else {
+                    rows.join("\n")
+                }
+            });
+            Ok(())
+        }
+    }
+}
+
+/// A receipt file: the claim's payload in the seed's JSON form, without the attestation
+/// until `receipt attest` adds it.
+fn read_file(path: &PathBuf) -> Result<serde_json::Map<String, Value>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    match serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))? {
+        Value::Object(m) => Ok(m),
+        _ => bail!("{} is not a receipt file (a JSON object)", path.display()),
+    }
+}
+
+fn write_file(path: &PathBuf, v: &serde_json::Map<String, Value>) -> Result<()> {
+    std::fs::write(path, serde_json::to_string_pretty(v)? + "\n")
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// The receipt a file holds, whether attested yet or not.
+fn receipt_in(
+    spec: &ChainSpec,
+    m: &serde_json::Map<String, Value>,
+) -> Result<(ComputeReceipt, ergon::primitives::PublicKey)> {
+    let mut full = m.clone();
+    // Placeholders for parsing only; the caller never uses them.
+    full.entry("coordinator_key").or_insert(m.get("miner_key").cloned().unwrap_or(Value::Null));
+    full.entry("attestation").or_insert(m.get("miner_sig").cloned().unwrap_or(Value::Null));
+    let parsed: JsonReceiptClaim = serde_json::from_value(Value::Object(full)).context("not a receipt file")?;
+    let claim = parsed.to_claim(spec).map_err(|e| anyhow!("{}", e.message()))?;
+    Ok((claim.receipt, claim.miner_key))
+}
+
+pub async fn receipt(cmd: ReceiptCommand) -> Result<()> {
+    match cmd {
+        ReceiptCommand::Sign { job, miner, units, output_hash, receipt_id, out, rpc, base_path } => {
+            let c = client(&rpc.rpc)?;
+            let spec = chain_spec(&c, &rpc.rpc).await?;
+            let key = resolve_key(&spec, &miner, &base(&base_path))?;
+            let job_id: Hash = job.parse().map_err(|e| anyhow!("--job: {e}"))?;
+            let j = call(&c, &rpc.rpc, "job_get", rpc_params![job_id]).await?;
+            if j.is_null() {
+                bail!("job {job_id} does not exist");
+            }
+            let client_addr = spec.parse_address(j["client"].as_str().unwrap_or_default())?;
+            let price = amount(j["price"].as_str().unwrap_or_default(), "the job's price")?;
+            let output_hash = hash_or_file(&output_hash, "output-hash")?;
+            let miner_addr = Address::from_public_key(&key.public());
+            let receipt_id = match receipt_id {
+                Some(r) => r.parse().map_err(|e| anyhow!("--receipt-id: {e}"))?,
+                None => Hash::of(tag::RECEIPT, &(job_id, miner_addr, output_hash, units)),
+            };
+            let receipt = ComputeReceipt {
+                receipt_id,
+                job_id,
+                client: client_addr,
+                miner: miner_addr,
+                compute_units: units,
+                price,
+                output_hash,
+                metering_version: spec.economy.metering_version,
+            };
+            let sig = key.sign(&receipt.signing_hash());
+            let mut v = ergon::rpc::types::receipt_claim_to_json(
+                &ReceiptClaim {
+                    receipt,
+                    miner_key: key.public(),
+                    miner_sig: sig,
+                    coordinator_key: key.public(),
+                    attestation: sig,
+                },
+                spec.hrp(),
+            );
+            let m = v.as_object_mut().ok_or_else(|| anyhow!("receipt JSON"))?;
+            m.remove("coordinator_key");
+            m.remove("attestation");
+            write_file(&out, m)?;
+            print(rpc.json, &json!({"receiptId": receipt_id, "file": out}), |_| {
+                format!("Signed receipt {receipt_id} -> {}", out.display())
+            });
+            Ok(())
+        }
+        ReceiptCommand::Attest { file, coordinator, rpc, base_path } => {
+            let c = client(&rpc.rpc)?;
+            let spec = chain_spec(&c, &rpc.rpc).await?;
+            let key = resolve_key(&spec, &coordinator, &base(&base_path))?;
+            let mut m = read_file(&file)?;
+            let (receipt, miner_key) = receipt_in(&spec, &m)?;
+            let miner_sig: ergon::primitives::Signature = m
+                .get("miner_sig")
+                .and_then(Value::as_str)
+                .ok_or_else(|| anyhow!("{} has no miner_sig", file.display()))?
+                .parse()?;
+            miner_key
+                .verify(&receipt.signing_hash(), &miner_sig)
+                .map_err(|_| anyhow!("the miner's signature does not verify"))?;
+            let attestation = key.sign(&receipt.attestation_hash());
+            m.insert("coordinator_key".into(), Value::String(key.public().to_hex()));
+            m.insert("attestation".into(), Value::String(attestation.to_hex()));
+            write_file(&file, &m)?;
+            print(rpc.json, &json!({"receiptId": receipt.receipt_id, "file": file}), |_| {
+                format!("Attested receipt {} in {}", receipt.receipt_id, file.display())
+            });
+            Ok(())
+        }
+        ReceiptCommand::Submit { file, from, opts } => {
+            let (c, url) = (client(&opts.rpc.rpc)?, opts.rpc.rpc.clone());
+            let spec = chain_spec(&c, &url).await?;
+            let key = resolve_key(&spec, &from, &base(&opts.base_path))?;
+            let m = read_file(&file)?;
+            if !m.contains_key("attestation") {
+                bail!(
+                    "{} is not attested yet: run `ergon receipt attest {} --coordinator KEY` first",
+                    file.display(),
+                    file.display()
+                );
+            }
+            let parsed: JsonReceiptClaim = serde_json::from_value(Value::Object(m)).context("not a receipt file")?;
+            let claim = parsed.to_claim(&spec).map_err(|e| anyhow!("{}", e.message()))?;
+            let receipt_id = claim.receipt.receipt_id;
+            send(&opts, &c, &spec, &key, Payload::ReceiptClaim(Box::new(claim)), json!({"receiptId": receipt_id})).await
+        }
+        ReceiptCommand::Show { receipt_id, rpc } => {
+            let c = client(&rpc.rpc)?;
+            let v = call(&c, &rpc.rpc, "receipt_get", rpc_params![receipt_id]).await?;
+            print(rpc.json, &v, |v| serde_json::to_string_pretty(v).unwrap_or_default());
+            Ok(())
+        }
+    }
+}
+
+/// `ergon stake` / `ergon unstake`.
+pub async fn stake(amount_arg: String, from: String, opts: TxOpts, unstake: bool) -> Result<()> {
+    let (c, url) = (client(&opts.rpc.rpc)?, opts.rpc.rpc.clone());
+    let spec = chain_spec(&c, &url).await?;
+    let key: Keypair = resolve_key(&spec, &from, &base(&opts.base_path))?;
+    let s = StakeAmount { amount: amount(&amount_arg, "AMOUNT")? };
+    let payload = if unstake { Payload::Unstake(s) } else { Payload::Stake(s) };
+    send(&opts, &c, &spec, &key, payload, json!({})).await
+}
+
+/// `ergon validators`: the set in force and the candidates.
+pub async fn validators(rpc: RpcArgs) -> Result<()> {
+    let c = client(&rpc.rpc)?;
+    let v = call(&c, &rpc.rpc, "staking_validators", rpc_params![]).await?;
+    print(rpc.json, &v, |v| {
+        let mut rows = vec![format!("{:<45} {:>22} {:>10}", "validator", "stake", "power")];
+        for x in v["validators"].as_array().into_iter().flatten() {
+            rows.push(format!(
+                "{:<45} {:>22} {:>10}",
+                x["address"].as_str().unwrap_or("?"),
+                x["stake"].as_str().unwrap_or("?"),
+                x["power"]
+            ));
+        }
+        rows.join("\n")
+    });
+    Ok(())
+}

@@ -1,0 +1,523 @@
+//! The compute economy in the ledger: jobs and escrow, receipts that mint, maturity, staking,
+//! with every amount checked exactly and the supply invariants property-tested over random
+//! sequences of every economy payload.
+
+use super::*;
+use crate::ledger::payload::job::{Job, JobStatus};
+use crate::ledger::payload::receipt::{ReceiptRecord, ReceiptStatus};
+use crate::primitives::{ComputeReceipt, JobCancel, JobPost, ReceiptClaim, StakeAmount};
+
+/// Signs `payload` from `from` at `nonce`, paying the minimum fee.
+fn signed(spec: &ChainSpec, from: &Keypair, nonce: u64, payload: Payload) -> SignedTx {
+    let tx = unsigned(spec, from, nonce, payload);
+    super::fees::with_required_fee(spec, tx).unwrap().sign(from)
+}
+
+/// Each sender's next nonce, as the chain has it.
+fn next_nonce(c: &Chain, k: &Keypair) -> u64 {
+    c.state.acc(&Address::from_public_key(&k.public())).nonce + 1
+}
+
+fn record<T: parity_scale_codec::Decode>(c: &Chain, key: StateKey) -> Option<T> {
+    read(&c.state, &key).unwrap()
+}
+
+fn post(c: &Chain, client: &Keypair, price: u128, max_units: u64, coordinator: Address, deadline: u64) -> SignedTx {
+    let p =
+        JobPost { program: Hash([1; 32]), input: Hash([2; 32]), max_units, price, coordinator, deadline, verifiers: 0 };
+    signed(&c.spec, client, next_nonce(c, client), Payload::JobPost(p))
+}
+
+fn receipt_for(c: &Chain, job_id: Hash, miner: &Keypair, units: u64, id: u8) -> ComputeReceipt {
+    let job: Job = record(c, StateKey::Job(job_id)).unwrap();
+    ComputeReceipt {
+        receipt_id: Hash([id; 32]),
+        job_id,
+        client: job.client,
+        miner: Address::from_public_key(&miner.public()),
+        compute_units: units,
+        price: job.post.price,
+        output_hash: Hash([9; 32]),
+        metering_version: c.spec.economy.metering_version,
+    }
+}
+
+fn claim(c: &Chain, r: ComputeReceipt, miner: &Keypair, coordinator: &Keypair, nonce: u64) -> SignedTx {
+    let claim = ReceiptClaim {
+        miner_sig: miner.sign(&r.signing_hash()),
+        attestation: coordinator.sign(&r.attestation_hash()),
+        miner_key: miner.public(),
+        coordinator_key: coordinator.public(),
+        receipt: r,
+    };
+    let tx = signed(&c.spec, miner, nonce, Payload::ReceiptClaim(Box::new(claim)));
+    tx.verify_signature().unwrap();
+    tx
+}
+
+fn stake(c: &Chain, who: &Keypair, amount: u128) -> SignedTx {
+    signed(&c.spec, who, next_nonce(c, who), Payload::Stake(StakeAmount { amount }))
+}
+
+/// Holdings of everyone equal the supply, and the supply is genesis + mints - burns.
+fn assert_supply(c: &Chain, genesis_total: u128) {
+    let s = c.state.supply;
+    assert_eq!(c.state.total_holdings(), s.total, "holdings = supply");
+    assert_eq!(s.minted, s.minted_reward + s.minted_compute);
+    assert_eq!(s.total, genesis_total + s.minted - s.burned);
+}
+
+/// A dev chain where eve is a staked miner and dave a coordinator; returns the genesis total.
+fn economy_chain() -> (Chain, u128) {
+    let mut c = Chain::dev();
+    let total = c.state.supply.total;
+    let tx = stake(&c, &key("eve"), c.spec.economy.miner_min_stake);
+    let (out, _) = c.block(addr("alice"), &[tx]);
+    assert_eq!(out[0].result, Ok(()));
+    (c, total)
+}
+
+#[test]
+fn a_job_reserves_its_price_and_a_cancel_releases_it() {
+    let (mut c, total) = economy_chain();
+    let bob = key("bob");
+    let before = c.state.acc(&addr("bob"));
+    let tx = post(&c, &bob, 1_000_000, 10, addr("dave"), 50);
+    let job_id = tx.hash();
+    let (out, _) = c.block(addr("alice"), std::slice::from_ref(&tx));
+    assert_eq!(out[0].result, Ok(()));
+    let after = c.state.acc(&addr("bob"));
+    assert_eq!(after.balance, before.balance - tx.tx.fee - 1_000_000);
+    assert_eq!(after.reserved, 1_000_000);
+    let job: Job = record(&c, StateKey::Job(job_id)).unwrap();
+    assert_eq!((job.status, job.client, job.posted_at), (JobStatus::Open, addr("bob"), c.height));
+    assert_supply(&c, total);
+
+    // Only the client may cancel.
+    let stranger = signed(&c.spec, &key("charlie"), 1, Payload::JobCancel(JobCancel { job_id }));
+    let (out, _) = c.block(addr("alice"), &[stranger]);
+    assert_eq!(out[0].result, Err(TxFailure::NotJobClient));
+    let cancel = signed(&c.spec, &bob, 2, Payload::JobCancel(JobCancel { job_id }));
+    let (out, _) = c.block(addr("alice"), std::slice::from_ref(&cancel));
+    assert_eq!(out[0].result, Ok(()));
+    let done = c.state.acc(&addr("bob"));
+    assert_eq!(done.reserved, 0);
+    assert_eq!(done.balance, before.balance - tx.tx.fee - cancel.tx.fee);
+    assert_eq!(record::<Job>(&c, StateKey::Job(job_id)).unwrap().status, JobStatus::Cancelled);
+    let again = signed(&c.spec, &bob, 3, Payload::JobCancel(JobCancel { job_id }));
+    let (out, _) = c.block(addr("alice"), &[again]);
+    assert_eq!(out[0].result, Err(TxFailure::JobNotOpen { status: JobStatus::Cancelled }));
+    assert_supply(&c, total);
+}
+
+#[test]
+fn a_job_past_its_deadline_expires_and_its_escrow_returns() {
+    let (mut c, total) = economy_chain();
+    let deadline = c.height + 3;
+    let tx = post(&c, &key("bob"), 777, 10, addr("dave"), deadline);
+    let job_id = tx.hash();
+    c.block(addr("alice"), &[tx]);
+    assert_eq!(c.state.acc(&addr("bob")).reserved, 777);
+    while c.height < deadline - 1 {
+        c.block(addr("alice"), &[]);
+    }
+    assert_eq!(record::<Job>(&c, StateKey::Job(job_id)).unwrap().status, JobStatus::Open, "open through its deadline");
+    c.block(addr("alice"), &[]);
+    assert_eq!(c.height, deadline);
+    assert_eq!(record::<Job>(&c, StateKey::Job(job_id)).unwrap().status, JobStatus::Expired);
+    assert_eq!(c.state.acc(&addr("bob")).reserved, 0);
+    assert_eq!(record::<Vec<Hash>>(&c, StateKey::Expiring(deadline)), None, "the queue entry is deleted");
+    // A deadline that has passed is refused.
+    let late = post(&c, &key("bob"), 5, 10, addr("dave"), c.height);
+    let (out, _) = c.block(addr("alice"), &[late]);
+    assert_eq!(out[0].result, Err(TxFailure::DeadlineInPast { deadline: c.height - 1, height: c.height }));
+    assert_supply(&c, total);
+}
+
+#[test]
+fn a_receipt_pays_the_miner_mints_pending_amounts_and_they_mature() {
+    let (mut c, total) = economy_chain();
+    let (bob, eve, dave) = (key("bob"), key("eve"), key("dave"));
+    let treasury = c.genesis.treasury;
+    let tx = post(&c, &bob, 1_000_000, 600_000, addr("dave"), c.height + 100);
+    let job_id = tx.hash();
+    c.block(addr("alice"), &[tx]);
+    let before = |a: &Address| c.state.acc(a);
+    let (bob0, eve0, dave0, t0) =
+        (before(&addr("bob")), before(&addr("eve")), before(&addr("dave")), before(&treasury));
+    let s0 = c.state.supply;
+
+    let r = receipt_for(&c, job_id, &eve, 500_000, 1);
+    let tx = claim(&c, r.clone(), &eve, &dave, next_nonce(&c, &eve));
+    let fee = tx.tx.fee;
+    let (out, _) = c.block(addr("alice"), &[tx]);
+    assert_eq!(out[0].result, Ok(()));
+    let claimed_at = c.height;
+
+    // Escrow: 1% of the price burned, the rest to the miner. Mint: 500,000 units x 1,000 x 10
+    // (the multiplier before any verified work), 5% to the coordinator, 10% to the treasury.
+    let (burn, payment) = (10_000u128, 990_000u128);
+    let mint = 500_000u128 * 1_000 * 10;
+    let (to_coordinator, to_treasury) = (mint * 500 / 10_000, mint * 1_000 / 10_000);
+    let to_miner = mint - to_coordinator - to_treasury;
+    assert_eq!((mint, to_coordinator, to_treasury, to_miner), (5_000_000_000, 250_000_000, 500_000_000, 4_250_000_000));
+    let bob1 = c.state.acc(&addr("bob"));
+    assert_eq!((bob1.balance, bob1.reserved), (bob0.balance, 0), "the reservation paid for the job");
+    let eve1 = c.state.acc(&addr("eve"));
+    assert_eq!(eve1.balance, eve0.balance - fee);
+    assert_eq!(eve1.pending, payment + to_miner);
+    assert_eq!(c.state.acc(&addr("dave")).pending, dave0.pending + to_coordinator);
+    assert_eq!(c.state.acc(&treasury).pending, t0.pending + to_treasury);
+    let s1 = c.state.supply;
+    assert_eq!(s1.minted_compute, s0.minted_compute + mint);
+    assert_eq!(s1.burned, s0.burned + burn);
+    assert_eq!(s1.verified_units, 500_000);
+    assert_supply(&c, total);
+    let rec: ReceiptRecord = record(&c, StateKey::Receipt(r.receipt_id)).unwrap();
+    assert_eq!((rec.status, rec.matures_at, rec.minted()), (ReceiptStatus::Pending, claimed_at + 20, mint));
+    assert_eq!(record::<Job>(&c, StateKey::Job(job_id)).unwrap().status, JobStatus::Claimed);
+
+    // The same receipt id never pays twice, even for another job.
+    let job2 = post(&c, &bob, 5, 10, addr("dave"), c.height + 100);
+    let job2_id = job2.hash();
+    c.block(addr("alice"), &[job2]);
+    let mut replay = receipt_for(&c, job2_id, &eve, 1, 1);
+    replay.receipt_id = r.receipt_id;
+    let replay = claim(&c, replay, &eve, &dave, next_nonce(&c, &eve));
+    let replay_fee = replay.tx.fee;
+    let (out, _) = c.block(addr("alice"), &[replay]);
+    assert_eq!(out[0].result, Err(TxFailure::ReceiptReplay(r.receipt_id)));
+
+    // Pending until the challenge window closes, then available.
+    while c.height < claimed_at + 19 {
+        c.block(addr("alice"), &[]);
+    }
+    assert_eq!(c.state.acc(&addr("eve")).pending, payment + to_miner, "still pending one block before");
+    c.block(addr("alice"), &[]);
+    let eve2 = c.state.acc(&addr("eve"));
+    assert_eq!(eve2.pending, 0);
+    assert_eq!(eve2.balance, eve1.balance - replay_fee + payment + to_miner);
+    assert_eq!(c.state.acc(&addr("dave")).balance, dave0.balance + to_coordinator);
+    assert_eq!(c.state.acc(&addr("dave")).pending, 0);
+    assert_eq!(record::<ReceiptRecord>(&c, StateKey::Receipt(r.receipt_id)).unwrap().status, ReceiptStatus::Matured);
+    assert_eq!(record::<Job>(&c, StateKey::Job(job_id)).unwrap().status, JobStatus::Settled);
+    assert_supply(&c, total);
+}
+
+#[test]
+fn bad_receipts_fail_each_for_its_own_reason() {
+    let (mut c, total) = economy_chain();
+    let (bob, eve, dave, ferdie) = (key("bob"), key("eve"), key("dave"), key("ferdie"));
+    let tx = post(&c, &bob, 1_000, 100, addr("dave"), c.height + 3);
+    let job_id = tx.hash();
+    c.block(addr("alice"), &[tx]);
+    let good = receipt_for(&c, job_id, &eve, 100, 7);
+    let mut cases: Vec<(SignedTx, TxFailure)> = Vec::new();
+    let mut nonce = next_nonce(&c, &eve);
+    let mut case = |r: ComputeReceipt, miner: &Keypair, coord: &Keypair, want: TxFailure| {
+        let n = if miner.public() == eve.public() {
+            nonce += 1;
+            nonce - 1
+        } else {
+            next_nonce(&c, miner)
+        };
+        cases.push((claim(&c, r, miner, coord, n), want));
+    };
+    let mut r = good.clone();
+    r.compute_units = 101;
+    case(r, &eve, &dave, TxFailure::UnitsOverMax { units: 101, max_units: 100 });
+    let mut r = good.clone();
+    r.price = 999;
+    case(r, &eve, &dave, TxFailure::PriceMismatch { receipt: 999, job: 1_000 });
+    let mut r = good.clone();
+    r.client = addr("charlie");
+    case(r, &eve, &dave, TxFailure::ClientMismatch);
+    let mut r = good.clone();
+    r.metering_version += 1;
+    case(
+        r,
+        &eve,
+        &dave,
+        TxFailure::MeteringMismatch { got: c.spec.economy.metering_version + 1, want: c.spec.economy.metering_version },
+    );
+    case(good.clone(), &eve, &ferdie, TxFailure::WrongCoordinator);
+    let mut r = good.clone();
+    r.job_id = Hash([0x77; 32]);
+    case(r, &eve, &dave, TxFailure::UnknownJob(Hash([0x77; 32])));
+    // Ferdie signs as miner but has no stake.
+    let mut r = good.clone();
+    r.miner = addr("ferdie");
+    case(r, &ferdie, &dave, TxFailure::MinerStake { staked: 0, min: c.spec.economy.miner_min_stake });
+    // A receipt naming eve but signed by ferdie's key.
+    let r = good.clone();
+    let forged = ReceiptClaim {
+        miner_sig: ferdie.sign(&r.signing_hash()),
+        attestation: dave.sign(&r.attestation_hash()),
+        miner_key: ferdie.public(),
+        coordinator_key: dave.public(),
+        receipt: r,
+    };
+    let forged = signed(&c.spec, &ferdie, 2, Payload::ReceiptClaim(Box::new(forged)));
+    let txs: Vec<SignedTx> = cases.iter().map(|(t, _)| t.clone()).chain(std::iter::once(forged)).collect();
+    let wants: Vec<TxFailure> =
+        cases.into_iter().map(|(_, w)| w).chain(std::iter::once(TxFailure::MinerKeyMismatch)).collect();
+    let (out, _) = c.block(addr("alice"), &txs);
+    for (o, want) in out.iter().zip(wants) {
+        assert_eq!(o.result, Err(want));
+    }
+    assert_eq!(c.state.supply.minted_compute, 0, "nothing minted by bad receipts");
+    assert_eq!(c.state.acc(&addr("bob")).reserved, 1_000, "escrow untouched");
+
+    // After the deadline the job is expired; a receipt for it fails.
+    c.block(addr("alice"), &[]);
+    c.block(addr("alice"), &[]);
+    let late = claim(&c, good, &eve, &dave, next_nonce(&c, &eve));
+    let (out, _) = c.block(addr("alice"), &[late]);
+    assert_eq!(out[0].result, Err(TxFailure::JobNotOpen { status: JobStatus::Expired }));
+    assert_supply(&c, total);
+}
+
+#[test]
+fn a_forged_attestation_or_miner_signature_does_not_verify() {
+    let c = Chain::dev();
+    let (eve, dave) = (key("eve"), key("dave"));
+    let r = ComputeReceipt {
+        receipt_id: Hash([1; 32]),
+        job_id: Hash([2; 32]),
+        client: addr("bob"),
+        miner: addr("eve"),
+        compute_units: 1,
+        price: 1,
+        output_hash: Hash([3; 32]),
+        metering_version: 1,
+    };
+    // The miner's signature over the receipt cannot stand in for the coordinator's attestation.
+    let swapped = ReceiptClaim {
+        miner_sig: eve.sign(&r.signing_hash()),
+        attestation: dave.sign(&r.signing_hash()),
+        miner_key: eve.public(),
+        coordinator_key: dave.public(),
+        receipt: r,
+    };
+    let tx = signed(&c.spec, &eve, 1, Payload::ReceiptClaim(Box::new(swapped)));
+    assert!(tx.verify_signature().is_err());
+    let items: Vec<_> = tx.signature_items(tx.hash()).collect();
+    assert_eq!(items.len(), 3, "the tx's signature and the claim's two");
+}
+
+#[test]
+fn the_mint_is_capped_by_the_miners_stake_per_epoch() {
+    let (mut c, total) = economy_chain();
+    let (bob, eve, dave) = (key("bob"), key("eve"), key("dave"));
+    let stake = c.state.acc(&addr("eve")).staked;
+    // A job whose mint would be 10x the miner's stake.
+    let units = u64::try_from(stake / (c.spec.economy.mint_per_unit * 10) * 10).unwrap();
+    let tx = post(&c, &bob, 1_000, units, addr("dave"), c.height + 100);
+    let job_id = tx.hash();
+    c.block(addr("alice"), &[tx]);
+    let r = receipt_for(&c, job_id, &eve, units, 3);
+    let (out, _) = c.block(addr("alice"), &[claim(&c, r.clone(), &eve, &dave, next_nonce(&c, &eve))]);
+    assert_eq!(out[0].result, Ok(()));
+    let rec: ReceiptRecord = record(&c, StateKey::Receipt(r.receipt_id)).unwrap();
+    assert_eq!(rec.minted(), stake * u128::from(c.spec.economy.mint_cap_bps) / 10_000, "capped at the stake");
+    assert_eq!(rec.miner_payment, 990, "the payment is not capped");
+    // The cap is used up for this epoch: the next receipt settles but mints nothing.
+    let tx = post(&c, &bob, 1_000, 10, addr("dave"), c.height + 100);
+    let job2 = tx.hash();
+    c.block(addr("alice"), &[tx]);
+    let r2 = receipt_for(&c, job2, &eve, 10, 4);
+    c.block(addr("alice"), &[claim(&c, r2.clone(), &eve, &dave, next_nonce(&c, &eve))]);
+    let rec2: ReceiptRecord = record(&c, StateKey::Receipt(r2.receipt_id)).unwrap();
+    assert_eq!((rec2.minted(), rec2.miner_payment), (0, 990));
+    assert_supply(&c, total);
+}
+
+#[test]
+fn the_multiplier_decays_with_verified_work() {
+    let (mut c, _) = economy_chain();
+    let (bob, eve, dave) = (key("bob"), key("eve"), key("dave"));
+    // Pretend the network has delivered 100,000 hours: the multiplier is 1 + 9/e.
+    c.state.supply.verified_units = c.spec.economy.units_per_hour * 100_000;
+    let tx = post(&c, &bob, 1_000, 1_000, addr("dave"), c.height + 100);
+    let job_id = tx.hash();
+    c.block(addr("alice"), &[tx]);
+    let r = receipt_for(&c, job_id, &eve, 1_000, 5);
+    c.block(addr("alice"), &[claim(&c, r.clone(), &eve, &dave, next_nonce(&c, &eve))]);
+    let rec: ReceiptRecord = record(&c, StateKey::Receipt(r.receipt_id)).unwrap();
+    let want = (1_000.0 * 1_000.0 * (1.0 + 9.0 * (-1.0f64).exp())) as u128;
+    assert!(rec.minted().abs_diff(want) <= 1, "minted {} want {want}", rec.minted());
+}
+
+#[test]
+fn stake_unstake_and_the_unbonding_period() {
+    let mut c = Chain::dev();
+    let total = c.state.supply.total;
+    let ferdie = key("ferdie");
+    let min = c.spec.economy.min_stake;
+    let (out, _) = c.block(addr("alice"), &[stake(&c, &ferdie, min)]);
+    assert_eq!(out[0].result, Ok(()));
+    assert_eq!(c.state.acc(&addr("ferdie")).staked, min);
+    let v = validators::current(&c.state).unwrap();
+    assert!(v.candidates.contains(&ferdie.public()), "a candidate from its first stake at the minimum");
+    assert!(!v.active.iter().any(|(k, _)| *k == ferdie.public()), "but not active before an epoch boundary");
+    let unstake =
+        |c: &Chain, amount| signed(&c.spec, &ferdie, next_nonce(c, &ferdie), Payload::Unstake(StakeAmount { amount }));
+    let (out, _) = c.block(addr("alice"), &[unstake(&c, min + 1)]);
+    assert_eq!(out[0].result, Err(TxFailure::InsufficientStake { staked: min, amount: min + 1 }));
+    let (out, _) = c.block(addr("alice"), &[unstake(&c, 1_000)]);
+    assert_eq!(out[0].result, Ok(()));
+    let at = c.height + c.spec.economy.unbonding_period;
+    let acc = c.state.acc(&addr("ferdie"));
+    assert_eq!((acc.staked, acc.unbonding, acc.unbonding_entries), (min - 1_000, 1_000, 1));
+    for _ in 1..super::payload::stake::MAX_UNBONDING_ENTRIES {
+        c.block(addr("alice"), &[unstake(&c, 1)]);
+    }
+    let (out, _) = c.block(addr("alice"), &[unstake(&c, 1)]);
+    assert_eq!(out[0].result, Err(TxFailure::TooManyUnbonding { limit: 7 }));
+    assert_supply(&c, total);
+    let balance = c.state.acc(&addr("ferdie")).balance;
+    while c.height < at {
+        c.block(addr("alice"), &[]);
+    }
+    let acc = c.state.acc(&addr("ferdie"));
+    assert_eq!(acc.balance, balance + 1_000, "the first entry is released at its height");
+    assert_eq!((acc.unbonding, acc.unbonding_entries), (6, 6));
+    assert_supply(&c, total);
+}
+
+#[test]
+fn a_new_staker_joins_the_validator_set_at_the_epoch_boundary() {
+    let mut spec = ChainSpec::load("dev").unwrap();
+    spec.consensus.epoch_length = 5;
+    let mut c = Chain::new(spec);
+    let ferdie = key("ferdie");
+    let min = c.spec.economy.min_stake;
+    c.block(addr("alice"), &[stake(&c, &ferdie, min * 2)]);
+    while c.height % 5 != 4 {
+        c.block(addr("alice"), &[]);
+        assert_eq!(validators::current(&c.state).unwrap().active.len(), 1);
+    }
+    c.block(addr("alice"), &[]);
+    let active = validators::current(&c.state).unwrap().active;
+    assert_eq!(active.len(), 2, "{active:?}");
+    assert!(active.contains(&(ferdie.public(), min * 2)));
+}
+
+#[derive(Debug, Clone)]
+enum EconOp {
+    Post { client: usize, price: u128, max_units: u64, ttl: u64 },
+    Cancel { by: usize, job: usize },
+    Claim { job: usize, units: u64, id: u8, honest_coordinator: bool },
+    Stake { who: usize, amount: u128 },
+    Unstake { who: usize, amount: u128 },
+}
+
+fn arb_econ_op() -> impl Strategy<Value = EconOp> {
+    prop_oneof![
+        (0usize..3, 1u128..5_000_000, 1u64..2_000_000, 1u64..8)
+            .prop_map(|(client, price, max_units, ttl)| EconOp::Post { client, price, max_units, ttl }),
+        (0usize..3, 0usize..8).prop_map(|(by, job)| EconOp::Cancel { by, job }),
+        (0usize..8, 0u64..2_500_000, 0u8..6, prop::bool::weighted(0.8))
+            .prop_map(|(job, units, id, honest_coordinator)| EconOp::Claim { job, units, id, honest_coordinator }),
+        (0usize..3, 1u128..200_000_000_000).prop_map(|(who, amount)| EconOp::Stake { who, amount }),
+        (0usize..3, 1u128..200_000_000_000).prop_map(|(who, amount)| EconOp::Unstake { who, amount }),
+    ]
+}
+
+/// Clients bob, charlie, dave; miners (and stakers) eve, ferdie, charlie; coordinator alice.
+const CLIENTS: [&str; 3] = ["bob", "charlie", "dave"];
+const MINERS: [&str; 3] = ["eve", "ferdie", "charlie"];
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// Over random blocks of every economy payload: holdings = supply = genesis + rewards +
+    /// receipt mints - burns; compute is minted only by accepted receipts for escrowed jobs;
+    /// a receipt id pays once; escrow equals the prices of the open jobs; the builder's and
+    /// the importer's transitions agree.
+    #[test]
+    fn random_economy_blocks_conserve_supply(blocks in prop::collection::vec(prop::collection::vec(arb_econ_op(), 0..6), 1..12)) {
+        let mut spec = ChainSpec::load("dev").unwrap();
+        spec.economy.challenge_blocks = 3;
+        spec.economy.unbonding_period = 4;
+        spec.consensus.epoch_length = 4;
+        let mut c = Chain::new(spec);
+        let total = c.state.supply.total;
+        let mut jobs: Vec<Hash> = Vec::new();
+        let mut paid_ids: BTreeSet<Hash> = BTreeSet::new();
+        let mut minted_by_receipts = 0u128;
+        for ops in &blocks {
+            let mut nonces: BTreeMap<Address, u64> = BTreeMap::new();
+            let mut next = |c: &Chain, k: &Keypair| {
+                let a = Address::from_public_key(&k.public());
+                let n = nonces.entry(a).or_insert_with(|| next_nonce(c, k));
+                *n += 1;
+                *n - 1
+            };
+            let mut txs = Vec::new();
+            for op in ops {
+                let tx = match op {
+                    EconOp::Post { client, price, max_units, ttl } => {
+                        let k = key(CLIENTS[*client]);
+                        let p = JobPost { program: Hash([1; 32]), input: Hash([2; 32]), max_units: *max_units, price: *price,
+                            coordinator: addr("alice"), deadline: c.height + 1 + ttl, verifiers: 0 };
+                        let tx = signed(&c.spec, &k, next(&c, &k), Payload::JobPost(p));
+                        jobs.push(tx.hash());
+                        tx
+                    }
+                    EconOp::Cancel { by, job } => {
+                        let Some(job_id) = jobs.get(*job).copied() else { continue };
+                        let k = key(CLIENTS[*by]);
+                        signed(&c.spec, &k, next(&c, &k), Payload::JobCancel(JobCancel { job_id }))
+                    }
+                    EconOp::Claim { job, units, id, honest_coordinator } => {
+                        let Some(job_id) = jobs.get(*job).copied() else { continue };
+                        let Some(j) = record::<Job>(&c, StateKey::Job(job_id)) else { continue };
+                        let miner = key(MINERS[usize::from(*id) % 3]);
+                        let r = ComputeReceipt { receipt_id: Hash([*id; 32]), job_id, client: j.client,
+                            miner: Address::from_public_key(&miner.public()), compute_units: *units, price: j.post.price,
+                            output_hash: Hash([3; 32]), metering_version: 1 };
+                        let coord = if *honest_coordinator { key("alice") } else { key("bob") };
+                        let n = next(&c, &miner);
+                        claim(&c, r, &miner, &coord, n)
+                    }
+                    EconOp::Stake { who, amount } => {
+                        let k = key(MINERS[*who]);
+                        signed(&c.spec, &k, next(&c, &k), Payload::Stake(StakeAmount { amount: *amount }))
+                    }
+                    EconOp::Unstake { who, amount } => {
+                        let k = key(MINERS[*who]);
+                        signed(&c.spec, &k, next(&c, &k), Payload::Unstake(StakeAmount { amount: *amount }))
+                    }
+                };
+                txs.push(tx);
+            }
+            let proposer = addr("alice");
+            let imported = apply_block(&c.state, &c.spec, env(c.height + 1, proposer), &[], &txs).unwrap();
+            let (outcomes, diff) = c.block(proposer, &txs);
+            prop_assert_eq!(&imported.outcomes, &outcomes);
+            prop_assert_eq!(&imported.diff, &diff);
+            for (tx, o) in txs.iter().zip(&outcomes) {
+                if let (Payload::ReceiptClaim(cl), Ok(())) = (&tx.tx.payload, &o.result) {
+                    prop_assert!(paid_ids.insert(cl.receipt.receipt_id), "receipt id paid twice");
+                    let rec: ReceiptRecord = record(&c, StateKey::Receipt(cl.receipt.receipt_id)).unwrap();
+                    minted_by_receipts += rec.minted();
+                }
+            }
+            assert_supply(&c, total);
+            let s = c.state.supply;
+            prop_assert_eq!(s.minted_compute, minted_by_receipts, "compute mint only from accepted receipts");
+            // Escrow holds exactly the prices of the open jobs.
+            let mut escrow = 0u128;
+            for id in &jobs {
+                if let Some(j) = record::<Job>(&c, StateKey::Job(*id)) {
+                    if j.status == JobStatus::Open {
+                        escrow += j.post.price;
+                    }
+                }
+            }
+            let reserved: u128 = c.state.accounts.values().map(|a| a.reserved).sum();
+            prop_assert_eq!(reserved, escrow);
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! The compute economy's payloads and records: jobs in escrow, compute receipts with their
+//! coordinator attestation, and staking.
+
+use super::address::Address;
+use super::hash::{tag, Hash};
+use super::keys::{PublicKey, Signature};
+use parity_scale_codec::{Decode, Encode};
+
+/// JOB_POST: the client reserves `price` for running `program` on `input`.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct JobPost {
+    /// BLAKE3 of the WASM program blob.
+    pub program: Hash,
+    /// BLAKE3 of the input blob.
+    pub input: Hash,
+    /// Most compute units (fuel) a receipt may claim.
+    pub max_units: u64,
+    #[codec(compact)]
+    pub price: u128,
+    /// Who attests receipts for this job.
+    pub coordinator: Address,
+    /// Last height at which a receipt is accepted; after it the reservation is released.
+    pub deadline: u64,
+    /// Verifiers to draw once a receipt lands (used by verified compute).
+    pub verifiers: u8,
+}
+
+/// JOB_CANCEL: the client takes its reservation back while no receipt was accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct JobCancel {
+    pub job_id: Hash,
+}
+
+/// What a miner claims it delivered (seed 004 §2.2, §18.2).
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct ComputeReceipt {
+    /// Chosen by the miner; unique forever.
+    pub receipt_id: Hash,
+    pub job_id: Hash,
+    pub client: Address,
+    pub miner: Address,
+    pub compute_units: u64,
+    #[codec(compact)]
+    pub price: u128,
+    /// BLAKE3 of the output blob.
+    pub output_hash: Hash,
+    /// The VM metering the units were counted with.
+    pub metering_version: u32,
+}
+
+impl ComputeReceipt {
+    /// What the miner signs.
+    pub fn signing_hash(&self) -> Hash {
+        Hash::of(tag::RECEIPT, self)
+    }
+
+    /// What the job's coordinator signs: the same receipt under its own domain, so a miner's
+    /// signature can never pass for an attestation.
+    pub fn attestation_hash(&self) -> Hash {
+        Hash::of(tag::ATTESTATION, self)
+    }
+}
+
+/// RECEIPT_CLAIM: a receipt signed by its miner and attested by the job's coordinator.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct ReceiptClaim {
+    pub receipt: ComputeReceipt,
+    pub miner_key: PublicKey,
+    pub miner_sig: Signature,
+    pub coordinator_key: PublicKey,
+    pub attestation: Signature,
+}
+
+impl ReceiptClaim {
+    /// The two signatures the claim carries, for batch verification with the tx's own.
+    pub fn signatures(&self) -> [(PublicKey, Hash, Signature); 2] {
+        [
+            (self.miner_key, self.receipt.signing_hash(), self.miner_sig),
+            (self.coordinator_key, self.receipt.attestation_hash(), self.attestation),
+        ]
+    }
+}
+
+/// STAKE / UNSTAKE: bond AIT from the available balance, or start unbonding it.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct StakeAmount {
+    #[codec(compact)]
+    pub amount: u128,
+}

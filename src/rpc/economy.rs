@@ -1,0 +1,226 @@
+//! The economy's RPC methods (DESIGN.md §8): jobs, receipts, staking, supply, parameters and
+//! the contribution multiplier. Reads go straight to the store's latest state.
+
+use super::errors::{err, internal, invalid_params, UNKNOWN_RECEIPT};
+use super::params::Args;
+use super::{parse_address, Ctx, RpcResult};
+use crate::ledger::economy_math::{contribution_multiplier_wad, contribution_tier, WAD};
+use crate::ledger::payload::job::{Job, JobStatus};
+use crate::ledger::payload::receipt::ReceiptRecord;
+use crate::ledger::{read, validators, StateKey, StateReader};
+use crate::primitives::{Address, Hash};
+use jsonrpsee::RpcModule;
+use parity_scale_codec::{Decode, Encode};
+use serde_json::{json, Value};
+
+/// Jobs one `job_list` call returns at most.
+pub const MAX_JOBS: usize = 1000;
+
+/// A WAD fixed-point value as a decimal string with 18 places, trailing zeros trimmed.
+fn wad_decimal(v: u128) -> String {
+    let (int, frac) = (v / WAD, v % WAD);
+    let frac = format!("{frac:018}");
+    let frac = frac.trim_end_matches('0');
+    if frac.is_empty() {
+        int.to_string()
+    } else {
+        format!("{int}.{frac}")
+    }
+}
+
+fn job_json(id: &Hash, job: &Job, hrp: &str) -> Value {
+    let p = &job.post;
+    json!({
+        "jobId": id,
+        "client": job.client.to_bech32(hrp),
+        "program": p.program,
+        "input": p.input,
+        "maxUnits": p.max_units,
+        "price": p.price.to_string(),
+        "coordinator": p.coordinator.to_bech32(hrp),
+        "deadline": p.deadline,
+        "verifiers": p.verifiers,
+        "status": job.status,
+        "postedAt": job.posted_at,
+        "receipt": job.receipt,
+    })
+}
+
+fn receipt_json(id: &Hash, r: &ReceiptRecord, hrp: &str) -> Value {
+    json!({
+        "receiptId": id,
+        "jobId": r.job_id,
+        "miner": r.miner.to_bech32(hrp),
+        "coordinator": r.coordinator.to_bech32(hrp),
+        "computeUnits": r.compute_units,
+        "outputHash": r.output_hash,
+        "height": r.height,
+        "maturityHeight": r.matures_at,
+        "status": r.status,
+        "minerPayment": r.miner_payment.to_string(),
+        "burned": r.burned.to_string(),
+        "mint": {
+            "total": r.minted().to_string(),
+            "miner": r.mint_miner.to_string(),
+            "coordinator": r.mint_coordinator.to_string(),
+            "treasury": r.mint_treasury.to_string(),
+        },
+    })
+}
+
+fn parse_status(s: &str) -> RpcResult<JobStatus> {
+    Ok(match s {
+        "open" => JobStatus::Open,
+        "claimed" => JobStatus::Claimed,
+        "settled" => JobStatus::Settled,
+        "cancelled" => JobStatus::Cancelled,
+        "expired" => JobStatus::Expired,
+        other => {
+            return Err(invalid_params(format!(
+                "status {other:?}: expected open, claimed, settled, cancelled or expired"
+            )))
+        }
+    })
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct JobFilter {
+    status: Option<String>,
+    client: Option<String>,
+    coordinator: Option<String>,
+    from_height: Option<u64>,
+    limit: Option<usize>,
+}
+
+pub(super) fn register(m: &mut RpcModule<Ctx>) -> Result<(), jsonrpsee::core::RegisterMethodError> {
+    m.register_method("job_get", |p, ctx, _| -> RpcResult<Value> {
+        let args = Args::parse(&p, &["jobId"])?;
+        let id: Hash = args.required(0)?;
+        let job: Option<Job> = read(ctx.node.store().as_ref(), &StateKey::Job(id)).map_err(internal)?;
+        Ok(job.map_or(Value::Null, |j| job_json(&id, &j, ctx.node.spec().hrp())))
+    })?;
+
+    m.register_method("job_list", |p, ctx, _| -> RpcResult<Value> {
+        let args = Args::parse(&p, &["filter"])?;
+        let f: JobFilter = args.optional(0)?.unwrap_or_default();
+        let status = f.status.as_deref().map(parse_status).transpose()?;
+        let client = f.client.as_deref().map(|a| parse_address(a, &ctx.node)).transpose()?;
+        let coordinator = f.coordinator.as_deref().map(|a| parse_address(a, &ctx.node)).transpose()?;
+        let limit = f.limit.unwrap_or(100).min(MAX_JOBS);
+        let from = f.from_height.unwrap_or(0);
+        let job_variant = StateKey::Job(Hash::ZERO).encode()[0];
+        let jobs = ctx
+            .node
+            .store()
+            .state_records::<Job>(job_variant, limit, |_, j| {
+                status.is_none_or(|s| j.status == s)
+                    && client.is_none_or(|c| j.client == c)
+                    && coordinator.is_none_or(|c| j.post.coordinator == c)
+                    && j.posted_at >= from
+            })
+            .map_err(internal)?;
+        let hrp = ctx.node.spec().hrp();
+        let out: Vec<Value> = jobs
+            .iter()
+            .filter_map(|(k, j)| match StateKey::decode(&mut k.as_slice()) {
+                Ok(StateKey::Job(id)) => Some(job_json(&id, j, hrp)),
+                _ => None,
+            })
+            .collect();
+        Ok(Value::Array(out))
+    })?;
+
+    m.register_method("receipt_get", |p, ctx, _| -> RpcResult<Value> {
+        let args = Args::parse(&p, &["receiptId"])?;
+        let id: Hash = args.required(0)?;
+        let rec: Option<ReceiptRecord> = read(ctx.node.store().as_ref(), &StateKey::Receipt(id)).map_err(internal)?;
+        match rec {
+            Some(r) => Ok(receipt_json(&id, &r, ctx.node.spec().hrp())),
+            None => Err(err(UNKNOWN_RECEIPT, format!("receipt {id} was never claimed"))),
+        }
+    })?;
+
+    m.register_method("economy_supply", |_, ctx, _| -> RpcResult<Value> {
+        let store = ctx.node.store();
+        let s = store.supply().map_err(internal)?;
+        let spec = ctx.node.spec();
+        let treasury = spec.parse_address(&spec.economy.treasury).map_err(internal)?;
+        let t = store.account(&treasury).map_err(internal)?.unwrap_or_default();
+        Ok(json!({
+            "height": s.height,
+            "total": s.total.to_string(),
+            "minted": {"total": s.minted.to_string(), "reward": s.minted_reward.to_string(), "compute": s.minted_compute.to_string()},
+            "burned": s.burned.to_string(),
+            "verifiedUnits": s.verified_units.to_string(),
+            "treasury": {"address": treasury.to_bech32(spec.hrp()), "balance": t.balance.to_string(), "pending": t.pending.to_string()},
+        }))
+    })?;
+
+    m.register_method("economy_params", |_, ctx, _| -> RpcResult<Value> {
+        serde_json::to_value(&ctx.node.spec().economy).map_err(internal)
+    })?;
+
+    m.register_method("economy_multiplier", |_, ctx, _| -> RpcResult<Value> {
+        let s = ctx.node.store().supply().map_err(internal)?;
+        let e = &ctx.node.spec().economy;
+        let m = contribution_multiplier_wad(s.verified_units, e.units_per_hour, e.contribution_decay_hours);
+        let hours = s.verified_units.checked_div(e.units_per_hour).unwrap_or(0);
+        Ok(json!({
+            "multiplier": wad_decimal(m),
+            "multiplierWad": m.to_string(),
+            "tier": contribution_tier(s.verified_units, e.units_per_hour).name(),
+            "networkHours": hours.to_string(),
+            "verifiedUnits": s.verified_units.to_string(),
+        }))
+    })?;
+
+    m.register_method("staking_validators", |_, ctx, _| -> RpcResult<Value> {
+        let v = validators::current(ctx.node.store().as_ref()).map_err(internal)?;
+        let set = crate::consensus::ValidatorSet::from_stakes(&v.active).map_err(internal)?;
+        let hrp = ctx.node.spec().hrp();
+        let active: Vec<Value> = v
+            .active
+            .iter()
+            .map(|(k, stake)| {
+                json!({
+                    "address": Address::from_public_key(k).to_bech32(hrp),
+                    "consensusKey": k.to_hex(),
+                    "stake": stake.to_string(),
+                    "power": set.power_of(k),
+                })
+            })
+            .collect();
+        let candidates: Vec<String> = v.candidates.iter().map(|k| Address::from_public_key(k).to_bech32(hrp)).collect();
+        Ok(json!({"validators": active, "totalPower": set.total_power(), "candidates": candidates}))
+    })?;
+
+    m.register_method("staking_get", |p, ctx, _| -> RpcResult<Value> {
+        let args = Args::parse(&p, &["address"])?;
+        let addr = parse_address(&args.required::<String>(0)?, &ctx.node)?;
+        let store = ctx.node.store();
+        let acc = store.account(&addr).map_err(internal)?.unwrap_or_default();
+        let v = validators::current(store.as_ref()).map_err(internal)?;
+        let is = |k: &crate::primitives::PublicKey| Address::from_public_key(k) == addr;
+        Ok(json!({
+            "address": addr.to_bech32(ctx.node.spec().hrp()),
+            "staked": acc.staked.to_string(),
+            "unbonding": acc.unbonding.to_string(),
+            "unbondingEntries": acc.unbonding_entries,
+            "candidate": v.candidates.iter().any(is),
+            "validator": v.active.iter().any(|(k, _)| is(k)),
+        }))
+    })?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn wad_decimals() {
+        use super::{wad_decimal, WAD};
+        assert_eq!(wad_decimal(10 * WAD), "10");
+        assert_eq!(wad_decimal(WAD + WAD / 2), "1.5");
+        assert_eq!(wad_decimal(1), "0.000000000000000001");
+    }
+}

@@ -1,0 +1,278 @@
+//! The compute economy through the CLI and JSON-RPC of a real `--dev` node: a client posts a
+//! job, a staked miner signs a receipt, the coordinator attests it, and the claim pays and
+//! mints exactly the documented amounts, pending until the challenge window closes; bad
+//! claims get their own error codes; a job past its deadline returns its escrow.
+
+use super::*;
+use ergon::primitives::{ComputeReceipt, Hash, JobPost, ReceiptClaim, StakeAmount};
+
+const DAVE: &str = "ait15qqpaw35vkg9n5726eulx9fk207arupna5l55e";
+const FERDIE: &str = "ait12dlp5dx5yy7vh2038sdu50m6pvmgc9cse3jchx";
+const TREASURY: &str = "ait1y4xa3fegzv3kf03tlkhqf7ygs5mch33daah08t";
+const MINER_STAKE: u128 = 100_000_000_000;
+
+/// Runs the CLI against `node` and returns the JSON object of its last line.
+fn cli(node: &Node, home: &Path, args: &[&str]) -> Value {
+    let url = node.url();
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(["--rpc", &url]);
+    let home = home.to_str().expect("utf-8 path");
+    let out = run_ergon(&all, &[("HOME", home)], Duration::from_secs(120));
+    assert!(
+        out.status.success(),
+        "ergon {all:?} failed ({})\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        out.stdout,
+        out.stderr
+    );
+    let line = out.stdout.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default();
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("ergon {all:?} printed no JSON ({e}): {}", out.stdout))
+}
+
+/// Runs the CLI expecting failure; returns its stderr.
+fn cli_fails(node: &Node, home: &Path, args: &[&str]) -> String {
+    let url = node.url();
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(["--rpc", &url]);
+    let out = run_ergon(&all, &[("HOME", home.to_str().expect("utf-8 path"))], Duration::from_secs(120));
+    assert!(!out.status.success(), "ergon {all:?} should fail\nstdout:\n{}", out.stdout);
+    out.stderr
+}
+
+fn account(node: &Node, who: &str) -> Value {
+    node.call("account_get", json!([who]))
+}
+
+fn field(v: &Value, name: &str) -> u128 {
+    amount(&v[name])
+}
+
+fn height(node: &Node) -> u64 {
+    node.call("chain_getHead", json!([]))["height"].as_u64().expect("head height")
+}
+
+/// A signed RECEIPT_CLAIM built here, for the cases the CLI will not produce.
+fn claim_tx(node: &Node, miner: &Keypair, coordinator: &Keypair, r: ComputeReceipt) -> SignedTx {
+    let nonce = account(node, &addr(miner))["nonce"].as_u64().expect("nonce") + 1;
+    let claim = ReceiptClaim {
+        miner_sig: miner.sign(&r.signing_hash()),
+        attestation: coordinator.sign(&r.attestation_hash()),
+        miner_key: miner.public(),
+        coordinator_key: coordinator.public(),
+        receipt: r,
+    };
+    let tx = Tx {
+        chain_id: CHAIN_ID.into(),
+        sender: miner.public(),
+        nonce,
+        fee: 0,
+        priority: Priority::Normal,
+        payload: Payload::ReceiptClaim(Box::new(claim)),
+    };
+    ergon::ledger::fees::with_required_fee(&dev_spec(), tx).expect("fee").sign(miner)
+}
+
+fn post_job(node: &Node, home: &Path, max_units: &str, price: &str, deadline: &str) -> String {
+    let v = cli(
+        node,
+        home,
+        &[
+            "job",
+            "post",
+            "--from",
+            "bob",
+            "--program",
+            &format!("0x{}", "01".repeat(32)),
+            "--input",
+            &format!("0x{}", "02".repeat(32)),
+            "--max-units",
+            max_units,
+            "--price",
+            price,
+            "--coordinator",
+            "dave",
+            "--deadline",
+            deadline,
+            "--wait",
+            "--json",
+        ],
+    );
+    assert_eq!(v["status"], "included", "{v}");
+    let id = v["jobId"].as_str().unwrap_or_else(|| panic!("job post prints jobId: {v}")).to_string();
+    assert_eq!(v["txHash"], id, "a job's id is its tx hash");
+    id
+}
+
+#[test]
+fn client_job_receipt_mint_flow_pays_exact_amounts() {
+    let (dir, home) = (tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir"));
+    let node = Node::start(dir.path(), &[]);
+    let h = home.path();
+
+    // eve stakes to become a miner.
+    let v = cli(&node, h, &["stake", &MINER_STAKE.to_string(), "--from", "eve", "--wait", "--json"]);
+    assert_eq!(v["status"], "included", "{v}");
+    assert_eq!(field(&account(&node, EVE), "staked"), MINER_STAKE);
+
+    let bob0 = account(&node, BOB);
+    let job = post_job(&node, h, "1000000", "1000000", "100");
+    let bob1 = account(&node, BOB);
+    assert_eq!(field(&bob1, "reserved"), 1_000_000);
+    assert!(field(&bob1, "balance") < field(&bob0, "balance") - 1_000_000, "price reserved and fee paid");
+    let j = node.call("job_get", json!([job]));
+    assert_eq!(j["status"], "open", "{j}");
+    assert_eq!(j["coordinator"], DAVE);
+
+    let file = h.join("receipt.json");
+    let file_s = file.to_str().expect("utf-8");
+    let out_hash = format!("0x{}", "09".repeat(32));
+    cli(
+        &node,
+        h,
+        &[
+            "receipt",
+            "sign",
+            "--job",
+            &job,
+            "--miner",
+            "eve",
+            "--units",
+            "500000",
+            "--output-hash",
+            &out_hash,
+            "--out",
+            file_s,
+            "--json",
+        ],
+    );
+    // Submitting before the coordinator attests is refused by the CLI.
+    let err = cli_fails(&node, h, &["receipt", "submit", file_s, "--from", "eve"]);
+    assert!(err.contains("not attested"), "{err}");
+    cli(&node, h, &["receipt", "attest", file_s, "--coordinator", "dave", "--json"]);
+
+    let (dave0, t0) = (account(&node, DAVE), account(&node, TREASURY));
+    let s0 = node.call("economy_supply", json!([]));
+    let v = cli(&node, h, &["receipt", "submit", file_s, "--from", "eve", "--wait", "--json"]);
+    assert_eq!(v["status"], "included", "{v}");
+    let receipt_id = v["receiptId"].as_str().expect("receiptId").to_string();
+    assert!(v["txHash"].is_string(), "{v}");
+
+    // 1% of the price burned, 99% to the miner; mint = 500,000 units x 1,000 x 10 (the
+    // genesis multiplier) = 5,000,000,000: 5% coordinator, 10% treasury, 85% miner; pending.
+    let eve1 = account(&node, EVE);
+    assert_eq!(field(&eve1, "pending"), 990_000 + 4_250_000_000);
+    assert_eq!(field(&account(&node, DAVE), "pending"), field(&dave0, "pending") + 250_000_000);
+    assert_eq!(field(&account(&node, TREASURY), "pending"), field(&t0, "pending") + 500_000_000);
+    assert_eq!(field(&account(&node, BOB), "reserved"), 0);
+    let s1 = node.call("economy_supply", json!([]));
+    assert_eq!(amount(&s1["minted"]["compute"]), amount(&s0["minted"]["compute"]) + 5_000_000_000);
+    assert_eq!(amount(&s1["burned"]), amount(&s0["burned"]) + 10_000);
+    let r = node.call("receipt_get", json!([receipt_id]));
+    assert_eq!(r["status"], "pending", "{r}");
+    assert_eq!(amount(&r["mint"]["total"]), 5_000_000_000);
+    let matures = r["maturityHeight"].as_u64().expect("maturityHeight");
+    assert_eq!(matures, r["height"].as_u64().unwrap() + 20, "dev chain: 20-block challenge window");
+    assert_eq!(node.call("job_get", json!([job]))["status"], "claimed");
+    let m = node.call("economy_multiplier", json!([]));
+    assert_eq!(m["tier"], "Genesis", "{m}");
+
+    // The same receipt again: its own error code, at admission.
+    let err = cli_fails(&node, h, &["receipt", "submit", file_s, "--from", "eve"]);
+    assert!(err.contains("code 1054"), "replay: {err}");
+
+    // Matures after the window: pending becomes available.
+    wait_for("the receipt to mature", PROGRESS, || (height(&node) >= matures).then_some(()));
+    let eve2 = account(&node, EVE);
+    assert_eq!(field(&eve2, "pending"), 0);
+    assert_eq!(field(&eve2, "balance"), field(&eve1, "balance") + 990_000 + 4_250_000_000);
+    assert_eq!(field(&account(&node, DAVE), "balance"), field(&dave0, "balance") + 250_000_000);
+    assert_eq!(node.call("receipt_get", json!([receipt_id]))["status"], "matured");
+    assert_eq!(node.call("job_get", json!([job]))["status"], "settled");
+}
+
+#[test]
+fn bad_claims_get_their_own_codes_and_expired_jobs_return_escrow() {
+    let (dir, home) = (tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir"));
+    let node = Node::start(dir.path(), &[]);
+    let h = home.path();
+    let (eve, dave, ferdie) = (Keypair::dev("eve"), Keypair::dev("dave"), Keypair::dev("ferdie"));
+    let v = cli(&node, h, &["stake", &MINER_STAKE.to_string(), "--from", "eve", "--wait", "--json"]);
+    assert_eq!(v["status"], "included", "{v}");
+    let job: Hash = post_job(&node, h, "1000", "5000", "100").parse().unwrap();
+    let good = ComputeReceipt {
+        receipt_id: Hash([0x42; 32]),
+        job_id: job,
+        client: parse_addr(BOB),
+        miner: parse_addr(EVE),
+        compute_units: 1000,
+        price: 5000,
+        output_hash: Hash([9; 32]),
+        metering_version: 1,
+    };
+    let with = |f: &dyn Fn(&mut ComputeReceipt)| {
+        let mut r = good.clone();
+        f(&mut r);
+        r
+    };
+    let cases: Vec<(&str, SignedTx, i64)> = vec![
+        ("units over the maximum", claim_tx(&node, &eve, &dave, with(&|r| r.compute_units = 1001)), 1056),
+        ("price mismatch", claim_tx(&node, &eve, &dave, with(&|r| r.price = 4999)), 1055),
+        ("wrong coordinator", claim_tx(&node, &eve, &ferdie, good.clone()), 1057),
+        ("unknown job", claim_tx(&node, &eve, &dave, with(&|r| r.job_id = Hash([7; 32]))), 1050),
+        ("miner without stake", claim_tx(&node, &ferdie, &dave, with(&|r| r.miner = parse_addr(FERDIE))), 1058),
+    ];
+    for (what, tx, code) in cases {
+        let (got, msg) = node.send_err(&tx);
+        assert_eq!(got, code, "{what}: {msg}");
+    }
+    // A forged attestation (the miner's signature in its place) is a bad signature.
+    let mut forged = claim_tx(&node, &eve, &dave, good.clone());
+    if let Payload::ReceiptClaim(c) = &mut forged.tx.payload {
+        c.attestation = c.miner_sig;
+    }
+    let forged = forged.tx.sign(&eve);
+    assert_eq!(node.send_err(&forged).0, 1001);
+    // Stateless rules: a zero price is refused with the payload's code.
+    let zero = Tx {
+        chain_id: CHAIN_ID.into(),
+        sender: Keypair::dev("bob").public(),
+        nonce: account(&node, BOB)["nonce"].as_u64().unwrap() + 1,
+        fee: 0,
+        priority: Priority::Normal,
+        payload: Payload::JobPost(JobPost {
+            program: Hash([1; 32]),
+            input: Hash([2; 32]),
+            max_units: 1,
+            price: 0,
+            coordinator: parse_addr(DAVE),
+            deadline: height(&node) + 10,
+            verifiers: 0,
+        }),
+    };
+    let zero = ergon::ledger::fees::with_required_fee(&dev_spec(), zero).unwrap().sign(&Keypair::dev("bob"));
+    assert_eq!(node.send_err(&zero).0, 1013);
+    let unstake_all = Tx {
+        chain_id: CHAIN_ID.into(),
+        sender: ferdie.public(),
+        nonce: 1,
+        fee: 0,
+        priority: Priority::Normal,
+        payload: Payload::Unstake(StakeAmount { amount: 5 }),
+    };
+    let unstake_all = ergon::ledger::fees::with_required_fee(&dev_spec(), unstake_all).unwrap().sign(&ferdie);
+    assert_eq!(node.send_err(&unstake_all).0, 1063, "unstaking more than is staked");
+
+    // A job with a 2-block deadline expires; its escrow returns and a late receipt is refused.
+    let reserved = field(&account(&node, BOB), "reserved");
+    let short: Hash = post_job(&node, h, "10", "777", "2").parse().unwrap();
+    assert_eq!(field(&account(&node, BOB), "reserved"), reserved + 777);
+    let deadline = node.call("job_get", json!([short.to_hex()]))["deadline"].as_u64().unwrap();
+    wait_for("the job to expire", PROGRESS, || (height(&node) >= deadline).then_some(()));
+    assert_eq!(node.call("job_get", json!([short.to_hex()]))["status"], "expired");
+    assert_eq!(field(&account(&node, BOB), "reserved"), reserved);
+    let late =
+        claim_tx(&node, &eve, &dave, ComputeReceipt { job_id: short, price: 777, compute_units: 1, ..good.clone() });
+    assert_eq!(node.send_err(&late).0, 1052, "an expired job");
+    let listed = node.call("job_list", json!([{"status": "expired"}]));
+    assert!(listed.as_array().unwrap().iter().any(|j| j["jobId"] == short.to_hex()), "{listed}");
+}
