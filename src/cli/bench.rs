@@ -26,6 +26,10 @@ pub struct BenchArgs {
     /// Where to put the benchmark database [default: a temporary directory].
     #[arg(long)]
     base_path: Option<std::path::PathBuf>,
+    /// Measure committed RECEIPT_CLAIMs instead: this many, from 1,000 staked miners, one
+    /// escrowed job each (jobs and stakes are set up first and not timed).
+    #[arg(long)]
+    receipts: Option<u32>,
 }
 
 /// A benchmark workload: `accounts` new accounts funded at genesis in `spec`, and `count`
@@ -57,7 +61,7 @@ pub fn workload(spec: &mut ChainSpec, name: &str, accounts: u64, count: u64) -> 
         .collect()
 }
 
-fn verify_rate() -> f64 {
+pub(super) fn verify_rate() -> f64 {
     let k = Keypair::dev("alice");
     let items: Vec<(Hash, Signature)> = (0..4000u32)
         .map(|i| {
@@ -74,6 +78,9 @@ fn verify_rate() -> f64 {
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
+    if let Some(n) = args.receipts {
+        return super::bench_receipts::run(n, args.block_time_ms, args.base_path);
+    }
     if args.per_account == 0 || args.per_account > 64 {
         bail!("--per-account must be 1 to 64 (the mempool's nonce window)");
     }

@@ -1,6 +1,7 @@
 //! `ergon` subcommands (DESIGN.md §9). The only code in the project that uses `anyhow`.
 
 mod bench;
+mod bench_receipts;
 mod bench_sync;
 mod economy;
 mod keys;

@@ -1,0 +1,155 @@
+//! `ergon bench --receipts N`: committed RECEIPT_CLAIMs per second through a real node.
+//!
+//! Set-up, not timed: 1,000 miners stake, N/4 clients post 4 jobs each (one job per receipt),
+//! one coordinator attests every receipt. Timed: N claims, each with three signatures (the tx's,
+//! the miner's, the coordinator's), from admission to the last one committed. Printed beside
+//! the same run's ed25519 verify rate.
+
+use anyhow::{bail, Result};
+use ergon::chainspec::{ChainSpec, GenesisAccount};
+use ergon::mempool::MempoolConfig;
+use ergon::node::service::{Service, ServiceConfig};
+use ergon::node::{ChainEvent, NodeConfig, NodeHandle};
+use ergon::primitives::{
+    tag, Address, ComputeReceipt, Hash, JobPost, Keypair, Payload, Priority, ReceiptClaim, SignedTx, StakeAmount, Tx,
+};
+use std::time::{Duration, Instant};
+
+const MINERS: u64 = 1_000;
+const JOBS_PER_CLIENT: u64 = 4;
+const PRICE: u128 = 1_000_000;
+const UNITS: u64 = 1_000;
+
+fn key(role: &str, i: u64) -> Keypair {
+    Keypair::from_secret(Hash::digest(tag::DEV_KEY, format!("bench-{role}-{i}").as_bytes()).0)
+}
+
+fn tx(spec: &ChainSpec, k: &Keypair, nonce: u64, payload: Payload) -> SignedTx {
+    let t =
+        Tx { chain_id: spec.chain_id.clone(), sender: k.public(), nonce, fee: 0, priority: Priority::Normal, payload };
+    ergon::ledger::fees::with_required_fee(spec, t).map(|t| t.sign(k)).unwrap_or_else(|| unreachable!("fees fit"))
+}
+
+/// Submits `txs` and waits until `count` more txs are committed; returns the time taken.
+async fn push(handle: &NodeHandle, txs: Vec<SignedTx>) -> Result<Duration> {
+    let total = txs.len() as u64;
+    let mut events = handle.subscribe();
+    let start = Instant::now();
+    let mut it = txs.into_iter().peekable();
+    while it.peek().is_some() {
+        let chunk: Vec<SignedTx> = it.by_ref().take(4096).collect();
+        let rejected: Vec<String> =
+            handle.submit_many(chunk).await.into_iter().filter_map(|r| r.err().map(|e| e.to_string())).collect();
+        if let Some(e) = rejected.first() {
+            bail!("{} txs rejected at admission, first: {e}", rejected.len());
+        }
+    }
+    let mut committed = 0u64;
+    while committed < total {
+        match tokio::time::timeout(Duration::from_secs(600), events.recv()).await {
+            Ok(Ok(ChainEvent::Finalized(h))) => committed += u64::from(h.tx_count),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => bail!("event stream: {e}"),
+            Err(_) => bail!("only {committed} of {total} txs committed in 600 s"),
+        }
+    }
+    Ok(start.elapsed())
+}
+
+pub fn run(n: u32, block_time_ms: u64, base_path: Option<std::path::PathBuf>) -> Result<()> {
+    let n = u64::from(n.max(4));
+    let clients = n.div_ceil(JOBS_PER_CLIENT);
+    let mut spec = ChainSpec::load("dev")?;
+    spec.chain_id = "ergon-bench".into();
+    spec.consensus.block_time_ms = block_time_ms;
+    let hrp = spec.token.hrp.clone();
+    let fund = |k: &Keypair| GenesisAccount {
+        address: Address::from_public_key(&k.public()).to_bech32(&hrp),
+        balance: 1_000_000_000_000_000,
+    };
+    let (miners, client_keys): (Vec<Keypair>, Vec<Keypair>) =
+        ((0..MINERS).map(|i| key("miner", i)).collect(), (0..clients).map(|i| key("client", i)).collect());
+    let coordinator = key("coordinator", 0);
+    spec.accounts.extend(miners.iter().chain(&client_keys).map(fund));
+    spec.genesis()?;
+
+    eprintln!("signing {MINERS} stakes, {n} jobs and {n} receipt claims...");
+    let stakes: Vec<SignedTx> = miners
+        .iter()
+        .map(|m| tx(&spec, m, 1, Payload::Stake(StakeAmount { amount: spec.economy.miner_min_stake * 10 })))
+        .collect();
+    let coord_addr = Address::from_public_key(&coordinator.public());
+    let mut posts = Vec::with_capacity(n as usize);
+    let mut jobs = Vec::with_capacity(n as usize);
+    for j in 0..n {
+        let (c, nonce) = (j / JOBS_PER_CLIENT, j % JOBS_PER_CLIENT + 1);
+        let client = &client_keys[c as usize];
+        let post = JobPost {
+            program: Hash([1; 32]),
+            input: Hash::digest(b"bench-input", &j.to_le_bytes()),
+            max_units: UNITS,
+            price: PRICE,
+            coordinator: coord_addr,
+            deadline: 1_000_000,
+            verifiers: 0,
+        };
+        let t = tx(&spec, client, nonce, Payload::JobPost(post));
+        jobs.push((t.hash(), Address::from_public_key(&client.public())));
+        posts.push(t);
+    }
+    let claims: Vec<SignedTx> = jobs
+        .iter()
+        .enumerate()
+        .map(|(j, (job_id, client))| {
+            let (m, nonce) = (j as u64 % MINERS, j as u64 / MINERS + 2);
+            let miner = &miners[m as usize];
+            let receipt = ComputeReceipt {
+                receipt_id: Hash::digest(b"bench-receipt", &(j as u64).to_le_bytes()),
+                job_id: *job_id,
+                client: *client,
+                miner: Address::from_public_key(&miner.public()),
+                compute_units: UNITS,
+                price: PRICE,
+                output_hash: Hash([2; 32]),
+                metering_version: spec.economy.metering_version,
+            };
+            let claim = ReceiptClaim {
+                miner_sig: miner.sign(&receipt.signing_hash()),
+                attestation: coordinator.sign(&receipt.attestation_hash()),
+                miner_key: miner.public(),
+                coordinator_key: coordinator.public(),
+                receipt,
+            };
+            tx(&spec, miner, nonce, Payload::ReceiptClaim(Box::new(claim)))
+        })
+        .collect();
+    if n / MINERS + 1 > 64 {
+        bail!("at most {} receipts: each miner may have 64 pending txs", 63 * MINERS);
+    }
+
+    let verify_single = super::bench::verify_rate();
+    let temp = tempfile::Builder::new().prefix("ergon-bench-").tempdir()?;
+    let base = base_path.unwrap_or_else(|| temp.path().to_path_buf());
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let (setup, elapsed) = rt.block_on(async move {
+        let mempool = MempoolConfig { max_txs: (2 * n + MINERS) as usize + 1000, ..MempoolConfig::default() };
+        let config = ServiceConfig {
+            node: NodeConfig { spec, validator_key: Some(Keypair::dev("alice")), mempool, network: None },
+            db_path: base.join("db"),
+            rpc: None,
+        };
+        let service = Service::start(config).await?;
+        let setup = push(&service.handle, stakes.into_iter().chain(posts).collect()).await?;
+        let elapsed = push(&service.handle, claims).await?;
+        service.stop().await;
+        anyhow::Ok((setup, elapsed))
+    })?;
+    let cores = std::thread::available_parallelism().map(|p| p.get()).unwrap_or(1);
+    let cps = n as f64 / elapsed.as_secs_f64();
+    println!("set-up (stakes + jobs):     {:.2} s", setup.as_secs_f64());
+    println!("receipt claims committed:   {n} in {:.2} s", elapsed.as_secs_f64());
+    println!("committed end to end:       {cps:.0} claims/s (3 signatures each)");
+    println!("ed25519 verify, 1 thread:   {verify_single:.0} sig/s ({cores} cores here)");
+    println!("signatures / (verify x cores): {:.0}%", 100.0 * 3.0 * cps / (verify_single * cores as f64));
+    Ok(())
+}
