@@ -139,6 +139,11 @@ pub struct EconomyParams {
     pub contribution_decay_hours: u128,
     /// The VM metering receipts must be counted with.
     pub metering_version: u32,
+    /// Share of its stake a validator loses for double signing.
+    pub slash_double_sign_bps: u32,
+    /// Share of every slash paid to whoever put the evidence on chain (the block's proposer);
+    /// the rest is burned.
+    pub reporter_bps: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -325,6 +330,8 @@ impl ChainSpec {
             ("economy.fees.treasury_share_bps", e.fees.treasury_share_bps),
             ("economy.burn_bps", e.burn_bps),
             ("economy.mint_cap_bps", e.mint_cap_bps),
+            ("economy.slash_double_sign_bps", e.slash_double_sign_bps),
+            ("economy.reporter_bps", e.reporter_bps),
         ] {
             if bps > 10_000 {
                 return Err(invalid(name, format!("{bps} is over 10000 (100%)")));

@@ -119,6 +119,12 @@ pub(super) fn print(json: bool, v: &Value, human: impl FnOnce(&Value) -> String)
 
 pub async fn getbalance(address: String, rpc: RpcArgs) -> Result<()> {
     let c = client(&rpc.rpc)?;
+    // A dev key name (alice, bob, ...) stands for its address on chains that accept them.
+    let spec = chain_spec(&c, &rpc.rpc).await?;
+    let address = match spec.dev_key(&address) {
+        Some(k) => ergon::primitives::Address::from_public_key(&k.public()).to_bech32(spec.hrp()),
+        None => address,
+    };
     let v = call(&c, &rpc.rpc, "account_get", rpc_params![address]).await?;
     print(rpc.json, &v, |v| {
         format!(

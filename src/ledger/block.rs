@@ -2,7 +2,8 @@
 //! The block builder, the importer, sync and any referee all run it (the builder through the
 //! same [`BlockExecutor`], choosing which txs to keep).
 //!
-//! Order within a block: the begin hook records the block's evidence; then each tx (stateless
+//! Order within a block: the begin hook records the block's evidence and slashes and jails
+//! the validators it proves equivocated; then each tx (stateless
 //! checks, nonce, fee, payload); then the end hook pays the block reward and splits the fees,
 //! expires jobs whose deadline is this height, matures receipts whose challenge window closes,
 //! releases unbonding entries that end, and at an epoch boundary recomputes the validator set.
@@ -110,10 +111,14 @@ impl<'a, R: StateReader> BlockExecutor<'a, R> {
         let treasury = spec
             .parse_address(&spec.economy.treasury)
             .map_err(|e| StateError(format!("chain spec treasury address: {e}")))?;
-        let supply = reader.supply()?;
+        let mut supply = reader.supply()?;
         let mut state = Overlay::new(reader);
         evidence::apply(&mut state, spec, evidence, env.height)
             .map_err(|(index, reason)| BlockError::Evidence { index, reason })?;
+        for e in evidence {
+            let (at, _, _, validator) = e.position();
+            super::slash::double_sign(&mut state, spec, &mut supply, validator, at, env.proposer)?;
+        }
         Ok(BlockExecutor { state, spec, env, treasury, supply, fees: 0, outcomes: Vec::new() })
     }
 

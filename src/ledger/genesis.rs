@@ -30,7 +30,7 @@ impl StateDiff {
         if active.is_empty() {
             return Err(StateError("no genesis validator has the minimum stake".into()));
         }
-        let set = Validators { active, candidates };
+        let set = Validators { active, candidates, jailed: Vec::new() };
         Ok(StateDiff {
             accounts: accounts.into_iter().collect(),
             supply: Supply { total, ..Supply::default() },

@@ -37,6 +37,7 @@ pub mod fees;
 mod genesis;
 pub mod outcome;
 pub mod payload;
+mod slash;
 pub mod state;
 pub mod tree;
 pub mod validators;

@@ -59,6 +59,9 @@ pub enum StateKey {
     /// A validator or miner record: consensus key, jailing, reputation counters.
     #[codec(index = 13)]
     Validator(Address),
+    /// What a validator was slashed for an offence at this height (one slash per window).
+    #[codec(index = 14)]
+    Slash(Address, u64),
 }
 
 /// Read access to the state as of the parent block.

@@ -18,6 +18,8 @@ pub struct Validators {
     pub active: Vec<(PublicKey, u128)>,
     /// Everyone who may be selected, in order of arrival.
     pub candidates: Vec<PublicKey>,
+    /// Slashed for double signing: never selected again (there is no unjail yet).
+    pub jailed: Vec<PublicKey>,
 }
 
 /// The validator record in state (read it with [`super::read`] at [`StateKey::Validators`]).
@@ -54,7 +56,8 @@ pub(super) fn select(
 /// stays, rather than the chain stopping.
 pub(super) fn on_boundary<R: StateReader>(state: &mut Overlay<'_, R>, spec: &ChainSpec) -> Result<(), StateError> {
     let mut v: Validators = state.get(&StateKey::Validators)?.unwrap_or_default();
-    let next = select(spec, &v.candidates, |k| Ok(state.account(&Address::from_public_key(k))?.staked))?;
+    let eligible: Vec<PublicKey> = v.candidates.iter().filter(|k| !v.jailed.contains(k)).copied().collect();
+    let next = select(spec, &eligible, |k| Ok(state.account(&Address::from_public_key(k))?.staked))?;
     if !next.is_empty() && next != v.active {
         v.active = next;
         state.put(StateKey::Validators, &v);

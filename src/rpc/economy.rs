@@ -191,8 +191,15 @@ pub(super) fn register(m: &mut RpcModule<Ctx>) -> Result<(), jsonrpsee::core::Re
                 })
             })
             .collect();
-        let candidates: Vec<String> = v.candidates.iter().map(|k| Address::from_public_key(k).to_bech32(hrp)).collect();
-        Ok(json!({"validators": active, "totalPower": set.total_power(), "candidates": candidates}))
+        let addrs = |keys: &[crate::primitives::PublicKey]| -> Vec<String> {
+            keys.iter().map(|k| Address::from_public_key(k).to_bech32(hrp)).collect()
+        };
+        Ok(json!({
+            "validators": active,
+            "totalPower": set.total_power(),
+            "candidates": addrs(&v.candidates),
+            "jailed": addrs(&v.jailed),
+        }))
     })?;
 
     m.register_method("staking_get", |p, ctx, _| -> RpcResult<Value> {
@@ -209,6 +216,7 @@ pub(super) fn register(m: &mut RpcModule<Ctx>) -> Result<(), jsonrpsee::core::Re
             "unbondingEntries": acc.unbonding_entries,
             "candidate": v.candidates.iter().any(is),
             "validator": v.active.iter().any(|(k, _)| is(k)),
+            "jailed": v.jailed.iter().any(is),
         }))
     })?;
     Ok(())

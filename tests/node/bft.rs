@@ -217,6 +217,13 @@ fn an_equivocating_validator_is_recorded_and_the_others_go_on() {
         n.wait_height(included);
         assert_eq!(block_at(n, included)["header"]["evidenceRoot"], block["header"]["evidenceRoot"]);
     }
+    // Dave is slashed (5% of its stake per offence height) and jailed out of the next set.
+    let genesis_stake = ChainSpec::load(&spec_path).unwrap().validators[3].stake;
+    for n in &nodes {
+        let s = n.call("staking_get", json!([addr(&Keypair::dev("dave"))]));
+        assert_eq!(s["jailed"], true, "{s}");
+        assert!(amount(&s["staked"]) <= genesis_stake - genesis_stake / 20, "{s}");
+    }
     // The honest three keep committing one chain.
     let h = nodes[0].head().0 + 3;
     for n in &nodes {

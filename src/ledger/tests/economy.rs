@@ -521,3 +521,66 @@ proptest! {
         }
     }
 }
+
+/// Two precommits by `who` for different blocks at `height`.
+fn equivocation(
+    spec: &ChainSpec,
+    who: &Keypair,
+    height: u64,
+    kind: crate::primitives::VoteKind,
+) -> crate::primitives::Evidence {
+    let vote = |b: u8| {
+        let v = crate::primitives::Vote {
+            chain_id: spec.chain_id.clone(),
+            height,
+            round: 0,
+            kind,
+            block_hash: Some(Hash([b; 32])),
+        };
+        crate::primitives::SignedVote { signature: who.sign(&v.signing_hash()), vote: v, validator: who.public() }
+    };
+    crate::primitives::Evidence { first: vote(1), second: vote(2) }
+}
+
+#[test]
+fn double_signing_is_slashed_once_per_height_and_jails() {
+    let mut spec = ChainSpec::load("local").unwrap();
+    spec.consensus.epoch_length = 4;
+    let mut c = Chain::new(spec);
+    let total = c.state.supply.total;
+    c.block(addr("alice"), &[]);
+    c.block(addr("alice"), &[]);
+    let dave = key("dave");
+    let staked = c.state.acc(&addr("dave")).staked;
+    let bob_before = c.state.acc(&addr("bob")).balance;
+    // Prevote and precommit equivocation at one height: one offence window, one slash.
+    let evidence = [
+        equivocation(&c.spec, &dave, 1, crate::primitives::VoteKind::Prevote),
+        equivocation(&c.spec, &dave, 1, crate::primitives::VoteKind::Precommit),
+    ];
+    let height = c.height + 1;
+    let out = apply_block(&c.state, &c.spec, env(height, addr("bob")), &evidence, &[]).unwrap();
+    let (root, batch) = apply_diff(&c.tree, &out.diff, height).unwrap();
+    c.tree.write_node_batch(&batch.node_batch).unwrap();
+    c.state.apply(&out.diff);
+    c.height = height;
+    c.roots.push(root);
+    let slashed = staked * 500 / 10_000;
+    let reporter = slashed * 500 / 10_000;
+    assert_eq!(c.state.acc(&addr("dave")).staked, staked - slashed);
+    assert_eq!(c.state.acc(&addr("bob")).balance, bob_before + reporter + REWARD, "the proposer reports");
+    assert_eq!(c.state.supply.burned, slashed - reporter);
+    assert_supply(&c, total);
+    let v = validators::current(&c.state).unwrap();
+    assert!(v.jailed.contains(&dave.public()));
+    // The same evidence cannot be recorded twice.
+    let again = apply_block(&c.state, &c.spec, env(height + 1, addr("bob")), &evidence[..1], &[]);
+    assert!(matches!(again, Err(BlockError::Evidence { index: 0, .. })), "{again:?}");
+    // At the epoch boundary the jailed validator leaves the set.
+    while c.height % 4 != 0 {
+        c.block(addr("alice"), &[]);
+    }
+    let active = validators::current(&c.state).unwrap().active;
+    assert_eq!(active.len(), 3);
+    assert!(!active.iter().any(|(k, _)| *k == dave.public()));
+}
