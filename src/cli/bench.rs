@@ -61,7 +61,7 @@ pub fn workload(spec: &mut ChainSpec, name: &str, accounts: u64, count: u64) -> 
         .collect()
 }
 
-pub(super) fn verify_rate() -> f64 {
+fn verify_rate() -> f64 {
     let k = Keypair::dev("alice");
     let items: Vec<(Hash, Signature)> = (0..4000u32)
         .map(|i| {
@@ -79,7 +79,7 @@ pub(super) fn verify_rate() -> f64 {
 
 pub fn run(args: BenchArgs) -> Result<()> {
     if let Some(n) = args.receipts {
-        return super::bench_receipts::run(n, args.block_time_ms, args.base_path);
+        return super::bench_receipts::run(n, args.block_time_ms, args.base_path, verify_rate());
     }
     if args.per_account == 0 || args.per_account > 64 {
         bail!("--per-account must be 1 to 64 (the mempool's nonce window)");

@@ -56,7 +56,8 @@ async fn push(handle: &NodeHandle, txs: Vec<SignedTx>) -> Result<Duration> {
     Ok(start.elapsed())
 }
 
-pub fn run(n: u32, block_time_ms: u64, base_path: Option<std::path::PathBuf>) -> Result<()> {
+/// `verify_single`: this machine's single-thread ed25519 verify rate, measured by the caller.
+pub fn run(n: u32, block_time_ms: u64, base_path: Option<std::path::PathBuf>, verify_single: f64) -> Result<()> {
     let n = u64::from(n.max(4));
     let clients = n.div_ceil(JOBS_PER_CLIENT);
     let mut spec = ChainSpec::load("dev")?;
@@ -127,7 +128,6 @@ pub fn run(n: u32, block_time_ms: u64, base_path: Option<std::path::PathBuf>) ->
         bail!("at most {} receipts: each miner may have 64 pending txs", 63 * MINERS);
     }
 
-    let verify_single = super::bench::verify_rate();
     let temp = tempfile::Builder::new().prefix("ergon-bench-").tempdir()?;
     let base = base_path.unwrap_or_else(|| temp.path().to_path_buf());
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

@@ -11,6 +11,7 @@
 //! Every signature a tx carries (its own and its payload's, [`SignedTx::signature_items`]) is
 //! verified by the caller, batched, before the tx reaches the ledger.
 
+pub use super::env::BlockEnv;
 use super::outcome::receipts_root;
 use super::payload::{self, Ctx};
 use super::{
@@ -18,17 +19,6 @@ use super::{
 };
 use crate::chainspec::ChainSpec;
 use crate::primitives::{Address, Evidence, Hash, SignedTx};
-
-/// What the block is being built or checked against, all of it from the header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BlockEnv {
-    pub height: u64,
-    pub timestamp_ms: u64,
-    /// The proposer's address: it receives the block reward and its share of fees.
-    pub proposer: Address,
-    /// Seed for draws the block makes: the parent block's hash.
-    pub randomness: Hash,
-}
 
 /// Why a block is invalid (as opposed to a tx in it failing).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

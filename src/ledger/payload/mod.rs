@@ -8,7 +8,7 @@ pub mod receipt;
 pub mod stake;
 mod transfer;
 
-use super::block::BlockEnv;
+use super::env::BlockEnv;
 use super::{Overlay, StateError, StateReader, Supply, TxFailure, TxInvalid};
 use crate::chainspec::{ChainSpec, FeeSchedule};
 use crate::primitives::{Address, Hash, Payload, PublicKey};
