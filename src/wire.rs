@@ -4,8 +4,8 @@
 
 use crate::consensus::tendermint::{Proposal, SignedProposal};
 use crate::primitives::{
-    Address, Block, CommitCertificate, ComputeReceipt, Evidence, Hash, Header, JobCancel, JobPost, Payload, Priority,
-    PublicKey, ReceiptClaim, Signature, SignedTx, SignedVote, StakeAmount, Transfer, Tx, Vote, VoteKind,
+    Address, Block, CommitCertificate, ComputeReceipt, Delegation, Evidence, Hash, Header, JobCancel, JobPost, Payload,
+    Priority, PublicKey, ReceiptClaim, Signature, SignedTx, SignedVote, StakeAmount, Transfer, Tx, Vote, VoteKind,
 };
 use prost::Message;
 
@@ -89,6 +89,17 @@ fn receipt_from_pb(r: pb::ComputeReceipt) -> Result<ComputeReceipt> {
     })
 }
 
+fn delegation_to_pb(d: &Delegation) -> pb::Delegation {
+    pb::Delegation { validator: d.validator.0.to_vec(), amount: u128_to(d.amount) }
+}
+
+fn delegation_from_pb(d: pb::Delegation) -> Result<Delegation> {
+    Ok(Delegation {
+        validator: address_from("delegation.validator", &d.validator)?,
+        amount: u128_from("delegation.amount", &d.amount)?,
+    })
+}
+
 fn payload_to_pb(p: &Payload) -> pb::tx::Payload {
     match p {
         Payload::Transfer(t) => pb::tx::Payload::Transfer(t.into()),
@@ -112,6 +123,8 @@ fn payload_to_pb(p: &Payload) -> pb::tx::Payload {
         }),
         Payload::Stake(s) => pb::tx::Payload::Stake(pb::StakeAmount { amount: u128_to(s.amount) }),
         Payload::Unstake(s) => pb::tx::Payload::Unstake(pb::StakeAmount { amount: u128_to(s.amount) }),
+        Payload::Delegate(d) => pb::tx::Payload::Delegate(delegation_to_pb(d)),
+        Payload::Undelegate(d) => pb::tx::Payload::Undelegate(delegation_to_pb(d)),
     }
 }
 
@@ -144,6 +157,8 @@ fn payload_from_pb(p: pb::tx::Payload) -> Result<Payload> {
             attestation: Signature(fixed("receipt_claim.attestation", &c.attestation)?),
         })),
         pb::tx::Payload::Stake(s) => Payload::Stake(StakeAmount { amount: u128_from("stake.amount", &s.amount)? }),
+        pb::tx::Payload::Delegate(d) => Payload::Delegate(delegation_from_pb(d)?),
+        pb::tx::Payload::Undelegate(d) => Payload::Undelegate(delegation_from_pb(d)?),
         pb::tx::Payload::Unstake(s) => {
             Payload::Unstake(StakeAmount { amount: u128_from("unstake.amount", &s.amount)? })
         }
@@ -594,6 +609,10 @@ mod tests {
             receipt,
             any::<u128>().prop_map(|amount| Payload::Stake(StakeAmount { amount })),
             any::<u128>().prop_map(|amount| Payload::Unstake(StakeAmount { amount })),
+            (any::<[u8; 20]>(), any::<u128>())
+                .prop_map(|(a, amount)| Payload::Delegate(Delegation { validator: Address(a), amount })),
+            (any::<[u8; 20]>(), any::<u128>())
+                .prop_map(|(a, amount)| Payload::Undelegate(Delegation { validator: Address(a), amount })),
         ];
         let prio =
             prop_oneof![Just(Priority::Low), Just(Priority::Normal), Just(Priority::High), Just(Priority::Urgent)];

@@ -357,6 +357,19 @@ pub async fn stake(amount_arg: String, from: String, opts: TxOpts, unstake: bool
     send(&opts, &c, &spec, &key, payload, json!({})).await
 }
 
+/// `ergon delegate` / `ergon undelegate`.
+pub async fn delegate(validator: String, amount_arg: String, from: String, opts: TxOpts, undo: bool) -> Result<()> {
+    let (c, url) = (client(&opts.rpc.rpc)?, opts.rpc.rpc.clone());
+    let spec = chain_spec(&c, &url).await?;
+    let key: Keypair = resolve_key(&spec, &from, &base(&opts.base_path))?;
+    let d = ergon::primitives::Delegation {
+        validator: address(&spec, &validator)?,
+        amount: amount(&amount_arg, "AMOUNT")?,
+    };
+    let payload = if undo { Payload::Undelegate(d) } else { Payload::Delegate(d) };
+    send(&opts, &c, &spec, &key, payload, json!({})).await
+}
+
 /// `ergon validators`: the set in force and the candidates.
 pub async fn validators(rpc: RpcArgs) -> Result<()> {
     let c = client(&rpc.rpc)?;

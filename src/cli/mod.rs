@@ -81,6 +81,24 @@ enum Command {
         #[command(flatten)]
         opts: wallet::TxOpts,
     },
+    /// Bond AIT to a validator candidate (VALIDATOR: an address or dev name).
+    Delegate {
+        validator: String,
+        amount: String,
+        #[arg(long)]
+        from: String,
+        #[command(flatten)]
+        opts: wallet::TxOpts,
+    },
+    /// Start unbonding AIT delegated to a validator.
+    Undelegate {
+        validator: String,
+        amount: String,
+        #[arg(long)]
+        from: String,
+        #[command(flatten)]
+        opts: wallet::TxOpts,
+    },
     /// Show the validator set in force and the candidates.
     Validators {
         #[command(flatten)]
@@ -120,6 +138,12 @@ pub fn main() -> ExitCode {
         Command::Receipt(cmd) => wallet::block_on(economy::receipt(cmd)),
         Command::Stake { amount, from, opts } => wallet::block_on(economy::stake(amount, from, opts, false)),
         Command::Unstake { amount, from, opts } => wallet::block_on(economy::stake(amount, from, opts, true)),
+        Command::Delegate { validator, amount, from, opts } => {
+            wallet::block_on(economy::delegate(validator, amount, from, opts, false))
+        }
+        Command::Undelegate { validator, amount, from, opts } => {
+            wallet::block_on(economy::delegate(validator, amount, from, opts, true))
+        }
         Command::Validators { rpc } => wallet::block_on(economy::validators(rpc)),
         Command::Bench(args) => bench::run(args),
         Command::BenchSync(args) => bench_sync::run(args),

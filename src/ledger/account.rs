@@ -24,6 +24,10 @@ pub struct Account {
     #[codec(compact)]
     #[serde(with = "crate::primitives::serde_amount")]
     pub pending: u128,
+    /// Bonded to validators (DELEGATE); slashable with them.
+    #[codec(compact)]
+    #[serde(with = "crate::primitives::serde_amount")]
+    pub delegated: u128,
     /// Unstaked and waiting out the unbonding period.
     #[codec(compact)]
     #[serde(with = "crate::primitives::serde_amount")]
@@ -38,6 +42,7 @@ impl Account {
             .checked_add(self.reserved)?
             .checked_add(self.staked)?
             .checked_add(self.pending)?
+            .checked_add(self.delegated)?
             .checked_add(self.unbonding)
     }
 }

@@ -86,6 +86,12 @@ pub enum TxFailure {
     #[codec(index = 15)]
     #[error("receipt metering version {got} is not this chain's {want}")]
     MeteringMismatch { got: u32, want: u32 },
+    #[codec(index = 17)]
+    #[error("no delegation of {amount} from this account to that validator (it has {delegated})")]
+    InsufficientDelegation { delegated: u128, amount: u128 },
+    #[codec(index = 18)]
+    #[error("{0} is not a validator candidate (it has never staked the minimum)")]
+    NotACandidate(String),
     #[codec(index = 16)]
     #[error("receipt miner is not the address of the key that signed it")]
     MinerKeyMismatch,

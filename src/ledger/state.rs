@@ -62,6 +62,9 @@ pub enum StateKey {
     /// What a validator was slashed for an offence at this height (one slash per window).
     #[codec(index = 14)]
     Slash(Address, u64),
+    /// Everyone who has delegated to a validator, and the total they delegated.
+    #[codec(index = 15)]
+    Delegators(Address),
 }
 
 /// Read access to the state as of the parent block.

@@ -57,7 +57,8 @@ pub(super) fn select(
 pub(super) fn on_boundary<R: StateReader>(state: &mut Overlay<'_, R>, spec: &ChainSpec) -> Result<(), StateError> {
     let mut v: Validators = state.get(&StateKey::Validators)?.unwrap_or_default();
     let eligible: Vec<PublicKey> = v.candidates.iter().filter(|k| !v.jailed.contains(k)).copied().collect();
-    let next = select(spec, &eligible, |k| Ok(state.account(&Address::from_public_key(k))?.staked))?;
+    let next =
+        select(spec, &eligible, |k| super::payload::stake::effective_stake(state, &Address::from_public_key(k)))?;
     if !next.is_empty() && next != v.active {
         v.active = next;
         state.put(StateKey::Validators, &v);

@@ -81,6 +81,15 @@ impl ReceiptClaim {
     }
 }
 
+/// DELEGATE / UNDELEGATE: bond AIT to a validator candidate's voting power, or start
+/// unbonding it.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct Delegation {
+    pub validator: Address,
+    #[codec(compact)]
+    pub amount: u128,
+}
+
 /// STAKE / UNSTAKE: bond AIT from the available balance, or start unbonding it.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct StakeAmount {

@@ -254,7 +254,7 @@ fn state_encodings_and_keys() {
         pending: 5,
         ..Account::default()
     };
-    assert_scale(&acc, "0f0080c6a47e8d030300000000000000000b00a0724e1809140000000000");
+    assert_scale(&acc, "0f0080c6a47e8d030300000000000000000b00a0724e180914000000000000");
     assert_eq!(
         hex::encode(state_tree::account_key(&Address([0x11; 20])).0),
         "9c8e3c7caf48530a98d8d417f3d2a81a089a50ec082def0f172e52ff1745bc39"
@@ -268,7 +268,7 @@ fn state_encodings_and_keys() {
 #[test]
 fn dev_chain_spec_and_genesis() {
     let spec = ChainSpec::load("dev").unwrap();
-    assert_eq!(spec.hash(), h("0x8188d831722cabfb47662cf1221ec28bf035f302ba85c5f5595c5b876d3034d2"));
+    assert_eq!(spec.hash(), h("0xa41a6fe3064be00f543b6534d745405c9688ab6e7dafa90d62ae17dce2a8d5f5"));
 
     let diff = StateDiff::genesis(&spec, &spec.genesis().unwrap()).unwrap();
     assert_eq!(diff.supply.total, 1_006_010_000_000_000_000);
@@ -286,24 +286,24 @@ fn dev_chain_spec_and_genesis() {
     );
     let mock = jmt::mock::MockTreeStore::default();
     let (root, _) = state_tree::apply_diff(&mock, &diff, 0).unwrap();
-    assert_eq!(root, h("0x8ea87ba54168cd4c6838237926af655ae1e8d515f31708604add22fb9d4e2360"));
+    assert_eq!(root, h("0x4f58ae23ed8436b9abd6cb4354d4046213693d35709727966aef41d7526ebaeb"));
 
     let genesis = crate::storage::Store::genesis_block(&spec, root);
     assert_scale(
         &genesis.header,
         concat!(
-            "8188d831722cabfb47662cf1221ec28bf035f302ba85c5f5595c5b876d3034d2",
+            "a41a6fe3064be00f543b6534d745405c9688ab6e7dafa90d62ae17dce2a8d5f5",
             "0000000000000000",
             "00a8da769b010000",
             "0000000000000000000000000000000000000000000000000000000000000000",
             "0000000000000000000000000000000000000000000000000000000000000000",
-            "8ea87ba54168cd4c6838237926af655ae1e8d515f31708604add22fb9d4e2360",
+            "4f58ae23ed8436b9abd6cb4354d4046213693d35709727966aef41d7526ebaeb",
             "00000000",
             "0000000000000000000000000000000000000000000000000000000000000000",
             "0000000000000000000000000000000000000000000000000000000000000000",
         ),
     );
-    assert_eq!(genesis.hash(), h("0x02bde295c1e3e52f33cd7af14570edee39d229d9a584d12337300a8c436e07da"));
+    assert_eq!(genesis.hash(), h("0x0b9ebd76ebe6e60595aab1281207f880f3d1256dc448b2240353e8deccef95ba"));
 }
 
 #[test]
@@ -458,6 +458,10 @@ fn economy_payload_vectors() {
             "0x94e09f88a4cea5d1a63e17a538c83f69dbfdb83a10224a348ffc3c9e0cb8959e",
         ),
     ];
+    assert_scale(
+        &Payload::Delegate(super::economy::Delegation { validator: Address([0x09; 20]), amount: 1_000 }),
+        "070909090909090909090909090909090909090909a10f",
+    );
     for (p, bytes, tx_hash) in vectors {
         assert_scale(&p, bytes);
         assert_eq!(tx(p).hash(), h(tx_hash));

@@ -1,7 +1,7 @@
 //! Transactions: the signed envelope every state change arrives in.
 
 use super::address::Address;
-use super::economy::{JobCancel, JobPost, ReceiptClaim, StakeAmount};
+use super::economy::{Delegation, JobCancel, JobPost, ReceiptClaim, StakeAmount};
 use super::hash::{tag, Hash};
 use super::keys::{KeyError, Keypair, PublicKey, Signature};
 use parity_scale_codec::{Decode, Encode};
@@ -60,6 +60,10 @@ pub enum Payload {
     Stake(StakeAmount),
     #[codec(index = 6)]
     Unstake(StakeAmount),
+    #[codec(index = 7)]
+    Delegate(Delegation),
+    #[codec(index = 8)]
+    Undelegate(Delegation),
 }
 
 impl Payload {
@@ -82,6 +86,8 @@ impl Payload {
             Payload::ReceiptClaim(_) => "RECEIPT_CLAIM",
             Payload::Stake(_) => "STAKE",
             Payload::Unstake(_) => "UNSTAKE",
+            Payload::Delegate(_) => "DELEGATE",
+            Payload::Undelegate(_) => "UNDELEGATE",
         }
     }
 }

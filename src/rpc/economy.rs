@@ -93,6 +93,13 @@ struct JobFilter {
     limit: Option<usize>,
 }
 
+/// What others delegated to `validator`.
+fn store_delegated(store: &crate::storage::Store, validator: &Address) -> RpcResult<u128> {
+    let d: Option<crate::ledger::payload::stake::Delegators> =
+        read(store, &StateKey::Delegators(*validator)).map_err(internal)?;
+    Ok(d.map_or(0, |d| d.total))
+}
+
 pub(super) fn register(m: &mut RpcModule<Ctx>) -> Result<(), jsonrpsee::core::RegisterMethodError> {
     m.register_method("job_get", |p, ctx, _| -> RpcResult<Value> {
         let args = Args::parse(&p, &["jobId"])?;
@@ -212,6 +219,8 @@ pub(super) fn register(m: &mut RpcModule<Ctx>) -> Result<(), jsonrpsee::core::Re
         Ok(json!({
             "address": addr.to_bech32(ctx.node.spec().hrp()),
             "staked": acc.staked.to_string(),
+            "delegated": acc.delegated.to_string(),
+            "delegatedToIt": store_delegated(store.as_ref(), &addr)?.to_string(),
             "unbonding": acc.unbonding.to_string(),
             "unbondingEntries": acc.unbonding_entries,
             "candidate": v.candidates.iter().any(is),

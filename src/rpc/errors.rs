@@ -39,6 +39,8 @@ pub const METERING_MISMATCH: i32 = 1061;
 pub const MINER_KEY_MISMATCH: i32 = 1062;
 pub const INSUFFICIENT_STAKE: i32 = 1063;
 pub const TOO_MANY_UNBONDING: i32 = 1064;
+pub const INSUFFICIENT_DELEGATION: i32 = 1065;
+pub const NOT_A_CANDIDATE: i32 = 1066;
 pub const UNKNOWN_RECEIPT: i32 = 1090;
 pub const UNSAFE_METHOD: i32 = 1020;
 pub const FAUCET: i32 = 1021;
@@ -75,6 +77,8 @@ pub fn failure_code(f: &TxFailure) -> i32 {
         TxFailure::MeteringMismatch { .. } => METERING_MISMATCH,
         TxFailure::MinerKeyMismatch => MINER_KEY_MISMATCH,
         TxFailure::InsufficientStake { .. } => INSUFFICIENT_STAKE,
+        TxFailure::InsufficientDelegation { .. } => INSUFFICIENT_DELEGATION,
+        TxFailure::NotACandidate(_) => NOT_A_CANDIDATE,
         TxFailure::TooManyUnbonding { .. } => TOO_MANY_UNBONDING,
     }
 }

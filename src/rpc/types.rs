@@ -5,8 +5,8 @@ use super::errors::{err, invalid_params, TX_DECODE};
 use crate::chainspec::ChainSpec;
 use crate::node::ChainEventHead;
 use crate::primitives::{
-    serde_amount, Address, Block, CommitCertificate, ComputeReceipt, Hash, JobCancel, JobPost, Payload, Priority,
-    PublicKey, ReceiptClaim, Signature, SignedTx, StakeAmount, Transfer, Tx,
+    serde_amount, Address, Block, CommitCertificate, ComputeReceipt, Delegation, Hash, JobCancel, JobPost, Payload,
+    Priority, PublicKey, ReceiptClaim, Signature, SignedTx, StakeAmount, Transfer, Tx,
 };
 use jsonrpsee::types::ErrorObjectOwned;
 use serde::{Deserialize, Serialize};
@@ -81,6 +81,14 @@ struct JsonJobPost {
 struct JsonJobCancel {
     #[serde(alias = "job_id")]
     job_id: Hash,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonDelegation {
+    validator: String,
+    #[serde(with = "serde_amount")]
+    amount: u128,
 }
 
 #[derive(Deserialize)]
@@ -189,9 +197,11 @@ impl JsonTx {
                     .collect::<Result<_, _>>()?;
                 Ok(Payload::Batch(ts))
             }
-            kind @ ("JOB_POST" | "JOB_CANCEL" | "RECEIPT_CLAIM" | "STAKE" | "UNSTAKE") => self.economy_payload(kind, spec),
+            kind @ ("JOB_POST" | "JOB_CANCEL" | "RECEIPT_CLAIM" | "STAKE" | "UNSTAKE" | "DELEGATE" | "UNDELEGATE") => {
+                self.economy_payload(kind, spec)
+            }
             other => Err(decode_err(format!(
-                "unknown tx type {other:?}: expected TRANSFER, BATCH, JOB_POST, JOB_CANCEL, RECEIPT_CLAIM, STAKE or UNSTAKE"
+                "unknown tx type {other:?}: expected TRANSFER, BATCH, JOB_POST, JOB_CANCEL, RECEIPT_CLAIM, STAKE, UNSTAKE, DELEGATE or UNDELEGATE"
             ))),
         }
     }
@@ -219,6 +229,17 @@ impl JsonTx {
             "JOB_CANCEL" => Payload::JobCancel(JobCancel { job_id: parse::<JsonJobCancel>(p, kind)?.job_id }),
             "RECEIPT_CLAIM" => Payload::ReceiptClaim(Box::new(parse::<JsonReceiptClaim>(p, kind)?.to_claim(spec)?)),
             "STAKE" => Payload::Stake(StakeAmount { amount: parse::<JsonAmount>(p, kind)?.amount }),
+            "DELEGATE" | "UNDELEGATE" => {
+                let d: JsonDelegation = parse(p, kind)?;
+                let validator =
+                    spec.parse_address(&d.validator).map_err(|e| decode_err(format!("payload.validator: {e}")))?;
+                let d = Delegation { validator, amount: d.amount };
+                if kind == "DELEGATE" {
+                    Payload::Delegate(d)
+                } else {
+                    Payload::Undelegate(d)
+                }
+            }
             _ => Payload::Unstake(StakeAmount { amount: parse::<JsonAmount>(p, kind)?.amount }),
         })
     }
@@ -283,6 +304,9 @@ pub fn payload_to_json(p: &Payload, hrp: &str) -> Value {
         Payload::JobCancel(c) => json!({"jobId": c.job_id}),
         Payload::ReceiptClaim(c) => receipt_claim_to_json(c, hrp),
         Payload::Stake(s) | Payload::Unstake(s) => json!({"amount": s.amount.to_string()}),
+        Payload::Delegate(d) | Payload::Undelegate(d) => {
+            json!({"validator": d.validator.to_bech32(hrp), "amount": d.amount.to_string()})
+        }
     }
 }
 

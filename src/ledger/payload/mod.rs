@@ -32,6 +32,7 @@ pub(super) fn check(spec: &ChainSpec, payload: &Payload) -> Result<(), TxInvalid
         Payload::Transfer(_) | Payload::Batch(_) => transfer::check(spec, payload),
         Payload::JobPost(p) => job::check_post(p),
         Payload::Stake(s) | Payload::Unstake(s) => stake::check(s),
+        Payload::Delegate(d) | Payload::Undelegate(d) => stake::check_delegation(d),
         Payload::JobCancel(_) | Payload::ReceiptClaim(_) => Ok(()),
     }
 }
@@ -42,7 +43,7 @@ pub(super) fn computation_cost(s: &FeeSchedule, payload: &Payload) -> Option<u12
         Payload::Transfer(_) | Payload::Batch(_) => transfer::computation_cost(s, payload),
         Payload::JobPost(_) | Payload::JobCancel(_) => Some(job::cost(s)),
         Payload::ReceiptClaim(_) => Some(receipt::cost(s)),
-        Payload::Stake(_) | Payload::Unstake(_) => Some(stake::cost(s)),
+        Payload::Stake(_) | Payload::Unstake(_) | Payload::Delegate(_) | Payload::Undelegate(_) => Some(stake::cost(s)),
     }
 }
 
@@ -53,7 +54,8 @@ pub fn spend(payload: &Payload) -> Option<u128> {
         Payload::Transfer(_) | Payload::Batch(_) => payload.total_amount(),
         Payload::JobPost(p) => Some(p.price),
         Payload::Stake(s) => Some(s.amount),
-        Payload::JobCancel(_) | Payload::ReceiptClaim(_) | Payload::Unstake(_) => Some(0),
+        Payload::Delegate(d) => Some(d.amount),
+        Payload::JobCancel(_) | Payload::ReceiptClaim(_) | Payload::Unstake(_) | Payload::Undelegate(_) => Some(0),
     }
 }
 
@@ -70,5 +72,7 @@ pub(super) fn apply<R: StateReader>(
         Payload::ReceiptClaim(c) => receipt::claim(ctx, c),
         Payload::Stake(s) => stake::stake(ctx, s),
         Payload::Unstake(s) => stake::unstake(ctx, s),
+        Payload::Delegate(d) => stake::delegate(ctx, d),
+        Payload::Undelegate(d) => stake::undelegate(ctx, d),
     }
 }

@@ -1,12 +1,30 @@
-//! STAKE and UNSTAKE, and the block hook that releases matured unbonding entries. Staking at
-//! least `min_stake` makes the account a validator candidate from then on; the validator set
-//! picks candidates by stake at each epoch boundary.
+//! STAKE, UNSTAKE, DELEGATE and UNDELEGATE, and the block hook that releases matured
+//! unbonding entries. Staking at least `min_stake` makes the account a validator candidate
+//! from then on; others may delegate to a candidate, and the validator set picks candidates by
+//! effective stake (own + delegated) at each epoch boundary.
 
 use super::Ctx;
 use crate::chainspec::FeeSchedule;
 use crate::ledger::validators::Validators;
 use crate::ledger::{Overlay, StateError, StateKey, StateReader, TxFailure, TxInvalid};
-use crate::primitives::{Address, StakeAmount};
+use crate::primitives::{Address, Delegation, StakeAmount};
+use parity_scale_codec::{Decode, Encode};
+
+/// Who delegated to one validator, under [`StateKey::Delegators`].
+#[derive(Debug, Clone, PartialEq, Eq, Default, Encode, Decode)]
+pub struct Delegators {
+    /// Sum of every delegation to the validator: its effective stake is this plus its own.
+    pub total: u128,
+    /// In order of their first delegation.
+    pub who: Vec<Address>,
+}
+
+/// A validator's effective stake: its own plus what is delegated to it.
+pub(crate) fn effective_stake<R: StateReader>(state: &Overlay<'_, R>, validator: &Address) -> Result<u128, StateError> {
+    let own = state.account(validator)?.staked;
+    let delegated = state.get::<Delegators>(&StateKey::Delegators(*validator))?.map_or(0, |d| d.total);
+    own.checked_add(delegated).ok_or_else(|| StateError("effective stake overflows".into()))
+}
 
 /// Unbonding entries one account may have at once (Cosmos's default).
 pub const MAX_UNBONDING_ENTRIES: u32 = 7;
@@ -16,6 +34,10 @@ pub(super) fn check(s: &StakeAmount) -> Result<(), TxInvalid> {
         return Err(TxInvalid::Payload { field: "amount", rule: "must be positive".into() });
     }
     Ok(())
+}
+
+pub(super) fn check_delegation(d: &Delegation) -> Result<(), TxInvalid> {
+    check(&StakeAmount { amount: d.amount })
 }
 
 pub(super) fn cost(s: &FeeSchedule) -> u128 {
@@ -51,18 +73,83 @@ pub(super) fn unstake<R: StateReader>(
     let Some(staked) = acc.staked.checked_sub(s.amount) else {
         return Ok(Err(TxFailure::InsufficientStake { staked: acc.staked, amount: s.amount }));
     };
+    acc.staked = staked;
+    start_unbonding(ctx, acc, s.amount)
+}
+
+/// Moves `amount` (already taken from a bonded bucket of `acc`) into an unbonding entry.
+fn start_unbonding<R: StateReader>(
+    ctx: &mut Ctx<'_, '_, R>,
+    mut acc: crate::ledger::Account,
+    amount: u128,
+) -> Result<Result<(), TxFailure>, StateError> {
     if acc.unbonding_entries >= MAX_UNBONDING_ENTRIES {
         return Ok(Err(TxFailure::TooManyUnbonding { limit: MAX_UNBONDING_ENTRIES }));
     }
-    let Some(unbonding) = acc.unbonding.checked_add(s.amount) else { return Ok(Err(TxFailure::Overflow)) };
-    (acc.staked, acc.unbonding) = (staked, unbonding);
+    let Some(unbonding) = acc.unbonding.checked_add(amount) else { return Ok(Err(TxFailure::Overflow)) };
+    acc.unbonding = unbonding;
     acc.unbonding_entries = acc.unbonding_entries.saturating_add(1);
     ctx.state.set_account(ctx.sender, acc);
     let at = ctx.env.height.saturating_add(ctx.spec.economy.unbonding_period.max(1));
     let mut entries: Vec<(Address, u128)> = ctx.state.get(&StateKey::Unbonding(at))?.unwrap_or_default();
-    entries.push((ctx.sender, s.amount));
+    entries.push((ctx.sender, amount));
     ctx.state.put(StateKey::Unbonding(at), &entries);
     Ok(Ok(()))
+}
+
+pub(super) fn delegate<R: StateReader>(
+    ctx: &mut Ctx<'_, '_, R>,
+    d: &Delegation,
+) -> Result<Result<(), TxFailure>, StateError> {
+    let v: Validators = ctx.state.get(&StateKey::Validators)?.unwrap_or_default();
+    if !v.candidates.iter().any(|k| Address::from_public_key(k) == d.validator) {
+        return Ok(Err(TxFailure::NotACandidate(d.validator.to_bech32(ctx.spec.hrp()))));
+    }
+    let mut acc = ctx.state.account(&ctx.sender)?;
+    let Some(left) = acc.balance.checked_sub(d.amount) else {
+        return Ok(Err(TxFailure::InsufficientBalance { balance: acc.balance, needed: d.amount }));
+    };
+    let Some(delegated) = acc.delegated.checked_add(d.amount) else { return Ok(Err(TxFailure::Overflow)) };
+    (acc.balance, acc.delegated) = (left, delegated);
+    ctx.state.set_account(ctx.sender, acc);
+    let key = StateKey::Delegation(ctx.sender, d.validator);
+    let bonded: u128 = ctx.state.get(&key)?.unwrap_or(0);
+    let Some(bonded) = bonded.checked_add(d.amount) else { return Ok(Err(TxFailure::Overflow)) };
+    ctx.state.put(key, &bonded);
+    let mut all: Delegators = ctx.state.get(&StateKey::Delegators(d.validator))?.unwrap_or_default();
+    let Some(total) = all.total.checked_add(d.amount) else { return Ok(Err(TxFailure::Overflow)) };
+    all.total = total;
+    if !all.who.contains(&ctx.sender) {
+        all.who.push(ctx.sender);
+    }
+    ctx.state.put(StateKey::Delegators(d.validator), &all);
+    Ok(Ok(()))
+}
+
+pub(super) fn undelegate<R: StateReader>(
+    ctx: &mut Ctx<'_, '_, R>,
+    d: &Delegation,
+) -> Result<Result<(), TxFailure>, StateError> {
+    let key = StateKey::Delegation(ctx.sender, d.validator);
+    let bonded: u128 = ctx.state.get(&key)?.unwrap_or(0);
+    let Some(left) = bonded.checked_sub(d.amount) else {
+        return Ok(Err(TxFailure::InsufficientDelegation { delegated: bonded, amount: d.amount }));
+    };
+    let mut all: Delegators = ctx.state.get(&StateKey::Delegators(d.validator))?.unwrap_or_default();
+    let mut acc = ctx.state.account(&ctx.sender)?;
+    let (Some(total), Some(delegated)) = (all.total.checked_sub(d.amount), acc.delegated.checked_sub(d.amount)) else {
+        return Ok(Err(TxFailure::Overflow));
+    };
+    all.total = total;
+    acc.delegated = delegated;
+    if left == 0 {
+        ctx.state.delete(key);
+        all.who.retain(|a| *a != ctx.sender);
+    } else {
+        ctx.state.put(key, &left);
+    }
+    ctx.state.put(StateKey::Delegators(d.validator), &all);
+    start_unbonding(ctx, acc, d.amount)
 }
 
 /// The block hook: unbonding entries that end at `height` return to their accounts' balances.

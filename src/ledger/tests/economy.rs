@@ -410,6 +410,8 @@ enum EconOp {
     Claim { job: usize, units: u64, id: u8, honest_coordinator: bool },
     Stake { who: usize, amount: u128 },
     Unstake { who: usize, amount: u128 },
+    Delegate { who: usize, to: usize, amount: u128 },
+    Undelegate { who: usize, to: usize, amount: u128 },
 }
 
 fn arb_econ_op() -> impl Strategy<Value = EconOp> {
@@ -421,6 +423,16 @@ fn arb_econ_op() -> impl Strategy<Value = EconOp> {
             .prop_map(|(job, units, id, honest_coordinator)| EconOp::Claim { job, units, id, honest_coordinator }),
         (0usize..3, 1u128..200_000_000_000).prop_map(|(who, amount)| EconOp::Stake { who, amount }),
         (0usize..3, 1u128..200_000_000_000).prop_map(|(who, amount)| EconOp::Unstake { who, amount }),
+        (0usize..3, 0usize..3, 1u128..200_000_000_000).prop_map(|(who, to, amount)| EconOp::Delegate {
+            who,
+            to,
+            amount
+        }),
+        (0usize..3, 0usize..3, 1u128..200_000_000_000).prop_map(|(who, to, amount)| EconOp::Undelegate {
+            who,
+            to,
+            amount
+        }),
     ]
 }
 
@@ -488,6 +500,12 @@ proptest! {
                     EconOp::Unstake { who, amount } => {
                         let k = key(MINERS[*who]);
                         signed(&c.spec, &k, next(&c, &k), Payload::Unstake(StakeAmount { amount: *amount }))
+                    }
+                    EconOp::Delegate { who, to, amount } | EconOp::Undelegate { who, to, amount } => {
+                        let k = key(CLIENTS[*who]);
+                        let d = crate::primitives::Delegation { validator: addr(MINERS[*to]), amount: *amount };
+                        let p = if matches!(op, EconOp::Delegate { .. }) { Payload::Delegate(d) } else { Payload::Undelegate(d) };
+                        signed(&c.spec, &k, next(&c, &k), p)
                     }
                 };
                 txs.push(tx);
@@ -583,4 +601,66 @@ fn double_signing_is_slashed_once_per_height_and_jails() {
     let active = validators::current(&c.state).unwrap().active;
     assert_eq!(active.len(), 3);
     assert!(!active.iter().any(|(k, _)| *k == dave.public()));
+}
+
+#[test]
+fn delegation_adds_to_effective_stake_unbonds_and_is_slashed_pro_rata() {
+    let mut spec = ChainSpec::load("dev").unwrap();
+    spec.consensus.epoch_length = 4;
+    let mut c = Chain::new(spec);
+    let total = c.state.supply.total;
+    let (ferdie, bob) = (key("ferdie"), key("bob"));
+    let min = c.spec.economy.min_stake;
+    let delegate = |c: &Chain, who: &Keypair, validator: Address, amount| {
+        signed(&c.spec, who, next_nonce(c, who), Payload::Delegate(crate::primitives::Delegation { validator, amount }))
+    };
+    // Only candidates take delegations.
+    let (out, _) = c.block(addr("alice"), &[delegate(&c, &bob, addr("ferdie"), 5)]);
+    assert_eq!(out[0].result, Err(TxFailure::NotACandidate(addr("ferdie").to_bech32("ait"))));
+    // Ferdie stakes the minimum; bob delegates 3x that, so ferdie outweighs alice's own stake.
+    c.block(addr("alice"), &[stake(&c, &ferdie, min)]);
+    let (out, _) = c.block(addr("alice"), &[delegate(&c, &bob, addr("ferdie"), 3 * min)]);
+    assert_eq!(out[0].result, Ok(()));
+    assert_eq!(c.state.acc(&addr("bob")).delegated, 3 * min);
+    assert_supply(&c, total);
+    while c.height % 4 != 0 {
+        c.block(addr("alice"), &[]);
+    }
+    let active = validators::current(&c.state).unwrap().active;
+    assert!(active.contains(&(ferdie.public(), 4 * min)), "effective stake = own + delegated: {active:?}");
+
+    // Ferdie double-signs: it and bob each lose 5% of what they bonded.
+    let e = equivocation(&c.spec, &ferdie, c.height, crate::primitives::VoteKind::Precommit);
+    let height = c.height + 1;
+    let out = apply_block(&c.state, &c.spec, env(height, addr("alice")), &[e], &[]).unwrap();
+    let (root, batch) = apply_diff(&c.tree, &out.diff, height).unwrap();
+    c.tree.write_node_batch(&batch.node_batch).unwrap();
+    c.state.apply(&out.diff);
+    (c.height, c.roots) = (height, [c.roots.clone(), vec![root]].concat());
+    assert_eq!(c.state.acc(&addr("ferdie")).staked, min - min / 20);
+    assert_eq!(c.state.acc(&addr("bob")).delegated, 3 * min - 3 * min / 20);
+    assert_supply(&c, total);
+
+    // Undelegating more than is bonded fails; the rest unbonds like a stake.
+    let undelegate = |c: &Chain, amount| {
+        signed(
+            &c.spec,
+            &bob,
+            next_nonce(c, &bob),
+            Payload::Undelegate(crate::primitives::Delegation { validator: addr("ferdie"), amount }),
+        )
+    };
+    let bonded = 3 * min - 3 * min / 20;
+    let (out, _) = c.block(addr("alice"), &[undelegate(&c, bonded + 1)]);
+    assert_eq!(out[0].result, Err(TxFailure::InsufficientDelegation { delegated: bonded, amount: bonded + 1 }));
+    let (out, _) = c.block(addr("alice"), &[undelegate(&c, bonded)]);
+    assert_eq!(out[0].result, Ok(()));
+    let acc = c.state.acc(&addr("bob"));
+    assert_eq!((acc.delegated, acc.unbonding, acc.unbonding_entries), (0, bonded, 1));
+    assert_eq!(
+        record::<u128>(&c, StateKey::Delegation(addr("bob"), addr("ferdie"))),
+        None,
+        "an emptied delegation is deleted"
+    );
+    assert_supply(&c, total);
 }
