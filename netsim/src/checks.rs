@@ -172,17 +172,24 @@ pub fn conservation(node: usize, store: &Store, spec: &ChainSpec) -> Result<(), 
         .ok_or_else(|| err(&"genesis supply overflows"))?;
     let head = store.head().map_err(|e| err(&e))?.height;
     let supply = store.supply().map_err(|e| err(&e))?;
-    if Some(supply.total) != genesis_total.checked_add(supply.minted) {
+    // Burns: slashed stake and the burned share of job prices.
+    if Some(supply.total) != genesis_total.checked_add(supply.minted).and_then(|t| t.checked_sub(supply.burned)) {
         return Err(err(&format!(
-            "total supply {} != genesis {genesis_total} + minted {}",
-            supply.total, supply.minted
+            "total supply {} != genesis {genesis_total} + minted {} - burned {}",
+            supply.total, supply.minted, supply.burned
+        )));
+    }
+    if supply.minted_reward.checked_add(supply.minted_compute) != Some(supply.minted) {
+        return Err(err(&format!(
+            "minted {} is not rewards {} + compute {}",
+            supply.minted, supply.minted_reward, supply.minted_compute
         )));
     }
     let rewards = (1..=head).try_fold(0u128, |acc, h| acc.checked_add(block_reward(spec, h)));
-    if rewards != Some(supply.minted) {
+    if rewards != Some(supply.minted_reward) {
         return Err(err(&format!(
-            "minted {} but the block rewards of heights 1..={head} are {rewards:?}",
-            supply.minted
+            "minted {} in rewards but the block rewards of heights 1..={head} are {rewards:?}",
+            supply.minted_reward
         )));
     }
     let mut touched = BTreeSet::new();
