@@ -253,13 +253,18 @@ impl Driver {
         let mut current: Vec<(SignedVote, GossipId)> = Vec::new();
         for (vote, id) in std::mem::take(&mut self.votes_in) {
             let v = &vote.vote;
-            if v.chain_id != self.spec.chain_id || !self.engine.is_validator(&vote.validator) {
+            // Height before signer: a vote for another height may come from a set this node
+            // has not reached (a validator that joined at an epoch boundary), so it is not
+            // the relay's fault.
+            if v.chain_id != self.spec.chain_id {
                 self.report(id, Verdict::Reject);
             } else if v.height != height {
                 if v.height > height {
                     self.note_ahead(&id, v.height);
                 }
                 self.report(id, Verdict::Ignore);
+            } else if !self.engine.is_validator(&vote.validator) {
+                self.report(id, Verdict::Reject);
             } else {
                 current.push((vote, id));
             }

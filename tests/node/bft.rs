@@ -232,3 +232,60 @@ fn an_equivocating_validator_is_recorded_and_the_others_go_on() {
     let all: Vec<&Node> = nodes.iter().collect();
     assert_same_chain(&all, 1..=h);
 }
+
+/// Eve, a full node holding her key, stakes on a 4-validator chain with 8-block epochs: at the
+/// next boundary every node moves her into the set, her precommits start to count in commit
+/// certificates, and the five of them go on committing one chain.
+#[test]
+fn a_staker_joins_the_set_at_an_epoch_boundary_and_the_chain_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = ChainSpec::load("local").unwrap();
+    spec.consensus.block_time_ms = 300;
+    spec.consensus.propose_timeout_ms = 1500;
+    spec.consensus.vote_timeout_ms = 500;
+    spec.consensus.timeout_delta_ms = 250;
+    spec.consensus.epoch_length = 8;
+    let path = dir.path().join("local-epochs.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
+    let spec_path = path.display().to_string();
+    let mut nodes = start_validators(dir.path(), &spec_path, &VALIDATORS);
+    let boot: Vec<String> = nodes.iter().map(Node::p2p_addr).collect();
+    nodes.push(validator(dir.path(), &spec_path, "eve", &boot));
+    nodes[0].wait_height(2);
+
+    let key = Keypair::dev("eve");
+    let stake = Tx {
+        chain_id: spec.chain_id.clone(),
+        sender: key.public(),
+        nonce: 1,
+        fee: 0,
+        priority: Priority::Normal,
+        payload: Payload::Stake(ergon::primitives::StakeAmount { amount: spec.economy.min_stake }),
+    };
+    let stake = ergon::ledger::fees::with_required_fee(&spec, stake).unwrap().sign(&key);
+    let hash = nodes[0].send(&stake);
+    let at = nodes[0].wait_included(&hash)["blockHeight"].as_u64().unwrap();
+    let boundary = at.div_ceil(8).max(1) * 8;
+    for n in &nodes {
+        n.wait_height(boundary + 1);
+        let v = n.call("staking_validators", json!([]));
+        let set: Vec<&str> = v["validators"].as_array().unwrap().iter().filter_map(|x| x["address"].as_str()).collect();
+        assert_eq!(set.len(), 5, "eve is in the set after block {boundary}: {v}");
+        assert!(set.contains(&EVE), "{v}");
+    }
+    // Her precommits count: a certificate after the boundary carries her signature.
+    let eve_key = key.public().to_hex();
+    let signed_by_eve = wait_for("a commit certificate signed by eve", PROGRESS, || {
+        let head = nodes[0].head().0;
+        (boundary + 1..=head).find(|h| {
+            let b = block_at(&nodes[0], *h);
+            b["commit"]["signatures"].as_array().is_some_and(|s| s.iter().any(|x| x["validator"] == eve_key))
+        })
+    });
+    let h = signed_by_eve + 3;
+    for n in &nodes {
+        n.wait_height(h);
+    }
+    let all: Vec<&Node> = nodes.iter().collect();
+    assert_same_chain(&all, 1..=h);
+}
