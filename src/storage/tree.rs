@@ -3,8 +3,9 @@
 //!
 //! Nodes are keyed by their borsh-encoded `NodeKey`. Values are keyed by
 //! `key_hash (32) || version (8, big-endian)`, so the newest value at or below a version is one
-//! reverse seek away. The stale-node index is keyed by `stale_since (8, big-endian) || node
-//! key`, so the nodes that became stale up to a height are a prefix scan from the start.
+//! reverse seek away. The stale-node index holds, under each version (8, big-endian), the
+//! borsh-encoded keys of the nodes that became stale at it, so what is prunable up to a height
+//! is a scan from the start.
 
 use super::{Store, StoreError, CF_JMT_NODES, CF_JMT_STALE, CF_JMT_VALUES};
 use jmt::storage::{LeafNode, Node, NodeKey, TreeReader, TreeUpdateBatch};
@@ -12,9 +13,9 @@ use jmt::{KeyHash, OwnedValue, Version};
 use parity_scale_codec::{Decode, Encode};
 use rocksdb::WriteBatch;
 
-/// Stale nodes deleted per block at most, so that pruning a long backlog (a raised retention
-/// lowered again) spreads over many blocks instead of stalling one.
-const MAX_PRUNED_PER_BLOCK: usize = 50_000;
+/// Versions whose stale nodes one block prunes at most: one more than a block adds, so a
+/// backlog (a retention lowered on restart) drains over a few blocks instead of stalling one.
+const MAX_VERSIONS_PRUNED_PER_BLOCK: usize = 2;
 
 fn value_key(k: &KeyHash, v: Version) -> [u8; 40] {
     let mut out = [0u8; 40];
@@ -43,11 +44,14 @@ pub(super) fn stage(
     for ((version, key), value) in update.node_batch.values() {
         batch.put_cf(values, value_key(key, *version), value.encode());
     }
-    let stale = store.cf(CF_JMT_STALE);
+    // One index entry per version (not per node: a block replaces tens of thousands), the
+    // node keys that became stale at it.
+    let mut stale: std::collections::BTreeMap<u64, Vec<&NodeKey>> = std::collections::BTreeMap::new();
     for s in &update.stale_node_index_batch {
-        let mut k = s.stale_since_version.to_be_bytes().to_vec();
-        k.extend(borsh::to_vec(&s.node_key).map_err(corrupt)?);
-        batch.put_cf(stale, k, []);
+        stale.entry(s.stale_since_version).or_default().push(&s.node_key);
+    }
+    for (since, keys) in stale {
+        batch.put_cf(store.cf(CF_JMT_STALE), since.to_be_bytes(), borsh::to_vec(&keys).map_err(corrupt)?);
     }
     prune(store, batch, height.saturating_sub(store.retention))
 }
@@ -62,29 +66,24 @@ fn prune(store: &Store, batch: &mut WriteBatch, upto: u64) -> Result<(), StoreEr
     let mut it = store.db.raw_iterator_cf(stale);
     it.seek_to_first();
     let mut pruned = 0usize;
-    // Where the index deletion stops: the first entry kept.
-    let mut end = (upto.saturating_add(1)).to_be_bytes().to_vec();
-    while let Some(k) = it.key() {
-        let since = k.get(..8).and_then(|b| b.try_into().ok()).map(u64::from_be_bytes);
-        let (Some(since), Some(node_key)) = (since, k.get(8..)) else {
-            return Err(StoreError::Corrupt { cf: CF_JMT_STALE, reason: "short stale-node key".into() });
+    while let (Some(k), Some(v)) = (it.key(), it.value()) {
+        let since = k.try_into().ok().map(u64::from_be_bytes);
+        let Some(since) = since else {
+            return Err(StoreError::Corrupt { cf: CF_JMT_STALE, reason: "stale-node key is not a version".into() });
         };
-        if since > upto {
+        if since > upto || pruned >= MAX_VERSIONS_PRUNED_PER_BLOCK {
             break;
         }
-        if pruned >= MAX_PRUNED_PER_BLOCK {
-            end = k.to_vec();
-            break;
+        let keys: Vec<NodeKey> =
+            borsh::from_slice(v).map_err(|e| StoreError::Corrupt { cf: CF_JMT_STALE, reason: e.to_string() })?;
+        for key in &keys {
+            batch.delete_cf(nodes, borsh::to_vec(key).map_err(corrupt)?);
         }
-        batch.delete_cf(nodes, node_key);
+        batch.delete_cf(stale, k);
         pruned = pruned.saturating_add(1);
         it.next();
     }
     it.status()?;
-    if pruned > 0 {
-        // One range tombstone, so the next block's scan does not wade through point ones.
-        batch.delete_range_cf(stale, [0u8; 8].as_slice(), end.as_slice());
-    }
     Ok(())
 }
 
