@@ -38,6 +38,7 @@ pub mod fees;
 mod genesis;
 pub mod outcome;
 pub mod payload;
+mod queue;
 mod slash;
 pub mod state;
 pub mod tree;

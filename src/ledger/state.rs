@@ -35,16 +35,16 @@ pub enum StateKey {
     /// A receipt id that was claimed, forever.
     #[codec(index = 5)]
     Receipt(Hash),
-    /// Pending amounts that mature at this height.
+    /// How many receipts mature at this height (entries under [`StateKey::QueueEntry`]).
     #[codec(index = 6)]
     Maturing(u64),
-    /// Jobs whose deadline is this height.
+    /// How many jobs have their deadline at this height.
     #[codec(index = 7)]
     Expiring(u64),
     /// Stake delegated by the first address to the validator at the second.
     #[codec(index = 8)]
     Delegation(Address, Address),
-    /// Unbonding entries that are released at this height.
+    /// How many unbonding entries are released at this height.
     #[codec(index = 9)]
     Unbonding(u64),
     /// A miner's compute mint in one epoch, for the stake cap.
@@ -65,6 +65,9 @@ pub enum StateKey {
     /// Everyone who has delegated to a validator, and the total they delegated.
     #[codec(index = 15)]
     Delegators(Address),
+    /// One entry of a height queue: (the queue's variant index, height, position).
+    #[codec(index = 16)]
+    QueueEntry(u8, u64, u32),
 }
 
 /// Read access to the state as of the parent block.

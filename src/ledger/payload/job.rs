@@ -4,6 +4,7 @@
 
 use super::Ctx;
 use crate::chainspec::FeeSchedule;
+use crate::ledger::queue::{self, Queue};
 use crate::ledger::{Overlay, StateError, StateKey, StateReader, TxFailure, TxInvalid};
 use crate::primitives::{Address, Hash, JobCancel, JobPost};
 use parity_scale_codec::{Decode, Encode};
@@ -78,9 +79,7 @@ pub(super) fn post<R: StateReader>(ctx: &mut Ctx<'_, '_, R>, p: &JobPost) -> Res
     ctx.state.set_account(ctx.sender, client);
     let job = Job { client: ctx.sender, post: p.clone(), status: JobStatus::Open, posted_at: height, receipt: None };
     ctx.state.put(StateKey::Job(ctx.tx_hash), &job);
-    let mut expiring: Vec<Hash> = ctx.state.get(&StateKey::Expiring(p.deadline))?.unwrap_or_default();
-    expiring.push(ctx.tx_hash);
-    ctx.state.put(StateKey::Expiring(p.deadline), &expiring);
+    queue::push(ctx.state, Queue::Expiring, p.deadline, &ctx.tx_hash)?;
     Ok(Ok(()))
 }
 
@@ -122,8 +121,7 @@ fn release<R: StateReader>(state: &mut Overlay<'_, R>, job: &Job) -> Result<Resu
 /// The block hook: jobs whose deadline is `height` and that are still open expire, and their
 /// reservations go back to their clients.
 pub(crate) fn expire<R: StateReader>(state: &mut Overlay<'_, R>, height: u64) -> Result<(), StateError> {
-    let Some(ids) = state.get::<Vec<Hash>>(&StateKey::Expiring(height))? else { return Ok(()) };
-    for id in ids {
+    for id in queue::take::<Hash, _>(state, Queue::Expiring, height)? {
         let Some(mut job) = state.get::<Job>(&StateKey::Job(id))? else { continue };
         if job.status != JobStatus::Open {
             continue;
@@ -134,6 +132,5 @@ pub(crate) fn expire<R: StateReader>(state: &mut Overlay<'_, R>, height: u64) ->
         job.status = JobStatus::Expired;
         state.put(StateKey::Job(id), &job);
     }
-    state.delete(StateKey::Expiring(height));
     Ok(())
 }

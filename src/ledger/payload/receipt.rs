@@ -13,6 +13,7 @@ use super::job::{Job, JobStatus};
 use super::Ctx;
 use crate::chainspec::{ChainSpec, FeeSchedule};
 use crate::ledger::economy_math::{apply_wad, contribution_multiplier_wad};
+use crate::ledger::queue::{self, Queue};
 use crate::ledger::{Overlay, StateError, StateKey, StateReader, TxFailure};
 use crate::primitives::{Address, Hash, ReceiptClaim};
 use parity_scale_codec::{Decode, Encode};
@@ -194,9 +195,7 @@ fn settle<R: StateReader>(
         mint_treasury,
     };
     ctx.state.put(StateKey::Receipt(r.receipt_id), &record);
-    let mut maturing: Vec<Hash> = ctx.state.get(&StateKey::Maturing(matures_at))?.unwrap_or_default();
-    maturing.push(r.receipt_id);
-    ctx.state.put(StateKey::Maturing(matures_at), &maturing);
+    queue::push(ctx.state, Queue::Maturing, matures_at, &r.receipt_id)?;
     job.status = JobStatus::Claimed;
     job.receipt = Some(r.receipt_id);
     ctx.state.put(StateKey::Job(r.job_id), &job);
@@ -210,7 +209,7 @@ pub(crate) fn mature<R: StateReader>(
     treasury: Address,
     height: u64,
 ) -> Result<(), StateError> {
-    let Some(ids) = state.get::<Vec<Hash>>(&StateKey::Maturing(height))? else { return Ok(()) };
+    let ids = queue::take::<Hash, _>(state, Queue::Maturing, height)?;
     let overflow = || StateError("maturing a receipt overflows a balance".into());
     for id in ids {
         let Some(mut rec) = state.get::<ReceiptRecord>(&StateKey::Receipt(id))? else { continue };
@@ -235,6 +234,5 @@ pub(crate) fn mature<R: StateReader>(
             state.put(StateKey::Job(rec.job_id), &job);
         }
     }
-    state.delete(StateKey::Maturing(height));
     Ok(())
 }

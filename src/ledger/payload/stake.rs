@@ -5,6 +5,7 @@
 
 use super::Ctx;
 use crate::chainspec::FeeSchedule;
+use crate::ledger::queue::{self, Queue};
 use crate::ledger::validators::Validators;
 use crate::ledger::{Overlay, StateError, StateKey, StateReader, TxFailure, TxInvalid};
 use crate::primitives::{Address, Delegation, StakeAmount};
@@ -91,9 +92,7 @@ fn start_unbonding<R: StateReader>(
     acc.unbonding_entries = acc.unbonding_entries.saturating_add(1);
     ctx.state.set_account(ctx.sender, acc);
     let at = ctx.env.height.saturating_add(ctx.spec.economy.unbonding_period.max(1));
-    let mut entries: Vec<(Address, u128)> = ctx.state.get(&StateKey::Unbonding(at))?.unwrap_or_default();
-    entries.push((ctx.sender, amount));
-    ctx.state.put(StateKey::Unbonding(at), &entries);
+    queue::push(ctx.state, Queue::Unbonding, at, &(ctx.sender, amount))?;
     Ok(Ok(()))
 }
 
@@ -154,7 +153,7 @@ pub(super) fn undelegate<R: StateReader>(
 
 /// The block hook: unbonding entries that end at `height` return to their accounts' balances.
 pub(crate) fn release<R: StateReader>(state: &mut Overlay<'_, R>, height: u64) -> Result<(), StateError> {
-    let Some(entries) = state.get::<Vec<(Address, u128)>>(&StateKey::Unbonding(height))? else { return Ok(()) };
+    let entries = queue::take::<(Address, u128), _>(state, Queue::Unbonding, height)?;
     let overflow = || StateError("releasing an unbonding entry overflows".into());
     for (who, amount) in entries {
         let mut acc = state.account(&who)?;
@@ -163,6 +162,5 @@ pub(crate) fn release<R: StateReader>(state: &mut Overlay<'_, R>, height: u64) -
         acc.unbonding_entries = acc.unbonding_entries.saturating_sub(1);
         state.set_account(who, acc);
     }
-    state.delete(StateKey::Unbonding(height));
     Ok(())
 }

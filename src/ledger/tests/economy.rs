@@ -126,7 +126,9 @@ fn a_job_past_its_deadline_expires_and_its_escrow_returns() {
     assert_eq!(c.height, deadline);
     assert_eq!(record::<Job>(&c, StateKey::Job(job_id)).unwrap().status, JobStatus::Expired);
     assert_eq!(c.state.acc(&addr("bob")).reserved, 0);
-    assert_eq!(record::<Vec<Hash>>(&c, StateKey::Expiring(deadline)), None, "the queue entry is deleted");
+    assert_eq!(record::<u32>(&c, StateKey::Expiring(deadline)), None, "the queue is deleted");
+    let entry = StateKey::QueueEntry(parity_scale_codec::Encode::encode(&StateKey::Expiring(0))[0], deadline, 0);
+    assert_eq!(record::<Hash>(&c, entry), None, "and its entries");
     // A deadline that has passed is refused.
     let late = post(&c, &key("bob"), 5, 10, addr("dave"), c.height);
     let (out, _) = c.block(addr("alice"), &[late]);
