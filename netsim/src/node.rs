@@ -106,6 +106,7 @@ impl SimNode {
             node: NodeConfig { spec, validator_key, mempool, network: Some(network) },
             db_path: self.db.clone(),
             rpc: None,
+            state_retention: None,
         })
     }
 

@@ -102,6 +102,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
             node: NodeConfig { spec, validator_key: Some(Keypair::dev("alice")), mempool, network: None },
             db_path: base.join("db"),
             rpc: None,
+            state_retention: None,
         };
         let service = Service::start(config).await?;
         let mut events = service.handle.subscribe();

@@ -137,6 +137,7 @@ pub fn run(n: u32, block_time_ms: u64, base_path: Option<std::path::PathBuf>, ve
             node: NodeConfig { spec, validator_key: Some(Keypair::dev("alice")), mempool, network: None },
             db_path: base.join("db"),
             rpc: None,
+            state_retention: None,
         };
         let service = Service::start(config).await?;
         let setup = push(&service.handle, stakes.into_iter().chain(posts).collect()).await?;

@@ -56,6 +56,10 @@ pub struct NodeArgs {
     /// Turn off local-network discovery (on by default for dev and local chains).
     #[arg(long)]
     no_mdns: bool,
+    /// State-tree versions (blocks) to keep for proofs; older tree nodes are pruned. At least
+    /// the chain's unbonding period and challenge window [default: 100000].
+    #[arg(long)]
+    state_retention: Option<u64>,
     /// Turn off QUIC (TCP only).
     #[arg(long)]
     no_quic: bool,
@@ -194,6 +198,15 @@ pub fn run(args: NodeArgs) -> Result<()> {
         }
         (None, false) => super::default_base_path(),
     };
+    if let Some(r) = args.state_retention {
+        let min = spec.economy.unbonding_period.max(spec.economy.challenge_blocks);
+        if r < min {
+            anyhow::bail!(
+                "--state-retention {r} is below this chain's unbonding period / challenge window ({min} blocks): \
+                 proofs of what is still slashable or challengeable would be pruned"
+            );
+        }
+    }
     let chain_dir = base.join("chains").join(&spec.chain_id);
     let db_path = chain_dir.join("db");
     let network = network_config(&args, &spec, &chain_dir)?;
@@ -210,6 +223,7 @@ pub fn run(args: NodeArgs) -> Result<()> {
             },
             db_path: db_path.clone(),
             rpc: Some((args.rpc_addr, args.rpc_methods)),
+            state_retention: args.state_retention,
         };
         // Handlers first: a signal right after the readiness line must shut down cleanly.
         let signals = Signals::install()?;

@@ -14,6 +14,8 @@ pub struct ServiceConfig {
     pub db_path: PathBuf,
     /// `None`: no RPC server (benchmarks, in-process tests).
     pub rpc: Option<(SocketAddr, RpcMethods)>,
+    /// State-tree versions to keep; `None`: [`crate::storage::DEFAULT_STATE_RETENTION`].
+    pub state_retention: Option<u64>,
 }
 
 pub struct Service {
@@ -38,7 +40,11 @@ impl Service {
     pub async fn start(config: ServiceConfig) -> Result<Service, ServiceError> {
         std::fs::create_dir_all(&config.db_path)
             .map_err(|source| ServiceError::Dir { path: config.db_path.display().to_string(), source })?;
-        let store = Arc::new(Store::open(&config.db_path, &config.node.spec).map_err(NodeError::from)?);
+        let mut store = Store::open(&config.db_path, &config.node.spec).map_err(NodeError::from)?;
+        if let Some(blocks) = config.state_retention {
+            store.set_retention(blocks);
+        }
+        let store = Arc::new(store);
         let (stop, stopped) = oneshot::channel::<()>();
         let (handle, driver) = start(config.node, store, async move {
             let _ = stopped.await;

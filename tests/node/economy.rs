@@ -276,3 +276,13 @@ fn bad_claims_get_their_own_codes_and_expired_jobs_return_escrow() {
     let listed = node.call("job_list", json!([{"status": "expired"}]));
     assert!(listed.as_array().unwrap().iter().any(|j| j["jobId"] == short.to_hex()), "{listed}");
 }
+
+#[test]
+fn a_state_retention_shorter_than_the_unbonding_period_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let args = node_args(dir.path(), &["--dev", "--state-retention", "5"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = run_ergon(&args, &[], STARTUP);
+    assert!(!out.status.success(), "a 5-block retention on the dev chain must be refused");
+    assert!(out.stderr.contains("--state-retention 5") && out.stderr.contains("100 blocks"), "{}", out.stderr);
+}
