@@ -236,17 +236,10 @@ fn write_file(path: &PathBuf, v: &serde_json::Map<String, Value>) -> Result<()> 
 }
 
 /// The receipt a file holds, whether attested yet or not.
-fn receipt_in(
-    spec: &ChainSpec,
-    m: &serde_json::Map<String, Value>,
-) -> Result<(ComputeReceipt, ergon::primitives::PublicKey)> {
-    let mut full = m.clone();
-    // Placeholders for parsing only; the caller never uses them.
-    full.entry("coordinator_key").or_insert(m.get("miner_key").cloned().unwrap_or(Value::Null));
-    full.entry("attestation").or_insert(m.get("miner_sig").cloned().unwrap_or(Value::Null));
-    let parsed: JsonReceiptClaim = serde_json::from_value(Value::Object(full)).context("not a receipt file")?;
-    let claim = parsed.to_claim(spec).map_err(|e| anyhow!("{}", e.message()))?;
-    Ok((claim.receipt, claim.miner_key))
+fn receipt_in(spec: &ChainSpec, m: &serde_json::Map<String, Value>) -> Result<(ComputeReceipt, JsonReceiptClaim)> {
+    let parsed: JsonReceiptClaim = serde_json::from_value(Value::Object(m.clone())).context("not a receipt file")?;
+    let receipt = parsed.receipt(spec).map_err(|e| anyhow!("{}", e.message()))?;
+    Ok((receipt, parsed))
 }
 
 pub async fn receipt(cmd: ReceiptCommand) -> Result<()> {
@@ -303,12 +296,8 @@ pub async fn receipt(cmd: ReceiptCommand) -> Result<()> {
             let spec = chain_spec(&c, &rpc.rpc).await?;
             let key = resolve_key(&spec, &coordinator, &base(&base_path))?;
             let mut m = read_file(&file)?;
-            let (receipt, miner_key) = receipt_in(&spec, &m)?;
-            let miner_sig: ergon::primitives::Signature = m
-                .get("miner_sig")
-                .and_then(Value::as_str)
-                .ok_or_else(|| anyhow!("{} has no miner_sig", file.display()))?
-                .parse()?;
+            let (receipt, parsed) = receipt_in(&spec, &m)?;
+            let (miner_key, miner_sig) = parsed.miner();
             miner_key
                 .verify(&receipt.signing_hash(), &miner_sig)
                 .map_err(|_| anyhow!("the miner's signature does not verify"))?;

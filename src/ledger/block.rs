@@ -144,17 +144,7 @@ impl<'a, R: StateReader> BlockExecutor<'a, R> {
         // and only the fee and nonce stay; on a state error nothing stays.
         self.state.set_account(sender, from);
         let mut supply = self.supply;
-        let mut ctx = Ctx {
-            state: &mut self.state,
-            spec: self.spec,
-            env: &self.env,
-            supply: &mut supply,
-            tx_hash,
-            sender,
-            sender_key: tx.tx.sender,
-            treasury: self.treasury,
-        };
-        let result = match payload::apply(&mut ctx, &tx.tx.payload) {
+        let result = match self.run_payload(tx, tx_hash, &mut supply) {
             Ok(r) => r,
             Err(e) => {
                 self.state.revert_tx();
@@ -183,19 +173,30 @@ impl<'a, R: StateReader> BlockExecutor<'a, R> {
         from.balance = from.balance.saturating_sub(tx.tx.fee);
         self.state.set_account(sender, from);
         let mut supply = self.supply;
+        let result = self.run_payload(tx, tx_hash, &mut supply);
+        self.state.revert_tx();
+        result
+    }
+
+    /// Runs `tx`'s payload on the overlay's tx level, with `supply` as the counters it may
+    /// change; the caller keeps or drops what it wrote.
+    fn run_payload(
+        &mut self,
+        tx: &SignedTx,
+        tx_hash: Hash,
+        supply: &mut Supply,
+    ) -> Result<Result<(), TxFailure>, StateError> {
         let mut ctx = Ctx {
             state: &mut self.state,
             spec: self.spec,
             env: &self.env,
-            supply: &mut supply,
+            supply,
             tx_hash,
-            sender,
+            sender: tx.tx.sender_address(),
             sender_key: tx.tx.sender,
             treasury: self.treasury,
         };
-        let result = payload::apply(&mut ctx, &tx.tx.payload);
-        self.state.revert_tx();
-        result
+        payload::apply(&mut ctx, &tx.tx.payload)
     }
 
     /// The end-of-block hook, then every change and outcome.

@@ -50,15 +50,7 @@ pub enum StateKey {
     /// A miner's compute mint in one epoch, for the stake cap.
     #[codec(index = 10)]
     EpochMint(Address, u64),
-    /// Trial credits granted in one epoch, for the per-epoch cap.
-    #[codec(index = 11)]
-    TrialGrants(u64),
-    /// A PoW stamp that was used, by its hash.
-    #[codec(index = 12)]
-    PowStamp(Hash),
-    /// A validator or miner record: consensus key, jailing, reputation counters.
-    #[codec(index = 13)]
-    Validator(Address),
+    // 11-13: kept free for trial grants, PoW stamps and validator records.
     /// What a validator was slashed for an offence at this height (one slash per window).
     #[codec(index = 14)]
     Slash(Address, u64),

@@ -123,30 +123,44 @@ pub struct JsonReceiptClaim {
     miner_key: PublicKey,
     #[serde(alias = "minerSig")]
     miner_sig: Signature,
-    #[serde(alias = "coordinatorKey")]
-    coordinator_key: PublicKey,
-    attestation: Signature,
+    /// Absent until the coordinator attests (a receipt file between `sign` and `attest`).
+    #[serde(alias = "coordinatorKey", default)]
+    coordinator_key: Option<PublicKey>,
+    #[serde(default)]
+    attestation: Option<Signature>,
 }
 
 impl JsonReceiptClaim {
-    pub fn to_claim(&self, spec: &ChainSpec) -> Result<ReceiptClaim, ErrorObjectOwned> {
+    /// The receipt the miner signed.
+    pub fn receipt(&self, spec: &ChainSpec) -> Result<ComputeReceipt, ErrorObjectOwned> {
         let addr =
             |field: &str, s: &str| spec.parse_address(s).map_err(|e| decode_err(format!("payload.{field}: {e}")));
+        Ok(ComputeReceipt {
+            receipt_id: self.receipt_id,
+            job_id: self.job_id,
+            client: addr("client_addr", &self.client_addr)?,
+            miner: addr("miner_addr", &self.miner_addr)?,
+            compute_units: self.compute_units,
+            price: self.price,
+            output_hash: self.output_hash,
+            metering_version: self.metering_version,
+        })
+    }
+
+    /// The miner's key and signature over [`JsonReceiptClaim::receipt`].
+    pub fn miner(&self) -> (PublicKey, Signature) {
+        (self.miner_key, self.miner_sig)
+    }
+
+    /// The whole claim; here the coordinator's key and attestation are required.
+    pub fn to_claim(&self, spec: &ChainSpec) -> Result<ReceiptClaim, ErrorObjectOwned> {
+        let need = |f: &str| decode_err(format!("payload.{f} is required: the receipt is not attested"));
         Ok(ReceiptClaim {
-            receipt: ComputeReceipt {
-                receipt_id: self.receipt_id,
-                job_id: self.job_id,
-                client: addr("client_addr", &self.client_addr)?,
-                miner: addr("miner_addr", &self.miner_addr)?,
-                compute_units: self.compute_units,
-                price: self.price,
-                output_hash: self.output_hash,
-                metering_version: self.metering_version,
-            },
+            receipt: self.receipt(spec)?,
             miner_key: self.miner_key,
             miner_sig: self.miner_sig,
-            coordinator_key: self.coordinator_key,
-            attestation: self.attestation,
+            coordinator_key: self.coordinator_key.ok_or_else(|| need("coordinator_key"))?,
+            attestation: self.attestation.ok_or_else(|| need("attestation"))?,
         })
     }
 }

@@ -109,10 +109,12 @@ fn client_job_receipt_mint_flow_pays_exact_amounts() {
     let node = Node::start(dir.path(), &[]);
     let h = home.path();
 
-    // eve stakes to become a miner.
+    // eve stakes to become a miner; `getbalance` takes her dev name for her address.
     let v = cli(&node, h, &["stake", &MINER_STAKE.to_string(), "--from", "eve", "--wait", "--json"]);
     assert_eq!(v["status"], "included", "{v}");
     assert_eq!(field(&account(&node, EVE), "staked"), MINER_STAKE);
+    let b = cli(&node, h, &["getbalance", "eve", "--json"]);
+    assert_eq!((b["address"].as_str(), field(&b, "staked")), (Some(EVE), MINER_STAKE), "{b}");
 
     let bob0 = account(&node, BOB);
     let job = post_job(&node, h, "1000000", "1000000", "100");
@@ -232,6 +234,12 @@ fn bad_claims_get_their_own_codes_and_expired_jobs_return_escrow() {
     }
     let forged = forged.tx.sign(&eve);
     assert_eq!(node.send_err(&forged).0, 1001);
+    // A claim without the coordinator's attestation does not decode.
+    let mut unattested = ergon::rpc::types::tx_to_json(&claim_tx(&node, &eve, &dave, good.clone()), HRP);
+    unattested["payload"].as_object_mut().unwrap().remove("attestation");
+    let (code, msg) = node.call_err("tx_send", json!([unattested]));
+    assert_eq!(code, 1000, "{msg}");
+    assert!(msg.contains("attestation"), "{msg}");
     // Stateless rules: a zero price is refused with the payload's code.
     let zero = Tx {
         chain_id: CHAIN_ID.into(),
