@@ -117,8 +117,17 @@ pub struct EconomyParams {
     pub fees: FeeSchedule,
     #[serde(with = "serde_amount")]
     pub trial_credits: u128,
+    /// PoW difficulty in leading zero bits for the most and the least reputable account; a
+    /// trial claimant is new (reputation 0.5), so it pays the midpoint. Public chains want 28
+    /// or more there (24 bits is about 2 s on one core).
     pub pow_difficulty_min: u8,
     pub pow_difficulty_max: u8,
+    /// Blocks a trial claim's anchor block may lie below the block that includes it.
+    pub pow_max_age: u64,
+    /// Trial grants one block may carry: the share of block space fee-less txs may take.
+    pub trial_max_per_block: u32,
+    /// Trial grants one epoch may carry.
+    pub trial_max_per_epoch: u32,
     #[serde(with = "serde_amount")]
     pub min_stake: u128,
     pub unbonding_period: u64,
@@ -348,6 +357,12 @@ impl ChainSpec {
         }
         if e.pow_difficulty_min > e.pow_difficulty_max {
             return Err(invalid("economy.pow_difficulty_min", "must not exceed pow_difficulty_max"));
+        }
+        if e.pow_difficulty_max > 64 {
+            return Err(invalid("economy.pow_difficulty_max", "must be at most 64 bits"));
+        }
+        if e.pow_max_age == 0 {
+            return Err(invalid("economy.pow_max_age", "must be at least 1 block"));
         }
         let l = &self.limits;
         if l.max_tx_bytes < 256 || l.max_block_txs == 0 || l.max_block_bytes < l.max_tx_bytes {

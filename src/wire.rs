@@ -5,7 +5,8 @@
 use crate::consensus::tendermint::{Proposal, SignedProposal};
 use crate::primitives::{
     Address, Block, CommitCertificate, ComputeReceipt, Delegation, Evidence, Hash, Header, JobCancel, JobPost, Payload,
-    Priority, PublicKey, ReceiptClaim, Signature, SignedTx, SignedVote, StakeAmount, Transfer, Tx, Vote, VoteKind,
+    Priority, PublicKey, ReceiptClaim, Signature, SignedTx, SignedVote, StakeAmount, Transfer, TrialClaim, Tx, Vote,
+    VoteKind,
 };
 use prost::Message;
 
@@ -125,6 +126,11 @@ fn payload_to_pb(p: &Payload) -> pb::tx::Payload {
         Payload::Unstake(s) => pb::tx::Payload::Unstake(pb::StakeAmount { amount: u128_to(s.amount) }),
         Payload::Delegate(d) => pb::tx::Payload::Delegate(delegation_to_pb(d)),
         Payload::Undelegate(d) => pb::tx::Payload::Undelegate(delegation_to_pb(d)),
+        Payload::TrialClaim(c) => pb::tx::Payload::TrialClaim(pb::TrialClaim {
+            anchor_height: c.anchor_height,
+            anchor_hash: c.anchor_hash.0.to_vec(),
+            pow_nonce: c.pow_nonce,
+        }),
     }
 }
 
@@ -159,6 +165,11 @@ fn payload_from_pb(p: pb::tx::Payload) -> Result<Payload> {
         pb::tx::Payload::Stake(s) => Payload::Stake(StakeAmount { amount: u128_from("stake.amount", &s.amount)? }),
         pb::tx::Payload::Delegate(d) => Payload::Delegate(delegation_from_pb(d)?),
         pb::tx::Payload::Undelegate(d) => Payload::Undelegate(delegation_from_pb(d)?),
+        pb::tx::Payload::TrialClaim(c) => Payload::TrialClaim(TrialClaim {
+            anchor_height: c.anchor_height,
+            anchor_hash: hash_from("trial_claim.anchor_hash", &c.anchor_hash)?,
+            pow_nonce: c.pow_nonce,
+        }),
         pb::tx::Payload::Unstake(s) => {
             Payload::Unstake(StakeAmount { amount: u128_from("unstake.amount", &s.amount)? })
         }
@@ -613,6 +624,9 @@ mod tests {
                 .prop_map(|(a, amount)| Payload::Delegate(Delegation { validator: Address(a), amount })),
             (any::<[u8; 20]>(), any::<u128>())
                 .prop_map(|(a, amount)| Payload::Undelegate(Delegation { validator: Address(a), amount })),
+            (any::<u64>(), any::<[u8; 32]>(), any::<u64>()).prop_map(|(anchor_height, h, pow_nonce)| {
+                Payload::TrialClaim(TrialClaim { anchor_height, anchor_hash: Hash(h), pow_nonce })
+            }),
         ];
         let prio =
             prop_oneof![Just(Priority::Low), Just(Priority::Normal), Just(Priority::High), Just(Priority::Urgent)];

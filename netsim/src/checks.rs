@@ -179,10 +179,12 @@ pub fn conservation(node: usize, store: &Store, spec: &ChainSpec) -> Result<(), 
             supply.total, supply.minted, supply.burned
         )));
     }
-    if supply.minted_reward.checked_add(supply.minted_compute) != Some(supply.minted) {
+    if supply.minted_reward.checked_add(supply.minted_compute).and_then(|m| m.checked_add(supply.minted_trial))
+        != Some(supply.minted)
+    {
         return Err(err(&format!(
-            "minted {} is not rewards {} + compute {}",
-            supply.minted, supply.minted_reward, supply.minted_compute
+            "minted {} is not rewards {} + compute {} + trial credits {}",
+            supply.minted, supply.minted_reward, supply.minted_compute, supply.minted_trial
         )));
     }
     let rewards = (1..=head).try_fold(0u128, |acc, h| acc.checked_add(block_reward(spec, h)));

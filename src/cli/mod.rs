@@ -7,6 +7,7 @@ mod economy;
 mod keys;
 mod keystore;
 mod node;
+mod trial;
 mod wallet;
 
 use clap::{Parser, Subcommand};
@@ -99,6 +100,9 @@ enum Command {
         #[command(flatten)]
         opts: wallet::TxOpts,
     },
+    /// Trial credits for a new account, paid with proof of work.
+    #[command(subcommand)]
+    Trial(trial::TrialCommand),
     /// Show the validator set in force and the candidates.
     Validators {
         #[command(flatten)]
@@ -145,6 +149,7 @@ pub fn main() -> ExitCode {
             wallet::block_on(economy::delegate(validator, amount, from, opts, true))
         }
         Command::Validators { rpc } => wallet::block_on(economy::validators(rpc)),
+        Command::Trial(cmd) => wallet::block_on(trial::run(cmd)),
         Command::Bench(args) => bench::run(args),
         Command::BenchSync(args) => bench_sync::run(args),
     };

@@ -50,14 +50,15 @@ impl Account {
 /// Chain-wide counters kept in the state tree. `height` is in here so that every block changes
 /// the tree, which gives every height its own version of the state root.
 ///
-/// `total = genesis + minted - burned`, and `minted = minted_reward + minted_compute`.
+/// `total = genesis + minted - burned`, and `minted = minted_reward + minted_compute +
+/// minted_trial`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Encode, Decode, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Supply {
     /// Everything held by anyone, in any bucket.
     #[serde(with = "crate::primitives::serde_amount")]
     pub total: u128,
-    /// Everything minted since genesis (block rewards and receipts).
+    /// Everything minted since genesis (block rewards, receipts and trial credits).
     #[serde(with = "crate::primitives::serde_amount")]
     pub minted: u128,
     pub height: u64,
@@ -72,4 +73,7 @@ pub struct Supply {
     /// contribution multiplier decays over.
     #[serde(with = "crate::primitives::serde_amount")]
     pub verified_units: u128,
+    /// Trial credits granted (TRIAL_CLAIM).
+    #[serde(with = "crate::primitives::serde_amount")]
+    pub minted_trial: u128,
 }

@@ -2,8 +2,8 @@
 //! The block builder, the importer, sync and any referee all run it (the builder through the
 //! same [`BlockExecutor`], choosing which txs to keep).
 //!
-//! Order within a block: the begin hook records the block's evidence and slashes and jails
-//! the validators it proves equivocated; then each tx (stateless
+//! Order within a block: the begin hook records the parent's hash (a trial claim's anchor)
+//! and the block's evidence, and slashes and jails the validators it proves equivocated; then each tx (stateless
 //! checks, nonce, fee, payload); then the end hook pays the block reward and splits the fees,
 //! expires jobs whose deadline is this height, matures receipts whose challenge window closes,
 //! releases unbonding entries that end, and at an epoch boundary recomputes the validator set.
@@ -59,7 +59,7 @@ pub fn check_stateless(spec: &ChainSpec, tx: &SignedTx) -> Result<(), TxInvalid>
     if size > spec.limits.max_tx_bytes as usize {
         return Err(TxInvalid::TooLarge { size, limit: spec.limits.max_tx_bytes });
     }
-    payload::check(spec, &tx.tx.payload)?;
+    payload::check(spec, &tx.tx)?;
     let required = fees::required_fee(spec, &tx.tx).map(|f| f.total).unwrap_or(u128::MAX);
     if tx.tx.fee < required {
         return Err(TxInvalid::FeeTooLow { got: tx.tx.fee, required });
@@ -92,6 +92,8 @@ pub struct BlockExecutor<'a, R> {
     treasury: Address,
     supply: Supply,
     fees: u128,
+    /// Trial grants in this block so far, for the per-block cap.
+    trials: u32,
     outcomes: Vec<TxOutcome>,
 }
 
@@ -103,13 +105,14 @@ impl<'a, R: StateReader> BlockExecutor<'a, R> {
             .map_err(|e| StateError(format!("chain spec treasury address: {e}")))?;
         let mut supply = reader.supply()?;
         let mut state = Overlay::new(reader);
+        payload::trial::record_anchor(&mut state, spec, &env);
         evidence::apply(&mut state, spec, evidence, env.height)
             .map_err(|(index, reason)| BlockError::Evidence { index, reason })?;
         for e in evidence {
             let (at, _, _, validator) = e.position();
             super::slash::double_sign(&mut state, spec, &mut supply, validator, at, env.proposer)?;
         }
-        Ok(BlockExecutor { state, spec, env, treasury, supply, fees: 0, outcomes: Vec::new() })
+        Ok(BlockExecutor { state, spec, env, treasury, supply, fees: 0, trials: 0, outcomes: Vec::new() })
     }
 
     /// The account as this block has left it so far.
@@ -131,6 +134,7 @@ impl<'a, R: StateReader> BlockExecutor<'a, R> {
     pub fn apply_hashed(&mut self, tx: &SignedTx, tx_hash: Hash) -> Result<TxOutcome, TxInvalid> {
         check_stateless(self.spec, tx)?;
         let sender = tx.tx.sender_address();
+        let trial = self.admit_trial(tx, &sender)?;
         let mut from = self.state.account(&sender)?;
         let want = from.nonce.checked_add(1).ok_or(TxInvalid::NonceOverflow)?;
         if tx.tx.nonce != want {
@@ -153,6 +157,7 @@ impl<'a, R: StateReader> BlockExecutor<'a, R> {
         };
         if result.is_ok() {
             self.supply = supply;
+            self.trials = self.trials.saturating_add(u32::from(trial));
         } else {
             self.state.revert_tx();
             self.state.set_account(sender, from);
@@ -164,18 +169,28 @@ impl<'a, R: StateReader> BlockExecutor<'a, R> {
         Ok(outcome)
     }
 
+    /// For a trial claim, whether it may be in this block (`Ok(true)`); `Ok(false)` for any
+    /// other tx.
+    fn admit_trial(&self, tx: &SignedTx, sender: &Address) -> Result<bool, TxInvalid> {
+        let crate::primitives::Payload::TrialClaim(c) = &tx.tx.payload else { return Ok(false) };
+        payload::trial::admit(&self.state, self.spec, &self.env, self.trials, sender, c)?;
+        Ok(true)
+    }
+
     /// Runs `tx`'s payload as if it came next in this block and keeps nothing: admission uses
-    /// it to refuse, with its reason, a tx that would only pay its fee. Nonce and fee are not
-    /// checked here (the mempool does).
-    pub fn check_payload(&mut self, tx: &SignedTx, tx_hash: Hash) -> Result<Result<(), TxFailure>, StateError> {
+    /// it to refuse, with its reason, a tx that would only pay its fee, or (`Err`) one that
+    /// could not be in the block at all. Nonce and fee are not checked here (the mempool
+    /// does).
+    pub fn check_payload(&mut self, tx: &SignedTx, tx_hash: Hash) -> Result<Result<(), TxFailure>, TxInvalid> {
         let sender = tx.tx.sender_address();
+        self.admit_trial(tx, &sender)?;
         let mut from = self.state.account(&sender)?;
         from.balance = from.balance.saturating_sub(tx.tx.fee);
         self.state.set_account(sender, from);
         let mut supply = self.supply;
         let result = self.run_payload(tx, tx_hash, &mut supply);
         self.state.revert_tx();
-        result
+        Ok(result?)
     }
 
     /// Runs `tx`'s payload on the overlay's tx level, with `supply` as the counters it may

@@ -58,11 +58,14 @@ pub fn with_required_fee(spec: &ChainSpec, mut tx: Tx) -> Option<Tx> {
 }
 
 /// The minimum fee for `payload` at `size_bytes` (the signed tx's canonical size).
+/// Fee-less payloads (TRIAL_CLAIM, paid with work) cost nothing at any size.
 pub fn fee_for_size(s: &FeeSchedule, payload: &Payload, size_bytes: usize, priority: Priority) -> Option<FeeBreakdown> {
     let computation = payload::computation_cost(s, payload)?;
     let size = u128::try_from(size_bytes).ok()?;
-    let storage = s.storage_per_byte.checked_mul(size)?;
-    let network = s.network_per_byte.checked_mul(size)?;
+    let fee_less = matches!(payload, Payload::TrialClaim(_));
+    let per_byte = |rate: u128| if fee_less { Some(0) } else { rate.checked_mul(size) };
+    let storage = per_byte(s.storage_per_byte)?;
+    let network = per_byte(s.network_per_byte)?;
     let mult = priority_bps(s, priority);
     let total = computation.checked_add(storage)?.checked_add(network)?.checked_mul(u128::from(mult))?.div_ceil(BPS);
     Some(FeeBreakdown {

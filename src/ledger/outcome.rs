@@ -31,6 +31,8 @@ pub enum TxInvalid {
     #[error("the block's fees overflow u128")]
     FeeOverflow,
     #[error(transparent)]
+    Trial(#[from] super::payload::trial::TrialInvalid),
+    #[error(transparent)]
     State(#[from] StateError),
 }
 

@@ -50,7 +50,15 @@ pub enum StateKey {
     /// A miner's compute mint in one epoch, for the stake cap.
     #[codec(index = 10)]
     EpochMint(Address, u64),
-    // 11-13: kept free for trial grants, PoW stamps and validator records.
+    /// The height at which an address received its trial credits, forever.
+    #[codec(index = 11)]
+    TrialGrant(Address),
+    /// The hash of a recent block, kept for `pow_max_age` blocks as a trial claim's anchor.
+    #[codec(index = 12)]
+    RecentBlock(u64),
+    /// Trial grants made in an epoch, for the per-epoch cap.
+    #[codec(index = 13)]
+    TrialCount(u64),
     /// What a validator was slashed for an offence at this height (one slash per window).
     #[codec(index = 14)]
     Slash(Address, u64),

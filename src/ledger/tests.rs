@@ -13,6 +13,7 @@ use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 
 mod economy;
+mod trial;
 
 // ---------------------------------------------------------------------------------------------
 // Test harness: an in-memory state plus a jmt mock store.
@@ -116,8 +117,13 @@ impl Chain {
     }
 }
 
+/// The stand-in hash of the test chain's block at `height`.
+fn block_hash(height: u64) -> Hash {
+    Hash::digest(b"test-block", &height.to_le_bytes())
+}
+
 fn env(height: u64, proposer: Address) -> BlockEnv {
-    BlockEnv { height, timestamp_ms: 0, proposer, randomness: Hash::ZERO }
+    BlockEnv { height, timestamp_ms: 0, proposer, randomness: block_hash(height.saturating_sub(1)) }
 }
 
 fn key(name: &str) -> Keypair {

@@ -69,6 +69,8 @@ impl Driver {
                 // A sender's later txs fail on nonce once an earlier one is dropped; they stay
                 // pending for a later block. Anything else can never be included: drop it.
                 Err(TxInvalid::Nonce { .. }) => {}
+                // Trial claims over this block's or epoch's cap wait for a later one.
+                Err(TxInvalid::Trial(t)) if t.is_transient() => {}
                 Err(TxInvalid::State(e)) => return Err(NodeError::Build(e.to_string())),
                 Err(e) => {
                     tracing::debug!(tx = %tx.hash(), error = %e, "dropping tx that can no longer be included");

@@ -313,7 +313,11 @@ impl Driver {
         };
         let mut exec =
             crate::ledger::BlockExecutor::begin(self.store.as_ref(), &self.spec, env, &[]).map_err(|e| internal(&e))?;
-        exec.check_payload(tx, hash).map_err(|e| internal(&e))?.map_err(SubmitError::Rejected)
+        match exec.check_payload(tx, hash) {
+            Ok(result) => result.map_err(SubmitError::Rejected),
+            Err(crate::ledger::TxInvalid::State(e)) => Err(internal(&e)),
+            Err(e) => Err(e.into()),
+        }
     }
 
     fn faucet(&mut self, to: crate::primitives::Address, amount: u128) -> Result<Hash, SubmitError> {

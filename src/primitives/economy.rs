@@ -96,3 +96,61 @@ pub struct StakeAmount {
     #[codec(compact)]
     pub amount: u128,
 }
+
+/// TRIAL_CLAIM: one-time trial credits for an account that never held AIT, fee-less and paid
+/// for with a hashcash proof of work bound to a recent block (seed 000).
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct TrialClaim {
+    /// Height of the block the work is bound to; it must be recent when the claim lands.
+    pub anchor_height: u64,
+    /// That block's hash.
+    pub anchor_hash: Hash,
+    pub pow_nonce: u64,
+}
+
+impl TrialClaim {
+    /// Leading zero bits of this claim's work for `claimant` on chain `chain_id`.
+    pub fn pow_bits(&self, chain_id: &str, claimant: &Address) -> u32 {
+        PowSearch::new(chain_id, claimant, &self.anchor_hash).bits(self.pow_nonce)
+    }
+}
+
+/// The work of a trial claim: BLAKE3(TRIAL_POW tag, 0x00, SCALE(chain id, claimant,
+/// anchor hash), nonce as 8 little-endian bytes) must have at least the chain's difficulty
+/// in leading zero bits. The prefix is hashed once, so a miner pays one block per nonce.
+#[derive(Clone)]
+pub struct PowSearch {
+    prefix: blake3::Hasher,
+}
+
+impl PowSearch {
+    pub fn new(chain_id: &str, claimant: &Address, anchor_hash: &Hash) -> PowSearch {
+        let mut prefix = blake3::Hasher::new();
+        prefix.update(tag::TRIAL_POW);
+        prefix.update(&[0]);
+        (chain_id, claimant, anchor_hash).using_encoded(|b| {
+            prefix.update(b);
+        });
+        PowSearch { prefix }
+    }
+
+    /// Leading zero bits of the work hash for `nonce`.
+    pub fn bits(&self, nonce: u64) -> u32 {
+        let mut h = self.prefix.clone();
+        h.update(&nonce.to_le_bytes());
+        let digest = h.finalize();
+        let mut bits = 0;
+        for byte in digest.as_bytes() {
+            bits += byte.leading_zeros();
+            if *byte != 0 {
+                break;
+            }
+        }
+        bits
+    }
+
+    /// The first nonce in `nonces` whose work has at least `bits` leading zero bits.
+    pub fn find(&self, bits: u32, nonces: impl Iterator<Item = u64>) -> Option<u64> {
+        nonces.into_iter().find(|&n| self.bits(n) >= bits)
+    }
+}

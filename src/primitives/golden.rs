@@ -268,7 +268,7 @@ fn state_encodings_and_keys() {
 #[test]
 fn dev_chain_spec_and_genesis() {
     let spec = ChainSpec::load("dev").unwrap();
-    assert_eq!(spec.hash(), h("0xa41a6fe3064be00f543b6534d745405c9688ab6e7dafa90d62ae17dce2a8d5f5"));
+    assert_eq!(spec.hash(), h("0xb11ccbd12bfa0de977495ff3776d7a980c0fc60dbaa3fb7f0e2127b83b6fa198"));
 
     let diff = StateDiff::genesis(&spec, &spec.genesis().unwrap()).unwrap();
     assert_eq!(diff.supply.total, 1_006_010_000_000_000_000);
@@ -282,28 +282,29 @@ fn dev_chain_spec_and_genesis() {
             "00000000000000000000000000000000", // minted_compute
             "00000000000000000000000000000000", // burned
             "00000000000000000000000000000000", // verified_units
+            "00000000000000000000000000000000", // minted_trial
         ),
     );
     let mock = jmt::mock::MockTreeStore::default();
     let (root, _) = state_tree::apply_diff(&mock, &diff, 0).unwrap();
-    assert_eq!(root, h("0x4f58ae23ed8436b9abd6cb4354d4046213693d35709727966aef41d7526ebaeb"));
+    assert_eq!(root, h("0x7d091f36edf77bf4fea1efffc43fc138ce88aa618fb075ba7042e1133ebb0aad"));
 
     let genesis = crate::storage::Store::genesis_block(&spec, root);
     assert_scale(
         &genesis.header,
         concat!(
-            "a41a6fe3064be00f543b6534d745405c9688ab6e7dafa90d62ae17dce2a8d5f5",
+            "b11ccbd12bfa0de977495ff3776d7a980c0fc60dbaa3fb7f0e2127b83b6fa198",
             "0000000000000000",
             "00a8da769b010000",
             "0000000000000000000000000000000000000000000000000000000000000000",
             "0000000000000000000000000000000000000000000000000000000000000000",
-            "4f58ae23ed8436b9abd6cb4354d4046213693d35709727966aef41d7526ebaeb",
+            "7d091f36edf77bf4fea1efffc43fc138ce88aa618fb075ba7042e1133ebb0aad",
             "00000000",
             "0000000000000000000000000000000000000000000000000000000000000000",
             "0000000000000000000000000000000000000000000000000000000000000000",
         ),
     );
-    assert_eq!(genesis.hash(), h("0x0b9ebd76ebe6e60595aab1281207f880f3d1256dc448b2240353e8deccef95ba"));
+    assert_eq!(genesis.hash(), h("0x0e5920f48fb266e9ed76063ec87f6a0b2b0f1bf2a1fe786e84ab30c06ea47148"));
 }
 
 #[test]
@@ -471,4 +472,25 @@ fn economy_payload_vectors() {
     assert_eq!(r.attestation_hash(), h("0xd473a146965beb632f7ed8e1be674d5110ddcee2e68e5480ed7c3ce57fb8f1e6"));
     assert_eq!(tag::RECEIPT, b"ergon/receipt/v1");
     assert_eq!(tag::ATTESTATION, b"ergon/attestation/v1");
+}
+
+#[test]
+fn trial_claim_vector_and_work() {
+    use super::economy::{PowSearch, TrialClaim};
+    let claim = TrialClaim { anchor_height: 41, anchor_hash: Hash([0x0a; 32]), pow_nonce: 0x0102 };
+    assert_scale(
+        &Payload::TrialClaim(claim.clone()),
+        concat!(
+            "09",
+            "2900000000000000",
+            "0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a",
+            "0201000000000000",
+        ),
+    );
+    // The work hash is pinned by the first nonces reaching 4 and 16 bits for one claimant.
+    let claimant = Address::from_public_key(&key().public());
+    let search = PowSearch::new("ergon-dev", &claimant, &claim.anchor_hash);
+    let first = |bits| search.find(bits, 0..).unwrap();
+    assert_eq!((first(4), first(16)), (0, 114_210));
+    assert_eq!(tag::TRIAL_POW, b"ergon/trial-pow/v1");
 }

@@ -1,7 +1,7 @@
 //! Transactions: the signed envelope every state change arrives in.
 
 use super::address::Address;
-use super::economy::{Delegation, JobCancel, JobPost, ReceiptClaim, StakeAmount};
+use super::economy::{Delegation, JobCancel, JobPost, ReceiptClaim, StakeAmount, TrialClaim};
 use super::hash::{tag, Hash};
 use super::keys::{KeyError, Keypair, PublicKey, Signature};
 use parity_scale_codec::{Decode, Encode};
@@ -64,6 +64,9 @@ pub enum Payload {
     Delegate(Delegation),
     #[codec(index = 8)]
     Undelegate(Delegation),
+    /// One-time, fee-less trial credits for an account that never held AIT.
+    #[codec(index = 9)]
+    TrialClaim(TrialClaim),
 }
 
 impl Payload {
@@ -88,6 +91,7 @@ impl Payload {
             Payload::Unstake(_) => "UNSTAKE",
             Payload::Delegate(_) => "DELEGATE",
             Payload::Undelegate(_) => "UNDELEGATE",
+            Payload::TrialClaim(_) => "TRIAL_CLAIM",
         }
     }
 }

@@ -157,7 +157,7 @@ pub(super) fn register(m: &mut RpcModule<Ctx>) -> Result<(), jsonrpsee::core::Re
         Ok(json!({
             "height": s.height,
             "total": s.total.to_string(),
-            "minted": {"total": s.minted.to_string(), "reward": s.minted_reward.to_string(), "compute": s.minted_compute.to_string()},
+            "minted": {"total": s.minted.to_string(), "reward": s.minted_reward.to_string(), "compute": s.minted_compute.to_string(), "trial": s.minted_trial.to_string()},
             "burned": s.burned.to_string(),
             "verifiedUnits": s.verified_units.to_string(),
             "treasury": {"address": treasury.to_bech32(spec.hrp()), "balance": t.balance.to_string(), "pending": t.pending.to_string()},
@@ -165,7 +165,11 @@ pub(super) fn register(m: &mut RpcModule<Ctx>) -> Result<(), jsonrpsee::core::Re
     })?;
 
     m.register_method("economy_params", |_, ctx, _| -> RpcResult<Value> {
-        serde_json::to_value(&ctx.node.spec().economy).map_err(internal)
+        let spec = ctx.node.spec();
+        let mut v = serde_json::to_value(&spec.economy).map_err(internal)?;
+        // What a trial claim's work needs here: the difficulty for a new account.
+        v["trialDifficultyBits"] = json!(crate::ledger::payload::trial::difficulty(spec));
+        Ok(v)
     })?;
 
     m.register_method("economy_multiplier", |_, ctx, _| -> RpcResult<Value> {

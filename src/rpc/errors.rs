@@ -2,6 +2,7 @@
 //! wrong in words.
 
 use crate::ledger::payload::job::JobStatus;
+use crate::ledger::payload::trial::TrialInvalid;
 use crate::ledger::{TxFailure, TxInvalid};
 use crate::mempool::MempoolError;
 use crate::node::SubmitError;
@@ -41,6 +42,15 @@ pub const INSUFFICIENT_STAKE: i32 = 1063;
 pub const TOO_MANY_UNBONDING: i32 = 1064;
 pub const INSUFFICIENT_DELEGATION: i32 = 1065;
 pub const NOT_A_CANDIDATE: i32 = 1066;
+pub const POW_TOO_WEAK: i32 = 1070;
+/// A trial claim that pays a fee (they are fee-less).
+pub const TRIAL_FEE: i32 = 1071;
+/// A trial claim's anchor is not a recent block of this chain.
+pub const TRIAL_ANCHOR: i32 = 1072;
+pub const TRIAL_ALREADY_CLAIMED: i32 = 1073;
+pub const TRIAL_NOT_NEW: i32 = 1074;
+/// This block's or epoch's trial grants are used up; retry later.
+pub const TRIAL_CAP: i32 = 1075;
 pub const UNKNOWN_RECEIPT: i32 = 1090;
 pub const UNSAFE_METHOD: i32 = 1020;
 pub const FAUCET: i32 = 1021;
@@ -94,6 +104,14 @@ pub fn submit(e: SubmitError) -> ErrorObjectOwned {
             TxInvalid::TooLarge { .. } => TX_TOO_LARGE,
             TxInvalid::BatchSize { .. } => BATCH_SIZE,
             TxInvalid::Payload { .. } => PAYLOAD_INVALID,
+            TxInvalid::Trial(t) => match t {
+                TrialInvalid::WeakPow { .. } => POW_TOO_WEAK,
+                TrialInvalid::Fee(_) => TRIAL_FEE,
+                TrialInvalid::StaleAnchor { .. } | TrialInvalid::UnknownAnchor { .. } => TRIAL_ANCHOR,
+                TrialInvalid::AlreadyClaimed(_) => TRIAL_ALREADY_CLAIMED,
+                TrialInvalid::NotNew => TRIAL_NOT_NEW,
+                TrialInvalid::BlockCap(_) | TrialInvalid::EpochCap(_) => TRIAL_CAP,
+            },
             TxInvalid::State(_) | TxInvalid::FeeOverflow => INTERNAL,
         },
         SubmitError::Mempool(m) => match m {

@@ -6,7 +6,7 @@ use crate::chainspec::ChainSpec;
 use crate::node::ChainEventHead;
 use crate::primitives::{
     serde_amount, Address, Block, CommitCertificate, ComputeReceipt, Delegation, Hash, JobCancel, JobPost, Payload,
-    Priority, PublicKey, ReceiptClaim, Signature, SignedTx, StakeAmount, Transfer, Tx,
+    Priority, PublicKey, ReceiptClaim, Signature, SignedTx, StakeAmount, Transfer, TrialClaim, Tx,
 };
 use jsonrpsee::types::ErrorObjectOwned;
 use serde::{Deserialize, Serialize};
@@ -96,6 +96,14 @@ struct JsonDelegation {
 struct JsonAmount {
     #[serde(with = "serde_amount")]
     amount: u128,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct JsonTrialClaim {
+    anchor_height: u64,
+    anchor_hash: Hash,
+    pow_nonce: u64,
 }
 
 /// RECEIPT_CLAIM in the seed's form (seed 004 §18.2), plus the two public keys and the
@@ -211,11 +219,10 @@ impl JsonTx {
                     .collect::<Result<_, _>>()?;
                 Ok(Payload::Batch(ts))
             }
-            kind @ ("JOB_POST" | "JOB_CANCEL" | "RECEIPT_CLAIM" | "STAKE" | "UNSTAKE" | "DELEGATE" | "UNDELEGATE") => {
-                self.economy_payload(kind, spec)
-            }
+            kind @ ("JOB_POST" | "JOB_CANCEL" | "RECEIPT_CLAIM" | "STAKE" | "UNSTAKE" | "DELEGATE" | "UNDELEGATE"
+            | "TRIAL_CLAIM") => self.economy_payload(kind, spec),
             other => Err(decode_err(format!(
-                "unknown tx type {other:?}: expected TRANSFER, BATCH, JOB_POST, JOB_CANCEL, RECEIPT_CLAIM, STAKE, UNSTAKE, DELEGATE or UNDELEGATE"
+                "unknown tx type {other:?}: expected TRANSFER, BATCH, JOB_POST, JOB_CANCEL, RECEIPT_CLAIM, STAKE, UNSTAKE, DELEGATE, UNDELEGATE or TRIAL_CLAIM"
             ))),
         }
     }
@@ -243,6 +250,14 @@ impl JsonTx {
             "JOB_CANCEL" => Payload::JobCancel(JobCancel { job_id: parse::<JsonJobCancel>(p, kind)?.job_id }),
             "RECEIPT_CLAIM" => Payload::ReceiptClaim(Box::new(parse::<JsonReceiptClaim>(p, kind)?.to_claim(spec)?)),
             "STAKE" => Payload::Stake(StakeAmount { amount: parse::<JsonAmount>(p, kind)?.amount }),
+            "TRIAL_CLAIM" => {
+                let c: JsonTrialClaim = parse(p, kind)?;
+                Payload::TrialClaim(TrialClaim {
+                    anchor_height: c.anchor_height,
+                    anchor_hash: c.anchor_hash,
+                    pow_nonce: c.pow_nonce,
+                })
+            }
             "DELEGATE" | "UNDELEGATE" => {
                 let d: JsonDelegation = parse(p, kind)?;
                 let validator =
@@ -320,6 +335,9 @@ pub fn payload_to_json(p: &Payload, hrp: &str) -> Value {
         Payload::Stake(s) | Payload::Unstake(s) => json!({"amount": s.amount.to_string()}),
         Payload::Delegate(d) | Payload::Undelegate(d) => {
             json!({"validator": d.validator.to_bech32(hrp), "amount": d.amount.to_string()})
+        }
+        Payload::TrialClaim(c) => {
+            json!({"anchorHeight": c.anchor_height, "anchorHash": c.anchor_hash, "powNonce": c.pow_nonce})
         }
     }
 }

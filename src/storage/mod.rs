@@ -19,7 +19,7 @@ use rocksdb::{ColumnFamilyDescriptor, Options, WriteBatch, WriteOptions, DB};
 use std::path::{Path, PathBuf};
 
 /// Bump when the on-disk layout changes; a node refuses to open a store of another version.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// Tree versions kept by default: long enough for proofs over a day of 1 s blocks, and more
 /// than any unbonding or challenge window of the built-in specs.

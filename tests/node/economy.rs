@@ -294,3 +294,73 @@ fn a_state_retention_shorter_than_the_unbonding_period_is_refused() {
     assert!(!out.status.success(), "a 5-block retention on the dev chain must be refused");
     assert!(out.stderr.contains("--state-retention 5") && out.stderr.contains("100 blocks"), "{}", out.stderr);
 }
+
+#[test]
+fn trial_claim_mines_credits_once_and_refuses_bad_work() {
+    let (dir, home) = (tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir"));
+    let node = Node::start(dir.path(), &[]);
+    let h = home.path();
+    let spec = dev_spec();
+    let key_file = h.join("new.key");
+    let fresh = Keypair::from_secret([0x5a; 32]);
+    std::fs::write(&key_file, hex::encode([0x5a; 32])).expect("write key");
+    let who = addr(&fresh);
+    let key_path = key_file.to_str().expect("utf-8");
+
+    let params = node.call("economy_params", json!([]));
+    let bits = params["trialDifficultyBits"].as_u64().expect("difficulty");
+    assert_eq!(bits, u64::from(ergon::ledger::payload::trial::difficulty(&spec)));
+
+    let supply0 = node.call("economy_supply", json!([]));
+    let v = cli(&node, h, &["trial", "claim", "--from", key_path, "--wait", "--json"]);
+    assert_eq!(v["status"], "included", "{v}");
+    assert_eq!(v["powBits"].as_u64(), Some(bits), "{v}");
+    assert!(v["hashes"].as_u64().expect("hashes") > 0, "{v}");
+    let a = account(&node, &who);
+    assert_eq!((field(&a, "balance"), a["nonce"].as_u64()), (spec.economy.trial_credits, Some(1)), "{a}");
+    let supply1 = node.call("economy_supply", json!([]));
+    assert_eq!(
+        amount(&supply1["minted"]["trial"]) - amount(&supply0["minted"]["trial"]),
+        spec.economy.trial_credits,
+        "{supply1}"
+    );
+
+    // A second claim: the CLI spares the work, the node refuses one made by hand.
+    let err = cli_fails(&node, h, &["trial", "claim", "--from", key_path]);
+    assert!(err.contains("new accounts only"), "{err}");
+    let head = node.call("chain_getHead", json!([]));
+    let (anchor_height, anchor_hash): (u64, Hash) =
+        (head["height"].as_u64().expect("height"), head["hash"].as_str().expect("hash").parse().expect("hash"));
+    let need = u32::try_from(bits).expect("bits");
+    let claim = |anchor_height, anchor_hash, pow_nonce| {
+        Payload::TrialClaim(ergon::primitives::TrialClaim { anchor_height, anchor_hash, pow_nonce })
+    };
+    let work = |k: &Keypair, anchor: &Hash, enough: bool| {
+        let search = ergon::primitives::PowSearch::new(CHAIN_ID, &parse_addr(&addr(k)), anchor);
+        (0..).find(|&n| (search.bits(n) >= need) == enough).expect("a nonce")
+    };
+    let tx = |k: &Keypair, nonce, payload| {
+        Tx { chain_id: CHAIN_ID.into(), sender: k.public(), nonce, fee: 0, priority: Priority::Normal, payload }.sign(k)
+    };
+    let again = tx(&fresh, 2, claim(anchor_height, anchor_hash, work(&fresh, &anchor_hash, true)));
+    let (code, msg) = node.send_err(&again);
+    assert!(code == 1073 && msg.contains("already claimed"), "{code} {msg}");
+    // A dev account holds AIT.
+    let ferdie = Keypair::dev("ferdie");
+    let (code, msg) =
+        node.send_err(&tx(&ferdie, 1, claim(anchor_height, anchor_hash, work(&ferdie, &anchor_hash, true))));
+    assert_eq!(code, 1074, "{msg}");
+
+    // Weak work, and work over a hash that is not the anchor block's.
+    let other = Keypair::from_secret([0x5b; 32]);
+    let weak = tx(&other, 1, claim(anchor_height, anchor_hash, work(&other, &anchor_hash, false)));
+    let (code, msg) = node.send_err(&weak);
+    assert_eq!(code, 1070, "{msg}");
+    let forged = Hash([3; 32]);
+    let (code, msg) = node.send_err(&tx(&other, 1, claim(anchor_height, forged, work(&other, &forged, true))));
+    assert_eq!(code, 1072, "{msg}");
+    // With real work the same account still claims.
+    let ok = tx(&other, 1, claim(anchor_height, anchor_hash, work(&other, &anchor_hash, true)));
+    node.wait_included(&node.send(&ok));
+    assert_eq!(field(&account(&node, &addr(&other)), "balance"), spec.economy.trial_credits);
+}

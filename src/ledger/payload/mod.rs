@@ -7,11 +7,12 @@ pub mod job;
 pub mod receipt;
 pub mod stake;
 mod transfer;
+pub mod trial;
 
 use super::env::BlockEnv;
 use super::{Overlay, StateError, StateReader, Supply, TxFailure, TxInvalid};
 use crate::chainspec::{ChainSpec, FeeSchedule};
-use crate::primitives::{Address, Hash, Payload, PublicKey};
+use crate::primitives::{Address, Hash, Payload, PublicKey, Tx};
 
 /// Everything a payload's effect may read or change.
 pub(super) struct Ctx<'s, 'a, R> {
@@ -26,13 +27,15 @@ pub(super) struct Ctx<'s, 'a, R> {
     pub treasury: Address,
 }
 
-/// Rules on the payload alone.
-pub(super) fn check(spec: &ChainSpec, payload: &Payload) -> Result<(), TxInvalid> {
+/// Rules on the payload alone (and, for a trial claim, its sender and fee).
+pub(super) fn check(spec: &ChainSpec, tx: &Tx) -> Result<(), TxInvalid> {
+    let payload = &tx.payload;
     match payload {
         Payload::Transfer(_) | Payload::Batch(_) => transfer::check(spec, payload),
         Payload::JobPost(p) => job::check_post(p),
         Payload::Stake(s) | Payload::Unstake(s) => stake::check(s),
         Payload::Delegate(d) | Payload::Undelegate(d) => stake::check_delegation(d),
+        Payload::TrialClaim(c) => trial::check(spec, tx, c),
         Payload::JobCancel(_) | Payload::ReceiptClaim(_) => Ok(()),
     }
 }
@@ -44,6 +47,7 @@ pub(super) fn computation_cost(s: &FeeSchedule, payload: &Payload) -> Option<u12
         Payload::JobPost(_) | Payload::JobCancel(_) => Some(job::cost(s)),
         Payload::ReceiptClaim(_) => Some(receipt::cost(s)),
         Payload::Stake(_) | Payload::Unstake(_) | Payload::Delegate(_) | Payload::Undelegate(_) => Some(stake::cost(s)),
+        Payload::TrialClaim(_) => Some(0),
     }
 }
 
@@ -55,7 +59,11 @@ pub fn spend(payload: &Payload) -> Option<u128> {
         Payload::JobPost(p) => Some(p.price),
         Payload::Stake(s) => Some(s.amount),
         Payload::Delegate(d) => Some(d.amount),
-        Payload::JobCancel(_) | Payload::ReceiptClaim(_) | Payload::Unstake(_) | Payload::Undelegate(_) => Some(0),
+        Payload::JobCancel(_)
+        | Payload::ReceiptClaim(_)
+        | Payload::Unstake(_)
+        | Payload::Undelegate(_)
+        | Payload::TrialClaim(_) => Some(0),
     }
 }
 
@@ -74,5 +82,6 @@ pub(super) fn apply<R: StateReader>(
         Payload::Unstake(s) => stake::unstake(ctx, s),
         Payload::Delegate(d) => stake::delegate(ctx, d),
         Payload::Undelegate(d) => stake::undelegate(ctx, d),
+        Payload::TrialClaim(_) => trial::claim(ctx),
     }
 }

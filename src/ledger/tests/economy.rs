@@ -63,7 +63,7 @@ fn stake(c: &Chain, who: &Keypair, amount: u128) -> SignedTx {
 fn assert_supply(c: &Chain, genesis_total: u128) {
     let s = c.state.supply;
     assert_eq!(c.state.total_holdings(), s.total, "holdings = supply");
-    assert_eq!(s.minted, s.minted_reward + s.minted_compute);
+    assert_eq!(s.minted, s.minted_reward + s.minted_compute + s.minted_trial);
     assert_eq!(s.total, genesis_total + s.minted - s.burned);
 }
 
