@@ -359,6 +359,38 @@ pub async fn delegate(validator: String, amount_arg: String, from: String, opts:
     send(&opts, &c, &spec, &key, payload, json!({})).await
 }
 
+/// `ergon history`: an account's events, oldest first.
+pub async fn history(who: String, from: Option<u64>, to: Option<u64>, limit: usize, rpc: RpcArgs) -> Result<()> {
+    let c = client(&rpc.rpc)?;
+    let spec = chain_spec(&c, &rpc.rpc).await?;
+    let a = address(&spec, &who)?.to_bech32(spec.hrp());
+    let filter = json!({"fromHeight": from, "toHeight": to, "limit": limit});
+    let v = call(&c, &rpc.rpc, "account_history", rpc_params![a, filter]).await?;
+    print(rpc.json, &v, |v| {
+        let mut rows = vec![format!("{:>8}  {:<12} {:<68} changes", "height", "cause", "tx")];
+        for e in v["events"].as_array().into_iter().flatten() {
+            let changes: Vec<String> = e["changes"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, d)| format!("{k} {}", d.as_str().unwrap_or("?")))
+                .collect();
+            rows.push(format!(
+                "{:>8}  {:<12} {:<68} {}",
+                e["height"],
+                e["cause"].as_str().unwrap_or("?"),
+                e["txHash"].as_str().unwrap_or("-"),
+                changes.join(", ")
+            ));
+        }
+        if v["more"] == true {
+            rows.push("... more: raise --limit or start at a later --from-height".into());
+        }
+        rows.join("\n")
+    });
+    Ok(())
+}
+
 /// `ergon validators`: the set in force and the candidates.
 pub async fn validators(rpc: RpcArgs) -> Result<()> {
     let c = client(&rpc.rpc)?;

@@ -103,6 +103,19 @@ enum Command {
     /// Trial credits for a new account, paid with proof of work.
     #[command(subcommand)]
     Trial(trial::TrialCommand),
+    /// Show an account's history: every change with its height and cause.
+    History {
+        /// An address or a dev name.
+        address: String,
+        #[arg(long)]
+        from_height: Option<u64>,
+        #[arg(long)]
+        to_height: Option<u64>,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        #[command(flatten)]
+        rpc: wallet::RpcArgs,
+    },
     /// Show the validator set in force and the candidates.
     Validators {
         #[command(flatten)]
@@ -150,6 +163,9 @@ pub fn main() -> ExitCode {
         }
         Command::Validators { rpc } => wallet::block_on(economy::validators(rpc)),
         Command::Trial(cmd) => wallet::block_on(trial::run(cmd)),
+        Command::History { address, from_height, to_height, limit, rpc } => {
+            wallet::block_on(economy::history(address, from_height, to_height, limit, rpc))
+        }
         Command::Bench(args) => bench::run(args),
         Command::BenchSync(args) => bench_sync::run(args),
     };

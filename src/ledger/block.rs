@@ -15,7 +15,8 @@ pub use super::env::BlockEnv;
 use super::outcome::receipts_root;
 use super::payload::{self, Ctx};
 use super::{
-    evidence, fees, validators, Overlay, StateDiff, StateError, StateReader, Supply, TxFailure, TxInvalid, TxOutcome,
+    evidence, fees, validators, AccountEvent, EventCause, Overlay, StateDiff, StateError, StateReader, Supply,
+    TxFailure, TxInvalid, TxOutcome,
 };
 use crate::chainspec::ChainSpec;
 use crate::primitives::{Address, Evidence, Hash, SignedTx};
@@ -31,13 +32,14 @@ pub enum BlockError {
     State(#[from] StateError),
 }
 
-/// What a block did: the state changes, every tx's typed outcome, and the receipts root that
-/// commits to the outcomes.
+/// What a block did: the state changes, every tx's typed outcome, the receipts root that
+/// commits to the outcomes, and every account change with its cause (the account history).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlockOutcome {
     pub diff: StateDiff,
     pub outcomes: Vec<TxOutcome>,
     pub receipts_root: Hash,
+    pub events: Vec<AccountEvent>,
 }
 
 /// The block reward at `height`: the initial reward halved every `halving_interval` blocks.
@@ -105,7 +107,7 @@ impl<'a, R: StateReader> BlockExecutor<'a, R> {
             .map_err(|e| StateError(format!("chain spec treasury address: {e}")))?;
         let mut supply = reader.supply()?;
         let mut state = Overlay::new(reader);
-        payload::trial::record_anchor(&mut state, spec, &env);
+        payload::trial::record_anchor(&mut state, spec, &env)?;
         evidence::apply(&mut state, spec, evidence, env.height)
             .map_err(|(index, reason)| BlockError::Evidence { index, reason })?;
         for e in evidence {
@@ -162,7 +164,8 @@ impl<'a, R: StateReader> BlockExecutor<'a, R> {
             self.state.revert_tx();
             self.state.set_account(sender, from);
         }
-        self.state.commit_tx();
+        let index = u32::try_from(self.outcomes.len()).map_err(|_| StateError("too many txs".into()))?;
+        self.state.commit_tx(EventCause::Tx(index))?;
         self.fees = fees;
         let outcome = TxOutcome { fee, result };
         self.outcomes.push(outcome.clone());
@@ -238,15 +241,20 @@ impl<'a, R: StateReader> BlockExecutor<'a, R> {
         self.supply.minted = self.supply.minted.checked_add(reward).ok_or_else(overflow)?;
         self.supply.minted_reward = self.supply.minted_reward.checked_add(reward).ok_or_else(overflow)?;
         self.supply.height = self.env.height;
+        self.state.commit_tx(EventCause::BlockReward)?;
         let height = self.env.height;
         payload::job::expire(&mut self.state, height)?;
+        self.state.commit_tx(EventCause::JobExpiry)?;
         payload::receipt::mature(&mut self.state, self.treasury, height)?;
+        self.state.commit_tx(EventCause::Maturity)?;
         payload::stake::release(&mut self.state, height)?;
+        self.state.commit_tx(EventCause::Unbonded)?;
         if validators::is_boundary(self.spec, self.env.height) {
             validators::on_boundary(&mut self.state, self.spec)?;
+            self.state.commit_tx(EventCause::Epoch)?;
         }
         let receipts_root = receipts_root(&self.outcomes);
-        let diff = self.state.into_diff(self.supply);
-        Ok(BlockOutcome { diff, outcomes: self.outcomes, receipts_root })
+        let (diff, events) = self.state.into_diff(self.supply);
+        Ok(BlockOutcome { diff, outcomes: self.outcomes, receipts_root, events })
     }
 }

@@ -1,6 +1,6 @@
 //! Equivocation evidence in blocks: which records a block may carry, and recording them.
 
-use super::{validators, Overlay, StateError, StateKey, StateReader};
+use super::{validators, EventCause, Overlay, StateError, StateKey, StateReader};
 use crate::chainspec::ChainSpec;
 use crate::primitives::{tag, EvidenceError, Hash, PublicKey};
 
@@ -71,7 +71,7 @@ pub(super) fn apply<R: StateReader>(
         }
         check(state, spec, e, height).map_err(|err| (index, err))?;
         state.put(key(e), &height);
-        state.commit_tx();
+        state.commit_tx(EventCause::Slash).map_err(|e| (index, EvidenceInvalid::State(e)))?;
     }
     Ok(())
 }

@@ -8,7 +8,7 @@
 
 use super::payload::stake::Delegators;
 use super::validators::Validators;
-use super::{Overlay, StateError, StateKey, StateReader, Supply};
+use super::{EventCause, Overlay, StateError, StateKey, StateReader, Supply};
 use crate::chainspec::ChainSpec;
 use crate::primitives::{Address, PublicKey};
 
@@ -67,6 +67,6 @@ pub(super) fn double_sign<R: StateReader>(
         v.jailed.push(validator);
         state.put(StateKey::Validators, &v);
     }
-    state.commit_tx();
+    state.commit_tx(EventCause::Slash)?;
     Ok(())
 }

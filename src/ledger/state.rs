@@ -5,9 +5,11 @@
 //! Accounts are the hot path (two per transfer) and stay typed end to end; every other record
 //! is SCALE bytes under its key, decoded where it is used.
 
+use super::history::{AccountEvent, EventCause};
 use super::{Account, Supply};
 use crate::primitives::{Address, Hash};
 use parity_scale_codec::{Decode, Encode};
+use std::cell::RefCell;
 use std::collections::HashMap;
 
 /// A storage read failed or returned bytes that do not decode; the ledger cannot decide
@@ -105,22 +107,30 @@ pub struct StateDiff {
 /// Writes on top of a [`StateReader`], in two levels: the block's, and the tx's at hand,
 /// which [`Overlay::commit_tx`] folds into the block's and [`Overlay::revert_tx`] drops. A tx
 /// that fails thus changes nothing but what was written before its payload ran (its fee).
+///
+/// Each commit records an [`AccountEvent`] for every account it changed, so the block's
+/// history is complete by construction.
 pub struct Overlay<'a, R> {
     base: &'a R,
+    /// Accounts read from `base`, so a second read and the history's "before" cost nothing.
+    loaded: RefCell<HashMap<Address, Account>>,
     accounts: HashMap<Address, Account>,
     records: HashMap<StateKey, Option<Vec<u8>>>,
     tx_accounts: HashMap<Address, Account>,
     tx_records: HashMap<StateKey, Option<Vec<u8>>>,
+    events: Vec<AccountEvent>,
 }
 
 impl<'a, R: StateReader> Overlay<'a, R> {
     pub fn new(base: &'a R) -> Self {
         Overlay {
             base,
+            loaded: RefCell::new(HashMap::new()),
             accounts: HashMap::new(),
             records: HashMap::new(),
             tx_accounts: HashMap::new(),
             tx_records: HashMap::new(),
+            events: Vec::new(),
         }
     }
 
@@ -129,7 +139,20 @@ impl<'a, R: StateReader> Overlay<'a, R> {
         if let Some(acc) = self.tx_accounts.get(a).or_else(|| self.accounts.get(a)) {
             return Ok(*acc);
         }
-        Ok(self.base.account(a)?.unwrap_or_default())
+        self.committed(a)
+    }
+
+    /// The account before the tx at hand.
+    fn committed(&self, a: &Address) -> Result<Account, StateError> {
+        if let Some(acc) = self.accounts.get(a) {
+            return Ok(*acc);
+        }
+        if let Some(acc) = self.loaded.borrow().get(a) {
+            return Ok(*acc);
+        }
+        let acc = self.base.account(a)?.unwrap_or_default();
+        self.loaded.borrow_mut().insert(*a, acc);
+        Ok(acc)
     }
 
     pub fn set_account(&mut self, a: Address, acc: Account) {
@@ -153,10 +176,28 @@ impl<'a, R: StateReader> Overlay<'a, R> {
         self.tx_records.insert(key, None);
     }
 
-    /// Keeps what the tx at hand wrote.
-    pub fn commit_tx(&mut self) {
-        self.accounts.extend(self.tx_accounts.drain());
+    /// Keeps what the tx at hand (or the hook step) wrote, recording its account changes as
+    /// caused by `cause`.
+    pub fn commit_tx(&mut self, cause: EventCause) -> Result<(), StateError> {
+        let start = self.events.len();
+        for (address, after) in self.tx_accounts.drain() {
+            let before = match self.accounts.get(&address) {
+                Some(acc) => *acc,
+                None => match self.loaded.borrow().get(&address) {
+                    Some(acc) => *acc,
+                    None => self.base.account(&address)?.unwrap_or_default(),
+                },
+            };
+            if before != after {
+                self.events.push(AccountEvent { address, cause, before, after });
+            }
+            self.accounts.insert(address, after);
+        }
+        if let Some(new) = self.events.get_mut(start..) {
+            new.sort_unstable_by_key(|e| e.address);
+        }
         self.records.extend(self.tx_records.drain());
+        Ok(())
     }
 
     /// Drops what the tx at hand wrote.
@@ -165,14 +206,15 @@ impl<'a, R: StateReader> Overlay<'a, R> {
         self.tx_records.clear();
     }
 
-    /// Everything written (and committed), sorted, with `supply` as the new counters.
-    pub fn into_diff(mut self, supply: Supply) -> StateDiff {
-        self.commit_tx();
+    /// Everything committed, sorted, with `supply` as the new counters, and the account
+    /// events in commit order. Writes not committed are dropped.
+    pub fn into_diff(self, supply: Supply) -> (StateDiff, Vec<AccountEvent>) {
+        debug_assert!(self.tx_accounts.is_empty() && self.tx_records.is_empty(), "uncommitted writes");
         let mut accounts: Vec<(Address, Account)> = self.accounts.into_iter().collect();
         accounts.sort_unstable_by_key(|(a, _)| *a);
         let mut records: Vec<(StateKey, Option<Vec<u8>>)> = self.records.into_iter().collect();
         records.sort_unstable_by_key(|(k, _)| *k);
-        StateDiff { accounts, supply, records }
+        (StateDiff { accounts, supply, records }, self.events)
     }
 }
 

@@ -108,12 +108,14 @@ impl Chain {
     }
 
     /// Runs `txs` as the next block, expecting every one to be includable.
+    /// Every block checks that its account history is complete.
     fn block(&mut self, proposer: Address, txs: &[SignedTx]) -> (Vec<TxOutcome>, StateDiff) {
         let mut exec = self.executor(proposer);
         let outcomes: Vec<TxOutcome> = txs.iter().map(|tx| exec.apply(tx).unwrap()).collect();
-        let diff = exec.finish().unwrap().diff;
-        self.commit(&diff);
-        (outcomes, diff)
+        let out = exec.finish().unwrap();
+        economy::assert_history_complete(&self.state, &out);
+        self.commit(&out.diff);
+        (outcomes, out.diff)
     }
 }
 
@@ -1210,4 +1212,32 @@ fn batch_tree_insert_matches_key_by_key() {
         one_by_one.write_node_batch(&batch.node_batch).unwrap();
         assert_eq!(root, Hash(want.0), "version {version}");
     }
+}
+
+/// A transfer's history: the sender's debit (amount and fee) and the recipient's credit are
+/// the tx's events; the proposer's and treasury's cuts are the end hook's.
+#[test]
+fn history_names_the_tx_and_the_hook() {
+    use crate::ledger::EventCause;
+    let c = Chain::dev();
+    let (alice, bob) = (key("alice"), addr("bob"));
+    let tx = transfer(&c.spec, &alice, bob, 500, 1);
+    let fee = tx.tx.fee;
+    let proposer = addr("charlie");
+    let mut exec = c.executor(proposer);
+    exec.apply(&tx).unwrap();
+    let out = exec.finish().unwrap();
+    let ev: Vec<(Address, EventCause, i128)> =
+        out.events.iter().map(|e| (e.address, e.cause, e.after.balance as i128 - e.before.balance as i128)).collect();
+    let treasury_cut = fee * u128::from(fees(&c.spec).treasury_share_bps) / 10_000;
+    let mut want = vec![
+        (addr("alice"), EventCause::Tx(0), -(500 + fee as i128)),
+        (bob, EventCause::Tx(0), 500),
+        (proposer, EventCause::BlockReward, (REWARD + fee - treasury_cut) as i128),
+        (c.genesis.treasury, EventCause::BlockReward, treasury_cut as i128),
+    ];
+    let mut got = ev.clone();
+    want.sort();
+    got.sort();
+    assert_eq!(got, want);
 }

@@ -18,6 +18,7 @@ pub(super) struct Prepared {
     pub(super) diff: StateDiff,
     pub(super) tree_batch: jmt::storage::TreeUpdateBatch,
     pub(super) outcomes: Vec<TxOutcome>,
+    pub(super) events: Vec<crate::ledger::AccountEvent>,
 }
 
 /// Runs CPU- or disk-heavy work without starving other tasks on a multi-threaded runtime;
@@ -93,7 +94,7 @@ impl Driver {
         };
         let block = Block { header, txs, evidence };
         let hash = block.hash();
-        let prepared = Prepared { diff: outcome.diff, tree_batch, outcomes: outcome.outcomes };
+        let prepared = Prepared { diff: outcome.diff, tree_batch, outcomes: outcome.outcomes, events: outcome.events };
         self.candidates.insert(hash, Candidate { block, prepared });
         Ok(hash)
     }
@@ -125,7 +126,14 @@ impl Driver {
         let height = block.header.height;
         let parent_time = self.store.header(height.saturating_sub(1))?.map(|h| h.timestamp_ms);
         heavy(|| {
-            self.store.commit_block(&block, &certificate, &prepared.outcomes, &prepared.diff, &prepared.tree_batch)
+            self.store.commit_block(
+                &block,
+                &certificate,
+                &prepared.outcomes,
+                &prepared.events,
+                &prepared.diff,
+                &prepared.tree_batch,
+            )
         })?;
         if crate::ledger::validators::is_boundary(&self.spec, height) {
             match epoch::validator_set(&self.store) {

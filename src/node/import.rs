@@ -125,6 +125,6 @@ impl Driver {
         if root != h.state_root {
             return Err(ImportError::StateRoot { got: root, want: h.state_root });
         }
-        Ok(Prepared { diff: outcome.diff, tree_batch, outcomes: outcome.outcomes })
+        Ok(Prepared { diff: outcome.diff, tree_batch, outcomes: outcome.outcomes, events: outcome.events })
     }
 }

@@ -93,6 +93,53 @@ struct JobFilter {
     limit: Option<usize>,
 }
 
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct HistoryFilter {
+    from_height: Option<u64>,
+    to_height: Option<u64>,
+    limit: Option<usize>,
+}
+
+/// Events one `account_history` call returns at most.
+pub const MAX_HISTORY: usize = 1000;
+
+/// An account event: what caused it, each bucket's signed change, and the account after.
+fn history_json(e: &crate::storage::HistoryEntry) -> Value {
+    use crate::ledger::EventCause;
+    let (b, a) = (&e.before, &e.after);
+    let buckets = [
+        ("balance", b.balance, a.balance),
+        ("reserved", b.reserved, a.reserved),
+        ("pending", b.pending, a.pending),
+        ("staked", b.staked, a.staked),
+        ("delegated", b.delegated, a.delegated),
+        ("unbonding", b.unbonding, a.unbonding),
+    ];
+    let mut changes = serde_json::Map::new();
+    let mut after = serde_json::Map::new();
+    for (name, before, now) in buckets {
+        if now != before {
+            let delta = if now > before { format!("+{}", now - before) } else { format!("-{}", before - now) };
+            changes.insert(name.into(), Value::String(delta));
+        }
+        after.insert(name.into(), Value::String(now.to_string()));
+    }
+    after.insert("nonce".into(), json!(e.after.nonce));
+    let tx_index = match e.cause {
+        EventCause::Tx(i) => Some(i),
+        _ => None,
+    };
+    json!({
+        "height": e.height,
+        "cause": e.cause.name(),
+        "txHash": e.tx_hash,
+        "txIndex": tx_index,
+        "changes": changes,
+        "after": after,
+    })
+}
+
 /// What others delegated to `validator`.
 fn store_delegated(store: &crate::storage::Store, validator: &Address) -> RpcResult<u128> {
     let d: Option<crate::ledger::payload::stake::Delegators> =
@@ -106,6 +153,24 @@ pub(super) fn register(m: &mut RpcModule<Ctx>) -> Result<(), jsonrpsee::core::Re
         let id: Hash = args.required(0)?;
         let job: Option<Job> = read(ctx.node.store().as_ref(), &StateKey::Job(id)).map_err(internal)?;
         Ok(job.map_or(Value::Null, |j| job_json(&id, &j, ctx.node.spec().hrp())))
+    })?;
+
+    m.register_method("account_history", |p, ctx, _| -> RpcResult<Value> {
+        let args = Args::parse(&p, &["address", "filter"])?;
+        let text: String = args.required(0)?;
+        let address = parse_address(&text, &ctx.node)?;
+        let f: HistoryFilter = args.optional(1)?.unwrap_or_default();
+        let (from, to) = (f.from_height.unwrap_or(0), f.to_height.unwrap_or(u64::MAX));
+        if from > to {
+            return Err(invalid_params(format!("fromHeight {from} is above toHeight {to}")));
+        }
+        let limit = f.limit.unwrap_or(100).clamp(1, MAX_HISTORY);
+        let (events, more) = ctx.node.store().account_history(&address, from, to, limit).map_err(internal)?;
+        Ok(json!({
+            "address": address.to_bech32(ctx.node.spec().hrp()),
+            "events": events.iter().map(history_json).collect::<Vec<_>>(),
+            "more": more,
+        }))
     })?;
 
     m.register_method("job_list", |p, ctx, _| -> RpcResult<Value> {

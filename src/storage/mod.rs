@@ -7,11 +7,15 @@
 //! stale are indexed by that block's height and deleted once they are [`Store::retention`]
 //! blocks old, in the same batch as a later block.
 
+mod history;
 mod tree;
+
+pub use history::HistoryEntry;
 
 use crate::chainspec::ChainSpec;
 use crate::ledger::{
-    self, tree as state_tree, Account, StateDiff, StateError, StateKey, StateReader, TxFailure, TxOutcome,
+    self, tree as state_tree, Account, AccountEvent, EventCause, StateDiff, StateError, StateKey, StateReader,
+    TxFailure, TxOutcome,
 };
 use crate::primitives::{Address, Block, CommitCertificate, Hash, Header, PublicKey, SignedTx};
 use parity_scale_codec::{Decode, Encode};
@@ -37,7 +41,8 @@ pub(crate) const CF_JMT_NODES: &str = "jmt_nodes";
 pub(crate) const CF_JMT_VALUES: &str = "jmt_values";
 pub(crate) const CF_JMT_STALE: &str = "jmt_stale";
 const CF_EVIDENCE: &str = "evidence";
-const ALL_CFS: [&str; 12] = [
+const CF_HISTORY: &str = "history";
+const ALL_CFS: [&str; 13] = [
     CF_META,
     CF_HEADERS,
     CF_BODIES,
@@ -50,6 +55,7 @@ const ALL_CFS: [&str; 12] = [
     CF_JMT_VALUES,
     CF_JMT_STALE,
     CF_EVIDENCE,
+    CF_HISTORY,
 ];
 
 const KEY_SCHEMA: &[u8] = b"schema";
@@ -206,7 +212,17 @@ impl Store {
         let mut batch = WriteBatch::default();
         batch.put_cf(self.cf(CF_META), KEY_SCHEMA, SCHEMA_VERSION.encode());
         batch.put_cf(self.cf(CF_META), KEY_GENESIS, genesis.hash().encode());
-        self.stage_block(&mut batch, &genesis, None, &[], &genesis_diff, &tree_batch)?;
+        let events: Vec<AccountEvent> = genesis_diff
+            .accounts
+            .iter()
+            .map(|(address, after)| AccountEvent {
+                address: *address,
+                cause: EventCause::Genesis,
+                before: Account::default(),
+                after: *after,
+            })
+            .collect();
+        self.stage_block(&mut batch, &genesis, None, &[], &events, &genesis_diff, &tree_batch)?;
         self.write(batch)
     }
 
@@ -216,12 +232,15 @@ impl Store {
         Ok(self.db.write_opt(batch, &wo)?)
     }
 
+    // One call site per kind of block (genesis, committed); a struct would only rename them.
+    #[allow(clippy::too_many_arguments)]
     fn stage_block(
         &self,
         batch: &mut WriteBatch,
         block: &Block,
         commit: Option<&CommitCertificate>,
         outcomes: &[TxOutcome],
+        events: &[AccountEvent],
         diff: &StateDiff,
         tree_batch: &jmt::storage::TreeUpdateBatch,
     ) -> Result<()> {
@@ -237,15 +256,17 @@ impl Store {
             batch.put_cf(self.cf(CF_COMMITS), key, c.encode());
         }
         batch.put_cf(self.cf(CF_HASHES), hash.0, key);
-        for (i, tx) in block.txs.iter().enumerate() {
+        let tx_hashes: Vec<Hash> = block.txs.iter().map(SignedTx::hash).collect();
+        for (i, tx_hash) in tx_hashes.iter().enumerate() {
             let rec = TxRecord {
                 height: h,
                 index: u32::try_from(i).unwrap_or(u32::MAX),
                 block_hash: hash,
                 error: outcomes.get(i).and_then(|o| o.result.clone().err()),
             };
-            batch.put_cf(self.cf(CF_TXS), tx.hash().0, rec.encode());
+            batch.put_cf(self.cf(CF_TXS), tx_hash.0, rec.encode());
         }
+        self.stage_history(batch, block, &tx_hashes, events);
         batch.put_cf(self.cf(CF_CHANGES), key, diff.accounts.encode());
         let state = self.cf(CF_STATE);
         for (a, acc) in &diff.accounts {
@@ -277,6 +298,7 @@ impl Store {
         block: &Block,
         commit: &CommitCertificate,
         outcomes: &[TxOutcome],
+        events: &[AccountEvent],
         diff: &StateDiff,
         tree_batch: &jmt::storage::TreeUpdateBatch,
     ) -> Result<()> {
@@ -285,7 +307,7 @@ impl Store {
             return Err(StoreError::NotNext { height: block.header.height, head: head.height });
         }
         let mut batch = WriteBatch::default();
-        self.stage_block(&mut batch, block, Some(commit), outcomes, diff, tree_batch)?;
+        self.stage_block(&mut batch, block, Some(commit), outcomes, events, diff, tree_batch)?;
         self.write(batch)
     }
 

@@ -37,6 +37,7 @@ struct Built {
     diff: StateDiff,
     root: Hash,
     outcomes: Vec<TxOutcome>,
+    events: Vec<crate::ledger::AccountEvent>,
 }
 
 /// Builds the next block on top of `store`'s head from `txs`, the way the node does, and
@@ -52,7 +53,7 @@ fn build_block(store: &Store, spec: &ChainSpec, txs: Vec<SignedTx>) -> Built {
         exec.apply(tx).unwrap();
     }
     let out = exec.finish().unwrap();
-    let (diff, outcomes) = (out.diff, out.outcomes);
+    let (diff, outcomes, events) = (out.diff, out.outcomes, out.events);
     let (root, _) = store.prepare_state(&diff, height).unwrap();
     let header = Header {
         parent: head.hash,
@@ -69,13 +70,13 @@ fn build_block(store: &Store, spec: &ChainSpec, txs: Vec<SignedTx>) -> Built {
     let mut cert = CommitCertificate { height, round: 0, block_hash: block.hash(), signatures: vec![] };
     let sig = alice.sign(&cert.vote(&spec.chain_id).signing_hash());
     cert.signatures.push((alice.public(), sig));
-    Built { block, cert, diff, root, outcomes }
+    Built { block, cert, diff, root, outcomes, events }
 }
 
 fn commit(store: &Store, b: &Built) {
     let (root, batch) = store.prepare_state(&b.diff, b.block.header.height).unwrap();
     assert_eq!(root, b.root);
-    store.commit_block(&b.block, &b.cert, &b.outcomes, &b.diff, &batch).unwrap();
+    store.commit_block(&b.block, &b.cert, &b.outcomes, &b.events, &b.diff, &batch).unwrap();
 }
 
 /// The genesis state root computed without the store.
@@ -271,7 +272,7 @@ fn committing_at_the_wrong_height_is_refused() {
     let mut skip = b1.block.clone();
     skip.header.height = 2;
     let (_, batch) = store.prepare_state(&b1.diff, 1).unwrap();
-    match store.commit_block(&skip, &b1.cert, &[], &b1.diff, &batch) {
+    match store.commit_block(&skip, &b1.cert, &[], &[], &b1.diff, &batch) {
         Err(StoreError::NotNext { height: 2, head: 0 }) => {}
         other => panic!("expected NotNext, got {:?}", other.err()),
     }
@@ -280,7 +281,7 @@ fn committing_at_the_wrong_height_is_refused() {
 
     commit(&store, &b1);
     // The same height again.
-    match store.commit_block(&b1.block, &b1.cert, &[], &b1.diff, &batch) {
+    match store.commit_block(&b1.block, &b1.cert, &[], &[], &b1.diff, &batch) {
         Err(StoreError::NotNext { height: 1, head: 1 }) => {}
         other => panic!("expected NotNext, got {:?}", other.err()),
     }
@@ -288,7 +289,7 @@ fn committing_at_the_wrong_height_is_refused() {
     let mut zero = b1.block.clone();
     zero.header.height = 0;
     assert!(matches!(
-        store.commit_block(&zero, &b1.cert, &[], &b1.diff, &batch),
+        store.commit_block(&zero, &b1.cert, &[], &[], &b1.diff, &batch),
         Err(StoreError::NotNext { height: 0, head: 1 })
     ));
     assert_eq!(store.head().unwrap(), BlockRef { height: 1, hash: b1.block.hash() });
@@ -376,4 +377,47 @@ fn stale_tree_nodes_are_pruned_beyond_the_retention() {
     let (pruned, kept) = (count_nodes(&store), count_nodes(&full));
     assert!(pruned < kept, "pruned store holds {pruned} tree nodes, the unpruned one {kept}");
     assert_eq!(store.account(&addr("charlie")).unwrap().unwrap().balance, DEV_BALANCE + (1..=8).sum::<u128>());
+}
+
+/// The history index serves an account's events in height order, by range and with a limit,
+/// genesis included, and survives a reopen.
+#[test]
+fn account_history_by_range_and_limit() {
+    use crate::ledger::EventCause;
+    let spec = dev_spec();
+    let dir = tempfile::tempdir().unwrap();
+    let (bob, charlie) = (addr("bob"), addr("charlie"));
+    let mut hashes = vec![];
+    {
+        let store = Store::open(dir.path(), &spec).unwrap();
+        for nonce in 1..=3 {
+            let tx = transfer(&spec, "bob", charlie, 10 * u128::from(nonce), nonce);
+            hashes.push(tx.hash());
+            let b = build_block(&store, &spec, vec![tx]);
+            commit(&store, &b);
+        }
+    }
+    let store = Store::open(dir.path(), &spec).unwrap();
+    let (all, more) = store.account_history(&charlie, 0, u64::MAX, 100).unwrap();
+    assert!(!more);
+    let got: Vec<(u64, EventCause, Option<Hash>)> = all.iter().map(|e| (e.height, e.cause, e.tx_hash)).collect();
+    assert_eq!(
+        got,
+        vec![
+            (0, EventCause::Genesis, None),
+            (1, EventCause::Tx(0), Some(hashes[0])),
+            (2, EventCause::Tx(0), Some(hashes[1])),
+            (3, EventCause::Tx(0), Some(hashes[2])),
+        ]
+    );
+    assert_eq!(all[2].after.balance - all[2].before.balance, 20);
+    assert_eq!(all[0].after.balance, DEV_BALANCE);
+    let (mid, more) = store.account_history(&charlie, 2, 2, 100).unwrap();
+    assert_eq!((mid.len(), mid[0].height, more), (1, 2, false));
+    let (first_two, more) = store.account_history(&charlie, 0, u64::MAX, 2).unwrap();
+    assert_eq!((first_two.len(), more), (2, true));
+    // Bob's account paid amount and fee each time; an address never seen has no events.
+    let (b, _) = store.account_history(&bob, 1, 3, 100).unwrap();
+    assert!(b.iter().all(|e| e.after.balance < e.before.balance && e.after.nonce == e.before.nonce + 1));
+    assert!(store.account_history(&Address([0xee; 20]), 0, u64::MAX, 10).unwrap().0.is_empty());
 }

@@ -190,6 +190,23 @@ fn client_job_receipt_mint_flow_pays_exact_amounts() {
     assert_eq!(field(&account(&node, DAVE), "balance"), field(&dave0, "balance") + 250_000_000);
     assert_eq!(node.call("receipt_get", json!([receipt_id]))["status"], "matured");
     assert_eq!(node.call("job_get", json!([job]))["status"], "settled");
+
+    // eve's history tells the story: genesis, the stake, the receipt's pending amount, then
+    // the same amount moving from pending to the balance when the window closed.
+    let hist = node.call("account_history", json!([EVE, {"limit": 1000}]));
+    let events = hist["events"].as_array().expect("events");
+    let causes: Vec<&str> = events.iter().map(|e| e["cause"].as_str().expect("cause")).collect();
+    assert_eq!(causes, ["genesis", "tx", "tx", "maturity"], "{hist}");
+    let pending = (990_000u128 + 4_250_000_000).to_string();
+    assert_eq!(events[2]["changes"]["pending"], format!("+{pending}"), "{hist}");
+    assert_eq!(events[3]["changes"]["pending"], format!("-{pending}"), "{hist}");
+    assert_eq!(events[3]["changes"]["balance"], format!("+{pending}"), "{hist}");
+    assert_eq!(events[3]["height"].as_u64(), Some(matures), "{hist}");
+    assert!(events[1]["txHash"].is_string(), "{hist}");
+    let later = node.call("account_history", json!({"address": EVE, "filter": {"fromHeight": matures}}));
+    assert_eq!(later["events"].as_array().map(Vec::len), Some(1), "{later}");
+    let (code, _) = node.call_err("account_history", json!([EVE, {"fromHeight": 5, "toHeight": 2}]));
+    assert_eq!(code, -32602);
 }
 
 #[test]

@@ -133,11 +133,16 @@ pub(super) fn claim<R: StateReader>(ctx: &mut Ctx<'_, '_, R>) -> Result<Result<(
 
 /// Begin-block hook: records the parent's hash as a possible anchor and forgets the one that
 /// just became too old.
-pub(in crate::ledger) fn record_anchor<R: StateReader>(state: &mut Overlay<'_, R>, spec: &ChainSpec, env: &BlockEnv) {
-    let Some(parent) = env.height.checked_sub(1) else { return };
+pub(in crate::ledger) fn record_anchor<R: StateReader>(
+    state: &mut Overlay<'_, R>,
+    spec: &ChainSpec,
+    env: &BlockEnv,
+) -> Result<(), StateError> {
+    let Some(parent) = env.height.checked_sub(1) else { return Ok(()) };
     state.put(StateKey::RecentBlock(parent), &env.randomness);
     if let Some(old) = env.height.checked_sub(spec.economy.pow_max_age.saturating_add(1)) {
         state.delete(StateKey::RecentBlock(old));
     }
-    state.commit_tx();
+    // No account changes here; the cause is never recorded.
+    state.commit_tx(crate::ledger::EventCause::BlockReward)
 }

@@ -67,6 +67,25 @@ fn assert_supply(c: &Chain, genesis_total: u128) {
     assert_eq!(s.total, genesis_total + s.minted - s.burned);
 }
 
+/// The block's account events chain from each account's state before the block to its state
+/// in the diff, and every account the block changed has one: no balance moves unrecorded.
+pub(super) fn assert_history_complete(before: &MemState, out: &BlockOutcome) {
+    let mut last: BTreeMap<Address, Account> = BTreeMap::new();
+    for e in &out.events {
+        let prev = last.get(&e.address).copied().unwrap_or_else(|| before.acc(&e.address));
+        assert_eq!(e.before, prev, "event for {:?} starts where the account was", e.address);
+        assert_ne!(e.before, e.after, "no empty events");
+        if let crate::ledger::EventCause::Tx(i) = e.cause {
+            assert!((i as usize) < out.outcomes.len(), "event of tx {i} in a block of {}", out.outcomes.len());
+        }
+        last.insert(e.address, e.after);
+    }
+    for (a, acc) in &out.diff.accounts {
+        let got = last.get(a).copied().unwrap_or_else(|| before.acc(a));
+        assert_eq!(&got, acc, "events of {a:?} end at its new state");
+    }
+}
+
 /// A dev chain where eve is a staked miner and dave a coordinator; returns the genesis total.
 fn economy_chain() -> (Chain, u128) {
     let mut c = Chain::dev();
@@ -514,7 +533,9 @@ proptest! {
             }
             let proposer = addr("alice");
             let imported = apply_block(&c.state, &c.spec, env(c.height + 1, proposer), &[], &txs).unwrap();
+            let before = c.state.clone();
             let (outcomes, diff) = c.block(proposer, &txs);
+            assert_history_complete(&before, &imported);
             prop_assert_eq!(&imported.outcomes, &outcomes);
             prop_assert_eq!(&imported.diff, &diff);
             for (tx, o) in txs.iter().zip(&outcomes) {
