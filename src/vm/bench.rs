@@ -24,7 +24,7 @@ pub fn run_bench(scale: u32) -> Result<Vec<BenchResult>, RunError> {
     let scale = scale.max(1);
     let limits = Limits::default();
     let inputs: [(&'static str, &str, Vec<u8>); 4] = [
-        ("hashchain", samples::HASHCHAIN, hashchain_input(200_000u32.saturating_mul(scale))),
+        ("hashchain", samples::HASHCHAIN, hashchain_input(50_000u32.saturating_mul(scale))),
         ("matmul", samples::MATMUL, matmul_input(150u32.saturating_mul(scale).min(1_000))),
         ("sieve", samples::SIEVE, 5_000_000u32.saturating_mul(scale).min(50_000_000).to_le_bytes().to_vec()),
         ("wordcount", samples::WORDCOUNT, text_input(4_000_000usize.saturating_mul(scale as usize).min(16 << 20))),

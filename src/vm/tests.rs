@@ -187,6 +187,16 @@ fn memory_and_run_must_be_exported_with_their_types() {
 }
 
 #[test]
+fn other_exports_are_allowed() {
+    // rustc's wasm32 cdylibs export `__data_end` and `__heap_base` beside memory and run.
+    let wasm = module(
+        r#"(memory (export "memory") 1) (global (export "__heap_base") i32 (i32.const 1024))
+        (func (export "run")) (func (export "helper") (param i32) (result i32) (local.get 0))"#,
+    );
+    validate(&wasm, &Limits::default()).unwrap();
+}
+
+#[test]
 fn a_start_function_is_rejected() {
     let wasm = module(r#"(memory (export "memory") 1) (func $init) (start $init) (func (export "run"))"#);
     assert_eq!(rejection(&wasm), ProgramError::StartFunction);
