@@ -32,9 +32,10 @@ pub const MEMORY: &str = "memory";
 /// The export a job's entry point must have.
 pub const RUN: &str = "run";
 
-/// Units every host call costs before the bytes it moves: roughly what a host call costs
-/// wasmi in instructions' worth of time, so the ABI is never cheaper than doing the work in
-/// WASM. Part of metering version 1.
+/// Units every host call costs before the bytes it moves: about what a host call costs in
+/// operators' worth of time (measured: a loop of `input_len` calls runs at the same units per
+/// second as a loop of plain operators), so the ABI is no cheaper than work done in WASM.
+/// Part of metering version 1.
 pub const HOST_CALL_UNITS: u64 = 32;
 /// Bytes a host call copies per unit, rounded up. Part of metering version 1.
 pub const HOST_BYTES_PER_UNIT: u64 = 8;

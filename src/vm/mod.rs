@@ -8,8 +8,9 @@
 //! - wasmi pinned at exactly 2.0.0, eager compilation, floats disabled (rejected at
 //!   validation), one memory, no start function, memory, tables and stack capped
 //!   ([`Limits`]);
-//! - compute units = fuel consumed: wasmi's per-operator fuel (1 per operator, control flow
-//!   free, bulk memory ops 1 per 64 bytes) plus the ABI's host-call costs
+//! - compute units = fuel consumed: wasmi's per-operator fuel (1 per operator; `block`,
+//!   `loop`, `end`, `else`, `return`, `nop`, `drop` and `unreachable` free; bulk memory
+//!   operations and `memory.grow` 1 more per 64 bytes) plus the ABI's host-call costs
 //!   ([`abi::host_call_units`]); a job that runs out has spent its whole budget;
 //! - a trap, an ABI violation, running out of units or passing the output cap is a failed
 //!   job with its units ([`Outcome::Failed`]); an invalid program is a [`ProgramError`];
