@@ -422,3 +422,24 @@ fn out_of_range_pointers_in_host_calls_trap() {
     assert_eq!(exec(&wasm, &[], 10_000), first);
     assert_eq!(first.units, exec(&job("(call $write_output (i32.const 0) (i32.const 800))"), &[], 10_000).units);
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 64, ..Default::default() })]
+
+    /// Whatever bytes arrive as a program, admission and execution answer; neither panics,
+    /// and a run that happens is reproducible.
+    #[test]
+    fn corrupted_programs_are_refused_or_run_never_crash(
+        flips in proptest::collection::vec((proptest::prelude::any::<usize>(), proptest::prelude::any::<u8>()), 1..4),
+        input in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+    ) {
+        let mut wasm = compile_wat(crate::vm::samples::WORDCOUNT).unwrap();
+        for (at, byte) in flips {
+            let at = at % wasm.len();
+            wasm[at] = byte;
+        }
+        let _ = validate(&wasm, &Limits::default());
+        let first = run(&wasm, &input, 100_000, &Limits::default());
+        proptest::prop_assert_eq!(&run(&wasm, &input, 100_000, &Limits::default()), &first);
+    }
+}
