@@ -26,4 +26,5 @@ pub mod node;
 pub mod primitives;
 pub mod rpc;
 pub mod storage;
+pub mod vm;
 pub mod wire;

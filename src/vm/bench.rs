@@ -1,0 +1,61 @@
+//! Compute units per second on this machine, for `ergon bench --vm`: each sample job on a
+//! sizeable input, run once on the calling thread.
+
+use super::{compile_wat, run, samples, Limits, Outcome, RunError};
+use std::time::{Duration, Instant};
+
+/// One sample's run.
+#[derive(Debug, Clone)]
+pub struct BenchResult {
+    pub name: &'static str,
+    pub units: u64,
+    /// Wall time of [`run`], compilation included.
+    pub elapsed: Duration,
+}
+
+impl BenchResult {
+    pub fn units_per_second(&self) -> f64 {
+        self.units as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+/// Runs every sample on an input scaled by `scale` (1 takes a few seconds in a release build).
+pub fn run_bench(scale: u32) -> Result<Vec<BenchResult>, RunError> {
+    let scale = scale.max(1);
+    let limits = Limits::default();
+    let inputs: [(&'static str, &str, Vec<u8>); 4] = [
+        ("hashchain", samples::HASHCHAIN, hashchain_input(50_000u32.saturating_mul(scale))),
+        ("matmul", samples::MATMUL, matmul_input(150u32.saturating_mul(scale).min(1_000))),
+        ("sieve", samples::SIEVE, 5_000_000u32.saturating_mul(scale).min(50_000_000).to_le_bytes().to_vec()),
+        ("wordcount", samples::WORDCOUNT, text_input(4_000_000usize.saturating_mul(scale as usize).min(16 << 20))),
+    ];
+    let mut results = Vec::with_capacity(inputs.len());
+    for (name, source, input) in inputs {
+        let program = compile_wat(source)?;
+        let started = Instant::now();
+        let execution = run(&program, &input, u64::MAX, &limits)?;
+        let elapsed = started.elapsed();
+        if let Outcome::Failed(failure) = execution.outcome {
+            return Err(RunError::Internal(format!("sample {name} failed: {failure}")));
+        }
+        results.push(BenchResult { name, units: execution.units, elapsed });
+    }
+    Ok(results)
+}
+
+fn hashchain_input(links: u32) -> Vec<u8> {
+    let mut input = links.to_le_bytes().to_vec();
+    input.extend_from_slice(b"ergon bench");
+    input
+}
+
+fn matmul_input(n: u32) -> Vec<u8> {
+    let mut input = n.to_le_bytes().to_vec();
+    let cells = (n as usize).saturating_mul(n as usize).saturating_mul(2);
+    input.extend((0..cells).flat_map(|i| (i as u32).wrapping_mul(2_654_435_761).to_le_bytes()));
+    input
+}
+
+fn text_input(len: usize) -> Vec<u8> {
+    b"the quick brown fox\tjumps over\nthe lazy dog  ".iter().copied().cycle().take(len).collect()
+}
