@@ -30,6 +30,10 @@ pub struct BenchArgs {
     /// escrowed job each (jobs and stakes are set up first and not timed).
     #[arg(long)]
     receipts: Option<u32>,
+    /// Measure the job VM instead: compute units per second of each sample job on one core,
+    /// inputs scaled by this factor (1: a few seconds in a release build).
+    #[arg(long)]
+    vm: Option<u32>,
 }
 
 /// A benchmark workload: `accounts` new accounts funded at genesis in `spec`, and `count`
@@ -78,6 +82,9 @@ fn verify_rate() -> f64 {
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
+    if let Some(scale) = args.vm {
+        return vm(scale);
+    }
     if let Some(n) = args.receipts {
         return super::bench_receipts::run(n, args.block_time_ms, args.base_path, verify_rate());
     }
@@ -148,5 +155,17 @@ pub fn run(args: BenchArgs) -> Result<()> {
     println!("committed end to end:       {tps:.0} tx/s ({:.2} s)", elapsed.as_secs_f64());
     println!("ed25519 verify, 1 thread:   {verify_single:.0} sig/s ({cores} cores here)");
     println!("committed / (verify x cores): {:.0}%", 100.0 * tps / (verify_single * cores as f64));
+    Ok(())
+}
+
+/// `ergon bench --vm`: units per second of each sample job on one core, beside this core's
+/// single ed25519 verification rate as the machine's yardstick.
+fn vm(scale: u32) -> Result<()> {
+    let results = ergon::vm::bench::run_bench(scale)?;
+    println!("{:<10} {:>14} {:>10} {:>16}", "job", "units", "seconds", "units/s");
+    for r in &results {
+        println!("{:<10} {:>14} {:>10.3} {:>16.0}", r.name, r.units, r.elapsed.as_secs_f64(), r.units_per_second());
+    }
+    println!("ceiling of this machine, same run: {:.0} ed25519 verifications/s on one core", verify_rate());
     Ok(())
 }

@@ -9,6 +9,7 @@ use ergon::primitives::{
     serde_amount, tag, Address, ComputeReceipt, Hash, JobCancel, JobPost, Keypair, Payload, ReceiptClaim, StakeAmount,
 };
 use ergon::rpc::types::JsonReceiptClaim;
+use jsonrpsee::http_client::HttpClient;
 use jsonrpsee::rpc_params;
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -32,6 +33,19 @@ pub enum JobCommand {
         #[command(flatten)]
         rpc: RpcArgs,
     },
+    /// Run a job here, as a miner or coordinator would: fetches its program and input from the
+    /// node, runs them in the job VM within the job's max units, and prints the units and the
+    /// output hash (to sign a receipt with). `--publish` uploads the output blob.
+    Run {
+        job_id: String,
+        /// Write the output to this file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        publish: bool,
+        #[command(flatten)]
+        rpc: RpcArgs,
+    },
     /// List jobs.
     List {
         /// open, claimed, settled, cancelled or expired.
@@ -51,10 +65,11 @@ pub struct JobPostArgs {
     /// The client: a dev key name, a keystore address or a key file.
     #[arg(long)]
     from: String,
-    /// The program: a 0x-hex BLAKE3 hash, or a file (its BLAKE3 hash is used).
+    /// The program: a file (WASM, or WAT text which is compiled), uploaded to the node, or the
+    /// 0x-hex BLAKE3 hash of a blob the node holds.
     #[arg(long)]
     program: String,
-    /// The input: a 0x-hex BLAKE3 hash, or a file.
+    /// The input: a file, uploaded, or the hash of a blob the node holds.
     #[arg(long)]
     input: String,
     /// Most compute units a receipt may claim.
@@ -132,14 +147,85 @@ fn base(p: &Option<PathBuf>) -> PathBuf {
     p.clone().unwrap_or_else(super::default_base_path)
 }
 
-/// A 0x-hex hash as is; anything else is a file whose BLAKE3 hash (the blob's address) is used.
-fn hash_or_file(arg: &str, what: &str) -> Result<Hash> {
+/// A program's bytes from a file: WASM as is, WAT text (`.wat`, or anything not starting with
+/// the WASM magic) compiled.
+pub(super) fn program_bytes(path: &str) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {path:?}"))?;
+    if bytes.starts_with(b"\0asm") {
+        return Ok(bytes);
+    }
+    let text = String::from_utf8(bytes).map_err(|_| anyhow!("{path:?} is neither WASM nor WAT text"))?;
+    ergon::vm::compile_wat(&text).map_err(|e| anyhow!("{path}: {e}"))
+}
+
+/// A 0x-hex hash as is (the node must hold the blob); anything else is a file, uploaded with
+/// `blob_put` (a program compiled first if it is WAT), whose hash is used.
+async fn blob_arg(c: &HttpClient, url: &str, arg: &str, what: &str, program: bool) -> Result<Hash> {
     if arg.starts_with("0x") {
         return arg.parse().map_err(|e| anyhow!("--{what}: {e}"));
     }
-    let bytes = std::fs::read(arg)
-        .with_context(|| format!("--{what}: {arg:?} is neither a 0x-hex hash nor a readable file"))?;
-    Ok(Hash(*blake3::hash(&bytes).as_bytes()))
+    let bytes = if program {
+        program_bytes(arg).with_context(|| format!("--{what}"))?
+    } else {
+        std::fs::read(arg).with_context(|| format!("--{what}: {arg:?} is neither a 0x-hex hash nor a readable file"))?
+    };
+    let v = call(c, url, "blob_put", rpc_params![format!("0x{}", hex::encode(&bytes))]).await?;
+    v["hash"].as_str().and_then(|h| h.parse().ok()).ok_or_else(|| anyhow!("blob_put returned no hash: {v}"))
+}
+
+/// A blob from the node, checked against its hash.
+async fn fetch_blob(c: &HttpClient, url: &str, hash: &str) -> Result<Vec<u8>> {
+    let v = call(c, url, "blob_get", rpc_params![hash]).await?;
+    let data = v["data"].as_str().ok_or_else(|| anyhow!("the node does not hold blob {hash}"))?;
+    let bytes = hex::decode(data.trim_start_matches("0x")).context("blob_get returned bad hex")?;
+    if ergon::vm::blob_hash(&bytes).to_hex() != hash {
+        bail!("blob {hash} from the node does not match its hash");
+    }
+    Ok(bytes)
+}
+
+/// `ergon job run`.
+async fn run_job(job_id: &str, out: Option<PathBuf>, publish: bool, rpc: &RpcArgs) -> Result<()> {
+    let c = client(&rpc.rpc)?;
+    let j = call(&c, &rpc.rpc, "job_get", rpc_params![job_id]).await?;
+    if j.is_null() {
+        bail!("job {job_id} does not exist");
+    }
+    let program = fetch_blob(&c, &rpc.rpc, j["program"].as_str().unwrap_or_default()).await?;
+    let input = fetch_blob(&c, &rpc.rpc, j["input"].as_str().unwrap_or_default()).await?;
+    let max_units = j["maxUnits"].as_u64().ok_or_else(|| anyhow!("job has no maxUnits"))?;
+    let started = std::time::Instant::now();
+    let exec = ergon::vm::run(&program, &input, max_units, &ergon::vm::Limits::default())?;
+    let seconds = started.elapsed().as_secs_f64();
+    let mut v = json!({"jobId": job_id, "units": exec.units, "seconds": seconds, "meteringVersion": ergon::vm::METERING_VERSION});
+    match &exec.outcome {
+        ergon::vm::Outcome::Completed { output } => {
+            v["status"] = json!("completed");
+            v["outputHash"] = json!(ergon::vm::output_hash(output));
+            v["outputBytes"] = json!(output.len());
+            if let Some(path) = &out {
+                std::fs::write(path, output).with_context(|| format!("cannot write {}", path.display()))?;
+            }
+            if publish {
+                call(&c, &rpc.rpc, "blob_put", rpc_params![format!("0x{}", hex::encode(output))]).await?;
+            }
+        }
+        ergon::vm::Outcome::Failed(f) => {
+            v["status"] = json!("failed");
+            v["failure"] = json!(f.to_string());
+        }
+    }
+    print(rpc.json, &v, |v| match v["status"].as_str() {
+        Some("completed") => format!(
+            "completed: {} units, output {} ({} bytes) in {:.3} s",
+            v["units"],
+            v["outputHash"].as_str().unwrap_or("?"),
+            v["outputBytes"],
+            seconds
+        ),
+        _ => format!("failed after {} units: {}", v["units"], v["failure"].as_str().unwrap_or("?")),
+    });
+    Ok(())
 }
 
 /// An address, or a dev key name on chains that accept them.
@@ -163,8 +249,8 @@ pub async fn job(cmd: JobCommand) -> Result<()> {
             let head = call(&c, &url, "chain_getHead", rpc_params![]).await?;
             let height = head["height"].as_u64().ok_or_else(|| anyhow!("the node returned no head height"))?;
             let post = JobPost {
-                program: hash_or_file(&a.program, "program")?,
-                input: hash_or_file(&a.input, "input")?,
+                program: blob_arg(&c, &url, &a.program, "program", true).await?,
+                input: blob_arg(&c, &url, &a.input, "input", false).await?,
                 max_units: a.max_units,
                 price: amount(&a.price, "--price")?,
                 coordinator: address(&spec, &a.coordinator)?,
@@ -190,6 +276,7 @@ pub async fn job(cmd: JobCommand) -> Result<()> {
             print(rpc.json, &v, |v| serde_json::to_string_pretty(v).unwrap_or_default());
             Ok(())
         }
+        JobCommand::Run { job_id, out, publish, rpc } => run_job(&job_id, out, publish, &rpc).await,
         JobCommand::List { status, client: who, limit, rpc } => {
             let c = client(&rpc.rpc)?;
             let filter = json!({"status": status, "client": who, "limit": limit});
@@ -255,7 +342,7 @@ pub async fn receipt(cmd: ReceiptCommand) -> Result<()> {
             }
             let client_addr = spec.parse_address(j["client"].as_str().unwrap_or_default())?;
             let price = amount(j["price"].as_str().unwrap_or_default(), "the job's price")?;
-            let output_hash = hash_or_file(&output_hash, "output-hash")?;
+            let output_hash = blob_arg(&c, &rpc.rpc, &output_hash, "output-hash", false).await?;
             let miner_addr = Address::from_public_key(&key.public());
             let receipt_id = match receipt_id {
                 Some(r) => r.parse().map_err(|e| anyhow!("--receipt-id: {e}"))?,
@@ -377,7 +464,7 @@ pub async fn history(who: String, from: Option<u64>, to: Option<u64>, limit: usi
                 .collect();
             rows.push(format!(
                 "{:>8}  {:<12} {:<68} {}",
-                e["height"],
+                e["height"].as_u64().unwrap_or_default(),
                 e["cause"].as_str().unwrap_or("?"),
                 e["txHash"].as_str().unwrap_or("-"),
                 changes.join(", ")

@@ -1,7 +1,7 @@
 //! The economy's RPC methods (DESIGN.md §8): jobs, receipts, staking, supply, parameters and
 //! the contribution multiplier. Reads go straight to the store's latest state.
 
-use super::errors::{err, internal, invalid_params, UNKNOWN_RECEIPT};
+use super::errors::{err, internal, invalid_params, BLOB_TOO_LARGE, PROGRAM_INVALID, UNKNOWN_BLOB, UNKNOWN_RECEIPT};
 use super::params::Args;
 use super::{parse_address, Ctx, RpcResult};
 use crate::ledger::economy_math::{contribution_multiplier_wad, contribution_tier, WAD};
@@ -147,7 +147,55 @@ fn store_delegated(store: &crate::storage::Store, validator: &Address) -> RpcRes
     Ok(d.map_or(0, |d| d.total))
 }
 
+/// A JOB_POST sent to this node must name blobs it holds, and a program that is a valid job:
+/// a job nobody can run would only lock the client's AIT until its deadline. (Txs from
+/// peers are not held to this: their blobs may live elsewhere.)
+pub(super) fn check_job_blobs(ctx: &Ctx, tx: &crate::primitives::SignedTx) -> RpcResult<()> {
+    let crate::primitives::Payload::JobPost(j) = &tx.tx.payload else { return Ok(()) };
+    if crate::ledger::check_stateless(ctx.node.spec(), tx).is_err() {
+        return Ok(()); // submitting reports what is wrong with the tx itself first
+    }
+    let store = ctx.node.store();
+    let limits = crate::vm::Limits::default();
+    let fetch = |what: &str, hash: &Hash| -> RpcResult<Vec<u8>> {
+        store.blob(hash).map_err(internal)?.ok_or_else(|| {
+            err(UNKNOWN_BLOB, format!("payload.{what}: blob {hash} is not on this node; upload it with blob_put first"))
+        })
+    };
+    let program = fetch("program", &j.program)?;
+    crate::vm::validate(&program, &limits)
+        .map_err(|e| err(PROGRAM_INVALID, format!("payload.program: not a valid job: {e}")))?;
+    let input_len = fetch("input", &j.input)?.len();
+    if input_len > limits.max_input_bytes {
+        return Err(err(
+            BLOB_TOO_LARGE,
+            format!("payload.input: {input_len} bytes, over the job input limit of {}", limits.max_input_bytes),
+        ));
+    }
+    Ok(())
+}
+
 pub(super) fn register(m: &mut RpcModule<Ctx>) -> Result<(), jsonrpsee::core::RegisterMethodError> {
+    m.register_method("blob_put", |p, ctx, _| -> RpcResult<Value> {
+        let args = Args::parse(&p, &["data"])?;
+        let text: String = args.required(0)?;
+        let bytes = hex::decode(text.strip_prefix("0x").unwrap_or(&text))
+            .map_err(|e| invalid_params(format!("param `data`: not hex: {e}")))?;
+        let hash = ctx.node.store().put_blob(&bytes).map_err(|e| match e {
+            crate::storage::StoreError::BlobTooLarge { .. } => err(BLOB_TOO_LARGE, e.to_string()),
+            other => internal(other),
+        })?;
+        Ok(json!({"hash": hash, "size": bytes.len()}))
+    })?;
+
+    m.register_method("blob_get", |p, ctx, _| -> RpcResult<Value> {
+        let args = Args::parse(&p, &["hash"])?;
+        let hash: Hash = args.required(0)?;
+        let blob = ctx.node.store().blob(&hash).map_err(internal)?;
+        Ok(blob
+            .map_or(Value::Null, |b| json!({"hash": hash, "size": b.len(), "data": format!("0x{}", hex::encode(&b))})))
+    })?;
+
     m.register_method("job_get", |p, ctx, _| -> RpcResult<Value> {
         let args = Args::parse(&p, &["jobId"])?;
         let id: Hash = args.required(0)?;

@@ -51,6 +51,12 @@ pub const TRIAL_ALREADY_CLAIMED: i32 = 1073;
 pub const TRIAL_NOT_NEW: i32 = 1074;
 /// This block's or epoch's trial grants are used up; retry later.
 pub const TRIAL_CAP: i32 = 1075;
+/// A JOB_POST names a program or input blob this node does not hold (`blob_put` it first).
+pub const UNKNOWN_BLOB: i32 = 1080;
+/// A JOB_POST's program is not a valid job (the job ABI, floats, limits).
+pub const PROGRAM_INVALID: i32 = 1081;
+/// A blob over the size limit (a job input over the VM's cap).
+pub const BLOB_TOO_LARGE: i32 = 1082;
 pub const UNKNOWN_RECEIPT: i32 = 1090;
 pub const UNSAFE_METHOD: i32 = 1020;
 pub const FAUCET: i32 = 1021;

@@ -123,6 +123,7 @@ fn module(ctx: Ctx) -> Result<RpcModule<Ctx>, jsonrpsee::core::RegisterMethodErr
     m.register_async_method("tx_send", |p, ctx, _| async move {
         let args = Args::parse(&p, &["tx"])?;
         let tx = parse_tx_param(args.raw(0).ok_or_else(|| invalid_params("missing param `tx`"))?, ctx.node.spec())?;
+        economy::check_job_blobs(&ctx, &tx)?;
         let hash = ctx.node.submit(tx).await.map_err(submit)?;
         RpcResult::Ok(json!({"txHash": hash}))
     })?;

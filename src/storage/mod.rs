@@ -7,9 +7,11 @@
 //! stale are indexed by that block's height and deleted once they are [`Store::retention`]
 //! blocks old, in the same batch as a later block.
 
+mod blobs;
 mod history;
 mod tree;
 
+pub use blobs::MAX_BLOB_BYTES;
 pub use history::HistoryEntry;
 
 use crate::chainspec::ChainSpec;
@@ -42,7 +44,8 @@ pub(crate) const CF_JMT_VALUES: &str = "jmt_values";
 pub(crate) const CF_JMT_STALE: &str = "jmt_stale";
 const CF_EVIDENCE: &str = "evidence";
 const CF_HISTORY: &str = "history";
-const ALL_CFS: [&str; 13] = [
+const CF_BLOBS: &str = "blobs";
+const ALL_CFS: [&str; 14] = [
     CF_META,
     CF_HEADERS,
     CF_BODIES,
@@ -56,6 +59,7 @@ const ALL_CFS: [&str; 13] = [
     CF_JMT_STALE,
     CF_EVIDENCE,
     CF_HISTORY,
+    CF_BLOBS,
 ];
 
 const KEY_SCHEMA: &[u8] = b"schema";
@@ -82,6 +86,8 @@ pub enum StoreError {
     Spec(#[from] crate::chainspec::SpecError),
     #[error("block {height} does not extend the head {head} (height and parent hash must match)")]
     NotNext { height: u64, head: u64 },
+    #[error("blob of {size} bytes is over the {max}-byte limit")]
+    BlobTooLarge { size: usize, max: usize },
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;

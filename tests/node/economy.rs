@@ -72,7 +72,17 @@ fn claim_tx(node: &Node, miner: &Keypair, coordinator: &Keypair, r: ComputeRecei
     ergon::ledger::fees::with_required_fee(&dev_spec(), tx).expect("fee").sign(miner)
 }
 
+/// The sample word-count job's source, and an input for it written into `home`.
+fn sample_job(home: &Path) -> (String, String) {
+    let program = concat!(env!("CARGO_MANIFEST_DIR"), "/jobs/wordcount.wat").to_string();
+    let input = home.join("input.txt");
+    std::fs::write(&input, "the quick brown fox jumps over the lazy dog\n".repeat(20)).expect("write input");
+    (program, input.to_str().expect("utf-8").to_string())
+}
+
+/// Posts the sample word-count job (its program and input uploaded by the CLI) as bob.
 fn post_job(node: &Node, home: &Path, max_units: &str, price: &str, deadline: &str) -> String {
+    let (program, input) = sample_job(home);
     let v = cli(
         node,
         home,
@@ -82,9 +92,9 @@ fn post_job(node: &Node, home: &Path, max_units: &str, price: &str, deadline: &s
             "--from",
             "bob",
             "--program",
-            &format!("0x{}", "01".repeat(32)),
+            &program,
             "--input",
-            &format!("0x{}", "02".repeat(32)),
+            &input,
             "--max-units",
             max_units,
             "--price",
@@ -125,9 +135,17 @@ fn client_job_receipt_mint_flow_pays_exact_amounts() {
     assert_eq!(j["status"], "open", "{j}");
     assert_eq!(j["coordinator"], DAVE);
 
+    // eve runs the job as a miner would and publishes the output; the receipt claims what
+    // the run counted.
+    let run = cli(&node, h, &["job", "run", &job, "--publish", "--json"]);
+    assert_eq!(run["status"], "completed", "{run}");
+    let units = run["units"].as_u64().expect("units");
+    let out_hash = run["outputHash"].as_str().expect("outputHash").to_string();
+    let output = node.call("blob_get", json!([out_hash]));
+    assert_eq!(output["data"], format!("0x{}", hex::encode(180u64.to_le_bytes())), "9 words x 20 lines: {output}");
     let file = h.join("receipt.json");
     let file_s = file.to_str().expect("utf-8");
-    let out_hash = format!("0x{}", "09".repeat(32));
+    let units_s = units.to_string();
     cli(
         &node,
         h,
@@ -139,7 +157,7 @@ fn client_job_receipt_mint_flow_pays_exact_amounts() {
             "--miner",
             "eve",
             "--units",
-            "500000",
+            &units_s,
             "--output-hash",
             &out_hash,
             "--out",
@@ -159,19 +177,21 @@ fn client_job_receipt_mint_flow_pays_exact_amounts() {
     let receipt_id = v["receiptId"].as_str().expect("receiptId").to_string();
     assert!(v["txHash"].is_string(), "{v}");
 
-    // 1% of the price burned, 99% to the miner; mint = 500,000 units x 1,000 x 10 (the
-    // genesis multiplier) = 5,000,000,000: 5% coordinator, 10% treasury, 85% miner; pending.
+    // 1% of the price burned, 99% to the miner; mint = units x 1,000 x 10 (the genesis
+    // multiplier): 5% coordinator, 10% treasury, 85% miner; all pending.
+    let mint = u128::from(units) * 10_000;
+    let miner_pending = 990_000 + mint * 85 / 100;
     let eve1 = account(&node, EVE);
-    assert_eq!(field(&eve1, "pending"), 990_000 + 4_250_000_000);
-    assert_eq!(field(&account(&node, DAVE), "pending"), field(&dave0, "pending") + 250_000_000);
-    assert_eq!(field(&account(&node, TREASURY), "pending"), field(&t0, "pending") + 500_000_000);
+    assert_eq!(field(&eve1, "pending"), miner_pending);
+    assert_eq!(field(&account(&node, DAVE), "pending"), field(&dave0, "pending") + mint * 5 / 100);
+    assert_eq!(field(&account(&node, TREASURY), "pending"), field(&t0, "pending") + mint / 10);
     assert_eq!(field(&account(&node, BOB), "reserved"), 0);
     let s1 = node.call("economy_supply", json!([]));
-    assert_eq!(amount(&s1["minted"]["compute"]), amount(&s0["minted"]["compute"]) + 5_000_000_000);
+    assert_eq!(amount(&s1["minted"]["compute"]), amount(&s0["minted"]["compute"]) + mint);
     assert_eq!(amount(&s1["burned"]), amount(&s0["burned"]) + 10_000);
     let r = node.call("receipt_get", json!([receipt_id]));
     assert_eq!(r["status"], "pending", "{r}");
-    assert_eq!(amount(&r["mint"]["total"]), 5_000_000_000);
+    assert_eq!(amount(&r["mint"]["total"]), mint);
     let matures = r["maturityHeight"].as_u64().expect("maturityHeight");
     assert_eq!(matures, r["height"].as_u64().unwrap() + 20, "dev chain: 20-block challenge window");
     assert_eq!(node.call("job_get", json!([job]))["status"], "claimed");
@@ -186,8 +206,8 @@ fn client_job_receipt_mint_flow_pays_exact_amounts() {
     wait_for("the receipt to mature", PROGRESS, || (height(&node) >= matures).then_some(()));
     let eve2 = account(&node, EVE);
     assert_eq!(field(&eve2, "pending"), 0);
-    assert_eq!(field(&eve2, "balance"), field(&eve1, "balance") + 990_000 + 4_250_000_000);
-    assert_eq!(field(&account(&node, DAVE), "balance"), field(&dave0, "balance") + 250_000_000);
+    assert_eq!(field(&eve2, "balance"), field(&eve1, "balance") + miner_pending);
+    assert_eq!(field(&account(&node, DAVE), "balance"), field(&dave0, "balance") + mint * 5 / 100);
     assert_eq!(node.call("receipt_get", json!([receipt_id]))["status"], "matured");
     assert_eq!(node.call("job_get", json!([job]))["status"], "settled");
 
@@ -197,7 +217,7 @@ fn client_job_receipt_mint_flow_pays_exact_amounts() {
     let events = hist["events"].as_array().expect("events");
     let causes: Vec<&str> = events.iter().map(|e| e["cause"].as_str().expect("cause")).collect();
     assert_eq!(causes, ["genesis", "tx", "tx", "maturity"], "{hist}");
-    let pending = (990_000u128 + 4_250_000_000).to_string();
+    let pending = miner_pending.to_string();
     assert_eq!(events[2]["changes"]["pending"], format!("+{pending}"), "{hist}");
     assert_eq!(events[3]["changes"]["pending"], format!("-{pending}"), "{hist}");
     assert_eq!(events[3]["changes"]["balance"], format!("+{pending}"), "{hist}");
@@ -380,4 +400,72 @@ fn trial_claim_mines_credits_once_and_refuses_bad_work() {
     let ok = tx(&other, 1, claim(anchor_height, anchor_hash, work(&other, &anchor_hash, true)));
     node.wait_included(&node.send(&ok));
     assert_eq!(field(&account(&node, &addr(&other)), "balance"), spec.economy.trial_credits);
+}
+
+#[test]
+fn job_post_needs_held_blobs_and_a_valid_program() {
+    let (dir, home) = (tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir"));
+    let node = Node::start(dir.path(), &[]);
+    let h = home.path();
+    let bob = Keypair::dev("bob");
+    let put = |bytes: &[u8]| -> Hash {
+        let v = node.call("blob_put", json!([format!("0x{}", hex::encode(bytes))]));
+        assert_eq!(v["size"].as_u64(), Some(bytes.len() as u64), "{v}");
+        v["hash"].as_str().expect("hash").parse().expect("hash")
+    };
+    let input = put(b"some words here");
+    assert_eq!(input, ergon::vm::blob_hash(b"some words here"), "blobs are addressed by BLAKE3");
+    let wordcount = ergon::vm::compile_wat(ergon::vm::samples::WORDCOUNT).expect("sample compiles");
+    let program = put(&wordcount);
+    // A program that imports outside the ABI, and one with a float.
+    let imports = ergon::vm::compile_wat(
+        r#"(module (import "env" "now" (func (result i64))) (memory (export "memory") 1) (func (export "run")))"#,
+    )
+    .expect("wat");
+    let floats = ergon::vm::compile_wat(
+        r#"(module (memory (export "memory") 1) (func (export "run") (drop (f64.add (f64.const 1) (f64.const 2)))))"#,
+    )
+    .expect("wat");
+    let (bad_import, bad_float) = (put(&imports), put(&floats));
+    let job = |program: Hash, input: Hash| {
+        let tx = Tx {
+            chain_id: CHAIN_ID.into(),
+            sender: bob.public(),
+            nonce: account(&node, BOB)["nonce"].as_u64().expect("nonce") + 1,
+            fee: 0,
+            priority: Priority::Normal,
+            payload: Payload::JobPost(JobPost {
+                program,
+                input,
+                max_units: 100_000,
+                price: 1_000,
+                coordinator: parse_addr(DAVE),
+                deadline: height(&node) + 50,
+                verifiers: 0,
+            }),
+        };
+        ergon::ledger::fees::with_required_fee(&dev_spec(), tx).expect("fee").sign(&bob)
+    };
+    let (code, msg) = node.send_err(&job(Hash([7; 32]), input));
+    assert!(code == 1080 && msg.contains("blob_put"), "{code} {msg}");
+    let (code, msg) = node.send_err(&job(program, Hash([8; 32])));
+    assert!(code == 1080 && msg.contains("input"), "{code} {msg}");
+    let (code, msg) = node.send_err(&job(bad_import, input));
+    assert!(code == 1081 && msg.contains("env"), "{code} {msg}");
+    let (code, msg) = node.send_err(&job(bad_float, input));
+    assert_eq!(code, 1081, "{msg}");
+    let (code, msg) = node.call_err("blob_put", json!(["0xnothex"]));
+    assert_eq!(code, -32602, "{msg}");
+    assert!(node.call("blob_get", json!([Hash([9; 32])])).is_null());
+    // The valid job is accepted and runs from the CLI.
+    node.wait_included(&node.send(&job(program, input)));
+    let job_id = job_list_first(&node);
+    let run = cli(&node, h, &["job", "run", &job_id, "--json"]);
+    assert_eq!(run["status"], "completed", "{run}");
+    assert_eq!(run["outputHash"], ergon::vm::output_hash(&3u64.to_le_bytes()).to_hex(), "{run}");
+}
+
+fn job_list_first(node: &Node) -> String {
+    let jobs = node.call("job_list", json!([{"client": BOB}]));
+    jobs[0]["jobId"].as_str().unwrap_or_else(|| panic!("no job in {jobs}")).to_string()
 }

@@ -1,0 +1,34 @@
+//! Content-addressed blobs (job programs, inputs, outputs) under their BLAKE3 hash. A blob is
+//! checked against its hash on the way in, so what is read back is what was asked for.
+
+use super::{Result, Store, StoreError, CF_BLOBS};
+use crate::primitives::Hash;
+
+/// Largest blob the store keeps: the largest input or output a job may have.
+pub const MAX_BLOB_BYTES: usize = 16 * 1024 * 1024;
+
+impl Store {
+    /// Stores `bytes`; returns their hash. Storing a blob twice is a no-op.
+    pub fn put_blob(&self, bytes: &[u8]) -> Result<Hash> {
+        if bytes.len() > MAX_BLOB_BYTES {
+            return Err(StoreError::BlobTooLarge { size: bytes.len(), max: MAX_BLOB_BYTES });
+        }
+        let hash = crate::vm::blob_hash(bytes);
+        if !self.has_blob(&hash)? {
+            self.db.put_cf(self.cf(CF_BLOBS), hash.0, bytes)?;
+        }
+        Ok(hash)
+    }
+
+    pub fn blob(&self, hash: &Hash) -> Result<Option<Vec<u8>>> {
+        let Some(bytes) = self.db.get_cf(self.cf(CF_BLOBS), hash.0)? else { return Ok(None) };
+        if crate::vm::blob_hash(&bytes) != *hash {
+            return Err(StoreError::Corrupt { cf: CF_BLOBS, reason: format!("blob {hash} does not match its hash") });
+        }
+        Ok(Some(bytes))
+    }
+
+    pub fn has_blob(&self, hash: &Hash) -> Result<bool> {
+        Ok(self.db.get_pinned_cf(self.cf(CF_BLOBS), hash.0)?.is_some())
+    }
+}
