@@ -65,6 +65,14 @@ pub struct NodeArgs {
     no_quic: bool,
     #[arg(long, default_value_t = 50)]
     max_peers: u32,
+    /// Mine: run open jobs in the job VM and claim them with receipts from this key (a staked
+    /// account: dev name, keystore address or key file).
+    #[arg(long)]
+    miner: Option<String>,
+    /// Coordinate: attest receipts for jobs that name this key's address, after running them
+    /// again (repeatable). Today a miner's receipts are attested by coordinators on its node.
+    #[arg(long)]
+    coordinator: Vec<String>,
 }
 
 /// This node's network key: from `path`, or created there on first start.
@@ -207,6 +215,20 @@ pub fn run(args: NodeArgs) -> Result<()> {
             );
         }
     }
+    let compute_roles = match &args.miner {
+        Some(m) => Some(ergon::node::compute::ComputeRoles {
+            miner: super::wallet::resolve_key(&spec, m, &base)?,
+            coordinators: args
+                .coordinator
+                .iter()
+                .map(|c| super::wallet::resolve_key(&spec, c, &base))
+                .collect::<Result<_>>()?,
+        }),
+        None if !args.coordinator.is_empty() => {
+            anyhow::bail!("--coordinator attests the receipts of this node's miner: give --miner too")
+        }
+        None => None,
+    };
     let chain_dir = base.join("chains").join(&spec.chain_id);
     let db_path = chain_dir.join("db");
     let network = network_config(&args, &spec, &chain_dir)?;
@@ -251,6 +273,9 @@ pub fn run(args: NodeArgs) -> Result<()> {
                 }
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             }
+        }
+        if let Some(miner) = compute_roles {
+            tokio::spawn(ergon::node::compute::run(service.handle.clone(), miner));
         }
         if let Some(addr) = service.rpc_addr {
             // Scripts and tests read this line.

@@ -9,6 +9,7 @@
 
 mod builder;
 mod chain_view;
+pub mod compute;
 mod consensus;
 mod epoch;
 mod handle;

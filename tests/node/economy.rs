@@ -469,3 +469,33 @@ fn job_list_first(node: &Node) -> String {
     let jobs = node.call("job_list", json!([{"client": BOB}]));
     jobs[0]["jobId"].as_str().unwrap_or_else(|| panic!("no job in {jobs}")).to_string()
 }
+
+/// A node with the miner and coordinator roles runs a posted job by itself: the receipt
+/// claims exactly the units and output `ergon job run` computes, and pays as documented.
+#[test]
+fn miner_role_runs_posted_jobs_and_claims_them() {
+    let (dir, home) = (tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir"));
+    let node = Node::spawn(dir.path(), &["--dev", "--miner", "eve", "--coordinator", "dave"], &[]);
+    let h = home.path();
+    // Before eve is staked she is no miner: a job waits.
+    let v = cli(&node, h, &["stake", &MINER_STAKE.to_string(), "--from", "eve", "--wait", "--json"]);
+    assert_eq!(v["status"], "included", "{v}");
+    let job = post_job(&node, h, "1000000", "1000000", "100");
+    let run = cli(&node, h, &["job", "run", &job, "--json"]);
+    let units = run["units"].as_u64().expect("units");
+    let claimed = wait_for("the miner to claim the job", PROGRESS, || {
+        let j = node.call("job_get", json!([job]));
+        (j["status"] == "claimed" || j["status"] == "settled").then_some(j)
+    });
+    let receipt_id = claimed["receipt"].as_str().expect("receipt id").to_string();
+    let r = node.call("receipt_get", json!([receipt_id]));
+    assert_eq!(r["computeUnits"].as_u64(), Some(units), "{r}");
+    assert_eq!(r["outputHash"], run["outputHash"], "{r}");
+    assert_eq!(r["miner"], EVE, "{r}");
+    assert_eq!(r["coordinator"], DAVE, "{r}");
+    assert_eq!(amount(&r["mint"]["total"]), u128::from(units) * 10_000, "{r}");
+    // The miner published the output blob.
+    let out = node.call("blob_get", json!([run["outputHash"]]));
+    assert_eq!(out["data"], format!("0x{}", hex::encode(180u64.to_le_bytes())), "{out}");
+    assert!(node.stderr().contains("job executed"), "the node logs the run");
+}
