@@ -3,6 +3,7 @@
 mod bench;
 mod bench_receipts;
 mod bench_sync;
+mod devnet;
 mod economy;
 mod keys;
 mod keystore;
@@ -121,6 +122,9 @@ enum Command {
         #[command(flatten)]
         rpc: wallet::RpcArgs,
     },
+    /// The whole compute flow in one command: a dev node with a miner and a coordinator, and
+    /// a client posting sample jobs, printed as it happens.
+    Devnet(devnet::DevnetArgs),
     /// Measure committed transfers per second through a node's real pipeline.
     Bench(bench::BenchArgs),
     /// Measure syncing blocks from a peer against importing them from disk.
@@ -166,6 +170,7 @@ pub fn main() -> ExitCode {
         Command::History { address, from_height, to_height, limit, rpc } => {
             wallet::block_on(economy::history(address, from_height, to_height, limit, rpc))
         }
+        Command::Devnet(args) => devnet::run(args),
         Command::Bench(args) => bench::run(args),
         Command::BenchSync(args) => bench_sync::run(args),
     };

@@ -499,3 +499,24 @@ fn miner_role_runs_posted_jobs_and_claims_them() {
     assert_eq!(out["data"], format!("0x{}", hex::encode(180u64.to_le_bytes())), "{out}");
     assert!(node.stderr().contains("job executed"), "the node logs the run");
 }
+
+/// `ergon devnet --exit`: the whole flow from one command, ending with the documented lines.
+#[test]
+fn devnet_settles_its_sample_jobs_and_exits() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rpc = format!("127.0.0.1:{port}");
+    let base = dir.path().to_str().expect("utf-8");
+    let out =
+        run_ergon(&["devnet", "--base-path", base, "--rpc-addr", &rpc, "--jobs", "2", "--exit"], &[], PROGRESS * 4);
+    assert!(out.status.success(), "devnet failed ({})\nstdout:\n{}\nstderr:\n{}", out.status, out.stdout, out.stderr);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let settled: Vec<&str> = lines.iter().rev().take(2).copied().collect();
+    for line in &settled {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!((words[0], words[1], words[3], words[5]), ("settled:", "job", "units", "output"), "{line}");
+        assert!(words[4].parse::<u64>().expect("units") > 0, "{line}");
+    }
+    assert!(out.stdout.contains("executed and claimed"), "{}", out.stdout);
+    assert!(out.stdout.contains("balance: eve (miner)"), "{}", out.stdout);
+}
