@@ -148,6 +148,17 @@ pub struct EconomyParams {
     pub contribution_decay_hours: u128,
     /// The VM metering receipts must be counted with.
     pub metering_version: u32,
+    /// Smallest bond a FRAUD_PROOF must put up.
+    #[serde(with = "serde_amount")]
+    pub challenge_bond: u128,
+    /// Largest job (max units) validators re-execute inside block validation; larger jobs
+    /// need 3 or more verifiers.
+    pub max_dispute_units: u64,
+    /// Share of its stake a miner (and the coordinator that attested) loses for a receipt a
+    /// fraud proof shows wrong; the miner loses at least what the receipt would have paid it.
+    pub slash_invalid_result_bps: u32,
+    /// Share of its bond a challenger loses for challenging a correct receipt.
+    pub slash_false_challenge_bps: u32,
     /// Share of its stake a validator loses for double signing.
     pub slash_double_sign_bps: u32,
     /// Share of every slash paid to whoever put the evidence on chain (the block's proposer);

@@ -4,9 +4,9 @@
 
 use crate::consensus::tendermint::{Proposal, SignedProposal};
 use crate::primitives::{
-    Address, Block, CommitCertificate, ComputeReceipt, Delegation, Evidence, Hash, Header, JobCancel, JobPost, Payload,
-    Priority, PublicKey, ReceiptClaim, Signature, SignedTx, SignedVote, StakeAmount, Transfer, TrialClaim, Tx, Vote,
-    VoteKind,
+    Address, Block, CommitCertificate, ComputeReceipt, Delegation, Evidence, FraudProof, Hash, Header, JobCancel,
+    JobPost, Payload, Priority, PublicKey, ReceiptClaim, Signature, SignedTx, SignedVote, StakeAmount, Transfer,
+    TrialClaim, Tx, Vote, VoteKind,
 };
 use prost::Message;
 
@@ -126,6 +126,12 @@ fn payload_to_pb(p: &Payload) -> pb::tx::Payload {
         Payload::Unstake(s) => pb::tx::Payload::Unstake(pb::StakeAmount { amount: u128_to(s.amount) }),
         Payload::Delegate(d) => pb::tx::Payload::Delegate(delegation_to_pb(d)),
         Payload::Undelegate(d) => pb::tx::Payload::Undelegate(delegation_to_pb(d)),
+        Payload::FraudProof(f) => pb::tx::Payload::FraudProof(pb::FraudProof {
+            receipt_id: f.receipt_id.0.to_vec(),
+            output_hash: f.output_hash.0.to_vec(),
+            units: f.units,
+            bond: u128_to(f.bond),
+        }),
         Payload::TrialClaim(c) => pb::tx::Payload::TrialClaim(pb::TrialClaim {
             anchor_height: c.anchor_height,
             anchor_hash: c.anchor_hash.0.to_vec(),
@@ -165,6 +171,12 @@ fn payload_from_pb(p: pb::tx::Payload) -> Result<Payload> {
         pb::tx::Payload::Stake(s) => Payload::Stake(StakeAmount { amount: u128_from("stake.amount", &s.amount)? }),
         pb::tx::Payload::Delegate(d) => Payload::Delegate(delegation_from_pb(d)?),
         pb::tx::Payload::Undelegate(d) => Payload::Undelegate(delegation_from_pb(d)?),
+        pb::tx::Payload::FraudProof(f) => Payload::FraudProof(FraudProof {
+            receipt_id: hash_from("fraud_proof.receipt_id", &f.receipt_id)?,
+            output_hash: hash_from("fraud_proof.output_hash", &f.output_hash)?,
+            units: f.units,
+            bond: u128_from("fraud_proof.bond", &f.bond)?,
+        }),
         pb::tx::Payload::TrialClaim(c) => Payload::TrialClaim(TrialClaim {
             anchor_height: c.anchor_height,
             anchor_hash: hash_from("trial_claim.anchor_hash", &c.anchor_hash)?,
@@ -624,6 +636,9 @@ mod tests {
                 .prop_map(|(a, amount)| Payload::Delegate(Delegation { validator: Address(a), amount })),
             (any::<[u8; 20]>(), any::<u128>())
                 .prop_map(|(a, amount)| Payload::Undelegate(Delegation { validator: Address(a), amount })),
+            (any::<[u8; 32]>(), any::<u64>(), any::<u128>()).prop_map(|(h, units, bond)| {
+                Payload::FraudProof(FraudProof { receipt_id: Hash(h), output_hash: Hash([h[1]; 32]), units, bond })
+            }),
             (any::<u64>(), any::<[u8; 32]>(), any::<u64>()).prop_map(|(anchor_height, h, pow_nonce)| {
                 Payload::TrialClaim(TrialClaim { anchor_height, anchor_hash: Hash(h), pow_nonce })
             }),

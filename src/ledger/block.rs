@@ -174,10 +174,17 @@ impl<'a, R: StateReader> BlockExecutor<'a, R> {
 
     /// For a trial claim, whether it may be in this block (`Ok(true)`); `Ok(false)` for any
     /// other tx.
+    /// For a trial claim, whether it may be in this block (`Ok(true)`); for a fraud proof,
+    /// whether this node can referee it; `Ok(false)` for any other tx.
     fn admit_trial(&self, tx: &SignedTx, sender: &Address) -> Result<bool, TxInvalid> {
-        let crate::primitives::Payload::TrialClaim(c) = &tx.tx.payload else { return Ok(false) };
-        payload::trial::admit(&self.state, self.spec, &self.env, self.trials, sender, c)?;
-        Ok(true)
+        match &tx.tx.payload {
+            crate::primitives::Payload::TrialClaim(c) => {
+                payload::trial::admit(&self.state, self.spec, &self.env, self.trials, sender, c)?;
+                Ok(true)
+            }
+            crate::primitives::Payload::FraudProof(f) => payload::fraud::admit(&self.state, f).map(|_| false),
+            _ => Ok(false),
+        }
     }
 
     /// Runs `tx`'s payload as if it came next in this block and keeps nothing: admission uses

@@ -4,6 +4,7 @@
 //! did.
 
 use super::payload::job::JobStatus;
+use super::payload::receipt::ReceiptStatus;
 use super::StateError;
 use crate::primitives::{merkle_root, tag, Hash};
 use parity_scale_codec::{Decode, Encode};
@@ -32,6 +33,8 @@ pub enum TxInvalid {
     FeeOverflow,
     #[error(transparent)]
     Trial(#[from] super::payload::trial::TrialInvalid),
+    #[error(transparent)]
+    Fraud(#[from] super::payload::fraud::FraudInvalid),
     #[error(transparent)]
     State(#[from] StateError),
 }
@@ -97,6 +100,21 @@ pub enum TxFailure {
     #[codec(index = 16)]
     #[error("receipt miner is not the address of the key that signed it")]
     MinerKeyMismatch,
+    #[codec(index = 19)]
+    #[error("receipt {0} was never claimed")]
+    UnknownReceipt(Hash),
+    #[codec(index = 20)]
+    #[error("receipt is {status:?}, not pending: its challenge window is closed")]
+    ReceiptNotPending { status: ReceiptStatus },
+    #[codec(index = 21)]
+    #[error("bond {bond} is below the chain's challenge bond {min}")]
+    BondTooLow { bond: u128, min: u128 },
+    #[codec(index = 22)]
+    #[error("job allows {max_units} units, more than validators referee ({limit})")]
+    NotRefereeable { max_units: u64, limit: u64 },
+    #[codec(index = 23)]
+    #[error("a job of more than {limit} units needs at least 3 verifiers (it allows {max_units} with {verifiers})")]
+    NeedsVerifiers { max_units: u64, limit: u64, verifiers: u8 },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]

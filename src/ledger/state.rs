@@ -70,6 +70,9 @@ pub enum StateKey {
     /// One entry of a height queue: (the queue's variant index, height, position).
     #[codec(index = 16)]
     QueueEntry(u8, u64, u32),
+    /// The referee's verdict on a receipt challenged by an address.
+    #[codec(index = 17)]
+    Verdict(Hash, Address),
 }
 
 /// Read access to the state as of the parent block.
@@ -83,6 +86,14 @@ pub trait StateReader {
 
     fn supply(&self) -> Result<Supply, StateError> {
         Ok(read(self, &StateKey::Supply)?.unwrap_or_default())
+    }
+
+    /// A content-addressed blob (a job's program or input), if this node holds it. Not
+    /// state: it is named by its hash, so every holder reads the same bytes; the referee
+    /// re-executes jobs from these.
+    fn blob(&self, hash: &Hash) -> Result<Option<Vec<u8>>, StateError> {
+        let _ = hash;
+        Ok(None)
     }
 }
 
@@ -219,6 +230,10 @@ impl<'a, R: StateReader> Overlay<'a, R> {
 }
 
 impl<R: StateReader> StateReader for Overlay<'_, R> {
+    fn blob(&self, hash: &Hash) -> Result<Option<Vec<u8>>, StateError> {
+        self.base.blob(hash)
+    }
+
     fn get(&self, key: &StateKey) -> Result<Option<Vec<u8>>, StateError> {
         if let StateKey::Account(a) = key {
             return Ok(Some(Overlay::account(self, a)?.encode()));

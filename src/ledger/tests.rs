@@ -29,9 +29,15 @@ struct MemState {
     accounts: BTreeMap<Address, Account>,
     supply: Supply,
     records: BTreeMap<StateKey, Vec<u8>>,
+    /// Job programs and inputs, for the referee.
+    blobs: BTreeMap<Hash, Vec<u8>>,
 }
 
 impl StateReader for MemState {
+    fn blob(&self, hash: &Hash) -> Result<Option<Vec<u8>>, StateError> {
+        Ok(self.blobs.get(hash).cloned())
+    }
+
     fn get(&self, key: &StateKey) -> Result<Option<Vec<u8>>, StateError> {
         use parity_scale_codec::Encode;
         Ok(match key {

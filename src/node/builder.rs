@@ -72,6 +72,8 @@ impl Driver {
                 Err(TxInvalid::Nonce { .. }) => {}
                 // Trial claims over this block's or epoch's cap wait for a later one.
                 Err(TxInvalid::Trial(t)) if t.is_transient() => {}
+                // A fraud proof whose job's blobs are not here yet.
+                Err(TxInvalid::Fraud(_)) => {}
                 Err(TxInvalid::State(e)) => return Err(NodeError::Build(e.to_string())),
                 Err(e) => {
                     tracing::debug!(tx = %tx.hash(), error = %e, "dropping tx that can no longer be included");

@@ -154,3 +154,16 @@ impl PowSearch {
         nonces.into_iter().find(|&n| self.bits(n) >= bits)
     }
 }
+
+/// FRAUD_PROOF: a bonded challenge to a pending receipt; the chain re-executes its job and
+/// slashes whoever was wrong (DESIGN §11).
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct FraudProof {
+    pub receipt_id: Hash,
+    /// What the challenger says the job gives (informational: the referee re-executes).
+    pub output_hash: Hash,
+    pub units: u64,
+    /// Put at stake: returned with a share of the slash if the receipt was wrong.
+    #[codec(compact)]
+    pub bond: u128,
+}

@@ -268,7 +268,7 @@ fn state_encodings_and_keys() {
 #[test]
 fn dev_chain_spec_and_genesis() {
     let spec = ChainSpec::load("dev").unwrap();
-    assert_eq!(spec.hash(), h("0xb11ccbd12bfa0de977495ff3776d7a980c0fc60dbaa3fb7f0e2127b83b6fa198"));
+    assert_eq!(spec.hash(), h("0x0f62b080968f504dd8a76df168c597919c5a0986b3c795bf4ab696cd1d14b950"));
 
     let diff = StateDiff::genesis(&spec, &spec.genesis().unwrap()).unwrap();
     assert_eq!(diff.supply.total, 1_006_010_000_000_000_000);
@@ -293,7 +293,7 @@ fn dev_chain_spec_and_genesis() {
     assert_scale(
         &genesis.header,
         concat!(
-            "b11ccbd12bfa0de977495ff3776d7a980c0fc60dbaa3fb7f0e2127b83b6fa198",
+            "0f62b080968f504dd8a76df168c597919c5a0986b3c795bf4ab696cd1d14b950",
             "0000000000000000",
             "00a8da769b010000",
             "0000000000000000000000000000000000000000000000000000000000000000",
@@ -304,7 +304,7 @@ fn dev_chain_spec_and_genesis() {
             "0000000000000000000000000000000000000000000000000000000000000000",
         ),
     );
-    assert_eq!(genesis.hash(), h("0x0e5920f48fb266e9ed76063ec87f6a0b2b0f1bf2a1fe786e84ab30c06ea47148"));
+    assert_eq!(genesis.hash(), h("0xdcb2d0e8d71dda4de8216ecb9cc92605331fcf570d0d8fb2d38a45ae8c467555"));
 }
 
 #[test]
@@ -493,4 +493,20 @@ fn trial_claim_vector_and_work() {
     let first = |bits| search.find(bits, 0..).unwrap();
     assert_eq!((first(4), first(16)), (0, 114_210));
     assert_eq!(tag::TRIAL_POW, b"ergon/trial-pow/v1");
+}
+
+#[test]
+fn fraud_proof_vector() {
+    use super::economy::FraudProof;
+    let p = FraudProof { receipt_id: Hash([0x0b; 32]), output_hash: Hash([0x0c; 32]), units: 300, bond: 1_000_000_000 };
+    assert_scale(
+        &Payload::FraudProof(p),
+        concat!(
+            "0a",
+            "0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b",
+            "0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c",
+            "2c01000000000000",
+            "02286bee", // compact 1e9: (1e9 << 2) | 0b10, 4 bytes LE
+        ),
+    );
 }

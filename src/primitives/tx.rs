@@ -1,7 +1,7 @@
 //! Transactions: the signed envelope every state change arrives in.
 
 use super::address::Address;
-use super::economy::{Delegation, JobCancel, JobPost, ReceiptClaim, StakeAmount, TrialClaim};
+use super::economy::{Delegation, FraudProof, JobCancel, JobPost, ReceiptClaim, StakeAmount, TrialClaim};
 use super::hash::{tag, Hash};
 use super::keys::{KeyError, Keypair, PublicKey, Signature};
 use parity_scale_codec::{Decode, Encode};
@@ -67,6 +67,9 @@ pub enum Payload {
     /// One-time, fee-less trial credits for an account that never held AIT.
     #[codec(index = 9)]
     TrialClaim(TrialClaim),
+    /// A bonded challenge to a pending receipt, refereed by re-execution.
+    #[codec(index = 10)]
+    FraudProof(FraudProof),
 }
 
 impl Payload {
@@ -92,6 +95,7 @@ impl Payload {
             Payload::Delegate(_) => "DELEGATE",
             Payload::Undelegate(_) => "UNDELEGATE",
             Payload::TrialClaim(_) => "TRIAL_CLAIM",
+            Payload::FraudProof(_) => "FRAUD_PROOF",
         }
     }
 }

@@ -75,6 +75,7 @@ fn parse_status(s: &str) -> RpcResult<JobStatus> {
         "settled" => JobStatus::Settled,
         "cancelled" => JobStatus::Cancelled,
         "expired" => JobStatus::Expired,
+        "refunded" => JobStatus::Refunded,
         other => {
             return Err(invalid_params(format!(
                 "status {other:?}: expected open, claimed, settled, cancelled or expired"

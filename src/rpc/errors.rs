@@ -58,6 +58,14 @@ pub const PROGRAM_INVALID: i32 = 1081;
 /// A blob over the size limit (a job input over the VM's cap).
 pub const BLOB_TOO_LARGE: i32 = 1082;
 pub const UNKNOWN_RECEIPT: i32 = 1090;
+/// A fraud proof for a receipt that is no longer pending (matured or invalidated).
+pub const RECEIPT_NOT_PENDING: i32 = 1091;
+pub const BOND_TOO_LOW: i32 = 1092;
+/// A fraud proof for a job larger than validators referee, or a JOB_POST of such a job
+/// without enough verifiers.
+pub const NOT_REFEREEABLE: i32 = 1093;
+/// This node lacks the blobs to referee the fraud proof.
+pub const REFEREE_BLOBS: i32 = 1094;
 pub const UNSAFE_METHOD: i32 = 1020;
 pub const FAUCET: i32 = 1021;
 pub const UNKNOWN_HEIGHT: i32 = 1030;
@@ -96,6 +104,10 @@ pub fn failure_code(f: &TxFailure) -> i32 {
         TxFailure::InsufficientDelegation { .. } => INSUFFICIENT_DELEGATION,
         TxFailure::NotACandidate(_) => NOT_A_CANDIDATE,
         TxFailure::TooManyUnbonding { .. } => TOO_MANY_UNBONDING,
+        TxFailure::UnknownReceipt(_) => UNKNOWN_RECEIPT,
+        TxFailure::ReceiptNotPending { .. } => RECEIPT_NOT_PENDING,
+        TxFailure::BondTooLow { .. } => BOND_TOO_LOW,
+        TxFailure::NotRefereeable { .. } | TxFailure::NeedsVerifiers { .. } => NOT_REFEREEABLE,
     }
 }
 
@@ -118,6 +130,7 @@ pub fn submit(e: SubmitError) -> ErrorObjectOwned {
                 TrialInvalid::NotNew => TRIAL_NOT_NEW,
                 TrialInvalid::BlockCap(_) | TrialInvalid::EpochCap(_) => TRIAL_CAP,
             },
+            TxInvalid::Fraud(_) => REFEREE_BLOBS,
             TxInvalid::State(_) | TxInvalid::FeeOverflow => INTERNAL,
         },
         SubmitError::Mempool(m) => match m {

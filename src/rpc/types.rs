@@ -5,8 +5,8 @@ use super::errors::{err, invalid_params, TX_DECODE};
 use crate::chainspec::ChainSpec;
 use crate::node::ChainEventHead;
 use crate::primitives::{
-    serde_amount, Address, Block, CommitCertificate, ComputeReceipt, Delegation, Hash, JobCancel, JobPost, Payload,
-    Priority, PublicKey, ReceiptClaim, Signature, SignedTx, StakeAmount, Transfer, TrialClaim, Tx,
+    serde_amount, Address, Block, CommitCertificate, ComputeReceipt, Delegation, FraudProof, Hash, JobCancel, JobPost,
+    Payload, Priority, PublicKey, ReceiptClaim, Signature, SignedTx, StakeAmount, Transfer, TrialClaim, Tx,
 };
 use jsonrpsee::types::ErrorObjectOwned;
 use serde::{Deserialize, Serialize};
@@ -96,6 +96,16 @@ struct JsonDelegation {
 struct JsonAmount {
     #[serde(with = "serde_amount")]
     amount: u128,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct JsonFraudProof {
+    receipt_id: Hash,
+    output_hash: Hash,
+    units: u64,
+    #[serde(with = "serde_amount")]
+    bond: u128,
 }
 
 #[derive(Deserialize)]
@@ -220,9 +230,9 @@ impl JsonTx {
                 Ok(Payload::Batch(ts))
             }
             kind @ ("JOB_POST" | "JOB_CANCEL" | "RECEIPT_CLAIM" | "STAKE" | "UNSTAKE" | "DELEGATE" | "UNDELEGATE"
-            | "TRIAL_CLAIM") => self.economy_payload(kind, spec),
+            | "TRIAL_CLAIM" | "FRAUD_PROOF") => self.economy_payload(kind, spec),
             other => Err(decode_err(format!(
-                "unknown tx type {other:?}: expected TRANSFER, BATCH, JOB_POST, JOB_CANCEL, RECEIPT_CLAIM, STAKE, UNSTAKE, DELEGATE, UNDELEGATE or TRIAL_CLAIM"
+                "unknown tx type {other:?}: expected TRANSFER, BATCH, JOB_POST, JOB_CANCEL, RECEIPT_CLAIM, STAKE, UNSTAKE, DELEGATE, UNDELEGATE, TRIAL_CLAIM or FRAUD_PROOF"
             ))),
         }
     }
@@ -250,6 +260,15 @@ impl JsonTx {
             "JOB_CANCEL" => Payload::JobCancel(JobCancel { job_id: parse::<JsonJobCancel>(p, kind)?.job_id }),
             "RECEIPT_CLAIM" => Payload::ReceiptClaim(Box::new(parse::<JsonReceiptClaim>(p, kind)?.to_claim(spec)?)),
             "STAKE" => Payload::Stake(StakeAmount { amount: parse::<JsonAmount>(p, kind)?.amount }),
+            "FRAUD_PROOF" => {
+                let f: JsonFraudProof = parse(p, kind)?;
+                Payload::FraudProof(FraudProof {
+                    receipt_id: f.receipt_id,
+                    output_hash: f.output_hash,
+                    units: f.units,
+                    bond: f.bond,
+                })
+            }
             "TRIAL_CLAIM" => {
                 let c: JsonTrialClaim = parse(p, kind)?;
                 Payload::TrialClaim(TrialClaim {
@@ -339,6 +358,12 @@ pub fn payload_to_json(p: &Payload, hrp: &str) -> Value {
         Payload::TrialClaim(c) => {
             json!({"anchorHeight": c.anchor_height, "anchorHash": c.anchor_hash, "powNonce": c.pow_nonce})
         }
+        Payload::FraudProof(f) => json!({
+            "receiptId": f.receipt_id,
+            "outputHash": f.output_hash,
+            "units": f.units,
+            "bond": f.bond.to_string(),
+        }),
     }
 }
 

@@ -445,6 +445,10 @@ impl Store {
 
 /// The latest state, as the ledger reads it.
 impl StateReader for Store {
+    fn blob(&self, hash: &Hash) -> std::result::Result<Option<Vec<u8>>, StateError> {
+        Store::blob(self, hash).map_err(|e| StateError(e.to_string()))
+    }
+
     fn get(&self, key: &StateKey) -> std::result::Result<Option<Vec<u8>>, StateError> {
         self.get_raw(CF_STATE, &key.encode()).map_err(|e| StateError(e.to_string()))
     }

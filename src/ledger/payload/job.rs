@@ -24,6 +24,9 @@ pub enum JobStatus {
     Cancelled,
     #[codec(index = 4)]
     Expired,
+    /// A fraud proof showed its receipt wrong; the client got the price back.
+    #[codec(index = 5)]
+    Refunded,
 }
 
 impl JobStatus {
@@ -34,6 +37,7 @@ impl JobStatus {
             JobStatus::Settled => "settled",
             JobStatus::Cancelled => "cancelled",
             JobStatus::Expired => "expired",
+            JobStatus::Refunded => "refunded",
         }
     }
 }
@@ -68,6 +72,11 @@ pub(super) fn post<R: StateReader>(ctx: &mut Ctx<'_, '_, R>, p: &JobPost) -> Res
     let height = ctx.env.height;
     if p.deadline <= height {
         return Ok(Err(TxFailure::DeadlineInPast { deadline: p.deadline, height }));
+    }
+    // A job validators cannot re-execute inside a block must be checked by verifiers.
+    let limit = ctx.spec.economy.max_dispute_units;
+    if p.max_units > limit && p.verifiers < 3 {
+        return Ok(Err(TxFailure::NeedsVerifiers { max_units: p.max_units, limit, verifiers: p.verifiers }));
     }
     let mut client = ctx.state.account(&ctx.sender)?;
     let Some(left) = client.balance.checked_sub(p.price) else {

@@ -3,6 +3,7 @@
 //! module here, a variant in [`crate::primitives::Payload`], its wire twin, its JSON form and
 //! its CLI verb.
 
+pub mod fraud;
 pub mod job;
 pub mod receipt;
 pub mod stake;
@@ -36,6 +37,7 @@ pub(super) fn check(spec: &ChainSpec, tx: &Tx) -> Result<(), TxInvalid> {
         Payload::Stake(s) | Payload::Unstake(s) => stake::check(s),
         Payload::Delegate(d) | Payload::Undelegate(d) => stake::check_delegation(d),
         Payload::TrialClaim(c) => trial::check(spec, tx, c),
+        Payload::FraudProof(f) => fraud::check(f),
         Payload::JobCancel(_) | Payload::ReceiptClaim(_) => Ok(()),
     }
 }
@@ -48,6 +50,7 @@ pub(super) fn computation_cost(s: &FeeSchedule, payload: &Payload) -> Option<u12
         Payload::ReceiptClaim(_) => Some(receipt::cost(s)),
         Payload::Stake(_) | Payload::Unstake(_) | Payload::Delegate(_) | Payload::Undelegate(_) => Some(stake::cost(s)),
         Payload::TrialClaim(_) => Some(0),
+        Payload::FraudProof(_) => Some(fraud::cost(s)),
     }
 }
 
@@ -57,6 +60,7 @@ pub fn spend(payload: &Payload) -> Option<u128> {
     match payload {
         Payload::Transfer(_) | Payload::Batch(_) => payload.total_amount(),
         Payload::JobPost(p) => Some(p.price),
+        Payload::FraudProof(f) => Some(f.bond),
         Payload::Stake(s) => Some(s.amount),
         Payload::Delegate(d) => Some(d.amount),
         Payload::JobCancel(_)
@@ -83,5 +87,6 @@ pub(super) fn apply<R: StateReader>(
         Payload::Delegate(d) => stake::delegate(ctx, d),
         Payload::Undelegate(d) => stake::undelegate(ctx, d),
         Payload::TrialClaim(_) => trial::claim(ctx),
+        Payload::FraudProof(f) => fraud::challenge(ctx, f),
     }
 }

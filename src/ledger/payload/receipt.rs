@@ -28,6 +28,9 @@ pub enum ReceiptStatus {
     Pending,
     #[codec(index = 1)]
     Matured,
+    /// A fraud proof showed it wrong; what it paid was cancelled.
+    #[codec(index = 2)]
+    Invalidated,
 }
 
 /// A claimed receipt and what it paid, under [`StateKey::Receipt`].

@@ -687,3 +687,184 @@ fn delegation_adds_to_effective_stake_unbonds_and_is_slashed_pro_rata() {
     );
     assert_supply(&c, total);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Fraud proofs and the referee.
+// ---------------------------------------------------------------------------------------------
+
+/// The economy chain with the word-count job posted by bob (coordinator dave) and its blobs
+/// held; returns the chain, the genesis total, the job id and what the job really gives.
+fn refereed_job() -> (Chain, u128, Hash, Hash, u64) {
+    let (mut c, total) = economy_chain();
+    let program = crate::vm::compile_wat(crate::vm::samples::WORDCOUNT).unwrap();
+    let input = b"one two three four".to_vec();
+    let (ph, ih) = (crate::vm::blob_hash(&program), crate::vm::blob_hash(&input));
+    let real = crate::vm::run(&program, &input, 1_000_000, &crate::vm::Limits::default()).unwrap();
+    let crate::vm::Outcome::Completed { output } = real.outcome else { panic!("sample fails") };
+    c.state.blobs.insert(ph, program);
+    c.state.blobs.insert(ih, input);
+    let p = JobPost {
+        program: ph,
+        input: ih,
+        max_units: 1_000_000,
+        price: 1_000_000,
+        coordinator: addr("dave"),
+        deadline: 100,
+        verifiers: 0,
+    };
+    let tx = signed(&c.spec, &key("bob"), next_nonce(&c, &key("bob")), Payload::JobPost(p));
+    let job = tx.hash();
+    let (out, _) = c.block(addr("alice"), &[tx]);
+    assert_eq!(out[0].result, Ok(()));
+    (c, total, job, crate::vm::output_hash(&output), real.units)
+}
+
+fn fraud(c: &Chain, who: &Keypair, receipt_id: Hash, bond: u128) -> SignedTx {
+    let p = crate::primitives::FraudProof { receipt_id, output_hash: Hash::ZERO, units: 0, bond };
+    signed(&c.spec, who, next_nonce(c, who), Payload::FraudProof(p))
+}
+
+/// A receipt with a wrong output and one with inflated units are both caught: everything
+/// they paid is undone, the client is refunded in full, the miner loses more than it would
+/// have gained, and the challenger is paid; nothing of it ever matures.
+#[test]
+fn a_wrong_receipt_is_refereed_slashed_and_refunded() {
+    for (wrong_output, extra_units) in [(true, 0), (false, 7)] {
+        let (mut c, total, job, real_output, real_units) = refereed_job();
+        let mut r = receipt_for(&c, job, &key("eve"), real_units + extra_units, 0x51);
+        r.output_hash = if wrong_output { Hash([0xee; 32]) } else { real_output };
+        let id = r.receipt_id;
+        let claim_tx = claim(&c, r, &key("eve"), &key("dave"), next_nonce(&c, &key("eve")));
+        c.block(addr("alice"), &[claim_tx]);
+        let rec: ReceiptRecord = record(&c, StateKey::Receipt(id)).unwrap();
+        let (bob0, eve0, dave0, ferdie0) = (
+            c.state.acc(&addr("bob")),
+            c.state.acc(&addr("eve")),
+            c.state.acc(&addr("dave")),
+            c.state.acc(&addr("ferdie")),
+        );
+        assert!(eve0.pending > 0 && c.state.supply.minted_compute > 0);
+
+        let bond = c.spec.economy.challenge_bond;
+        let proof = fraud(&c, &key("ferdie"), id, bond);
+        let (out, _) = c.block(addr("alice"), std::slice::from_ref(&proof));
+        assert_eq!(out[0].result, Ok(()));
+        let gain = rec.miner_payment + rec.mint_miner;
+        let (bob1, eve1, dave1, ferdie1) = (
+            c.state.acc(&addr("bob")),
+            c.state.acc(&addr("eve")),
+            c.state.acc(&addr("dave")),
+            c.state.acc(&addr("ferdie")),
+        );
+        assert_eq!(bob1.balance, bob0.balance + 1_000_000, "the whole price back");
+        assert_eq!(eve1.pending, eve0.pending - gain);
+        let miner_cut = (eve0.staked / 10).max(gain).min(eve0.staked);
+        assert_eq!(eve1.staked, eve0.staked - miner_cut, "at least the gain, 10% of stake here");
+        assert_eq!(dave1.pending, dave0.pending - rec.mint_coordinator);
+        let share = miner_cut * u128::from(c.spec.economy.reporter_bps) / 10_000;
+        assert_eq!(ferdie1.balance, ferdie0.balance - proof.tx.fee + share, "bond back plus the reporter share");
+        let v: crate::ledger::payload::fraud::Verdict = record(&c, StateKey::Verdict(id, addr("ferdie"))).unwrap();
+        assert!(v.upheld);
+        assert_eq!((v.output_hash, v.units, v.miner_slashed), (Some(real_output), real_units, miner_cut));
+        assert_eq!(record::<ReceiptRecord>(&c, StateKey::Receipt(id)).unwrap().status, ReceiptStatus::Invalidated);
+        assert_eq!(record::<Job>(&c, StateKey::Job(job)).unwrap().status, JobStatus::Refunded);
+        assert_eq!(c.state.supply.minted_compute, 0, "the mint is undone");
+        assert_eq!(c.state.supply.verified_units, 0);
+        assert_supply(&c, total);
+        // The window closing pays nothing.
+        for _ in 0..c.spec.economy.challenge_blocks + 1 {
+            c.block(addr("alice"), &[]);
+        }
+        assert_eq!(c.state.acc(&addr("eve")).pending, eve1.pending);
+        assert_eq!(c.state.acc(&addr("eve")).balance, eve1.balance);
+        assert_supply(&c, total);
+        // The receipt can be challenged no more.
+        let again = fraud(&c, &key("ferdie"), id, bond);
+        let (out, _) = c.block(addr("alice"), &[again]);
+        assert_eq!(out[0].result, Err(TxFailure::ReceiptNotPending { status: ReceiptStatus::Invalidated }));
+    }
+}
+
+/// A challenge to a correct receipt loses its bond; the receipt matures as if unchallenged.
+#[test]
+fn a_false_challenge_loses_its_bond() {
+    let (mut c, total, job, real_output, real_units) = refereed_job();
+    let mut r = receipt_for(&c, job, &key("eve"), real_units, 0x52);
+    r.output_hash = real_output;
+    let id = r.receipt_id;
+    let claim_tx = claim(&c, r, &key("eve"), &key("dave"), next_nonce(&c, &key("eve")));
+    c.block(addr("alice"), &[claim_tx]);
+    let rec: ReceiptRecord = record(&c, StateKey::Receipt(id)).unwrap();
+    let (eve0, ferdie0, burned0) = (c.state.acc(&addr("eve")), c.state.acc(&addr("ferdie")), c.state.supply.burned);
+    let bond = c.spec.economy.challenge_bond;
+    let proof = fraud(&c, &key("ferdie"), id, bond);
+    let (out, _) = c.block(addr("alice"), std::slice::from_ref(&proof));
+    assert_eq!(out[0].result, Ok(()));
+    assert_eq!(
+        c.state.acc(&addr("ferdie")).balance,
+        ferdie0.balance - proof.tx.fee - bond,
+        "slash_false_challenge_bps 100%"
+    );
+    assert_eq!(c.state.supply.burned, burned0 + bond);
+    assert_eq!(c.state.acc(&addr("eve")), eve0, "the miner is untouched");
+    let v: crate::ledger::payload::fraud::Verdict = record(&c, StateKey::Verdict(id, addr("ferdie"))).unwrap();
+    assert!(!v.upheld);
+    assert_supply(&c, total);
+    while c.height < rec.matures_at {
+        c.block(addr("alice"), &[]);
+    }
+    assert_eq!(record::<ReceiptRecord>(&c, StateKey::Receipt(id)).unwrap().status, ReceiptStatus::Matured);
+    assert_eq!(c.state.acc(&addr("eve")).balance, eve0.balance + rec.miner_payment + rec.mint_miner);
+    // After maturity no challenge is possible; nor for an unknown receipt or with a small bond.
+    let late = fraud(&c, &key("ferdie"), id, bond);
+    let unknown = fraud(&c, &key("charlie"), Hash([0x99; 32]), bond);
+    let (out, _) = c.block(addr("alice"), &[late, unknown]);
+    assert_eq!(out[0].result, Err(TxFailure::ReceiptNotPending { status: ReceiptStatus::Matured }));
+    assert_eq!(out[1].result, Err(TxFailure::UnknownReceipt(Hash([0x99; 32]))));
+    assert_supply(&c, total);
+}
+
+#[test]
+fn a_referee_without_the_blobs_leaves_the_proof_out_and_low_bonds_fail() {
+    let (mut c, _, job, real_output, real_units) = refereed_job();
+    let mut r = receipt_for(&c, job, &key("eve"), real_units, 0x53);
+    r.output_hash = real_output;
+    let id = r.receipt_id;
+    let claim_tx = claim(&c, r, &key("eve"), &key("dave"), next_nonce(&c, &key("eve")));
+    c.block(addr("alice"), &[claim_tx]);
+    let low = fraud(&c, &key("ferdie"), id, c.spec.economy.challenge_bond - 1);
+    let (out, _) = c.block(addr("alice"), &[low]);
+    assert_eq!(
+        out[0].result,
+        Err(TxFailure::BondTooLow { bond: c.spec.economy.challenge_bond - 1, min: c.spec.economy.challenge_bond })
+    );
+    let program = record::<Job>(&c, StateKey::Job(job)).unwrap().post.program;
+    c.state.blobs.remove(&program);
+    let proof = fraud(&c, &key("ferdie"), id, c.spec.economy.challenge_bond);
+    let mut exec = c.executor(addr("alice"));
+    assert_eq!(
+        exec.apply(&proof),
+        Err(TxInvalid::Fraud(crate::ledger::payload::fraud::FraudInvalid::BlobUnavailable(program)))
+    );
+}
+
+#[test]
+fn jobs_too_large_to_referee_need_three_verifiers() {
+    let (mut c, _) = economy_chain();
+    let limit = c.spec.economy.max_dispute_units;
+    let p = |verifiers| JobPost {
+        program: Hash([1; 32]),
+        input: Hash([2; 32]),
+        max_units: limit + 1,
+        price: 10,
+        coordinator: addr("dave"),
+        deadline: 100,
+        verifiers,
+    };
+    let bob = key("bob");
+    let few = signed(&c.spec, &bob, next_nonce(&c, &bob), Payload::JobPost(p(2)));
+    let enough = signed(&c.spec, &bob, next_nonce(&c, &bob) + 1, Payload::JobPost(p(3)));
+    let (out, _) = c.block(addr("alice"), &[few, enough]);
+    assert_eq!(out[0].result, Err(TxFailure::NeedsVerifiers { max_units: limit + 1, limit, verifiers: 2 }));
+    assert_eq!(out[1].result, Ok(()));
+}
