@@ -23,6 +23,8 @@ mod bft;
 mod economy;
 #[path = "node/network.rs"]
 mod network;
+#[path = "node/rpc_security.rs"]
+mod rpc_security;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ergon");
 const CHAIN_ID: &str = "ergon-dev";
