@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 mod bft;
 #[path = "node/economy.rs"]
 mod economy;
+#[path = "node/health.rs"]
+mod health;
 #[path = "node/network.rs"]
 mod network;
 #[path = "node/rpc_security.rs"]

@@ -338,11 +338,13 @@ where
                     return Box::pin(async move { Ok(respond(200, "text/plain; version=0.0.4", body)) });
                 }
                 "/health" => {
-                    let (status, body) = match self.node.store().head() {
-                        Ok(h) => (200, format!("{{\"status\":\"ok\",\"height\":{}}}", h.height)),
-                        Err(e) => (503, format!("{{\"status\":\"error\",\"error\":{:?}}}", e.to_string())),
-                    };
-                    return Box::pin(async move { Ok(respond(status, "application/json", body)) });
+                    let node = self.node.clone();
+                    return Box::pin(async move {
+                        let health = node.health().await;
+                        let status = if health.is_ok() { 200 } else { 503 };
+                        let body = serde_json::to_string(&health).unwrap_or_else(|_| "{}".into());
+                        Ok(respond(status, "application/json", body))
+                    });
                 }
                 _ => {}
             }

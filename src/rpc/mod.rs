@@ -229,20 +229,7 @@ fn module(ctx: Ctx) -> Result<RpcModule<Ctx>, jsonrpsee::core::RegisterMethodErr
     })?;
 
     m.register_async_method("system_health", |_, ctx, _| async move {
-        let head = ctx.node.store().head().map_err(internal)?;
-        let (peers, has_net) = match ctx.node.network() {
-            Some(net) => (net.peers().await.map_err(internal)?.len(), true),
-            None => (0, false),
-        };
-        let target = ctx.node.sync_target().max(head.height);
-        RpcResult::Ok(json!({
-            "status": "ok",
-            "height": head.height,
-            "syncTarget": target,
-            "isSyncing": target > head.height,
-            "peers": peers,
-            "shouldHavePeers": has_net,
-        }))
+        serde_json::to_value(ctx.node.health().await).map_err(internal)
     })?;
 
     m.register_async_method("system_peers", |_, ctx, _| async move {
