@@ -238,17 +238,20 @@ impl HealthState {
     }
 }
 
-/// Evaluates health every [`MONITOR_EVERY`] until the driver stops.
+/// Evaluates health every [`MONITOR_EVERY`] until the driver stops; then it lets go of its
+/// handle (and so of the store) at once, even in the middle of an evaluation.
 pub(super) async fn monitor(node: super::NodeHandle) {
     let mut tick = tokio::time::interval(MONITOR_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = node.commands.closed() => return,
-            _ = tick.tick() => {
-                node.health().await;
-            }
+    let evaluate = async {
+        loop {
+            tick.tick().await;
+            node.health().await;
         }
+    };
+    tokio::select! {
+        _ = node.commands.closed() => {}
+        _ = evaluate => {}
     }
 }
 
