@@ -21,8 +21,12 @@ use std::time::{Duration, Instant};
 mod bft;
 #[path = "node/economy.rs"]
 mod economy;
+#[path = "node/health.rs"]
+mod health;
 #[path = "node/network.rs"]
 mod network;
+#[path = "node/rpc_security.rs"]
+mod rpc_security;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ergon");
 const CHAIN_ID: &str = "ergon-dev";

@@ -8,7 +8,7 @@ use ergon::network::{NetworkConfig, PreSharedKey, TransportKind};
 use ergon::node::service::{Service, ServiceConfig};
 use ergon::node::NodeConfig;
 use ergon::primitives::{Address, Keypair};
-use ergon::rpc::RpcMethods;
+use ergon::rpc::{AllowList, RpcAccess, RpcConfig, RpcMethods};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -29,6 +29,17 @@ pub struct NodeArgs {
     rpc_addr: SocketAddr,
     #[arg(long, value_enum, default_value = "auto")]
     rpc_methods: RpcMethods,
+    /// Browser origins allowed to call RPC, comma-separated (`http://localhost:*` style; a `*`
+    /// port is any port), or `all`. Requests from other origins get HTTP 403; requests without
+    /// an Origin header (curl, the CLI) are not affected [default: http and https on
+    /// localhost, 127.0.0.1 and [::1], any port].
+    #[arg(long, value_name = "ORIGINS")]
+    rpc_cors: Option<AllowList>,
+    /// Host names RPC answers to besides `localhost` and IP addresses (which are always
+    /// accepted), comma-separated, or `all`. Other names get HTTP 403, which stops DNS
+    /// rebinding.
+    #[arg(long, value_name = "HOSTS")]
+    rpc_allowed_hosts: Option<AllowList>,
     /// Validator key: a dev key name (dev and local chains) or a file holding a hex secret.
     #[arg(long, env = "PROPOSER_KEY")]
     validator_key: Option<String>,
@@ -229,6 +240,11 @@ pub fn run(args: NodeArgs) -> Result<()> {
         }
         None => None,
     };
+    let rpc = RpcConfig {
+        addr: args.rpc_addr,
+        methods: args.rpc_methods,
+        access: RpcAccess::new(args.rpc_cors.as_ref(), args.rpc_allowed_hosts.as_ref())?,
+    };
     let chain_dir = base.join("chains").join(&spec.chain_id);
     let db_path = chain_dir.join("db");
     let network = network_config(&args, &spec, &chain_dir)?;
@@ -244,7 +260,7 @@ pub fn run(args: NodeArgs) -> Result<()> {
                 network: Some(network),
             },
             db_path: db_path.clone(),
-            rpc: Some((args.rpc_addr, args.rpc_methods)),
+            rpc: Some(rpc),
             state_retention: args.state_retention,
         };
         // Handlers first: a signal right after the readiness line must shut down cleanly.

@@ -127,7 +127,7 @@ impl Driver {
         let hash = block.hash();
         let height = block.header.height;
         let parent_time = self.store.header(height.saturating_sub(1))?.map(|h| h.timestamp_ms);
-        heavy(|| {
+        let committed = heavy(|| {
             self.store.commit_block(
                 &block,
                 &certificate,
@@ -136,12 +136,15 @@ impl Driver {
                 &prepared.diff,
                 &prepared.tree_batch,
             )
-        })?;
+        });
+        self.health.storage_result(super::health::StorageOp::CommitBlock, committed.as_ref().map(|_| ()));
+        committed?;
         if crate::ledger::validators::is_boundary(&self.spec, height) {
             match epoch::validator_set(&self.store) {
                 Ok(set) if set != *self.engine.validators() => {
                     tracing::info!(height, validators = set.len(), power = set.total_power(), "new validator set");
                     self.engine.set_validators(set);
+                    self.note_validator_set();
                 }
                 Ok(_) => {}
                 Err(e) => {

@@ -71,7 +71,9 @@ impl Driver {
             }
         }
         if let Some(state) = sign_state {
-            if let Err(e) = heavy(|| self.store.save_sign_state(&state)) {
+            let saved = heavy(|| self.store.save_sign_state(&state));
+            self.health.storage_result(super::health::StorageOp::SaveSignState, saved.as_ref().map(|_| ()));
+            if let Err(e) = saved {
                 // Sending what the disk does not cover could let a restart sign twice.
                 tracing::error!(error = %e, "cannot persist the double-sign guard; not sending");
                 return;

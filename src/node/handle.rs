@@ -93,6 +93,7 @@ pub struct NodeHandle {
     pub(super) sync_target: Arc<AtomicU64>,
     /// The node's decompressed public keys, shared with the driver.
     pub(super) keys: Arc<KeyCache>,
+    pub(super) health: Arc<super::health::HealthState>,
 }
 
 impl NodeHandle {
@@ -103,6 +104,16 @@ impl NodeHandle {
     /// The highest finalized height any peer has claimed (0 without peers).
     pub fn sync_target(&self) -> u64 {
         self.sync_target.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Evaluates the node's health now (see [`super::health`]).
+    pub async fn health(&self) -> super::Health {
+        let peers = match &self.network {
+            Some(net) => net.peers().await.map_or(0, |p| p.len()),
+            None => 0,
+        };
+        let head = self.store.head().map(|h| h.height).map_err(|e| e.to_string());
+        self.health.observe(head, self.sync_target(), peers)
     }
 
     pub fn store(&self) -> &Arc<Store> {

@@ -13,12 +13,14 @@ pub mod compute;
 mod consensus;
 mod epoch;
 mod handle;
+mod health;
 mod import;
 mod metrics;
 pub mod service;
 mod sync;
 
 pub use handle::{ChainEvent, HeadInfo as ChainEventHead, NodeHandle, SubmitError};
+pub use health::{Health, Reason as HealthReason};
 pub use metrics::Metrics;
 
 use crate::chainspec::ChainSpec;
@@ -99,6 +101,8 @@ struct Driver {
     keys: Arc<KeyCache>,
     sync: sync::SyncState,
     sync_results: mpsc::Sender<sync::SyncResult>,
+    /// Storage outcomes and the validator set, for health.
+    health: Arc<health::HealthState>,
 }
 
 /// Starts the driver on the current tokio runtime and returns its handle. The driver stops
@@ -123,6 +127,9 @@ pub fn start(
         spec.consensus.clone(),
         store.sign_state()?,
     );
+    let peers_configured =
+        config.network.as_ref().is_some_and(|n| !n.bootnodes.is_empty() || !n.reserved_peers.is_empty());
+    let health = Arc::new(health::HealthState::new(peers_configured, &spec.consensus, head.height));
     let (net, net_events) = match config.network {
         Some(mut net_config) => {
             net_config.genesis = store.genesis_hash()?;
@@ -144,6 +151,7 @@ pub fn start(
         network: net.clone(),
         sync_target: sync.target_handle(),
         keys: keys.clone(),
+        health: health.clone(),
     };
     // Seen before a restart and not on chain yet.
     let pending_evidence =
@@ -166,7 +174,10 @@ pub fn start(
         keys,
         sync,
         sync_results: sync_tx,
+        health,
     };
+    driver.note_validator_set();
+    tokio::spawn(health::monitor(handle.clone()));
     let task = tokio::spawn(async move {
         let start = driver.start_after(head.height, head.hash);
         driver.input(start);
@@ -216,6 +227,13 @@ impl Driver {
             }
         }
         tracing::info!("driver stopped");
+    }
+
+    /// Tells health whether this node is a validator in a set of more than one (and so
+    /// cannot make blocks without peers).
+    fn note_validator_set(&self) {
+        let me = self.proposer.as_ref().is_some_and(|k| self.engine.is_validator(k));
+        self.health.set_in_shared_set(me && self.engine.validators().len() > 1);
     }
 
     /// Gossiped txs waiting for [`Driver::flush_txs`].

@@ -2,7 +2,7 @@
 //! benchmark and (later) netsim all build nodes through this.
 
 use super::{start, NodeConfig, NodeError, NodeHandle};
-use crate::rpc::RpcMethods;
+use crate::rpc::RpcConfig;
 use crate::storage::Store;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -13,7 +13,7 @@ pub struct ServiceConfig {
     pub node: NodeConfig,
     pub db_path: PathBuf,
     /// `None`: no RPC server (benchmarks, in-process tests).
-    pub rpc: Option<(SocketAddr, RpcMethods)>,
+    pub rpc: Option<RpcConfig>,
     /// State-tree versions to keep; `None`: [`crate::storage::DEFAULT_STATE_RETENTION`].
     pub state_retention: Option<u64>,
 }
@@ -50,8 +50,9 @@ impl Service {
             let _ = stopped.await;
         })?;
         let (rpc_addr, rpc) = match config.rpc {
-            Some((addr, methods)) => {
-                let (local, server) = crate::rpc::start(addr, handle.clone(), methods)
+            Some(rpc) => {
+                let addr = rpc.addr;
+                let (local, server) = crate::rpc::start(rpc, handle.clone())
                     .await
                     .map_err(|source| ServiceError::Rpc { addr, source })?;
                 (Some(local), Some(server))

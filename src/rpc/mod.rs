@@ -3,7 +3,9 @@
 //!
 //! Limits: request body size, connections, batch length (100) and subscriptions per
 //! connection. `admin_*` methods answer only when unsafe methods are allowed
-//! (`--rpc-methods unsafe`, or `auto` on a loopback address).
+//! (`--rpc-methods unsafe`, or `auto` on a loopback address), and never to a browser page
+//! from another machine. Browser requests pass an Origin and a Host check first
+//! ([`http`]: `--rpc-cors`, `--rpc-allowed-hosts`).
 
 mod economy;
 mod errors;
@@ -12,6 +14,7 @@ mod params;
 pub mod types;
 
 pub use errors::*;
+pub use http::{AccessError, AllowList, RpcAccess};
 
 use crate::ledger::{block_reward, fees, StateReader};
 use crate::node::{ChainEvent, NodeHandle};
@@ -49,6 +52,14 @@ impl RpcMethods {
     }
 }
 
+/// What `ergon node` starts the server with.
+#[derive(Debug, Clone)]
+pub struct RpcConfig {
+    pub addr: SocketAddr,
+    pub methods: RpcMethods,
+    pub access: RpcAccess,
+}
+
 struct Ctx {
     node: NodeHandle,
     allow_unsafe: bool,
@@ -56,13 +67,10 @@ struct Ctx {
 
 type RpcResult<T> = Result<T, ErrorObjectOwned>;
 
-/// Binds `addr` and serves until the returned handle is stopped.
-pub async fn start(
-    addr: SocketAddr,
-    node: NodeHandle,
-    methods: RpcMethods,
-) -> std::io::Result<(SocketAddr, ServerHandle)> {
-    let config = ServerConfig::builder()
+/// Binds `config.addr` and serves until the returned handle is stopped.
+pub async fn start(config: RpcConfig, node: NodeHandle) -> std::io::Result<(SocketAddr, ServerHandle)> {
+    let RpcConfig { addr, methods, access } = config;
+    let server_config = ServerConfig::builder()
         .max_request_body_size(MAX_BODY_BYTES)
         .max_response_body_size(32 << 20)
         .max_connections(MAX_CONNECTIONS)
@@ -70,8 +78,12 @@ pub async fn start(
         .set_batch_request_config(BatchRequestConfig::Limit(MAX_BATCH))
         .build();
     let server = Server::builder()
-        .set_config(config)
-        .set_http_middleware(tower::ServiceBuilder::new().layer(http::HttpRoutesLayer::new(node.clone())))
+        .set_config(server_config)
+        .set_http_middleware(
+            tower::ServiceBuilder::new()
+                .layer(http::AccessLayer::new(access))
+                .layer(http::HttpRoutesLayer::new(node.clone())),
+        )
         .build(addr)
         .await?;
     let local = server.local_addr()?;
@@ -218,20 +230,7 @@ fn module(ctx: Ctx) -> Result<RpcModule<Ctx>, jsonrpsee::core::RegisterMethodErr
     })?;
 
     m.register_async_method("system_health", |_, ctx, _| async move {
-        let head = ctx.node.store().head().map_err(internal)?;
-        let (peers, has_net) = match ctx.node.network() {
-            Some(net) => (net.peers().await.map_err(internal)?.len(), true),
-            None => (0, false),
-        };
-        let target = ctx.node.sync_target().max(head.height);
-        RpcResult::Ok(json!({
-            "status": "ok",
-            "height": head.height,
-            "syncTarget": target,
-            "isSyncing": target > head.height,
-            "peers": peers,
-            "shouldHavePeers": has_net,
-        }))
+        serde_json::to_value(ctx.node.health().await).map_err(internal)
     })?;
 
     m.register_async_method("system_peers", |_, ctx, _| async move {
@@ -247,10 +246,8 @@ fn module(ctx: Ctx) -> Result<RpcModule<Ctx>, jsonrpsee::core::RegisterMethodErr
         Ok(json!({"peerId": net.local_peer_id(), "listenAddresses": listen, "gossip": gossip}))
     })?;
 
-    m.register_async_method("admin_addPeer", |p, ctx, _| async move {
-        if !ctx.allow_unsafe {
-            return Err(unsafe_denied("admin_addPeer"));
-        }
+    m.register_async_method("admin_addPeer", |p, ctx, ext| async move {
+        ctx.check_unsafe("admin_addPeer", &ext)?;
         let args = Args::parse(&p, &["address"])?;
         let addr: String = args.required(0)?;
         let net = ctx.node.network().ok_or_else(|| err(NETWORK, "this node runs without networking"))?;
@@ -270,10 +267,8 @@ fn module(ctx: Ctx) -> Result<RpcModule<Ctx>, jsonrpsee::core::RegisterMethodErr
         Ok(json!({"genesisHash": genesis, "chainSpec": ctx.node.spec().as_ref()}))
     })?;
 
-    m.register_async_method("admin_mintFaucet", |p, ctx, _| async move {
-        if !ctx.allow_unsafe {
-            return Err(unsafe_denied("admin_mintFaucet"));
-        }
+    m.register_async_method("admin_mintFaucet", |p, ctx, ext| async move {
+        ctx.check_unsafe("admin_mintFaucet", &ext)?;
         let args = Args::parse(&p, &["address", "amount"])?;
         let addr = parse_address(&args.required::<String>(0)?, &ctx.node)?;
         let amount: u128 = match args.raw(1) {
@@ -315,11 +310,26 @@ fn module(ctx: Ctx) -> Result<RpcModule<Ctx>, jsonrpsee::core::RegisterMethodErr
     Ok(m)
 }
 
-fn unsafe_denied(method: &str) -> ErrorObjectOwned {
-    err(
-        UNSAFE_METHOD,
-        format!("{method} is an unsafe method; start the node with --rpc-methods unsafe (or bind RPC to localhost)"),
-    )
+impl Ctx {
+    /// Unsafe methods answer when the node allows them, and never a page from another
+    /// machine, whatever `--rpc-cors` admits.
+    fn check_unsafe(&self, method: &str, ext: &jsonrpsee::Extensions) -> RpcResult<()> {
+        if !self.allow_unsafe {
+            return Err(err(
+                UNSAFE_METHOD,
+                format!(
+                    "{method} is an unsafe method; start the node with --rpc-methods unsafe (or bind RPC to localhost)"
+                ),
+            ));
+        }
+        if ext.get::<http::ForeignOrigin>().is_some() {
+            return Err(err(
+                UNSAFE_METHOD,
+                format!("{method} is an unsafe method; it never answers a web page from another origin"),
+            ));
+        }
+        Ok(())
+    }
 }
 
 fn parse_address(s: &str, node: &NodeHandle) -> RpcResult<Address> {
