@@ -29,7 +29,8 @@ pub struct DevnetArgs {
     /// Return 0 once the sample jobs have settled, instead of serving until interrupted.
     #[arg(long)]
     exit: bool,
-    /// Make a miner return a wrong output and show it caught (needs fraud proofs: not yet).
+    /// A second miner (charlie) returns wrong outputs, attested by a colluding coordinator;
+    /// the verifier (ferdie) challenges them and the chain slashes it.
     #[arg(long)]
     cheat: bool,
 }
@@ -45,18 +46,13 @@ struct NodeCli {
 const PATIENCE: Duration = Duration::from_secs(180);
 
 pub fn run(args: DevnetArgs) -> Result<()> {
-    if args.cheat {
-        bail!(
-            "--cheat needs fraud proofs and the referee, which are not built yet: a wrong output is not caught today"
-        );
-    }
     let base = match &args.base_path {
         Some(p) => p.clone(),
         None => tempfile::Builder::new().prefix("ergon-devnet-").tempdir()?.keep(),
     };
     let rpc = args.rpc_addr.to_string();
     let base_s = base.to_str().ok_or_else(|| anyhow!("--base-path must be UTF-8"))?;
-    let argv = [
+    let mut argv = vec![
         "node",
         "--dev",
         "--base-path",
@@ -70,11 +66,16 @@ pub fn run(args: DevnetArgs) -> Result<()> {
         "eve",
         "--coordinator",
         "dave",
+        "--verifier",
+        "ferdie",
     ];
+    if args.cheat {
+        argv.extend(["--miner", "charlie", "--cheat"]);
+    }
     let node_args = NodeCli::try_parse_from(argv)?.node;
     let node = std::thread::spawn(move || super::node::run(node_args));
     let url = format!("http://{rpc}");
-    let story = super::wallet::block_on(story(url, args.jobs, args.exit));
+    let story = super::wallet::block_on(story(url, args.jobs, args.exit, args.cheat));
     if args.exit || story.is_err() {
         return story; // the node's database is crash-safe; the process exit stops it
     }
@@ -82,7 +83,7 @@ pub fn run(args: DevnetArgs) -> Result<()> {
 }
 
 /// What the client does and sees.
-async fn story(url: String, jobs: u32, exit: bool) -> Result<()> {
+async fn story(url: String, jobs: u32, exit: bool, cheat: bool) -> Result<()> {
     let c = client(&url)?;
     let started = Instant::now();
     let spec: ChainSpec = loop {
@@ -96,20 +97,38 @@ async fn story(url: String, jobs: u32, exit: bool) -> Result<()> {
     };
     let hrp = spec.hrp().to_string();
     let name = |k: &str| Address::from_public_key(&Keypair::dev(k).public()).to_bech32(&hrp);
-    let people = [("bob (client)", name("bob")), ("eve (miner)", name("eve")), ("dave (coordinator)", name("dave"))];
+    let people = [
+        ("bob (client)", name("bob")),
+        ("eve (miner)", name("eve")),
+        ("charlie (miner)", name("charlie")),
+        ("dave (coordinator)", name("dave")),
+        ("ferdie (verifier)", name("ferdie")),
+    ];
     let treasury = spec.economy.treasury.clone();
-    println!("devnet: validator alice, miner eve, coordinator dave, client bob; JSON-RPC on {url}");
+    let miners: &[&str] = if cheat { &["eve", "charlie"] } else { &["eve"] };
+    println!(
+        "devnet: validator alice, miners {}, coordinator dave, verifier ferdie, client bob; JSON-RPC on {url}",
+        miners.join(" and ")
+    );
+    if cheat {
+        println!("cheat: charlie reports wrong outputs and dave attests them without looking");
+    }
     let before = balances(&c, &url, &people, &treasury).await?;
 
     // Ten times the minimum: a miner's compute mint per epoch is capped at mint_cap_bps of
     // its stake, and the sample jobs together would reach the cap of the minimum.
     let stake = spec.economy.miner_min_stake.saturating_mul(10);
-    let h = send(&c, &url, &spec, "eve", Payload::Stake(StakeAmount { amount: stake })).await?;
-    wait_included(&c, &url, &h).await?;
-    println!("staked: eve {stake} base units (10 x miner_min_stake)");
+    for m in miners {
+        let h = send(&c, &url, &spec, m, Payload::Stake(StakeAmount { amount: stake })).await?;
+        wait_included(&c, &url, &h).await?;
+        println!("staked: {m} {stake} base units (10 x miner_min_stake)");
+    }
 
-    let mut posted = Vec::new();
-    for i in 0..jobs {
+    let mut posted: Vec<(Hash, &str)> = Vec::new();
+    // With --cheat, post until the cheater has a job too (the node gives each job to one of
+    // its miners by the job id's first byte).
+    let mut i = 0;
+    while i < jobs || (cheat && !posted.iter().any(|(id, _)| id.0[0] % 2 == 1) && i < jobs + 16) {
         let (sample, source) = ergon::vm::samples::ALL[i as usize % ergon::vm::samples::ALL.len()];
         let program = ergon::vm::compile_wat(source)?;
         let input = sample_input(sample, i);
@@ -127,13 +146,20 @@ async fn story(url: String, jobs: u32, exit: bool) -> Result<()> {
         };
         let id = send(&c, &url, &spec, "bob", Payload::JobPost(post)).await?;
         wait_included(&c, &url, &id).await?;
-        println!("job posted: {id} ({sample}, {} input bytes, price 1000000, max units 50000000)", input.len());
+        let miner = miners[usize::from(id.0[0]) % miners.len()];
+        println!(
+            "job posted: {id} ({sample}, {} input bytes, price 1000000, max units 50000000), assigned to {miner}",
+            input.len()
+        );
         posted.push((id, sample));
+        i += 1;
     }
 
-    // Follow each job: claimed (receipt, pending mint), then settled (matured).
+    // Follow each job: claimed (receipt, pending mint), then settled (matured) or, if its
+    // receipt was wrong, challenged and refunded.
     let mut claimed = vec![false; posted.len()];
     let mut settled: Vec<Option<String>> = vec![None; posted.len()];
+    let mut slashed: Vec<String> = Vec::new();
     let deadline = Instant::now() + PATIENCE;
     while settled.iter().any(Option::is_none) {
         if Instant::now() > deadline {
@@ -148,8 +174,9 @@ async fn story(url: String, jobs: u32, exit: bool) -> Result<()> {
             let r = call(&c, &url, "receipt_get", rpc_params![receipt]).await?;
             if !claimed[i] {
                 claimed[i] = true;
+                let by = if r["miner"] == name("charlie") { "charlie" } else { "eve" };
                 println!(
-                    "executed and claimed: job {id} ({sample}) units {} output {} by eve, attested by dave; \
+                    "executed and claimed: job {id} ({sample}) units {} output {} by {by}, attested by dave; \
                      miner payment {} and mint {} pending until height {}",
                     r["computeUnits"],
                     r["outputHash"].as_str().unwrap_or("?"),
@@ -157,6 +184,24 @@ async fn story(url: String, jobs: u32, exit: bool) -> Result<()> {
                     r["mint"]["total"].as_str().unwrap_or("?"),
                     r["maturityHeight"]
                 );
+            }
+            if j["status"] == "refunded" {
+                let v = r["verdicts"].as_array().and_then(|v| v.iter().find(|d| d["upheld"] == true)).cloned();
+                let v = v.unwrap_or_default();
+                println!(
+                    "challenged: receipt {receipt} by ferdie; re-executed by every validator: output {} units {} \
+                     (claimed {}); bob refunded",
+                    v["outputHash"].as_str().unwrap_or("none"),
+                    v["units"],
+                    r["outputHash"].as_str().unwrap_or("?")
+                );
+                settled[i] = Some(format!("refunded: job {id} (its receipt was wrong)"));
+                slashed.push(format!(
+                    "slashed: miner {} reason InvalidResult amount {}",
+                    r["miner"].as_str().unwrap_or("?"),
+                    v["minerSlashed"].as_str().unwrap_or("?")
+                ));
+                continue;
             }
             if j["status"] == "settled" {
                 settled[i] = Some(format!(
@@ -180,7 +225,9 @@ async fn story(url: String, jobs: u32, exit: bool) -> Result<()> {
         supply["minted"]["compute"].as_str().unwrap_or("?"),
         supply["burned"].as_str().unwrap_or("?")
     );
-    for line in settled.into_iter().flatten() {
+    let (refunded, settled): (Vec<String>, Vec<String>) =
+        settled.into_iter().flatten().partition(|l| l.starts_with("refunded"));
+    for line in refunded.iter().chain(&settled).chain(&slashed) {
         println!("{line}");
     }
     if !exit {

@@ -135,11 +135,26 @@ pub enum ReceiptCommand {
         #[command(flatten)]
         opts: TxOpts,
     },
-    /// Show a claimed receipt: status, mint split, maturity.
+    /// Show a claimed receipt: status, mint split, maturity, verdicts.
     Show {
         receipt_id: String,
         #[command(flatten)]
         rpc: RpcArgs,
+    },
+    /// Challenge a pending receipt with a bonded FRAUD_PROOF: runs its job here first and
+    /// refuses to challenge a receipt that checks out (unless --force).
+    Challenge {
+        receipt_id: String,
+        #[arg(long)]
+        from: String,
+        /// Bond in base units [default: the chain's challenge_bond].
+        #[arg(long)]
+        bond: Option<String>,
+        /// Challenge even if the local run agrees with the receipt (the bond will be lost).
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        opts: TxOpts,
     },
 }
 
@@ -413,6 +428,36 @@ pub async fn receipt(cmd: ReceiptCommand) -> Result<()> {
             let claim = parsed.to_claim(&spec).map_err(|e| anyhow!("{}", e.message()))?;
             let receipt_id = claim.receipt.receipt_id;
             send(&opts, &c, &spec, &key, Payload::ReceiptClaim(Box::new(claim)), json!({"receiptId": receipt_id})).await
+        }
+        ReceiptCommand::Challenge { receipt_id, from, bond, force, opts } => {
+            let (c, url) = (client(&opts.rpc.rpc)?, opts.rpc.rpc.clone());
+            let spec = chain_spec(&c, &url).await?;
+            let key = resolve_key(&spec, &from, &base(&opts.base_path))?;
+            let r = call(&c, &url, "receipt_get", rpc_params![receipt_id.clone()]).await?;
+            let j = call(&c, &url, "job_get", rpc_params![r["jobId"].clone()]).await?;
+            let program = fetch_blob(&c, &url, j["program"].as_str().unwrap_or_default()).await?;
+            let input = fetch_blob(&c, &url, j["input"].as_str().unwrap_or_default()).await?;
+            let max_units = j["maxUnits"].as_u64().ok_or_else(|| anyhow!("job has no maxUnits"))?;
+            let exec = ergon::vm::run(&program, &input, max_units, &ergon::vm::Limits::default())?;
+            let output_hash = match &exec.outcome {
+                ergon::vm::Outcome::Completed { output } => ergon::vm::output_hash(output),
+                ergon::vm::Outcome::Failed(_) => Hash::ZERO,
+            };
+            let agrees = r["outputHash"].as_str() == Some(output_hash.to_hex().as_str())
+                && r["computeUnits"].as_u64() == Some(exec.units);
+            if agrees && !force {
+                bail!(
+                    "the job gives output {output_hash} in {} units, as the receipt says: a challenge would lose its bond (--force to send it anyway)",
+                    exec.units
+                );
+            }
+            let bond = match bond {
+                Some(b) => amount(&b, "--bond")?,
+                None => spec.economy.challenge_bond,
+            };
+            let receipt_id: Hash = receipt_id.parse().map_err(|e| anyhow!("RECEIPT_ID: {e}"))?;
+            let proof = ergon::primitives::FraudProof { receipt_id, output_hash, units: exec.units, bond };
+            send(&opts, &c, &spec, &key, Payload::FraudProof(proof), json!({"receiptId": receipt_id})).await
         }
         ReceiptCommand::Show { receipt_id, rpc } => {
             let c = client(&rpc.rpc)?;

@@ -77,13 +77,21 @@ pub struct NodeArgs {
     #[arg(long, default_value_t = 50)]
     max_peers: u32,
     /// Mine: run open jobs in the job VM and claim them with receipts from this key (a staked
-    /// account: dev name, keystore address or key file).
+    /// account: dev name, keystore address or key file). Repeatable: each job goes to one.
     #[arg(long)]
-    miner: Option<String>,
+    miner: Vec<String>,
     /// Coordinate: attest receipts for jobs that name this key's address, after running them
     /// again (repeatable). Today a miner's receipts are attested by coordinators on its node.
     #[arg(long)]
     coordinator: Vec<String>,
+    /// Verify: re-execute every pending receipt and challenge wrong ones with a FRAUD_PROOF
+    /// bonded from this key.
+    #[arg(long)]
+    verifier: Option<String>,
+    /// Devnet and tests: the last --miner reports wrong outputs, attested by a colluding
+    /// coordinator, to be caught.
+    #[arg(long, hide = true)]
+    cheat: bool,
 }
 
 /// This node's network key: from `path`, or created there on first start.
@@ -226,20 +234,21 @@ pub fn run(args: NodeArgs) -> Result<()> {
             );
         }
     }
-    let compute_roles = match &args.miner {
-        Some(m) => Some(ergon::node::compute::ComputeRoles {
-            miner: super::wallet::resolve_key(&spec, m, &base)?,
-            coordinators: args
-                .coordinator
-                .iter()
-                .map(|c| super::wallet::resolve_key(&spec, c, &base))
-                .collect::<Result<_>>()?,
-        }),
-        None if !args.coordinator.is_empty() => {
-            anyhow::bail!("--coordinator attests the receipts of this node's miner: give --miner too")
-        }
-        None => None,
+    let keys = |names: &[String]| -> Result<Vec<Keypair>> {
+        names.iter().map(|n| super::wallet::resolve_key(&spec, n, &base)).collect()
     };
+    if args.miner.is_empty() && !args.coordinator.is_empty() {
+        bail!("--coordinator attests the receipts of this node's miners: give --miner too");
+    }
+    let compute_roles = (!args.miner.is_empty() || args.verifier.is_some()).then(|| -> Result<_> {
+        Ok(ergon::node::compute::ComputeRoles {
+            miners: keys(&args.miner)?,
+            coordinators: keys(&args.coordinator)?,
+            verifier: args.verifier.as_ref().map(|v| super::wallet::resolve_key(&spec, v, &base)).transpose()?,
+            cheat: args.cheat,
+        })
+    });
+    let compute_roles = compute_roles.transpose()?;
     let rpc = RpcConfig {
         addr: args.rpc_addr,
         methods: args.rpc_methods,

@@ -1,179 +1,290 @@
-//! The miner and coordinator roles (`ergon node --miner KEY --coordinator KEY`): after every
-//! new head, the worker runs each open job it has not tried in the job VM, publishes the
-//! output blob, signs a receipt for the units the run counted, has it attested by the job's
-//! coordinator and submits the RECEIPT_CLAIM.
+//! The compute roles (`ergon node --miner KEY --coordinator KEY --verifier KEY`). After every
+//! new head the worker:
 //!
-//! The coordinator attests only after running the job again itself (on a fresh VM instance)
-//! and getting the same output and units; here that coordinator must be one whose key this
-//! node holds. Until miners are drawn per job, any staked miner may claim an open job and the
-//! first valid claim wins; the others are refused at admission (the job is no longer open).
+//! - as a miner, runs each open job assigned to one of its miners in the job VM, publishes the
+//!   output blob, signs a receipt for the units the run counted, has it attested by the job's
+//!   coordinator and submits the RECEIPT_CLAIM;
+//! - as a coordinator, attests a receipt only after running the job again itself (on a fresh
+//!   VM instance) and getting the same output and units; here that coordinator must be one
+//!   whose key this node holds;
+//! - as a verifier, re-executes every pending receipt it has not checked and posts a bonded
+//!   FRAUD_PROOF when the receipt's output or units differ, before the challenge window
+//!   closes; the chain referees it.
+//!
+//! Until miners are drawn by the chain, a node with several miners assigns each job to one of
+//! them by the job id; any staked miner may claim an open job and the first valid claim wins.
+//! `cheat` (devnet and tests only) makes the last miner report a wrong output, attested by a
+//! colluding coordinator, so that the verifier and the referee can be seen catching it.
 //! Jobs run on the blocking pool, never on the driver: consensus does not wait for compute.
 
 use super::{ChainEvent, NodeHandle, SubmitError};
 use crate::ledger::payload::job::{Job, JobStatus};
+use crate::ledger::payload::receipt::{ReceiptRecord, ReceiptStatus};
 use crate::ledger::{StateKey, StateReader};
-use crate::primitives::{tag, Address, ComputeReceipt, Hash, Keypair, Payload, ReceiptClaim, SignedTx, Tx};
+use crate::primitives::{tag, Address, ComputeReceipt, FraudProof, Hash, Keypair, Payload, ReceiptClaim, Tx};
+use crate::storage::Store;
 use crate::vm::{self, Limits, Outcome};
 use parity_scale_codec::Encode;
 use std::collections::{HashMap, HashSet};
 use tokio::sync::broadcast::error::RecvError;
 
-/// Open jobs looked at per head.
-const JOBS_PER_HEAD: usize = 256;
+/// Jobs and receipts looked at per head.
+const PER_HEAD: usize = 256;
 
 /// Keys of the roles this node plays.
+#[derive(Default)]
 pub struct ComputeRoles {
-    pub miner: Keypair,
-    /// Coordinators whose jobs this node attests, by address.
+    pub miners: Vec<Keypair>,
+    /// Coordinators whose jobs this node attests.
     pub coordinators: Vec<Keypair>,
+    pub verifier: Option<Keypair>,
+    /// The last miner cheats (devnet `--cheat`, tests).
+    pub cheat: bool,
 }
 
-/// Runs the roles until the node stops.
-pub async fn run(node: NodeHandle, roles: ComputeRoles) {
-    let miner = Address::from_public_key(&roles.miner.public());
-    let coordinators: HashMap<Address, Keypair> =
-        roles.coordinators.into_iter().map(|k| (Address::from_public_key(&k.public()), k)).collect();
-    let mut tried: HashSet<Hash> = HashSet::new();
-    let mut pending: Vec<Hash> = Vec::new();
-    let mut events = node.subscribe();
-    tracing::info!(miner = %miner.to_bech32(node.spec().hrp()), coordinators = coordinators.len(), "compute roles running");
-    loop {
-        match events.recv().await {
-            Ok(ChainEvent::NewHead(_)) => {}
-            Ok(ChainEvent::Finalized(_)) => continue,
-            Err(RecvError::Lagged(_)) => {}
-            Err(RecvError::Closed) => return,
-        }
-        if let Err(e) = round(&node, &roles.miner, &coordinators, &mut tried, &mut pending).await {
-            tracing::warn!(error = %e, "compute round failed; retrying at the next block");
-        }
-    }
+/// A key's txs: nonces after the account's, skipping its own txs still in the mempool.
+struct Sender {
+    key: Keypair,
+    pending: Vec<Hash>,
 }
 
-/// One pass over the open jobs at the head.
-async fn round(
-    node: &NodeHandle,
-    key: &Keypair,
-    coordinators: &HashMap<Address, Keypair>,
-    tried: &mut HashSet<Hash>,
-    pending: &mut Vec<Hash>,
-) -> Result<(), String> {
-    let store = node.store().clone();
-    let spec = node.spec().clone();
-    let miner = Address::from_public_key(&key.public());
-    let account = store.account(&miner).map_err(|e| e.to_string())?.unwrap_or_default();
-    if account.staked < spec.economy.miner_min_stake {
-        return Ok(()); // not (yet) a miner: receipts would be refused
+impl Sender {
+    fn new(key: Keypair) -> Sender {
+        Sender { key, pending: Vec::new() }
     }
-    let open = store
-        .state_records::<Job>(StateKey::Job(Hash::ZERO).encode()[0], JOBS_PER_HEAD, |_, j| j.status == JobStatus::Open)
-        .map_err(|e| e.to_string())?;
-    let head = store.head().map_err(|e| e.to_string())?.height;
-    for (key_bytes, job) in open {
-        let Some(id) = key_bytes.get(1..33).and_then(|b| <[u8; 32]>::try_from(b).ok()).map(Hash) else { continue };
-        if job.post.deadline <= head || !tried.insert(id) {
-            continue;
-        }
-        let Some(coordinator) = coordinators.get(&job.post.coordinator) else {
-            tracing::info!(job = %id, "job's coordinator is not on this node; attestation over the network is not built yet");
-            continue;
-        };
-        let Some(claim) = execute(&store, id, &job, key, coordinator).await? else { continue };
-        // Own txs still in the mempool hold the nonces after the account's.
-        let mut still = Vec::with_capacity(pending.len());
-        for h in pending.drain(..) {
+
+    fn address(&self) -> Address {
+        Address::from_public_key(&self.key.public())
+    }
+
+    async fn submit(&mut self, node: &NodeHandle, payload: Payload) -> Result<Hash, SubmitError> {
+        let mut still = Vec::with_capacity(self.pending.len());
+        for h in self.pending.drain(..) {
             if node.is_pending(h).await {
                 still.push(h);
             }
         }
-        *pending = still;
-        let account = store.account(&miner).map_err(|e| e.to_string())?.unwrap_or_default();
-        let nonce = account.nonce.saturating_add(1).saturating_add(pending.len() as u64);
+        self.pending = still;
+        let spec = node.spec();
+        let account = node
+            .store()
+            .account(&self.address())
+            .map_err(|e| SubmitError::Internal(e.to_string()))?
+            .unwrap_or_default();
         let tx = Tx {
             chain_id: spec.chain_id.clone(),
-            sender: key.public(),
-            nonce,
+            sender: self.key.public(),
+            nonce: account.nonce.saturating_add(1).saturating_add(self.pending.len() as u64),
             fee: 0,
             priority: crate::primitives::Priority::Normal,
-            payload: Payload::ReceiptClaim(Box::new(claim)),
+            payload,
         };
-        let tx: SignedTx = crate::ledger::fees::with_required_fee(&spec, tx).ok_or("fee overflow")?.sign(key);
-        match node.submit(tx).await {
-            Ok(hash) => {
-                tracing::info!(job = %id, tx = %hash, "receipt claim submitted");
-                pending.push(hash);
-            }
-            Err(SubmitError::Stopped) => return Ok(()),
-            Err(e) => tracing::info!(job = %id, error = %e, "receipt claim refused"),
-        }
+        let tx = crate::ledger::fees::with_required_fee(spec, tx)
+            .ok_or_else(|| SubmitError::Internal("fee overflow".into()))?
+            .sign(&self.key);
+        let hash = node.submit(tx).await?;
+        self.pending.push(hash);
+        Ok(hash)
     }
-    Ok(())
 }
 
-/// Runs `job` as its miner, then again as its coordinator; the attested claim if both runs
-/// completed with the same output and units. The output blob is stored.
-async fn execute(
-    store: &std::sync::Arc<crate::storage::Store>,
-    id: Hash,
-    job: &Job,
-    miner: &Keypair,
-    coordinator: &Keypair,
-) -> Result<Option<ReceiptClaim>, String> {
-    let (program, input) = match (store.blob(&job.post.program), store.blob(&job.post.input)) {
-        (Ok(Some(p)), Ok(Some(i))) => (p, i),
-        (Err(e), _) | (_, Err(e)) => return Err(e.to_string()),
+struct Worker {
+    node: NodeHandle,
+    miners: Vec<Sender>,
+    coordinators: HashMap<Address, Keypair>,
+    verifier: Option<Sender>,
+    cheat: bool,
+    tried: HashSet<Hash>,
+    checked: HashSet<Hash>,
+}
+
+/// Runs the roles until the node stops.
+pub async fn run(node: NodeHandle, roles: ComputeRoles) {
+    let hrp = node.spec().hrp().to_string();
+    let names: Vec<String> =
+        roles.miners.iter().map(|k| Address::from_public_key(&k.public()).to_bech32(&hrp)).collect();
+    tracing::info!(miners = ?names, coordinators = roles.coordinators.len(), verifier = roles.verifier.is_some(), cheat = roles.cheat, "compute roles running");
+    let mut events = node.subscribe();
+    let mut w = Worker {
+        miners: roles.miners.into_iter().map(Sender::new).collect(),
+        coordinators: roles.coordinators.into_iter().map(|k| (Address::from_public_key(&k.public()), k)).collect(),
+        verifier: roles.verifier.map(Sender::new),
+        cheat: roles.cheat,
+        tried: HashSet::new(),
+        checked: HashSet::new(),
+        node,
+    };
+    loop {
+        match events.recv().await {
+            Ok(ChainEvent::NewHead(_)) | Err(RecvError::Lagged(_)) => {}
+            Ok(ChainEvent::Finalized(_)) => continue,
+            Err(RecvError::Closed) => return,
+        }
+        if let Err(e) = w.mine().await {
+            tracing::warn!(error = %e, "mining round failed; retrying at the next block");
+        }
+        if let Err(e) = w.verify().await {
+            tracing::warn!(error = %e, "verifying round failed; retrying at the next block");
+        }
+    }
+}
+
+/// A job's program and input.
+type JobBlobs = (Vec<u8>, Vec<u8>);
+
+/// The job's program and input, if this node holds them.
+fn blobs(store: &Store, id: &Hash, job: &Job) -> Result<Option<JobBlobs>, String> {
+    match (store.blob(&job.post.program), store.blob(&job.post.input)) {
+        (Ok(Some(p)), Ok(Some(i))) => Ok(Some((p, i))),
+        (Err(e), _) | (_, Err(e)) => Err(e.to_string()),
         _ => {
             tracing::info!(job = %id, "job's program or input blob is not on this node; skipping");
-            return Ok(None);
+            Ok(None)
         }
-    };
-    let max_units = job.post.max_units;
-    let runs = tokio::task::spawn_blocking(move || {
-        let limits = Limits::default();
-        let mine = vm::run(&program, &input, max_units, &limits);
-        let theirs = vm::run(&program, &input, max_units, &limits);
-        (mine, theirs)
-    })
-    .await
-    .map_err(|e| format!("job {id} panicked in the VM: {e}"))?;
-    let (mine, theirs) = match runs {
-        (Ok(m), Ok(t)) => (m, t),
-        (Err(e), _) | (_, Err(e)) => {
-            tracing::info!(job = %id, error = %e, "job cannot run");
-            return Ok(None);
-        }
-    };
-    let output = match &mine.outcome {
-        Outcome::Completed { output } => output,
-        Outcome::Failed(f) => {
-            tracing::info!(job = %id, units = mine.units, failure = %f, "job failed; nothing to claim");
-            return Ok(None);
-        }
-    };
-    let output_hash = store.put_blob(output).map_err(|e| e.to_string())?;
-    tracing::info!(job = %id, units = mine.units, output = %output_hash, "job executed");
-    let miner_addr = Address::from_public_key(&miner.public());
-    let receipt = ComputeReceipt {
-        receipt_id: Hash::of(tag::RECEIPT, &(id, miner_addr, output_hash, mine.units)),
-        job_id: id,
-        client: job.client,
-        miner: miner_addr,
-        compute_units: mine.units,
-        price: job.post.price,
-        output_hash,
-        metering_version: vm::METERING_VERSION,
-    };
-    let agrees = matches!(&theirs.outcome, Outcome::Completed { output: o } if vm::output_hash(o) == output_hash)
-        && theirs.units == mine.units;
-    if !agrees {
-        tracing::warn!(job = %id, "the coordinator's run disagrees with the miner's; not attesting");
-        return Ok(None);
     }
-    Ok(Some(ReceiptClaim {
-        miner_sig: miner.sign(&receipt.signing_hash()),
-        attestation: coordinator.sign(&receipt.attestation_hash()),
-        miner_key: miner.public(),
-        coordinator_key: coordinator.public(),
-        receipt,
-    }))
+}
+
+/// The job's output and units as the VM gives them, `None` if it fails or cannot run.
+async fn execute(id: Hash, program: Vec<u8>, input: Vec<u8>, max_units: u64) -> Result<Option<(Vec<u8>, u64)>, String> {
+    let run = tokio::task::spawn_blocking(move || vm::run(&program, &input, max_units, &Limits::default()))
+        .await
+        .map_err(|e| format!("job {id} panicked in the VM: {e}"))?;
+    match run {
+        Ok(e) => match e.outcome {
+            Outcome::Completed { output } => Ok(Some((output, e.units))),
+            Outcome::Failed(f) => {
+                tracing::info!(job = %id, units = e.units, failure = %f, "job failed");
+                Ok(None)
+            }
+        },
+        Err(e) => {
+            tracing::info!(job = %id, error = %e, "job cannot run");
+            Ok(None)
+        }
+    }
+}
+
+fn job_id(key: &[u8]) -> Option<Hash> {
+    key.get(1..33).and_then(|b| <[u8; 32]>::try_from(b).ok()).map(Hash)
+}
+
+impl Worker {
+    /// One pass over the open jobs at the head.
+    async fn mine(&mut self) -> Result<(), String> {
+        if self.miners.is_empty() {
+            return Ok(());
+        }
+        let store = self.node.store().clone();
+        let spec = self.node.spec().clone();
+        let variant = StateKey::Job(Hash::ZERO).encode()[0];
+        let open = store
+            .state_records::<Job>(variant, PER_HEAD, |_, j| j.status == JobStatus::Open)
+            .map_err(|e| e.to_string())?;
+        let head = store.head().map_err(|e| e.to_string())?.height;
+        for (key, job) in open {
+            let Some(id) = job_id(&key) else { continue };
+            if job.post.deadline <= head || !self.tried.insert(id) {
+                continue;
+            }
+            // A local stand-in for the chain's draw: the job id picks one of this node's miners.
+            let n = self.miners.len();
+            let pick = usize::from(id.0[0]) % n;
+            let cheats = self.cheat && pick + 1 == n;
+            let miner = self.miners[pick].address();
+            let staked = store.account(&miner).map_err(|e| e.to_string())?.unwrap_or_default().staked;
+            if staked < spec.economy.miner_min_stake {
+                self.tried.remove(&id); // try again once staked
+                continue;
+            }
+            let Some(coordinator) = self.coordinators.get(&job.post.coordinator) else {
+                tracing::info!(job = %id, "job's coordinator is not on this node; attestation over the network is not built yet");
+                continue;
+            };
+            let Some((program, input)) = blobs(&store, &id, &job)? else { continue };
+            let Some((output, units)) = execute(id, program.clone(), input.clone(), job.post.max_units).await? else {
+                continue;
+            };
+            let mut output_hash = store.put_blob(&output).map_err(|e| e.to_string())?;
+            if cheats {
+                output_hash = Hash::digest(b"ergon/cheat", &output_hash.0);
+                tracing::warn!(job = %id, "cheating: reporting a wrong output");
+            }
+            tracing::info!(job = %id, units, output = %output_hash, "job executed");
+            let receipt = ComputeReceipt {
+                receipt_id: Hash::of(tag::RECEIPT, &(id, miner, output_hash, units)),
+                job_id: id,
+                client: job.client,
+                miner,
+                compute_units: units,
+                price: job.post.price,
+                output_hash,
+                metering_version: vm::METERING_VERSION,
+            };
+            // The coordinator's own run; a colluding one (the cheat) attests without looking.
+            if !cheats {
+                let theirs = execute(id, program, input, job.post.max_units).await?;
+                if theirs.map(|(o, u)| (vm::output_hash(&o), u)) != Some((output_hash, units)) {
+                    tracing::warn!(job = %id, "the coordinator's run disagrees with the miner's; not attesting");
+                    continue;
+                }
+            }
+            let sender = &mut self.miners[pick];
+            let claim = ReceiptClaim {
+                miner_sig: sender.key.sign(&receipt.signing_hash()),
+                attestation: coordinator.sign(&receipt.attestation_hash()),
+                miner_key: sender.key.public(),
+                coordinator_key: coordinator.public(),
+                receipt,
+            };
+            match sender.submit(&self.node, Payload::ReceiptClaim(Box::new(claim))).await {
+                Ok(hash) => tracing::info!(job = %id, tx = %hash, "receipt claim submitted"),
+                Err(SubmitError::Stopped) => return Ok(()),
+                Err(e) => tracing::info!(job = %id, error = %e, "receipt claim refused"),
+            }
+        }
+        Ok(())
+    }
+
+    /// One pass over the pending receipts at the head: re-execute, and challenge wrong ones.
+    async fn verify(&mut self) -> Result<(), String> {
+        let Some(verifier) = self.verifier.as_mut() else { return Ok(()) };
+        let store = self.node.store().clone();
+        let spec = self.node.spec().clone();
+        let variant = StateKey::Receipt(Hash::ZERO).encode()[0];
+        let pending = store
+            .state_records::<ReceiptRecord>(variant, PER_HEAD, |_, r| r.status == ReceiptStatus::Pending)
+            .map_err(|e| e.to_string())?;
+        for (key, rec) in pending {
+            let Some(receipt_id) = job_id(&key) else { continue };
+            if !self.checked.insert(receipt_id) {
+                continue;
+            }
+            let Some(job) =
+                crate::ledger::read::<Job, _>(store.as_ref(), &StateKey::Job(rec.job_id)).map_err(|e| e.to_string())?
+            else {
+                continue;
+            };
+            if job.post.max_units > spec.economy.max_dispute_units {
+                continue; // the referee cannot settle it; verifiers' verdicts will
+            }
+            let Some((program, input)) = blobs(&store, &rec.job_id, &job)? else { continue };
+            let real = execute(rec.job_id, program, input, job.post.max_units).await?;
+            let (output_hash, units) = match real {
+                Some((o, u)) => (vm::output_hash(&o), u),
+                None => (Hash::ZERO, 0),
+            };
+            if (output_hash, units) == (rec.output_hash, rec.compute_units) {
+                tracing::debug!(receipt = %receipt_id, "receipt checks out");
+                continue;
+            }
+            tracing::warn!(receipt = %receipt_id, claimed = %rec.output_hash, real = %output_hash, "receipt is wrong; challenging");
+            let proof = FraudProof { receipt_id, output_hash, units, bond: spec.economy.challenge_bond };
+            match verifier.submit(&self.node, Payload::FraudProof(proof)).await {
+                Ok(hash) => tracing::info!(receipt = %receipt_id, tx = %hash, "fraud proof submitted"),
+                Err(SubmitError::Stopped) => return Ok(()),
+                Err(e) => tracing::warn!(receipt = %receipt_id, error = %e, "fraud proof refused"),
+            }
+        }
+        Ok(())
+    }
 }

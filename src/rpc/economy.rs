@@ -5,6 +5,7 @@ use super::errors::{err, internal, invalid_params, BLOB_TOO_LARGE, PROGRAM_INVAL
 use super::params::Args;
 use super::{parse_address, Ctx, RpcResult};
 use crate::ledger::economy_math::{contribution_multiplier_wad, contribution_tier, WAD};
+use crate::ledger::payload::fraud::Verdict;
 use crate::ledger::payload::job::{Job, JobStatus};
 use crate::ledger::payload::receipt::ReceiptRecord;
 use crate::ledger::{read, validators, StateKey, StateReader};
@@ -256,10 +257,34 @@ pub(super) fn register(m: &mut RpcModule<Ctx>) -> Result<(), jsonrpsee::core::Re
         let args = Args::parse(&p, &["receiptId"])?;
         let id: Hash = args.required(0)?;
         let rec: Option<ReceiptRecord> = read(ctx.node.store().as_ref(), &StateKey::Receipt(id)).map_err(internal)?;
-        match rec {
-            Some(r) => Ok(receipt_json(&id, &r, ctx.node.spec().hrp())),
-            None => Err(err(UNKNOWN_RECEIPT, format!("receipt {id} was never claimed"))),
-        }
+        let Some(r) = rec else {
+            return Err(err(UNKNOWN_RECEIPT, format!("receipt {id} was never claimed")));
+        };
+        let hrp = ctx.node.spec().hrp();
+        let mut v = receipt_json(&id, &r, hrp);
+        // The referee's verdicts on challenges to it.
+        let variant = StateKey::Verdict(Hash::ZERO, Address([0; 20])).encode()[0];
+        let verdicts = ctx
+            .node
+            .store()
+            .state_records::<Verdict>(variant, MAX_JOBS, |k, _| k.get(1..33) == Some(&id.0[..]))
+            .map_err(internal)?;
+        v["verdicts"] = verdicts
+            .iter()
+            .map(|(_, d)| {
+                json!({
+                    "challenger": d.challenger.to_bech32(hrp),
+                    "height": d.height,
+                    "upheld": d.upheld,
+                    "outputHash": d.output_hash,
+                    "units": d.units,
+                    "minerSlashed": d.miner_slashed.to_string(),
+                    "coordinatorSlashed": d.coordinator_slashed.to_string(),
+                    "bondBurned": d.bond_burned.to_string(),
+                })
+            })
+            .collect();
+        Ok(v)
     })?;
 
     m.register_method("economy_supply", |_, ctx, _| -> RpcResult<Value> {

@@ -520,3 +520,63 @@ fn devnet_settles_its_sample_jobs_and_exits() {
     assert!(out.stdout.contains("executed and claimed"), "{}", out.stdout);
     assert!(out.stdout.contains("balance: eve (miner)"), "{}", out.stdout);
 }
+
+/// A cheating miner (its colluding coordinator attests a wrong output) is caught by a fraud
+/// proof from the CLI: every validator re-executes, the client is refunded, the miner slashed.
+#[test]
+fn a_wrong_receipt_is_challenged_from_the_cli_and_slashed() {
+    let (dir, home) = (tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir"));
+    let node = Node::spawn(dir.path(), &["--dev", "--miner", "eve", "--coordinator", "dave", "--cheat"], &[]);
+    let h = home.path();
+    let v = cli(&node, h, &["stake", &MINER_STAKE.to_string(), "--from", "eve", "--wait", "--json"]);
+    assert_eq!(v["status"], "included", "{v}");
+    let bob0 = account(&node, BOB);
+    let job = post_job(&node, h, "1000000", "1000000", "100");
+    let claimed = wait_for("the cheater to claim the job", PROGRESS, || {
+        let j = node.call("job_get", json!([job]));
+        (j["status"] == "claimed").then_some(j)
+    });
+    let receipt_id = claimed["receipt"].as_str().expect("receipt").to_string();
+    let run = cli(&node, h, &["job", "run", &job, "--json"]);
+    let r = node.call("receipt_get", json!([receipt_id]));
+    assert_ne!(r["outputHash"], run["outputHash"], "the cheater reported a wrong output: {r}");
+    let eve0 = account(&node, EVE);
+
+    let v = cli(&node, h, &["receipt", "challenge", &receipt_id, "--from", "ferdie", "--wait", "--json"]);
+    assert_eq!(v["status"], "included", "{v}");
+    let r = node.call("receipt_get", json!([receipt_id]));
+    assert_eq!(r["status"], "invalidated", "{r}");
+    let verdict = &r["verdicts"][0];
+    assert_eq!(verdict["upheld"], true, "{r}");
+    assert_eq!(verdict["outputHash"], run["outputHash"], "the referee's run is the CLI's: {r}");
+    assert_eq!(verdict["units"], run["units"], "{r}");
+    assert_eq!(node.call("job_get", json!([job]))["status"], "refunded");
+    let eve1 = account(&node, EVE);
+    assert_eq!(field(&eve1, "pending"), 0, "the pending payment and mint are gone");
+    assert_eq!(field(&eve1, "staked"), field(&eve0, "staked") - amount(&verdict["minerSlashed"]));
+    assert!(amount(&verdict["minerSlashed"]) >= field(&eve0, "pending"), "the miner loses at least its gain");
+    // Bob paid only the job's fee in the end.
+    let fee_only = field(&bob0, "balance") - field(&account(&node, BOB), "balance");
+    assert!(fee_only < 10_000, "bob got the price back: {fee_only}");
+    // A second challenge is refused: the receipt is no longer pending.
+    let err = cli_fails(&node, h, &["receipt", "challenge", &receipt_id, "--from", "charlie", "--force"]);
+    assert!(err.contains("code 1091"), "{err}");
+}
+
+/// `ergon devnet --cheat --exit`: the cheating miner is caught and the story ends with its
+/// slash.
+#[test]
+fn devnet_cheat_ends_with_the_cheater_slashed() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rpc = format!("127.0.0.1:{port}");
+    let base = dir.path().to_str().expect("utf-8");
+    let args = ["devnet", "--base-path", base, "--rpc-addr", &rpc, "--jobs", "2", "--cheat", "--exit"];
+    let out = run_ergon(&args, &[], PROGRESS * 4);
+    assert!(out.status.success(), "devnet failed ({})\nstdout:\n{}\nstderr:\n{}", out.status, out.stdout, out.stderr);
+    let last = out.stdout.lines().last().unwrap_or_default();
+    let charlie = addr(&Keypair::dev("charlie"));
+    assert!(last.starts_with(&format!("slashed: miner {charlie} reason InvalidResult amount ")), "{}", out.stdout);
+    assert!(out.stdout.contains("challenged: receipt"), "{}", out.stdout);
+    assert!(out.stdout.contains("refunded: job"), "{}", out.stdout);
+}
