@@ -428,7 +428,8 @@ fn a_new_staker_joins_the_validator_set_at_the_epoch_boundary() {
 enum EconOp {
     Post { client: usize, price: u128, max_units: u64, ttl: u64 },
     Cancel { by: usize, job: usize },
-    Claim { job: usize, units: u64, id: u8, honest_coordinator: bool },
+    Claim { job: usize, units: u64, id: u8, honest_coordinator: bool, true_result: bool },
+    Fraud { by: usize, id: u8, bond_ok: bool },
     Stake { who: usize, amount: u128 },
     Unstake { who: usize, amount: u128 },
     Delegate { who: usize, to: usize, amount: u128 },
@@ -437,19 +438,27 @@ enum EconOp {
 
 fn arb_econ_op() -> impl Strategy<Value = EconOp> {
     prop_oneof![
-        (0usize..3, 1u128..5_000_000, 1u64..2_000_000, 1u64..8)
+        3 => (0usize..3, 1u128..5_000_000, 1u64..2_000_000, 1u64..8)
             .prop_map(|(client, price, max_units, ttl)| EconOp::Post { client, price, max_units, ttl }),
-        (0usize..3, 0usize..8).prop_map(|(by, job)| EconOp::Cancel { by, job }),
-        (0usize..8, 0u64..2_500_000, 0u8..6, prop::bool::weighted(0.8))
-            .prop_map(|(job, units, id, honest_coordinator)| EconOp::Claim { job, units, id, honest_coordinator }),
-        (0usize..3, 1u128..200_000_000_000).prop_map(|(who, amount)| EconOp::Stake { who, amount }),
-        (0usize..3, 1u128..200_000_000_000).prop_map(|(who, amount)| EconOp::Unstake { who, amount }),
-        (0usize..3, 0usize..3, 1u128..200_000_000_000).prop_map(|(who, to, amount)| EconOp::Delegate {
+        1 => (0usize..3, 0usize..8).prop_map(|(by, job)| EconOp::Cancel { by, job }),
+        4 => (0usize..8, 0u64..2_500_000, 0u8..6, prop::bool::weighted(0.8), prop::bool::ANY).prop_map(
+            |(job, units, id, honest_coordinator, true_result)| EconOp::Claim {
+                job,
+                units,
+                id,
+                honest_coordinator,
+                true_result
+            }
+        ),
+        3 => (0usize..3, 0u8..6, prop::bool::weighted(0.8)).prop_map(|(by, id, bond_ok)| EconOp::Fraud { by, id, bond_ok }),
+        1 => (0usize..3, 1u128..200_000_000_000).prop_map(|(who, amount)| EconOp::Stake { who, amount }),
+        1 => (0usize..3, 1u128..200_000_000_000).prop_map(|(who, amount)| EconOp::Unstake { who, amount }),
+        1 => (0usize..3, 0usize..3, 1u128..200_000_000_000).prop_map(|(who, to, amount)| EconOp::Delegate {
             who,
             to,
             amount
         }),
-        (0usize..3, 0usize..3, 1u128..200_000_000_000).prop_map(|(who, to, amount)| EconOp::Undelegate {
+        1 => (0usize..3, 0usize..3, 1u128..200_000_000_000).prop_map(|(who, to, amount)| EconOp::Undelegate {
             who,
             to,
             amount
@@ -464,21 +473,38 @@ const MINERS: [&str; 3] = ["eve", "ferdie", "charlie"];
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
-    /// Over random blocks of every economy payload: holdings = supply = genesis + rewards +
-    /// receipt mints - burns; compute is minted only by accepted receipts for escrowed jobs;
+    /// Over random blocks of every economy payload (fraud proofs included, against receipts
+    /// that tell the truth or lie): holdings = supply = genesis + rewards + receipt mints -
+    /// burns; compute is minted only by accepted receipts for escrowed jobs that no fraud
+    /// proof overturned, and only wrong receipts are overturned;
     /// a receipt id pays once; escrow equals the prices of the open jobs; the builder's and
     /// the importer's transitions agree.
     #[test]
-    fn random_economy_blocks_conserve_supply(blocks in prop::collection::vec(prop::collection::vec(arb_econ_op(), 0..6), 1..12)) {
+    fn random_economy_blocks_conserve_supply(blocks in prop::collection::vec(prop::collection::vec(arb_econ_op(), 0..8), 1..12)) {
         let mut spec = ChainSpec::load("dev").unwrap();
         spec.economy.challenge_blocks = 3;
         spec.economy.unbonding_period = 4;
         spec.consensus.epoch_length = 4;
         let mut c = Chain::new(spec);
         let total = c.state.supply.total;
+        // Every job runs the word count on one input, so a claim can tell the truth or lie and
+        // a fraud proof be refereed.
+        let program = crate::vm::compile_wat(crate::vm::samples::WORDCOUNT).unwrap();
+        let input = b"to be or not to be".to_vec();
+        let (ph, ih) = (crate::vm::blob_hash(&program), crate::vm::blob_hash(&input));
+        c.state.blobs.insert(ph, program.clone());
+        c.state.blobs.insert(ih, input.clone());
+        let truth = |max_units: u64| match crate::vm::run(&program, &input, max_units, &crate::vm::Limits::default()) {
+            Ok(crate::vm::Execution { outcome: crate::vm::Outcome::Completed { output }, units }) => {
+                Some((crate::vm::output_hash(&output), units))
+            }
+            _ => None,
+        };
+        // The miners start staked, so that claims (and challenges to them) happen often.
+        let stakes: Vec<SignedTx> = MINERS.iter().map(|m| stake(&c, &key(m), c.spec.economy.miner_min_stake)).collect();
+        c.block(addr("alice"), &stakes);
         let mut jobs: Vec<Hash> = Vec::new();
         let mut paid_ids: BTreeSet<Hash> = BTreeSet::new();
-        let mut minted_by_receipts = 0u128;
         for ops in &blocks {
             let mut nonces: BTreeMap<Address, u64> = BTreeMap::new();
             let mut next = |c: &Chain, k: &Keypair| {
@@ -492,7 +518,7 @@ proptest! {
                 let tx = match op {
                     EconOp::Post { client, price, max_units, ttl } => {
                         let k = key(CLIENTS[*client]);
-                        let p = JobPost { program: Hash([1; 32]), input: Hash([2; 32]), max_units: *max_units, price: *price,
+                        let p = JobPost { program: ph, input: ih, max_units: *max_units, price: *price,
                             coordinator: addr("alice"), deadline: c.height + 1 + ttl, verifiers: 0 };
                         let tx = signed(&c.spec, &k, next(&c, &k), Payload::JobPost(p));
                         jobs.push(tx.hash());
@@ -503,16 +529,26 @@ proptest! {
                         let k = key(CLIENTS[*by]);
                         signed(&c.spec, &k, next(&c, &k), Payload::JobCancel(JobCancel { job_id }))
                     }
-                    EconOp::Claim { job, units, id, honest_coordinator } => {
+                    EconOp::Claim { job, units, id, honest_coordinator, true_result } => {
                         let Some(job_id) = jobs.get(*job).copied() else { continue };
                         let Some(j) = record::<Job>(&c, StateKey::Job(job_id)) else { continue };
                         let miner = key(MINERS[usize::from(*id) % 3]);
+                        let (output_hash, compute_units) = match truth(j.post.max_units) {
+                            Some(t) if *true_result => t,
+                            _ => (Hash([3; 32]), *units),
+                        };
                         let r = ComputeReceipt { receipt_id: Hash([*id; 32]), job_id, client: j.client,
-                            miner: Address::from_public_key(&miner.public()), compute_units: *units, price: j.post.price,
-                            output_hash: Hash([3; 32]), metering_version: 1 };
+                            miner: Address::from_public_key(&miner.public()), compute_units, price: j.post.price,
+                            output_hash, metering_version: 1 };
                         let coord = if *honest_coordinator { key("alice") } else { key("bob") };
                         let n = next(&c, &miner);
                         claim(&c, r, &miner, &coord, n)
+                    }
+                    EconOp::Fraud { by, id, bond_ok } => {
+                        let k = key(CLIENTS[*by]);
+                        let bond = if *bond_ok { c.spec.economy.challenge_bond } else { 1 };
+                        let p = crate::primitives::FraudProof { receipt_id: Hash([*id; 32]), output_hash: Hash::ZERO, units: 0, bond };
+                        signed(&c.spec, &k, next(&c, &k), Payload::FraudProof(p))
                     }
                     EconOp::Stake { who, amount } => {
                         let k = key(MINERS[*who]);
@@ -541,13 +577,26 @@ proptest! {
             for (tx, o) in txs.iter().zip(&outcomes) {
                 if let (Payload::ReceiptClaim(cl), Ok(())) = (&tx.tx.payload, &o.result) {
                     prop_assert!(paid_ids.insert(cl.receipt.receipt_id), "receipt id paid twice");
-                    let rec: ReceiptRecord = record(&c, StateKey::Receipt(cl.receipt.receipt_id)).unwrap();
-                    minted_by_receipts += rec.minted();
                 }
             }
             assert_supply(&c, total);
+            // Compute is minted only by accepted receipts that no fraud proof overturned, and a
+            // wrong receipt never matures.
+            let mut minted_by_receipts = 0u128;
+            for id in &paid_ids {
+                let rec: ReceiptRecord = record(&c, StateKey::Receipt(*id)).unwrap();
+                let job: Job = record(&c, StateKey::Job(rec.job_id)).unwrap();
+                let right = truth(job.post.max_units) == Some((rec.output_hash, rec.compute_units));
+                match rec.status {
+                    ReceiptStatus::Invalidated => prop_assert!(!right, "a right receipt was invalidated"),
+                    ReceiptStatus::Matured | ReceiptStatus::Pending => minted_by_receipts += rec.minted(),
+                }
+                if let Some(v) = record::<crate::ledger::payload::fraud::Verdict>(&c, StateKey::Verdict(*id, addr("bob"))) {
+                    prop_assert_eq!(v.upheld, !right, "the referee's verdict is re-execution's");
+                }
+            }
             let s = c.state.supply;
-            prop_assert_eq!(s.minted_compute, minted_by_receipts, "compute mint only from accepted receipts");
+            prop_assert_eq!(s.minted_compute, minted_by_receipts, "compute mint only from standing receipts");
             // Escrow holds exactly the prices of the open jobs.
             let mut escrow = 0u128;
             for id in &jobs {
