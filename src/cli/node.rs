@@ -88,10 +88,10 @@ pub struct NodeArgs {
     /// bonded from this key.
     #[arg(long)]
     verifier: Option<String>,
-    /// Devnet and tests: the last --miner reports wrong outputs, attested by a colluding
-    /// coordinator, to be caught.
-    #[arg(long, hide = true)]
-    cheat: bool,
+    /// Devnet and tests: the last --miner lies (wrong-output, inflated-units or lazy),
+    /// attested by a colluding coordinator, to be caught.
+    #[arg(long, hide = true, num_args = 0..=1, default_missing_value = "wrong-output")]
+    cheat: Option<ergon::node::compute::Cheat>,
 }
 
 /// This node's network key: from `path`, or created there on first start.

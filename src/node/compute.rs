@@ -13,8 +13,9 @@
 //!
 //! Until miners are drawn by the chain, a node with several miners assigns each job to one of
 //! them by the job id; any staked miner may claim an open job and the first valid claim wins.
-//! `cheat` (devnet and tests only) makes the last miner report a wrong output, attested by a
-//! colluding coordinator, so that the verifier and the referee can be seen catching it.
+//! `cheat` (devnet, netsim and tests only) makes the last miner lie ([`Cheat`]), attested by a
+//! colluding coordinator that does not re-run the job, so that the verifier and the referee
+//! can be seen catching it.
 //! Jobs run on the blocking pool, never on the driver: consensus does not wait for compute.
 
 use super::{ChainEvent, NodeHandle, SubmitError};
@@ -31,6 +32,29 @@ use tokio::sync::broadcast::error::RecvError;
 /// Jobs and receipts looked at per head.
 const PER_HEAD: usize = 256;
 
+/// How the last miner of a cheating node lies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cheat {
+    /// Runs the job and reports another output.
+    WrongOutput,
+    /// Runs the job and reports twice the units (at most the job's maximum).
+    InflatedUnits,
+    /// Never runs the job: replays the last output it saw, claiming half the maximum units.
+    Lazy,
+}
+
+impl std::str::FromStr for Cheat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "wrong-output" => Ok(Cheat::WrongOutput),
+            "inflated-units" => Ok(Cheat::InflatedUnits),
+            "lazy" => Ok(Cheat::Lazy),
+            _ => Err(format!("unknown cheat {s:?}: expected wrong-output, inflated-units or lazy")),
+        }
+    }
+}
+
 /// Keys of the roles this node plays.
 #[derive(Default)]
 pub struct ComputeRoles {
@@ -38,8 +62,8 @@ pub struct ComputeRoles {
     /// Coordinators whose jobs this node attests.
     pub coordinators: Vec<Keypair>,
     pub verifier: Option<Keypair>,
-    /// The last miner cheats (devnet `--cheat`, tests).
-    pub cheat: bool,
+    /// The last miner cheats (devnet `--cheat`, netsim, tests).
+    pub cheat: Option<Cheat>,
 }
 
 /// A key's txs: nonces after the account's, skipping its own txs still in the mempool.
@@ -93,7 +117,9 @@ struct Worker {
     miners: Vec<Sender>,
     coordinators: HashMap<Address, Keypair>,
     verifier: Option<Sender>,
-    cheat: bool,
+    cheat: Option<Cheat>,
+    /// The last output a lazy miner saw, to replay.
+    last_output: Hash,
     tried: HashSet<Hash>,
     checked: HashSet<Hash>,
 }
@@ -103,13 +129,14 @@ pub async fn run(node: NodeHandle, roles: ComputeRoles) {
     let hrp = node.spec().hrp().to_string();
     let names: Vec<String> =
         roles.miners.iter().map(|k| Address::from_public_key(&k.public()).to_bech32(&hrp)).collect();
-    tracing::info!(miners = ?names, coordinators = roles.coordinators.len(), verifier = roles.verifier.is_some(), cheat = roles.cheat, "compute roles running");
+    tracing::info!(miners = ?names, coordinators = roles.coordinators.len(), verifier = roles.verifier.is_some(), cheat = ?roles.cheat, "compute roles running");
     let mut events = node.subscribe();
     let mut w = Worker {
         miners: roles.miners.into_iter().map(Sender::new).collect(),
         coordinators: roles.coordinators.into_iter().map(|k| (Address::from_public_key(&k.public()), k)).collect(),
         verifier: roles.verifier.map(Sender::new),
         cheat: roles.cheat,
+        last_output: Hash::ZERO,
         tried: HashSet::new(),
         checked: HashSet::new(),
         node,
@@ -189,7 +216,7 @@ impl Worker {
             // A local stand-in for the chain's draw: the job id picks one of this node's miners.
             let n = self.miners.len();
             let pick = usize::from(id.0[0]) % n;
-            let cheats = self.cheat && pick + 1 == n;
+            let cheat = self.cheat.filter(|_| pick + 1 == n);
             let miner = self.miners[pick].address();
             let staked = store.account(&miner).map_err(|e| e.to_string())?.unwrap_or_default().staked;
             if staked < spec.economy.miner_min_stake {
@@ -201,14 +228,28 @@ impl Worker {
                 continue;
             };
             let Some((program, input)) = blobs(&store, &id, &job)? else { continue };
-            let Some((output, units)) = execute(id, program.clone(), input.clone(), job.post.max_units).await? else {
-                continue;
+            let (output_hash, units) = if cheat == Some(Cheat::Lazy) {
+                tracing::warn!(job = %id, "cheating: replaying an old output without running the job");
+                (self.last_output, job.post.max_units / 2)
+            } else {
+                let Some((output, units)) = execute(id, program.clone(), input.clone(), job.post.max_units).await?
+                else {
+                    continue;
+                };
+                let output_hash = store.put_blob(&output).map_err(|e| e.to_string())?;
+                self.last_output = output_hash;
+                match cheat {
+                    Some(Cheat::WrongOutput) => {
+                        tracing::warn!(job = %id, "cheating: reporting a wrong output");
+                        (Hash::digest(b"ergon/cheat", &output_hash.0), units)
+                    }
+                    Some(Cheat::InflatedUnits) => {
+                        tracing::warn!(job = %id, "cheating: reporting inflated units");
+                        (output_hash, units.saturating_mul(2).min(job.post.max_units).max(units.saturating_add(1)))
+                    }
+                    _ => (output_hash, units),
+                }
             };
-            let mut output_hash = store.put_blob(&output).map_err(|e| e.to_string())?;
-            if cheats {
-                output_hash = Hash::digest(b"ergon/cheat", &output_hash.0);
-                tracing::warn!(job = %id, "cheating: reporting a wrong output");
-            }
             tracing::info!(job = %id, units, output = %output_hash, "job executed");
             let receipt = ComputeReceipt {
                 receipt_id: Hash::of(tag::RECEIPT, &(id, miner, output_hash, units)),
@@ -221,7 +262,7 @@ impl Worker {
                 metering_version: vm::METERING_VERSION,
             };
             // The coordinator's own run; a colluding one (the cheat) attests without looking.
-            if !cheats {
+            if cheat.is_none() {
                 let theirs = execute(id, program, input, job.post.max_units).await?;
                 if theirs.map(|(o, u)| (vm::output_hash(&o), u)) != Some((output_hash, units)) {
                     tracing::warn!(job = %id, "the coordinator's run disagrees with the miner's; not attesting");
