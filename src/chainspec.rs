@@ -39,6 +39,10 @@ pub struct ChainSpec {
     pub accounts: Vec<GenesisAccount>,
     pub validators: Vec<GenesisValidator>,
     pub faucet: Option<Faucet>,
+    /// The address whose PARAM_UPDATE txs change economy parameters (dev and PoA chains);
+    /// none on chains whose parameters are fixed at genesis.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authority: Option<String>,
     pub consensus: ConsensusParams,
     pub economy: EconomyParams,
     pub limits: Limits,
@@ -342,7 +346,83 @@ impl ChainSpec {
         if c.epoch_length == 0 || c.max_validators == 0 {
             return Err(invalid("consensus", "epoch_length and max_validators must be positive"));
         }
-        let e = &self.economy;
+        check_economy(&self.economy)?;
+        let l = &self.limits;
+        if l.max_tx_bytes < 256 || l.max_block_txs == 0 || l.max_block_bytes < l.max_tx_bytes {
+            return Err(invalid("limits", "max_tx_bytes >= 256, max_block_txs > 0, max_block_bytes >= max_tx_bytes"));
+        }
+        if let Some(a) = &self.authority {
+            addr("authority".into(), a)?;
+        }
+        Ok(Genesis { balances, stakes, validators, treasury, faucet })
+    }
+}
+
+/// The economy parameters a PARAM_UPDATE may set. Not the fee schedule (the mempool and
+/// clients size fees from the spec), the metering version, the halving or the curve.
+pub const UPDATABLE_PARAMS: [&str; 19] = [
+    "mint_per_unit",
+    "coordinator_ratio_bps",
+    "treasury_ratio_bps",
+    "trial_credits",
+    "pow_difficulty_min",
+    "pow_difficulty_max",
+    "pow_max_age",
+    "trial_max_per_block",
+    "trial_max_per_epoch",
+    "burn_bps",
+    "mint_cap_bps",
+    "challenge_blocks",
+    "miner_min_stake",
+    "challenge_bond",
+    "max_dispute_units",
+    "slash_invalid_result_bps",
+    "slash_false_challenge_bps",
+    "slash_double_sign_bps",
+    "reporter_bps",
+];
+
+impl EconomyParams {
+    /// Sets the parameter `name` to `value`, which must fit its type; the result still has to
+    /// pass [`check_economy`].
+    pub fn set(&mut self, name: &str, value: u128) -> std::result::Result<(), String> {
+        fn fit<T: TryFrom<u128>>(name: &str, value: u128) -> std::result::Result<T, String> {
+            T::try_from(value).map_err(|_| format!("{name}: {value} does not fit its type"))
+        }
+        match name {
+            "mint_per_unit" => self.mint_per_unit = value,
+            "coordinator_ratio_bps" => self.coordinator_ratio_bps = fit(name, value)?,
+            "treasury_ratio_bps" => self.treasury_ratio_bps = fit(name, value)?,
+            "trial_credits" => self.trial_credits = value,
+            "pow_difficulty_min" => self.pow_difficulty_min = fit(name, value)?,
+            "pow_difficulty_max" => self.pow_difficulty_max = fit(name, value)?,
+            "pow_max_age" => self.pow_max_age = fit(name, value)?,
+            "trial_max_per_block" => self.trial_max_per_block = fit(name, value)?,
+            "trial_max_per_epoch" => self.trial_max_per_epoch = fit(name, value)?,
+            "burn_bps" => self.burn_bps = fit(name, value)?,
+            "mint_cap_bps" => self.mint_cap_bps = fit(name, value)?,
+            "challenge_blocks" => self.challenge_blocks = fit(name, value)?,
+            "miner_min_stake" => self.miner_min_stake = value,
+            "challenge_bond" => self.challenge_bond = value,
+            "max_dispute_units" => self.max_dispute_units = fit(name, value)?,
+            "slash_invalid_result_bps" => self.slash_invalid_result_bps = fit(name, value)?,
+            "slash_false_challenge_bps" => self.slash_false_challenge_bps = fit(name, value)?,
+            "slash_double_sign_bps" => self.slash_double_sign_bps = fit(name, value)?,
+            "reporter_bps" => self.reporter_bps = fit(name, value)?,
+            _ => {
+                return Err(format!(
+                    "{name:?} is not a parameter PARAM_UPDATE can set; one of: {}",
+                    UPDATABLE_PARAMS.join(", ")
+                ))
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The rules economy parameters obey, at genesis and after every PARAM_UPDATE.
+pub fn check_economy(e: &EconomyParams) -> Result<()> {
+    {
         for (name, bps) in [
             ("economy.coordinator_ratio_bps", e.coordinator_ratio_bps),
             ("economy.treasury_ratio_bps", e.treasury_ratio_bps),
@@ -352,6 +432,8 @@ impl ChainSpec {
             ("economy.mint_cap_bps", e.mint_cap_bps),
             ("economy.slash_double_sign_bps", e.slash_double_sign_bps),
             ("economy.reporter_bps", e.reporter_bps),
+            ("economy.slash_invalid_result_bps", e.slash_invalid_result_bps),
+            ("economy.slash_false_challenge_bps", e.slash_false_challenge_bps),
         ] {
             if bps > 10_000 {
                 return Err(invalid(name, format!("{bps} is over 10000 (100%)")));
@@ -375,12 +457,8 @@ impl ChainSpec {
         if e.pow_max_age == 0 {
             return Err(invalid("economy.pow_max_age", "must be at least 1 block"));
         }
-        let l = &self.limits;
-        if l.max_tx_bytes < 256 || l.max_block_txs == 0 || l.max_block_bytes < l.max_tx_bytes {
-            return Err(invalid("limits", "max_tx_bytes >= 256, max_block_txs > 0, max_block_bytes >= max_tx_bytes"));
-        }
-        Ok(Genesis { balances, stakes, validators, treasury, faucet })
     }
+    Ok(())
 }
 
 /// "0.05" -> 500 basis points. Accepts 0..=1 with at most four decimals.

@@ -5,8 +5,8 @@
 use crate::consensus::tendermint::{Proposal, SignedProposal};
 use crate::primitives::{
     Address, Block, CommitCertificate, ComputeReceipt, Delegation, Evidence, FraudProof, Hash, Header, JobCancel,
-    JobPost, Payload, Priority, PublicKey, ReceiptClaim, Signature, SignedTx, SignedVote, StakeAmount, Transfer,
-    TrialClaim, Tx, Vote, VoteKind,
+    JobPost, ParamUpdate, Payload, Priority, PublicKey, ReceiptClaim, Signature, SignedTx, SignedVote, StakeAmount,
+    Transfer, TrialClaim, Tx, Vote, VoteKind,
 };
 use prost::Message;
 
@@ -126,6 +126,9 @@ fn payload_to_pb(p: &Payload) -> pb::tx::Payload {
         Payload::Unstake(s) => pb::tx::Payload::Unstake(pb::StakeAmount { amount: u128_to(s.amount) }),
         Payload::Delegate(d) => pb::tx::Payload::Delegate(delegation_to_pb(d)),
         Payload::Undelegate(d) => pb::tx::Payload::Undelegate(delegation_to_pb(d)),
+        Payload::ParamUpdate(u) => {
+            pb::tx::Payload::ParamUpdate(pb::ParamUpdate { name: u.name.clone(), value: u128_to(u.value) })
+        }
         Payload::FraudProof(f) => pb::tx::Payload::FraudProof(pb::FraudProof {
             receipt_id: f.receipt_id.0.to_vec(),
             output_hash: f.output_hash.0.to_vec(),
@@ -171,6 +174,9 @@ fn payload_from_pb(p: pb::tx::Payload) -> Result<Payload> {
         pb::tx::Payload::Stake(s) => Payload::Stake(StakeAmount { amount: u128_from("stake.amount", &s.amount)? }),
         pb::tx::Payload::Delegate(d) => Payload::Delegate(delegation_from_pb(d)?),
         pb::tx::Payload::Undelegate(d) => Payload::Undelegate(delegation_from_pb(d)?),
+        pb::tx::Payload::ParamUpdate(u) => {
+            Payload::ParamUpdate(ParamUpdate { name: u.name, value: u128_from("param_update.value", &u.value)? })
+        }
         pb::tx::Payload::FraudProof(f) => Payload::FraudProof(FraudProof {
             receipt_id: hash_from("fraud_proof.receipt_id", &f.receipt_id)?,
             output_hash: hash_from("fraud_proof.output_hash", &f.output_hash)?,
@@ -636,6 +642,7 @@ mod tests {
                 .prop_map(|(a, amount)| Payload::Delegate(Delegation { validator: Address(a), amount })),
             (any::<[u8; 20]>(), any::<u128>())
                 .prop_map(|(a, amount)| Payload::Undelegate(Delegation { validator: Address(a), amount })),
+            ("[a-z_]{0,24}", any::<u128>()).prop_map(|(name, value)| Payload::ParamUpdate(ParamUpdate { name, value })),
             (any::<[u8; 32]>(), any::<u64>(), any::<u128>()).prop_map(|(h, units, bond)| {
                 Payload::FraudProof(FraudProof { receipt_id: Hash(h), output_hash: Hash([h[1]; 32]), units, bond })
             }),

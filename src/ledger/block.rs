@@ -89,7 +89,8 @@ pub fn apply_block<R: StateReader>(
 /// builder runs it over mempool candidates and leaves out those that cannot be included.
 pub struct BlockExecutor<'a, R> {
     state: Overlay<'a, R>,
-    spec: &'a ChainSpec,
+    /// The spec with the parameter updates in force at this height.
+    spec: std::borrow::Cow<'a, ChainSpec>,
     env: BlockEnv,
     treasury: Address,
     supply: Supply,
@@ -102,17 +103,21 @@ pub struct BlockExecutor<'a, R> {
 impl<'a, R: StateReader> BlockExecutor<'a, R> {
     /// The begin-block hook: records the block's evidence.
     pub fn begin(reader: &'a R, spec: &'a ChainSpec, env: BlockEnv, evidence: &[Evidence]) -> Result<Self, BlockError> {
+        let spec = match payload::params::effective(spec, &payload::params::updates(reader)?)? {
+            Some(updated) => std::borrow::Cow::Owned(updated),
+            None => std::borrow::Cow::Borrowed(spec),
+        };
         let treasury = spec
             .parse_address(&spec.economy.treasury)
             .map_err(|e| StateError(format!("chain spec treasury address: {e}")))?;
         let mut supply = reader.supply()?;
         let mut state = Overlay::new(reader);
-        payload::trial::record_anchor(&mut state, spec, &env)?;
-        evidence::apply(&mut state, spec, evidence, env.height)
+        payload::trial::record_anchor(&mut state, &spec, &env)?;
+        evidence::apply(&mut state, &spec, evidence, env.height)
             .map_err(|(index, reason)| BlockError::Evidence { index, reason })?;
         for e in evidence {
             let (at, _, _, validator) = e.position();
-            super::slash::double_sign(&mut state, spec, &mut supply, validator, at, env.proposer)?;
+            super::slash::double_sign(&mut state, &spec, &mut supply, validator, at, env.proposer)?;
         }
         Ok(BlockExecutor { state, spec, env, treasury, supply, fees: 0, trials: 0, outcomes: Vec::new() })
     }
@@ -134,7 +139,7 @@ impl<'a, R: StateReader> BlockExecutor<'a, R> {
 
     /// [`BlockExecutor::apply`] for a tx whose hash the caller already has.
     pub fn apply_hashed(&mut self, tx: &SignedTx, tx_hash: Hash) -> Result<TxOutcome, TxInvalid> {
-        check_stateless(self.spec, tx)?;
+        check_stateless(&self.spec, tx)?;
         let sender = tx.tx.sender_address();
         let trial = self.admit_trial(tx, &sender)?;
         let mut from = self.state.account(&sender)?;
@@ -179,7 +184,7 @@ impl<'a, R: StateReader> BlockExecutor<'a, R> {
     fn admit_trial(&self, tx: &SignedTx, sender: &Address) -> Result<bool, TxInvalid> {
         match &tx.tx.payload {
             crate::primitives::Payload::TrialClaim(c) => {
-                payload::trial::admit(&self.state, self.spec, &self.env, self.trials, sender, c)?;
+                payload::trial::admit(&self.state, &self.spec, &self.env, self.trials, sender, c)?;
                 Ok(true)
             }
             crate::primitives::Payload::FraudProof(f) => payload::fraud::admit(&self.state, f).map(|_| false),
@@ -213,7 +218,7 @@ impl<'a, R: StateReader> BlockExecutor<'a, R> {
     ) -> Result<Result<(), TxFailure>, StateError> {
         let mut ctx = Ctx {
             state: &mut self.state,
-            spec: self.spec,
+            spec: &self.spec,
             env: &self.env,
             supply,
             tx_hash,
@@ -227,7 +232,7 @@ impl<'a, R: StateReader> BlockExecutor<'a, R> {
     /// The end-of-block hook, then every change and outcome.
     pub fn finish(mut self) -> Result<BlockOutcome, StateError> {
         let overflow = || StateError("supply overflow".into());
-        let reward = block_reward(self.spec, self.env.height);
+        let reward = block_reward(&self.spec, self.env.height);
         let treasury_cut = self
             .fees
             .checked_mul(u128::from(self.spec.economy.fees.treasury_share_bps))
@@ -256,8 +261,8 @@ impl<'a, R: StateReader> BlockExecutor<'a, R> {
         self.state.commit_tx(EventCause::Maturity)?;
         payload::stake::release(&mut self.state, height)?;
         self.state.commit_tx(EventCause::Unbonded)?;
-        if validators::is_boundary(self.spec, self.env.height) {
-            validators::on_boundary(&mut self.state, self.spec)?;
+        if validators::is_boundary(&self.spec, self.env.height) {
+            validators::on_boundary(&mut self.state, &self.spec)?;
             self.state.commit_tx(EventCause::Epoch)?;
         }
         let receipts_root = receipts_root(&self.outcomes);

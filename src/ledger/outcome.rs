@@ -112,6 +112,12 @@ pub enum TxFailure {
     #[codec(index = 22)]
     #[error("job allows {max_units} units, more than validators referee ({limit})")]
     NotRefereeable { max_units: u64, limit: u64 },
+    #[codec(index = 24)]
+    #[error("only the chain's authority may update parameters")]
+    NotAuthority,
+    #[codec(index = 25)]
+    #[error("parameter update rejected: {0}")]
+    ParamInvalid(String),
     #[codec(index = 23)]
     #[error("a job of more than {limit} units needs at least 3 verifiers (it allows {max_units} with {verifiers})")]
     NeedsVerifiers { max_units: u64, limit: u64, verifiers: u8 },

@@ -73,6 +73,9 @@ pub enum StateKey {
     /// The referee's verdict on a receipt challenged by an address.
     #[codec(index = 17)]
     Verdict(Hash, Address),
+    /// Economy parameters set by PARAM_UPDATE, in force from the block after.
+    #[codec(index = 18)]
+    Params,
 }
 
 /// Read access to the state as of the parent block.

@@ -167,3 +167,13 @@ pub struct FraudProof {
     #[codec(compact)]
     pub bond: u128,
 }
+
+/// PARAM_UPDATE: the chain's authority (dev and PoA chains) sets one economy parameter,
+/// effective from the next block.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct ParamUpdate {
+    /// The parameter's name in the chain spec's `economy` section, e.g. `challenge_blocks`.
+    pub name: String,
+    #[codec(compact)]
+    pub value: u128,
+}

@@ -268,7 +268,7 @@ fn state_encodings_and_keys() {
 #[test]
 fn dev_chain_spec_and_genesis() {
     let spec = ChainSpec::load("dev").unwrap();
-    assert_eq!(spec.hash(), h("0x0f62b080968f504dd8a76df168c597919c5a0986b3c795bf4ab696cd1d14b950"));
+    assert_eq!(spec.hash(), h("0xb27ac9d610492bca634499c97f3bdd4da7275bafb7befde3ef67fba14ada1494"));
 
     let diff = StateDiff::genesis(&spec, &spec.genesis().unwrap()).unwrap();
     assert_eq!(diff.supply.total, 1_006_010_000_000_000_000);
@@ -293,7 +293,7 @@ fn dev_chain_spec_and_genesis() {
     assert_scale(
         &genesis.header,
         concat!(
-            "0f62b080968f504dd8a76df168c597919c5a0986b3c795bf4ab696cd1d14b950",
+            "b27ac9d610492bca634499c97f3bdd4da7275bafb7befde3ef67fba14ada1494",
             "0000000000000000",
             "00a8da769b010000",
             "0000000000000000000000000000000000000000000000000000000000000000",
@@ -304,7 +304,7 @@ fn dev_chain_spec_and_genesis() {
             "0000000000000000000000000000000000000000000000000000000000000000",
         ),
     );
-    assert_eq!(genesis.hash(), h("0xdcb2d0e8d71dda4de8216ecb9cc92605331fcf570d0d8fb2d38a45ae8c467555"));
+    assert_eq!(genesis.hash(), h("0x186882424389fec21cd0e7df4472ab8f845c372f3985e4207518d8b917b74fc2"));
 }
 
 #[test]
@@ -509,4 +509,11 @@ fn fraud_proof_vector() {
             "02286bee", // compact 1e9: (1e9 << 2) | 0b10, 4 bytes LE
         ),
     );
+}
+
+#[test]
+fn param_update_vector() {
+    use super::economy::ParamUpdate;
+    let p = ParamUpdate { name: "challenge_blocks".into(), value: 5 };
+    assert_scale(&Payload::ParamUpdate(p), concat!("0b", "40", "6368616c6c656e67655f626c6f636b73", "14"));
 }

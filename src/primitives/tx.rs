@@ -1,7 +1,7 @@
 //! Transactions: the signed envelope every state change arrives in.
 
 use super::address::Address;
-use super::economy::{Delegation, FraudProof, JobCancel, JobPost, ReceiptClaim, StakeAmount, TrialClaim};
+use super::economy::{Delegation, FraudProof, JobCancel, JobPost, ParamUpdate, ReceiptClaim, StakeAmount, TrialClaim};
 use super::hash::{tag, Hash};
 use super::keys::{KeyError, Keypair, PublicKey, Signature};
 use parity_scale_codec::{Decode, Encode};
@@ -70,6 +70,9 @@ pub enum Payload {
     /// A bonded challenge to a pending receipt, refereed by re-execution.
     #[codec(index = 10)]
     FraudProof(FraudProof),
+    /// An authority-gated parameter change.
+    #[codec(index = 11)]
+    ParamUpdate(ParamUpdate),
 }
 
 impl Payload {
@@ -96,6 +99,7 @@ impl Payload {
             Payload::Undelegate(_) => "UNDELEGATE",
             Payload::TrialClaim(_) => "TRIAL_CLAIM",
             Payload::FraudProof(_) => "FRAUD_PROOF",
+            Payload::ParamUpdate(_) => "PARAM_UPDATE",
         }
     }
 }

@@ -178,6 +178,44 @@ pub(super) fn check_job_blobs(ctx: &Ctx, tx: &crate::primitives::SignedTx) -> Rp
 }
 
 pub(super) fn register(m: &mut RpcModule<Ctx>) -> Result<(), jsonrpsee::core::RegisterMethodError> {
+    m.register_async_method("admin_setParam", |p, ctx, ext| async move {
+        ctx.check_unsafe("admin_setParam", &ext)?;
+        let args = Args::parse(&p, &["name", "value"])?;
+        let name: String = args.required(0)?;
+        let value: u128 = match args.raw(1) {
+            Some(v) => crate::primitives::serde_amount::deserialize(v.clone())
+                .map_err(|e| invalid_params(format!("param `value`: {e}")))?,
+            None => return Err(invalid_params("missing param `value`")),
+        };
+        let spec = ctx.node.spec().clone();
+        let not_here = || {
+            err(
+                super::errors::NOT_AUTHORITY,
+                "this chain has no authority, or its key is not a dev key this node knows: sign a PARAM_UPDATE with `ergon tx` instead",
+            )
+        };
+        let authority = spec.authority.as_deref().ok_or_else(not_here)?;
+        let key = crate::primitives::DEV_KEY_NAMES
+            .iter()
+            .filter_map(|n| spec.dev_key(n))
+            .find(|k| Address::from_public_key(&k.public()).to_bech32(spec.hrp()) == authority)
+            .ok_or_else(not_here)?;
+        let sender = Address::from_public_key(&key.public());
+        let nonce = ctx.node.store().account(&sender).map_err(internal)?.unwrap_or_default().nonce.saturating_add(1);
+        let payload = crate::primitives::Payload::ParamUpdate(crate::primitives::ParamUpdate { name, value });
+        let tx = crate::primitives::Tx {
+            chain_id: spec.chain_id.clone(),
+            sender: key.public(),
+            nonce,
+            fee: 0,
+            priority: crate::primitives::Priority::Normal,
+            payload,
+        };
+        let tx = crate::ledger::fees::with_required_fee(&spec, tx).ok_or_else(|| internal("fee overflow"))?.sign(&key);
+        let hash = ctx.node.submit(tx).await.map_err(super::errors::submit)?;
+        RpcResult::Ok(json!({"txHash": hash}))
+    })?;
+
     m.register_method("blob_put", |p, ctx, _| -> RpcResult<Value> {
         let args = Args::parse(&p, &["data"])?;
         let text: String = args.required(0)?;
@@ -304,10 +342,16 @@ pub(super) fn register(m: &mut RpcModule<Ctx>) -> Result<(), jsonrpsee::core::Re
     })?;
 
     m.register_method("economy_params", |_, ctx, _| -> RpcResult<Value> {
-        let spec = ctx.node.spec();
+        use crate::ledger::payload::params;
+        let store = ctx.node.store();
+        let updates = params::updates(store.as_ref()).map_err(internal)?;
+        let updated = params::effective(ctx.node.spec(), &updates).map_err(internal)?;
+        let spec = updated.as_ref().unwrap_or(ctx.node.spec());
         let mut v = serde_json::to_value(&spec.economy).map_err(internal)?;
         // What a trial claim's work needs here: the difficulty for a new account.
         v["trialDifficultyBits"] = json!(crate::ledger::payload::trial::difficulty(spec));
+        v["authority"] = json!(spec.authority);
+        v["updates"] = updates.iter().map(|(name, value)| json!({"name": name, "value": value.to_string()})).collect();
         Ok(v)
     })?;
 

@@ -66,6 +66,10 @@ pub const BOND_TOO_LOW: i32 = 1092;
 pub const NOT_REFEREEABLE: i32 = 1093;
 /// This node lacks the blobs to referee the fraud proof.
 pub const REFEREE_BLOBS: i32 = 1094;
+/// A PARAM_UPDATE not from the chain's authority, or admin_setParam on a node without its key.
+pub const NOT_AUTHORITY: i32 = 1095;
+/// A parameter update the chain's rules refuse (unknown name, out of range, inconsistent).
+pub const PARAM_INVALID: i32 = 1096;
 pub const UNSAFE_METHOD: i32 = 1020;
 pub const FAUCET: i32 = 1021;
 pub const UNKNOWN_HEIGHT: i32 = 1030;
@@ -108,6 +112,8 @@ pub fn failure_code(f: &TxFailure) -> i32 {
         TxFailure::ReceiptNotPending { .. } => RECEIPT_NOT_PENDING,
         TxFailure::BondTooLow { .. } => BOND_TOO_LOW,
         TxFailure::NotRefereeable { .. } | TxFailure::NeedsVerifiers { .. } => NOT_REFEREEABLE,
+        TxFailure::NotAuthority => NOT_AUTHORITY,
+        TxFailure::ParamInvalid(_) => PARAM_INVALID,
     }
 }
 

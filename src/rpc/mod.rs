@@ -313,7 +313,7 @@ fn module(ctx: Ctx) -> Result<RpcModule<Ctx>, jsonrpsee::core::RegisterMethodErr
 impl Ctx {
     /// Unsafe methods answer when the node allows them, and never a page from another
     /// machine, whatever `--rpc-cors` admits.
-    fn check_unsafe(&self, method: &str, ext: &jsonrpsee::Extensions) -> RpcResult<()> {
+    pub(super) fn check_unsafe(&self, method: &str, ext: &jsonrpsee::Extensions) -> RpcResult<()> {
         if !self.allow_unsafe {
             return Err(err(
                 UNSAFE_METHOD,

@@ -6,7 +6,8 @@ use crate::chainspec::ChainSpec;
 use crate::node::ChainEventHead;
 use crate::primitives::{
     serde_amount, Address, Block, CommitCertificate, ComputeReceipt, Delegation, FraudProof, Hash, JobCancel, JobPost,
-    Payload, Priority, PublicKey, ReceiptClaim, Signature, SignedTx, StakeAmount, Transfer, TrialClaim, Tx,
+    ParamUpdate, Payload, Priority, PublicKey, ReceiptClaim, Signature, SignedTx, StakeAmount, Transfer, TrialClaim,
+    Tx,
 };
 use jsonrpsee::types::ErrorObjectOwned;
 use serde::{Deserialize, Serialize};
@@ -96,6 +97,14 @@ struct JsonDelegation {
 struct JsonAmount {
     #[serde(with = "serde_amount")]
     amount: u128,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonParamUpdate {
+    name: String,
+    #[serde(with = "serde_amount")]
+    value: u128,
 }
 
 #[derive(Deserialize)]
@@ -230,9 +239,9 @@ impl JsonTx {
                 Ok(Payload::Batch(ts))
             }
             kind @ ("JOB_POST" | "JOB_CANCEL" | "RECEIPT_CLAIM" | "STAKE" | "UNSTAKE" | "DELEGATE" | "UNDELEGATE"
-            | "TRIAL_CLAIM" | "FRAUD_PROOF") => self.economy_payload(kind, spec),
+            | "TRIAL_CLAIM" | "FRAUD_PROOF" | "PARAM_UPDATE") => self.economy_payload(kind, spec),
             other => Err(decode_err(format!(
-                "unknown tx type {other:?}: expected TRANSFER, BATCH, JOB_POST, JOB_CANCEL, RECEIPT_CLAIM, STAKE, UNSTAKE, DELEGATE, UNDELEGATE, TRIAL_CLAIM or FRAUD_PROOF"
+                "unknown tx type {other:?}: expected TRANSFER, BATCH, JOB_POST, JOB_CANCEL, RECEIPT_CLAIM, STAKE, UNSTAKE, DELEGATE, UNDELEGATE, TRIAL_CLAIM, FRAUD_PROOF or PARAM_UPDATE"
             ))),
         }
     }
@@ -260,6 +269,10 @@ impl JsonTx {
             "JOB_CANCEL" => Payload::JobCancel(JobCancel { job_id: parse::<JsonJobCancel>(p, kind)?.job_id }),
             "RECEIPT_CLAIM" => Payload::ReceiptClaim(Box::new(parse::<JsonReceiptClaim>(p, kind)?.to_claim(spec)?)),
             "STAKE" => Payload::Stake(StakeAmount { amount: parse::<JsonAmount>(p, kind)?.amount }),
+            "PARAM_UPDATE" => {
+                let u: JsonParamUpdate = parse(p, kind)?;
+                Payload::ParamUpdate(ParamUpdate { name: u.name, value: u.value })
+            }
             "FRAUD_PROOF" => {
                 let f: JsonFraudProof = parse(p, kind)?;
                 Payload::FraudProof(FraudProof {
@@ -358,6 +371,7 @@ pub fn payload_to_json(p: &Payload, hrp: &str) -> Value {
         Payload::TrialClaim(c) => {
             json!({"anchorHeight": c.anchor_height, "anchorHash": c.anchor_hash, "powNonce": c.pow_nonce})
         }
+        Payload::ParamUpdate(u) => json!({"name": u.name, "value": u.value.to_string()}),
         Payload::FraudProof(f) => json!({
             "receiptId": f.receipt_id,
             "outputHash": f.output_hash,

@@ -580,3 +580,42 @@ fn devnet_cheat_ends_with_the_cheater_slashed() {
     assert!(out.stdout.contains("challenged: receipt"), "{}", out.stdout);
     assert!(out.stdout.contains("refunded: job"), "{}", out.stdout);
 }
+
+/// admin_setParam on a dev node: the authority's PARAM_UPDATE, in force from the next block,
+/// shown by economy_params and applied by the ledger (a trial claim gets the new credits).
+#[test]
+fn admin_set_param_changes_the_economy_from_the_next_block() {
+    let (dir, home) = (tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir"));
+    let node = Node::start(dir.path(), &[]);
+    let h = home.path();
+    let r = node.call("admin_setParam", json!(["trial_credits", "5000000000"]));
+    let hash = r["txHash"].as_str().expect("txHash").to_string();
+    node.wait_included(&hash);
+    let p = node.call("economy_params", json!([]));
+    assert_eq!(p["trial_credits"], "5000000000", "{p}");
+    assert_eq!(p["updates"][0]["name"], "trial_credits", "{p}");
+    assert_eq!(p["authority"], ALICE, "{p}");
+    let key_file = h.join("new.key");
+    std::fs::write(&key_file, hex::encode([0x6c; 32])).expect("write key");
+    let v = cli(&node, h, &["trial", "claim", "--from", key_file.to_str().expect("utf-8"), "--wait", "--json"]);
+    assert_eq!(v["status"], "included", "{v}");
+    let who = addr(&Keypair::from_secret([0x6c; 32]));
+    assert_eq!(field(&account(&node, &who), "balance"), 5_000_000_000);
+    // Refused: an unknown parameter, an unsound value, and a PARAM_UPDATE from bob.
+    let (code, msg) = node.call_err("admin_setParam", json!(["halving_interval", 1]));
+    assert!(code == 1013 && msg.contains("not a parameter"), "{code} {msg}");
+    let (code, msg) = node.call_err("admin_setParam", json!({"name": "burn_bps", "value": 20000}));
+    assert!(code == 1096 && msg.contains("burn_bps"), "{code} {msg}");
+    let bob = Keypair::dev("bob");
+    let tx = Tx {
+        chain_id: CHAIN_ID.into(),
+        sender: bob.public(),
+        nonce: account(&node, BOB)["nonce"].as_u64().expect("nonce") + 1,
+        fee: 0,
+        priority: Priority::Normal,
+        payload: Payload::ParamUpdate(ergon::primitives::ParamUpdate { name: "burn_bps".into(), value: 0 }),
+    };
+    let tx = ergon::ledger::fees::with_required_fee(&dev_spec(), tx).expect("fee").sign(&bob);
+    let (code, msg) = node.send_err(&tx);
+    assert_eq!(code, 1095, "{msg}");
+}

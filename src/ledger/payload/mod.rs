@@ -5,6 +5,7 @@
 
 pub mod fraud;
 pub mod job;
+pub mod params;
 pub mod receipt;
 pub mod stake;
 mod transfer;
@@ -18,7 +19,7 @@ use crate::primitives::{Address, Hash, Payload, PublicKey, Tx};
 /// Everything a payload's effect may read or change.
 pub(super) struct Ctx<'s, 'a, R> {
     pub state: &'s mut Overlay<'a, R>,
-    pub spec: &'a ChainSpec,
+    pub spec: &'s ChainSpec,
     pub env: &'s BlockEnv,
     pub supply: &'s mut Supply,
     /// The tx's hash (a JOB_POST's job id).
@@ -38,6 +39,7 @@ pub(super) fn check(spec: &ChainSpec, tx: &Tx) -> Result<(), TxInvalid> {
         Payload::Delegate(d) | Payload::Undelegate(d) => stake::check_delegation(d),
         Payload::TrialClaim(c) => trial::check(spec, tx, c),
         Payload::FraudProof(f) => fraud::check(f),
+        Payload::ParamUpdate(u) => params::check(spec, u),
         Payload::JobCancel(_) | Payload::ReceiptClaim(_) => Ok(()),
     }
 }
@@ -51,6 +53,7 @@ pub(super) fn computation_cost(s: &FeeSchedule, payload: &Payload) -> Option<u12
         Payload::Stake(_) | Payload::Unstake(_) | Payload::Delegate(_) | Payload::Undelegate(_) => Some(stake::cost(s)),
         Payload::TrialClaim(_) => Some(0),
         Payload::FraudProof(_) => Some(fraud::cost(s)),
+        Payload::ParamUpdate(_) => Some(params::cost(s)),
     }
 }
 
@@ -67,7 +70,8 @@ pub fn spend(payload: &Payload) -> Option<u128> {
         | Payload::ReceiptClaim(_)
         | Payload::Unstake(_)
         | Payload::Undelegate(_)
-        | Payload::TrialClaim(_) => Some(0),
+        | Payload::TrialClaim(_)
+        | Payload::ParamUpdate(_) => Some(0),
     }
 }
 
@@ -88,5 +92,6 @@ pub(super) fn apply<R: StateReader>(
         Payload::Undelegate(d) => stake::undelegate(ctx, d),
         Payload::TrialClaim(_) => trial::claim(ctx),
         Payload::FraudProof(f) => fraud::challenge(ctx, f),
+        Payload::ParamUpdate(u) => params::update(ctx, u),
     }
 }

@@ -917,3 +917,48 @@ fn jobs_too_large_to_referee_need_three_verifiers() {
     assert_eq!(out[0].result, Err(TxFailure::NeedsVerifiers { max_units: limit + 1, limit, verifiers: 2 }));
     assert_eq!(out[1].result, Ok(()));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Parameter updates.
+// ---------------------------------------------------------------------------------------------
+
+fn param(c: &Chain, who: &Keypair, name: &str, value: u128) -> SignedTx {
+    let p = crate::primitives::ParamUpdate { name: name.into(), value };
+    signed(&c.spec, who, next_nonce(c, who), Payload::ParamUpdate(p))
+}
+
+/// The authority's update is in force from the next block, for every rule that reads it;
+/// anyone else's fails; unknown names and unsound values are refused.
+#[test]
+fn param_updates_by_the_authority_take_effect_next_block() {
+    let (mut c, total) = economy_chain();
+    assert_eq!(c.spec.authority.as_deref(), Some(addr("alice").to_bech32("ait").as_str()));
+    let tx = param(&c, &key("alice"), "challenge_blocks", 5);
+    let bob_tx = param(&c, &key("bob"), "challenge_blocks", 1);
+    let (out, _) = c.block(addr("alice"), &[tx, bob_tx]);
+    assert_eq!(out[0].result, Ok(()));
+    assert_eq!(out[1].result, Err(TxFailure::NotAuthority));
+    let updates = crate::ledger::payload::params::updates(&c.state).unwrap();
+    assert_eq!(updates, vec![("challenge_blocks".to_string(), 5)]);
+    // A receipt claimed now matures 5 blocks later, not 20.
+    let bob = key("bob");
+    let job = post(&c, &bob, 1_000, 100, addr("dave"), c.height + 50);
+    let job_id = job.hash();
+    c.block(addr("alice"), &[job]);
+    let r = receipt_for(&c, job_id, &key("eve"), 10, 0x61);
+    let id = r.receipt_id;
+    let claim_tx = claim(&c, r, &key("eve"), &key("dave"), next_nonce(&c, &key("eve")));
+    c.block(addr("alice"), &[claim_tx]);
+    let rec: ReceiptRecord = record(&c, StateKey::Receipt(id)).unwrap();
+    assert_eq!(rec.matures_at, c.height + 5);
+    assert_supply(&c, total);
+    // Unknown names are stateless errors; unsound combinations fail in the block.
+    let unknown = param(&c, &key("alice"), "halving_interval", 1);
+    assert!(matches!(check_stateless(&c.spec, &unknown), Err(TxInvalid::Payload { field: "name", .. })));
+    let too_big = param(&c, &key("alice"), "burn_bps", 20_000);
+    let (out, _) = c.block(addr("alice"), &[too_big]);
+    assert!(matches!(&out[0].result, Err(TxFailure::ParamInvalid(m)) if m.contains("burn_bps")), "{out:?}");
+    let min_over_max = param(&c, &key("alice"), "pow_difficulty_min", 60);
+    let (out, _) = c.block(addr("alice"), &[min_over_max]);
+    assert!(matches!(&out[0].result, Err(TxFailure::ParamInvalid(_))), "{out:?}");
+}
