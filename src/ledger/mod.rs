@@ -40,6 +40,7 @@ pub mod history;
 pub mod outcome;
 pub mod payload;
 mod queue;
+pub mod reputation;
 mod slash;
 pub mod state;
 pub mod tree;

@@ -76,6 +76,9 @@ pub enum StateKey {
     /// Economy parameters set by PARAM_UPDATE, in force from the block after.
     #[codec(index = 18)]
     Params,
+    /// An account's reputation counters.
+    #[codec(index = 19)]
+    Reputation(Address),
 }
 
 /// Read access to the state as of the parent block.

@@ -216,6 +216,30 @@ pub(super) fn register(m: &mut RpcModule<Ctx>) -> Result<(), jsonrpsee::core::Re
         RpcResult::Ok(json!({"txHash": hash}))
     })?;
 
+    m.register_method("reputation_get", |p, ctx, _| -> RpcResult<Value> {
+        use crate::ledger::economy_math::{reputation_or_new, reputation_tier, stake_weight_wad};
+        let args = Args::parse(&p, &["address"])?;
+        let text: String = args.required(0)?;
+        let address = parse_address(&text, &ctx.node)?;
+        let store = ctx.node.store();
+        let c = crate::ledger::reputation::read(store.as_ref(), &address).map_err(internal)?;
+        let acc = store.account(&address).map_err(internal)?.unwrap_or_default();
+        let unit = 10u128.pow(u32::from(ctx.node.spec().token.decimals));
+        let stake_tokens = acc.staked / unit.max(1);
+        let score = reputation_or_new(c.accepted, c.failed, c.signed, c.expected, stake_tokens);
+        Ok(json!({
+            "address": address.to_bech32(ctx.node.spec().hrp()),
+            "score": wad_decimal(score),
+            "scoreWad": score.to_string(),
+            "tier": reputation_tier(score).name(),
+            "receiptsAccepted": c.accepted,
+            "receiptsFailed": c.failed,
+            "precommitsSigned": c.signed,
+            "precommitsExpected": c.expected,
+            "stakeWeight": wad_decimal(stake_weight_wad(stake_tokens)),
+        }))
+    })?;
+
     m.register_method("blob_put", |p, ctx, _| -> RpcResult<Value> {
         let args = Args::parse(&p, &["data"])?;
         let text: String = args.required(0)?;

@@ -558,6 +558,12 @@ fn a_wrong_receipt_is_challenged_from_the_cli_and_slashed() {
     // Bob paid only the job's fee in the end.
     let fee_only = field(&bob0, "balance") - field(&account(&node, BOB), "balance");
     assert!(fee_only < 10_000, "bob got the price back: {fee_only}");
+    // The miner's reputation: one receipt, overturned, so accuracy 0 and the lowest tier.
+    let rep = node.call("reputation_get", json!([EVE]));
+    assert_eq!((rep["receiptsAccepted"].as_u64(), rep["receiptsFailed"].as_u64()), (Some(0), Some(1)), "{rep}");
+    assert_eq!((rep["score"].as_str(), rep["tier"].as_str()), (Some("0"), Some("Restricted")), "{rep}");
+    let fresh = node.call("reputation_get", json!([BOB]));
+    assert_eq!((fresh["score"].as_str(), fresh["tier"].as_str()), (Some("0.5"), Some("Probation")), "{fresh}");
     // A second challenge is refused: the receipt is no longer pending.
     let err = cli_fails(&node, h, &["receipt", "challenge", &receipt_id, "--from", "charlie", "--force"]);
     assert!(err.contains("code 1091"), "{err}");

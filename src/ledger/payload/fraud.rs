@@ -207,6 +207,7 @@ pub(super) fn challenge<R: StateReader>(
     (s.total, s.minted, s.minted_compute, s.burned, s.verified_units) = (total, m, compute, burned, verified);
     rec.status = ReceiptStatus::Invalidated;
     ctx.state.put(StateKey::Receipt(p.receipt_id), &rec);
+    crate::ledger::reputation::overturned(ctx.state, rec.miner)?;
     job.status = JobStatus::Refunded;
     ctx.state.put(StateKey::Job(rec.job_id), &job);
     ctx.state.put(StateKey::Verdict(p.receipt_id, ctx.sender), &verdict);

@@ -199,6 +199,7 @@ fn settle<R: StateReader>(
     };
     ctx.state.put(StateKey::Receipt(r.receipt_id), &record);
     queue::push(ctx.state, Queue::Maturing, matures_at, &r.receipt_id)?;
+    crate::ledger::reputation::accepted(ctx.state, r.miner)?;
     job.status = JobStatus::Claimed;
     job.receipt = Some(r.receipt_id);
     ctx.state.put(StateKey::Job(r.job_id), &job);

@@ -793,6 +793,8 @@ fn a_wrong_receipt_is_refereed_slashed_and_refunded() {
             c.state.acc(&addr("ferdie")),
         );
         assert!(eve0.pending > 0 && c.state.supply.minted_compute > 0);
+        let rep = crate::ledger::reputation::read(&c.state, &addr("eve")).unwrap();
+        assert_eq!((rep.accepted, rep.failed), (1, 0));
 
         let bond = c.spec.economy.challenge_bond;
         let proof = fraud(&c, &key("ferdie"), id, bond);
@@ -817,6 +819,8 @@ fn a_wrong_receipt_is_refereed_slashed_and_refunded() {
         assert_eq!((v.output_hash, v.units, v.miner_slashed), (Some(real_output), real_units, miner_cut));
         assert_eq!(record::<ReceiptRecord>(&c, StateKey::Receipt(id)).unwrap().status, ReceiptStatus::Invalidated);
         assert_eq!(record::<Job>(&c, StateKey::Job(job)).unwrap().status, JobStatus::Refunded);
+        let rep = crate::ledger::reputation::read(&c.state, &addr("eve")).unwrap();
+        assert_eq!((rep.accepted, rep.failed), (0, 1), "the overturned receipt counts as failed");
         assert_eq!(c.state.supply.minted_compute, 0, "the mint is undone");
         assert_eq!(c.state.supply.verified_units, 0);
         assert_supply(&c, total);

@@ -1,0 +1,42 @@
+//! Reputation counters (seed 002): per account, receipts accepted and receipts a fraud proof
+//! overturned (accuracy), and precommits signed against those expected (uptime). The score,
+//! `accuracy² × uptime × stake weight` in fixed point, is computed from them when read
+//! ([`crate::ledger::economy_math::reputation_or_new`]); a new account scores 0.5.
+//!
+//! Counted today: a miner's accepted receipts (RECEIPT_CLAIM) and failed ones (an upheld
+//! FRAUD_PROOF moves one from accepted to failed). Uptime counters stay zero until blocks
+//! carry their parent's precommits.
+
+use super::{Overlay, StateError, StateKey, StateReader};
+use crate::primitives::Address;
+use parity_scale_codec::{Decode, Encode};
+
+/// An account's counters, under [`StateKey::Reputation`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Encode, Decode)]
+pub struct Counters {
+    pub accepted: u64,
+    pub failed: u64,
+    pub signed: u64,
+    pub expected: u64,
+}
+
+pub fn read<R: StateReader + ?Sized>(state: &R, who: &Address) -> Result<Counters, StateError> {
+    Ok(super::read(state, &StateKey::Reputation(*who))?.unwrap_or_default())
+}
+
+/// Records a receipt of `miner` accepted.
+pub(crate) fn accepted<R: StateReader>(state: &mut Overlay<'_, R>, miner: Address) -> Result<(), StateError> {
+    let mut c = state.get::<Counters>(&StateKey::Reputation(miner))?.unwrap_or_default();
+    c.accepted = c.accepted.saturating_add(1);
+    state.put(StateKey::Reputation(miner), &c);
+    Ok(())
+}
+
+/// Records that a receipt of `miner` accepted earlier was shown wrong.
+pub(crate) fn overturned<R: StateReader>(state: &mut Overlay<'_, R>, miner: Address) -> Result<(), StateError> {
+    let mut c = state.get::<Counters>(&StateKey::Reputation(miner))?.unwrap_or_default();
+    c.accepted = c.accepted.saturating_sub(1);
+    c.failed = c.failed.saturating_add(1);
+    state.put(StateKey::Reputation(miner), &c);
+    Ok(())
+}
