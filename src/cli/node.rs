@@ -77,7 +77,7 @@ pub struct NodeArgs {
     #[arg(long, default_value_t = 50)]
     max_peers: u32,
     /// Mine: run open jobs in the job VM and claim them with receipts from this key (a staked
-    /// account: dev name, keystore address or key file). Repeatable: each job goes to one.
+    /// account: a dev name or a key file, like --validator-key). Repeatable: each job goes to one.
     #[arg(long)]
     miner: Vec<String>,
     /// Coordinate: attest receipts for jobs that name this key's address, after running them
@@ -235,7 +235,7 @@ pub fn run(args: NodeArgs) -> Result<()> {
         }
     }
     let keys = |names: &[String]| -> Result<Vec<Keypair>> {
-        names.iter().map(|n| super::wallet::resolve_key(&spec, n, &base)).collect()
+        names.iter().map(|n| load_key(&spec, n)).collect()
     };
     if args.miner.is_empty() && !args.coordinator.is_empty() {
         bail!("--coordinator attests the receipts of this node's miners: give --miner too");
@@ -244,7 +244,7 @@ pub fn run(args: NodeArgs) -> Result<()> {
         Ok(ergon::node::compute::ComputeRoles {
             miners: keys(&args.miner)?,
             coordinators: keys(&args.coordinator)?,
-            verifier: args.verifier.as_ref().map(|v| super::wallet::resolve_key(&spec, v, &base)).transpose()?,
+            verifier: args.verifier.as_ref().map(|v| load_key(&spec, v)).transpose()?,
             cheat: args.cheat,
         })
     });
