@@ -234,9 +234,7 @@ pub fn run(args: NodeArgs) -> Result<()> {
             );
         }
     }
-    let keys = |names: &[String]| -> Result<Vec<Keypair>> {
-        names.iter().map(|n| load_key(&spec, n)).collect()
-    };
+    let keys = |names: &[String]| -> Result<Vec<Keypair>> { names.iter().map(|n| load_key(&spec, n)).collect() };
     if args.miner.is_empty() && !args.coordinator.is_empty() {
         bail!("--coordinator attests the receipts of this node's miners: give --miner too");
     }

@@ -170,13 +170,18 @@ pub(super) fn challenge<R: StateReader>(
     client.balance = balance;
     ctx.state.set_account(job.client, client);
 
-    // Slash: the miner at least what it would have gained; the coordinator its share.
+    // Slash: the miner at least what it would have gained; the coordinator its share. Stake
+    // that started unbonding is slashable too (after the stake itself), so unstaking right
+    // after a claim does not escape a challenge.
     let mut slashed = 0u128;
     for (who, at_least) in [(rec.miner, miner_gets), (rec.coordinator, 0)] {
         let mut acc = ctx.state.account(&who)?;
-        let Some(rate) = bps(acc.staked, e.slash_invalid_result_bps) else { return overflow };
-        let cut = rate.max(at_least).min(acc.staked);
-        acc.staked = acc.staked.saturating_sub(cut);
+        let Some(slashable) = acc.staked.checked_add(acc.unbonding) else { return overflow };
+        let Some(rate) = bps(slashable, e.slash_invalid_result_bps) else { return overflow };
+        let cut = rate.max(at_least).min(slashable);
+        let from_stake = cut.min(acc.staked);
+        acc.staked = acc.staked.saturating_sub(from_stake);
+        acc.unbonding = acc.unbonding.saturating_sub(cut.saturating_sub(from_stake));
         ctx.state.set_account(who, acc);
         if who == rec.miner {
             verdict.miner_slashed = cut;

@@ -157,6 +157,9 @@ pub(crate) fn release<R: StateReader>(state: &mut Overlay<'_, R>, height: u64) -
     let overflow = || StateError("releasing an unbonding entry overflows".into());
     for (who, amount) in entries {
         let mut acc = state.account(&who)?;
+        // A slash may have taken part of the unbonding pool (see `fraud`): entries release
+        // what is left, oldest first, so the account never gets back what was slashed.
+        let amount = amount.min(acc.unbonding);
         acc.unbonding = acc.unbonding.checked_sub(amount).ok_or_else(overflow)?;
         acc.balance = acc.balance.checked_add(amount).ok_or_else(overflow)?;
         acc.unbonding_entries = acc.unbonding_entries.saturating_sub(1);

@@ -966,3 +966,35 @@ fn param_updates_by_the_authority_take_effect_next_block() {
     let (out, _) = c.block(addr("alice"), &[min_over_max]);
     assert!(matches!(&out[0].result, Err(TxFailure::ParamInvalid(_))), "{out:?}");
 }
+
+/// A miner that unstakes everything right after a wrong claim is still slashed, from its
+/// unbonding stake, and the unbonding entry releases only what is left.
+#[test]
+fn unstaking_after_a_wrong_claim_does_not_escape_the_slash() {
+    let (mut c, total, job, _, real_units) = refereed_job();
+    let eve = key("eve");
+    let r = receipt_for(&c, job, &eve, real_units, 0x54); // output Hash([9; 32]): wrong
+    let id = r.receipt_id;
+    let claim_tx = claim(&c, r, &eve, &key("dave"), next_nonce(&c, &eve));
+    c.block(addr("alice"), &[claim_tx]);
+    let staked = c.state.acc(&addr("eve")).staked;
+    let unstake = signed(&c.spec, &eve, next_nonce(&c, &eve), Payload::Unstake(StakeAmount { amount: staked }));
+    c.block(addr("alice"), &[unstake]);
+    let before = c.state.acc(&addr("eve"));
+    assert_eq!((before.staked, before.unbonding), (0, staked));
+    let proof = fraud(&c, &key("ferdie"), id, c.spec.economy.challenge_bond);
+    let (out, _) = c.block(addr("alice"), &[proof]);
+    assert_eq!(out[0].result, Ok(()));
+    let v: crate::ledger::payload::fraud::Verdict = record(&c, StateKey::Verdict(id, addr("ferdie"))).unwrap();
+    assert!(v.upheld && v.miner_slashed > 0);
+    let after = c.state.acc(&addr("eve"));
+    assert_eq!(after.unbonding, staked - v.miner_slashed, "slashed from the unbonding stake");
+    assert_supply(&c, total);
+    for _ in 0..c.spec.economy.unbonding_period + 1 {
+        c.block(addr("alice"), &[]);
+    }
+    let released = c.state.acc(&addr("eve"));
+    assert_eq!((released.unbonding, released.unbonding_entries), (0, 0));
+    assert_eq!(released.balance, after.balance + staked - v.miner_slashed, "only what was left comes back");
+    assert_supply(&c, total);
+}
