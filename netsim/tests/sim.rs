@@ -123,7 +123,7 @@ fn four_validators(name: &str, nodes: usize, duration: u64) -> Scenario {
 #[test]
 fn an_equivocating_validator_is_recorded_and_the_others_go_on() {
     let mut s = four_validators("equivocation", 6, 15);
-    s.byzantine = vec![Byzantine { validator: 3, kind: ByzantineKind::Equivocate, from: Some(secs(2)), until: None }];
+    s.byzantine = vec![Byzantine { node: 3, kind: ByzantineKind::Equivocate, from: Some(secs(2)), until: None }];
     s.expect = vec![Expect::Evidence { against: 3, included: false }];
     s.liveness_window = secs(10);
     let r = run(&s);
