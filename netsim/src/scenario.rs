@@ -775,4 +775,62 @@ mod tests {
         let err = Scenario::from_toml(&bad).unwrap_err().to_string();
         assert!(err.contains("node 9 does not exist"), "{err}");
     }
+
+    const COMPUTE: &str = r#"
+        nodes = 4
+        validators = 2
+        duration = "10s"
+        [compute]
+        jobs = 4
+        miner_node = 3
+        miners = ["eve"]
+        verifier_node = 2
+        verifier = "ferdie"
+    "#;
+
+    fn with(extra: &str) -> std::result::Result<Scenario, String> {
+        Scenario::from_toml(&format!("{COMPUTE}\n{extra}")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn compute_scenarios_parse_and_contradictions_are_named() {
+        let s = with("[[byzantine]]\nnode = 3\nkind = \"lazy\"").unwrap();
+        assert_eq!(s.cheat(), Some(ergon::node::compute::Cheat::Lazy));
+        assert!(s.verifier_works());
+        let silent =
+            "[[byzantine]]\nnode = 3\nkind = \"wrong-output\"\n[[byzantine]]\nnode = 2\nkind = \"silent-verifier\"";
+        let err = with(silent).unwrap_err();
+        assert!(err.contains("expect_caught = false"), "{err}");
+        let s = Scenario::from_toml(&format!("{}\nexpect_caught = false\n{silent}", COMPUTE.trim_end())).unwrap();
+        assert!(!s.verifier_works());
+        let err = with("[[byzantine]]\nnode = 3\nkind = \"colluding-coordinator\"").unwrap_err();
+        assert!(err.contains("attests a cheating miner"), "{err}");
+        let err = with("[[byzantine]]\nnode = 1\nkind = \"inflated-units\"").unwrap_err();
+        assert!(err.contains("runs no miners"), "{err}");
+        let err = with("[[byzantine]]\nnode = 3\nkind = \"lazy\"\nfrom = \"2s\"").unwrap_err();
+        assert!(err.contains("whole run"), "{err}");
+        let err = Scenario::from_toml(&COMPUTE.replace("\"eve\"", "\"mallory\"")).unwrap_err().to_string();
+        assert!(err.contains("not a dev key name"), "{err}");
+        let err = Scenario::from_toml(&COMPUTE.replace("\"ferdie\"", "\"eve\"")).unwrap_err().to_string();
+        assert!(err.contains("two roles"), "{err}");
+        // An equivocator is still named by its validator index.
+        let s = with("[[byzantine]]\nvalidator = 1\nkind = \"equivocate\"").unwrap();
+        assert_eq!(s.byzantine[0].node, 1);
+        assert!(with("[[byzantine]]\nvalidator = 3\nkind = \"equivocate\"").unwrap_err().contains("does not exist"));
+    }
+
+    #[test]
+    fn every_shipped_scenario_is_valid() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+        let mut compute = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let s = Scenario::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            if s.compute.is_some() {
+                compute += 1;
+                assert!(s.validators <= 4 && s.nodes <= 4, "{}", path.display());
+            }
+        }
+        assert_eq!(compute, 6);
+    }
 }
