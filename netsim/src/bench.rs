@@ -126,6 +126,7 @@ pub async fn bench(o: &BenchOptions) -> Result<BenchReport, RunError> {
         bootnodes: (0..o.nodes).map(|i| (0..i).collect()).collect(),
         validators: o.validators,
         byzantine: vec![],
+        roles: vec![],
         mempool: MempoolConfig { max_txs: transfers as usize * 2 + 1000, max_bytes: 512 << 20, ..Default::default() },
     });
     let mut nodes: Vec<SimNode> = (0..o.nodes).map(|i| SimNode::new(i, dir.path().join(format!("node-{i}")))).collect();

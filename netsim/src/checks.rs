@@ -15,6 +15,8 @@
 //! - **conservation**: in every node's final state, total supply = genesis allocation +
 //!   minted, minted = the block rewards of every height so far, and the holdings (balance,
 //!   reserved, staked) of every account ever touched add up to the total supply.
+//!
+//! A scenario with `[compute]` adds the compute checks of [`crate::compute::checks`].
 
 use crate::recorder::Sample;
 use ergon::chainspec::ChainSpec;

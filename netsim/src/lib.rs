@@ -14,6 +14,8 @@
 //! - [`chain`]: the chain spec and the keys of validators, accounts and nodes;
 //! - [`link`] (with `pipe`): the link layer under each node's transport;
 //! - [`byzantine`]: validators that lie (equivocate) through their node's network;
+//! - [`compute`]: verified compute: the nodes' compute roles, the client posting jobs, and
+//!   the checks that only delivered and verified work was paid;
 //! - [`node`]: one simulated node, its start, crash and restart on a kept store;
 //! - [`recorder`]: what the nodes committed and when;
 //! - [`runner`]: plays the schedule and builds the [`report::Report`];
@@ -26,6 +28,7 @@ pub mod bench;
 pub mod byzantine;
 pub mod chain;
 pub mod checks;
+pub mod compute;
 pub mod html;
 pub mod link;
 pub mod node;

@@ -93,6 +93,12 @@ struct RunArgs {
     /// Transactions per second.
     #[arg(long)]
     tps: Option<f64>,
+    /// Compute jobs the client posts (a scenario with `[compute]`).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Time between two job posts, e.g. 0ms (all at once).
+    #[arg(long, value_parser = parse_duration)]
+    post_every: Option<Duration>,
     /// No progress line.
     #[arg(long)]
     quiet: bool,
@@ -137,6 +143,11 @@ impl RunArgs {
         }
         if let (Some(tps), Some(load)) = (self.tps, s.load.as_mut()) {
             load.tps = tps;
+        }
+        if self.jobs.is_some() || self.post_every.is_some() {
+            let c = s.compute.as_mut().context("--jobs and --post-every need a scenario with [compute]")?;
+            c.jobs = self.jobs.unwrap_or(c.jobs);
+            c.post_every = self.post_every.map_or(c.post_every, Span);
         }
         s.validate()?;
         Ok(s)

@@ -39,12 +39,16 @@ pub struct Shared {
     /// Validators whose nodes run without their key (a task signs for them instead).
     pub byzantine: Vec<usize>,
     pub mempool: MempoolConfig,
+    /// Each node's compute roles (none for most), started with the node and again after
+    /// a restart.
+    pub roles: Vec<crate::compute::NodeRoles>,
 }
 
 pub struct SimNode {
     pub index: usize,
     db: PathBuf,
-    running: Option<(Service, JoinHandle<()>)>,
+    /// The service, the task watching it, and its compute worker if it has roles.
+    running: Option<(Service, JoinHandle<()>, Option<JoinHandle<()>>)>,
     pub crashes: u32,
 }
 
@@ -58,7 +62,7 @@ impl SimNode {
     }
 
     pub fn handle(&self) -> Option<&NodeHandle> {
-        self.running.as_ref().map(|(s, _)| &s.handle)
+        self.running.as_ref().map(|(s, _, _)| &s.handle)
     }
 
     /// The store of a running node, for reads.
@@ -129,16 +133,24 @@ impl SimNode {
         };
         shared.links.set_down(self.index, false);
         let observer = tokio::spawn(observe(self.index, service.handle.clone(), shared.recorder.clone()));
-        self.running = Some((service, observer));
+        let worker = shared
+            .roles
+            .get(self.index)
+            .filter(|r| !r.is_empty())
+            .map(|r| tokio::spawn(ergon::node::compute::run(service.handle.clone(), r.keys())));
+        self.running = Some((service, observer, worker));
         Ok(())
     }
 
     /// Crashes the node: its links are cut first (peers see the connections reset), then the
     /// service stops. The store stays on disk.
     pub async fn crash(&mut self, shared: &Shared) {
-        let Some((service, observer)) = self.running.take() else { return };
+        let Some((service, observer, worker)) = self.running.take() else { return };
         shared.links.set_down(self.index, true);
         observer.abort();
+        if let Some(w) = worker {
+            w.abort();
+        }
         service.stop().await;
         shared.links.next_incarnation(self.index);
         self.crashes += 1;
@@ -146,9 +158,12 @@ impl SimNode {
 
     /// Stops the node at the end of a run, keeping its store open for the final checks.
     pub async fn stop(&mut self) -> Option<Arc<Store>> {
-        let (service, observer) = self.running.take()?;
+        let (service, observer, worker) = self.running.take()?;
         let store = service.handle.store().clone();
         observer.abort();
+        if let Some(w) = worker {
+            w.abort();
+        }
         service.stop().await;
         Some(store)
     }

@@ -2,6 +2,7 @@
 //! played, the checks) and the plain-text summary printed at the end.
 
 use crate::checks::{percentile, Check, EvidenceSeen};
+use crate::compute::ComputeStats;
 use crate::recorder::Sample;
 use crate::schedule::Schedule;
 use serde::Serialize;
@@ -105,6 +106,8 @@ pub struct Report {
     pub evidence: Vec<EvidenceSeen>,
     /// Conflicting vote pairs the byzantine validators published.
     pub equivocations: u64,
+    /// What became of the compute jobs, in a scenario with `[compute]`.
+    pub compute: Option<ComputeStats>,
     pub schedule: Schedule,
     pub samples: Vec<Sample>,
     /// Raw propagation delays, for the histogram.
@@ -174,6 +177,25 @@ impl Report {
                 self.schedule.byzantine,
                 self.equivocations,
                 if recorded.is_empty() { "none".into() } else { recorded.join(", ") }
+            );
+        }
+        if let Some(c) = &self.compute {
+            let secs = |ms: Option<u64>| ms.map_or("-".into(), |ms| format!("{:.1}s", ms as f64 / 1000.0));
+            let rate = |r: Option<f64>| r.map_or("-".into(), |r| format!("{r:.2}"));
+            let _ = writeln!(
+                s,
+                "  compute:          {} jobs posted, {} receipts ({} dishonest, {} of them matured), {} settled, {} refunded, \
+                 {} expired; slashed {}",
+                c.posted, c.receipts, c.dishonest, c.dishonest_matured, c.settled, c.refunded, c.expired, c.slashed
+            );
+            let _ = writeln!(
+                s,
+                "  compute rate:     all claimed {} after the first post ({} jobs/s); all settled or refunded {} after it \
+                 ({} jobs/s end to end)",
+                secs(c.claim_ms),
+                rate(c.claimed_per_sec),
+                secs(c.settle_ms),
+                rate(c.settled_per_sec)
             );
         }
         if let Some(rss) = self.peak_rss_bytes {

@@ -8,11 +8,12 @@
 use crate::byzantine::Equivocator;
 use crate::chain;
 use crate::checks::{self, Check, EvidenceSeen};
+use crate::compute::{self, Client};
 use crate::link::Links;
 use crate::node::{NodeError, Shared, SimNode};
 use crate::recorder::Recorder;
 use crate::report::{peak_rss_bytes, NodeEnd, Percentiles, Report, Traffic, Txs};
-use crate::scenario::{ByzantineKind, Expect, Scenario};
+use crate::scenario::{ByzantineKind, Compute, Expect, Scenario};
 use crate::schedule::{Action, Schedule};
 use ergon::primitives::{Address, Hash};
 use std::collections::BTreeSet;
@@ -32,6 +33,8 @@ pub enum RunError {
     Node(#[from] NodeError),
     #[error("cannot create the nodes' data directory: {0}")]
     Dir(std::io::Error),
+    #[error("compute: {0}")]
+    Compute(String),
 }
 
 pub type Result<T> = std::result::Result<T, RunError>;
@@ -89,6 +92,7 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<Report> {
         byzantine: schedule.byzantine.clone(),
         // A small mempool: a hundred nodes share one machine's memory.
         mempool: ergon::mempool::MempoolConfig { max_txs: 20_000, max_bytes: 16 << 20, ..Default::default() },
+        roles: compute::roles(scenario),
     });
     let nodes: Nodes = (0..schedule.nodes)
         .map(|i| Arc::new(Mutex::new(SimNode::new(i, dir.path().join(format!("node-{i}"))))))
@@ -96,6 +100,10 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<Report> {
     for n in &nodes {
         n.lock().await.start(&shared).await?;
     }
+    let mut client = match &scenario.compute {
+        Some(c) => Some(start_compute(c, &spec, &nodes).await?),
+        None => None,
+    };
     let t0 = recorder.now_ms();
     let duration_ms = u64::try_from(scenario.duration.0.as_millis()).unwrap_or(u64::MAX);
     let mut senders: Vec<Sender> =
@@ -106,15 +114,11 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<Report> {
     let (mut next_event, mut next_tx, mut next_sample, mut cursor) = (0usize, 0usize, 0u64, 0usize);
     let mut restarts = Vec::new();
     let mut liars: Vec<(usize, Equivocator, u64, u64)> = scenario
-        .byzantine
-        .iter()
+        .byzantine_of(ByzantineKind::Equivocate)
         .map(|b| {
             let from = b.from.map_or(2000, |s| span_ms(s.0));
             let until = b.until.map_or(u64::MAX, |s| span_ms(s.0));
-            let liar = match b.kind {
-                ByzantineKind::Equivocate => Equivocator::new(chain::validator_key(b.validator), spec.chain_id.clone()),
-            };
-            (b.validator, liar, from, until)
+            (b.node, Equivocator::new(chain::validator_key(b.node), spec.chain_id.clone()), from, until)
         })
         .collect();
     let mut tick = tokio::time::interval(TICK);
@@ -150,6 +154,11 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<Report> {
             let Some(to) = recipients.get(p.to).copied() else { continue };
             submit(&nodes, &shared, &mut senders, &mut cursor, p.node, to, u128::from(p.amount), t).await;
         }
+        if let Some(c) = client.as_mut() {
+            if let Some(h) = any_handle(&nodes) {
+                c.tick(t, &h).await;
+            }
+        }
         for (node, liar, from, until) in &mut liars {
             if (*from..*until).contains(&t) {
                 if let Some(h) = nodes.get(*node).and_then(|n| n.try_lock().ok()).and_then(|n| n.handle().cloned()) {
@@ -169,6 +178,17 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<Report> {
     for r in restarts {
         if let Ok(Err(e)) = r.await {
             return Err(e.into());
+        }
+    }
+    // Compute settles first: every job's receipt matures or is invalidated (the challenge
+    // window runs past the scenario's end).
+    if let (Some(c), Some(cfg)) = (&client, &scenario.compute) {
+        let deadline = tokio::time::Instant::now() + cfg.settle_within.0;
+        while tokio::time::Instant::now() < deadline {
+            if reference_store(&nodes).is_some_and(|s| c.unsettled(&s) == 0) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
     // Settle: every running node must reach the highest head any has now.
@@ -291,6 +311,18 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<Report> {
         ),
         Some(e) => Check::fail("conservation", format!("{} node(s) fail; first: {e}", conservation.len())),
     });
+    let mut compute_stats = None;
+    if let Some(c) = client.take() {
+        let reference = stores.iter().filter_map(|(_, s)| s.as_ref()).max_by_key(|s| s.head().map_or(0, |h| h.height));
+        match reference {
+            Some(store) => {
+                let (found, stats) = compute::checks(store, &spec, scenario, &c);
+                checks.extend(found);
+                compute_stats = Some(stats);
+            }
+            None => checks.push(Check::fail("compute", "no node was running at the end to read the jobs from")),
+        }
+    }
     let common = final_nodes.iter().filter(|n| n.up).filter_map(|n| n.height).min();
     let distinct_heads = stores
         .iter()
@@ -323,6 +355,7 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<Report> {
         traffic,
         evidence,
         equivocations: liars.iter().map(|(_, l, _, _)| l.pairs).sum(),
+        compute: compute_stats,
         schedule,
         samples,
         propagation_values_ms: propagation,
@@ -365,6 +398,35 @@ fn agreement(
         count += 1;
     }
     Ok(format!("all {count} running nodes have the same block and state root at height {target}"))
+}
+
+/// Puts every job's blobs on every node's store (blobs are not exchanged between nodes yet,
+/// and every validator needs them to referee a fraud proof), and stakes the miners.
+async fn start_compute(c: &Compute, spec: &ergon::chainspec::ChainSpec, nodes: &Nodes) -> Result<Client> {
+    let client = Client::new(c, spec).map_err(RunError::Compute)?;
+    for n in nodes {
+        if let Some(store) = n.lock().await.store() {
+            client.put_blobs(&store).map_err(RunError::Compute)?;
+        }
+    }
+    let miners = nodes.get(c.miner_node).ok_or_else(|| RunError::Compute("no miners' node".into()))?;
+    let handle = miners.lock().await.handle().cloned();
+    let handle = handle.ok_or_else(|| RunError::Compute("the miners' node is not running".into()))?;
+    client.stake_miners(&handle).await.map_err(RunError::Compute)?;
+    Ok(client)
+}
+
+/// A running node's handle, the lowest-numbered one.
+fn any_handle(nodes: &Nodes) -> Option<ergon::node::NodeHandle> {
+    nodes.iter().find_map(|n| n.try_lock().ok().and_then(|n| n.handle().cloned()))
+}
+
+/// The store of the running node with the highest head.
+fn reference_store(nodes: &Nodes) -> Option<Arc<ergon::storage::Store>> {
+    nodes
+        .iter()
+        .filter_map(|x| x.try_lock().ok().and_then(|x| x.store()))
+        .max_by_key(|s| s.head().map(|h| h.height).unwrap_or(0))
 }
 
 fn heights(nodes: &Nodes) -> Vec<Option<u64>> {

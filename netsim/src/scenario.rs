@@ -244,28 +244,136 @@ pub enum EventSpec {
     },
 }
 
-/// What a byzantine validator does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// What a byzantine node does: a validator that equivocates, or a node whose compute roles
+/// lie (the node's compute roles are set in `[compute]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ByzantineKind {
     /// Signs two different prevotes and two different precommits for every round it
     /// reaches at the height after its node's head, and gossips all of them.
     Equivocate,
+    /// On the miners' node: the last miner runs each job it gets and reports another output.
+    WrongOutput,
+    /// On the miners' node: the last miner runs each job and reports more units than it took.
+    InflatedUnits,
+    /// On the miners' node: the last miner never runs its jobs; it replays the last output
+    /// it saw and claims half the job's maximum units.
+    Lazy,
+    /// On the miners' node, beside one of the three above: the coordinator attests the
+    /// cheating miner's receipts without re-running them. A cheating miner always has it
+    /// (the node's compute worker ties the two: an honest coordinator would refuse to attest
+    /// and no lie would reach the chain); naming it says so in the scenario.
+    ColludingCoordinator,
+    /// On the verifier's node: the verifier never challenges (the node runs no verifier).
+    SilentVerifier,
 }
 
-/// A validator that lies: its node runs as a full node (no validator key) and a task with
-/// the key misbehaves through that node's network. Its power stays in the set.
+impl ByzantineKind {
+    /// As a scenario writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ByzantineKind::Equivocate => "equivocate",
+            ByzantineKind::WrongOutput => "wrong-output",
+            ByzantineKind::InflatedUnits => "inflated-units",
+            ByzantineKind::Lazy => "lazy",
+            ByzantineKind::ColludingCoordinator => "colluding-coordinator",
+            ByzantineKind::SilentVerifier => "silent-verifier",
+        }
+    }
+
+    /// The lie a cheating miner tells, for the kinds that are one.
+    pub fn cheat(self) -> Option<ergon::node::compute::Cheat> {
+        use ergon::node::compute::Cheat;
+        match self {
+            ByzantineKind::WrongOutput => Some(Cheat::WrongOutput),
+            ByzantineKind::InflatedUnits => Some(Cheat::InflatedUnits),
+            ByzantineKind::Lazy => Some(Cheat::Lazy),
+            _ => None,
+        }
+    }
+}
+
+/// A node that lies. An equivocating validator's node runs as a full node (no validator
+/// key) and a task with the key misbehaves through that node's network; its power stays in
+/// the set. A compute kind changes the node's compute roles (see [`ByzantineKind`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Byzantine {
-    /// The validator's index (its node is node `validator`).
-    pub validator: usize,
+    /// The node (for `equivocate`, a validator: validator `i` is node `i`; `validator = i`
+    /// is accepted as well).
+    #[serde(alias = "validator")]
+    pub node: usize,
     pub kind: ByzantineKind,
-    /// When it starts (default 2s) and stops (default: the end of the run).
+    /// When an equivocator starts (default 2s) and stops (default: the end of the run).
+    /// Compute kinds lie from the start to the end.
     #[serde(default)]
     pub from: Option<Span>,
     #[serde(default)]
     pub until: Option<Span>,
+}
+
+/// Verified compute (DESIGN §11): a client posts sample jobs, miners on one node run them
+/// and claim receipts attested by a coordinator on that node, and a verifier on some node
+/// re-executes pending receipts and challenges wrong ones. Roles are dev key names (funded
+/// at genesis of the dev chain netsim starts from).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Compute {
+    /// Posts the jobs and pays for them.
+    #[serde(default = "default_client")]
+    pub client: String,
+    /// Sample jobs posted (word count, sieve, hash chain and matrix product in turn).
+    pub jobs: usize,
+    /// When the first job is posted.
+    #[serde(default = "default_post_from")]
+    pub post_from: Span,
+    /// Then one more every this long (`"0ms"`: all at once).
+    #[serde(default = "default_post_every")]
+    pub post_every: Span,
+    /// A job's deadline: the head's height when it is posted plus this.
+    #[serde(default = "default_deadline_blocks")]
+    pub deadline_blocks: u64,
+    /// The node that runs the miners and the jobs' coordinator.
+    pub miner_node: usize,
+    /// Staked by the runner at the start with 10 x `miner_min_stake` each.
+    pub miners: Vec<String>,
+    #[serde(default = "default_coordinator")]
+    pub coordinator: String,
+    /// The node that runs the verifier, and its key; without them nothing challenges.
+    #[serde(default)]
+    pub verifier_node: Option<usize>,
+    #[serde(default)]
+    pub verifier: Option<String>,
+    /// Whether every dishonest receipt must be invalidated before it matures (the default).
+    /// `false` with a cheat and no working verifier: the run then demands that dishonest
+    /// receipts matured, to show what a chain without verifiers lets through.
+    #[serde(default = "yes")]
+    pub expect_caught: bool,
+    /// After the run, every job must be settled or refunded within this long.
+    #[serde(default = "default_settle")]
+    pub settle_within: Span,
+}
+
+fn default_client() -> String {
+    "bob".into()
+}
+fn default_coordinator() -> String {
+    "dave".into()
+}
+fn default_post_from() -> Span {
+    Span(Duration::from_secs(1))
+}
+fn default_post_every() -> Span {
+    Span(Duration::from_millis(500))
+}
+fn default_deadline_blocks() -> u64 {
+    200
+}
+fn default_settle() -> Span {
+    Span(Duration::from_secs(60))
+}
+fn yes() -> bool {
+    true
 }
 
 /// Outcomes a scenario demands beyond the standard checks; each becomes a check.
@@ -322,6 +430,8 @@ pub struct Scenario {
     pub byzantine: Vec<Byzantine>,
     #[serde(default)]
     pub expect: Vec<Expect>,
+    #[serde(default)]
+    pub compute: Option<Compute>,
 }
 
 fn default_name() -> String {
@@ -361,6 +471,7 @@ impl Scenario {
             events: vec![],
             byzantine: vec![],
             expect: vec![],
+            compute: None,
         }
     }
 
@@ -457,18 +568,27 @@ impl Scenario {
         }
         let mut liars = std::collections::BTreeSet::new();
         for (k, b) in self.byzantine.iter().enumerate() {
-            let field = format!("byzantine[{k}].validator");
-            if b.validator >= self.validators {
-                return Err(invalid(field, format!("validator {} does not exist", b.validator)));
+            let field = format!("byzantine[{k}]");
+            node(format!("{field}.node"), b.node)?;
+            if !liars.insert((b.node, b.kind)) {
+                return Err(invalid(field, format!("node {} is listed twice as {}", b.node, b.kind.name())));
             }
-            if !liars.insert(b.validator) {
-                return Err(invalid(field, format!("validator {} is listed twice", b.validator)));
+            if b.kind == ByzantineKind::Equivocate {
+                if b.node >= self.validators {
+                    return Err(invalid(format!("{field}.validator"), format!("validator {} does not exist", b.node)));
+                }
+            } else if b.from.is_some() || b.until.is_some() {
+                return Err(invalid(
+                    field,
+                    "compute kinds lie for the whole run: `from` and `until` are for equivocate",
+                ));
             }
         }
+        self.validate_compute()?;
         for (k, e) in self.expect.iter().enumerate() {
             let field = format!("expect[{k}]");
             match e {
-                Expect::Evidence { against, .. } if !liars.contains(against) => {
+                Expect::Evidence { against, .. } if !liars.contains(&(*against, ByzantineKind::Equivocate)) => {
                     return Err(invalid(format!("{field}.against"), format!("validator {against} is not byzantine")))
                 }
                 Expect::Halt { from, until, .. } if from.0 >= until.0 || until.0 > self.duration.0 => {
@@ -478,6 +598,114 @@ impl Scenario {
             }
         }
         Ok(())
+    }
+}
+
+impl Scenario {
+    /// The byzantine entries of one kind.
+    pub fn byzantine_of(&self, kind: ByzantineKind) -> impl Iterator<Item = &Byzantine> {
+        self.byzantine.iter().filter(move |b| b.kind == kind)
+    }
+
+    /// The lie the miners' node tells, if any.
+    pub fn cheat(&self) -> Option<ergon::node::compute::Cheat> {
+        self.byzantine.iter().find_map(|b| b.kind.cheat())
+    }
+
+    /// Whether a verifier runs and challenges.
+    pub fn verifier_works(&self) -> bool {
+        let silent = self.byzantine_of(ByzantineKind::SilentVerifier).next().is_some();
+        self.compute.as_ref().is_some_and(|c| c.verifier.is_some()) && !silent
+    }
+
+    fn validate_compute(&self) -> Result<()> {
+        let compute_kind = self.byzantine.iter().find(|b| b.kind != ByzantineKind::Equivocate);
+        let Some(c) = &self.compute else {
+            return match compute_kind {
+                Some(b) => Err(invalid("byzantine", format!("{} needs a [compute] table", b.kind.name()))),
+                None => Ok(()),
+            };
+        };
+        let key = |field: &str, name: &str| match ergon::primitives::Keypair::dev_by_name(name) {
+            Some(_) => Ok(()),
+            None => Err(invalid(
+                format!("compute.{field}"),
+                format!("{name:?} is not a dev key name ({})", ergon::primitives::DEV_KEY_NAMES.join(", ")),
+            )),
+        };
+        if c.jobs == 0 || c.jobs > 1000 {
+            return Err(invalid("compute.jobs", "must be 1 to 1000"));
+        }
+        if c.miners.is_empty() {
+            return Err(invalid("compute.miners", "name at least one miner"));
+        }
+        let last_post =
+            c.post_from.0.saturating_add(c.post_every.0.saturating_mul(u32::try_from(c.jobs - 1).unwrap_or(u32::MAX)));
+        if last_post >= self.duration.0 {
+            return Err(invalid("compute.post_every", "the last job would be posted after the run's end"));
+        }
+        if c.deadline_blocks < 2 {
+            return Err(invalid("compute.deadline_blocks", "must be at least 2"));
+        }
+        let mut names = std::collections::BTreeSet::new();
+        let roles =
+            c.miners.iter().map(|m| ("miners", m)).chain([("client", &c.client), ("coordinator", &c.coordinator)]);
+        for (field, name) in roles.chain(c.verifier.iter().map(|v| ("verifier", v))) {
+            key(field, name)?;
+            // Each account's bookkeeping is checked on its own.
+            if !names.insert(name.as_str()) {
+                return Err(invalid(format!("compute.{field}"), format!("{name:?} has two roles")));
+            }
+        }
+        for (field, i) in [("miner_node", Some(c.miner_node)), ("verifier_node", c.verifier_node)] {
+            if let Some(i) = i.filter(|i| *i >= self.nodes) {
+                return Err(invalid(format!("compute.{field}"), format!("node {i} does not exist")));
+            }
+        }
+        if c.verifier.is_some() != c.verifier_node.is_some() {
+            return Err(invalid("compute.verifier", "give both `verifier` and `verifier_node`, or neither"));
+        }
+        let cheats: Vec<&Byzantine> = self.byzantine.iter().filter(|b| b.kind.cheat().is_some()).collect();
+        if cheats.len() > 1 {
+            return Err(invalid(
+                "byzantine",
+                "one miner lies, in one way: name one of wrong-output, inflated-units, lazy",
+            ));
+        }
+        for (k, b) in self.byzantine.iter().enumerate() {
+            let field = format!("byzantine[{k}].node");
+            match b.kind {
+                ByzantineKind::Equivocate => {}
+                ByzantineKind::SilentVerifier if c.verifier_node != Some(b.node) => {
+                    return Err(invalid(field, format!("node {} runs no verifier", b.node)))
+                }
+                ByzantineKind::SilentVerifier => {}
+                _ if b.node != c.miner_node => {
+                    return Err(invalid(
+                        field,
+                        format!("{} is a miner's lie: node {} runs no miners", b.kind.name(), b.node),
+                    ))
+                }
+                ByzantineKind::ColludingCoordinator if cheats.is_empty() => {
+                    return Err(invalid(
+                        field,
+                        "a colluding coordinator attests a cheating miner: add wrong-output, inflated-units or lazy",
+                    ))
+                }
+                _ => {}
+            }
+        }
+        match (cheats.is_empty(), self.verifier_works(), c.expect_caught) {
+            (false, false, true) => Err(invalid(
+                "compute.expect_caught",
+                "a miner cheats and no verifier challenges it: set expect_caught = false to show what gets through",
+            )),
+            (_, true, false) => {
+                Err(invalid("compute.expect_caught", "a working verifier catches every lie: leave it true"))
+            }
+            (true, _, false) => Err(invalid("compute.expect_caught", "no miner cheats: there is nothing to miss")),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -546,5 +774,63 @@ mod tests {
         let bad = text.replace("[2, 3]", "[2, 9]");
         let err = Scenario::from_toml(&bad).unwrap_err().to_string();
         assert!(err.contains("node 9 does not exist"), "{err}");
+    }
+
+    const COMPUTE: &str = r#"
+        nodes = 4
+        validators = 2
+        duration = "10s"
+        [compute]
+        jobs = 4
+        miner_node = 3
+        miners = ["eve"]
+        verifier_node = 2
+        verifier = "ferdie"
+    "#;
+
+    fn with(extra: &str) -> std::result::Result<Scenario, String> {
+        Scenario::from_toml(&format!("{COMPUTE}\n{extra}")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn compute_scenarios_parse_and_contradictions_are_named() {
+        let s = with("[[byzantine]]\nnode = 3\nkind = \"lazy\"").unwrap();
+        assert_eq!(s.cheat(), Some(ergon::node::compute::Cheat::Lazy));
+        assert!(s.verifier_works());
+        let silent =
+            "[[byzantine]]\nnode = 3\nkind = \"wrong-output\"\n[[byzantine]]\nnode = 2\nkind = \"silent-verifier\"";
+        let err = with(silent).unwrap_err();
+        assert!(err.contains("expect_caught = false"), "{err}");
+        let s = Scenario::from_toml(&format!("{}\nexpect_caught = false\n{silent}", COMPUTE.trim_end())).unwrap();
+        assert!(!s.verifier_works());
+        let err = with("[[byzantine]]\nnode = 3\nkind = \"colluding-coordinator\"").unwrap_err();
+        assert!(err.contains("attests a cheating miner"), "{err}");
+        let err = with("[[byzantine]]\nnode = 1\nkind = \"inflated-units\"").unwrap_err();
+        assert!(err.contains("runs no miners"), "{err}");
+        let err = with("[[byzantine]]\nnode = 3\nkind = \"lazy\"\nfrom = \"2s\"").unwrap_err();
+        assert!(err.contains("whole run"), "{err}");
+        let err = Scenario::from_toml(&COMPUTE.replace("\"eve\"", "\"mallory\"")).unwrap_err().to_string();
+        assert!(err.contains("not a dev key name"), "{err}");
+        let err = Scenario::from_toml(&COMPUTE.replace("\"ferdie\"", "\"eve\"")).unwrap_err().to_string();
+        assert!(err.contains("two roles"), "{err}");
+        // An equivocator is still named by its validator index.
+        let s = with("[[byzantine]]\nvalidator = 1\nkind = \"equivocate\"").unwrap();
+        assert_eq!(s.byzantine[0].node, 1);
+        assert!(with("[[byzantine]]\nvalidator = 3\nkind = \"equivocate\"").unwrap_err().contains("does not exist"));
+    }
+
+    #[test]
+    fn every_shipped_scenario_is_valid() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+        let mut compute = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let s = Scenario::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            if s.compute.is_some() {
+                compute += 1;
+                assert!(s.validators <= 4 && s.nodes <= 4, "{}", path.display());
+            }
+        }
+        assert_eq!(compute, 6);
     }
 }

@@ -3,7 +3,7 @@
 //! transaction load. Two runs with one seed get the same schedule, which the report records;
 //! what happens inside the nodes (libp2p's own randomness, thread timing) is not in it.
 
-use crate::scenario::{invalid, EventSpec, LinkProfile, NodePick, Result, Scenario};
+use crate::scenario::{invalid, ByzantineKind, EventSpec, LinkProfile, NodePick, Result, Scenario};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -74,7 +74,8 @@ pub struct Schedule {
     pub nodes: usize,
     /// Validators are nodes `0..validators`.
     pub validators: usize,
-    /// Byzantine validators (their nodes run as full nodes).
+    /// Equivocating validators (their nodes run as full nodes). Nodes with lying compute
+    /// roles are not here: in consensus they are honest.
     pub byzantine: Vec<usize>,
     pub bootnodes: Vec<Vec<usize>>,
     pub events: Vec<Event>,
@@ -103,7 +104,7 @@ impl Schedule {
             seed,
             nodes: s.nodes,
             validators: s.validators,
-            byzantine: s.byzantine.iter().map(|b| b.validator).collect(),
+            byzantine: s.byzantine_of(ByzantineKind::Equivocate).map(|b| b.node).collect(),
             bootnodes,
             events: resolve_events(s)?,
             txs: plan_txs(s),

@@ -123,7 +123,7 @@ fn four_validators(name: &str, nodes: usize, duration: u64) -> Scenario {
 #[test]
 fn an_equivocating_validator_is_recorded_and_the_others_go_on() {
     let mut s = four_validators("equivocation", 6, 15);
-    s.byzantine = vec![Byzantine { validator: 3, kind: ByzantineKind::Equivocate, from: Some(secs(2)), until: None }];
+    s.byzantine = vec![Byzantine { node: 3, kind: ByzantineKind::Equivocate, from: Some(secs(2)), until: None }];
     s.expect = vec![Expect::Evidence { against: 3, included: false }];
     s.liveness_window = secs(10);
     let r = run(&s);
@@ -147,4 +147,36 @@ fn a_two_two_split_halts_and_resumes_after_the_heal() {
     // Nothing was asked of the split: no side had a quorum.
     let cut = r.samples.iter().filter(|x| x.t_ms >= r.startup_ms + 6000 && x.t_ms <= r.startup_ms + 13_000);
     assert!(cut.clone().count() > 0 && cut.clone().all(|x| !x.quorum));
+}
+
+fn shipped(file: &str) -> Scenario {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(file);
+    Scenario::load(&path).unwrap()
+}
+
+/// A caught cheat, as the compute checks judge it, with what the report counts.
+fn assert_caught(r: &Report, jobs: usize) {
+    for name in ["compute-jobs", "compute-receipts", "compute-payments", "compute-balances", "compute-supply"] {
+        assert!(r.checks.iter().any(|c| c.name == name && c.passed), "{name}: {}", r.summary());
+    }
+    let c = r.compute.as_ref().expect("compute stats");
+    assert_eq!((c.posted, c.receipts, c.dishonest, c.refunded), (jobs, jobs, jobs, jobs), "{}", r.summary());
+    assert_eq!(c.dishonest_matured, 0, "{}", r.summary());
+    assert!(c.slashed > 0, "{}", r.summary());
+}
+
+#[test]
+fn a_miner_reporting_wrong_outputs_is_caught_before_its_receipts_mature() {
+    let s = shipped("compute-wrong-output.toml");
+    assert!(s.nodes <= 4);
+    let jobs = s.compute.as_ref().map_or(0, |c| c.jobs);
+    assert_caught(&run(&s), jobs);
+}
+
+#[test]
+fn a_lazy_miner_that_never_runs_its_jobs_is_caught_before_its_receipts_mature() {
+    let s = shipped("compute-lazy.toml");
+    assert!(s.nodes <= 4);
+    let jobs = s.compute.as_ref().map_or(0, |c| c.jobs);
+    assert_caught(&run(&s), jobs);
 }
