@@ -221,9 +221,11 @@ pub(super) async fn send(
     let sender = ergon::primitives::Address::from_public_key(&key.public()).to_bech32(spec.hrp());
     let nonce = match opts.nonce {
         Some(n) => n,
+        // After the account's committed nonce and its txs already pending, so that sends
+        // back to back each get their own.
         None => {
-            let acc = call(c, &url, "account_get", rpc_params![sender.clone()]).await?;
-            acc["nonce"].as_u64().ok_or_else(|| anyhow!("node returned no nonce for {sender}"))? + 1
+            let v = call(c, &url, "account_nextNonce", rpc_params![sender.clone()]).await?;
+            v["nonce"].as_u64().ok_or_else(|| anyhow!("node returned no nonce for {sender}"))?
         }
     };
     let mut tx =

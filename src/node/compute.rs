@@ -66,15 +66,14 @@ pub struct ComputeRoles {
     pub cheat: Option<Cheat>,
 }
 
-/// A key's txs: nonces after the account's, skipping its own txs still in the mempool.
+/// A key that signs the worker's txs, at the nonce after its committed and pending ones.
 struct Sender {
     key: Keypair,
-    pending: Vec<Hash>,
 }
 
 impl Sender {
     fn new(key: Keypair) -> Sender {
-        Sender { key, pending: Vec::new() }
+        Sender { key }
     }
 
     fn address(&self) -> Address {
@@ -82,23 +81,11 @@ impl Sender {
     }
 
     async fn submit(&mut self, node: &NodeHandle, payload: Payload) -> Result<Hash, SubmitError> {
-        let mut still = Vec::with_capacity(self.pending.len());
-        for h in self.pending.drain(..) {
-            if node.is_pending(h).await {
-                still.push(h);
-            }
-        }
-        self.pending = still;
         let spec = node.spec();
-        let account = node
-            .store()
-            .account(&self.address())
-            .map_err(|e| SubmitError::Internal(e.to_string()))?
-            .unwrap_or_default();
         let tx = Tx {
             chain_id: spec.chain_id.clone(),
             sender: self.key.public(),
-            nonce: account.nonce.saturating_add(1).saturating_add(self.pending.len() as u64),
+            nonce: node.next_nonce(self.address()).await?,
             fee: 0,
             priority: crate::primitives::Priority::Normal,
             payload,
@@ -106,9 +93,7 @@ impl Sender {
         let tx = crate::ledger::fees::with_required_fee(spec, tx)
             .ok_or_else(|| SubmitError::Internal("fee overflow".into()))?
             .sign(&self.key);
-        let hash = node.submit(tx).await?;
-        self.pending.push(hash);
-        Ok(hash)
+        node.submit(tx).await
     }
 }
 

@@ -21,6 +21,12 @@ pub(super) enum Command {
         hash: Hash,
         reply: oneshot::Sender<bool>,
     },
+    /// The nonce `address`'s next tx should carry: after its committed nonce and the txs of
+    /// it already pending in a row.
+    NextNonce {
+        address: Address,
+        reply: oneshot::Sender<Result<u64, String>>,
+    },
     /// Finalized blocks to check and import in order (e.g. read from another store).
     Import {
         blocks: Vec<(crate::primitives::Block, crate::primitives::CommitCertificate)>,
@@ -200,6 +206,15 @@ impl NodeHandle {
             return Err("node stopped".into());
         }
         rx.await.unwrap_or_else(|_| Err("node stopped".into()))
+    }
+
+    /// The nonce `address`'s next tx should carry, counting its pending txs.
+    pub async fn next_nonce(&self, address: Address) -> Result<u64, SubmitError> {
+        let (reply, rx) = oneshot::channel();
+        if self.commands.send(Command::NextNonce { address, reply }).await.is_err() {
+            return Err(SubmitError::Stopped);
+        }
+        rx.await.map_err(|_| SubmitError::Stopped)?.map_err(SubmitError::Internal)
     }
 
     pub async fn is_pending(&self, hash: Hash) -> bool {

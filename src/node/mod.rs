@@ -269,6 +269,20 @@ impl Driver {
             Command::IsPending { hash, reply } => {
                 let _ = reply.send(self.mempool.contains(&hash));
             }
+            Command::NextNonce { address, reply } => {
+                let committed = crate::ledger::StateReader::account(self.store.as_ref(), &address)
+                    .map(|a| a.unwrap_or_default().nonce)
+                    .map_err(|e| e.to_string());
+                let pending: std::collections::BTreeSet<u64> =
+                    self.mempool.pending_of(&address).into_iter().map(|(n, _)| n).collect();
+                let _ = reply.send(committed.map(|n| {
+                    let mut next = n.saturating_add(1);
+                    while pending.contains(&next) {
+                        next = next.saturating_add(1);
+                    }
+                    next
+                }));
+            }
             Command::Import { blocks, reply } => {
                 let mut result = Ok(0);
                 for (block, commit) in blocks {

@@ -154,6 +154,13 @@ fn module(ctx: Ctx) -> Result<RpcModule<Ctx>, jsonrpsee::core::RegisterMethodErr
         RpcResult::Ok(json!({"txHash": hash, "receiptId": receipt_id}))
     })?;
 
+    m.register_async_method("account_nextNonce", |p, ctx, _| async move {
+        let args = Args::parse(&p, &["address"])?;
+        let address = parse_address(&args.required::<String>(0)?, &ctx.node)?;
+        let nonce = ctx.node.next_nonce(address).await.map_err(submit)?;
+        RpcResult::Ok(json!({"address": address.to_bech32(ctx.node.spec().hrp()), "nonce": nonce}))
+    })?;
+
     economy::register(&mut m)?;
 
     m.register_async_method("tx_get", |p, ctx, _| async move {

@@ -625,3 +625,23 @@ fn admin_set_param_changes_the_economy_from_the_next_block() {
     let (code, msg) = node.send_err(&tx);
     assert_eq!(code, 1095, "{msg}");
 }
+
+/// Sends back to back from one account each take the next free nonce (the node counts the
+/// sender's pending txs), so neither replaces the other.
+#[test]
+fn back_to_back_sends_take_consecutive_nonces() {
+    let (dir, home) = (tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir"));
+    let node = Node::start(dir.path(), &[]);
+    let h = home.path();
+    let n0 = node.call("account_nextNonce", json!([BOB]))["nonce"].as_u64().expect("nonce");
+    assert_eq!(n0, account(&node, BOB)["nonce"].as_u64().expect("nonce") + 1);
+    let a = cli(&node, h, &["send", "bob", CHARLIE, "5", "--json"]);
+    let b = cli(&node, h, &["send", "bob", CHARLIE, "7", "--json"]);
+    let (ha, hb) = (a["txHash"].as_str().expect("hash"), b["txHash"].as_str().expect("hash"));
+    assert_ne!(ha, hb);
+    node.wait_included(ha);
+    node.wait_included(hb);
+    assert_eq!(account(&node, BOB)["nonce"].as_u64(), Some(n0 + 1), "both landed");
+    let (code, _) = node.call_err("account_nextNonce", json!(["not-an-address"]));
+    assert_eq!(code, -32602);
+}
