@@ -26,7 +26,7 @@ use crate::primitives::{tag, Address, ComputeReceipt, FraudProof, Hash, Keypair,
 use crate::storage::Store;
 use crate::vm::{self, Limits, Outcome};
 use parity_scale_codec::Encode;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use tokio::sync::broadcast::error::RecvError;
 
 /// Jobs and receipts looked at per head.
@@ -105,8 +105,13 @@ struct Worker {
     cheat: Option<Cheat>,
     /// The last output a lazy miner saw, to replay.
     last_output: Hash,
-    tried: HashSet<Hash>,
-    checked: HashSet<Hash>,
+    /// Jobs that may be open and not yet tried here, and receipts that may be pending and not
+    /// yet checked: seeded from the state once, then from each new block's txs, so a round
+    /// costs what the new blocks hold, not the chain's whole history.
+    jobs: BTreeSet<Hash>,
+    receipts: BTreeSet<Hash>,
+    /// The last height whose txs were read (`None` before the seed scan).
+    seen: Option<u64>,
 }
 
 /// Runs the roles until the node stops.
@@ -122,8 +127,9 @@ pub async fn run(node: NodeHandle, roles: ComputeRoles) {
         verifier: roles.verifier.map(Sender::new),
         cheat: roles.cheat,
         last_output: Hash::ZERO,
-        tried: HashSet::new(),
-        checked: HashSet::new(),
+        jobs: BTreeSet::new(),
+        receipts: BTreeSet::new(),
+        seen: None,
         node,
     };
     loop {
@@ -131,6 +137,10 @@ pub async fn run(node: NodeHandle, roles: ComputeRoles) {
             Ok(ChainEvent::NewHead(_)) | Err(RecvError::Lagged(_)) => {}
             Ok(ChainEvent::Finalized(_)) => continue,
             Err(RecvError::Closed) => return,
+        }
+        if let Err(e) = w.refresh() {
+            tracing::warn!(error = %e, "reading new blocks failed; retrying at the next block");
+            continue;
         }
         if let Err(e) = w.mine().await {
             tracing::warn!(error = %e, "mining round failed; retrying at the next block");
@@ -181,21 +191,61 @@ fn job_id(key: &[u8]) -> Option<Hash> {
 }
 
 impl Worker {
-    /// One pass over the open jobs at the head.
+    /// Adds the jobs and receipts of the blocks since the last look to the candidates (all
+    /// open jobs and pending receipts in the state, the first time).
+    fn refresh(&mut self) -> Result<(), String> {
+        let store = self.node.store().clone();
+        let head = store.head().map_err(|e| e.to_string())?.height;
+        let Some(seen) = self.seen else {
+            let jobs = StateKey::Job(Hash::ZERO).encode()[0];
+            let open = store
+                .state_records::<Job>(jobs, usize::MAX, |_, j| j.status == JobStatus::Open)
+                .map_err(|e| e.to_string())?;
+            self.jobs.extend(open.iter().filter_map(|(k, _)| job_id(k)));
+            let receipts = StateKey::Receipt(Hash::ZERO).encode()[0];
+            let pending = store
+                .state_records::<ReceiptRecord>(receipts, usize::MAX, |_, r| r.status == ReceiptStatus::Pending)
+                .map_err(|e| e.to_string())?;
+            self.receipts.extend(pending.iter().filter_map(|(k, _)| job_id(k)));
+            self.seen = Some(head);
+            return Ok(());
+        };
+        for height in seen.saturating_add(1)..=head {
+            let Some(block) = store.block(height).map_err(|e| e.to_string())? else { break };
+            for tx in &block.txs {
+                match &tx.tx.payload {
+                    Payload::JobPost(_) => {
+                        self.jobs.insert(tx.hash());
+                    }
+                    Payload::ReceiptClaim(c) => {
+                        self.receipts.insert(c.receipt.receipt_id);
+                    }
+                    _ => {}
+                }
+            }
+            self.seen = Some(height);
+        }
+        Ok(())
+    }
+
+    /// One pass over the candidate open jobs at the head.
     async fn mine(&mut self) -> Result<(), String> {
         if self.miners.is_empty() {
             return Ok(());
         }
         let store = self.node.store().clone();
         let spec = self.node.spec().clone();
-        let variant = StateKey::Job(Hash::ZERO).encode()[0];
-        let open = store
-            .state_records::<Job>(variant, PER_HEAD, |_, j| j.status == JobStatus::Open)
-            .map_err(|e| e.to_string())?;
         let head = store.head().map_err(|e| e.to_string())?.height;
-        for (key, job) in open {
-            let Some(id) = job_id(&key) else { continue };
-            if job.post.deadline <= head || !self.tried.insert(id) {
+        let candidates: Vec<Hash> = self.jobs.iter().take(PER_HEAD).copied().collect();
+        for id in candidates {
+            // Tried once here, whatever comes of it (but see the stake check below).
+            self.jobs.remove(&id);
+            let Some(job) =
+                crate::ledger::read::<Job, _>(store.as_ref(), &StateKey::Job(id)).map_err(|e| e.to_string())?
+            else {
+                continue;
+            };
+            if job.status != JobStatus::Open || job.post.deadline <= head {
                 continue;
             }
             // A local stand-in for the chain's draw: the job id picks one of this node's miners.
@@ -205,7 +255,7 @@ impl Worker {
             let miner = self.miners[pick].address();
             let staked = store.account(&miner).map_err(|e| e.to_string())?.unwrap_or_default().staked;
             if staked < spec.economy.miner_min_stake {
-                self.tried.remove(&id); // try again once staked
+                self.jobs.insert(id); // try again once staked
                 continue;
             }
             let Some(coordinator) = self.coordinators.get(&job.post.coordinator) else {
@@ -276,13 +326,15 @@ impl Worker {
         let Some(verifier) = self.verifier.as_mut() else { return Ok(()) };
         let store = self.node.store().clone();
         let spec = self.node.spec().clone();
-        let variant = StateKey::Receipt(Hash::ZERO).encode()[0];
-        let pending = store
-            .state_records::<ReceiptRecord>(variant, PER_HEAD, |_, r| r.status == ReceiptStatus::Pending)
-            .map_err(|e| e.to_string())?;
-        for (key, rec) in pending {
-            let Some(receipt_id) = job_id(&key) else { continue };
-            if !self.checked.insert(receipt_id) {
+        let candidates: Vec<Hash> = self.receipts.iter().take(PER_HEAD).copied().collect();
+        for receipt_id in candidates {
+            self.receipts.remove(&receipt_id);
+            let Some(rec) = crate::ledger::read::<ReceiptRecord, _>(store.as_ref(), &StateKey::Receipt(receipt_id))
+                .map_err(|e| e.to_string())?
+            else {
+                continue;
+            };
+            if rec.status != ReceiptStatus::Pending {
                 continue;
             }
             let Some(job) =
