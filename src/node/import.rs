@@ -116,6 +116,11 @@ impl Driver {
         let outcome = match apply_block(self.store.as_ref(), &self.spec, env, &block.evidence, &block.txs) {
             Ok(o) => o,
             Err(BlockError::State(e)) => return Err(NodeError::Build(e.to_string()).into()),
+            // A fraud proof whose job's blobs this node lacks: it cannot referee the block,
+            // which says nothing against the block or the peer that sent it.
+            Err(BlockError::Tx { reason: crate::ledger::TxInvalid::Fraud(f), .. }) => {
+                return Err(NodeError::Build(format!("cannot referee this block yet: {f}")).into())
+            }
             Err(e) => return Err(e.into()),
         };
         if outcome.receipts_root != h.receipts_root {
