@@ -171,11 +171,19 @@ fn module(ctx: Ctx) -> Result<RpcModule<Ctx>, jsonrpsee::core::RegisterMethodErr
         if ctx.node.is_pending(hash).await {
             return RpcResult::Ok(json!({"status": "pending", "blockHeight": null, "blockHash": null, "error": null}));
         }
-        match ctx.node.store().tx_record(&hash).map_err(internal)? {
+        let store = ctx.node.store();
+        match store.tx_record(&hash).map_err(internal)? {
             Some(rec) => {
                 let status = if rec.error.is_some() { "failed" } else { "included" };
+                // The tx itself, in the JSON form tx_send takes.
+                let block = store.block(rec.height).map_err(internal)?;
+                let tx = block
+                    .as_ref()
+                    .and_then(|b| b.txs.get(rec.index as usize))
+                    .map(|t| types::tx_to_json(t, ctx.node.spec().hrp()));
                 Ok(json!({
                     "status": status, "blockHeight": rec.height, "blockHash": rec.block_hash, "index": rec.index, "error": rec.error.map(|e| e.to_string()),
+                    "tx": tx,
                 }))
             }
             None => Ok(json!({"status": "unknown", "blockHeight": null, "blockHash": null, "error": null})),
@@ -314,6 +322,11 @@ fn module(ctx: Ctx) -> Result<RpcModule<Ctx>, jsonrpsee::core::RegisterMethodErr
     ] {
         m.register_alias(alias, method)?;
     }
+    // Every method this server answers, itself included.
+    let mut names: Vec<String> = m.method_names().map(str::to_string).collect();
+    names.push("rpc_methods".into());
+    names.sort();
+    m.register_method("rpc_methods", move |_, _, _| -> RpcResult<Value> { Ok(json!({"methods": names})) })?;
     Ok(m)
 }
 

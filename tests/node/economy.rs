@@ -639,9 +639,23 @@ fn back_to_back_sends_take_consecutive_nonces() {
     let b = cli(&node, h, &["send", "bob", CHARLIE, "7", "--json"]);
     let (ha, hb) = (a["txHash"].as_str().expect("hash"), b["txHash"].as_str().expect("hash"));
     assert_ne!(ha, hb);
-    node.wait_included(ha);
+    let sa = node.wait_included(ha);
     node.wait_included(hb);
     assert_eq!(account(&node, BOB)["nonce"].as_u64(), Some(n0 + 1), "both landed");
+    // tx_get returns the tx in tx_send's JSON form.
+    assert_eq!(
+        (sa["tx"]["type"].as_str(), sa["tx"]["payload"]["amount"].as_str()),
+        (Some("TRANSFER"), Some("5")),
+        "{sa}"
+    );
+    assert_eq!(sa["tx"]["nonce"].as_u64(), Some(n0), "{sa}");
+    let methods = node.call("rpc_methods", json!([]));
+    let names: Vec<&str> = methods["methods"].as_array().expect("methods").iter().filter_map(Value::as_str).collect();
+    for m in
+        ["account_nextNonce", "account_history", "blob_put", "admin_setParam", "reputation_get", "rpc_methods", "getTx"]
+    {
+        assert!(names.contains(&m), "{m} missing from {names:?}");
+    }
     let (code, _) = node.call_err("account_nextNonce", json!(["not-an-address"]));
     assert_eq!(code, -32602);
 }
