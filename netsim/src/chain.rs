@@ -3,7 +3,7 @@
 //! same validators, accounts, peer ids and genesis.
 
 use ergon::chainspec::{ChainSpec, GenesisAccount, GenesisValidator};
-use ergon::primitives::{Address, Keypair, Payload, Priority, SignedTx, Transfer, Tx};
+use ergon::primitives::{Address, Keypair, Payload, SignedTx, Transfer};
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -84,16 +84,7 @@ pub fn transfer(
     amount: u128,
 ) -> Result<SignedTx, ChainError> {
     let payload = Payload::Transfer(Transfer { to, amount });
-    let tx = Tx {
-        chain_id: spec.chain_id.clone(),
-        sender: from.public(),
-        nonce,
-        fee: 0,
-        priority: Priority::Normal,
-        payload,
-    };
-    let tx = ergon::ledger::fees::with_required_fee(spec, tx).ok_or(ChainError::Fee)?;
-    Ok(tx.sign(from))
+    ergon::ledger::fees::signed(spec, from, nonce, payload).ok_or(ChainError::Fee)
 }
 
 #[cfg(test)]

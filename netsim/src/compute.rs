@@ -25,7 +25,7 @@ use ergon::ledger::payload::receipt::{ReceiptRecord, ReceiptStatus};
 use ergon::ledger::{Account, StateKey, StateReader};
 use ergon::node::compute::{Cheat, ComputeRoles};
 use ergon::node::NodeHandle;
-use ergon::primitives::{Address, Hash, JobPost, Keypair, Payload, Priority, StakeAmount, Tx};
+use ergon::primitives::{Address, Hash, JobPost, Keypair, Payload, StakeAmount};
 use ergon::storage::Store;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -138,15 +138,7 @@ fn unix_ms() -> u64 {
 }
 
 fn sign(spec: &ChainSpec, key: &Keypair, nonce: u64, payload: Payload) -> Result<ergon::primitives::SignedTx, String> {
-    let tx = Tx {
-        chain_id: spec.chain_id.clone(),
-        sender: key.public(),
-        nonce,
-        fee: 0,
-        priority: Priority::Normal,
-        payload,
-    };
-    Ok(ergon::ledger::fees::with_required_fee(spec, tx).ok_or("fee overflows")?.sign(key))
+    Ok(ergon::ledger::fees::signed(spec, key, nonce, payload).ok_or("fee overflows")?)
 }
 
 fn next_nonce(store: &Store, who: &Address) -> Result<u64, String> {

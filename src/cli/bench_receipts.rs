@@ -11,7 +11,7 @@ use ergon::mempool::MempoolConfig;
 use ergon::node::service::{Service, ServiceConfig};
 use ergon::node::{ChainEvent, NodeConfig, NodeHandle};
 use ergon::primitives::{
-    tag, Address, ComputeReceipt, Hash, JobPost, Keypair, Payload, Priority, ReceiptClaim, SignedTx, StakeAmount, Tx,
+    tag, Address, ComputeReceipt, Hash, JobPost, Keypair, Payload, ReceiptClaim, SignedTx, StakeAmount,
 };
 use std::time::{Duration, Instant};
 
@@ -25,9 +25,7 @@ fn key(role: &str, i: u64) -> Keypair {
 }
 
 fn tx(spec: &ChainSpec, k: &Keypair, nonce: u64, payload: Payload) -> SignedTx {
-    let t =
-        Tx { chain_id: spec.chain_id.clone(), sender: k.public(), nonce, fee: 0, priority: Priority::Normal, payload };
-    ergon::ledger::fees::with_required_fee(spec, t).map(|t| t.sign(k)).unwrap_or_else(|| unreachable!("fees fit"))
+    ergon::ledger::fees::signed(spec, k, nonce, payload).unwrap_or_else(|| unreachable!("fees fit"))
 }
 
 /// Submits `txs` and waits until `count` more txs are committed; returns the time taken.

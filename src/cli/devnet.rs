@@ -3,11 +3,12 @@
 //! then acts as bob, a client: stakes eve, posts sample jobs and prints what the chain does
 //! with them, read back over the node's JSON-RPC like any client would.
 
+use super::economy::put_blob;
 use super::wallet::{call, client};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Parser};
 use ergon::chainspec::ChainSpec;
-use ergon::primitives::{Address, Hash, JobPost, Keypair, Payload, Priority, StakeAmount, Tx};
+use ergon::primitives::{Address, Hash, JobPost, Keypair, Payload, StakeAmount};
 use jsonrpsee::http_client::HttpClient;
 use jsonrpsee::rpc_params;
 use serde_json::Value;
@@ -267,25 +268,13 @@ async fn balances(
     Ok(out)
 }
 
-async fn put_blob(c: &HttpClient, url: &str, bytes: &[u8]) -> Result<Hash> {
-    let v = call(c, url, "blob_put", rpc_params![format!("0x{}", hex::encode(bytes))]).await?;
-    v["hash"].as_str().and_then(|h| h.parse().ok()).ok_or_else(|| anyhow!("blob_put returned no hash: {v}"))
-}
-
 /// Signs `payload` from the dev key `from` at its next nonce with the minimum fee and sends it.
 async fn send(c: &HttpClient, url: &str, spec: &ChainSpec, from: &str, payload: Payload) -> Result<Hash> {
     let key = Keypair::dev(from);
     let addr = Address::from_public_key(&key.public()).to_bech32(spec.hrp());
-    let nonce = call(c, url, "account_get", rpc_params![addr]).await?["nonce"].as_u64().unwrap_or(0) + 1;
-    let tx = Tx {
-        chain_id: spec.chain_id.clone(),
-        sender: key.public(),
-        nonce,
-        fee: 0,
-        priority: Priority::Normal,
-        payload,
-    };
-    let tx = ergon::ledger::fees::with_required_fee(spec, tx).ok_or_else(|| anyhow!("fee overflow"))?.sign(&key);
+    let v = call(c, url, "account_nextNonce", rpc_params![addr]).await?;
+    let nonce = v["nonce"].as_u64().ok_or_else(|| anyhow!("account_nextNonce returned no nonce: {v}"))?;
+    let tx = ergon::ledger::fees::signed(spec, &key, nonce, payload).ok_or_else(|| anyhow!("fee overflow"))?;
     let v = call(c, url, "tx_send", rpc_params![ergon::rpc::types::tx_to_json(&tx, spec.hrp())]).await?;
     v["txHash"].as_str().and_then(|h| h.parse().ok()).context("tx_send returned no hash")
 }

@@ -184,7 +184,12 @@ async fn blob_arg(c: &HttpClient, url: &str, arg: &str, what: &str, program: boo
     } else {
         std::fs::read(arg).with_context(|| format!("--{what}: {arg:?} is neither a 0x-hex hash nor a readable file"))?
     };
-    let v = call(c, url, "blob_put", rpc_params![format!("0x{}", hex::encode(&bytes))]).await?;
+    put_blob(c, url, &bytes).await
+}
+
+/// Uploads `bytes` with `blob_put`; returns their hash.
+pub(super) async fn put_blob(c: &HttpClient, url: &str, bytes: &[u8]) -> Result<Hash> {
+    let v = call(c, url, "blob_put", rpc_params![format!("0x{}", hex::encode(bytes))]).await?;
     v["hash"].as_str().and_then(|h| h.parse().ok()).ok_or_else(|| anyhow!("blob_put returned no hash: {v}"))
 }
 
@@ -222,7 +227,7 @@ async fn run_job(job_id: &str, out: Option<PathBuf>, publish: bool, rpc: &RpcArg
                 std::fs::write(path, output).with_context(|| format!("cannot write {}", path.display()))?;
             }
             if publish {
-                call(&c, &rpc.rpc, "blob_put", rpc_params![format!("0x{}", hex::encode(output))]).await?;
+                put_blob(&c, &rpc.rpc, output).await?;
             }
         }
         ergon::vm::Outcome::Failed(f) => {

@@ -141,7 +141,7 @@ impl<'a, R: StateReader> BlockExecutor<'a, R> {
     pub fn apply_hashed(&mut self, tx: &SignedTx, tx_hash: Hash) -> Result<TxOutcome, TxInvalid> {
         check_stateless(&self.spec, tx)?;
         let sender = tx.tx.sender_address();
-        let trial = self.admit_trial(tx, &sender)?;
+        let trial = self.admit_stateful(tx, &sender)?;
         let mut from = self.state.account(&sender)?;
         let want = from.nonce.checked_add(1).ok_or(TxInvalid::NonceOverflow)?;
         if tx.tx.nonce != want {
@@ -177,11 +177,10 @@ impl<'a, R: StateReader> BlockExecutor<'a, R> {
         Ok(outcome)
     }
 
-    /// For a trial claim, whether it may be in this block (`Ok(true)`); `Ok(false)` for any
-    /// other tx.
-    /// For a trial claim, whether it may be in this block (`Ok(true)`); for a fraud proof,
-    /// whether this node can referee it; `Ok(false)` for any other tx.
-    fn admit_trial(&self, tx: &SignedTx, sender: &Address) -> Result<bool, TxInvalid> {
+    /// The rules that keep a tx out of this block by state, before its nonce and fee: a trial
+    /// claim's anchor, freshness and caps, a fraud proof's blobs. `Ok(true)` for a trial claim
+    /// (it counts against the block's cap).
+    fn admit_stateful(&self, tx: &SignedTx, sender: &Address) -> Result<bool, TxInvalid> {
         match &tx.tx.payload {
             crate::primitives::Payload::TrialClaim(c) => {
                 payload::trial::admit(&self.state, &self.spec, &self.env, self.trials, sender, c)?;
@@ -198,7 +197,7 @@ impl<'a, R: StateReader> BlockExecutor<'a, R> {
     /// does).
     pub fn check_payload(&mut self, tx: &SignedTx, tx_hash: Hash) -> Result<Result<(), TxFailure>, TxInvalid> {
         let sender = tx.tx.sender_address();
-        self.admit_trial(tx, &sender)?;
+        self.admit_stateful(tx, &sender)?;
         let mut from = self.state.account(&sender)?;
         from.balance = from.balance.saturating_sub(tx.tx.fee);
         self.state.set_account(sender, from);

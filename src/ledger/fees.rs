@@ -4,7 +4,7 @@
 
 use super::payload;
 use crate::chainspec::{ChainSpec, FeeSchedule};
-use crate::primitives::{Payload, Priority, Tx};
+use crate::primitives::{Keypair, Payload, Priority, SignedTx, Tx};
 use parity_scale_codec::Encode;
 use serde::Serialize;
 
@@ -55,6 +55,21 @@ pub fn required_fee(spec: &ChainSpec, tx: &Tx) -> Option<FeeBreakdown> {
 pub fn with_required_fee(spec: &ChainSpec, mut tx: Tx) -> Option<Tx> {
     tx.fee = required_fee(spec, &tx)?.total;
     Some(tx)
+}
+
+/// `payload` from `key` at `nonce`, normal priority and the minimum fee, signed: the tx the
+/// node's own roles, the faucet, the devnet client and the benches send. `None` if the fee
+/// overflows.
+pub fn signed(spec: &ChainSpec, key: &Keypair, nonce: u64, payload: Payload) -> Option<SignedTx> {
+    let tx = Tx {
+        chain_id: spec.chain_id.clone(),
+        sender: key.public(),
+        nonce,
+        fee: 0,
+        priority: Priority::Normal,
+        payload,
+    };
+    Some(with_required_fee(spec, tx)?.sign(key))
 }
 
 /// The minimum fee for `payload` at `size_bytes` (the signed tx's canonical size).

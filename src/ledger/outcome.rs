@@ -39,6 +39,19 @@ pub enum TxInvalid {
     State(#[from] StateError),
 }
 
+impl TxInvalid {
+    /// Whether a later block may include the tx: its sender's earlier tx is missing (nonce),
+    /// this block's or epoch's trial grants are used up, or this node cannot yet referee its
+    /// fraud proof. Block builders keep such txs pending and drop the rest.
+    pub fn may_fit_later(&self) -> bool {
+        match self {
+            TxInvalid::Nonce { .. } | TxInvalid::Fraud(_) => true,
+            TxInvalid::Trial(t) => t.is_transient(),
+            _ => false,
+        }
+    }
+}
+
 /// Why an included tx did nothing but pay its fee. Variant indexes are hashed into the
 /// receipts root: never reuse one.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, thiserror::Error)]

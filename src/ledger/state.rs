@@ -197,14 +197,9 @@ impl<'a, R: StateReader> Overlay<'a, R> {
     /// caused by `cause`.
     pub fn commit_tx(&mut self, cause: EventCause) -> Result<(), StateError> {
         let start = self.events.len();
-        for (address, after) in self.tx_accounts.drain() {
-            let before = match self.accounts.get(&address) {
-                Some(acc) => *acc,
-                None => match self.loaded.borrow().get(&address) {
-                    Some(acc) => *acc,
-                    None => self.base.account(&address)?.unwrap_or_default(),
-                },
-            };
+        let written: Vec<(Address, Account)> = self.tx_accounts.drain().collect();
+        for (address, after) in written {
+            let before = self.committed(&address)?;
             if before != after {
                 self.events.push(AccountEvent { address, cause, before, after });
             }

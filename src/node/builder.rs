@@ -67,14 +67,10 @@ impl Driver {
         for tx in candidates {
             match exec.apply(&tx) {
                 Ok(_) => txs.push(tx.as_ref().clone()),
-                // A sender's later txs fail on nonce once an earlier one is dropped; they stay
-                // pending for a later block. Anything else can never be included: drop it.
-                Err(TxInvalid::Nonce { .. }) => {}
-                // Trial claims over this block's or epoch's cap wait for a later one.
-                Err(TxInvalid::Trial(t)) if t.is_transient() => {}
-                // A fraud proof whose job's blobs are not here yet.
-                Err(TxInvalid::Fraud(_)) => {}
                 Err(TxInvalid::State(e)) => return Err(NodeError::Build(e.to_string())),
+                // Stays pending for a later block (e.g. after a sender's dropped earlier tx).
+                Err(e) if e.may_fit_later() => {}
+                // Anything else can never be included: drop it.
                 Err(e) => {
                     tracing::debug!(tx = %tx.hash(), error = %e, "dropping tx that can no longer be included");
                     self.mempool.evict(&tx.hash());

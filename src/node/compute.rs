@@ -22,7 +22,7 @@ use super::{ChainEvent, NodeHandle, SubmitError};
 use crate::ledger::payload::job::{Job, JobStatus};
 use crate::ledger::payload::receipt::{ReceiptRecord, ReceiptStatus};
 use crate::ledger::{StateKey, StateReader};
-use crate::primitives::{tag, Address, ComputeReceipt, FraudProof, Hash, Keypair, Payload, ReceiptClaim, Tx};
+use crate::primitives::{tag, Address, ComputeReceipt, FraudProof, Hash, Keypair, Payload, ReceiptClaim};
 use crate::storage::Store;
 use crate::vm::{self, Limits, Outcome};
 use parity_scale_codec::Encode;
@@ -81,18 +81,9 @@ impl Sender {
     }
 
     async fn submit(&mut self, node: &NodeHandle, payload: Payload) -> Result<Hash, SubmitError> {
-        let spec = node.spec();
-        let tx = Tx {
-            chain_id: spec.chain_id.clone(),
-            sender: self.key.public(),
-            nonce: node.next_nonce(self.address()).await?,
-            fee: 0,
-            priority: crate::primitives::Priority::Normal,
-            payload,
-        };
-        let tx = crate::ledger::fees::with_required_fee(spec, tx)
-            .ok_or_else(|| SubmitError::Internal("fee overflow".into()))?
-            .sign(&self.key);
+        let nonce = node.next_nonce(self.address()).await?;
+        let tx = crate::ledger::fees::signed(node.spec(), &self.key, nonce, payload)
+            .ok_or_else(|| SubmitError::Internal("fee overflow".into()))?;
         node.submit(tx).await
     }
 }
@@ -186,7 +177,8 @@ async fn execute(id: Hash, program: Vec<u8>, input: Vec<u8>, max_units: u64) -> 
     }
 }
 
-fn job_id(key: &[u8]) -> Option<Hash> {
+/// The hash a `Job` or `Receipt` state key names.
+fn key_hash(key: &[u8]) -> Option<Hash> {
     key.get(1..33).and_then(|b| <[u8; 32]>::try_from(b).ok()).map(Hash)
 }
 
@@ -201,12 +193,12 @@ impl Worker {
             let open = store
                 .state_records::<Job>(jobs, usize::MAX, |_, j| j.status == JobStatus::Open)
                 .map_err(|e| e.to_string())?;
-            self.jobs.extend(open.iter().filter_map(|(k, _)| job_id(k)));
+            self.jobs.extend(open.iter().filter_map(|(k, _)| key_hash(k)));
             let receipts = StateKey::Receipt(Hash::ZERO).encode()[0];
             let pending = store
                 .state_records::<ReceiptRecord>(receipts, usize::MAX, |_, r| r.status == ReceiptStatus::Pending)
                 .map_err(|e| e.to_string())?;
-            self.receipts.extend(pending.iter().filter_map(|(k, _)| job_id(k)));
+            self.receipts.extend(pending.iter().filter_map(|(k, _)| key_hash(k)));
             self.seen = Some(head);
             return Ok(());
         };

@@ -372,16 +372,8 @@ impl Driver {
         // Follow on from the faucet's own pending txs.
         let last = self.mempool.pending_of(&from).last().map(|(n, _)| *n).unwrap_or(account.nonce).max(account.nonce);
         let payload = crate::primitives::Payload::Transfer(crate::primitives::Transfer { to, amount });
-        let tx = crate::primitives::Tx {
-            chain_id: self.spec.chain_id.clone(),
-            sender: key.public(),
-            nonce: last.saturating_add(1),
-            fee: 0,
-            priority: crate::primitives::Priority::Normal,
-            payload,
-        };
-        let tx = crate::ledger::fees::with_required_fee(&self.spec, tx)
+        let tx = crate::ledger::fees::signed(&self.spec, &key, last.saturating_add(1), payload)
             .ok_or_else(|| SubmitError::Internal("fee overflow".into()))?;
-        self.mempool.insert(tx.sign(&key), &account).map_err(SubmitError::Mempool)
+        self.mempool.insert(tx, &account).map_err(SubmitError::Mempool)
     }
 }

@@ -200,18 +200,10 @@ pub(super) fn register(m: &mut RpcModule<Ctx>) -> Result<(), jsonrpsee::core::Re
             .filter_map(|n| spec.dev_key(n))
             .find(|k| Address::from_public_key(&k.public()).to_bech32(spec.hrp()) == authority)
             .ok_or_else(not_here)?;
-        let sender = Address::from_public_key(&key.public());
-        let nonce = ctx.node.store().account(&sender).map_err(internal)?.unwrap_or_default().nonce.saturating_add(1);
+        // After the authority's pending txs too, so updates back to back each land.
+        let nonce = ctx.node.next_nonce(Address::from_public_key(&key.public())).await.map_err(super::errors::submit)?;
         let payload = crate::primitives::Payload::ParamUpdate(crate::primitives::ParamUpdate { name, value });
-        let tx = crate::primitives::Tx {
-            chain_id: spec.chain_id.clone(),
-            sender: key.public(),
-            nonce,
-            fee: 0,
-            priority: crate::primitives::Priority::Normal,
-            payload,
-        };
-        let tx = crate::ledger::fees::with_required_fee(&spec, tx).ok_or_else(|| internal("fee overflow"))?.sign(&key);
+        let tx = crate::ledger::fees::signed(&spec, &key, nonce, payload).ok_or_else(|| internal("fee overflow"))?;
         let hash = ctx.node.submit(tx).await.map_err(super::errors::submit)?;
         RpcResult::Ok(json!({"txHash": hash}))
     })?;

@@ -223,6 +223,8 @@ fn client_job_receipt_mint_flow_pays_exact_amounts() {
     assert_eq!(events[3]["changes"]["balance"], format!("+{pending}"), "{hist}");
     assert_eq!(events[3]["height"].as_u64(), Some(matures), "{hist}");
     assert!(events[1]["txHash"].is_string(), "{hist}");
+    let by_cli = cli(&node, h, &["history", "eve", "--json"]);
+    assert_eq!(by_cli["events"], hist["events"], "ergon history prints account_history");
     let later = node.call("account_history", json!({"address": EVE, "filter": {"fromHeight": matures}}));
     assert_eq!(later["events"].as_array().map(Vec::len), Some(1), "{later}");
     let (code, _) = node.call_err("account_history", json!([EVE, {"fromHeight": 5, "toHeight": 2}]));
