@@ -104,6 +104,44 @@ pub struct ConsensusParams {
     pub epoch_length: u64,
     pub max_validators: u32,
     pub proposer_selection: ProposerSelection,
+    /// Blocks over which a validator's precommits are counted for downtime (Cosmos: 100).
+    #[serde(default = "default_signed_blocks_window")]
+    pub signed_blocks_window: u64,
+    /// Share of the window a validator must have signed; below it, it is slashed
+    /// `slash_downtime_bps` and jailed (Cosmos: 50%).
+    #[serde(default = "default_min_signed_bps")]
+    pub min_signed_bps: u32,
+    /// Blocks a validator jailed for downtime stays out before an UNJAIL may return it.
+    #[serde(default = "default_downtime_jail_blocks")]
+    pub downtime_jail_blocks: u64,
+}
+
+fn default_signed_blocks_window() -> u64 {
+    100
+}
+
+fn default_min_signed_bps() -> u32 {
+    5_000
+}
+
+fn default_downtime_jail_blocks() -> u64 {
+    600
+}
+
+fn default_slash_downtime_bps() -> u32 {
+    100
+}
+
+fn default_work_epochs() -> u32 {
+    4
+}
+
+fn default_work_bonus_cap_bps() -> u32 {
+    5_000
+}
+
+fn default_work_units_for_cap() -> u128 {
+    1_000_000_000
 }
 
 /// Multipliers and ratios are in basis points (1/10,000) so that no float touches consensus.
@@ -168,6 +206,20 @@ pub struct EconomyParams {
     /// Share of every slash paid to whoever put the evidence on chain (the block's proposer);
     /// the rest is burned.
     pub reporter_bps: u32,
+    /// Share of its stake a validator loses for signing too few precommits over
+    /// `signed_blocks_window` (Cosmos: 1%).
+    #[serde(default = "default_slash_downtime_bps")]
+    pub slash_downtime_bps: u32,
+    /// Epochs of verified compute that count toward a validator's work bonus.
+    #[serde(default = "default_work_epochs")]
+    pub work_epochs: u32,
+    /// Largest work bonus on voting power (seed 004 §6.2, compute-backed proposer).
+    #[serde(default = "default_work_bonus_cap_bps")]
+    pub work_bonus_cap_bps: u32,
+    /// Verified compute units over `work_epochs` that earn the whole bonus; less earns a
+    /// proportional share.
+    #[serde(default = "default_work_units_for_cap", with = "serde_amount")]
+    pub work_units_for_cap: u128,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -343,6 +395,12 @@ impl ChainSpec {
         if c.block_time_ms == 0 || c.propose_timeout_ms == 0 || c.vote_timeout_ms == 0 {
             return Err(invalid("consensus", "block time and timeouts must be positive"));
         }
+        if c.signed_blocks_window == 0 || c.signed_blocks_window > 100_000 {
+            return Err(invalid("consensus.signed_blocks_window", "must be 1 to 100000 blocks"));
+        }
+        if c.min_signed_bps > 10_000 {
+            return Err(invalid("consensus.min_signed_bps", format!("{} is over 10000 (100%)", c.min_signed_bps)));
+        }
         if c.epoch_length == 0 || c.max_validators == 0 {
             return Err(invalid("consensus", "epoch_length and max_validators must be positive"));
         }
@@ -360,7 +418,7 @@ impl ChainSpec {
 
 /// The economy parameters a PARAM_UPDATE may set. Not the fee schedule (the mempool and
 /// clients size fees from the spec), the metering version, the halving or the curve.
-pub const UPDATABLE_PARAMS: [&str; 19] = [
+pub const UPDATABLE_PARAMS: [&str; 22] = [
     "mint_per_unit",
     "coordinator_ratio_bps",
     "treasury_ratio_bps",
@@ -380,6 +438,9 @@ pub const UPDATABLE_PARAMS: [&str; 19] = [
     "slash_false_challenge_bps",
     "slash_double_sign_bps",
     "reporter_bps",
+    "slash_downtime_bps",
+    "work_bonus_cap_bps",
+    "work_units_for_cap",
 ];
 
 impl EconomyParams {
@@ -409,6 +470,9 @@ impl EconomyParams {
             "slash_false_challenge_bps" => self.slash_false_challenge_bps = fit(name, value)?,
             "slash_double_sign_bps" => self.slash_double_sign_bps = fit(name, value)?,
             "reporter_bps" => self.reporter_bps = fit(name, value)?,
+            "slash_downtime_bps" => self.slash_downtime_bps = fit(name, value)?,
+            "work_bonus_cap_bps" => self.work_bonus_cap_bps = fit(name, value)?,
+            "work_units_for_cap" => self.work_units_for_cap = value,
             _ => {
                 return Err(format!(
                     "{name:?} is not a parameter PARAM_UPDATE can set; one of: {}",
@@ -432,6 +496,7 @@ pub fn check_economy(e: &EconomyParams) -> Result<()> {
             ("economy.mint_cap_bps", e.mint_cap_bps),
             ("economy.slash_double_sign_bps", e.slash_double_sign_bps),
             ("economy.reporter_bps", e.reporter_bps),
+            ("economy.slash_downtime_bps", e.slash_downtime_bps),
             ("economy.slash_invalid_result_bps", e.slash_invalid_result_bps),
             ("economy.slash_false_challenge_bps", e.slash_false_challenge_bps),
         ] {
@@ -456,6 +521,9 @@ pub fn check_economy(e: &EconomyParams) -> Result<()> {
         }
         if e.pow_max_age == 0 {
             return Err(invalid("economy.pow_max_age", "must be at least 1 block"));
+        }
+        if e.work_units_for_cap == 0 {
+            return Err(invalid("economy.work_units_for_cap", "must be positive"));
         }
     }
     Ok(())

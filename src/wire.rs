@@ -129,6 +129,7 @@ fn payload_to_pb(p: &Payload) -> pb::tx::Payload {
         Payload::ParamUpdate(u) => {
             pb::tx::Payload::ParamUpdate(pb::ParamUpdate { name: u.name.clone(), value: u128_to(u.value) })
         }
+        Payload::Unjail => pb::tx::Payload::Unjail(pb::Unjail {}),
         Payload::FraudProof(f) => pb::tx::Payload::FraudProof(pb::FraudProof {
             receipt_id: f.receipt_id.0.to_vec(),
             output_hash: f.output_hash.0.to_vec(),
@@ -177,6 +178,7 @@ fn payload_from_pb(p: pb::tx::Payload) -> Result<Payload> {
         pb::tx::Payload::ParamUpdate(u) => {
             Payload::ParamUpdate(ParamUpdate { name: u.name, value: u128_from("param_update.value", &u.value)? })
         }
+        pb::tx::Payload::Unjail(_) => Payload::Unjail,
         pb::tx::Payload::FraudProof(f) => Payload::FraudProof(FraudProof {
             receipt_id: hash_from("fraud_proof.receipt_id", &f.receipt_id)?,
             output_hash: hash_from("fraud_proof.output_hash", &f.output_hash)?,
@@ -269,6 +271,7 @@ impl From<&Header> for pb::Header {
             tx_count: h.tx_count,
             evidence_root: h.evidence_root.0.to_vec(),
             receipts_root: h.receipts_root.0.to_vec(),
+            last_commit_hash: h.last_commit_hash.0.to_vec(),
         }
     }
 }
@@ -286,6 +289,7 @@ impl TryFrom<pb::Header> for Header {
             tx_count: h.tx_count,
             evidence_root: Hash(fixed("header.evidence_root", &h.evidence_root)?),
             receipts_root: Hash(fixed("header.receipts_root", &h.receipts_root)?),
+            last_commit_hash: Hash(fixed("header.last_commit_hash", &h.last_commit_hash)?),
         })
     }
 }
@@ -296,6 +300,7 @@ impl From<&Block> for pb::Block {
             header: Some((&b.header).into()),
             txs: b.txs.iter().map(Into::into).collect(),
             evidence: b.evidence.iter().map(evidence_to_pb).collect(),
+            last_commit: b.last_commit.as_ref().map(Into::into),
         }
     }
 }
@@ -312,7 +317,8 @@ impl TryFrom<pb::Block> for Block {
             });
         }
         let evidence = b.evidence.into_iter().map(evidence_from_pb).collect::<Result<_>>()?;
-        Ok(Block { header, txs, evidence })
+        let last_commit = b.last_commit.map(CommitCertificate::try_from).transpose()?;
+        Ok(Block { header, txs, evidence, last_commit })
     }
 }
 
@@ -643,6 +649,7 @@ mod tests {
             (any::<[u8; 20]>(), any::<u128>())
                 .prop_map(|(a, amount)| Payload::Undelegate(Delegation { validator: Address(a), amount })),
             ("[a-z_]{0,24}", any::<u128>()).prop_map(|(name, value)| Payload::ParamUpdate(ParamUpdate { name, value })),
+            Just(Payload::Unjail),
             (any::<[u8; 32]>(), any::<u64>(), any::<u128>()).prop_map(|(h, units, bond)| {
                 Payload::FraudProof(FraudProof { receipt_id: Hash(h), output_hash: Hash([h[1]; 32]), units, bond })
             }),
@@ -671,8 +678,18 @@ mod tests {
             tx_count: 0,
             evidence_root: Hash::ZERO,
             receipts_root: Hash::ZERO,
+            last_commit_hash: Hash::ZERO,
         };
-        Block { header, txs: vec![], evidence: vec![] }
+        let signature = proposer.sign(&Hash::ZERO);
+        let last_commit = (height > 1).then(|| CommitCertificate {
+            height: height - 1,
+            round: 2,
+            block_hash: Hash([7; 32]),
+            signatures: vec![(proposer.public(), signature)],
+        });
+        let mut block = Block { header, txs: vec![], evidence: vec![], last_commit };
+        block.header.last_commit_hash = Block::last_commit_hash(block.last_commit.as_ref());
+        block
     }
 
     proptest! {

@@ -483,6 +483,14 @@ pub async fn stake(amount_arg: String, from: String, opts: TxOpts, unstake: bool
     send(&opts, &c, &spec, &key, payload, json!({})).await
 }
 
+/// `ergon unjail`.
+pub async fn unjail(from: String, opts: TxOpts) -> Result<()> {
+    let (c, url) = (client(&opts.rpc.rpc)?, opts.rpc.rpc.clone());
+    let spec = chain_spec(&c, &url).await?;
+    let key: Keypair = resolve_key(&spec, &from, &base(&opts.base_path))?;
+    send(&opts, &c, &spec, &key, Payload::Unjail, json!({})).await
+}
+
 /// `ergon delegate` / `ergon undelegate`.
 pub async fn delegate(validator: String, amount_arg: String, from: String, opts: TxOpts, undo: bool) -> Result<()> {
     let (c, url) = (client(&opts.rpc.rpc)?, opts.rpc.rpc.clone());

@@ -83,6 +83,14 @@ enum Command {
         #[command(flatten)]
         opts: wallet::TxOpts,
     },
+    /// Take a validator jailed for downtime out of jail once its term is over; it is selected
+    /// again from the next epoch boundary.
+    Unjail {
+        #[arg(long)]
+        from: String,
+        #[command(flatten)]
+        opts: wallet::TxOpts,
+    },
     /// Bond AIT to a validator candidate (VALIDATOR: an address or dev name).
     Delegate {
         validator: String,
@@ -159,6 +167,7 @@ pub fn main() -> ExitCode {
         Command::Receipt(cmd) => wallet::block_on(economy::receipt(cmd)),
         Command::Stake { amount, from, opts } => wallet::block_on(economy::stake(amount, from, opts, false)),
         Command::Unstake { amount, from, opts } => wallet::block_on(economy::stake(amount, from, opts, true)),
+        Command::Unjail { from, opts } => wallet::block_on(economy::unjail(from, opts)),
         Command::Delegate { validator, amount, from, opts } => {
             wallet::block_on(economy::delegate(validator, amount, from, opts, false))
         }

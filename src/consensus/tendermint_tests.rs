@@ -20,6 +20,9 @@ fn params() -> ConsensusParams {
         epoch_length: 100,
         max_validators: 100,
         proposer_selection: ProposerSelection::RoundRobin,
+        signed_blocks_window: 100,
+        min_signed_bps: 5_000,
+        downtime_jail_blocks: 600,
     }
 }
 

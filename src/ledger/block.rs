@@ -2,8 +2,10 @@
 //! The block builder, the importer, sync and any referee all run it (the builder through the
 //! same [`BlockExecutor`], choosing which txs to keep).
 //!
-//! Order within a block: the begin hook records the parent's hash (a trial claim's anchor)
-//! and the block's evidence, and slashes and jails the validators it proves equivocated; then each tx (stateless
+//! Order within a block: the begin hook records the parent's hash (a trial claim's anchor),
+//! checks the parent's precommits the block carries and records who signed (slashing and
+//! jailing validators found down, [`super::liveness`]), records the block's evidence and
+//! slashes and jails the validators it proves equivocated; then each tx (stateless
 //! checks, nonce, fee, payload); then the end hook pays the block reward and splits the fees,
 //! expires jobs whose deadline is this height, matures receipts whose challenge window closes,
 //! releases unbonding entries that end, and at an epoch boundary recomputes the validator set.
@@ -15,17 +17,19 @@ pub use super::env::BlockEnv;
 use super::outcome::receipts_root;
 use super::payload::{self, Ctx};
 use super::{
-    evidence, fees, validators, AccountEvent, EventCause, Overlay, StateDiff, StateError, StateReader, Supply,
-    TxFailure, TxInvalid, TxOutcome,
+    evidence, fees, liveness, validators, AccountEvent, EventCause, Overlay, StateDiff, StateError, StateReader,
+    Supply, TxFailure, TxInvalid, TxOutcome,
 };
 use crate::chainspec::ChainSpec;
-use crate::primitives::{Address, Evidence, Hash, SignedTx};
+use crate::primitives::{Address, CommitCertificate, Evidence, Hash, SignedTx};
 
 /// Why a block is invalid (as opposed to a tx in it failing).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BlockError {
     #[error("evidence {index}: {reason}")]
     Evidence { index: usize, reason: evidence::EvidenceInvalid },
+    #[error(transparent)]
+    LastCommit(#[from] liveness::LastCommitInvalid),
     #[error("tx {index} cannot be in a block: {reason}")]
     Tx { index: usize, reason: TxInvalid },
     #[error(transparent)]
@@ -69,16 +73,26 @@ pub fn check_stateless(spec: &ChainSpec, tx: &SignedTx) -> Result<(), TxInvalid>
     Ok(())
 }
 
-/// Applies a whole block on top of `state`: evidence, then `txs` in order (signatures already
-/// verified), then the end-of-block hook. Any tx that cannot be in a block makes it invalid.
+/// What a block carries besides its txs, for the begin hook.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BlockVotes<'b> {
+    /// The parent's precommits (`None` only at height 1).
+    pub last_commit: Option<&'b CommitCertificate>,
+    /// Equivocation to record and slash.
+    pub evidence: &'b [Evidence],
+}
+
+/// Applies a whole block on top of `state`: the parent's precommits and the evidence, then
+/// `txs` in order (signatures already verified), then the end-of-block hook. Any tx that
+/// cannot be in a block makes it invalid.
 pub fn apply_block<R: StateReader>(
     state: &R,
     spec: &ChainSpec,
     env: BlockEnv,
-    evidence: &[Evidence],
+    votes: BlockVotes<'_>,
     txs: &[SignedTx],
 ) -> Result<BlockOutcome, BlockError> {
-    let mut exec = BlockExecutor::begin(state, spec, env, evidence)?;
+    let mut exec = BlockExecutor::begin(state, spec, env, votes)?;
     for (index, tx) in txs.iter().enumerate() {
         exec.apply(tx).map_err(|reason| BlockError::Tx { index, reason })?;
     }
@@ -101,8 +115,25 @@ pub struct BlockExecutor<'a, R> {
 }
 
 impl<'a, R: StateReader> BlockExecutor<'a, R> {
-    /// The begin-block hook: records the block's evidence.
-    pub fn begin(reader: &'a R, spec: &'a ChainSpec, env: BlockEnv, evidence: &[Evidence]) -> Result<Self, BlockError> {
+    /// The begin-block hook: checks and records the parent's precommits and the block's
+    /// evidence.
+    pub fn begin(reader: &'a R, spec: &'a ChainSpec, env: BlockEnv, votes: BlockVotes<'_>) -> Result<Self, BlockError> {
+        let mut exec = Self::speculative(reader, spec, env)?;
+        let signers = liveness::check(reader, &exec.spec, env.height, env.parent, votes.last_commit)?;
+        liveness::record(&mut exec.state, &exec.spec, &mut exec.supply, env.height, &signers)?;
+        evidence::apply(&mut exec.state, &exec.spec, votes.evidence, env.height)
+            .map_err(|(index, reason)| BlockError::Evidence { index, reason })?;
+        for e in votes.evidence {
+            let (at, _, _, validator) = e.position();
+            let offence = super::slash::Offence::DoubleSign { at, reporter: env.proposer };
+            super::slash::slash(&mut exec.state, &exec.spec, &mut exec.supply, validator, offence, env.height)?;
+        }
+        Ok(exec)
+    }
+
+    /// A block at `env` without its votes: what admission checks a tx against (a tx's
+    /// validity does not depend on who signed the parent). Never finished into a block.
+    pub fn speculative(reader: &'a R, spec: &'a ChainSpec, env: BlockEnv) -> Result<Self, BlockError> {
         let spec = match payload::params::effective(spec, &payload::params::updates(reader)?)? {
             Some(updated) => std::borrow::Cow::Owned(updated),
             None => std::borrow::Cow::Borrowed(spec),
@@ -110,15 +141,9 @@ impl<'a, R: StateReader> BlockExecutor<'a, R> {
         let treasury = spec
             .parse_address(&spec.economy.treasury)
             .map_err(|e| StateError(format!("chain spec treasury address: {e}")))?;
-        let mut supply = reader.supply()?;
+        let supply = reader.supply()?;
         let mut state = Overlay::new(reader);
         payload::trial::record_anchor(&mut state, &spec, &env)?;
-        evidence::apply(&mut state, &spec, evidence, env.height)
-            .map_err(|(index, reason)| BlockError::Evidence { index, reason })?;
-        for e in evidence {
-            let (at, _, _, validator) = e.position();
-            super::slash::double_sign(&mut state, &spec, &mut supply, validator, at, env.proposer)?;
-        }
         Ok(BlockExecutor { state, spec, env, treasury, supply, fees: 0, trials: 0, outcomes: Vec::new() })
     }
 
@@ -256,12 +281,12 @@ impl<'a, R: StateReader> BlockExecutor<'a, R> {
         let height = self.env.height;
         payload::job::expire(&mut self.state, height)?;
         self.state.commit_tx(EventCause::JobExpiry)?;
-        payload::receipt::mature(&mut self.state, self.treasury, height)?;
+        payload::receipt::mature(&mut self.state, &self.spec, self.treasury, height)?;
         self.state.commit_tx(EventCause::Maturity)?;
         payload::stake::release(&mut self.state, height)?;
         self.state.commit_tx(EventCause::Unbonded)?;
         if validators::is_boundary(&self.spec, self.env.height) {
-            validators::on_boundary(&mut self.state, &self.spec)?;
+            validators::on_boundary(&mut self.state, &self.spec, height)?;
             self.state.commit_tx(EventCause::Epoch)?;
         }
         let receipts_root = receipts_root(&self.outcomes);

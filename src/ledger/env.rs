@@ -9,6 +9,7 @@ pub struct BlockEnv {
     pub timestamp_ms: u64,
     /// The proposer's address: it receives the block reward and its share of fees.
     pub proposer: Address,
-    /// Seed for draws the block makes: the parent block's hash.
-    pub randomness: Hash,
+    /// The parent block's hash: what the block's last commit must be for, and the seed for
+    /// draws the block makes.
+    pub parent: Hash,
 }

@@ -25,12 +25,13 @@ impl StateDiff {
         }
         let candidates: Vec<_> = g.validators.iter().map(|(k, _)| *k).collect();
         let active = validators::select(spec, &candidates, |k| {
-            Ok(accounts.get(&Address::from_public_key(k)).map_or(0, |a| a.staked))
+            let staked = accounts.get(&Address::from_public_key(k)).map_or(0, |a| a.staked);
+            Ok((staked, staked))
         })?;
         if active.is_empty() {
             return Err(StateError("no genesis validator has the minimum stake".into()));
         }
-        let set = Validators { active, candidates, jailed: Vec::new() };
+        let set = Validators { active, since: 1, previous: Vec::new(), candidates, jailed: Vec::new() };
         Ok(StateDiff {
             accounts: accounts.into_iter().collect(),
             supply: Supply { total, ..Supply::default() },

@@ -34,6 +34,9 @@ pub enum EventCause {
     /// The end hook recomputed the validator set at an epoch boundary.
     #[codec(index = 7)]
     Epoch,
+    /// The begin hook slashed a validator that signed too few of its precommits.
+    #[codec(index = 8)]
+    Downtime,
 }
 
 impl EventCause {
@@ -47,6 +50,7 @@ impl EventCause {
             EventCause::Maturity => "maturity",
             EventCause::Unbonded => "unbonded",
             EventCause::Epoch => "epoch",
+            EventCause::Downtime => "downtime",
         }
     }
 }

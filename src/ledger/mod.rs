@@ -4,7 +4,8 @@
 //! - [`block`]: [`apply_block`], the one block transition, and the [`BlockExecutor`] behind it;
 //! - [`payload`]: one module per payload (check, fee, effect);
 //! - [`state`]: typed state keys, the reader trait, the overlay and the diff;
-//! - [`evidence`], [`validators`]: the block hooks' equivocation records and validator set;
+//! - [`evidence`], [`liveness`], [`slash`], [`validators`], [`work`]: the begin hook's
+//!   equivocation records and parent precommits, slashing, the validator set and its weights;
 //! - [`fees`], [`tree`], [`outcome`]: the fee schedule, the state tree, typed tx outcomes;
 //! - [`economy_math`]: fixed-point contribution curve, reputation and PoW difficulty.
 //!
@@ -37,6 +38,7 @@ pub mod evidence;
 pub mod fees;
 mod genesis;
 pub mod history;
+pub mod liveness;
 pub mod outcome;
 pub mod payload;
 mod queue;
@@ -45,12 +47,15 @@ mod slash;
 pub mod state;
 pub mod tree;
 pub mod validators;
+pub mod work;
 
 #[cfg(test)]
 mod tests;
 
 pub use account::{Account, Supply};
-pub use block::{apply_block, block_reward, check_stateless, BlockEnv, BlockError, BlockExecutor, BlockOutcome};
+pub use block::{
+    apply_block, block_reward, check_stateless, BlockEnv, BlockError, BlockExecutor, BlockOutcome, BlockVotes,
+};
 pub use fees::{required_fee, FeeBreakdown};
 pub use history::{AccountEvent, EventCause};
 pub use outcome::{receipts_root, TxFailure, TxInvalid, TxOutcome};

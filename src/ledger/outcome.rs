@@ -131,6 +131,15 @@ pub enum TxFailure {
     #[codec(index = 25)]
     #[error("parameter update rejected: {0}")]
     ParamInvalid(String),
+    #[codec(index = 26)]
+    #[error("{0} is not in jail")]
+    NotJailed(String),
+    #[codec(index = 27)]
+    #[error("jailed for double signing: a validator that equivocated never returns")]
+    JailedForGood,
+    #[codec(index = 28)]
+    #[error("jailed until block {until}; this is block {height}")]
+    StillJailed { until: u64, height: u64 },
     #[codec(index = 23)]
     #[error("a job of more than {limit} units needs at least 3 verifiers (it allows {max_units} with {verifiers})")]
     NeedsVerifiers { max_units: u64, limit: u64, verifiers: u8 },

@@ -3,16 +3,24 @@
 //! `accuracy² × uptime × stake weight` in fixed point, is computed from them when read
 //! ([`crate::ledger::economy_math::reputation_or_new`]); a new account scores 0.5.
 //!
-//! Counted today: a miner's accepted receipts (RECEIPT_CLAIM) and failed ones (an upheld
-//! FRAUD_PROOF moves one from accepted to failed). Uptime counters stay zero until blocks
-//! carry their parent's precommits.
+//! Counted: a miner's accepted receipts (RECEIPT_CLAIM) and failed ones (an upheld
+//! FRAUD_PROOF moves one from accepted to failed), under [`StateKey::Reputation`]; a
+//! validator's precommits included in blocks against those expected of it, kept with its
+//! downtime window ([`super::liveness`]).
 
 use super::{Overlay, StateError, StateKey, StateReader};
 use crate::primitives::Address;
 use parity_scale_codec::{Decode, Encode};
 
-/// An account's counters, under [`StateKey::Reputation`].
+/// An account's receipt counters, under [`StateKey::Reputation`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Encode, Decode)]
+struct Receipts {
+    accepted: u64,
+    failed: u64,
+}
+
+/// Everything an account's reputation is computed from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counters {
     pub accepted: u64,
     pub failed: u64,
@@ -21,12 +29,14 @@ pub struct Counters {
 }
 
 pub fn read<R: StateReader + ?Sized>(state: &R, who: &Address) -> Result<Counters, StateError> {
-    Ok(super::read(state, &StateKey::Reputation(*who))?.unwrap_or_default())
+    let r: Receipts = super::read(state, &StateKey::Reputation(*who))?.unwrap_or_default();
+    let l = super::liveness::read(state, who)?;
+    Ok(Counters { accepted: r.accepted, failed: r.failed, signed: l.signed_total, expected: l.expected_total })
 }
 
 /// Records a receipt of `miner` accepted.
 pub(crate) fn accepted<R: StateReader>(state: &mut Overlay<'_, R>, miner: Address) -> Result<(), StateError> {
-    let mut c = state.get::<Counters>(&StateKey::Reputation(miner))?.unwrap_or_default();
+    let mut c = state.get::<Receipts>(&StateKey::Reputation(miner))?.unwrap_or_default();
     c.accepted = c.accepted.saturating_add(1);
     state.put(StateKey::Reputation(miner), &c);
     Ok(())
@@ -34,7 +44,7 @@ pub(crate) fn accepted<R: StateReader>(state: &mut Overlay<'_, R>, miner: Addres
 
 /// Records that a receipt of `miner` accepted earlier was shown wrong.
 pub(crate) fn overturned<R: StateReader>(state: &mut Overlay<'_, R>, miner: Address) -> Result<(), StateError> {
-    let mut c = state.get::<Counters>(&StateKey::Reputation(miner))?.unwrap_or_default();
+    let mut c = state.get::<Receipts>(&StateKey::Reputation(miner))?.unwrap_or_default();
     c.accepted = c.accepted.saturating_sub(1);
     c.failed = c.failed.saturating_add(1);
     state.put(StateKey::Reputation(miner), &c);

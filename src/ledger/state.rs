@@ -79,6 +79,12 @@ pub enum StateKey {
     /// An account's reputation counters.
     #[codec(index = 19)]
     Reputation(Address),
+    /// An account's verified compute per recent epoch ([`super::work`]).
+    #[codec(index = 20)]
+    Work(Address),
+    /// A validator's precommits over the signed-blocks window ([`super::liveness`]).
+    #[codec(index = 21)]
+    Liveness(Address),
 }
 
 /// Read access to the state as of the parent block.

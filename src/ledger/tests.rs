@@ -13,6 +13,7 @@ use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 
 mod economy;
+mod liveness;
 mod trial;
 
 // ---------------------------------------------------------------------------------------------
@@ -79,6 +80,8 @@ struct Chain {
     tree: MockTreeStore,
     height: u64,
     roots: Vec<Hash>,
+    /// Validators whose precommits the next blocks leave out (they are down).
+    absent: Vec<crate::primitives::PublicKey>,
 }
 
 impl Chain {
@@ -90,7 +93,36 @@ impl Chain {
         let tree = MockTreeStore::default();
         let (root, batch) = apply_diff(&tree, &diff, 0).unwrap();
         tree.write_node_batch(&batch.node_batch).unwrap();
-        Chain { spec, genesis, state, tree, height: 0, roots: vec![root] }
+        Chain { spec, genesis, state, tree, height: 0, roots: vec![root], absent: Vec::new() }
+    }
+
+    /// The precommits a block at `height` carries for its parent: from every validator of
+    /// the parent's set (dev keys) except the absent ones.
+    fn last_commit(&self, height: u64) -> Option<crate::primitives::CommitCertificate> {
+        let at = height.checked_sub(1).filter(|h| *h > 0)?;
+        let set = validators::current(&self.state).unwrap();
+        let mut cert = crate::primitives::CommitCertificate {
+            height: at,
+            round: 0,
+            block_hash: block_hash(at),
+            signatures: Vec::new(),
+        };
+        let msg = cert.vote(&self.spec.chain_id).signing_hash();
+        let present = set.at(at).iter().filter(|(k, _)| !self.absent.contains(k));
+        // The absent come back (in set order) if the others alone make no quorum: a chain
+        // without a quorum makes no block at all.
+        let absent = set.at(at).iter().filter(|(k, _)| self.absent.contains(k));
+        let power = crate::consensus::ValidatorSet::from_stakes(set.at(at)).unwrap();
+        for (k, _) in present {
+            cert.signatures.push((*k, dev_key_of(k).sign(&msg)));
+        }
+        for (k, _) in absent {
+            if power.has_quorum(cert.signatures.iter().map(|(s, _)| s)) {
+                break;
+            }
+            cert.signatures.push((*k, dev_key_of(k).sign(&msg)));
+        }
+        Some(cert)
     }
 
     fn dev() -> Chain {
@@ -98,7 +130,10 @@ impl Chain {
     }
 
     fn executor(&self, proposer: Address) -> BlockExecutor<'_, MemState> {
-        BlockExecutor::begin(&self.state, &self.spec, env(self.height + 1, proposer), &[]).unwrap()
+        let h = self.height + 1;
+        let commit = self.last_commit(h);
+        let votes = BlockVotes { last_commit: commit.as_ref(), evidence: &[] };
+        BlockExecutor::begin(&self.state, &self.spec, env(h, proposer), votes).unwrap()
     }
 
     /// Writes `diff` as the next block; returns the new state root.
@@ -131,11 +166,20 @@ fn block_hash(height: u64) -> Hash {
 }
 
 fn env(height: u64, proposer: Address) -> BlockEnv {
-    BlockEnv { height, timestamp_ms: 0, proposer, randomness: block_hash(height.saturating_sub(1)) }
+    BlockEnv { height, timestamp_ms: 0, proposer, parent: block_hash(height.saturating_sub(1)) }
 }
 
 fn key(name: &str) -> Keypair {
     Keypair::dev(name)
+}
+
+/// The dev key behind a validator key.
+fn dev_key_of(k: &crate::primitives::PublicKey) -> Keypair {
+    ["alice", "bob", "charlie", "dave", "eve", "ferdie"]
+        .into_iter()
+        .map(Keypair::dev)
+        .find(|d| d.public() == *k)
+        .expect("a dev validator")
 }
 
 fn addr(name: &str) -> Address {
@@ -647,7 +691,7 @@ fn a_state_error_on_the_sender_changes_nothing() {
     let c = Chain::dev();
     let bob = addr("bob");
     let flaky = FlakyState { inner: c.state.clone(), broken: bob };
-    let mut exec = BlockExecutor::begin(&flaky, &c.spec, env(1, addr("alice")), &[]).unwrap();
+    let mut exec = BlockExecutor::begin(&flaky, &c.spec, env(1, addr("alice")), BlockVotes::default()).unwrap();
     let tx = transfer(&c.spec, &key("bob"), addr("eve"), 1, 1);
     assert!(matches!(exec.apply(&tx), Err(TxInvalid::State(_))));
     assert_eq!(exec.txs_applied(), 0);
@@ -662,7 +706,7 @@ fn a_state_error_on_the_recipient_changes_nothing() {
     let (bob, eve) = (addr("bob"), addr("eve"));
     let flaky = FlakyState { inner: c.state.clone(), broken: eve };
     let proposer = addr("alice");
-    let mut exec = BlockExecutor::begin(&flaky, &c.spec, env(1, proposer), &[]).unwrap();
+    let mut exec = BlockExecutor::begin(&flaky, &c.spec, env(1, proposer), BlockVotes::default()).unwrap();
     let tx = transfer(&c.spec, &key("bob"), eve, 1, 1);
     assert!(matches!(exec.apply(&tx), Err(TxInvalid::State(_))));
     assert_eq!(exec.txs_applied(), 0);
@@ -1083,7 +1127,14 @@ fn run_blocks(spec: &ChainSpec, blocks: &[(usize, Vec<Op>)]) -> Result<Run, Test
         // The importer's path (apply_block over the built block) gives exactly what the
         // builder got, and so does running it again: the transition is deterministic.
         for _ in 0..2 {
-            let imported = apply_block(&c.state, spec, env(c.height + 1, proposer), &[], &included).unwrap();
+            let imported = apply_block(
+                &c.state,
+                spec,
+                env(c.height + 1, proposer),
+                BlockVotes { last_commit: c.last_commit(c.height + 1).as_ref(), evidence: &[] },
+                &included,
+            )
+            .unwrap();
             prop_assert_eq!(&imported, &built);
         }
         let diff = built.diff;

@@ -141,7 +141,7 @@ pub enum NetworkEvent {
         id: GossipId,
     },
     Block {
-        block: Block,
+        block: Box<Block>,
         commit: CommitCertificate,
         id: GossipId,
     },

@@ -606,7 +606,7 @@ impl SwarmLoop {
             Some(Topic::Txs) => wire::decode_tx_batch(&message.data, self.max_message_bytes, self.max_tx_bytes)
                 .map(|txs| NetworkEvent::Txs { txs, id: gid.clone() }),
             Some(Topic::Blocks) => wire::decode_committed_block(&message.data, self.max_message_bytes)
-                .map(|(block, commit)| NetworkEvent::Block { block, commit, id: gid.clone() }),
+                .map(|(block, commit)| NetworkEvent::Block { block: Box::new(block), commit, id: gid.clone() }),
             Some(Topic::Consensus) => wire::decode_consensus(&message.data, self.max_message_bytes)
                 .map(|msg| NetworkEvent::Consensus { msg, id: gid.clone() }),
             // Receipts have no handler yet: drop without judging.

@@ -1,7 +1,7 @@
 //! Building blocks from the mempool and committing them.
 
 use super::{epoch, ChainEvent, Driver, NodeError};
-use crate::ledger::{BlockEnv, BlockExecutor, StateDiff, StateReader, TxInvalid, TxOutcome};
+use crate::ledger::{BlockEnv, BlockExecutor, BlockVotes, StateDiff, StateReader, TxInvalid, TxOutcome};
 use crate::network::Topic;
 use crate::primitives::{Block, CommitCertificate, Hash, Header};
 use crate::storage::StoreError;
@@ -55,13 +55,18 @@ impl Driver {
         let limits = &self.spec.limits;
         let candidates = self.mempool.select(limits.max_block_txs as usize, limits.max_block_bytes as usize);
         let evidence = self.evidence_to_include(height);
+        let last_commit = match &self.last_commit {
+            Some(c) if c.height == parent_height && c.block_hash == parent.hash() => Some(c.clone()),
+            _ => self.store.commit(parent_height)?,
+        };
         let env = BlockEnv {
             height,
             timestamp_ms: now_ms().max(parent.timestamp_ms.saturating_add(1)),
             proposer: crate::primitives::Address::from_public_key(&proposer),
-            randomness: parent.hash(),
+            parent: parent.hash(),
         };
-        let mut exec = BlockExecutor::begin(self.store.as_ref(), &self.spec, env, &evidence)
+        let votes = BlockVotes { last_commit: last_commit.as_ref(), evidence: &evidence };
+        let mut exec = BlockExecutor::begin(self.store.as_ref(), &self.spec, env, votes)
             .map_err(|e| NodeError::Build(e.to_string()))?;
         let mut txs = Vec::with_capacity(candidates.len());
         for tx in candidates {
@@ -89,8 +94,9 @@ impl Driver {
             tx_count: u32::try_from(txs.len()).unwrap_or(u32::MAX),
             evidence_root: Block::evidence_root(&evidence),
             receipts_root: outcome.receipts_root,
+            last_commit_hash: Block::last_commit_hash(last_commit.as_ref()),
         };
-        let block = Block { header, txs, evidence };
+        let block = Block { header, txs, evidence, last_commit };
         let hash = block.hash();
         let prepared = Prepared { diff: outcome.diff, tree_batch, outcomes: outcome.outcomes, events: outcome.events };
         self.candidates.insert(hash, Candidate { block, prepared });
@@ -135,7 +141,8 @@ impl Driver {
         });
         self.health.storage_result(super::health::StorageOp::CommitBlock, committed.as_ref().map(|_| ()));
         committed?;
-        if crate::ledger::validators::is_boundary(&self.spec, height) {
+        self.last_commit = Some(certificate.clone());
+        if crate::ledger::validators::changes_after(self.store.as_ref(), height).unwrap_or(true) {
             match epoch::validator_set(&self.store) {
                 Ok(set) if set != *self.engine.validators() => {
                     tracing::info!(height, validators = set.len(), power = set.total_power(), "new validator set");

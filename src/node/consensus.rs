@@ -253,6 +253,7 @@ impl Driver {
         }
         let height = self.engine.height();
         let mut current: Vec<(SignedVote, GossipId)> = Vec::new();
+        let mut late: Vec<(SignedVote, GossipId)> = Vec::new();
         for (vote, id) in std::mem::take(&mut self.votes_in) {
             let v = &vote.vote;
             // Height before signer: a vote for another height may come from a set this node
@@ -260,6 +261,8 @@ impl Driver {
             // the relay's fault.
             if v.chain_id != self.spec.chain_id {
                 self.report(id, Verdict::Reject);
+            } else if self.is_late_precommit(&vote) {
+                late.push((vote, id));
             } else if v.height != height {
                 if v.height > height {
                     self.note_ahead(&id, v.height);
@@ -271,6 +274,7 @@ impl Driver {
                 current.push((vote, id));
             }
         }
+        self.add_late_precommits(late);
         if current.is_empty() {
             return;
         }
@@ -285,6 +289,50 @@ impl Driver {
         }
         if self.is_validator() && !good.is_empty() {
             self.input(Input::Votes(good));
+        }
+    }
+
+    /// A precommit for the head, in the round that decided it, from a validator the head's
+    /// certificate lacks: the next block should record that it signed.
+    fn is_late_precommit(&self, vote: &SignedVote) -> bool {
+        let Some(cert) = &self.last_commit else { return false };
+        let v = &vote.vote;
+        v.kind == crate::primitives::VoteKind::Precommit
+            && v.height == cert.height
+            && v.round == cert.round
+            && v.block_hash == Some(cert.block_hash)
+            && !cert.signatures.iter().any(|(k, _)| *k == vote.validator)
+    }
+
+    /// Verifies late precommits as one batch and adds those of the head's validators to the
+    /// head's certificate. They are forwarded (the next proposer may not have them), and a
+    /// bad signature is the sender's fault.
+    fn add_late_precommits(&mut self, late: Vec<(SignedVote, GossipId)>) {
+        if late.is_empty() {
+            return;
+        }
+        let Some(height) = self.last_commit.as_ref().map(|c| c.height) else { return };
+        let set = match ledger::validators::current(self.store.as_ref()) {
+            Ok(v) => v.at(height).iter().map(|(k, _)| *k).collect::<Vec<_>>(),
+            Err(e) => return tracing::error!(error = %e, "cannot read the validator set"),
+        };
+        let items: Vec<_> = late.iter().map(|(v, _)| (v.validator, v.vote.signing_hash(), v.signature)).collect();
+        let ok = verify_each(&items);
+        for ((vote, id), ok) in late.into_iter().zip(ok) {
+            if ok.is_err() {
+                self.report(id, Verdict::Reject);
+                continue;
+            }
+            if !set.contains(&vote.validator) {
+                self.report(id, Verdict::Ignore);
+                continue;
+            }
+            self.report(id, Verdict::Accept);
+            if let Some(cert) = &mut self.last_commit {
+                if !cert.signatures.iter().any(|(k, _)| *k == vote.validator) {
+                    cert.signatures.push((vote.validator, vote.signature));
+                }
+            }
         }
     }
 }

@@ -4,7 +4,7 @@
 use super::builder::{heavy, Prepared};
 use super::{Driver, NodeError};
 use crate::consensus::verify_commit;
-use crate::ledger::{apply_block, BlockEnv, BlockError};
+use crate::ledger::{apply_block, BlockEnv, BlockError, BlockVotes};
 use crate::primitives::{Block, CommitCertificate, Hash, KeyCache, PublicKey, Signature};
 
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +25,8 @@ pub enum ImportError {
     Signature,
     #[error("evidence root does not match the evidence")]
     EvidenceRoot,
+    #[error("last commit hash does not match the block's last commit")]
+    LastCommitHash,
     #[error(transparent)]
     Block(#[from] BlockError),
     #[error("receipts root {got} differs from the header's {want}")]
@@ -95,6 +97,9 @@ impl Driver {
         if Block::evidence_root(&block.evidence) != block.header.evidence_root {
             return Err(ImportError::EvidenceRoot);
         }
+        if Block::last_commit_hash(block.last_commit.as_ref()) != block.header.last_commit_hash {
+            return Err(ImportError::LastCommitHash);
+        }
         // A tx whose exact signed bytes our mempool admitted was verified then.
         let items: Vec<_> = block
             .txs
@@ -111,9 +116,10 @@ impl Driver {
             height: h.height,
             timestamp_ms: h.timestamp_ms,
             proposer: crate::primitives::Address::from_public_key(&h.proposer),
-            randomness: h.parent,
+            parent: h.parent,
         };
-        let outcome = match apply_block(self.store.as_ref(), &self.spec, env, &block.evidence, &block.txs) {
+        let votes = BlockVotes { last_commit: block.last_commit.as_ref(), evidence: &block.evidence };
+        let outcome = match apply_block(self.store.as_ref(), &self.spec, env, votes, &block.txs) {
             Ok(o) => o,
             Err(BlockError::State(e)) => return Err(NodeError::Build(e.to_string()).into()),
             // A fraud proof whose job's blobs this node lacks: it cannot referee the block,

@@ -89,6 +89,9 @@ struct Driver {
     votes_in: Vec<(SignedVote, crate::network::GossipId)>,
     /// Equivocation seen here and not yet in a block; proposers include it.
     pending_evidence: Vec<crate::primitives::Evidence>,
+    /// The head's commit certificate, grown with precommits for the head that arrive after
+    /// it was decided: the next block built here carries it (validator uptime).
+    last_commit: Option<crate::primitives::CommitCertificate>,
     /// Own consensus messages at the height at hand, for resending.
     outbox: consensus::Outbox,
     timers: FuturesUnordered<TimerFuture>,
@@ -156,7 +159,9 @@ pub fn start(
     // Seen before a restart and not on chain yet.
     let pending_evidence =
         store.evidence(0, 1024)?.into_iter().filter(|(_, at)| at.is_none()).map(|(e, _)| e).collect();
+    let last_commit = store.commit(head.height)?;
     let mut driver = Driver {
+        last_commit,
         proposer: config.validator_key.as_ref().map(Keypair::public),
         spec,
         store,
@@ -342,10 +347,10 @@ impl Driver {
             height: head.height.saturating_add(1),
             timestamp_ms: builder::now_ms(),
             proposer: crate::primitives::Address([0; 20]),
-            randomness: head.hash,
+            parent: head.hash,
         };
-        let mut exec =
-            crate::ledger::BlockExecutor::begin(self.store.as_ref(), &self.spec, env, &[]).map_err(|e| internal(&e))?;
+        let mut exec = crate::ledger::BlockExecutor::speculative(self.store.as_ref(), &self.spec, env)
+            .map_err(|e| internal(&e))?;
         match exec.check_payload(tx, hash) {
             Ok(result) => result.map_err(SubmitError::Rejected),
             Err(crate::ledger::TxInvalid::State(e)) => Err(internal(&e)),

@@ -6,6 +6,7 @@
 //! blocks beyond the head wait in a bounded buffer until the gap is filled.
 
 use super::Driver;
+use crate::consensus::CommitError;
 use crate::ledger::check_stateless;
 use crate::network::{GossipId, NetworkError, NetworkEvent, PeerRef, Verdict};
 use crate::primitives::{Block, CommitCertificate, SignedTx};
@@ -55,7 +56,7 @@ impl Driver {
     pub(super) fn on_network(&mut self, ev: NetworkEvent) {
         match ev {
             NetworkEvent::Txs { txs, id } => self.on_gossip_txs(txs, id),
-            NetworkEvent::Block { block, commit, id } => self.on_gossip_block(block, commit, id),
+            NetworkEvent::Block { block, commit, id } => self.on_gossip_block(*block, commit, id),
             NetworkEvent::Consensus { msg, id } => self.on_consensus(msg, id),
             NetworkEvent::PeerStatus { peer, status } => {
                 self.sync.peer_heads.insert(peer, status.finalized_height);
@@ -143,8 +144,13 @@ impl Driver {
             block.hash(),
         );
         if let Err(e) = cert {
-            tracing::debug!(peer = %id.source(), height, error = %e, "gossiped block with a bad certificate");
-            return self.report(id, Verdict::Reject);
+            // Beyond the next height the set may have changed in blocks this node has not
+            // seen (an epoch boundary, a jailing): signers it does not know, or too little of
+            // its power, say nothing against the sender. Sync checks those blocks in order.
+            let set_may_differ = height > head.saturating_add(1)
+                && matches!(e, CommitError::UnknownSigner(_) | CommitError::NoQuorum { .. });
+            tracing::debug!(peer = %id.source(), height, error = %e, set_may_differ, "gossiped block with a certificate this node cannot accept");
+            return self.report(id, if set_may_differ { Verdict::Ignore } else { Verdict::Reject });
         }
         let source = id.source();
         self.sync.peer_heads.insert(source, height);

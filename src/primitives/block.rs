@@ -23,6 +23,8 @@ pub struct Header {
     pub evidence_root: Hash,
     /// Merkle root over the typed outcome of each tx (`ledger::receipts_root`).
     pub receipts_root: Hash,
+    /// Hash of the block's [`Block::last_commit`] ([`Block::last_commit_hash`]).
+    pub last_commit_hash: Hash,
 }
 
 impl Header {
@@ -37,6 +39,10 @@ pub struct Block {
     pub txs: Vec<SignedTx>,
     /// Equivocation the proposer saw and the chain has not recorded yet.
     pub evidence: Vec<Evidence>,
+    /// The precommits for the parent block that the proposer had gathered (more than 2/3 of
+    /// the parent's validator set): the chain's record of who signed, which validator
+    /// uptime and downtime slashing count. `None` only at height 1 (genesis has no votes).
+    pub last_commit: Option<CommitCertificate>,
 }
 
 impl Block {
@@ -50,6 +56,11 @@ impl Block {
 
     pub fn evidence_root(evidence: &[Evidence]) -> Hash {
         merkle_root(evidence.iter().map(Evidence::hash).collect())
+    }
+
+    /// What the header commits to for `last_commit`: zero for none.
+    pub fn last_commit_hash(last_commit: Option<&CommitCertificate>) -> Hash {
+        last_commit.map_or(Hash::ZERO, |c| Hash::of(tag::COMMIT, c))
     }
 }
 

@@ -55,6 +55,7 @@ fn header() -> Header {
         tx_count: 2,
         evidence_root: Hash([0xEF; 32]),
         receipts_root: Hash([0x12; 32]),
+        last_commit_hash: Hash([0x34; 32]),
     }
 }
 
@@ -165,11 +166,17 @@ fn header_vector() {
         "02000000",
         "efefefefefefefefefefefefefefefefefefefefefefefefefefefefefefefef",
         "1212121212121212121212121212121212121212121212121212121212121212",
+        "3434343434343434343434343434343434343434343434343434343434343434",
     );
     assert_scale(&hdr, want);
-    let hash = h("0x2037fd4050e9c0f8c62f8421f93018adebffae8bacfe09ae5cd5a406756f9296");
+    let hash = h("0x72cacf1d617d2638c10d93af0daf6dc2d62bcd815da7cce7bd1b55aa4c14bb84");
     assert_eq!(hdr.hash(), hash);
-    let block = Block { header: hdr, txs: vec![batch_tx().sign(&key()), transfer_tx().sign(&key())], evidence: vec![] };
+    let block = Block {
+        header: hdr,
+        txs: vec![batch_tx().sign(&key()), transfer_tx().sign(&key())],
+        evidence: vec![],
+        last_commit: None,
+    };
     assert_eq!(block.hash(), hash, "a block's hash is its header's");
 }
 
@@ -191,10 +198,24 @@ fn vote_vectors() {
             "03000000",
             "01",
             "01",
-            "2037fd4050e9c0f8c62f8421f93018adebffae8bacfe09ae5cd5a406756f9296",
+            "72cacf1d617d2638c10d93af0daf6dc2d62bcd815da7cce7bd1b55aa4c14bb84",
         ),
     );
-    assert_eq!(precommit.signing_hash(), h("0x3f1a34ca2280c8c14b593faad8171da0f713383cedd5252837f660a7cf29eb4d"));
+    assert_eq!(precommit.signing_hash(), h("0xc5fb954aced24422c4d972bef30bbb26eaeeefd9c0b3c307b810a5d71dec8790"));
+
+    // A block's last commit: the header commits to its hash.
+    let cert = CommitCertificate {
+        height: 42,
+        round: 3,
+        block_hash,
+        signatures: vec![(key().public(), key().sign(&precommit.signing_hash()))],
+    };
+    assert_eq!(cert.vote("ergon-dev"), precommit);
+    assert_eq!(
+        Block::last_commit_hash(Some(&cert)),
+        h("0x93a33ed08e9633f23e7d67051d30903d095af301f38f7c76ac4b4518f6dcfaf4")
+    );
+    assert_eq!(Block::last_commit_hash(None), Hash::ZERO);
 
     let nil_prevote =
         Vote { chain_id: "ergon-dev".into(), height: 42, round: 0, kind: VoteKind::Prevote, block_hash: None };
@@ -268,7 +289,7 @@ fn state_encodings_and_keys() {
 #[test]
 fn dev_chain_spec_and_genesis() {
     let spec = ChainSpec::load("dev").unwrap();
-    assert_eq!(spec.hash(), h("0xb27ac9d610492bca634499c97f3bdd4da7275bafb7befde3ef67fba14ada1494"));
+    assert_eq!(spec.hash(), h("0x9852e43078b7a541f32422e0a6aac91d774894035ef59f31aaab374683750fbb"));
 
     let diff = StateDiff::genesis(&spec, &spec.genesis().unwrap()).unwrap();
     assert_eq!(diff.supply.total, 1_006_010_000_000_000_000);
@@ -287,24 +308,25 @@ fn dev_chain_spec_and_genesis() {
     );
     let mock = jmt::mock::MockTreeStore::default();
     let (root, _) = state_tree::apply_diff(&mock, &diff, 0).unwrap();
-    assert_eq!(root, h("0x7d091f36edf77bf4fea1efffc43fc138ce88aa618fb075ba7042e1133ebb0aad"));
+    assert_eq!(root, h("0x7d5790bf2e18baab21edf534af61a55f22d8d7aef4adc4167f458c84aa1404ee"));
 
     let genesis = crate::storage::Store::genesis_block(&spec, root);
     assert_scale(
         &genesis.header,
         concat!(
-            "b27ac9d610492bca634499c97f3bdd4da7275bafb7befde3ef67fba14ada1494",
+            "9852e43078b7a541f32422e0a6aac91d774894035ef59f31aaab374683750fbb",
             "0000000000000000",
             "00a8da769b010000",
             "0000000000000000000000000000000000000000000000000000000000000000",
             "0000000000000000000000000000000000000000000000000000000000000000",
-            "7d091f36edf77bf4fea1efffc43fc138ce88aa618fb075ba7042e1133ebb0aad",
+            "7d5790bf2e18baab21edf534af61a55f22d8d7aef4adc4167f458c84aa1404ee",
             "00000000",
+            "0000000000000000000000000000000000000000000000000000000000000000",
             "0000000000000000000000000000000000000000000000000000000000000000",
             "0000000000000000000000000000000000000000000000000000000000000000",
         ),
     );
-    assert_eq!(genesis.hash(), h("0x186882424389fec21cd0e7df4472ab8f845c372f3985e4207518d8b917b74fc2"));
+    assert_eq!(genesis.hash(), h("0x76536ce3af8db63866fc426549858303ab5db6442b61816a253dd739be4578fc"));
 }
 
 #[test]

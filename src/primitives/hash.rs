@@ -23,6 +23,7 @@ pub mod tag {
     pub const RECEIPT: &[u8] = b"ergon/receipt/v1";
     pub const ATTESTATION: &[u8] = b"ergon/attestation/v1";
     pub const TRIAL_POW: &[u8] = b"ergon/trial-pow/v1";
+    pub const COMMIT: &[u8] = b"ergon/commit/v1";
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Encode, Decode)]

@@ -73,6 +73,9 @@ pub enum Payload {
     /// An authority-gated parameter change.
     #[codec(index = 11)]
     ParamUpdate(ParamUpdate),
+    /// A validator jailed for downtime asks back into the candidates once its term is over.
+    #[codec(index = 12)]
+    Unjail,
 }
 
 impl Payload {
@@ -100,6 +103,7 @@ impl Payload {
             Payload::TrialClaim(_) => "TRIAL_CLAIM",
             Payload::FraudProof(_) => "FRAUD_PROOF",
             Payload::ParamUpdate(_) => "PARAM_UPDATE",
+            Payload::Unjail => "UNJAIL",
         }
     }
 }

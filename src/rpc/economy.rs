@@ -386,29 +386,39 @@ pub(super) fn register(m: &mut RpcModule<Ctx>) -> Result<(), jsonrpsee::core::Re
     })?;
 
     m.register_method("staking_validators", |_, ctx, _| -> RpcResult<Value> {
-        let v = validators::current(ctx.node.store().as_ref()).map_err(internal)?;
+        let store = ctx.node.store();
+        let v = validators::current(store.as_ref()).map_err(internal)?;
         let set = crate::consensus::ValidatorSet::from_stakes(&v.active).map_err(internal)?;
         let hrp = ctx.node.spec().hrp();
-        let active: Vec<Value> = v
-            .active
+        let mut active = Vec::with_capacity(v.active.len());
+        for (k, weight) in &v.active {
+            let a = Address::from_public_key(k);
+            let acc = store.account(&a).map_err(internal)?.unwrap_or_default();
+            let stake = acc.staked.saturating_add(store_delegated(store.as_ref(), &a)?);
+            let l = crate::ledger::liveness::read(store.as_ref(), &a).map_err(internal)?;
+            active.push(json!({
+                "address": a.to_bech32(hrp),
+                "consensusKey": k.to_hex(),
+                "stake": stake.to_string(),
+                "weight": weight.to_string(),
+                "power": set.power_of(k),
+                "precommitsSigned": l.signed_total,
+                "precommitsExpected": l.expected_total,
+                "missedInWindow": l.missed,
+            }));
+        }
+        let jails: Vec<Value> = v
+            .jailed
             .iter()
-            .map(|(k, stake)| {
-                json!({
-                    "address": Address::from_public_key(k).to_bech32(hrp),
-                    "consensusKey": k.to_hex(),
-                    "stake": stake.to_string(),
-                    "power": set.power_of(k),
-                })
-            })
+            .map(|j| json!({"address": Address::from_public_key(&j.key).to_bech32(hrp), "until": j.until}))
             .collect();
-        let addrs = |keys: &[crate::primitives::PublicKey]| -> Vec<String> {
-            keys.iter().map(|k| Address::from_public_key(k).to_bech32(hrp)).collect()
-        };
         Ok(json!({
             "validators": active,
             "totalPower": set.total_power(),
-            "candidates": addrs(&v.candidates),
-            "jailed": addrs(&v.jailed),
+            "since": v.since,
+            "candidates": v.candidates.iter().map(|k| Address::from_public_key(k).to_bech32(hrp)).collect::<Vec<_>>(),
+            "jailed": v.jailed.iter().map(|j| Address::from_public_key(&j.key).to_bech32(hrp)).collect::<Vec<_>>(),
+            "jails": jails,
         }))
     })?;
 
@@ -428,7 +438,8 @@ pub(super) fn register(m: &mut RpcModule<Ctx>) -> Result<(), jsonrpsee::core::Re
             "unbondingEntries": acc.unbonding_entries,
             "candidate": v.candidates.iter().any(is),
             "validator": v.active.iter().any(|(k, _)| is(k)),
-            "jailed": v.jailed.iter().any(is),
+            "jailed": v.jailed.iter().any(|j| is(&j.key)),
+            "jailedUntil": v.jailed.iter().find(|j| is(&j.key)).and_then(|j| j.until),
         }))
     })?;
     Ok(())

@@ -70,6 +70,8 @@ pub const REFEREE_BLOBS: i32 = 1094;
 pub const NOT_AUTHORITY: i32 = 1095;
 /// A parameter update the chain's rules refuse (unknown name, out of range, inconsistent).
 pub const PARAM_INVALID: i32 = 1096;
+/// An UNJAIL from an account not in jail, jailed for good, or before its term ends.
+pub const NOT_UNJAILABLE: i32 = 1097;
 pub const UNSAFE_METHOD: i32 = 1020;
 pub const FAUCET: i32 = 1021;
 pub const UNKNOWN_HEIGHT: i32 = 1030;
@@ -114,6 +116,7 @@ pub fn failure_code(f: &TxFailure) -> i32 {
         TxFailure::NotRefereeable { .. } | TxFailure::NeedsVerifiers { .. } => NOT_REFEREEABLE,
         TxFailure::NotAuthority => NOT_AUTHORITY,
         TxFailure::ParamInvalid(_) => PARAM_INVALID,
+        TxFailure::NotJailed(_) | TxFailure::JailedForGood | TxFailure::StillJailed { .. } => NOT_UNJAILABLE,
     }
 }
 

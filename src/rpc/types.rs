@@ -240,8 +240,9 @@ impl JsonTx {
             }
             kind @ ("JOB_POST" | "JOB_CANCEL" | "RECEIPT_CLAIM" | "STAKE" | "UNSTAKE" | "DELEGATE" | "UNDELEGATE"
             | "TRIAL_CLAIM" | "FRAUD_PROOF" | "PARAM_UPDATE") => self.economy_payload(kind, spec),
+            "UNJAIL" => Ok(Payload::Unjail),
             other => Err(decode_err(format!(
-                "unknown tx type {other:?}: expected TRANSFER, BATCH, JOB_POST, JOB_CANCEL, RECEIPT_CLAIM, STAKE, UNSTAKE, DELEGATE, UNDELEGATE, TRIAL_CLAIM, FRAUD_PROOF or PARAM_UPDATE"
+                "unknown tx type {other:?}: expected TRANSFER, BATCH, JOB_POST, JOB_CANCEL, RECEIPT_CLAIM, STAKE, UNSTAKE, DELEGATE, UNDELEGATE, TRIAL_CLAIM, FRAUD_PROOF, PARAM_UPDATE or UNJAIL"
             ))),
         }
     }
@@ -372,6 +373,7 @@ pub fn payload_to_json(p: &Payload, hrp: &str) -> Value {
             json!({"anchorHeight": c.anchor_height, "anchorHash": c.anchor_hash, "powNonce": c.pow_nonce})
         }
         Payload::ParamUpdate(u) => json!({"name": u.name, "value": u.value.to_string()}),
+        Payload::Unjail => json!({}),
         Payload::FraudProof(f) => json!({
             "receiptId": f.receipt_id,
             "outputHash": f.output_hash,
@@ -476,15 +478,21 @@ pub fn block_to_json(block: &Block, commit: Option<&CommitCertificate>) -> Value
             "txCount": h.tx_count,
             "evidenceRoot": h.evidence_root,
             "receiptsRoot": h.receipts_root,
+            "lastCommitHash": h.last_commit_hash,
         },
         "txs": block.txs.iter().map(|t| t.hash()).collect::<Vec<_>>(),
         "evidence": block.evidence.iter().map(|e| evidence_to_json(e, Some(h.height))).collect::<Vec<_>>(),
-        "commit": commit.map(|c| json!({
-            "height": c.height,
-            "round": c.round,
-            "blockHash": c.block_hash,
-            "signatures": c.signatures.iter().map(|(k, s)| json!({"validator": k.to_hex(), "signature": s.to_hex()})).collect::<Vec<_>>(),
-        })),
+        "lastCommit": block.last_commit.as_ref().map(commit_to_json),
+        "commit": commit.map(commit_to_json),
+    })
+}
+
+fn commit_to_json(c: &CommitCertificate) -> Value {
+    json!({
+        "height": c.height,
+        "round": c.round,
+        "blockHash": c.block_hash,
+        "signatures": c.signatures.iter().map(|(k, s)| json!({"validator": k.to_hex(), "signature": s.to_hex()})).collect::<Vec<_>>(),
     })
 }
 

@@ -25,7 +25,7 @@ use rocksdb::{ColumnFamilyDescriptor, Options, WriteBatch, WriteOptions, DB};
 use std::path::{Path, PathBuf};
 
 /// Bump when the on-disk layout changes; a node refuses to open a store of another version.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// Tree versions kept by default: long enough for proofs over a day of 1 s blocks, and more
 /// than any unbonding or challenge window of the built-in specs.
@@ -189,9 +189,11 @@ impl Store {
                 tx_count: 0,
                 evidence_root: Block::evidence_root(&[]),
                 receipts_root: ledger::receipts_root(&[]),
+                last_commit_hash: Block::last_commit_hash(None),
             },
             txs: vec![],
             evidence: vec![],
+            last_commit: None,
         }
     }
 
@@ -254,7 +256,7 @@ impl Store {
         let key = h.to_be_bytes();
         let hash = block.hash();
         batch.put_cf(self.cf(CF_HEADERS), key, block.header.encode());
-        batch.put_cf(self.cf(CF_BODIES), key, (&block.txs, &block.evidence).encode());
+        batch.put_cf(self.cf(CF_BODIES), key, (&block.txs, &block.evidence, &block.last_commit).encode());
         for e in &block.evidence {
             batch.put_cf(self.cf(CF_EVIDENCE), evidence_key(e), (e, Some(h)).encode());
         }
@@ -336,9 +338,9 @@ impl Store {
 
     pub fn block(&self, height: u64) -> Result<Option<Block>> {
         let Some(header) = self.header(height)? else { return Ok(None) };
-        let (txs, evidence): (Vec<SignedTx>, Vec<Evidence>) =
+        let (txs, evidence, last_commit): (Vec<SignedTx>, Vec<Evidence>, Option<CommitCertificate>) =
             self.get_decoded(CF_BODIES, &height.to_be_bytes())?.unwrap_or_default();
-        Ok(Some(Block { header, txs, evidence }))
+        Ok(Some(Block { header, txs, evidence, last_commit }))
     }
 
     pub fn commit(&self, height: u64) -> Result<Option<CommitCertificate>> {

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::consensus::{verify_commit, ValidatorSet};
-use crate::ledger::{BlockEnv, BlockExecutor, TxFailure, TxOutcome};
+use crate::ledger::{BlockEnv, BlockExecutor, BlockVotes, TxFailure, TxOutcome};
 use crate::primitives::{Keypair, Payload, Priority, Transfer, Tx};
 use jmt::mock::MockTreeStore;
 use jmt::storage::TreeWriter;
@@ -47,8 +47,10 @@ fn build_block(store: &Store, spec: &ChainSpec, txs: Vec<SignedTx>) -> Built {
     let height = head.height + 1;
     let alice = Keypair::dev("alice");
     let timestamp_ms = spec.genesis_timestamp_ms + height * spec.consensus.block_time_ms;
-    let env = BlockEnv { height, timestamp_ms, proposer: addr("alice"), randomness: head.hash };
-    let mut exec = BlockExecutor::begin(store, spec, env, &[]).unwrap();
+    let env = BlockEnv { height, timestamp_ms, proposer: addr("alice"), parent: head.hash };
+    let last_commit = store.commit(head.height).unwrap();
+    let votes = BlockVotes { last_commit: last_commit.as_ref(), evidence: &[] };
+    let mut exec = BlockExecutor::begin(store, spec, env, votes).unwrap();
     for tx in &txs {
         exec.apply(tx).unwrap();
     }
@@ -65,8 +67,9 @@ fn build_block(store: &Store, spec: &ChainSpec, txs: Vec<SignedTx>) -> Built {
         tx_count: u32::try_from(txs.len()).unwrap(),
         evidence_root: Block::evidence_root(&[]),
         receipts_root: out.receipts_root,
+        last_commit_hash: Block::last_commit_hash(last_commit.as_ref()),
     };
-    let block = Block { header, txs, evidence: vec![] };
+    let block = Block { header, txs, evidence: vec![], last_commit };
     let mut cert = CommitCertificate { height, round: 0, block_hash: block.hash(), signatures: vec![] };
     let sig = alice.sign(&cert.vote(&spec.chain_id).signing_hash());
     cert.signatures.push((alice.public(), sig));

@@ -106,6 +106,15 @@ fn four_validators_commit_one_chain_and_one_may_stop() {
         proposers.insert(b["header"]["proposer"].as_str().unwrap().to_string());
     }
     assert!(proposers.len() >= 2, "one proposer made every block: {proposers:?}");
+    // A decided block's certificate may hold only the first 3 precommits, but validators keep
+    // gathering them until the next height starts: some block records all four as signers.
+    let all_four = wait_for("a block whose lastCommit has all four precommits", PROGRESS, || {
+        (2..=nodes[0].head().0).find(|height| {
+            let b = block_at(&nodes[0], *height);
+            b["lastCommit"]["signatures"].as_array().is_some_and(|s| s.len() == 4)
+        })
+    });
+    assert!(all_four >= 2);
     let head = nodes[0].call("chain_getHead", json!([]));
     assert_eq!(head["finalizedHeight"], head["height"], "BFT blocks are final when committed: {head}");
 
@@ -288,4 +297,79 @@ fn a_staker_joins_the_set_at_an_epoch_boundary_and_the_chain_goes_on() {
     }
     let all: Vec<&Node> = nodes.iter().collect();
     assert_same_chain(&all, 1..=h);
+}
+
+/// Dave's validator never runs on a 4-validator chain with a 10-block downtime window: every
+/// block's parent precommits lack him, so once a window is full he is slashed 1% and jailed,
+/// the other three go on as the set, and after his term dave (now running) sends UNJAIL with
+/// the CLI and is back in the set, signing, from the next epoch boundary.
+#[test]
+fn a_validator_kept_down_is_slashed_for_downtime_and_unjails() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = ChainSpec::load("local").unwrap();
+    spec.consensus.block_time_ms = 300;
+    spec.consensus.propose_timeout_ms = 1500;
+    spec.consensus.vote_timeout_ms = 500;
+    spec.consensus.timeout_delta_ms = 250;
+    spec.consensus.signed_blocks_window = 10;
+    spec.consensus.downtime_jail_blocks = 6;
+    spec.consensus.epoch_length = 30;
+    let path = dir.path().join("local-downtime.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
+    let spec_path = path.display().to_string();
+    let mut nodes = start_validators(dir.path(), &spec_path, &VALIDATORS[..3]);
+    let dave = addr(&Keypair::dev("dave"));
+    let genesis_stake = spec.validators[3].stake;
+
+    let jailed = wait_for("dave jailed for downtime", PROGRESS, || {
+        let s = nodes[0].call("staking_get", json!([dave]));
+        (s["jailed"] == true).then_some(s)
+    });
+    assert_eq!(amount(&jailed["staked"]), genesis_stake - genesis_stake / 100, "1% slashed: {jailed}");
+    let until = jailed["jailedUntil"].as_u64().expect("a downtime jail has a term");
+    let v = nodes[0].call("staking_validators", json!([]));
+    let set: Vec<&str> = v["validators"].as_array().unwrap().iter().filter_map(|x| x["address"].as_str()).collect();
+    assert_eq!(set.len(), 3, "dave left the set: {v}");
+    assert!(!set.contains(&dave.as_str()), "{v}");
+    let alice =
+        v["validators"].as_array().unwrap().iter().find(|x| x["address"] == addr(&Keypair::dev("alice"))).unwrap();
+    assert!(alice["precommitsExpected"].as_u64().unwrap() >= 10, "uptime is counted: {alice}");
+    // Every block names its parent's signers; none is dave.
+    let dave_key = Keypair::dev("dave").public().to_hex();
+    let head = nodes[0].head().0;
+    for h in 2..=head {
+        let b = block_at(&nodes[0], h);
+        let signers =
+            b["lastCommit"]["signatures"].as_array().unwrap_or_else(|| panic!("block {h} lacks lastCommit: {b}"));
+        assert!(signers.len() >= 3 && !signers.iter().any(|s| s["validator"] == dave_key), "block {h}: {b}");
+    }
+
+    // Dave comes up, waits out his term, and unjails with the CLI.
+    let boot: Vec<String> = nodes.iter().map(Node::p2p_addr).collect();
+    nodes.push(validator(dir.path(), &spec_path, "dave", &boot));
+    nodes[0].wait_height(until);
+    let url = nodes[0].url();
+    let out =
+        run_ergon(&["unjail", "--from", "dave", "--rpc", &url, "--wait", "--json"], &[], Duration::from_secs(120));
+    assert!(out.status.success(), "unjail failed\nstdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+    let at = wait_for("dave out of jail", PROGRESS, || {
+        let s = nodes[0].call("staking_get", json!([dave]));
+        (s["jailed"] == false).then(|| nodes[0].head().0)
+    });
+    let boundary = at.div_ceil(30) * 30;
+    nodes[0].wait_height(boundary + 1);
+    let v = nodes[0].call("staking_validators", json!([]));
+    assert_eq!(v["validators"].as_array().unwrap().len(), 4, "dave is back after block {boundary}: {v}");
+    let back = wait_for("a block recording dave's precommit", PROGRESS, || {
+        let head = nodes[0].head().0;
+        (boundary + 2..=head).find(|h| {
+            let b = block_at(&nodes[0], *h);
+            b["lastCommit"]["signatures"].as_array().is_some_and(|s| s.iter().any(|x| x["validator"] == dave_key))
+        })
+    });
+    let all: Vec<&Node> = nodes.iter().collect();
+    for n in &all {
+        n.wait_height(back);
+    }
+    assert_same_chain(&all, 1..=back);
 }

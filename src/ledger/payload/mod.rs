@@ -40,7 +40,7 @@ pub(super) fn check(spec: &ChainSpec, tx: &Tx) -> Result<(), TxInvalid> {
         Payload::TrialClaim(c) => trial::check(spec, tx, c),
         Payload::FraudProof(f) => fraud::check(f),
         Payload::ParamUpdate(u) => params::check(spec, u),
-        Payload::JobCancel(_) | Payload::ReceiptClaim(_) => Ok(()),
+        Payload::JobCancel(_) | Payload::ReceiptClaim(_) | Payload::Unjail => Ok(()),
     }
 }
 
@@ -50,7 +50,9 @@ pub(super) fn computation_cost(s: &FeeSchedule, payload: &Payload) -> Option<u12
         Payload::Transfer(_) | Payload::Batch(_) => transfer::computation_cost(s, payload),
         Payload::JobPost(_) | Payload::JobCancel(_) => Some(job::cost(s)),
         Payload::ReceiptClaim(_) => Some(receipt::cost(s)),
-        Payload::Stake(_) | Payload::Unstake(_) | Payload::Delegate(_) | Payload::Undelegate(_) => Some(stake::cost(s)),
+        Payload::Stake(_) | Payload::Unstake(_) | Payload::Delegate(_) | Payload::Undelegate(_) | Payload::Unjail => {
+            Some(stake::cost(s))
+        }
         Payload::TrialClaim(_) => Some(0),
         Payload::FraudProof(_) => Some(fraud::cost(s)),
         Payload::ParamUpdate(_) => Some(params::cost(s)),
@@ -71,7 +73,8 @@ pub fn spend(payload: &Payload) -> Option<u128> {
         | Payload::Unstake(_)
         | Payload::Undelegate(_)
         | Payload::TrialClaim(_)
-        | Payload::ParamUpdate(_) => Some(0),
+        | Payload::ParamUpdate(_)
+        | Payload::Unjail => Some(0),
     }
 }
 
@@ -93,5 +96,6 @@ pub(super) fn apply<R: StateReader>(
         Payload::TrialClaim(_) => trial::claim(ctx),
         Payload::FraudProof(f) => fraud::challenge(ctx, f),
         Payload::ParamUpdate(u) => params::update(ctx, u),
+        Payload::Unjail => stake::unjail(ctx),
     }
 }

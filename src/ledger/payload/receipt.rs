@@ -66,11 +66,6 @@ fn bps(amount: u128, bps: u32) -> Option<u128> {
     amount.checked_mul(u128::from(bps))?.checked_div(BPS)
 }
 
-/// The epoch of `height`, for the per-epoch mint cap.
-fn epoch(spec: &ChainSpec, height: u64) -> u64 {
-    height.checked_div(spec.consensus.epoch_length.max(1)).unwrap_or(0)
-}
-
 pub(super) fn claim<R: StateReader>(
     ctx: &mut Ctx<'_, '_, R>,
     c: &ReceiptClaim,
@@ -140,7 +135,7 @@ fn settle<R: StateReader>(
         contribution_multiplier_wad(ctx.supply.verified_units, e.units_per_hour, e.contribution_decay_hours);
     let Some(gross) = u128::from(r.compute_units).checked_mul(e.mint_per_unit) else { return Ok(Err(None)) };
     let Some(uncapped) = apply_wad(gross, multiplier) else { return Ok(Err(None)) };
-    let epoch_key = StateKey::EpochMint(r.miner, epoch(ctx.spec, height));
+    let epoch_key = StateKey::EpochMint(r.miner, crate::ledger::validators::epoch_of(ctx.spec, height));
     let minted_this_epoch: u128 = ctx.state.get(&epoch_key)?.unwrap_or(0);
     let Some(cap) = bps(miner_stake, e.mint_cap_bps) else { return Ok(Err(None)) };
     let mint = uncapped.min(cap.saturating_sub(minted_this_epoch));
@@ -210,6 +205,7 @@ fn settle<R: StateReader>(
 /// amounts become available and their jobs settle.
 pub(crate) fn mature<R: StateReader>(
     state: &mut Overlay<'_, R>,
+    spec: &ChainSpec,
     treasury: Address,
     height: u64,
 ) -> Result<(), StateError> {
@@ -233,6 +229,7 @@ pub(crate) fn mature<R: StateReader>(
         }
         rec.status = ReceiptStatus::Matured;
         state.put(StateKey::Receipt(id), &rec);
+        crate::ledger::work::credit(state, spec, rec.miner, u128::from(rec.compute_units), height)?;
         if let Some(mut job) = state.get::<Job>(&StateKey::Job(rec.job_id))? {
             job.status = JobStatus::Settled;
             state.put(StateKey::Job(rec.job_id), &job);

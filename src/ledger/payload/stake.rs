@@ -151,6 +151,23 @@ pub(super) fn undelegate<R: StateReader>(
     start_unbonding(ctx, acc, d.amount)
 }
 
+/// UNJAIL: the sender's validator key leaves jail once its term is over and is a candidate
+/// again at the next epoch boundary (if it still has the minimum stake then). Double signing
+/// jails for good.
+pub(super) fn unjail<R: StateReader>(ctx: &mut Ctx<'_, '_, R>) -> Result<Result<(), TxFailure>, StateError> {
+    let mut v: Validators = ctx.state.get(&StateKey::Validators)?.unwrap_or_default();
+    let Some(jail) = v.jail_of(&ctx.sender_key).copied() else {
+        return Ok(Err(TxFailure::NotJailed(ctx.sender.to_bech32(ctx.spec.hrp()))));
+    };
+    let Some(until) = jail.until else { return Ok(Err(TxFailure::JailedForGood)) };
+    if ctx.env.height < until {
+        return Ok(Err(TxFailure::StillJailed { until, height: ctx.env.height }));
+    }
+    v.jailed.retain(|j| j.key != ctx.sender_key);
+    ctx.state.put(StateKey::Validators, &v);
+    Ok(Ok(()))
+}
+
 /// The block hook: unbonding entries that end at `height` return to their accounts' balances.
 pub(crate) fn release<R: StateReader>(state: &mut Overlay<'_, R>, height: u64) -> Result<(), StateError> {
     let entries = queue::take::<(Address, u128), _>(state, Queue::Unbonding, height)?;

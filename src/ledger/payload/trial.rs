@@ -63,11 +63,6 @@ pub(super) fn check(spec: &ChainSpec, tx: &Tx, c: &TrialClaim) -> Result<(), TxI
     Ok(())
 }
 
-/// The epoch a height is in, for the per-epoch cap.
-fn epoch(spec: &ChainSpec, height: u64) -> u64 {
-    height.checked_div(spec.consensus.epoch_length.max(1)).unwrap_or(0)
-}
-
 /// Whether `claimant`'s claim may be in the block `env`, which has granted `in_block` so far.
 /// Runs before the claim's nonce is checked, so a second claim says so.
 pub(in crate::ledger) fn admit<R: StateReader>(
@@ -99,7 +94,8 @@ pub(in crate::ledger) fn admit<R: StateReader>(
     if in_block >= e.trial_max_per_block {
         return Err(TrialInvalid::BlockCap(e.trial_max_per_block).into());
     }
-    let granted = state.get::<u32>(&StateKey::TrialCount(epoch(spec, env.height)))?.unwrap_or(0);
+    let granted =
+        state.get::<u32>(&StateKey::TrialCount(crate::ledger::validators::epoch_of(spec, env.height)))?.unwrap_or(0);
     if granted >= e.trial_max_per_epoch {
         return Err(TrialInvalid::EpochCap(e.trial_max_per_epoch).into());
     }
@@ -119,7 +115,7 @@ pub(super) fn claim<R: StateReader>(ctx: &mut Ctx<'_, '_, R>) -> Result<Result<(
     ) else {
         return Ok(Err(TxFailure::Overflow));
     };
-    let key = StateKey::TrialCount(epoch(ctx.spec, ctx.env.height));
+    let key = StateKey::TrialCount(crate::ledger::validators::epoch_of(ctx.spec, ctx.env.height));
     let Some(granted) = ctx.state.get::<u32>(&key)?.unwrap_or(0).checked_add(1) else {
         return Ok(Err(TxFailure::Overflow));
     };
@@ -139,7 +135,7 @@ pub(in crate::ledger) fn record_anchor<R: StateReader>(
     env: &BlockEnv,
 ) -> Result<(), StateError> {
     let Some(parent) = env.height.checked_sub(1) else { return Ok(()) };
-    state.put(StateKey::RecentBlock(parent), &env.randomness);
+    state.put(StateKey::RecentBlock(parent), &env.parent);
     if let Some(old) = env.height.checked_sub(spec.economy.pow_max_age.saturating_add(1)) {
         state.delete(StateKey::RecentBlock(old));
     }

@@ -426,14 +426,54 @@ fn a_new_staker_joins_the_validator_set_at_the_epoch_boundary() {
 
 #[derive(Debug, Clone)]
 enum EconOp {
-    Post { client: usize, price: u128, max_units: u64, ttl: u64 },
-    Cancel { by: usize, job: usize },
-    Claim { job: usize, units: u64, id: u8, honest_coordinator: bool, true_result: bool },
-    Fraud { by: usize, id: u8, bond_ok: bool },
-    Stake { who: usize, amount: u128 },
-    Unstake { who: usize, amount: u128 },
-    Delegate { who: usize, to: usize, amount: u128 },
-    Undelegate { who: usize, to: usize, amount: u128 },
+    Post {
+        client: usize,
+        price: u128,
+        max_units: u64,
+        ttl: u64,
+    },
+    Cancel {
+        by: usize,
+        job: usize,
+    },
+    Claim {
+        job: usize,
+        units: u64,
+        id: u8,
+        honest_coordinator: bool,
+        true_result: bool,
+    },
+    Fraud {
+        by: usize,
+        id: u8,
+        bond_ok: bool,
+    },
+    Stake {
+        who: usize,
+        amount: u128,
+    },
+    Unstake {
+        who: usize,
+        amount: u128,
+    },
+    Delegate {
+        who: usize,
+        to: usize,
+        amount: u128,
+    },
+    Undelegate {
+        who: usize,
+        to: usize,
+        amount: u128,
+    },
+    /// A miner's validator stops (or resumes) signing precommits.
+    Down {
+        who: usize,
+        down: bool,
+    },
+    Unjail {
+        who: usize,
+    },
 }
 
 fn arb_econ_op() -> impl Strategy<Value = EconOp> {
@@ -463,6 +503,8 @@ fn arb_econ_op() -> impl Strategy<Value = EconOp> {
             to,
             amount
         }),
+        1 => (0usize..3, prop::bool::ANY).prop_map(|(who, down)| EconOp::Down { who, down }),
+        1 => (0usize..3).prop_map(|who| EconOp::Unjail { who }),
     ]
 }
 
@@ -485,6 +527,10 @@ proptest! {
         spec.economy.challenge_blocks = 3;
         spec.economy.unbonding_period = 4;
         spec.consensus.epoch_length = 4;
+        // Miners become validators at the boundaries, and may be slashed for downtime.
+        spec.economy.min_stake = spec.economy.miner_min_stake;
+        spec.consensus.signed_blocks_window = 4;
+        spec.consensus.downtime_jail_blocks = 2;
         let mut c = Chain::new(spec);
         let total = c.state.supply.total;
         // Every job runs the word count on one input, so a claim can tell the truth or lie and
@@ -564,11 +610,23 @@ proptest! {
                         let p = if matches!(op, EconOp::Delegate { .. }) { Payload::Delegate(d) } else { Payload::Undelegate(d) };
                         signed(&c.spec, &k, next(&c, &k), p)
                     }
+                    EconOp::Down { who, down } => {
+                        let k = key(MINERS[*who]).public();
+                        c.absent.retain(|a| *a != k);
+                        if *down {
+                            c.absent.push(k);
+                        }
+                        continue;
+                    }
+                    EconOp::Unjail { who } => {
+                        let k = key(MINERS[*who]);
+                        signed(&c.spec, &k, next(&c, &k), Payload::Unjail)
+                    }
                 };
                 txs.push(tx);
             }
             let proposer = addr("alice");
-            let imported = apply_block(&c.state, &c.spec, env(c.height + 1, proposer), &[], &txs).unwrap();
+            let imported = apply_block(&c.state, &c.spec, env(c.height + 1, proposer), BlockVotes { last_commit: c.last_commit(c.height + 1).as_ref(), evidence: &[] }, &txs).unwrap();
             let before = c.state.clone();
             let (outcomes, diff) = c.block(proposer, &txs);
             assert_history_complete(&before, &imported);
@@ -613,7 +671,7 @@ proptest! {
 }
 
 /// Two precommits by `who` for different blocks at `height`.
-fn equivocation(
+pub(super) fn equivocation(
     spec: &ChainSpec,
     who: &Keypair,
     height: u64,
@@ -649,7 +707,14 @@ fn double_signing_is_slashed_once_per_height_and_jails() {
         equivocation(&c.spec, &dave, 1, crate::primitives::VoteKind::Precommit),
     ];
     let height = c.height + 1;
-    let out = apply_block(&c.state, &c.spec, env(height, addr("bob")), &evidence, &[]).unwrap();
+    let out = apply_block(
+        &c.state,
+        &c.spec,
+        env(height, addr("bob")),
+        BlockVotes { last_commit: c.last_commit(height).as_ref(), evidence: &evidence },
+        &[],
+    )
+    .unwrap();
     let (root, batch) = apply_diff(&c.tree, &out.diff, height).unwrap();
     c.tree.write_node_batch(&batch.node_batch).unwrap();
     c.state.apply(&out.diff);
@@ -662,9 +727,15 @@ fn double_signing_is_slashed_once_per_height_and_jails() {
     assert_eq!(c.state.supply.burned, slashed - reporter);
     assert_supply(&c, total);
     let v = validators::current(&c.state).unwrap();
-    assert!(v.jailed.contains(&dave.public()));
+    assert!(v.is_jailed(&dave.public()));
     // The same evidence cannot be recorded twice.
-    let again = apply_block(&c.state, &c.spec, env(height + 1, addr("bob")), &evidence[..1], &[]);
+    let again = apply_block(
+        &c.state,
+        &c.spec,
+        env(height + 1, addr("bob")),
+        BlockVotes { last_commit: c.last_commit(height + 1).as_ref(), evidence: &evidence[..1] },
+        &[],
+    );
     assert!(matches!(again, Err(BlockError::Evidence { index: 0, .. })), "{again:?}");
     // At the epoch boundary the jailed validator leaves the set.
     while c.height % 4 != 0 {
@@ -704,7 +775,14 @@ fn delegation_adds_to_effective_stake_unbonds_and_is_slashed_pro_rata() {
     // Ferdie double-signs: it and bob each lose 5% of what they bonded.
     let e = equivocation(&c.spec, &ferdie, c.height, crate::primitives::VoteKind::Precommit);
     let height = c.height + 1;
-    let out = apply_block(&c.state, &c.spec, env(height, addr("alice")), &[e], &[]).unwrap();
+    let out = apply_block(
+        &c.state,
+        &c.spec,
+        env(height, addr("alice")),
+        BlockVotes { last_commit: c.last_commit(height).as_ref(), evidence: &[e] },
+        &[],
+    )
+    .unwrap();
     let (root, batch) = apply_diff(&c.tree, &out.diff, height).unwrap();
     c.tree.write_node_batch(&batch.node_batch).unwrap();
     c.state.apply(&out.diff);
