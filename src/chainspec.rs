@@ -144,6 +144,10 @@ fn default_work_units_for_cap() -> u128 {
     1_000_000_000
 }
 
+fn default_miner_draw_blocks() -> u64 {
+    10
+}
+
 /// Multipliers and ratios are in basis points (1/10,000) so that no float touches consensus.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -220,6 +224,10 @@ pub struct EconomyParams {
     /// proportional share.
     #[serde(default = "default_work_units_for_cap", with = "serde_amount")]
     pub work_units_for_cap: u128,
+    /// Blocks in each window of a job's miner draw (`ledger::draw`): only the drawn miner may
+    /// claim in a window. 0: no draw, any staked miner may claim.
+    #[serde(default = "default_miner_draw_blocks")]
+    pub miner_draw_blocks: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -521,6 +529,9 @@ pub fn check_economy(e: &EconomyParams) -> Result<()> {
         }
         if e.pow_max_age == 0 {
             return Err(invalid("economy.pow_max_age", "must be at least 1 block"));
+        }
+        if e.miner_draw_blocks > 10_000 {
+            return Err(invalid("economy.miner_draw_blocks", "must be at most 10000 blocks"));
         }
         if e.work_units_for_cap == 0 {
             return Err(invalid("economy.work_units_for_cap", "must be positive"));

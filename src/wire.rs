@@ -15,6 +15,12 @@ mod pb {
     include!(concat!(env!("OUT_DIR"), "/ergon.v1.rs"));
 }
 
+mod compute;
+pub use compute::{
+    decode_blob_request, decode_blob_response, decode_receipt_gossip, encode_blob_request, encode_blob_response,
+    encode_receipt_gossip, BlobPiece, BlobRequest, ReceiptGossip, BLOB_CHUNK,
+};
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WireError {
     #[error("protobuf decode failed: {0}")]

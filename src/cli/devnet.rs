@@ -126,10 +126,11 @@ async fn story(url: String, jobs: u32, exit: bool, cheat: bool) -> Result<()> {
     }
 
     let mut posted: Vec<(Hash, &str)> = Vec::new();
-    // With --cheat, post until the cheater has a job too (the node gives each job to one of
-    // its miners by the job id's first byte).
+    // With --cheat, post until the chain's draw gives the cheater a job too.
+    let charlie = name("charlie");
+    let mut cheater_drawn = false;
     let mut i = 0;
-    while i < jobs || (cheat && !posted.iter().any(|(id, _)| id.0[0] % 2 == 1) && i < jobs + 16) {
+    while i < jobs || (cheat && !cheater_drawn && i < jobs + 16) {
         let (sample, source) = ergon::vm::samples::ALL[i as usize % ergon::vm::samples::ALL.len()];
         let program = ergon::vm::compile_wat(source)?;
         let input = sample_input(sample, i);
@@ -147,9 +148,12 @@ async fn story(url: String, jobs: u32, exit: bool, cheat: bool) -> Result<()> {
         };
         let id = send(&c, &url, &spec, "bob", Payload::JobPost(post)).await?;
         wait_included(&c, &url, &id).await?;
-        let miner = miners[usize::from(id.0[0]) % miners.len()];
+        let job = call(&c, &url, "job_get", rpc_params![id]).await?;
+        let drawn = job["drawnMiner"].as_str().unwrap_or("nobody yet").to_string();
+        cheater_drawn |= drawn == charlie;
+        let miner = people.iter().find(|(_, a)| *a == drawn).map_or(drawn.as_str(), |(n, _)| n);
         println!(
-            "job posted: {id} ({sample}, {} input bytes, price 1000000, max units 50000000), assigned to {miner}",
+            "job posted: {id} ({sample}, {} input bytes, price 1000000, max units 50000000), drawn: {miner}",
             input.len()
         );
         posted.push((id, sample));

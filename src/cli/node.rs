@@ -81,7 +81,8 @@ pub struct NodeArgs {
     #[arg(long)]
     miner: Vec<String>,
     /// Coordinate: attest receipts for jobs that name this key's address, after running them
-    /// again (repeatable). Today a miner's receipts are attested by coordinators on its node.
+    /// again (repeatable): those of miners on this node, and those miners elsewhere ask for
+    /// on the `receipts` gossip topic.
     #[arg(long)]
     coordinator: Vec<String>,
     /// Verify: re-execute every pending receipt and challenge wrong ones with a FRAUD_PROOF
@@ -235,10 +236,8 @@ pub fn run(args: NodeArgs) -> Result<()> {
         }
     }
     let keys = |names: &[String]| -> Result<Vec<Keypair>> { names.iter().map(|n| load_key(&spec, n)).collect() };
-    if args.miner.is_empty() && !args.coordinator.is_empty() {
-        bail!("--coordinator attests the receipts of this node's miners: give --miner too");
-    }
-    let compute_roles = (!args.miner.is_empty() || args.verifier.is_some()).then(|| -> Result<_> {
+    let any_role = !args.miner.is_empty() || !args.coordinator.is_empty() || args.verifier.is_some();
+    let compute_roles = any_role.then(|| -> Result<_> {
         Ok(ergon::node::compute::ComputeRoles {
             miners: keys(&args.miner)?,
             coordinators: keys(&args.coordinator)?,

@@ -279,6 +279,7 @@ impl<'a, R: StateReader> BlockExecutor<'a, R> {
         self.supply.height = self.env.height;
         self.state.commit_tx(EventCause::BlockReward)?;
         let height = self.env.height;
+        super::draw::close_windows(&mut self.state, &self.spec, height, self.env.parent)?;
         payload::job::expire(&mut self.state, height)?;
         self.state.commit_tx(EventCause::JobExpiry)?;
         payload::receipt::mature(&mut self.state, &self.spec, self.treasury, height)?;

@@ -32,6 +32,7 @@
 
 mod account;
 pub mod block;
+pub mod draw;
 pub mod economy_math;
 mod env;
 pub mod evidence;

@@ -140,6 +140,9 @@ pub enum TxFailure {
     #[codec(index = 28)]
     #[error("jailed until block {until}; this is block {height}")]
     StillJailed { until: u64, height: u64 },
+    #[codec(index = 29)]
+    #[error("{} until block {until}", match drawn { Some(m) => format!("the chain drew miner {m} for this job"), None => "no miner can claim this job at this height".to_string() })]
+    NotDrawn { drawn: Option<String>, until: u64 },
     #[codec(index = 23)]
     #[error("a job of more than {limit} units needs at least 3 verifiers (it allows {max_units} with {verifiers})")]
     NeedsVerifiers { max_units: u64, limit: u64, verifiers: u8 },

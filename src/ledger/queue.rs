@@ -12,6 +12,8 @@ pub(crate) enum Queue {
     Expiring,
     Maturing,
     Unbonding,
+    /// Jobs whose miner-draw window ends at the height.
+    DrawEnds,
 }
 
 impl Queue {
@@ -20,6 +22,7 @@ impl Queue {
             Queue::Expiring => StateKey::Expiring(height),
             Queue::Maturing => StateKey::Maturing(height),
             Queue::Unbonding => StateKey::Unbonding(height),
+            Queue::DrawEnds => StateKey::DrawEnds(height),
         }
     }
 

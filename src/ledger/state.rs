@@ -85,6 +85,12 @@ pub enum StateKey {
     /// A validator's precommits over the signed-blocks window ([`super::liveness`]).
     #[codec(index = 21)]
     Liveness(Address),
+    /// The accounts registered as miners ([`super::draw`]).
+    #[codec(index = 22)]
+    Miners,
+    /// How many jobs' miner-draw windows end at this height.
+    #[codec(index = 23)]
+    DrawEnds(u64),
 }
 
 /// Read access to the state as of the parent block.

@@ -12,6 +12,7 @@ use jmt::storage::TreeWriter;
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 
+mod draw;
 mod economy;
 mod liveness;
 mod trial;

@@ -27,4 +27,7 @@ pub(super) struct Behaviour {
     pub status: request_response::Behaviour<CappedBytes>,
     /// `sync`: committed blocks with their certificates, by height range.
     pub sync: request_response::Behaviour<CappedBytes>,
+    /// `blobs`: job programs, inputs and outputs by hash, in pieces of at most 1 MiB; who
+    /// holds one is found through Kademlia provider records.
+    pub blobs: request_response::Behaviour<CappedBytes>,
 }

@@ -3,9 +3,9 @@
 //! Everyone else holds a cloneable [`NetworkHandle`] (commands with `oneshot` replies) and
 //! reads a stream of typed [`NetworkEvent`]s; nothing of libp2p leaves this module.
 //!
-//! Protocols: identify, ping, Kademlia (protocol name per chain) with bootnodes and random
-//! walks, mDNS, gossipsub with per-chain topics (`blocks`, `txs`, `consensus`, `receipts`),
-//! and request-response `status` and `sync`. Gossip is validated explicitly: this module
+//! Protocols: identify, ping, Kademlia (protocol name per chain) with bootnodes, random
+//! walks and provider records for blobs, mDNS, gossipsub with per-chain topics (`blocks`,
+//! `txs`, `consensus`, `receipts`), and request-response `status`, `sync` and `blobs`. Gossip is validated explicitly: this module
 //! decodes every message once, with a size cap, rejecting what does not decode; the node
 //! judges the rest and reports Accept / Ignore / Reject, and only accepted messages are
 //! forwarded. Rejections lower the sender's gossipsub score; peers below the graylist
@@ -38,6 +38,8 @@ pub enum NetworkError {
     Dial(String),
     #[error("sync request failed: {0}")]
     Sync(String),
+    #[error("blob request failed: {0}")]
+    Blob(String),
     #[error("network stopped")]
     Stopped,
 }
@@ -77,6 +79,8 @@ pub trait ChainView: Send + Sync + 'static {
     fn status(&self) -> Status;
     /// Encoded `CommittedBlock`s from `from`, at most `count` and about `max_bytes` in all.
     fn committed_blocks(&self, from: u64, count: u32, max_bytes: usize) -> Vec<Vec<u8>>;
+    /// Up to [`crate::wire::BLOB_CHUNK`] bytes of a blob this node holds, from `offset`.
+    fn blob_piece(&self, hash: &Hash, offset: u64) -> Option<crate::wire::BlobPiece>;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -150,6 +154,11 @@ pub enum NetworkEvent {
         msg: crate::wire::ConsensusMessage,
         id: GossipId,
     },
+    /// A message on the `receipts` topic: a receipt for attestation, or an attestation.
+    Receipt {
+        msg: crate::wire::ReceiptGossip,
+        id: GossipId,
+    },
     /// A peer on our chain told us where it is (on connect).
     PeerStatus {
         peer: PeerRef,
@@ -181,13 +190,46 @@ pub struct GossipCounters {
 }
 
 enum Command {
-    Publish { topic: Topic, data: Vec<u8> },
-    Report { id: GossipId, verdict: Verdict },
-    Sync { peer: PeerId, request: SyncRequest, reply: oneshot::Sender<Result<Vec<u8>>> },
-    Dial { addr: Multiaddr, reply: oneshot::Sender<Result<()>> },
-    Peers { reply: oneshot::Sender<Vec<PeerInfo>> },
-    ListenAddrs { reply: oneshot::Sender<Vec<String>> },
-    Counters { reply: oneshot::Sender<GossipCounters> },
+    Publish {
+        topic: Topic,
+        data: Vec<u8>,
+    },
+    Report {
+        id: GossipId,
+        verdict: Verdict,
+    },
+    Sync {
+        peer: PeerId,
+        request: SyncRequest,
+        reply: oneshot::Sender<Result<Vec<u8>>>,
+    },
+    Dial {
+        addr: Multiaddr,
+        reply: oneshot::Sender<Result<()>>,
+    },
+    Peers {
+        reply: oneshot::Sender<Vec<PeerInfo>>,
+    },
+    ListenAddrs {
+        reply: oneshot::Sender<Vec<String>>,
+    },
+    Counters {
+        reply: oneshot::Sender<GossipCounters>,
+    },
+    /// Announce (Kademlia provider record) that this node holds blob `hash`.
+    Provide {
+        hash: Hash,
+    },
+    /// Who announced holding `hash`.
+    Providers {
+        hash: Hash,
+        reply: oneshot::Sender<Vec<PeerId>>,
+    },
+    BlobPiece {
+        peer: PeerId,
+        request: crate::wire::BlobRequest,
+        reply: oneshot::Sender<Result<Vec<u8>>>,
+    },
 }
 
 #[derive(Clone)]
@@ -240,6 +282,25 @@ impl NetworkHandle {
 
     pub async fn counters(&self) -> Result<GossipCounters> {
         self.ask(|reply| Command::Counters { reply }).await
+    }
+
+    /// Tells the network (a Kademlia provider record) that this node holds blob `hash`.
+    pub fn provide(&self, hash: Hash) {
+        let _ = self.commands.try_send(Command::Provide { hash });
+    }
+
+    /// The peers that announced holding blob `hash`.
+    pub async fn providers(&self, hash: Hash) -> Result<Vec<PeerRef>> {
+        Ok(self.ask(|reply| Command::Providers { hash, reply }).await?.into_iter().map(PeerRef).collect())
+    }
+
+    /// A piece of blob `hash` from `peer`, from byte `offset`: `None` if it does not hold it.
+    /// Not checked against the hash: the caller checks the whole blob.
+    pub async fn blob_piece(&self, peer: PeerRef, hash: Hash, offset: u64) -> Result<Option<crate::wire::BlobPiece>> {
+        let request = crate::wire::BlobRequest { hash, offset };
+        let bytes = self.ask(|reply| Command::BlobPiece { peer: peer.0, request, reply }).await??;
+        crate::wire::decode_blob_response(&bytes)
+            .map_err(|e| NetworkError::Blob(format!("peer {peer} sent an undecodable blob piece: {e}")))
     }
 }
 

@@ -28,6 +28,12 @@ use tokio::sync::{mpsc, oneshot};
 const SYNC_QUOTA: u32 = 64;
 const QUOTA_WINDOW: Duration = Duration::from_secs(10);
 const FLOOD_STRIKES: u32 = 3;
+/// Blob pieces (at most 1 MiB each) a peer may ask for per [`QUOTA_WINDOW`]: 64 MiB per 10 s.
+const BLOB_QUOTA: u32 = 64;
+/// Blob provider records this node keeps (its own and others').
+const MAX_PROVIDED: usize = 65_536;
+/// How long a provider lookup may take before the fetcher falls back to connected peers.
+const PROVIDERS_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most blocks one sync response carries.
 pub const MAX_SYNC_BLOCKS: u32 = 256;
 const GRAYLIST: f64 = -80.0;
@@ -43,6 +49,8 @@ struct PeerState {
     status: Option<Status>,
     sync_window_start: Instant,
     sync_requests: u32,
+    blob_window_start: Instant,
+    blob_requests: u32,
     strikes: u32,
     invalid_gossip: u32,
     connected_at: Instant,
@@ -65,9 +73,14 @@ pub(super) struct SwarmLoop {
     topic_of: HashMap<Topic, IdentTopic>,
     peers: HashMap<PeerId, PeerState>,
     pending_sync: HashMap<OutboundRequestId, oneshot::Sender<Result<Vec<u8>>>>,
+    pending_blobs: HashMap<OutboundRequestId, oneshot::Sender<Result<Vec<u8>>>>,
+    /// Provider lookups: what was found so far, and who waits (answered at the first find,
+    /// when the query ends, or after [`PROVIDERS_TIMEOUT`]).
+    pending_providers: HashMap<kad::QueryId, ProviderLookup>,
     /// `admin_addPeer` dials waiting for their outcome, by connection id.
     pending_dials: HashMap<ConnectionId, oneshot::Sender<Result<()>>>,
     serving: FuturesUnordered<Served>,
+    serving_blobs: FuturesUnordered<Served>,
     listen: Vec<Multiaddr>,
     counters: GossipCounters,
     bootnodes: Vec<Multiaddr>,
@@ -80,6 +93,9 @@ pub(super) struct SwarmLoop {
 }
 
 const RETRY_FOR: Duration = Duration::from_secs(30);
+
+/// A provider lookup in flight: found so far, who waits, when it started.
+type ProviderLookup = (HashSet<PeerId>, oneshot::Sender<Vec<PeerId>>, Instant);
 
 fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
     addr.iter().find_map(|p| match p {
@@ -151,8 +167,15 @@ impl SwarmLoop {
 
         let kad_protocol = StreamProtocol::try_from_owned(format!("/ergon/{g}/kad/1.0.0"))
             .map_err(|e| NetworkError::Transport(e.to_string()))?;
-        let mut kad =
-            kad::Behaviour::with_config(peer_id, kad::store::MemoryStore::new(peer_id), kad::Config::new(kad_protocol));
+        let store_config = kad::store::MemoryStoreConfig {
+            max_provided_keys: MAX_PROVIDED,
+            ..kad::store::MemoryStoreConfig::default()
+        };
+        let mut kad = kad::Behaviour::with_config(
+            peer_id,
+            kad::store::MemoryStore::with_config(peer_id, store_config),
+            kad::Config::new(kad_protocol),
+        );
         // Nodes on private networks never learn they are publicly reachable; serve anyway.
         kad.set_mode(Some(kad::Mode::Server));
 
@@ -183,6 +206,8 @@ impl SwarmLoop {
         // `status` is the same on every chain: it is how peers on another chain are told apart.
         let status_proto = StreamProtocol::new("/ergon/status/1");
         let sync_proto = proto("sync").map_err(|e| NetworkError::Transport(e.to_string()))?;
+        let blobs_proto = proto("blobs").map_err(|e| NetworkError::Transport(e.to_string()))?;
+        let blobs_codec = CappedBytes { max_request: 128, max_response: wire::BLOB_CHUNK.saturating_add(64) };
 
         let behaviour = Behaviour {
             allowed: Toggle::from(allowed),
@@ -201,7 +226,16 @@ impl SwarmLoop {
                 [(status_proto, ProtocolSupport::Full)],
                 rr_config.clone(),
             ),
-            sync: request_response::Behaviour::with_codec(sync_codec, [(sync_proto, ProtocolSupport::Full)], rr_config),
+            sync: request_response::Behaviour::with_codec(
+                sync_codec,
+                [(sync_proto, ProtocolSupport::Full)],
+                rr_config.clone(),
+            ),
+            blobs: request_response::Behaviour::with_codec(
+                blobs_codec,
+                [(blobs_proto, ProtocolSupport::Full)],
+                rr_config,
+            ),
         };
         let mut swarm = SwarmBuilder::with_existing_identity(key)
             .with_tokio()
@@ -225,8 +259,11 @@ impl SwarmLoop {
             topic_of,
             peers: HashMap::new(),
             pending_sync: HashMap::new(),
+            pending_blobs: HashMap::new(),
+            pending_providers: HashMap::new(),
             pending_dials: HashMap::new(),
             serving: FuturesUnordered::new(),
+            serving_blobs: FuturesUnordered::new(),
             listen: Vec::new(),
             counters: GossipCounters::default(),
             bootnodes: config.bootnodes.clone(),
@@ -269,6 +306,11 @@ impl SwarmLoop {
                         let _ = self.swarm.behaviour_mut().sync.send_response(channel, bytes);
                     }
                 }
+                Some(served) = self.serving_blobs.next(), if !self.serving_blobs.is_empty() => {
+                    if let Ok((channel, bytes)) = served {
+                        let _ = self.swarm.behaviour_mut().blobs.send_response(channel, bytes);
+                    }
+                }
                 _ = tick.tick() => self.housekeeping(),
                 _ = retry.tick() => {
                     ticks = ticks.wrapping_add(1);
@@ -277,6 +319,7 @@ impl SwarmLoop {
                     }
                     self.retry_unsent();
                     self.chase_status();
+                    self.expire_provider_lookups();
                 }
             }
         }
@@ -396,6 +439,48 @@ impl SwarmLoop {
             Command::Counters { reply } => {
                 let _ = reply.send(self.counters.clone());
             }
+            Command::Provide { hash } => {
+                if let Err(e) = self.swarm.behaviour_mut().kad.start_providing(kad::RecordKey::new(&hash.0)) {
+                    tracing::debug!(blob = %hash, error = %e, "cannot announce blob");
+                }
+            }
+            Command::Providers { hash, reply } => {
+                let id = self.swarm.behaviour_mut().kad.get_providers(kad::RecordKey::new(&hash.0));
+                self.pending_providers.insert(id, (HashSet::new(), reply, Instant::now()));
+            }
+            Command::BlobPiece { peer, request, reply } => {
+                let id = self.swarm.behaviour_mut().blobs.send_request(&peer, wire::encode_blob_request(&request));
+                self.pending_blobs.insert(id, reply);
+            }
+        }
+    }
+
+    /// Answers a provider lookup with what it found, then every connected peer on our chain
+    /// (a small network may hold the blob where no record points yet).
+    fn answer_providers(&mut self, id: kad::QueryId) {
+        let Some((found, reply, _)) = self.pending_providers.remove(&id) else { return };
+        if let Some(mut q) = self.swarm.behaviour_mut().kad.query_mut(&id) {
+            q.finish();
+        }
+        let me = *self.swarm.local_peer_id();
+        let mut out: Vec<PeerId> = found.into_iter().filter(|p| *p != me).collect();
+        out.sort();
+        let mut others: Vec<PeerId> =
+            self.peers.iter().filter(|(p, s)| s.status.is_some() && !out.contains(p)).map(|(p, _)| *p).collect();
+        others.sort();
+        out.extend(others);
+        let _ = reply.send(out);
+    }
+
+    fn expire_provider_lookups(&mut self) {
+        let late: Vec<kad::QueryId> = self
+            .pending_providers
+            .iter()
+            .filter(|(_, (_, _, at))| at.elapsed() > PROVIDERS_TIMEOUT)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in late {
+            self.answer_providers(id);
         }
     }
 
@@ -466,6 +551,8 @@ impl SwarmLoop {
                             status: None,
                             sync_window_start: Instant::now(),
                             sync_requests: 0,
+                            blob_window_start: Instant::now(),
+                            blob_requests: 0,
                             strikes: 0,
                             invalid_gossip: 0,
                             connected_at: Instant::now(),
@@ -532,6 +619,38 @@ impl SwarmLoop {
                     }
                 }
             },
+            BehaviourEvent::Blobs(request_response::Event::Message { peer, message, .. }) => match message {
+                request_response::Message::Request { request, channel, .. } => self.serve_blob(peer, &request, channel),
+                request_response::Message::Response { request_id, response } => {
+                    if let Some(reply) = self.pending_blobs.remove(&request_id) {
+                        let _ = reply.send(Ok(response));
+                    }
+                }
+            },
+            BehaviourEvent::Blobs(request_response::Event::OutboundFailure { request_id, error, peer, .. }) => {
+                if let Some(reply) = self.pending_blobs.remove(&request_id) {
+                    let _ = reply.send(Err(NetworkError::Blob(format!("peer {peer}: {error}"))));
+                }
+            }
+            BehaviourEvent::Kad(kad::Event::OutboundQueryProgressed {
+                id,
+                result: kad::QueryResult::GetProviders(r),
+                step,
+                ..
+            }) => {
+                let mut found_some = false;
+                if let Ok(kad::GetProvidersOk::FoundProviders { providers, .. }) = r {
+                    let me = *self.swarm.local_peer_id();
+                    if let Some((found, _, _)) = self.pending_providers.get_mut(&id) {
+                        for p in providers.into_iter().filter(|p| *p != me) {
+                            found_some |= found.insert(p);
+                        }
+                    }
+                }
+                if found_some || step.last {
+                    self.answer_providers(id);
+                }
+            }
             BehaviourEvent::Status(request_response::Event::OutboundFailure {
                 peer,
                 error: request_response::OutboundFailure::UnsupportedProtocols,
@@ -600,6 +719,37 @@ impl SwarmLoop {
         }));
     }
 
+    /// Serves a blob piece, within the peer's quota; a peer that keeps asking past it is
+    /// banned, like a sync flood.
+    fn serve_blob(&mut self, peer: PeerId, bytes: &[u8], channel: ResponseChannel<Vec<u8>>) {
+        let Some(state) = self.peers.get_mut(&peer) else { return };
+        if state.blob_window_start.elapsed() > QUOTA_WINDOW {
+            state.blob_window_start = Instant::now();
+            state.blob_requests = 0;
+        }
+        state.blob_requests += 1;
+        if state.blob_requests > BLOB_QUOTA {
+            state.strikes += 1;
+            let strikes = state.strikes;
+            state.blob_requests = 0;
+            state.blob_window_start = Instant::now();
+            tracing::debug!(%peer, strikes, "blob quota exceeded");
+            if strikes >= FLOOD_STRIKES {
+                self.ban(peer, "flooding blob requests");
+            }
+            return;
+        }
+        let request = match wire::decode_blob_request(bytes) {
+            Ok(r) => r,
+            Err(e) => return self.ban(peer, &format!("undecodable blob request: {e}")),
+        };
+        let chain = self.chain.clone();
+        self.serving_blobs.push(tokio::task::spawn_blocking(move || {
+            let piece = chain.blob_piece(&request.hash, request.offset);
+            (channel, wire::encode_blob_response(piece.as_ref()))
+        }));
+    }
+
     fn gossip(&mut self, source: PeerId, id: gossipsub::MessageId, message: gossipsub::Message) {
         let gid = GossipId { id, source };
         let decoded = match self.topics.get(&message.topic) {
@@ -609,14 +759,8 @@ impl SwarmLoop {
                 .map(|(block, commit)| NetworkEvent::Block { block: Box::new(block), commit, id: gid.clone() }),
             Some(Topic::Consensus) => wire::decode_consensus(&message.data, self.max_message_bytes)
                 .map(|msg| NetworkEvent::Consensus { msg, id: gid.clone() }),
-            // Receipts have no handler yet: drop without judging.
             Some(Topic::Receipts) => {
-                let _ = self.swarm.behaviour_mut().gossipsub.report_message_validation_result(
-                    &gid.id,
-                    &source,
-                    MessageAcceptance::Ignore,
-                );
-                return;
+                wire::decode_receipt_gossip(&message.data).map(|msg| NetworkEvent::Receipt { msg, id: gid.clone() })
             }
             None => Err(wire::WireError::Invalid { field: "topic", reason: "not an ergon topic".into() }),
         };

@@ -1,36 +1,47 @@
 //! The compute roles (`ergon node --miner KEY --coordinator KEY --verifier KEY`). After every
 //! new head the worker:
 //!
-//! - as a miner, runs each open job assigned to one of its miners in the job VM, publishes the
+//! - as a miner, runs each open job assigned to one of its miners in the job VM (fetching the
+//!   program and input from peers when this node lacks them, [`super::blobs`]), publishes the
 //!   output blob, signs a receipt for the units the run counted, has it attested by the job's
-//!   coordinator and submits the RECEIPT_CLAIM;
+//!   coordinator and submits the RECEIPT_CLAIM. A coordinator on this node attests at once;
+//!   one elsewhere is asked on the `receipts` gossip topic ([`super::receipts`]), and the
+//!   claim goes in when its attestation comes back (the request is repeated every few blocks
+//!   until the job's deadline);
 //! - as a coordinator, attests a receipt only after running the job again itself (on a fresh
-//!   VM instance) and getting the same output and units; here that coordinator must be one
-//!   whose key this node holds;
+//!   VM instance) and getting the same output and units, whether the receipt came from a
+//!   miner on this node or over gossip;
 //! - as a verifier, re-executes every pending receipt it has not checked and posts a bonded
 //!   FRAUD_PROOF when the receipt's output or units differ, before the challenge window
 //!   closes; the chain referees it.
 //!
-//! Until miners are drawn by the chain, a node with several miners assigns each job to one of
-//! them by the job id; any staked miner may claim an open job and the first valid claim wins.
+//! The chain draws the miner that may claim a job in each window ([`crate::ledger::draw`]):
+//! the worker runs a job only when the draw for the next block names one of its miners, and
+//! looks again at later heads (the next window's draw may). On a chain without draws a node
+//! with several miners gives each job to one of them by the job id.
 //! `cheat` (devnet, netsim and tests only) makes the last miner lie ([`Cheat`]), attested by a
 //! colluding coordinator that does not re-run the job, so that the verifier and the referee
 //! can be seen catching it.
 //! Jobs run on the blocking pool, never on the driver: consensus does not wait for compute.
 
 use super::{ChainEvent, NodeHandle, SubmitError};
+use crate::ledger::draw::{self, Draw};
 use crate::ledger::payload::job::{Job, JobStatus};
 use crate::ledger::payload::receipt::{ReceiptRecord, ReceiptStatus};
 use crate::ledger::{StateKey, StateReader};
 use crate::primitives::{tag, Address, ComputeReceipt, FraudProof, Hash, Keypair, Payload, ReceiptClaim};
-use crate::storage::Store;
 use crate::vm::{self, Limits, Outcome};
+use crate::wire::ReceiptGossip;
 use parity_scale_codec::Encode;
 use std::collections::{BTreeSet, HashMap};
 use tokio::sync::broadcast::error::RecvError;
 
 /// Jobs and receipts looked at per head.
 const PER_HEAD: usize = 256;
+/// Blocks between repeats of an unanswered attestation request.
+const ASK_AGAIN_EVERY: u64 = 5;
+/// Attestations a coordinator keeps to answer repeated requests.
+const ATTESTED_KEPT: usize = 4096;
 
 /// How the last miner of a cheating node lies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,6 +114,18 @@ struct Worker {
     receipts: BTreeSet<Hash>,
     /// The last height whose txs were read (`None` before the seed scan).
     seen: Option<u64>,
+    /// Receipts this node's miners signed that wait for a remote coordinator's attestation.
+    awaiting: HashMap<Hash, Awaiting>,
+    /// Attestations this node's coordinators gave, by receipt id, to answer repeats.
+    attested: HashMap<Hash, ReceiptGossip>,
+}
+
+/// A signed receipt waiting for its coordinator.
+struct Awaiting {
+    miner: usize,
+    request: ReceiptGossip,
+    deadline: u64,
+    asked_at: u64,
 }
 
 /// Runs the roles until the node stops.
@@ -121,13 +144,30 @@ pub async fn run(node: NodeHandle, roles: ComputeRoles) {
         jobs: BTreeSet::new(),
         receipts: BTreeSet::new(),
         seen: None,
+        awaiting: HashMap::new(),
+        attested: HashMap::new(),
         node,
     };
+    let mut gossip = w.node.subscribe_receipts();
     loop {
-        match events.recv().await {
-            Ok(ChainEvent::NewHead(_)) | Err(RecvError::Lagged(_)) => {}
-            Ok(ChainEvent::Finalized(_)) => continue,
-            Err(RecvError::Closed) => return,
+        tokio::select! {
+            ev = events.recv() => match ev {
+                Ok(ChainEvent::NewHead(_)) | Err(RecvError::Lagged(_)) => {}
+                Ok(ChainEvent::Finalized(_)) => continue,
+                Err(RecvError::Closed) => return,
+            },
+            msg = gossip.recv() => {
+                match msg {
+                    Ok(m) => {
+                        if let Err(e) = w.on_gossip(m).await {
+                            tracing::warn!(error = %e, "handling receipt gossip failed");
+                        }
+                    }
+                    Err(RecvError::Lagged(n)) => tracing::debug!(missed = n, "receipt gossip lagged"),
+                    Err(RecvError::Closed) => return,
+                }
+                continue;
+            }
         }
         if let Err(e) = w.refresh() {
             tracing::warn!(error = %e, "reading new blocks failed; retrying at the next block");
@@ -139,19 +179,21 @@ pub async fn run(node: NodeHandle, roles: ComputeRoles) {
         if let Err(e) = w.verify().await {
             tracing::warn!(error = %e, "verifying round failed; retrying at the next block");
         }
+        w.ask_again();
     }
 }
 
 /// A job's program and input.
 type JobBlobs = (Vec<u8>, Vec<u8>);
 
-/// The job's program and input, if this node holds them.
-fn blobs(store: &Store, id: &Hash, job: &Job) -> Result<Option<JobBlobs>, String> {
-    match (store.blob(&job.post.program), store.blob(&job.post.input)) {
-        (Ok(Some(p)), Ok(Some(i))) => Ok(Some((p, i))),
-        (Err(e), _) | (_, Err(e)) => Err(e.to_string()),
-        _ => {
-            tracing::info!(job = %id, "job's program or input blob is not on this node; skipping");
+/// The job's program and input, from this node or its peers; `None` if nobody has them.
+async fn blobs(node: &NodeHandle, id: &Hash, job: &Job) -> Result<Option<JobBlobs>, String> {
+    let fetch = |h: Hash| node.fetch_blob(h);
+    match (fetch(job.post.program).await, fetch(job.post.input).await) {
+        (Ok(p), Ok(i)) => Ok(Some((p, i))),
+        (Err(super::FetchError::Store(e)), _) | (_, Err(super::FetchError::Store(e))) => Err(e.to_string()),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::info!(job = %id, error = %e, "job's program or input is not available; skipping");
             Ok(None)
         }
     }
@@ -227,7 +269,8 @@ impl Worker {
         }
         let store = self.node.store().clone();
         let spec = self.node.spec().clone();
-        let head = store.head().map_err(|e| e.to_string())?.height;
+        let head_ref = store.head().map_err(|e| e.to_string())?;
+        let (head, head_hash) = (head_ref.height, head_ref.hash);
         let candidates: Vec<Hash> = self.jobs.iter().take(PER_HEAD).copied().collect();
         for id in candidates {
             // Tried once here, whatever comes of it (but see the stake check below).
@@ -240,9 +283,25 @@ impl Worker {
             if job.status != JobStatus::Open || job.post.deadline <= head {
                 continue;
             }
-            // A local stand-in for the chain's draw: the job id picks one of this node's miners.
+            // The chain's draw for the next block says which miner may claim; without one,
+            // the job id picks one of this node's miners.
             let n = self.miners.len();
-            let pick = usize::from(id.0[0]) % n;
+            let pick = match draw::assigned(store.as_ref(), &spec, &id, &job, head.saturating_add(1), head_hash)
+                .map_err(|e| e.to_string())?
+            {
+                Draw::Anyone => usize::from(id.0[0]) % n,
+                Draw::Miner { miner, .. } => match self.miners.iter().position(|m| m.address() == miner) {
+                    Some(i) => i,
+                    None => {
+                        self.jobs.insert(id); // another miner's window; maybe ours next
+                        continue;
+                    }
+                },
+                Draw::Nobody => {
+                    self.jobs.insert(id);
+                    continue;
+                }
+            };
             let cheat = self.cheat.filter(|_| pick + 1 == n);
             let miner = self.miners[pick].address();
             let staked = store.account(&miner).map_err(|e| e.to_string())?.unwrap_or_default().staked;
@@ -250,11 +309,12 @@ impl Worker {
                 self.jobs.insert(id); // try again once staked
                 continue;
             }
-            let Some(coordinator) = self.coordinators.get(&job.post.coordinator) else {
-                tracing::info!(job = %id, "job's coordinator is not on this node; attestation over the network is not built yet");
+            if self.awaiting.values().any(|a| a.request.receipt().job_id == id) {
+                self.jobs.insert(id); // asked its coordinator already
                 continue;
-            };
-            let Some((program, input)) = blobs(&store, &id, &job)? else { continue };
+            }
+            let coordinator = self.coordinators.get(&job.post.coordinator).cloned();
+            let Some((program, input)) = blobs(&self.node, &id, &job).await? else { continue };
             let (output_hash, units) = if cheat == Some(Cheat::Lazy) {
                 tracing::warn!(job = %id, "cheating: replaying an old output without running the job");
                 (self.last_output, job.post.max_units / 2)
@@ -263,7 +323,7 @@ impl Worker {
                 else {
                     continue;
                 };
-                let output_hash = store.put_blob(&output).map_err(|e| e.to_string())?;
+                let output_hash = self.node.put_blob(&output).map_err(|e| e.to_string())?;
                 self.last_output = output_hash;
                 match cheat {
                     Some(Cheat::WrongOutput) => {
@@ -288,29 +348,140 @@ impl Worker {
                 output_hash,
                 metering_version: vm::METERING_VERSION,
             };
-            // The coordinator's own run; a colluding one (the cheat) attests without looking.
-            if cheat.is_none() {
-                let theirs = execute(id, program, input, job.post.max_units).await?;
-                if theirs.map(|(o, u)| (vm::output_hash(&o), u)) != Some((output_hash, units)) {
-                    tracing::warn!(job = %id, "the coordinator's run disagrees with the miner's; not attesting");
-                    continue;
-                }
-            }
-            let sender = &mut self.miners[pick];
-            let claim = ReceiptClaim {
-                miner_sig: sender.key.sign(&receipt.signing_hash()),
-                attestation: coordinator.sign(&receipt.attestation_hash()),
-                miner_key: sender.key.public(),
-                coordinator_key: coordinator.public(),
+            let receipt_id = receipt.receipt_id;
+            let key = &self.miners[pick].key;
+            let request = ReceiptGossip::Request {
+                miner_sig: key.sign(&receipt.signing_hash()),
+                miner_key: key.public(),
                 receipt,
             };
-            match sender.submit(&self.node, Payload::ReceiptClaim(Box::new(claim))).await {
-                Ok(hash) => tracing::info!(job = %id, tx = %hash, "receipt claim submitted"),
-                Err(SubmitError::Stopped) => return Ok(()),
-                Err(e) => tracing::info!(job = %id, error = %e, "receipt claim refused"),
+            let Some(coordinator) = coordinator else {
+                // Elsewhere: ask over gossip and claim when the attestation comes back.
+                tracing::info!(job = %id, receipt = %receipt_id, "asking the job's coordinator to attest");
+                self.node.publish_receipt(&request);
+                let a = Awaiting { miner: pick, request, deadline: job.post.deadline, asked_at: head };
+                self.awaiting.insert(receipt_id, a);
+                continue;
+            };
+            // The coordinator's own run; a colluding one (the cheat) attests without looking.
+            if cheat.is_none() && !agrees(id, program, input, &job, request.receipt()).await? {
+                tracing::warn!(job = %id, "the coordinator's run disagrees with the miner's; not attesting");
+                continue;
+            }
+            let attestation = coordinator.sign(&request.receipt().attestation_hash());
+            if self.claim(pick, request, coordinator.public(), attestation).await.is_err() {
+                return Ok(());
             }
         }
         Ok(())
+    }
+
+    /// Submits the claim for `request`, attested. `Err` only when the node stopped.
+    async fn claim(
+        &mut self,
+        miner: usize,
+        request: ReceiptGossip,
+        coordinator_key: crate::primitives::PublicKey,
+        attestation: crate::primitives::Signature,
+    ) -> Result<(), ()> {
+        let ReceiptGossip::Request { receipt, miner_key, miner_sig } = request else { return Ok(()) };
+        let job = receipt.job_id;
+        if !self.still_drawn(&receipt) {
+            tracing::info!(job = %job, "the draw's window passed before the claim; leaving the job to the next draw");
+            return Ok(());
+        }
+        let claim = ReceiptClaim { receipt, miner_key, miner_sig, coordinator_key, attestation };
+        let Some(sender) = self.miners.get_mut(miner) else { return Ok(()) };
+        match sender.submit(&self.node, Payload::ReceiptClaim(Box::new(claim))).await {
+            Ok(hash) => tracing::info!(job = %job, tx = %hash, "receipt claim submitted"),
+            Err(SubmitError::Stopped) => return Err(()),
+            Err(e) => tracing::info!(job = %job, error = %e, "receipt claim refused"),
+        }
+        Ok(())
+    }
+
+    /// Whether the receipt's miner may still claim its job in the next block.
+    fn still_drawn(&self, r: &ComputeReceipt) -> bool {
+        let store = self.node.store();
+        let (Ok(head), Ok(Some(job))) =
+            (store.head(), crate::ledger::read::<Job, _>(store.as_ref(), &StateKey::Job(r.job_id)))
+        else {
+            return false;
+        };
+        match draw::assigned(
+            store.as_ref(),
+            self.node.spec(),
+            &r.job_id,
+            &job,
+            head.height.saturating_add(1),
+            head.hash,
+        ) {
+            Ok(Draw::Anyone) => true,
+            Ok(Draw::Miner { miner, .. }) => miner == r.miner,
+            _ => false,
+        }
+    }
+
+    /// A checked `receipts` message: a coordinator here attests a request it agrees with; a
+    /// miner here claims with an attestation it waited for.
+    async fn on_gossip(&mut self, msg: ReceiptGossip) -> Result<(), String> {
+        match msg {
+            ReceiptGossip::Request { ref receipt, .. } => {
+                let store = self.node.store().clone();
+                let Some(job) = crate::ledger::read::<Job, _>(store.as_ref(), &StateKey::Job(receipt.job_id))
+                    .map_err(|e| e.to_string())?
+                else {
+                    return Ok(());
+                };
+                let Some(coordinator) = self.coordinators.get(&job.post.coordinator).cloned() else { return Ok(()) };
+                if let Some(done) = self.attested.get(&receipt.receipt_id) {
+                    self.node.publish_receipt(done);
+                    return Ok(());
+                }
+                // Re-executing is work: only for the miner the chain drew, on an open job.
+                if job.status != JobStatus::Open || !self.still_drawn(receipt) {
+                    return Ok(());
+                }
+                let Some((program, input)) = blobs(&self.node, &receipt.job_id, &job).await? else { return Ok(()) };
+                if !agrees(receipt.job_id, program, input, &job, receipt).await? {
+                    tracing::warn!(job = %receipt.job_id, miner = %receipt.miner.to_bech32(self.node.spec().hrp()), "a miner's receipt disagrees with the coordinator's run; not attesting");
+                    return Ok(());
+                }
+                let answer = ReceiptGossip::Attestation {
+                    attestation: coordinator.sign(&receipt.attestation_hash()),
+                    coordinator_key: coordinator.public(),
+                    receipt: receipt.clone(),
+                };
+                tracing::info!(job = %receipt.job_id, receipt = %receipt.receipt_id, "attested a receipt");
+                self.node.publish_receipt(&answer);
+                if self.attested.len() >= ATTESTED_KEPT {
+                    self.attested.clear();
+                }
+                self.attested.insert(receipt.receipt_id, answer);
+            }
+            ReceiptGossip::Attestation { receipt, coordinator_key, attestation } => {
+                let Some(waiting) = self.awaiting.remove(&receipt.receipt_id) else { return Ok(()) };
+                if waiting.request.receipt() != &receipt {
+                    self.awaiting.insert(receipt.receipt_id, waiting);
+                    return Ok(());
+                }
+                let _ = self.claim(waiting.miner, waiting.request, coordinator_key, attestation).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Repeats unanswered attestation requests (gossip only reaches peers connected at the
+    /// time) and forgets those whose job's deadline passed.
+    fn ask_again(&mut self) {
+        let Ok(head) = self.node.store().head().map(|h| h.height) else { return };
+        self.awaiting.retain(|_, a| a.deadline > head);
+        for a in self.awaiting.values_mut() {
+            if head.saturating_sub(a.asked_at) >= ASK_AGAIN_EVERY {
+                a.asked_at = head;
+                self.node.publish_receipt(&a.request);
+            }
+        }
     }
 
     /// One pass over the pending receipts at the head: re-execute, and challenge wrong ones.
@@ -337,7 +508,7 @@ impl Worker {
             if job.post.max_units > spec.economy.max_dispute_units {
                 continue; // the referee cannot settle it; verifiers' verdicts will
             }
-            let Some((program, input)) = blobs(&store, &rec.job_id, &job)? else { continue };
+            let Some((program, input)) = blobs(&self.node, &rec.job_id, &job).await? else { continue };
             let real = execute(rec.job_id, program, input, job.post.max_units).await?;
             let (output_hash, units) = match real {
                 Some((o, u)) => (vm::output_hash(&o), u),
@@ -357,4 +528,16 @@ impl Worker {
         }
         Ok(())
     }
+}
+
+/// Whether running the job again gives the receipt's output and units.
+async fn agrees(
+    id: Hash,
+    program: Vec<u8>,
+    input: Vec<u8>,
+    job: &Job,
+    receipt: &ComputeReceipt,
+) -> Result<bool, String> {
+    let ours = execute(id, program, input, job.post.max_units).await?;
+    Ok(ours.map(|(o, u)| (vm::output_hash(&o), u)) == Some((receipt.output_hash, receipt.compute_units)))
 }

@@ -269,7 +269,11 @@ impl Driver {
                 }
                 self.report(id, Verdict::Ignore);
             } else if !self.engine.is_validator(&vote.validator) {
-                self.report(id, Verdict::Reject);
+                // A validator that just left the set (jailed, or out at an epoch boundary) may
+                // still be voting, and a relay that has not seen the change yet forwards it in
+                // good faith: not forwarded, nobody blamed. A key no recent set held is junk.
+                let recent = self.recent_validators.contains(&vote.validator);
+                self.report(id, if recent { Verdict::Ignore } else { Verdict::Reject });
             } else {
                 current.push((vote, id));
             }

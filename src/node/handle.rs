@@ -100,6 +100,8 @@ pub struct NodeHandle {
     /// The node's decompressed public keys, shared with the driver.
     pub(super) keys: Arc<KeyCache>,
     pub(super) health: Arc<super::health::HealthState>,
+    /// Checked `receipts` gossip (a receipt for attestation, an attestation).
+    pub(super) receipts: broadcast::Sender<crate::wire::ReceiptGossip>,
 }
 
 impl NodeHandle {
@@ -136,6 +138,18 @@ impl NodeHandle {
 
     pub fn subscribe(&self) -> broadcast::Receiver<ChainEvent> {
         self.events.subscribe()
+    }
+
+    /// `receipts` gossip from peers, checked (signature, a job this node knows).
+    pub fn subscribe_receipts(&self) -> broadcast::Receiver<crate::wire::ReceiptGossip> {
+        self.receipts.subscribe()
+    }
+
+    /// Publishes on the `receipts` topic (nothing without a network).
+    pub fn publish_receipt(&self, msg: &crate::wire::ReceiptGossip) {
+        if let Some(net) = &self.network {
+            net.publish(crate::network::Topic::Receipts, crate::wire::encode_receipt_gossip(msg));
+        }
     }
 
     /// Checks one tx (stateless rules, signature) and hands it to the mempool.

@@ -124,8 +124,11 @@ impl Driver {
             Err(BlockError::State(e)) => return Err(NodeError::Build(e.to_string()).into()),
             // A fraud proof whose job's blobs this node lacks: it cannot referee the block,
             // which says nothing against the block or the peer that sent it.
-            Err(BlockError::Tx { reason: crate::ledger::TxInvalid::Fraud(f), .. }) => {
-                return Err(NodeError::Build(format!("cannot referee this block yet: {f}")).into())
+            Err(BlockError::Tx { reason: crate::ledger::TxInvalid::Fraud(f), index }) => {
+                if let Some(crate::primitives::Payload::FraudProof(p)) = block.txs.get(index).map(|t| &t.tx.payload) {
+                    self.prefetch_for_fraud(p);
+                }
+                return Err(NodeError::Build(format!("cannot referee this block yet (fetching the blobs): {f}")).into());
             }
             Err(e) => return Err(e.into()),
         };

@@ -7,6 +7,7 @@
 //! `oneshot` replies. Signature checks run in the caller's task (and batched, on blocking
 //! threads, for bulk submissions) so both cores verify while the driver does stateful work.
 
+mod blobs;
 mod builder;
 mod chain_view;
 pub mod compute;
@@ -16,9 +17,11 @@ mod handle;
 mod health;
 mod import;
 mod metrics;
+mod receipts;
 pub mod service;
 mod sync;
 
+pub use blobs::FetchError;
 pub use handle::{ChainEvent, HeadInfo as ChainEventHead, NodeHandle, SubmitError};
 pub use health::{Health, Reason as HealthReason};
 pub use metrics::Metrics;
@@ -63,6 +66,9 @@ const KEY_CACHE: usize = 65_536;
 /// Gossiped txs signature-checked in one go on the driver (about 50 ms of work).
 const MAX_TXS_PER_FLUSH: usize = 4096;
 
+/// Keys of former validators remembered so their late votes are not blamed on relays.
+const RECENT_VALIDATORS_KEPT: usize = 4096;
+
 /// Txs per gossip message: a bulk submission travels in a few messages, not one per tx.
 const TXS_PER_GOSSIP: usize = 256;
 
@@ -106,6 +112,11 @@ struct Driver {
     sync_results: mpsc::Sender<sync::SyncResult>,
     /// Storage outcomes and the validator set, for health.
     health: Arc<health::HealthState>,
+    /// Checked `receipts` gossip, for the compute roles.
+    receipts: broadcast::Sender<crate::wire::ReceiptGossip>,
+    /// Validators of the sets before the current one (and the jailed): their votes are not
+    /// the relay's fault.
+    recent_validators: std::collections::BTreeSet<crate::primitives::PublicKey>,
 }
 
 /// Starts the driver on the current tokio runtime and returns its handle. The driver stops
@@ -121,6 +132,7 @@ pub fn start(
     let spec = Arc::new(config.spec);
     let (cmd_tx, cmd_rx) = mpsc::channel(1024);
     let (events, _) = broadcast::channel(256);
+    let (receipts, _) = broadcast::channel(256);
     let metrics = Arc::new(Metrics::default());
     metrics.set_head(head.height, head.height);
     let engine = Engine::new(
@@ -155,7 +167,9 @@ pub fn start(
         sync_target: sync.target_handle(),
         keys: keys.clone(),
         health: health.clone(),
+        receipts: receipts.clone(),
     };
+    handle.announce_blobs();
     // Seen before a restart and not on chain yet.
     let pending_evidence =
         store.evidence(0, 1024)?.into_iter().filter(|(_, at)| at.is_none()).map(|(e, _)| e).collect();
@@ -180,6 +194,8 @@ pub fn start(
         sync,
         sync_results: sync_tx,
         health,
+        receipts,
+        recent_validators: Default::default(),
     };
     driver.note_validator_set();
     tokio::spawn(health::monitor(handle.clone()));
@@ -236,9 +252,17 @@ impl Driver {
 
     /// Tells health whether this node is a validator in a set of more than one (and so
     /// cannot make blocks without peers).
-    fn note_validator_set(&self) {
+    fn note_validator_set(&mut self) {
         let me = self.proposer.as_ref().is_some_and(|k| self.engine.is_validator(k));
         self.health.set_in_shared_set(me && self.engine.validators().len() > 1);
+        if let Ok(v) = crate::ledger::validators::current(self.store.as_ref()) {
+            let keys = v.previous.iter().map(|(k, _)| *k).chain(v.jailed.iter().map(|j| j.key));
+            self.recent_validators.extend(keys);
+            // Bounded: a long-lived node forgets the oldest sets' keys.
+            if self.recent_validators.len() > RECENT_VALIDATORS_KEPT {
+                self.recent_validators = v.previous.iter().map(|(k, _)| *k).collect();
+            }
+        }
     }
 
     /// Gossiped txs waiting for [`Driver::flush_txs`].
@@ -332,8 +356,16 @@ impl Driver {
         let account = crate::ledger::StateReader::account(self.store.as_ref(), &sender)
             .map_err(|e| SubmitError::Internal(e.to_string()))?
             .unwrap_or_default();
+        if let crate::primitives::Payload::FraudProof(f) = &tx.tx.payload {
+            self.prefetch_for_fraud(f);
+        }
         if !matches!(tx.tx.payload, crate::primitives::Payload::Transfer(_) | crate::primitives::Payload::Batch(_)) {
-            self.check_payload(&tx, hash)?;
+            match self.check_payload(&tx, hash) {
+                // The challenged job's blobs are being fetched: the proof waits in the pool
+                // until this node can referee it (the builder leaves it out until then).
+                Err(SubmitError::Invalid(crate::ledger::TxInvalid::Fraud(_))) if self.net.is_some() => {}
+                other => other?,
+            }
         }
         self.mempool.insert_hashed(tx, hash, &account).map_err(SubmitError::Mempool)
     }

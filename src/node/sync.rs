@@ -58,6 +58,7 @@ impl Driver {
             NetworkEvent::Txs { txs, id } => self.on_gossip_txs(txs, id),
             NetworkEvent::Block { block, commit, id } => self.on_gossip_block(*block, commit, id),
             NetworkEvent::Consensus { msg, id } => self.on_consensus(msg, id),
+            NetworkEvent::Receipt { msg, id } => self.on_receipt_gossip(msg, id),
             NetworkEvent::PeerStatus { peer, status } => {
                 self.sync.peer_heads.insert(peer, status.finalized_height);
                 self.sync.raise_target(status.finalized_height);

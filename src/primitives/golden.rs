@@ -289,7 +289,7 @@ fn state_encodings_and_keys() {
 #[test]
 fn dev_chain_spec_and_genesis() {
     let spec = ChainSpec::load("dev").unwrap();
-    assert_eq!(spec.hash(), h("0x9852e43078b7a541f32422e0a6aac91d774894035ef59f31aaab374683750fbb"));
+    assert_eq!(spec.hash(), h("0x3b81f59248b6af2908f763d4bd534c17eba4ed497024f2a3c3c8d126518affbe"));
 
     let diff = StateDiff::genesis(&spec, &spec.genesis().unwrap()).unwrap();
     assert_eq!(diff.supply.total, 1_006_010_000_000_000_000);
@@ -314,7 +314,7 @@ fn dev_chain_spec_and_genesis() {
     assert_scale(
         &genesis.header,
         concat!(
-            "9852e43078b7a541f32422e0a6aac91d774894035ef59f31aaab374683750fbb",
+            "3b81f59248b6af2908f763d4bd534c17eba4ed497024f2a3c3c8d126518affbe",
             "0000000000000000",
             "00a8da769b010000",
             "0000000000000000000000000000000000000000000000000000000000000000",
@@ -326,7 +326,7 @@ fn dev_chain_spec_and_genesis() {
             "0000000000000000000000000000000000000000000000000000000000000000",
         ),
     );
-    assert_eq!(genesis.hash(), h("0x76536ce3af8db63866fc426549858303ab5db6442b61816a253dd739be4578fc"));
+    assert_eq!(genesis.hash(), h("0x1bb1f71f9672e647370fff49f3ec28180a38322be73ef0eba44598f15dd75c44"));
 }
 
 #[test]
@@ -538,4 +538,45 @@ fn param_update_vector() {
     use super::economy::ParamUpdate;
     let p = ParamUpdate { name: "challenge_blocks".into(), value: 5 };
     assert_scale(&Payload::ParamUpdate(p), concat!("0b", "40", "6368616c6c656e67655f626c6f636b73", "14"));
+}
+
+#[test]
+fn unjail_vector() {
+    // No fields: the sender's key is the validator that leaves jail.
+    assert_scale(&Payload::Unjail, "0c");
+    assert_eq!(Payload::Unjail.kind(), "UNJAIL");
+}
+
+/// A block carries its parent's precommits; the body's SCALE layout pins them after the
+/// evidence.
+#[test]
+fn block_body_with_last_commit_vector() {
+    let precommit = Vote {
+        chain_id: "ergon-dev".into(),
+        height: 41,
+        round: 0,
+        kind: VoteKind::Precommit,
+        block_hash: Some(Hash([0xAB; 32])),
+    };
+    let cert = CommitCertificate {
+        height: 41,
+        round: 0,
+        block_hash: Hash([0xAB; 32]),
+        signatures: vec![(key().public(), key().sign(&precommit.signing_hash()))],
+    };
+    let body: (Vec<SignedTx>, Vec<Evidence>, Option<CommitCertificate>) = (vec![], vec![], Some(cert.clone()));
+    let bytes = body.encode();
+    assert_eq!(
+        hex::encode(&bytes[..2 + 1 + 8 + 4 + 32 + 1]),
+        concat!(
+            "00",                                                               // no txs
+            "00",                                                               // no evidence
+            "01",                                                               // Some
+            "2900000000000000",                                                 // height 41
+            "00000000",                                                         // round 0
+            "abababababababababababababababababababababababababababababababab", // block hash
+            "04",                                                               // one signature
+        )
+    );
+    assert_eq!(bytes.len(), 2 + 1 + 8 + 4 + 32 + 1 + 32 + 64);
 }

@@ -24,6 +24,7 @@ pub mod tag {
     pub const ATTESTATION: &[u8] = b"ergon/attestation/v1";
     pub const TRIAL_POW: &[u8] = b"ergon/trial-pow/v1";
     pub const COMMIT: &[u8] = b"ergon/commit/v1";
+    pub const MINER_DRAW: &[u8] = b"ergon/miner-draw/v1";
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Encode, Decode)]

@@ -209,7 +209,7 @@ pub(super) fn register(m: &mut RpcModule<Ctx>) -> Result<(), jsonrpsee::core::Re
     })?;
 
     m.register_method("reputation_get", |p, ctx, _| -> RpcResult<Value> {
-        use crate::ledger::economy_math::{reputation_or_new, reputation_tier, stake_weight_wad};
+        use crate::ledger::economy_math::{reputation_tier, stake_weight_wad};
         let args = Args::parse(&p, &["address"])?;
         let text: String = args.required(0)?;
         let address = parse_address(&text, &ctx.node)?;
@@ -218,7 +218,7 @@ pub(super) fn register(m: &mut RpcModule<Ctx>) -> Result<(), jsonrpsee::core::Re
         let acc = store.account(&address).map_err(internal)?.unwrap_or_default();
         let unit = 10u128.pow(u32::from(ctx.node.spec().token.decimals));
         let stake_tokens = acc.staked / unit.max(1);
-        let score = reputation_or_new(c.accepted, c.failed, c.signed, c.expected, stake_tokens);
+        let score = c.score(stake_tokens);
         Ok(json!({
             "address": address.to_bech32(ctx.node.spec().hrp()),
             "score": wad_decimal(score),
@@ -228,6 +228,8 @@ pub(super) fn register(m: &mut RpcModule<Ctx>) -> Result<(), jsonrpsee::core::Re
             "receiptsFailed": c.failed,
             "precommitsSigned": c.signed,
             "precommitsExpected": c.expected,
+            "jobsDelivered": c.delivered,
+            "jobsMissed": c.missed,
             "stakeWeight": wad_decimal(stake_weight_wad(stake_tokens)),
         }))
     })?;
@@ -237,7 +239,7 @@ pub(super) fn register(m: &mut RpcModule<Ctx>) -> Result<(), jsonrpsee::core::Re
         let text: String = args.required(0)?;
         let bytes = hex::decode(text.strip_prefix("0x").unwrap_or(&text))
             .map_err(|e| invalid_params(format!("param `data`: not hex: {e}")))?;
-        let hash = ctx.node.store().put_blob(&bytes).map_err(|e| match e {
+        let hash = ctx.node.put_blob(&bytes).map_err(|e| match e {
             crate::storage::StoreError::BlobTooLarge { .. } => err(BLOB_TOO_LARGE, e.to_string()),
             other => internal(other),
         })?;
@@ -255,8 +257,26 @@ pub(super) fn register(m: &mut RpcModule<Ctx>) -> Result<(), jsonrpsee::core::Re
     m.register_method("job_get", |p, ctx, _| -> RpcResult<Value> {
         let args = Args::parse(&p, &["jobId"])?;
         let id: Hash = args.required(0)?;
-        let job: Option<Job> = read(ctx.node.store().as_ref(), &StateKey::Job(id)).map_err(internal)?;
-        Ok(job.map_or(Value::Null, |j| job_json(&id, &j, ctx.node.spec().hrp())))
+        let store = ctx.node.store();
+        let job: Option<Job> = read(store.as_ref(), &StateKey::Job(id)).map_err(internal)?;
+        let Some(j) = job else { return Ok(Value::Null) };
+        let spec = ctx.node.spec();
+        let mut v = job_json(&id, &j, spec.hrp());
+        // Who the chain's draw lets claim it in the next block (`ledger::draw`).
+        let head = store.head().map_err(internal)?;
+        let draw =
+            crate::ledger::draw::assigned(store.as_ref(), spec, &id, &j, head.height.saturating_add(1), head.hash)
+                .map_err(internal)?;
+        let (drawn, until) = match draw {
+            crate::ledger::draw::Draw::Anyone => (json!("anyone"), Value::Null),
+            crate::ledger::draw::Draw::Miner { miner, until, .. } => (json!(miner.to_bech32(spec.hrp())), json!(until)),
+            crate::ledger::draw::Draw::Nobody => (Value::Null, Value::Null),
+        };
+        if j.status == crate::ledger::payload::job::JobStatus::Open {
+            v["drawnMiner"] = drawn;
+            v["drawnUntil"] = until;
+        }
+        Ok(v)
     })?;
 
     m.register_method("account_history", |p, ctx, _| -> RpcResult<Value> {

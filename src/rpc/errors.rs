@@ -72,6 +72,8 @@ pub const NOT_AUTHORITY: i32 = 1095;
 pub const PARAM_INVALID: i32 = 1096;
 /// An UNJAIL from an account not in jail, jailed for good, or before its term ends.
 pub const NOT_UNJAILABLE: i32 = 1097;
+/// A RECEIPT_CLAIM from a miner the chain did not draw for the job in this window.
+pub const NOT_DRAWN: i32 = 1098;
 pub const UNSAFE_METHOD: i32 = 1020;
 pub const FAUCET: i32 = 1021;
 pub const UNKNOWN_HEIGHT: i32 = 1030;
@@ -117,6 +119,7 @@ pub fn failure_code(f: &TxFailure) -> i32 {
         TxFailure::NotAuthority => NOT_AUTHORITY,
         TxFailure::ParamInvalid(_) => PARAM_INVALID,
         TxFailure::NotJailed(_) | TxFailure::JailedForGood | TxFailure::StillJailed { .. } => NOT_UNJAILABLE,
+        TxFailure::NotDrawn { .. } => NOT_DRAWN,
     }
 }
 

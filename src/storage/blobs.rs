@@ -32,3 +32,17 @@ impl Store {
         Ok(self.db.get_pinned_cf(self.cf(CF_BLOBS), hash.0)?.is_some())
     }
 }
+
+impl Store {
+    /// The hashes of the blobs held, at most `limit` (to announce them after a restart).
+    pub fn blob_hashes(&self, limit: usize) -> Result<Vec<Hash>> {
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(self.cf(CF_BLOBS), rocksdb::IteratorMode::Start).take(limit) {
+            let (k, _) = item?;
+            if let Ok(h) = <[u8; 32]>::try_from(k.as_ref()) {
+                out.push(Hash(h));
+            }
+        }
+        Ok(out)
+    }
+}

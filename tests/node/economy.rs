@@ -502,6 +502,46 @@ fn miner_role_runs_posted_jobs_and_claims_them() {
     assert!(node.stderr().contains("job executed"), "the node logs the run");
 }
 
+/// The roles on three processes: bob posts a job on the validator, which alone holds its
+/// blobs; eve mines on a second node and dave coordinates on a third. Eve's node finds the
+/// program and input through Kademlia provider records and fetches them over `blobs`, runs
+/// the job and asks dave over the `receipts` topic; dave's node fetches the blobs too,
+/// re-executes, and attests; eve's claim lands on chain and pays both of them.
+#[test]
+fn miner_and_coordinator_on_other_nodes_fetch_blobs_and_attest_over_gossip() {
+    let (dir, home) = (tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir"));
+    let validator = Node::spawn(&dir.path().join("v"), &["--dev"], &[]);
+    let boot = validator.p2p_addr();
+    let miner = Node::spawn(&dir.path().join("m"), &["--chain", "dev", "--bootnodes", &boot, "--miner", "eve"], &[]);
+    let coordinator =
+        Node::spawn(&dir.path().join("c"), &["--chain", "dev", "--bootnodes", &boot, "--coordinator", "dave"], &[]);
+    let h = home.path();
+    let v = cli(&validator, h, &["stake", &MINER_STAKE.to_string(), "--from", "eve", "--wait", "--json"]);
+    assert_eq!(v["status"], "included", "{v}");
+    let dave_before = field(&account(&validator, DAVE), "pending");
+    let job = post_job(&validator, h, "1000000", "1000000", "200");
+    let program = validator.call("job_get", json!([job]))["program"].clone();
+    let run = cli(&validator, h, &["job", "run", &job, "--json"]);
+    let claimed = wait_for("eve's claim, attested by dave's node", PROGRESS, || {
+        let j = validator.call("job_get", json!([job]));
+        (j["status"] == "claimed" || j["status"] == "settled").then_some(j)
+    });
+    let r = validator.call("receipt_get", json!([claimed["receipt"]]));
+    assert_eq!(r["miner"], EVE, "{r}");
+    assert_eq!(r["coordinator"], DAVE, "{r}");
+    assert_eq!(r["outputHash"], run["outputHash"], "{r}");
+    assert_eq!(r["computeUnits"], run["units"], "{r}");
+    assert!(field(&account(&validator, DAVE), "pending") > dave_before, "the coordinator's cut is pending");
+    // Both fetched the program (checked against its hash); the output lives on eve's node.
+    for n in [&miner, &coordinator] {
+        let got = n.call("blob_get", json!([program]));
+        assert!(got["data"].as_str().is_some_and(|d| d.len() > 2), "{got}");
+    }
+    assert!(miner.call("blob_get", json!([run["outputHash"]]))["data"].is_string());
+    assert!(coordinator.stderr().contains("attested a receipt"), "dave's node attests over gossip");
+    assert!(miner.stderr().contains("asking the job's coordinator to attest"));
+}
+
 /// `ergon devnet --exit`: the whole flow from one command, ending with the documented lines.
 #[test]
 fn devnet_settles_its_sample_jobs_and_exits() {

@@ -172,6 +172,9 @@ impl ChainView for RogueView {
     fn committed_blocks(&self, _: u64, _: u32, _: usize) -> Vec<Vec<u8>> {
         vec![]
     }
+    fn blob_piece(&self, _: &ergon::primitives::Hash, _: u64) -> Option<ergon::wire::BlobPiece> {
+        None
+    }
 }
 
 #[test]
@@ -242,4 +245,48 @@ fn a_peer_flooding_sync_requests_is_banned_and_the_node_keeps_following() {
     let h = v.head().0;
     f.wait_height(h + 2);
     assert_eq!(state_root(&f, h + 2), state_root(&v, h + 2));
+}
+
+/// `blobs` from the outside: an independent libp2p peer fetches a blob from a node piece by
+/// piece from any offset and reassembles it to its hash, gets "not found" for a blob the node
+/// lacks, and is banned when it floods requests past the per-peer quota.
+#[test]
+fn blobs_are_served_in_pieces_and_a_flood_is_banned() {
+    let dir = tempfile::tempdir().unwrap();
+    let (v, f) = validator_and_follower(dir.path());
+    let genesis = genesis_of(&f);
+    // As large as blob_put takes in one 2 MiB JSON-RPC request (hex doubles it).
+    let data: Vec<u8> = (0..900_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    let put = f.call("blob_put", json!([format!("0x{}", hex::encode(&data))]));
+    let hash: ergon::primitives::Hash = put["hash"].as_str().unwrap().parse().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    rt.block_on(async {
+        let (net, mut events) = rogue(&f, genesis);
+        let peer = tokio::time::timeout(PROGRESS, async {
+            loop {
+                if let Some(network::NetworkEvent::PeerStatus { peer, .. }) = events.recv().await {
+                    return peer;
+                }
+            }
+        })
+        .await
+        .expect("the full node's status");
+        let head = net.blob_piece(peer, hash, 0).await.unwrap().expect("the node holds it");
+        assert_eq!((head.total, head.data.len()), (900_000, 900_000));
+        let tail = net.blob_piece(peer, hash, 600_000).await.unwrap().expect("the node holds it");
+        assert_eq!(tail.data, data[600_000..]);
+        let past = net.blob_piece(peer, hash, 2_000_000).await.unwrap().expect("the node holds it");
+        assert!(past.data.is_empty() && past.total == 900_000);
+        assert_eq!(ergon::vm::blob_hash(&head.data), hash);
+        let missing = net.blob_piece(peer, ergon::primitives::Hash([7; 32]), 0).await.unwrap();
+        assert!(missing.is_none(), "a blob the node lacks is not found, not an error");
+        let deadline = Instant::now() + PROGRESS;
+        while !f.stderr().contains("flooding blob requests") {
+            assert!(Instant::now() < deadline, "the blob flood was not banned");
+            let asks = (0..100).map(|_| net.blob_piece(peer, hash, 890_000));
+            futures::future::join_all(asks).await;
+        }
+    });
+    let h = v.head().0;
+    f.wait_height(h + 2);
 }

@@ -89,6 +89,7 @@ pub(super) fn post<R: StateReader>(ctx: &mut Ctx<'_, '_, R>, p: &JobPost) -> Res
     let job = Job { client: ctx.sender, post: p.clone(), status: JobStatus::Open, posted_at: height, receipt: None };
     ctx.state.put(StateKey::Job(ctx.tx_hash), &job);
     queue::push(ctx.state, Queue::Expiring, p.deadline, &ctx.tx_hash)?;
+    crate::ledger::draw::schedule(ctx.state, ctx.spec, ctx.tx_hash, height, p.deadline)?;
     Ok(Ok(()))
 }
 

@@ -121,6 +121,16 @@ fn settle<R: StateReader>(
     if miner_stake < e.miner_min_stake {
         return fail(TxFailure::MinerStake { staked: miner_stake, min: e.miner_min_stake });
     }
+    match crate::ledger::draw::assigned(&*ctx.state, ctx.spec, &r.job_id, &job, height, ctx.env.parent)? {
+        crate::ledger::draw::Draw::Anyone => {}
+        crate::ledger::draw::Draw::Miner { miner, .. } if miner == r.miner => {
+            crate::ledger::reputation::drawn(ctx.state, miner, true)?;
+        }
+        crate::ledger::draw::Draw::Miner { miner, until, .. } => {
+            return fail(TxFailure::NotDrawn { drawn: Some(miner.to_bech32(ctx.spec.hrp())), until });
+        }
+        crate::ledger::draw::Draw::Nobody => return fail(TxFailure::NotDrawn { drawn: None, until: height }),
+    }
 
     // Escrow: the price leaves the client's reservation; the burn leaves the supply.
     let mut client = ctx.state.account(&job.client)?;

@@ -56,6 +56,7 @@ pub(super) fn stake<R: StateReader>(
     let Some(staked) = acc.staked.checked_add(s.amount) else { return Ok(Err(TxFailure::Overflow)) };
     (acc.balance, acc.staked) = (left, staked);
     ctx.state.set_account(ctx.sender, acc);
+    crate::ledger::draw::register(ctx.state, ctx.spec, ctx.sender, staked)?;
     if staked >= ctx.spec.economy.min_stake {
         let mut v: Validators = ctx.state.get(&StateKey::Validators)?.unwrap_or_default();
         if !v.candidates.contains(&ctx.sender_key) {

@@ -136,7 +136,8 @@ pub(in crate::ledger) fn record_anchor<R: StateReader>(
 ) -> Result<(), StateError> {
     let Some(parent) = env.height.checked_sub(1) else { return Ok(()) };
     state.put(StateKey::RecentBlock(parent), &env.parent);
-    if let Some(old) = env.height.checked_sub(spec.economy.pow_max_age.saturating_add(1)) {
+    let keep = spec.economy.pow_max_age.max(crate::ledger::draw::seed_retention(spec));
+    if let Some(old) = env.height.checked_sub(keep.saturating_add(1)) {
         state.delete(StateKey::RecentBlock(old));
     }
     // No account changes here; the cause is never recorded.

@@ -8,13 +8,13 @@ use crate::ledger::payload::receipt::{ReceiptRecord, ReceiptStatus};
 use crate::primitives::{ComputeReceipt, JobCancel, JobPost, ReceiptClaim, StakeAmount};
 
 /// Signs `payload` from `from` at `nonce`, paying the minimum fee.
-fn signed(spec: &ChainSpec, from: &Keypair, nonce: u64, payload: Payload) -> SignedTx {
+pub(super) fn signed(spec: &ChainSpec, from: &Keypair, nonce: u64, payload: Payload) -> SignedTx {
     let tx = unsigned(spec, from, nonce, payload);
     super::fees::with_required_fee(spec, tx).unwrap().sign(from)
 }
 
 /// Each sender's next nonce, as the chain has it.
-fn next_nonce(c: &Chain, k: &Keypair) -> u64 {
+pub(super) fn next_nonce(c: &Chain, k: &Keypair) -> u64 {
     c.state.acc(&Address::from_public_key(&k.public())).nonce + 1
 }
 
@@ -22,13 +22,20 @@ fn record<T: parity_scale_codec::Decode>(c: &Chain, key: StateKey) -> Option<T> 
     read(&c.state, &key).unwrap()
 }
 
-fn post(c: &Chain, client: &Keypair, price: u128, max_units: u64, coordinator: Address, deadline: u64) -> SignedTx {
+pub(super) fn post(
+    c: &Chain,
+    client: &Keypair,
+    price: u128,
+    max_units: u64,
+    coordinator: Address,
+    deadline: u64,
+) -> SignedTx {
     let p =
         JobPost { program: Hash([1; 32]), input: Hash([2; 32]), max_units, price, coordinator, deadline, verifiers: 0 };
     signed(&c.spec, client, next_nonce(c, client), Payload::JobPost(p))
 }
 
-fn receipt_for(c: &Chain, job_id: Hash, miner: &Keypair, units: u64, id: u8) -> ComputeReceipt {
+pub(super) fn receipt_for(c: &Chain, job_id: Hash, miner: &Keypair, units: u64, id: u8) -> ComputeReceipt {
     let job: Job = record(c, StateKey::Job(job_id)).unwrap();
     ComputeReceipt {
         receipt_id: Hash([id; 32]),
@@ -42,7 +49,7 @@ fn receipt_for(c: &Chain, job_id: Hash, miner: &Keypair, units: u64, id: u8) -> 
     }
 }
 
-fn claim(c: &Chain, r: ComputeReceipt, miner: &Keypair, coordinator: &Keypair, nonce: u64) -> SignedTx {
+pub(super) fn claim(c: &Chain, r: ComputeReceipt, miner: &Keypair, coordinator: &Keypair, nonce: u64) -> SignedTx {
     let claim = ReceiptClaim {
         miner_sig: miner.sign(&r.signing_hash()),
         attestation: coordinator.sign(&r.attestation_hash()),
@@ -55,12 +62,12 @@ fn claim(c: &Chain, r: ComputeReceipt, miner: &Keypair, coordinator: &Keypair, n
     tx
 }
 
-fn stake(c: &Chain, who: &Keypair, amount: u128) -> SignedTx {
+pub(super) fn stake(c: &Chain, who: &Keypair, amount: u128) -> SignedTx {
     signed(&c.spec, who, next_nonce(c, who), Payload::Stake(StakeAmount { amount }))
 }
 
 /// Holdings of everyone equal the supply, and the supply is genesis + mints - burns.
-fn assert_supply(c: &Chain, genesis_total: u128) {
+pub(super) fn assert_supply(c: &Chain, genesis_total: u128) {
     let s = c.state.supply;
     assert_eq!(c.state.total_holdings(), s.total, "holdings = supply");
     assert_eq!(s.minted, s.minted_reward + s.minted_compute + s.minted_trial);

@@ -1,0 +1,173 @@
+//! The chain's miner draw: who may claim a job in each window, weighted by stake and
+//! reputation, and only among miners that still hold the minimum stake.
+
+use super::economy::{assert_supply, claim, next_nonce, post, receipt_for, stake};
+use super::*;
+use crate::ledger::draw::{self, Draw};
+use crate::ledger::payload::job::Job;
+
+fn drawn(c: &Chain, job_id: Hash, height: u64) -> Draw {
+    let job: Job = read(&c.state, &StateKey::Job(job_id)).unwrap().unwrap();
+    draw::assigned(&c.state, &c.spec, &job_id, &job, height, block_hash(height - 1)).unwrap()
+}
+
+fn name_of(a: &Address) -> &'static str {
+    DEV_ACCOUNTS.into_iter().find(|n| addr(n) == *a).expect("a dev account")
+}
+
+/// Eve and ferdie staked equally on dev; bob posts jobs that dave coordinates.
+fn two_miners() -> (Chain, u128) {
+    let mut c = Chain::dev();
+    let total = c.state.supply.total;
+    let min = c.spec.economy.miner_min_stake;
+    let (out, _) = c.block(addr("alice"), &[stake(&c, &key("eve"), min), stake(&c, &key("ferdie"), min)]);
+    assert!(out.iter().all(|o| o.result.is_ok()));
+    (c, total)
+}
+
+#[test]
+fn only_the_drawn_miner_claims_in_its_window() {
+    let (mut c, total) = two_miners();
+    let w = c.spec.economy.miner_draw_blocks;
+    let tx = post(&c, &key("bob"), 1_000_000, 1_000, addr("dave"), c.height + 5 * w);
+    let job_id = tx.hash();
+    c.block(addr("alice"), &[tx]);
+    let posted = c.height;
+    assert_eq!(drawn(&c, job_id, posted), Draw::Nobody, "the draw's seed is the posting block's hash");
+    let Draw::Miner { miner, window: 0, until } = drawn(&c, job_id, posted + 1) else { panic!() };
+    assert_eq!(until, posted + w);
+    for _ in 1..w {
+        assert_eq!(drawn(&c, job_id, c.height + 1), Draw::Miner { miner, window: 0, until }, "one miner per window");
+        c.block(addr("alice"), &[]);
+    }
+    assert_eq!(c.height + 1, until, "the window's last block");
+    let other = if name_of(&miner) == "eve" { "ferdie" } else { "eve" };
+    let (lucky, unlucky) = (key(name_of(&miner)), key(other));
+    // The other miner's claim fails with the drawn miner's name (and pays its fee); the drawn
+    // miner's, in the same block, lands.
+    let r = receipt_for(&c, job_id, &unlucky, 10, 1);
+    let bad = claim(&c, r, &unlucky, &key("dave"), next_nonce(&c, &unlucky));
+    let r = receipt_for(&c, job_id, &lucky, 10, 2);
+    let good = claim(&c, r, &lucky, &key("dave"), next_nonce(&c, &lucky));
+    let (out, _) = c.block(addr("alice"), &[bad, good]);
+    assert_eq!(out[0].result, Err(TxFailure::NotDrawn { drawn: Some(miner.to_bech32("ait")), until }));
+    assert_eq!(out[1].result, Ok(()));
+    assert_supply(&c, total);
+}
+
+#[test]
+fn each_window_draws_again_and_stake_weighs_the_draw() {
+    let (mut c, _) = two_miners();
+    let w = c.spec.economy.miner_draw_blocks;
+    let txs: Vec<SignedTx> = (0..40u64)
+        .map(|i| {
+            let p = crate::primitives::JobPost {
+                program: Hash([1; 32]),
+                input: Hash([2; 32]),
+                max_units: 1_000,
+                price: 1_000 + u128::from(i),
+                coordinator: addr("dave"),
+                deadline: c.height + 10 * w,
+                verifiers: 0,
+            };
+            let k = key("bob");
+            let tx = unsigned(&c.spec, &k, next_nonce(&c, &k) + i, Payload::JobPost(p));
+            super::fees::with_required_fee(&c.spec, tx).unwrap().sign(&k)
+        })
+        .collect();
+    let ids: Vec<Hash> = txs.iter().map(SignedTx::hash).collect();
+    c.block(addr("alice"), &txs);
+    let posted = c.height;
+    for _ in 0..w {
+        c.block(addr("alice"), &[]);
+    }
+    let count = |c: &Chain, window: u64, who: &str| {
+        ids.iter()
+            .filter(|id| {
+                matches!(drawn(c, **id, posted + 1 + window * w), Draw::Miner { miner, window: got, .. }
+                    if got == window && miner == addr(who))
+            })
+            .count()
+    };
+    let (eve0, ferdie0) = (count(&c, 0, "eve"), count(&c, 0, "ferdie"));
+    assert_eq!(eve0 + ferdie0, 40);
+    assert!(eve0 >= 8 && ferdie0 >= 8, "equal stakes, both drawn: eve {eve0}, ferdie {ferdie0}");
+    // The next window has its own seed: the draws change for some jobs.
+    let changed = ids
+        .iter()
+        .filter(|id| {
+            let a = drawn(&c, **id, posted + 1);
+            let b = drawn(&c, **id, posted + 1 + w);
+            matches!((a, b), (Draw::Miner { miner: x, .. }, Draw::Miner { miner: y, window: 1, .. }) if x != y)
+        })
+        .count();
+    assert!(changed >= 4, "window 1 draws anew ({changed} of 40 changed)");
+    // Ferdie unstakes below the minimum: from then on every draw is eve's.
+    let ferdie = key("ferdie");
+    let all = c.state.acc(&addr("ferdie")).staked;
+    let unstake = super::economy::signed(
+        &c.spec,
+        &ferdie,
+        next_nonce(&c, &ferdie),
+        Payload::Unstake(crate::primitives::StakeAmount { amount: all }),
+    );
+    c.block(addr("alice"), &[unstake]);
+    for id in &ids {
+        let d = drawn(&c, *id, c.height + 1);
+        assert!(matches!(d, Draw::Miner { miner, .. } if miner == addr("eve")), "{d:?}");
+    }
+}
+
+#[test]
+fn no_draw_lets_any_staked_miner_claim() {
+    let (mut c, _) = two_miners();
+    c.spec.economy.miner_draw_blocks = 0;
+    let tx = post(&c, &key("bob"), 1_000_000, 1_000, addr("dave"), c.height + 50);
+    let job_id = tx.hash();
+    c.block(addr("alice"), &[tx]);
+    assert_eq!(drawn(&c, job_id, c.height + 1), Draw::Anyone);
+    let ferdie = key("ferdie");
+    let r = receipt_for(&c, job_id, &ferdie, 10, 3);
+    let (out, _) = c.block(addr("alice"), &[claim(&c, r, &ferdie, &key("dave"), next_nonce(&c, &ferdie))]);
+    assert_eq!(out[0].result, Ok(()));
+}
+
+#[test]
+fn a_drawn_miner_that_lets_its_window_pass_is_counted_missed_and_the_next_draw_takes_over() {
+    let (mut c, _) = two_miners();
+    let w = c.spec.economy.miner_draw_blocks;
+    let tx = post(&c, &key("bob"), 1_000_000, 1_000, addr("dave"), c.height + 20 * w);
+    let job_id = tx.hash();
+    c.block(addr("alice"), &[tx]);
+    let Draw::Miner { miner: first, until, .. } = drawn(&c, job_id, c.height + 1) else { panic!() };
+    while c.height < until {
+        c.block(addr("alice"), &[]);
+    }
+    let rep = crate::ledger::reputation::read(&c.state, &first).unwrap();
+    assert_eq!((rep.delivered, rep.missed), (0, 1), "the window passed unclaimed");
+    // Later windows draw anew until one names a miner that claims.
+    let mut missed = 1;
+    loop {
+        let Draw::Miner { miner, window, until } = drawn(&c, job_id, c.height + 1) else { panic!() };
+        assert!(window >= 1);
+        if window >= 6 {
+            panic!("six windows and no claim");
+        }
+        let k = key(name_of(&miner));
+        let r = receipt_for(&c, job_id, &k, 10, 9);
+        let (out, _) = c.block(addr("alice"), &[claim(&c, r, &k, &key("dave"), next_nonce(&c, &k))]);
+        if out[0].result.is_ok() {
+            let rep = crate::ledger::reputation::read(&c.state, &miner).unwrap();
+            assert_eq!(rep.delivered, 1);
+            break;
+        }
+        assert!(matches!(out[0].result, Err(TxFailure::NotDrawn { .. })), "{:?}", out[0].result);
+        while c.height < until {
+            c.block(addr("alice"), &[]);
+        }
+        missed += 1;
+    }
+    let total_missed: u64 =
+        ["eve", "ferdie"].iter().map(|n| crate::ledger::reputation::read(&c.state, &addr(n)).unwrap().missed).sum();
+    assert_eq!(total_missed, missed);
+}

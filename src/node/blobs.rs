@@ -1,0 +1,141 @@
+//! Blobs across nodes: a node announces every blob it stores (a Kademlia provider record),
+//! and fetches a blob it lacks from the peers that announced it, then from any connected
+//! peer, in pieces of at most 1 MiB over the `blobs` protocol. The whole blob is checked
+//! against its hash before it is stored or used; a peer that sends wrong bytes is skipped.
+
+use super::NodeHandle;
+use crate::primitives::Hash;
+use crate::storage::MAX_BLOB_BYTES;
+
+/// Blobs announced at start (the rest are announced as they are used).
+const ANNOUNCE_AT_START: usize = 4096;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("no peer has blob {0}")]
+    NotFound(Hash),
+    #[error("this node has no network to fetch blob {0} from")]
+    NoNetwork(Hash),
+    #[error("storage: {0}")]
+    Store(#[from] crate::storage::StoreError),
+}
+
+impl NodeHandle {
+    /// Stores a blob and announces that this node holds it.
+    pub fn put_blob(&self, bytes: &[u8]) -> Result<Hash, crate::storage::StoreError> {
+        let hash = self.store.put_blob(bytes)?;
+        if let Some(net) = &self.network {
+            net.provide(hash);
+        }
+        Ok(hash)
+    }
+
+    /// The blob `hash`: from the store, or fetched from peers (checked, stored, announced).
+    pub async fn fetch_blob(&self, hash: Hash) -> Result<Vec<u8>, FetchError> {
+        fetch(self.network.as_ref(), &self.store, hash).await
+    }
+
+    /// Announces the blobs this node already holds (after a restart).
+    pub(super) fn announce_blobs(&self) {
+        let Some(net) = &self.network else { return };
+        match self.store.blob_hashes(ANNOUNCE_AT_START) {
+            Ok(hashes) => hashes.into_iter().for_each(|h| net.provide(h)),
+            Err(e) => tracing::warn!(error = %e, "cannot list stored blobs"),
+        }
+    }
+}
+
+/// The blob `hash`: from `store`, or fetched from peers over `net` (checked, stored,
+/// announced).
+pub(super) async fn fetch(
+    net: Option<&crate::network::NetworkHandle>,
+    store: &crate::storage::Store,
+    hash: Hash,
+) -> Result<Vec<u8>, FetchError> {
+    if let Some(b) = store.blob(&hash)? {
+        return Ok(b);
+    }
+    let net = net.ok_or(FetchError::NoNetwork(hash))?;
+    let sources = net.providers(hash).await.unwrap_or_default();
+    for peer in sources {
+        match download(net, peer, hash).await {
+            Ok(Some(bytes)) => {
+                store.put_blob(&bytes)?;
+                net.provide(hash);
+                tracing::debug!(blob = %hash, %peer, size = bytes.len(), "fetched blob");
+                return Ok(bytes);
+            }
+            Ok(None) => {}
+            Err(e) => tracing::debug!(blob = %hash, %peer, error = %e, "blob fetch failed; trying another peer"),
+        }
+    }
+    Err(FetchError::NotFound(hash))
+}
+
+impl super::Driver {
+    /// Fetches, in the background, the blobs of the job a fraud proof challenges that this
+    /// node lacks, so that it can referee the proof when a block carries it (or include it,
+    /// as a proposer). Nothing waits for it: a block this node could not referee is tried
+    /// again at the next sync round.
+    pub(super) fn prefetch_for_fraud(&self, proof: &crate::primitives::FraudProof) {
+        let Some(net) = self.net.clone() else { return };
+        let job = (|| -> Option<crate::ledger::payload::job::Job> {
+            let key = crate::ledger::StateKey::Receipt(proof.receipt_id);
+            let rec: crate::ledger::payload::receipt::ReceiptRecord =
+                crate::ledger::read(self.store.as_ref(), &key).ok()??;
+            crate::ledger::read(self.store.as_ref(), &crate::ledger::StateKey::Job(rec.job_id)).ok()?
+        })();
+        let Some(job) = job else { return };
+        let missing: Vec<Hash> = [job.post.program, job.post.input]
+            .into_iter()
+            .filter(|h| !self.store.has_blob(h).unwrap_or(true))
+            .collect();
+        if missing.is_empty() {
+            return;
+        }
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            for h in missing {
+                if let Err(e) = fetch(Some(&net), &store, h).await {
+                    tracing::info!(blob = %h, error = %e, "cannot fetch a challenged job's blob");
+                }
+            }
+        });
+    }
+}
+
+/// The whole blob from `peer`, piece by piece; `None` if it does not hold it. Errors for a
+/// peer that breaks the protocol (a length over the cap or changing between pieces, an empty
+/// piece, bytes that do not hash to `hash`).
+async fn download(
+    net: &crate::network::NetworkHandle,
+    peer: crate::network::PeerRef,
+    hash: Hash,
+) -> Result<Option<Vec<u8>>, String> {
+    let mut bytes: Vec<u8> = Vec::new();
+    let mut total: Option<u64> = None;
+    loop {
+        let offset = bytes.len() as u64;
+        let Some(piece) = net.blob_piece(peer, hash, offset).await.map_err(|e| e.to_string())? else {
+            return Ok(None);
+        };
+        if piece.total > MAX_BLOB_BYTES as u64 {
+            return Err(format!("claims a {}-byte blob, over the {MAX_BLOB_BYTES}-byte cap", piece.total));
+        }
+        if *total.get_or_insert(piece.total) != piece.total {
+            return Err("the blob's length changed between pieces".into());
+        }
+        let remaining = piece.total.saturating_sub(offset);
+        if piece.data.len() as u64 > remaining || (piece.data.is_empty() && remaining > 0) {
+            return Err(format!("sent {} bytes with {remaining} to go", piece.data.len()));
+        }
+        bytes.extend_from_slice(&piece.data);
+        if bytes.len() as u64 == piece.total {
+            break;
+        }
+    }
+    if crate::vm::blob_hash(&bytes) != hash {
+        return Err("the bytes do not match the blob's hash".into());
+    }
+    Ok(Some(bytes))
+}
