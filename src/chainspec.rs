@@ -148,6 +148,10 @@ fn default_miner_draw_blocks() -> u64 {
     10
 }
 
+fn default_verifier_share_bps() -> u32 {
+    5_000
+}
+
 /// Multipliers and ratios are in basis points (1/10,000) so that no float touches consensus.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -228,6 +232,10 @@ pub struct EconomyParams {
     /// claim in a window. 0: no draw, any staked miner may claim.
     #[serde(default = "default_miner_draw_blocks")]
     pub miner_draw_blocks: u64,
+    /// Share of a receipt's treasury cut paid at maturity to the drawn verifiers that
+    /// confirmed it, split equally.
+    #[serde(default = "default_verifier_share_bps")]
+    pub verifier_share_bps: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -505,6 +513,7 @@ pub fn check_economy(e: &EconomyParams) -> Result<()> {
             ("economy.slash_double_sign_bps", e.slash_double_sign_bps),
             ("economy.reporter_bps", e.reporter_bps),
             ("economy.slash_downtime_bps", e.slash_downtime_bps),
+            ("economy.verifier_share_bps", e.verifier_share_bps),
             ("economy.slash_invalid_result_bps", e.slash_invalid_result_bps),
             ("economy.slash_false_challenge_bps", e.slash_false_challenge_bps),
         ] {

@@ -6,7 +6,7 @@ use crate::consensus::tendermint::{Proposal, SignedProposal};
 use crate::primitives::{
     Address, Block, CommitCertificate, ComputeReceipt, Delegation, Evidence, FraudProof, Hash, Header, JobCancel,
     JobPost, ParamUpdate, Payload, Priority, PublicKey, ReceiptClaim, Signature, SignedTx, SignedVote, StakeAmount,
-    Transfer, TrialClaim, Tx, Vote, VoteKind,
+    Transfer, TrialClaim, Tx, VerifierVerdict, Vote, VoteKind,
 };
 use prost::Message;
 
@@ -136,6 +136,11 @@ fn payload_to_pb(p: &Payload) -> pb::tx::Payload {
             pb::tx::Payload::ParamUpdate(pb::ParamUpdate { name: u.name.clone(), value: u128_to(u.value) })
         }
         Payload::Unjail => pb::tx::Payload::Unjail(pb::Unjail {}),
+        Payload::Verdict(v) => pb::tx::Payload::Verdict(pb::Verdict {
+            receipt_id: v.receipt_id.0.to_vec(),
+            output_hash: v.output_hash.0.to_vec(),
+            units: v.units,
+        }),
         Payload::FraudProof(f) => pb::tx::Payload::FraudProof(pb::FraudProof {
             receipt_id: f.receipt_id.0.to_vec(),
             output_hash: f.output_hash.0.to_vec(),
@@ -185,6 +190,11 @@ fn payload_from_pb(p: pb::tx::Payload) -> Result<Payload> {
             Payload::ParamUpdate(ParamUpdate { name: u.name, value: u128_from("param_update.value", &u.value)? })
         }
         pb::tx::Payload::Unjail(_) => Payload::Unjail,
+        pb::tx::Payload::Verdict(v) => Payload::Verdict(VerifierVerdict {
+            receipt_id: hash_from("verdict.receipt_id", &v.receipt_id)?,
+            output_hash: hash_from("verdict.output_hash", &v.output_hash)?,
+            units: v.units,
+        }),
         pb::tx::Payload::FraudProof(f) => Payload::FraudProof(FraudProof {
             receipt_id: hash_from("fraud_proof.receipt_id", &f.receipt_id)?,
             output_hash: hash_from("fraud_proof.output_hash", &f.output_hash)?,
@@ -656,6 +666,9 @@ mod tests {
                 .prop_map(|(a, amount)| Payload::Undelegate(Delegation { validator: Address(a), amount })),
             ("[a-z_]{0,24}", any::<u128>()).prop_map(|(name, value)| Payload::ParamUpdate(ParamUpdate { name, value })),
             Just(Payload::Unjail),
+            (any::<[u8; 32]>(), any::<[u8; 32]>(), any::<u64>()).prop_map(|(r, o, units)| Payload::Verdict(
+                VerifierVerdict { receipt_id: Hash(r), output_hash: Hash(o), units }
+            )),
             (any::<[u8; 32]>(), any::<u64>(), any::<u128>()).prop_map(|(h, units, bond)| {
                 Payload::FraudProof(FraudProof { receipt_id: Hash(h), output_hash: Hash([h[1]; 32]), units, bond })
             }),

@@ -156,6 +156,15 @@ pub enum ReceiptCommand {
         #[command(flatten)]
         opts: TxOpts,
     },
+    /// As a verifier the chain drew for a pending receipt: run its job here and post the
+    /// VERDICT (what the run gave; one that disagrees with the receipt opens the dispute).
+    Verdict {
+        receipt_id: String,
+        #[arg(long)]
+        from: String,
+        #[command(flatten)]
+        opts: TxOpts,
+    },
 }
 
 fn base(p: &Option<PathBuf>) -> PathBuf {
@@ -438,22 +447,11 @@ pub async fn receipt(cmd: ReceiptCommand) -> Result<()> {
             let (c, url) = (client(&opts.rpc.rpc)?, opts.rpc.rpc.clone());
             let spec = chain_spec(&c, &url).await?;
             let key = resolve_key(&spec, &from, &base(&opts.base_path))?;
-            let r = call(&c, &url, "receipt_get", rpc_params![receipt_id.clone()]).await?;
-            let j = call(&c, &url, "job_get", rpc_params![r["jobId"].clone()]).await?;
-            let program = fetch_blob(&c, &url, j["program"].as_str().unwrap_or_default()).await?;
-            let input = fetch_blob(&c, &url, j["input"].as_str().unwrap_or_default()).await?;
-            let max_units = j["maxUnits"].as_u64().ok_or_else(|| anyhow!("job has no maxUnits"))?;
-            let exec = ergon::vm::run(&program, &input, max_units, &ergon::vm::Limits::default())?;
-            let output_hash = match &exec.outcome {
-                ergon::vm::Outcome::Completed { output } => ergon::vm::output_hash(output),
-                ergon::vm::Outcome::Failed(_) => Hash::ZERO,
-            };
-            let agrees = r["outputHash"].as_str() == Some(output_hash.to_hex().as_str())
-                && r["computeUnits"].as_u64() == Some(exec.units);
+            let (output_hash, units, agrees) = rerun(&c, &url, &receipt_id).await?;
             if agrees && !force {
                 bail!(
                     "the job gives output {output_hash} in {} units, as the receipt says: a challenge would lose its bond (--force to send it anyway)",
-                    exec.units
+                    units
                 );
             }
             let bond = match bond {
@@ -461,8 +459,18 @@ pub async fn receipt(cmd: ReceiptCommand) -> Result<()> {
                 None => spec.economy.challenge_bond,
             };
             let receipt_id: Hash = receipt_id.parse().map_err(|e| anyhow!("RECEIPT_ID: {e}"))?;
-            let proof = ergon::primitives::FraudProof { receipt_id, output_hash, units: exec.units, bond };
+            let proof = ergon::primitives::FraudProof { receipt_id, output_hash, units, bond };
             send(&opts, &c, &spec, &key, Payload::FraudProof(proof), json!({"receiptId": receipt_id})).await
+        }
+        ReceiptCommand::Verdict { receipt_id, from, opts } => {
+            let (c, url) = (client(&opts.rpc.rpc)?, opts.rpc.rpc.clone());
+            let spec = chain_spec(&c, &url).await?;
+            let key = resolve_key(&spec, &from, &base(&opts.base_path))?;
+            let (output_hash, units, agrees) = rerun(&c, &url, &receipt_id).await?;
+            let receipt_id: Hash = receipt_id.parse().map_err(|e| anyhow!("RECEIPT_ID: {e}"))?;
+            let v = ergon::primitives::VerifierVerdict { receipt_id, output_hash, units };
+            let extra = json!({"receiptId": receipt_id, "agrees": agrees, "outputHash": output_hash, "units": units});
+            send(&opts, &c, &spec, &key, Payload::Verdict(v), extra).await
         }
         ReceiptCommand::Show { receipt_id, rpc } => {
             let c = client(&rpc.rpc)?;
@@ -481,6 +489,23 @@ pub async fn stake(amount_arg: String, from: String, opts: TxOpts, unstake: bool
     let s = StakeAmount { amount: amount(&amount_arg, "AMOUNT")? };
     let payload = if unstake { Payload::Unstake(s) } else { Payload::Stake(s) };
     send(&opts, &c, &spec, &key, payload, json!({})).await
+}
+
+/// Runs a receipt's job here: (output hash, units, whether they are the receipt's).
+async fn rerun(c: &HttpClient, url: &str, receipt_id: &str) -> Result<(Hash, u64, bool)> {
+    let r = call(c, url, "receipt_get", rpc_params![receipt_id]).await?;
+    let j = call(c, url, "job_get", rpc_params![r["jobId"].clone()]).await?;
+    let program = fetch_blob(c, url, j["program"].as_str().unwrap_or_default()).await?;
+    let input = fetch_blob(c, url, j["input"].as_str().unwrap_or_default()).await?;
+    let max_units = j["maxUnits"].as_u64().ok_or_else(|| anyhow!("job has no maxUnits"))?;
+    let exec = ergon::vm::run(&program, &input, max_units, &ergon::vm::Limits::default())?;
+    let output_hash = match &exec.outcome {
+        ergon::vm::Outcome::Completed { output } => ergon::vm::output_hash(output),
+        ergon::vm::Outcome::Failed(_) => Hash::ZERO,
+    };
+    let agrees = r["outputHash"].as_str() == Some(output_hash.to_hex().as_str())
+        && r["computeUnits"].as_u64() == Some(exec.units);
+    Ok((output_hash, exec.units, agrees))
 }
 
 /// `ergon unjail`.

@@ -212,6 +212,9 @@ impl<'a, R: StateReader> BlockExecutor<'a, R> {
                 Ok(true)
             }
             crate::primitives::Payload::FraudProof(f) => payload::fraud::admit(&self.state, f).map(|_| false),
+            crate::primitives::Payload::Verdict(v) => {
+                payload::verdict::admit(&self.state, &self.spec, v).map(|_| false)
+            }
             _ => Ok(false),
         }
     }
@@ -282,7 +285,7 @@ impl<'a, R: StateReader> BlockExecutor<'a, R> {
         super::draw::close_windows(&mut self.state, &self.spec, height, self.env.parent)?;
         payload::job::expire(&mut self.state, height)?;
         self.state.commit_tx(EventCause::JobExpiry)?;
-        payload::receipt::mature(&mut self.state, &self.spec, self.treasury, height)?;
+        payload::receipt::mature(&mut self.state, &self.spec, self.treasury, height, self.env.parent)?;
         self.state.commit_tx(EventCause::Maturity)?;
         payload::stake::release(&mut self.state, height)?;
         self.state.commit_tx(EventCause::Unbonded)?;

@@ -58,6 +58,78 @@ pub(super) fn register<R: StateReader>(
     Ok(())
 }
 
+/// The verifiers drawn for `receipt` (claimed at its `height`) of `job` (its `verifiers` k),
+/// as seen from the block at `height` whose parent has hash `parent`: k distinct registered
+/// workers other than the receipt's miner, the job's coordinator and its client (who would
+/// gain from a refund), weighted like miners,
+/// seeded by the hash of the block that carried the claim. Fewer if fewer qualify.
+pub fn verifiers<R: StateReader + ?Sized>(
+    state: &R,
+    spec: &ChainSpec,
+    receipt_id: &Hash,
+    receipt: &super::payload::receipt::ReceiptRecord,
+    job: &Job,
+    height: u64,
+    parent: Hash,
+) -> Result<Vec<Address>, StateError> {
+    let (miner, claimed_at) = (&receipt.miner, receipt.height);
+    let k = usize::from(job.post.verifiers);
+    if k == 0 {
+        return Ok(Vec::new());
+    }
+    let seed = if Some(claimed_at) == height.checked_sub(1) {
+        Some(parent)
+    } else {
+        super::read::<Hash, _>(state, &StateKey::RecentBlock(claimed_at))?
+    };
+    let Some(seed) = seed else { return Ok(Vec::new()) };
+    let mut pool: Vec<(Address, u128)> = weights(state, spec)?
+        .into_iter()
+        .filter(|(a, _)| a != miner && *a != job.post.coordinator && *a != job.client)
+        .collect();
+    let mut out = Vec::with_capacity(k);
+    for i in 0..k {
+        let total = pool.iter().fold(0u128, |t, (_, w)| t.saturating_add(*w));
+        if total == 0 {
+            break;
+        }
+        let draw = Hash::of(tag::VERIFIER_DRAW, &(receipt_id, i as u32, seed));
+        let low: [u8; 16] = draw.0.get(..16).and_then(|b| b.try_into().ok()).unwrap_or([0; 16]);
+        let mut r = u128::from_le_bytes(low).checked_rem(total).unwrap_or(0);
+        let mut picked = None;
+        for (j, (_, w)) in pool.iter().enumerate() {
+            if r < *w {
+                picked = Some(j);
+                break;
+            }
+            r = r.saturating_sub(*w);
+        }
+        let Some(j) = picked else { break };
+        out.push(pool.remove(j).0);
+    }
+    Ok(out)
+}
+
+/// Every registered worker holding `miner_min_stake`, with its draw weight.
+fn weights<R: StateReader + ?Sized>(state: &R, spec: &ChainSpec) -> Result<Vec<(Address, u128)>, StateError> {
+    let unit = 10u128.checked_pow(u32::from(spec.token.decimals)).unwrap_or(1).max(1);
+    let miners: Miners = super::read(state, &StateKey::Miners)?.unwrap_or_default();
+    let mut out = Vec::with_capacity(miners.who.len());
+    for who in miners.who {
+        let staked = state.account(&who)?.unwrap_or_default().staked;
+        if staked < spec.economy.miner_min_stake || staked == 0 {
+            continue;
+        }
+        let tokens = staked.checked_div(unit).unwrap_or(0);
+        // Floored, so that a miner that missed jobs is still drawn now and then and can earn
+        // its reputation back.
+        let rep = super::reputation::read(state, &who)?.score(tokens).max(MIN_DRAW_REPUTATION_WAD);
+        // stake × reputation, reputation in 1e-6 steps so the product stays in range.
+        out.push((who, staked.saturating_mul(rep.checked_div(1_000_000_000_000).unwrap_or(0)).max(1)));
+    }
+    Ok(out)
+}
+
 /// The end hook at `height`: for every open job whose draw window ends here unclaimed, the
 /// drawn miner missed it (its reputation counts it); the job goes on to its next window.
 /// Runs before jobs expire, so a job's last window counts too.
@@ -101,9 +173,10 @@ pub(super) fn schedule<R: StateReader>(
     Ok(())
 }
 
-/// How many blocks of recent hashes the begin hook keeps for draws.
+/// How many blocks of recent hashes the begin hook keeps for draws: a miner window, and a
+/// receipt's challenge window (its verifiers' seed).
 pub fn seed_retention(spec: &ChainSpec) -> u64 {
-    spec.economy.miner_draw_blocks
+    spec.economy.miner_draw_blocks.max(spec.economy.challenge_blocks)
 }
 
 /// The draw for `job` (`job_id`) in the block at `height` on top of `state`, whose parent
@@ -132,24 +205,8 @@ pub fn assigned<R: StateReader + ?Sized>(
         super::read::<Hash, _>(state, &StateKey::RecentBlock(start))?
     };
     let Some(seed) = seed else { return Ok(Draw::Nobody) };
-    let unit = 10u128.checked_pow(u32::from(spec.token.decimals)).unwrap_or(1).max(1);
-    let miners: Miners = super::read(state, &StateKey::Miners)?.unwrap_or_default();
-    let mut weights: Vec<(Address, u128)> = Vec::with_capacity(miners.who.len());
-    let mut total = 0u128;
-    for who in miners.who {
-        let staked = state.account(&who)?.unwrap_or_default().staked;
-        if staked < spec.economy.miner_min_stake || staked == 0 {
-            continue;
-        }
-        let tokens = staked.checked_div(unit).unwrap_or(0);
-        // Floored, so that a miner that missed jobs is still drawn now and then and can earn
-        // its reputation back.
-        let rep = super::reputation::read(state, &who)?.score(tokens).max(MIN_DRAW_REPUTATION_WAD);
-        // stake × reputation, reputation in 1e-6 steps so the product stays in range.
-        let weight = staked.saturating_mul(rep.checked_div(1_000_000_000_000).unwrap_or(0)).max(1);
-        total = total.saturating_add(weight);
-        weights.push((who, weight));
-    }
+    let weights = weights(state, spec)?;
+    let total = weights.iter().fold(0u128, |t, (_, w)| t.saturating_add(*w));
     if total == 0 {
         return Ok(Draw::Nobody);
     }

@@ -143,6 +143,12 @@ pub enum TxFailure {
     #[codec(index = 29)]
     #[error("{} until block {until}", match drawn { Some(m) => format!("the chain drew miner {m} for this job"), None => "no miner can claim this job at this height".to_string() })]
     NotDrawn { drawn: Option<String>, until: u64 },
+    #[codec(index = 30)]
+    #[error("{0} is not one of the verifiers the chain drew for this receipt")]
+    NotAVerifier(String),
+    #[codec(index = 31)]
+    #[error("this verifier already gave its verdict on the receipt")]
+    AlreadyVoted,
     #[codec(index = 23)]
     #[error("a job of more than {limit} units needs at least 3 verifiers (it allows {max_units} with {verifiers})")]
     NeedsVerifiers { max_units: u64, limit: u64, verifiers: u8 },

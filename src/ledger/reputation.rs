@@ -90,3 +90,11 @@ pub(crate) fn drawn<R: StateReader>(
     state.put(StateKey::Reputation(miner), &c);
     Ok(())
 }
+
+/// Records that verifier `who` gave a verdict the referee found wrong (an accuracy failure).
+pub(crate) fn wrong_verdict<R: StateReader>(state: &mut Overlay<'_, R>, who: Address) -> Result<(), StateError> {
+    let mut c = state.get::<Receipts>(&StateKey::Reputation(who))?.unwrap_or_default();
+    c.failed = c.failed.saturating_add(1);
+    state.put(StateKey::Reputation(who), &c);
+    Ok(())
+}

@@ -91,6 +91,9 @@ pub enum StateKey {
     /// How many jobs' miner-draw windows end at this height.
     #[codec(index = 23)]
     DrawEnds(u64),
+    /// A drawn verifier's verdict on a receipt: whether it agreed.
+    #[codec(index = 24)]
+    VerdictVote(Hash, Address),
 }
 
 /// Read access to the state as of the parent block.

@@ -16,6 +16,7 @@ mod draw;
 mod economy;
 mod liveness;
 mod trial;
+mod verdict;
 
 // ---------------------------------------------------------------------------------------------
 // Test harness: an in-memory state plus a jmt mock store.

@@ -73,14 +73,14 @@ pub(super) async fn fetch(
 }
 
 impl super::Driver {
-    /// Fetches, in the background, the blobs of the job a fraud proof challenges that this
+    /// Fetches, in the background, the blobs of the job a fraud proof or verdict disputes that this
     /// node lacks, so that it can referee the proof when a block carries it (or include it,
     /// as a proposer). Nothing waits for it: a block this node could not referee is tried
     /// again at the next sync round.
-    pub(super) fn prefetch_for_fraud(&self, proof: &crate::primitives::FraudProof) {
+    pub(super) fn prefetch_for_fraud(&self, receipt_id: Hash) {
         let Some(net) = self.net.clone() else { return };
         let job = (|| -> Option<crate::ledger::payload::job::Job> {
-            let key = crate::ledger::StateKey::Receipt(proof.receipt_id);
+            let key = crate::ledger::StateKey::Receipt(receipt_id);
             let rec: crate::ledger::payload::receipt::ReceiptRecord =
                 crate::ledger::read(self.store.as_ref(), &key).ok()??;
             crate::ledger::read(self.store.as_ref(), &crate::ledger::StateKey::Job(rec.job_id)).ok()?

@@ -11,9 +11,10 @@
 //! - as a coordinator, attests a receipt only after running the job again itself (on a fresh
 //!   VM instance) and getting the same output and units, whether the receipt came from a
 //!   miner on this node or over gossip;
-//! - as a verifier, re-executes every pending receipt it has not checked and posts a bonded
-//!   FRAUD_PROOF when the receipt's output or units differ, before the challenge window
-//!   closes; the chain referees it.
+//! - as a verifier, re-executes every pending receipt it has not checked: where the chain drew
+//!   it as one of the receipt's verifiers it posts a VERDICT (agreeing or not: a disagreeing
+//!   one is the dispute), elsewhere a bonded FRAUD_PROOF when the receipt's output or units
+//!   differ, before the challenge window closes; the chain referees it.
 //!
 //! The chain draws the miner that may claim a job in each window ([`crate::ledger::draw`]):
 //! the worker runs a job only when the draw for the next block names one of its miners, and
@@ -505,8 +506,21 @@ impl Worker {
             else {
                 continue;
             };
-            if job.post.max_units > spec.economy.max_dispute_units {
-                continue; // the referee cannot settle it; verifiers' verdicts will
+            let head = store.head().map_err(|e| e.to_string())?;
+            let me = verifier.address();
+            let is_drawn = draw::verifiers(
+                store.as_ref(),
+                &spec,
+                &receipt_id,
+                &rec,
+                &job,
+                head.height.saturating_add(1),
+                head.hash,
+            )
+            .map_err(|e| e.to_string())?
+            .contains(&me);
+            if !is_drawn && job.post.max_units > spec.economy.max_dispute_units {
+                continue; // the referee cannot settle it; its drawn verifiers will
             }
             let Some((program, input)) = blobs(&self.node, &rec.job_id, &job).await? else { continue };
             let real = execute(rec.job_id, program, input, job.post.max_units).await?;
@@ -514,6 +528,17 @@ impl Worker {
                 Some((o, u)) => (vm::output_hash(&o), u),
                 None => (Hash::ZERO, 0),
             };
+            if is_drawn {
+                // Drawn: the verdict, whichever way it goes (a disagreeing one is the dispute).
+                let v = crate::primitives::VerifierVerdict { receipt_id, output_hash, units };
+                let agrees = (output_hash, units) == (rec.output_hash, rec.compute_units);
+                match verifier.submit(&self.node, Payload::Verdict(v)).await {
+                    Ok(hash) => tracing::info!(receipt = %receipt_id, tx = %hash, agrees, "verdict submitted"),
+                    Err(SubmitError::Stopped) => return Ok(()),
+                    Err(e) => tracing::warn!(receipt = %receipt_id, error = %e, "verdict refused"),
+                }
+                continue;
+            }
             if (output_hash, units) == (rec.output_hash, rec.compute_units) {
                 tracing::debug!(receipt = %receipt_id, "receipt checks out");
                 continue;

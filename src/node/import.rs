@@ -125,8 +125,10 @@ impl Driver {
             // A fraud proof whose job's blobs this node lacks: it cannot referee the block,
             // which says nothing against the block or the peer that sent it.
             Err(BlockError::Tx { reason: crate::ledger::TxInvalid::Fraud(f), index }) => {
-                if let Some(crate::primitives::Payload::FraudProof(p)) = block.txs.get(index).map(|t| &t.tx.payload) {
-                    self.prefetch_for_fraud(p);
+                match block.txs.get(index).map(|t| &t.tx.payload) {
+                    Some(crate::primitives::Payload::FraudProof(p)) => self.prefetch_for_fraud(p.receipt_id),
+                    Some(crate::primitives::Payload::Verdict(v)) => self.prefetch_for_fraud(v.receipt_id),
+                    _ => {}
                 }
                 return Err(NodeError::Build(format!("cannot referee this block yet (fetching the blobs): {f}")).into());
             }

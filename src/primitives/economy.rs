@@ -168,6 +168,15 @@ pub struct FraudProof {
     pub bond: u128,
 }
 
+/// VERDICT: a verifier the chain drew for a receipt reports what re-running the job gave.
+/// One that disagrees with the receipt opens a dispute by itself (DESIGN §11).
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct VerifierVerdict {
+    pub receipt_id: Hash,
+    pub output_hash: Hash,
+    pub units: u64,
+}
+
 /// PARAM_UPDATE: the chain's authority (dev and PoA chains) sets one economy parameter,
 /// effective from the next block.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]

@@ -289,7 +289,7 @@ fn state_encodings_and_keys() {
 #[test]
 fn dev_chain_spec_and_genesis() {
     let spec = ChainSpec::load("dev").unwrap();
-    assert_eq!(spec.hash(), h("0x3b81f59248b6af2908f763d4bd534c17eba4ed497024f2a3c3c8d126518affbe"));
+    assert_eq!(spec.hash(), h("0x5a769f6a5f6cdabd25f4b9819c3ea60ea38ce61138fd0ec73a37db7ebbad773c"));
 
     let diff = StateDiff::genesis(&spec, &spec.genesis().unwrap()).unwrap();
     assert_eq!(diff.supply.total, 1_006_010_000_000_000_000);
@@ -314,7 +314,7 @@ fn dev_chain_spec_and_genesis() {
     assert_scale(
         &genesis.header,
         concat!(
-            "3b81f59248b6af2908f763d4bd534c17eba4ed497024f2a3c3c8d126518affbe",
+            "5a769f6a5f6cdabd25f4b9819c3ea60ea38ce61138fd0ec73a37db7ebbad773c",
             "0000000000000000",
             "00a8da769b010000",
             "0000000000000000000000000000000000000000000000000000000000000000",
@@ -326,7 +326,7 @@ fn dev_chain_spec_and_genesis() {
             "0000000000000000000000000000000000000000000000000000000000000000",
         ),
     );
-    assert_eq!(genesis.hash(), h("0x1bb1f71f9672e647370fff49f3ec28180a38322be73ef0eba44598f15dd75c44"));
+    assert_eq!(genesis.hash(), h("0x8a842413f3e63369c80dc94264d9439842dba2012646a150c488e07f9f86d17a"));
 }
 
 #[test]
@@ -579,4 +579,23 @@ fn block_body_with_last_commit_vector() {
         )
     );
     assert_eq!(bytes.len(), 2 + 1 + 8 + 4 + 32 + 1 + 32 + 64);
+}
+
+#[test]
+fn verdict_vector() {
+    let v = super::economy::VerifierVerdict { receipt_id: Hash([0x0d; 32]), output_hash: Hash([0x0e; 32]), units: 7 };
+    assert_scale(
+        &Payload::Verdict(v),
+        concat!(
+            "0d",
+            "0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d",
+            "0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e",
+            "0700000000000000",
+        ),
+    );
+    assert_eq!(
+        Payload::Verdict(super::economy::VerifierVerdict { receipt_id: Hash::ZERO, output_hash: Hash::ZERO, units: 0 })
+            .kind(),
+        "VERDICT"
+    );
 }

@@ -25,6 +25,7 @@ pub mod tag {
     pub const TRIAL_POW: &[u8] = b"ergon/trial-pow/v1";
     pub const COMMIT: &[u8] = b"ergon/commit/v1";
     pub const MINER_DRAW: &[u8] = b"ergon/miner-draw/v1";
+    pub const VERIFIER_DRAW: &[u8] = b"ergon/verifier-draw/v1";
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Encode, Decode)]

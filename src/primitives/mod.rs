@@ -16,7 +16,7 @@ pub use address::{Address, AddressError};
 pub use block::{Block, CommitCertificate, Evidence, EvidenceError, Header, SignedVote, Vote, VoteKind};
 pub use economy::{
     ComputeReceipt, Delegation, FraudProof, JobCancel, JobPost, ParamUpdate, PowSearch, ReceiptClaim, StakeAmount,
-    TrialClaim,
+    TrialClaim, VerifierVerdict,
 };
 pub use hash::{merkle_root, tag, Hash};
 pub use keys::{verify_batch, verify_each, KeyCache, KeyError, Keypair, PublicKey, Signature, DEV_KEY_NAMES};

@@ -1,7 +1,9 @@
 //! Transactions: the signed envelope every state change arrives in.
 
 use super::address::Address;
-use super::economy::{Delegation, FraudProof, JobCancel, JobPost, ParamUpdate, ReceiptClaim, StakeAmount, TrialClaim};
+use super::economy::{
+    Delegation, FraudProof, JobCancel, JobPost, ParamUpdate, ReceiptClaim, StakeAmount, TrialClaim, VerifierVerdict,
+};
 use super::hash::{tag, Hash};
 use super::keys::{KeyError, Keypair, PublicKey, Signature};
 use parity_scale_codec::{Decode, Encode};
@@ -76,6 +78,9 @@ pub enum Payload {
     /// A validator jailed for downtime asks back into the candidates once its term is over.
     #[codec(index = 12)]
     Unjail,
+    /// A drawn verifier's re-execution result for a pending receipt.
+    #[codec(index = 13)]
+    Verdict(VerifierVerdict),
 }
 
 impl Payload {
@@ -104,6 +109,7 @@ impl Payload {
             Payload::FraudProof(_) => "FRAUD_PROOF",
             Payload::ParamUpdate(_) => "PARAM_UPDATE",
             Payload::Unjail => "UNJAIL",
+            Payload::Verdict(_) => "VERDICT",
         }
     }
 }

@@ -74,6 +74,8 @@ pub const PARAM_INVALID: i32 = 1096;
 pub const NOT_UNJAILABLE: i32 = 1097;
 /// A RECEIPT_CLAIM from a miner the chain did not draw for the job in this window.
 pub const NOT_DRAWN: i32 = 1098;
+/// A VERDICT from an account the chain did not draw for the receipt, or a second one.
+pub const NOT_A_VERIFIER: i32 = 1099;
 pub const UNSAFE_METHOD: i32 = 1020;
 pub const FAUCET: i32 = 1021;
 pub const UNKNOWN_HEIGHT: i32 = 1030;
@@ -120,6 +122,7 @@ pub fn failure_code(f: &TxFailure) -> i32 {
         TxFailure::ParamInvalid(_) => PARAM_INVALID,
         TxFailure::NotJailed(_) | TxFailure::JailedForGood | TxFailure::StillJailed { .. } => NOT_UNJAILABLE,
         TxFailure::NotDrawn { .. } => NOT_DRAWN,
+        TxFailure::NotAVerifier(_) | TxFailure::AlreadyVoted => NOT_A_VERIFIER,
     }
 }
 

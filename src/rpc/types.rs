@@ -100,7 +100,15 @@ struct JsonAmount {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct JsonVerdict {
+    receipt_id: Hash,
+    output_hash: Hash,
+    units: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct JsonParamUpdate {
     name: String,
     #[serde(with = "serde_amount")]
@@ -241,8 +249,17 @@ impl JsonTx {
             kind @ ("JOB_POST" | "JOB_CANCEL" | "RECEIPT_CLAIM" | "STAKE" | "UNSTAKE" | "DELEGATE" | "UNDELEGATE"
             | "TRIAL_CLAIM" | "FRAUD_PROOF" | "PARAM_UPDATE") => self.economy_payload(kind, spec),
             "UNJAIL" => Ok(Payload::Unjail),
+            "VERDICT" => {
+                let v: JsonVerdict = serde_json::from_value(self.payload.clone())
+                    .map_err(|e| decode_err(format!("payload of a VERDICT: {e}")))?;
+                Ok(Payload::Verdict(crate::primitives::VerifierVerdict {
+                    receipt_id: v.receipt_id,
+                    output_hash: v.output_hash,
+                    units: v.units,
+                }))
+            }
             other => Err(decode_err(format!(
-                "unknown tx type {other:?}: expected TRANSFER, BATCH, JOB_POST, JOB_CANCEL, RECEIPT_CLAIM, STAKE, UNSTAKE, DELEGATE, UNDELEGATE, TRIAL_CLAIM, FRAUD_PROOF, PARAM_UPDATE or UNJAIL"
+                "unknown tx type {other:?}: expected TRANSFER, BATCH, JOB_POST, JOB_CANCEL, RECEIPT_CLAIM, STAKE, UNSTAKE, DELEGATE, UNDELEGATE, TRIAL_CLAIM, FRAUD_PROOF, PARAM_UPDATE, UNJAIL or VERDICT"
             ))),
         }
     }
@@ -374,6 +391,7 @@ pub fn payload_to_json(p: &Payload, hrp: &str) -> Value {
         }
         Payload::ParamUpdate(u) => json!({"name": u.name, "value": u.value.to_string()}),
         Payload::Unjail => json!({}),
+        Payload::Verdict(v) => json!({"receiptId": v.receipt_id, "outputHash": v.output_hash, "units": v.units}),
         Payload::FraudProof(f) => json!({
             "receiptId": f.receipt_id,
             "outputHash": f.output_hash,

@@ -82,6 +82,18 @@ fn sample_job(home: &Path) -> (String, String) {
 
 /// Posts the sample word-count job (its program and input uploaded by the CLI) as bob.
 fn post_job(node: &Node, home: &Path, max_units: &str, price: &str, deadline: &str) -> String {
+    post_job_verified(node, home, max_units, price, deadline, "0")
+}
+
+/// [`post_job`] with `verifiers` drawn for its receipt.
+fn post_job_verified(
+    node: &Node,
+    home: &Path,
+    max_units: &str,
+    price: &str,
+    deadline: &str,
+    verifiers: &str,
+) -> String {
     let (program, input) = sample_job(home);
     let v = cli(
         node,
@@ -103,6 +115,8 @@ fn post_job(node: &Node, home: &Path, max_units: &str, price: &str, deadline: &s
             "dave",
             "--deadline",
             deadline,
+            "--verifiers",
+            verifiers,
             "--wait",
             "--json",
         ],
@@ -540,6 +554,54 @@ fn miner_and_coordinator_on_other_nodes_fetch_blobs_and_attest_over_gossip() {
     assert!(miner.call("blob_get", json!([run["outputHash"]]))["data"].is_string());
     assert!(coordinator.stderr().contains("attested a receipt"), "dave's node attests over gossip");
     assert!(miner.stderr().contains("asking the job's coordinator to attest"));
+}
+
+/// A drawn verifier on the node: ferdie (staked, `--verifier ferdie`) is the one worker the
+/// chain can draw for bob's job with one verifier (never the miner, the coordinator or the
+/// client); its node re-runs the job and posts a VERDICT that agrees, and at maturity ferdie
+/// is paid its share of the treasury's cut and counted as having delivered.
+#[test]
+fn a_drawn_verifier_confirms_a_receipt_and_is_paid_at_maturity() {
+    let (dir, home) = (tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir"));
+    // Without miner draws, so that ferdie (one pool of workers) is drawn only as a verifier.
+    let mut spec = dev_spec();
+    spec.economy.miner_draw_blocks = 0;
+    let path = home.path().join("dev-no-miner-draw.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&spec).expect("spec json")).expect("write spec");
+    let spec_path = path.to_str().expect("utf-8").to_string();
+    let args = [
+        "--chain",
+        &spec_path,
+        "--validator-key",
+        "alice",
+        "--miner",
+        "eve",
+        "--coordinator",
+        "dave",
+        "--verifier",
+        "ferdie",
+    ];
+    let node = Node::spawn(&dir.path().join("n"), &args, &[]);
+    let h = home.path();
+    for who in ["eve", "ferdie"] {
+        let v = cli(&node, h, &["stake", &MINER_STAKE.to_string(), "--from", who, "--wait", "--json"]);
+        assert_eq!(v["status"], "included", "{v}");
+    }
+    let job = post_job_verified(&node, h, "1000000", "1000000", "200", "1");
+    let claimed = wait_for("the miner's claim", PROGRESS, || {
+        let j = node.call("job_get", json!([job]));
+        j["receipt"].as_str().map(str::to_string)
+    });
+    let ferdie = addr(&Keypair::dev("ferdie"));
+    let before = field(&account(&node, &ferdie), "balance");
+    wait_for("the receipt to mature", PROGRESS * 2, || {
+        (node.call("receipt_get", json!([claimed]))["status"] == "matured").then_some(())
+    });
+    let rep = node.call("reputation_get", json!([ferdie]));
+    assert_eq!(rep["jobsDelivered"], 1, "ferdie's verdict counted: {rep}");
+    assert_eq!(rep["jobsMissed"], 0, "{rep}");
+    assert!(field(&account(&node, &ferdie), "balance") > before, "ferdie was paid for its verdict");
+    assert!(node.stderr().contains("verdict submitted"), "the verifier role posted a VERDICT");
 }
 
 /// `ergon devnet --exit`: the whole flow from one command, ending with the documented lines.

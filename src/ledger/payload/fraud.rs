@@ -63,7 +63,7 @@ fn bps(amount: u128, bps: u32) -> Option<u128> {
 }
 
 /// The job's blobs, if this node can referee it.
-fn blobs<R: StateReader>(state: &Overlay<'_, R>, job: &Job) -> Result<(Vec<u8>, Vec<u8>), TxInvalid> {
+pub(super) fn blobs<R: StateReader>(state: &Overlay<'_, R>, job: &Job) -> Result<(Vec<u8>, Vec<u8>), TxInvalid> {
     let get = |h: &Hash| -> Result<Vec<u8>, TxInvalid> {
         state.blob(h)?.ok_or(TxInvalid::Fraud(FraudInvalid::BlobUnavailable(*h)))
     };
@@ -80,7 +80,7 @@ pub(in crate::ledger) fn admit<R: StateReader>(state: &Overlay<'_, R>, p: &Fraud
 
 /// The result of re-executing `job`: its output's hash (`None` if it failed or is not a valid
 /// program) and its units.
-fn referee(job: &Job, program: &[u8], input: &[u8]) -> Result<(Option<Hash>, u64), StateError> {
+pub(super) fn referee(job: &Job, program: &[u8], input: &[u8]) -> Result<(Option<Hash>, u64), StateError> {
     match vm::run(program, input, job.post.max_units, &vm::Limits::default()) {
         Ok(e) => Ok(match &e.outcome {
             Outcome::Completed { output } => (Some(vm::output_hash(output)), e.units),
@@ -100,7 +100,7 @@ pub(super) fn challenge<R: StateReader>(
 ) -> Result<Result<(), TxFailure>, StateError> {
     let e = &ctx.spec.economy;
     let height = ctx.env.height;
-    let Some(mut rec) = ctx.state.get::<ReceiptRecord>(&StateKey::Receipt(p.receipt_id))? else {
+    let Some(rec) = ctx.state.get::<ReceiptRecord>(&StateKey::Receipt(p.receipt_id))? else {
         return Ok(Err(TxFailure::UnknownReceipt(p.receipt_id)));
     };
     if rec.status != ReceiptStatus::Pending || height > rec.matures_at {
@@ -109,7 +109,7 @@ pub(super) fn challenge<R: StateReader>(
     if p.bond < e.challenge_bond {
         return Ok(Err(TxFailure::BondTooLow { bond: p.bond, min: e.challenge_bond }));
     }
-    let Some(mut job) = ctx.state.get::<Job>(&StateKey::Job(rec.job_id))? else {
+    let Some(job) = ctx.state.get::<Job>(&StateKey::Job(rec.job_id))? else {
         return Ok(Err(TxFailure::UnknownJob(rec.job_id)));
     };
     if job.post.max_units > e.max_dispute_units {
@@ -152,6 +152,22 @@ pub(super) fn challenge<R: StateReader>(
         return Ok(Ok(()));
     }
 
+    overturn(ctx, p.receipt_id, rec, job, verdict, p.bond)
+}
+
+/// The receipt was wrong: undoes everything it paid (pending as it still is), refunds the
+/// client, slashes the miner and the coordinator, and pays the sender (the challenger or the
+/// verifier) back its `bond` plus the reporter's share of the slash. Records `verdict`.
+pub(super) fn overturn<R: StateReader>(
+    ctx: &mut Ctx<'_, '_, R>,
+    receipt_id: Hash,
+    mut rec: ReceiptRecord,
+    mut job: Job,
+    mut verdict: Verdict,
+    bond: u128,
+) -> Result<Result<(), TxFailure>, StateError> {
+    let e = &ctx.spec.economy;
+    let overflow = Ok(Err(TxFailure::Overflow));
     // The receipt was wrong: undo everything it paid, pending as it still is.
     let Some(miner_gets) = rec.miner_payment.checked_add(rec.mint_miner) else { return overflow };
     for (who, amount) in
@@ -193,7 +209,7 @@ pub(super) fn challenge<R: StateReader>(
     }
     let Some(share) = bps(slashed, e.reporter_bps) else { return overflow };
     let mut c = ctx.state.account(&ctx.sender)?;
-    let Some(back) = c.balance.checked_add(p.bond).and_then(|b| b.checked_add(share)) else { return overflow };
+    let Some(back) = c.balance.checked_add(bond).and_then(|b| b.checked_add(share)) else { return overflow };
     c.balance = back;
     ctx.state.set_account(ctx.sender, c);
 
@@ -211,11 +227,11 @@ pub(super) fn challenge<R: StateReader>(
     };
     (s.total, s.minted, s.minted_compute, s.burned, s.verified_units) = (total, m, compute, burned, verified);
     rec.status = ReceiptStatus::Invalidated;
-    ctx.state.put(StateKey::Receipt(p.receipt_id), &rec);
+    ctx.state.put(StateKey::Receipt(receipt_id), &rec);
     crate::ledger::reputation::overturned(ctx.state, rec.miner)?;
     job.status = JobStatus::Refunded;
     ctx.state.put(StateKey::Job(rec.job_id), &job);
-    ctx.state.put(StateKey::Verdict(p.receipt_id, ctx.sender), &verdict);
+    ctx.state.put(StateKey::Verdict(receipt_id, ctx.sender), &verdict);
     Ok(Ok(()))
 }
 

@@ -10,6 +10,7 @@ pub mod receipt;
 pub mod stake;
 mod transfer;
 pub mod trial;
+pub mod verdict;
 
 use super::env::BlockEnv;
 use super::{Overlay, StateError, StateReader, Supply, TxFailure, TxInvalid};
@@ -40,7 +41,7 @@ pub(super) fn check(spec: &ChainSpec, tx: &Tx) -> Result<(), TxInvalid> {
         Payload::TrialClaim(c) => trial::check(spec, tx, c),
         Payload::FraudProof(f) => fraud::check(f),
         Payload::ParamUpdate(u) => params::check(spec, u),
-        Payload::JobCancel(_) | Payload::ReceiptClaim(_) | Payload::Unjail => Ok(()),
+        Payload::JobCancel(_) | Payload::ReceiptClaim(_) | Payload::Unjail | Payload::Verdict(_) => Ok(()),
     }
 }
 
@@ -56,6 +57,7 @@ pub(super) fn computation_cost(s: &FeeSchedule, payload: &Payload) -> Option<u12
         Payload::TrialClaim(_) => Some(0),
         Payload::FraudProof(_) => Some(fraud::cost(s)),
         Payload::ParamUpdate(_) => Some(params::cost(s)),
+        Payload::Verdict(_) => Some(verdict::cost(s)),
     }
 }
 
@@ -74,7 +76,8 @@ pub fn spend(payload: &Payload) -> Option<u128> {
         | Payload::Undelegate(_)
         | Payload::TrialClaim(_)
         | Payload::ParamUpdate(_)
-        | Payload::Unjail => Some(0),
+        | Payload::Unjail
+        | Payload::Verdict(_) => Some(0),
     }
 }
 
@@ -97,5 +100,6 @@ pub(super) fn apply<R: StateReader>(
         Payload::FraudProof(f) => fraud::challenge(ctx, f),
         Payload::ParamUpdate(u) => params::update(ctx, u),
         Payload::Unjail => stake::unjail(ctx),
+        Payload::Verdict(v) => verdict::verdict(ctx, v),
     }
 }

@@ -218,6 +218,7 @@ pub(crate) fn mature<R: StateReader>(
     spec: &ChainSpec,
     treasury: Address,
     height: u64,
+    parent: Hash,
 ) -> Result<(), StateError> {
     let ids = queue::take::<Hash, _>(state, Queue::Maturing, height)?;
     let overflow = || StateError("maturing a receipt overflows a balance".into());
@@ -227,6 +228,27 @@ pub(crate) fn mature<R: StateReader>(
             continue;
         }
         let miner_gets = rec.miner_payment.checked_add(rec.mint_miner).ok_or_else(overflow)?;
+        // The drawn verifiers: those that confirmed the receipt share part of the treasury's
+        // cut; the silent ones missed their draw.
+        let job = state.get::<Job>(&StateKey::Job(rec.job_id))?;
+        let mut confirmed = Vec::new();
+        if let Some(job) = &job {
+            let drawn = crate::ledger::draw::verifiers(&*state, spec, &id, &rec, job, height, parent)?;
+            for v in drawn {
+                let vote = state.get::<bool>(&StateKey::VerdictVote(id, v))?;
+                crate::ledger::reputation::drawn(state, v, vote.is_some())?;
+                if vote == Some(true) {
+                    confirmed.push(v);
+                }
+            }
+        }
+        let verifiers_get = if confirmed.is_empty() {
+            0
+        } else {
+            bps(rec.mint_treasury, spec.economy.verifier_share_bps).ok_or_else(overflow)?
+        };
+        let each = u128::try_from(confirmed.len()).ok().and_then(|n| verifiers_get.checked_div(n)).unwrap_or(0);
+        let paid_out = each.checked_mul(u128::try_from(confirmed.len()).unwrap_or(0)).ok_or_else(overflow)?;
         for (who, amount) in
             [(rec.miner, miner_gets), (rec.coordinator, rec.mint_coordinator), (treasury, rec.mint_treasury)]
         {
@@ -235,6 +257,17 @@ pub(crate) fn mature<R: StateReader>(
                 acc.pending = acc.pending.checked_sub(amount).ok_or_else(overflow)?;
                 acc.balance = acc.balance.checked_add(amount).ok_or_else(overflow)?;
                 state.set_account(who, acc);
+            }
+        }
+        // The verifiers' share comes out of what the treasury just received.
+        if paid_out > 0 {
+            let mut t = state.account(&treasury)?;
+            t.balance = t.balance.checked_sub(paid_out).ok_or_else(overflow)?;
+            state.set_account(treasury, t);
+            for v in confirmed {
+                let mut acc = state.account(&v)?;
+                acc.balance = acc.balance.checked_add(each).ok_or_else(overflow)?;
+                state.set_account(v, acc);
             }
         }
         rec.status = ReceiptStatus::Matured;

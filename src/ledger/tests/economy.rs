@@ -830,6 +830,13 @@ fn delegation_adds_to_effective_stake_unbonds_and_is_slashed_pro_rata() {
 /// held; returns the chain, the genesis total, the job id and what the job really gives.
 fn refereed_job() -> (Chain, u128, Hash, Hash, u64) {
     let (mut c, total) = economy_chain();
+    let (job, output, units) = post_wordcount(&mut c, 0);
+    (c, total, job, output, units)
+}
+
+/// Bob posts the word-count job on a real input (its blobs held, so it can be refereed) with
+/// `verifiers`, coordinated by dave; returns the job id, the true output hash and units.
+pub(super) fn post_wordcount(c: &mut Chain, verifiers: u8) -> (Hash, Hash, u64) {
     let program = crate::vm::compile_wat(crate::vm::samples::WORDCOUNT).unwrap();
     let input = b"one two three four".to_vec();
     let (ph, ih) = (crate::vm::blob_hash(&program), crate::vm::blob_hash(&input));
@@ -844,13 +851,13 @@ fn refereed_job() -> (Chain, u128, Hash, Hash, u64) {
         price: 1_000_000,
         coordinator: addr("dave"),
         deadline: 100,
-        verifiers: 0,
+        verifiers,
     };
-    let tx = signed(&c.spec, &key("bob"), next_nonce(&c, &key("bob")), Payload::JobPost(p));
+    let tx = signed(&c.spec, &key("bob"), next_nonce(c, &key("bob")), Payload::JobPost(p));
     let job = tx.hash();
     let (out, _) = c.block(addr("alice"), &[tx]);
     assert_eq!(out[0].result, Ok(()));
-    (c, total, job, crate::vm::output_hash(&output), real.units)
+    (job, crate::vm::output_hash(&output), real.units)
 }
 
 fn fraud(c: &Chain, who: &Keypair, receipt_id: Hash, bond: u128) -> SignedTx {
