@@ -91,9 +91,9 @@ pub enum StateKey {
     /// How many jobs' miner-draw windows end at this height.
     #[codec(index = 23)]
     DrawEnds(u64),
-    /// A drawn verifier's verdict on a receipt: whether it agreed.
+    /// The verdicts of a receipt's drawn verifiers: (verifier, whether it agreed), in order.
     #[codec(index = 24)]
-    VerdictVote(Hash, Address),
+    Verdicts(Hash),
 }
 
 /// Read access to the state as of the parent block.

@@ -229,16 +229,18 @@ pub(crate) fn mature<R: StateReader>(
         }
         let miner_gets = rec.miner_payment.checked_add(rec.mint_miner).ok_or_else(overflow)?;
         // The drawn verifiers: those that confirmed the receipt share part of the treasury's
-        // cut; the silent ones missed their draw.
-        let job = state.get::<Job>(&StateKey::Job(rec.job_id))?;
-        let mut confirmed = Vec::new();
-        if let Some(job) = &job {
-            let drawn = crate::ledger::draw::verifiers(&*state, spec, &id, &rec, job, height, parent)?;
-            for v in drawn {
-                let vote = state.get::<bool>(&StateKey::VerdictVote(id, v))?;
-                crate::ledger::reputation::drawn(state, v, vote.is_some())?;
-                if vote == Some(true) {
-                    confirmed.push(v);
+        // cut; those still drawn now that never spoke missed their draw. (Who voted was checked
+        // against the draw when the verdict landed.)
+        let votes: Vec<(Address, bool)> = state.get(&StateKey::Verdicts(id))?.unwrap_or_default();
+        state.delete(StateKey::Verdicts(id));
+        let confirmed: Vec<Address> = votes.iter().filter(|(_, agrees)| *agrees).map(|(who, _)| *who).collect();
+        for (who, _) in &votes {
+            crate::ledger::reputation::drawn(state, *who, true)?;
+        }
+        if let Some(job) = state.get::<Job>(&StateKey::Job(rec.job_id))? {
+            for v in crate::ledger::draw::verifiers(&*state, spec, &id, &rec, &job, height, parent)? {
+                if !votes.iter().any(|(who, _)| *who == v) {
+                    crate::ledger::reputation::drawn(state, v, false)?;
                 }
             }
         }

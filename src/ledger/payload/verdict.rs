@@ -58,12 +58,14 @@ pub(super) fn verdict<R: StateReader>(
     if !drawn.contains(&ctx.sender) {
         return Ok(Err(TxFailure::NotAVerifier(ctx.sender.to_bech32(ctx.spec.hrp()))));
     }
-    let key = StateKey::VerdictVote(v.receipt_id, ctx.sender);
-    if ctx.state.get::<bool>(&key)?.is_some() {
+    let key = StateKey::Verdicts(v.receipt_id);
+    let mut votes: Vec<(crate::primitives::Address, bool)> = ctx.state.get(&key)?.unwrap_or_default();
+    if votes.iter().any(|(who, _)| *who == ctx.sender) {
         return Ok(Err(TxFailure::AlreadyVoted));
     }
     let agrees = (v.output_hash, v.units) == (rec.output_hash, rec.compute_units);
-    ctx.state.put(key, &agrees);
+    votes.push((ctx.sender, agrees));
+    ctx.state.put(key, &votes);
     if agrees {
         return Ok(Ok(()));
     }
@@ -81,12 +83,7 @@ pub(super) fn verdict<R: StateReader>(
         return fraud::overturn(ctx, v.receipt_id, rec, job, verdict, 0);
     }
     // Too large to referee: the drawn verifiers decide by majority.
-    let mut disagree = 0usize;
-    for who in &drawn {
-        if ctx.state.get::<bool>(&StateKey::VerdictVote(v.receipt_id, *who))? == Some(false) {
-            disagree = disagree.saturating_add(1);
-        }
-    }
+    let disagree = votes.iter().filter(|(_, agrees)| !agrees).count();
     if disagree.saturating_mul(2) > drawn.len() {
         let verdict = new_verdict(ctx.sender, height, Some(v.output_hash), v.units);
         return fraud::overturn(ctx, v.receipt_id, rec, job, verdict, 0);
