@@ -265,8 +265,9 @@ fn address(spec: &ChainSpec, s: &str) -> Result<Address> {
     spec.parse_address(s).map_err(|e| anyhow!("{s:?} is neither an address nor a dev key name: {e}"))
 }
 
-fn amount(s: &str, what: &str) -> Result<u128> {
-    serde_amount::parse(s).map_err(|e| anyhow!("{what}: {e}"))
+/// An amount in base units (`1500`) or tokens (`1.5`, `1.5AIT`).
+fn amount(spec: &ChainSpec, s: &str, what: &str) -> Result<u128> {
+    serde_amount::parse_tokens(s, &spec.token.symbol, spec.token.decimals).map_err(|e| anyhow!("{what}: {e}"))
 }
 
 pub async fn job(cmd: JobCommand) -> Result<()> {
@@ -281,7 +282,7 @@ pub async fn job(cmd: JobCommand) -> Result<()> {
                 program: blob_arg(&c, &url, &a.program, "program", true).await?,
                 input: blob_arg(&c, &url, &a.input, "input", false).await?,
                 max_units: a.max_units,
-                price: amount(&a.price, "--price")?,
+                price: amount(&spec, &a.price, "--price")?,
                 coordinator: address(&spec, &a.coordinator)?,
                 deadline: height.saturating_add(a.deadline.max(1)),
                 verifiers: a.verifiers,
@@ -370,7 +371,7 @@ pub async fn receipt(cmd: ReceiptCommand) -> Result<()> {
                 bail!("job {job_id} does not exist");
             }
             let client_addr = spec.parse_address(j["client"].as_str().unwrap_or_default())?;
-            let price = amount(j["price"].as_str().unwrap_or_default(), "the job's price")?;
+            let price = amount(&spec, j["price"].as_str().unwrap_or_default(), "the job's price")?;
             let output_hash = blob_arg(&c, &rpc.rpc, &output_hash, "output-hash", false).await?;
             let miner_addr = Address::from_public_key(&key.public());
             let receipt_id = match receipt_id {
@@ -455,7 +456,7 @@ pub async fn receipt(cmd: ReceiptCommand) -> Result<()> {
                 );
             }
             let bond = match bond {
-                Some(b) => amount(&b, "--bond")?,
+                Some(b) => amount(&spec, &b, "--bond")?,
                 None => spec.economy.challenge_bond,
             };
             let receipt_id: Hash = receipt_id.parse().map_err(|e| anyhow!("RECEIPT_ID: {e}"))?;
@@ -486,7 +487,7 @@ pub async fn stake(amount_arg: String, from: String, opts: TxOpts, unstake: bool
     let (c, url) = (client(&opts.rpc.rpc)?, opts.rpc.rpc.clone());
     let spec = chain_spec(&c, &url).await?;
     let key: Keypair = resolve_key(&spec, &from, &base(&opts.base_path))?;
-    let s = StakeAmount { amount: amount(&amount_arg, "AMOUNT")? };
+    let s = StakeAmount { amount: amount(&spec, &amount_arg, "AMOUNT")? };
     let payload = if unstake { Payload::Unstake(s) } else { Payload::Stake(s) };
     send(&opts, &c, &spec, &key, payload, json!({})).await
 }
@@ -523,7 +524,7 @@ pub async fn delegate(validator: String, amount_arg: String, from: String, opts:
     let key: Keypair = resolve_key(&spec, &from, &base(&opts.base_path))?;
     let d = ergon::primitives::Delegation {
         validator: address(&spec, &validator)?,
-        amount: amount(&amount_arg, "AMOUNT")?,
+        amount: amount(&spec, &amount_arg, "AMOUNT")?,
     };
     let payload = if undo { Payload::Undelegate(d) } else { Payload::Delegate(d) };
     send(&opts, &c, &spec, &key, payload, json!({})).await

@@ -196,7 +196,8 @@ pub async fn transfer(args: TransferArgs) -> Result<()> {
     for entry in &to {
         let (addr, amount) = entry.split_once('=').ok_or_else(|| anyhow!("{entry:?}: expected ADDRESS=AMOUNT"))?;
         let to = spec.parse_address(addr)?;
-        let amount = serde_amount::parse(amount).map_err(|e| anyhow!(e))?;
+        let amount =
+            serde_amount::parse_tokens(amount, &spec.token.symbol, spec.token.decimals).map_err(|e| anyhow!(e))?;
         transfers.push(Transfer { to, amount });
     }
     let payload = match transfers.len() {
@@ -231,7 +232,9 @@ pub(super) async fn send(
     let mut tx =
         Tx { chain_id: spec.chain_id.clone(), sender: key.public(), nonce, fee: 0, priority: opts.priority, payload };
     tx.fee = match &opts.fee {
-        Some(f) => serde_amount::parse(f).map_err(|e| anyhow!("--fee: {e}"))?,
+        Some(f) => {
+            serde_amount::parse_tokens(f, &spec.token.symbol, spec.token.decimals).map_err(|e| anyhow!("--fee: {e}"))?
+        }
         None => ergon::ledger::required_fee(spec, &tx).ok_or_else(|| anyhow!("fee overflow"))?.total,
     };
     let signed = tx.sign(key);

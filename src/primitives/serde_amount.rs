@@ -41,3 +41,55 @@ pub fn parse(s: &str) -> Result<u128, String> {
     }
     t.parse::<u128>().map_err(|_| format!("invalid amount {s:?}: larger than 2^128 - 1"))
 }
+
+/// An amount as a person types it: an integer is base units (`1500`); a decimal number or one
+/// followed by the token symbol is whole tokens (`1.5`, `1.5AIT`, `2 AIT`, `0.000000001AIT`),
+/// with at most `decimals` digits after the point.
+pub fn parse_tokens(s: &str, symbol: &str, decimals: u8) -> Result<u128, String> {
+    let t = s.trim();
+    let (number, tokens) = match t.strip_suffix(symbol).or_else(|| t.strip_suffix(&symbol.to_lowercase())) {
+        Some(n) => (n.trim_end(), true),
+        None => (t, t.contains('.')),
+    };
+    if !tokens {
+        return parse(number);
+    }
+    let bad = || {
+        format!(
+            "invalid amount {s:?}: expected base units (1500) or {symbol} with up to {decimals} decimals (1.5{symbol})"
+        )
+    };
+    let (whole, frac) = number.split_once('.').unwrap_or((number, ""));
+    if whole.is_empty() && frac.is_empty()
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+        || frac.len() > usize::from(decimals)
+    {
+        return Err(bad());
+    }
+    let unit = 10u128.checked_pow(u32::from(decimals)).ok_or_else(bad)?;
+    let whole: u128 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| bad())? };
+    let padded = format!("{frac:0<width$}", width = usize::from(decimals));
+    let frac: u128 = if padded.is_empty() { 0 } else { padded.parse().map_err(|_| bad())? };
+    whole.checked_mul(unit).and_then(|w| w.checked_add(frac)).ok_or_else(|| format!("invalid amount {s:?}: too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_or_base_units() {
+        assert_eq!(parse_tokens("1500", "AIT", 9), Ok(1500));
+        assert_eq!(parse_tokens("1.5", "AIT", 9), Ok(1_500_000_000));
+        assert_eq!(parse_tokens("1.5AIT", "AIT", 9), Ok(1_500_000_000));
+        assert_eq!(parse_tokens("2 AIT", "AIT", 9), Ok(2_000_000_000));
+        assert_eq!(parse_tokens("2ait", "AIT", 9), Ok(2_000_000_000));
+        assert_eq!(parse_tokens("0.000000001AIT", "AIT", 9), Ok(1));
+        assert_eq!(parse_tokens(".5", "AIT", 9), Ok(500_000_000));
+        for bad in ["1.0000000001", "1.5.5", "-1", "AIT", "1,5", "", "1e9", "x AIT"] {
+            assert!(parse_tokens(bad, "AIT", 9).is_err(), "{bad:?}");
+        }
+        assert!(parse_tokens("340282366920938463463.374607431768211456", "AIT", 18).is_err(), "overflow");
+    }
+}
