@@ -27,6 +27,8 @@ mod health;
 mod network;
 #[path = "node/rpc_security.rs"]
 mod rpc_security;
+#[path = "node/storage_faults.rs"]
+mod storage_faults;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ergon");
 const CHAIN_ID: &str = "ergon-dev";

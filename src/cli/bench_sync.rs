@@ -40,7 +40,15 @@ fn net(listen: &str, bootnodes: Vec<String>, seed: u8, spec: &ChainSpec) -> Resu
 async fn service(spec: &ChainSpec, db: &Path, key: Option<Keypair>, network: Option<NetworkConfig>) -> Result<Service> {
     let mempool = MempoolConfig { max_txs: 400_000, ..MempoolConfig::default() };
     let node = NodeConfig { spec: spec.clone(), validator_key: key, mempool, network };
-    Ok(Service::start(ServiceConfig { node, db_path: db.to_path_buf(), rpc: None, state_retention: None }).await?)
+    Ok(Service::start(ServiceConfig {
+        node,
+        db_path: db.to_path_buf(),
+        rpc: None,
+        state_retention: None,
+        sign_state_path: db.with_extension(ergon::storage::sign_guard::FILE_NAME),
+        reset_sign_state: false,
+    })
+    .await?)
 }
 
 /// Waits until `svc`'s head reaches `height`.

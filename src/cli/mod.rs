@@ -8,6 +8,7 @@ mod economy;
 mod keys;
 mod keystore;
 mod node;
+mod storage;
 mod trial;
 mod wallet;
 
@@ -137,11 +138,22 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Measure syncing blocks from a peer against importing them from disk.
     BenchSync(bench_sync::BenchSyncArgs),
+    /// Inspect the chain database: `check`.
+    #[command(subcommand)]
+    Db(storage::DbCommand),
+    /// Move a validator's double-sign guard between machines: `export`, `import`.
+    #[command(subcommand)]
+    SignState(storage::SignStateCommand),
 }
 
 /// The base path when none is given: `$HOME/.ergon`.
 pub fn default_base_path() -> PathBuf {
     std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".")).join(".ergon")
+}
+
+/// A chain's directory under a base path: its database (`db`) and double-sign guard.
+pub fn chain_dir(base: &std::path::Path, spec: &ergon::chainspec::ChainSpec) -> PathBuf {
+    base.join("chains").join(&spec.chain_id)
 }
 
 fn print_chainspec(chain: &str) -> anyhow::Result<()> {
@@ -182,6 +194,8 @@ pub fn main() -> ExitCode {
         Command::Devnet(args) => devnet::run(args),
         Command::Bench(args) => bench::run(args),
         Command::BenchSync(args) => bench_sync::run(args),
+        Command::Db(cmd) => storage::db(cmd),
+        Command::SignState(cmd) => storage::sign_state(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -93,6 +93,26 @@ pub struct NodeArgs {
     /// attested by a colluding coordinator, to be caught.
     #[arg(long, hide = true, num_args = 0..=1, default_missing_value = "wrong-output")]
     cheat: Option<ergon::node::compute::Cheat>,
+    /// Delete this chain's database (<base-path>/chains/<chain id>/db) and sync the chain
+    /// again from genesis through peers: the way out when the node refuses a damaged database
+    /// (`ergon db check` says why). The double-sign guard beside it is kept.
+    #[arg(long)]
+    resync: bool,
+    /// Validate from an empty double-sign guard: discard <base-path>/chains/<chain
+    /// id>/sign-state.json, or go on without it when it is missing. Unsafe: a key that signed
+    /// at heights the chain has not passed can sign there again and be slashed.
+    #[arg(long)]
+    unsafe_reset_sign_state: bool,
+}
+
+/// A chain spec by name or path, with the dev overrides from the environment on chains that
+/// take them.
+pub fn load_spec(chain: &str) -> Result<ChainSpec> {
+    let mut spec = ChainSpec::load(chain)?;
+    if spec.dev_keys {
+        spec.apply_dev_overrides(|k| std::env::var(k).ok())?;
+    }
+    Ok(spec)
 }
 
 /// This node's network key: from `path`, or created there on first start.
@@ -205,10 +225,7 @@ pub fn run(args: NodeArgs) -> Result<()> {
         (None, true) => "dev".into(),
         (None, false) => bail!("say which chain to run: --dev, or --chain dev|local|PATH"),
     };
-    let mut spec = ChainSpec::load(&chain)?;
-    if spec.dev_keys {
-        spec.apply_dev_overrides(|k| std::env::var(k).ok())?;
-    }
+    let spec = load_spec(&chain)?;
     let validator = match (&args.validator_key, args.dev) {
         (Some(k), _) => Some(load_key(&spec, k)?),
         (None, true) => Some(Keypair::dev("alice")),
@@ -251,8 +268,15 @@ pub fn run(args: NodeArgs) -> Result<()> {
         methods: args.rpc_methods,
         access: RpcAccess::new(args.rpc_cors.as_ref(), args.rpc_allowed_hosts.as_ref())?,
     };
-    let chain_dir = base.join("chains").join(&spec.chain_id);
+    let chain_dir = super::chain_dir(&base, &spec);
     let db_path = chain_dir.join("db");
+    let sign_state_path = ergon::storage::sign_guard::SignGuard::path_in(&chain_dir);
+    if args.resync && db_path.exists() {
+        // Not under a running node: it holds the guard's lock.
+        ergon::storage::sign_guard::ensure_unused(&sign_state_path)?;
+        std::fs::remove_dir_all(&db_path).with_context(|| format!("--resync: cannot delete {}", db_path.display()))?;
+        tracing::warn!(db = %db_path.display(), "--resync: deleted the chain database; syncing again from genesis");
+    }
     let network = network_config(&args, &spec, &chain_dir)?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
@@ -268,6 +292,8 @@ pub fn run(args: NodeArgs) -> Result<()> {
             db_path: db_path.clone(),
             rpc: Some(rpc),
             state_retention: args.state_retention,
+            sign_state_path,
+            reset_sign_state: args.unsafe_reset_sign_state,
         };
         // Handlers first: a signal right after the readiness line must shut down cleanly.
         let signals = Signals::install()?;

@@ -71,7 +71,10 @@ impl Driver {
             }
         }
         if let Some(state) = sign_state {
-            let saved = heavy(|| self.store.save_sign_state(&state));
+            let Some(me) = self.proposer else {
+                return tracing::error!("the engine signed without a validator key; not sending");
+            };
+            let saved = heavy(|| self.guard.save(me, &state));
             self.health.storage_result(super::health::StorageOp::SaveSignState, saved.as_ref().map(|_| ()));
             if let Err(e) = saved {
                 // Sending what the disk does not cover could let a restart sign twice.

@@ -30,6 +30,7 @@ use crate::chainspec::ChainSpec;
 use crate::consensus::{Engine, Input, SignedVote, Timeout};
 use crate::mempool::{Mempool, MempoolConfig};
 use crate::primitives::{Hash, KeyCache, Keypair, SignedTx};
+use crate::storage::sign_guard::SignGuard;
 use crate::storage::{Store, StoreError};
 use builder::Candidate;
 use futures::stream::{FuturesUnordered, StreamExt};
@@ -85,6 +86,8 @@ async fn next_event(events: &mut Option<crate::network::NetworkEvents>) -> Optio
 struct Driver {
     spec: Arc<ChainSpec>,
     store: Arc<Store>,
+    /// The double-sign guard's file; saved before any message it covers is sent.
+    guard: SignGuard,
     mempool: Mempool,
     engine: Engine,
     /// Blocks built or received as proposals at the height at hand, executed, by hash.
@@ -120,10 +123,12 @@ struct Driver {
 }
 
 /// Starts the driver on the current tokio runtime and returns its handle. The driver stops
-/// when `shutdown` resolves.
+/// when `shutdown` resolves. `guard` is the chain's double-sign guard
+/// ([`SignGuard::open_for_node`]).
 pub fn start(
     config: NodeConfig,
     store: Arc<Store>,
+    guard: SignGuard,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(NodeHandle, tokio::task::JoinHandle<()>), NodeError> {
     config.spec.genesis().map_err(StoreError::from)?;
@@ -135,12 +140,25 @@ pub fn start(
     let (receipts, _) = broadcast::channel(256);
     let metrics = Arc::new(Metrics::default());
     metrics.set_head(head.height, head.height);
+    let sign_state = config.validator_key.as_ref().and_then(|k| guard.state_of(&k.public())).cloned();
+    if let Some(s) = sign_state.as_ref().filter(|s| s.height > head.height.saturating_add(1)) {
+        tracing::warn!(
+            signed = s.height,
+            head = head.height,
+            guard = %guard.path().display(),
+            "this validator signed up to height {} but the chain here is at {}: it signs nothing until the chain \
+             passes that height (synced from peers). If this chain was started over from genesis, the guard \
+             belongs to the old one: --unsafe-reset-sign-state",
+            s.height,
+            head.height
+        );
+    }
     let engine = Engine::new(
         spec.chain_id.clone(),
         config.validator_key.clone(),
         validators,
         spec.consensus.clone(),
-        store.sign_state()?,
+        sign_state,
     );
     let peers_configured =
         config.network.as_ref().is_some_and(|n| !n.bootnodes.is_empty() || !n.reserved_peers.is_empty());
@@ -179,6 +197,7 @@ pub fn start(
         proposer: config.validator_key.as_ref().map(Keypair::public),
         spec,
         store,
+        guard,
         mempool: Mempool::new(config.mempool),
         engine,
         candidates: HashMap::new(),

@@ -3,6 +3,7 @@
 
 use super::{start, NodeConfig, NodeError, NodeHandle};
 use crate::rpc::RpcConfig;
+use crate::storage::sign_guard::{GuardError, Opened, SignGuard};
 use crate::storage::Store;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -16,6 +17,11 @@ pub struct ServiceConfig {
     pub rpc: Option<RpcConfig>,
     /// State-tree versions to keep; `None`: [`crate::storage::DEFAULT_STATE_RETENTION`].
     pub state_retention: Option<u64>,
+    /// The double-sign guard's file, outside `db_path` so losing the database keeps it
+    /// ([`crate::storage::sign_guard`]).
+    pub sign_state_path: PathBuf,
+    /// `--unsafe-reset-sign-state`: start from an empty guard, whatever was there.
+    pub reset_sign_state: bool,
 }
 
 pub struct Service {
@@ -34,6 +40,8 @@ pub enum ServiceError {
     Rpc { addr: SocketAddr, source: std::io::Error },
     #[error("cannot create {path}: {source}")]
     Dir { path: String, source: std::io::Error },
+    #[error(transparent)]
+    Guard(#[from] GuardError),
 }
 
 impl Service {
@@ -44,9 +52,19 @@ impl Service {
         if let Some(blocks) = config.state_retention {
             store.set_retention(blocks);
         }
+        let validator = config.node.validator_key.as_ref().map(|k| k.public());
+        let (guard, opened) =
+            SignGuard::open_for_node(&config.sign_state_path, &store, validator.as_ref(), config.reset_sign_state)?;
+        let shown = guard.path().display().to_string();
+        match opened {
+            Opened::Reset => tracing::warn!(guard = %shown, "double-sign guard reset (--unsafe-reset-sign-state)"),
+            Opened::MovedFromDatabase => tracing::info!(guard = %shown, "double-sign guard moved out of the database"),
+            Opened::Created => tracing::info!(guard = %shown, "new double-sign guard"),
+            Opened::Existing | Opened::NotNeeded => {}
+        }
         let store = Arc::new(store);
         let (stop, stopped) = oneshot::channel::<()>();
-        let (handle, driver) = start(config.node, store, async move {
+        let (handle, driver) = start(config.node, store, guard, async move {
             let _ = stopped.await;
         })?;
         let (rpc_addr, rpc) = match config.rpc {

@@ -6,10 +6,25 @@
 //! The state tree keeps old versions for proofs and pruning: tree nodes that a block made
 //! stale are indexed by that block's height and deleted once they are [`Store::retention`]
 //! blocks old, in the same batch as a later block.
+//!
+//! Opening never makes a damaged store look healthy. A node must not serve, build on or vote
+//! on a chain shorter than one it had finalized, so [`Store::open`] refuses, before anything is
+//! written: a directory with RocksDB's files but no `CURRENT` (RocksDB would start an empty
+//! database over it), corruption RocksDB reports, and a store that opens below its finalized
+//! [`watermark`] (a truncated or lost write-ahead log). Point-in-time WAL recovery is kept on
+//! purpose: after a crash the log's last record may be torn, and that record was never
+//! acknowledged (its block is not under the watermark), so dropping it loses nothing; RocksDB's
+//! `AbsoluteConsistency` mode would refuse such a store after every crash, and still could not
+//! see a log cut at a record boundary. `ergon db check` reports the same verdicts without
+//! changing anything ([`check`]); `ergon node --resync` deletes the store to sync again.
 
 mod blobs;
+pub mod check;
 mod history;
+mod open;
+pub mod sign_guard;
 mod tree;
+pub mod watermark;
 
 pub use blobs::MAX_BLOB_BYTES;
 pub use history::HistoryEntry;
@@ -88,6 +103,33 @@ pub enum StoreError {
     NotNext { height: u64, head: u64 },
     #[error("blob of {size} bytes is over the {max}-byte limit")]
     BlobTooLarge { size: usize, max: usize },
+    #[error(
+        "the database at {path} has RocksDB files but no CURRENT file (its pointer to the manifest): it is damaged, \
+         and opening it would start an empty chain over it. Nothing was changed. Restore the directory from a \
+         backup, or start with --resync to delete it and sync the chain again from peers; `ergon db check` \
+         describes it"
+    )]
+    MissingCurrent { path: String },
+    #[error(
+        "the database at {path} is damaged: {reason}. It was not opened, so nothing was rolled back. Run \
+         `ergon db check`; restore the directory from a backup, or start with --resync to delete it and sync the \
+         chain again from peers"
+    )]
+    Damaged { path: String, reason: String },
+    #[error(
+        "the database at {path} opens at block {head}, but this node had finalized block {finalized}: its \
+         write-ahead log lost blocks (truncated or deleted). Opening it would serve, build and vote on a shorter \
+         chain, so it was not opened and nothing was changed. Restore the directory from a backup, or start with \
+         --resync to delete it and sync the chain again from peers (a validator's double-sign guard is kept); \
+         `ergon db check` describes it"
+    )]
+    RolledBack { path: String, finalized: u64, head: u64 },
+    #[error("no database at {path}")]
+    NotFound { path: String },
+    #[error("cannot read the database directory {path}: {source}")]
+    Dir { path: String, source: std::io::Error },
+    #[error(transparent)]
+    Watermark(#[from] watermark::WatermarkError),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -126,6 +168,10 @@ pub struct Store {
     db: DB,
     path: PathBuf,
     retention: u64,
+    /// `None` when opened read-only.
+    watermark: Option<watermark::Watermark>,
+    /// This open created the database.
+    created: bool,
 }
 
 fn decode<T: Decode>(cf: &'static str, bytes: &[u8]) -> Result<T> {
@@ -133,28 +179,6 @@ fn decode<T: Decode>(cf: &'static str, bytes: &[u8]) -> Result<T> {
 }
 
 impl Store {
-    /// Opens (or creates, writing genesis) the store at `path` for `spec`.
-    pub fn open(path: &Path, spec: &ChainSpec) -> Result<Store> {
-        let mut opts = Options::default();
-        opts.create_if_missing(true);
-        opts.create_missing_column_families(true);
-        opts.set_max_background_jobs(2);
-        opts.increase_parallelism(2);
-        let cfs = ALL_CFS.iter().map(|name| {
-            let mut o = Options::default();
-            if [CF_STATE, CF_TXS, CF_HASHES, CF_JMT_NODES].contains(name) {
-                let mut bo = rocksdb::BlockBasedOptions::default();
-                bo.set_bloom_filter(10.0, false);
-                o.set_block_based_table_factory(&bo);
-            }
-            ColumnFamilyDescriptor::new(*name, o)
-        });
-        let db = DB::open_cf_descriptors(&opts, path, cfs)?;
-        let store = Store { db, path: path.to_path_buf(), retention: DEFAULT_STATE_RETENTION };
-        store.init(spec)?;
-        Ok(store)
-    }
-
     /// Keeps `blocks` versions of the state tree (at least 1); older tree nodes are pruned.
     pub fn set_retention(&mut self, blocks: u64) {
         self.retention = blocks.max(1);
@@ -195,43 +219,6 @@ impl Store {
             evidence: vec![],
             last_commit: None,
         }
-    }
-
-    fn init(&self, spec: &ChainSpec) -> Result<()> {
-        let genesis_diff = StateDiff::genesis(spec, &spec.genesis()?)?;
-        let path = self.path.display().to_string();
-        if let Some(stored) = self.get_decoded::<u32>(CF_META, KEY_SCHEMA)? {
-            if stored != SCHEMA_VERSION {
-                return Err(StoreError::SchemaMismatch { path, stored, expected: SCHEMA_VERSION });
-            }
-            let stored: Hash = self
-                .get_decoded(CF_META, KEY_GENESIS)?
-                .ok_or(StoreError::Corrupt { cf: CF_META, reason: "schema written but genesis missing".into() })?;
-            // The genesis state root needs no writes: recompute it from the tree's version 0.
-            let root = state_tree::root(self, 0)?;
-            let expected = Self::genesis_block(spec, root).hash();
-            if stored != expected {
-                return Err(StoreError::GenesisMismatch { path, stored, expected });
-            }
-            return Ok(());
-        }
-        let (root, tree_batch) = state_tree::apply_diff(self, &genesis_diff, 0)?;
-        let genesis = Self::genesis_block(spec, root);
-        let mut batch = WriteBatch::default();
-        batch.put_cf(self.cf(CF_META), KEY_SCHEMA, SCHEMA_VERSION.encode());
-        batch.put_cf(self.cf(CF_META), KEY_GENESIS, genesis.hash().encode());
-        let events: Vec<AccountEvent> = genesis_diff
-            .accounts
-            .iter()
-            .map(|(address, after)| AccountEvent {
-                address: *address,
-                cause: EventCause::Genesis,
-                before: Account::default(),
-                after: *after,
-            })
-            .collect();
-        self.stage_block(&mut batch, &genesis, None, &[], &events, &genesis_diff, &tree_batch)?;
-        self.write(batch)
     }
 
     fn write(&self, batch: WriteBatch) -> Result<()> {
@@ -316,7 +303,12 @@ impl Store {
         }
         let mut batch = WriteBatch::default();
         self.stage_block(&mut batch, block, Some(commit), outcomes, events, diff, tree_batch)?;
-        self.write(batch)
+        self.write(batch)?;
+        // Only once the batch is synced: the watermark never claims more than the log holds.
+        if let Some(mark) = &self.watermark {
+            mark.record(&BlockRef { height: block.header.height, hash: block.hash() })?;
+        }
+        Ok(())
     }
 
     pub fn genesis_hash(&self) -> Result<Hash> {
@@ -369,13 +361,23 @@ impl Store {
         Ok(state_tree::prove_account(self, a, height)?)
     }
 
-    /// The validator's double-sign guard, as last saved.
-    pub fn sign_state(&self) -> Result<Option<crate::consensus::tendermint::SignState>> {
+    /// The double-sign guard as builds before [`sign_guard`] kept it, in this database; read
+    /// once to move it into its own file.
+    pub fn legacy_sign_state(&self) -> Result<Option<crate::consensus::tendermint::SignState>> {
         self.get_decoded(CF_META, KEY_SIGN_STATE)
     }
 
-    /// Saves the double-sign guard durably (synced) before the message it guards is sent.
-    pub fn save_sign_state(&self, s: &crate::consensus::tendermint::SignState) -> Result<()> {
+    /// Deletes the legacy guard once its file holds it: a stale copy left here could later
+    /// stand in for a lost file.
+    pub fn forget_legacy_sign_state(&self) -> Result<()> {
+        let mut batch = WriteBatch::default();
+        batch.delete_cf(self.cf(CF_META), KEY_SIGN_STATE);
+        self.write(batch)
+    }
+
+    /// Writes a legacy guard (tests of the move to [`sign_guard`]).
+    #[cfg(test)]
+    pub(crate) fn save_legacy_sign_state(&self, s: &crate::consensus::tendermint::SignState) -> Result<()> {
         let mut batch = WriteBatch::default();
         batch.put_cf(self.cf(CF_META), KEY_SIGN_STATE, s.encode());
         self.write(batch)
@@ -458,5 +460,15 @@ impl StateReader for Store {
 
 pub use ledger::tree::verify_account_proof;
 
+/// The hash of the genesis block `spec` gives, computed without a store (the CLI checks
+/// interchange files against it).
+pub fn genesis_hash(spec: &ChainSpec) -> Result<Hash> {
+    let diff = StateDiff::genesis(spec, &spec.genesis()?)?;
+    let (root, _) = state_tree::apply_diff(&tree::EmptyTree, &diff, 0)?;
+    Ok(Store::genesis_block(spec, root).hash())
+}
+
+#[cfg(test)]
+mod fault_tests;
 #[cfg(test)]
 mod tests;

@@ -9,7 +9,7 @@ use jmt::storage::TreeWriter;
 
 const DEV_BALANCE: u128 = 1_000_000_000_000_000;
 
-fn dev_spec() -> ChainSpec {
+pub(super) fn dev_spec() -> ChainSpec {
     ChainSpec::load("dev").unwrap()
 }
 
@@ -31,8 +31,8 @@ fn transfer(spec: &ChainSpec, from: &str, to: Address, amount: u128, nonce: u64)
 }
 
 /// What `build_block` made, for checking after a reopen.
-struct Built {
-    block: Block,
+pub(super) struct Built {
+    pub(super) block: Block,
     cert: CommitCertificate,
     diff: StateDiff,
     root: Hash,
@@ -42,7 +42,7 @@ struct Built {
 
 /// Builds the next block on top of `store`'s head from `txs`, the way the node does, and
 /// certifies it with alice (the dev chain's only validator).
-fn build_block(store: &Store, spec: &ChainSpec, txs: Vec<SignedTx>) -> Built {
+pub(super) fn build_block(store: &Store, spec: &ChainSpec, txs: Vec<SignedTx>) -> Built {
     let head = store.head().unwrap();
     let height = head.height + 1;
     let alice = Keypair::dev("alice");
@@ -76,7 +76,7 @@ fn build_block(store: &Store, spec: &ChainSpec, txs: Vec<SignedTx>) -> Built {
     Built { block, cert, diff, root, outcomes, events }
 }
 
-fn commit(store: &Store, b: &Built) {
+pub(super) fn commit(store: &Store, b: &Built) {
     let (root, batch) = store.prepare_state(&b.diff, b.block.header.height).unwrap();
     assert_eq!(root, b.root);
     store.commit_block(&b.block, &b.cert, &b.outcomes, &b.events, &b.diff, &batch).unwrap();
@@ -308,24 +308,9 @@ fn a_second_open_of_the_same_path_fails_cleanly() {
 }
 
 #[test]
-fn sign_state_survives_reopen() {
-    use crate::consensus::tendermint::{Lock, SignState, Step};
+fn evidence_survives_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let spec = dev_spec();
-    let first = SignState { height: 7, round: 2, step: Step::Prevote, lock: None, lock_proof: vec![] };
-    let second = SignState {
-        height: 7,
-        round: 3,
-        step: Step::Precommit,
-        lock: Some(Lock { value: Hash::digest(b"t", b"block"), round: 3 }),
-        lock_proof: vec![],
-    };
-    {
-        let store = Store::open(dir.path(), &spec).unwrap();
-        assert_eq!(store.sign_state().unwrap(), None, "a fresh store has signed nothing");
-        store.save_sign_state(&first).unwrap();
-        store.save_sign_state(&second).unwrap();
-    }
     let evidence = {
         let store = Store::open(dir.path(), &spec).unwrap();
         let vote = |value: &[u8]| {
@@ -346,7 +331,6 @@ fn sign_state_survives_reopen() {
         e
     };
     let store = Store::open(dir.path(), &spec).unwrap();
-    assert_eq!(store.sign_state().unwrap(), Some(second), "the last saved guard comes back after reopen");
     assert_eq!(store.evidence(0, 10).unwrap(), vec![(evidence.clone(), None)]);
     assert!(store.evidence(8, 10).unwrap().is_empty(), "evidence is indexed by height");
 }

@@ -115,3 +115,20 @@ impl TreeReader for Store {
         anyhow::bail!("state restore is not supported by this store")
     }
 }
+
+/// A tree with nothing in it: the reader for computing the genesis root without a store.
+pub(super) struct EmptyTree;
+
+impl TreeReader for EmptyTree {
+    fn get_node_option(&self, _: &NodeKey) -> anyhow::Result<Option<Node>> {
+        Ok(None)
+    }
+
+    fn get_value_option(&self, _: Version, _: KeyHash) -> anyhow::Result<Option<OwnedValue>> {
+        Ok(None)
+    }
+
+    fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
+        Ok(None)
+    }
+}
