@@ -7,7 +7,7 @@
 //! `p + k·w + 1 ..= p + (k + 1)·w`) is seeded by the hash of block `p + k·w`, which nobody
 //! knew when the job was sent (for `k = 0` it is the block that includes the job). It picks
 //! one miner with probability proportional to its stake times its reputation, among those
-//! that still hold `miner_min_stake`. Only that miner's RECEIPT_CLAIM is accepted in that
+//! that still hold `miner_min_stake` (stakes and reputations as of the parent block). Only that miner's RECEIPT_CLAIM is accepted in that
 //! window; a miner that misses it leaves the job to the next window's draw. With
 //! `miner_draw_blocks = 0` there is no draw: any staked miner may claim (the first valid
 //! claim wins).
@@ -83,7 +83,8 @@ pub fn verifiers<R: StateReader + ?Sized>(
         super::read::<Hash, _>(state, &StateKey::RecentBlock(claimed_at))?
     };
     let Some(seed) = seed else { return Ok(Vec::new()) };
-    let mut pool: Vec<(Address, u128)> = weights(state, spec)?
+    let mut pool: Vec<(Address, u128)> = state
+        .draw_weights(spec)?
         .into_iter()
         .filter(|(a, _)| a != miner && *a != job.post.coordinator && *a != job.client)
         .collect();
@@ -110,8 +111,13 @@ pub fn verifiers<R: StateReader + ?Sized>(
     Ok(out)
 }
 
-/// Every registered worker holding `miner_min_stake`, with its draw weight.
-fn weights<R: StateReader + ?Sized>(state: &R, spec: &ChainSpec) -> Result<Vec<(Address, u128)>, StateError> {
+/// Every registered worker holding `miner_min_stake`, with its draw weight. Draws read it
+/// through [`StateReader::draw_weights`]: in a block, as of the parent block's state (read
+/// once per block, so a claim costs the same with one worker or ten thousand).
+pub(super) fn weights<R: StateReader + ?Sized>(
+    state: &R,
+    spec: &ChainSpec,
+) -> Result<Vec<(Address, u128)>, StateError> {
     let unit = 10u128.checked_pow(u32::from(spec.token.decimals)).unwrap_or(1).max(1);
     let miners: Miners = super::read(state, &StateKey::Miners)?.unwrap_or_default();
     let mut out = Vec::with_capacity(miners.who.len());
@@ -205,7 +211,7 @@ pub fn assigned<R: StateReader + ?Sized>(
         super::read::<Hash, _>(state, &StateKey::RecentBlock(start))?
     };
     let Some(seed) = seed else { return Ok(Draw::Nobody) };
-    let weights = weights(state, spec)?;
+    let weights = state.draw_weights(spec)?;
     let total = weights.iter().fold(0u128, |t, (_, w)| t.saturating_add(*w));
     if total == 0 {
         return Ok(Draw::Nobody);

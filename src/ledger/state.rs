@@ -116,6 +116,11 @@ pub trait StateReader {
         let _ = hash;
         Ok(None)
     }
+
+    /// The registered workers' draw weights in this state ([`super::draw`]).
+    fn draw_weights(&self, spec: &crate::chainspec::ChainSpec) -> Result<Vec<(Address, u128)>, StateError> {
+        super::draw::weights(self, spec)
+    }
 }
 
 /// Decodes the record under `key`.
@@ -151,6 +156,8 @@ pub struct Overlay<'a, R> {
     tx_accounts: HashMap<Address, Account>,
     tx_records: HashMap<StateKey, Option<Vec<u8>>>,
     events: Vec<AccountEvent>,
+    /// The miner and verifier draws' weights, read from `base` once per block.
+    draw_weights: std::cell::OnceCell<Vec<(Address, u128)>>,
 }
 
 impl<'a, R: StateReader> Overlay<'a, R> {
@@ -163,6 +170,7 @@ impl<'a, R: StateReader> Overlay<'a, R> {
             tx_accounts: HashMap::new(),
             tx_records: HashMap::new(),
             events: Vec::new(),
+            draw_weights: std::cell::OnceCell::new(),
         }
     }
 
@@ -248,6 +256,16 @@ impl<'a, R: StateReader> Overlay<'a, R> {
 impl<R: StateReader> StateReader for Overlay<'_, R> {
     fn blob(&self, hash: &Hash) -> Result<Option<Vec<u8>>, StateError> {
         self.base.blob(hash)
+    }
+
+    /// Computed from the parent block's state once per block, whatever the block changes.
+    fn draw_weights(&self, spec: &crate::chainspec::ChainSpec) -> Result<Vec<(Address, u128)>, StateError> {
+        if let Some(w) = self.draw_weights.get() {
+            return Ok(w.clone());
+        }
+        let w = self.base.draw_weights(spec)?;
+        let _ = self.draw_weights.set(w.clone());
+        Ok(w)
     }
 
     fn get(&self, key: &StateKey) -> Result<Option<Vec<u8>>, StateError> {
