@@ -561,6 +561,27 @@ fn dev_key_addresses_match_the_documented_ones() {
     assert_eq!(addr(&Keypair::dev("eve")), EVE);
 }
 
+/// `ergon createwallet` seals a key in the keystore; `ergon key list --json` lists it.
+#[test]
+fn keystore_lists_its_keys_as_json() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let h = home.path().to_str().expect("utf-8");
+    let envs = [("HOME", h), ("ERGON_PASSWORD", "correct horse")];
+    let list = |envs: &[(&str, &str)]| -> Value {
+        let out = run_ergon(&["key", "list", "--json"], envs, Duration::from_secs(60));
+        assert!(out.status.success(), "key list failed: {}", out.stderr);
+        serde_json::from_str(out.stdout.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {}", out.stdout))
+    };
+    assert_eq!(list(&envs)["addresses"], json!([]));
+    let out = run_ergon(&["createwallet"], &envs, Duration::from_secs(60));
+    assert!(out.status.success(), "createwallet failed: {}", out.stderr);
+    let v = list(&envs);
+    let addrs = v["addresses"].as_array().expect("addresses");
+    assert_eq!(addrs.len(), 1, "{v}");
+    assert!(addrs[0].as_str().is_some_and(|a| a.starts_with("ait1")), "{v}");
+    assert!(out.stdout.contains(addrs[0].as_str().unwrap_or("?")), "createwallet printed the address it listed");
+}
+
 #[test]
 fn blocks_advance_with_commits_and_http_routes() {
     let dir = tempfile::tempdir().expect("tempdir");

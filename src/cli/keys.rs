@@ -32,6 +32,9 @@ pub enum KeyCommand {
     List {
         #[arg(long)]
         base_path: Option<PathBuf>,
+        /// Print `{"addresses": [...], "keystore": DIR}`.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -66,8 +69,13 @@ pub fn run(cmd: KeyCommand) -> Result<()> {
             println!("Swarm key written to {} (fingerprint {})", output.display(), psk.fingerprint());
             Ok(())
         }
-        KeyCommand::List { base_path } => {
+        KeyCommand::List { base_path, json } => {
             let ks = Keystore::new(&base_path.unwrap_or_else(super::default_base_path));
+            if json {
+                let v = serde_json::json!({"addresses": ks.list(), "keystore": ks.dir().display().to_string()});
+                println!("{v}");
+                return Ok(());
+            }
             for a in ks.list() {
                 println!("{a}");
             }
