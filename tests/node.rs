@@ -303,6 +303,13 @@ struct Output {
 }
 
 /// Runs `ergon ARGS` to completion (killing it after `timeout`).
+/// Writes `spec` as `dir/name` for `--chain`; returns the path.
+fn write_spec(dir: &Path, name: &str, spec: &ChainSpec) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, serde_json::to_vec_pretty(spec).expect("spec JSON")).expect("write spec");
+    path.display().to_string()
+}
+
 fn run_ergon(args: &[&str], envs: &[(&str, &str)], timeout: Duration) -> Output {
     let mut cmd = ergon();
     cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());

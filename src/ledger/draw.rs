@@ -77,12 +77,7 @@ pub fn verifiers<R: StateReader + ?Sized>(
     if k == 0 {
         return Ok(Vec::new());
     }
-    let seed = if Some(claimed_at) == height.checked_sub(1) {
-        Some(parent)
-    } else {
-        super::read::<Hash, _>(state, &StateKey::RecentBlock(claimed_at))?
-    };
-    let Some(seed) = seed else { return Ok(Vec::new()) };
+    let Some(seed) = block_hash(state, claimed_at, height, parent)? else { return Ok(Vec::new()) };
     let mut pool: Vec<(Address, u128)> = state
         .draw_weights(spec)?
         .into_iter()
@@ -90,25 +85,39 @@ pub fn verifiers<R: StateReader + ?Sized>(
         .collect();
     let mut out = Vec::with_capacity(k);
     for i in 0..k {
-        let total = pool.iter().fold(0u128, |t, (_, w)| t.saturating_add(*w));
-        if total == 0 {
-            break;
-        }
-        let draw = Hash::of(tag::VERIFIER_DRAW, &(receipt_id, i as u32, seed));
-        let low: [u8; 16] = draw.0.get(..16).and_then(|b| b.try_into().ok()).unwrap_or([0; 16]);
-        let mut r = u128::from_le_bytes(low).checked_rem(total).unwrap_or(0);
-        let mut picked = None;
-        for (j, (_, w)) in pool.iter().enumerate() {
-            if r < *w {
-                picked = Some(j);
-                break;
-            }
-            r = r.saturating_sub(*w);
-        }
-        let Some(j) = picked else { break };
+        let Some(j) = pick(&pool, Hash::of(tag::VERIFIER_DRAW, &(receipt_id, i as u32, seed))) else { break };
         out.push(pool.remove(j).0);
     }
     Ok(out)
+}
+
+/// The hash of block `at`, seen from the block at `height` on top of `state` whose parent
+/// hash is `parent` (the state records a block's hash only in the block after it).
+fn block_hash<R: StateReader + ?Sized>(
+    state: &R,
+    at: u64,
+    height: u64,
+    parent: Hash,
+) -> Result<Option<Hash>, StateError> {
+    if Some(at) == height.checked_sub(1) {
+        return Ok(Some(parent));
+    }
+    super::read(state, &StateKey::RecentBlock(at))
+}
+
+/// The index in `pool` that `draw` picks, each entry with probability proportional to its
+/// weight; `None` for an empty or weightless pool.
+fn pick(pool: &[(Address, u128)], draw: Hash) -> Option<usize> {
+    let total = pool.iter().fold(0u128, |t, (_, w)| t.saturating_add(*w));
+    let low: [u8; 16] = draw.0.get(..16).and_then(|b| b.try_into().ok()).unwrap_or([0; 16]);
+    let mut r = u128::from_le_bytes(low).checked_rem(total)?;
+    for (j, (_, w)) in pool.iter().enumerate() {
+        if r < *w {
+            return Some(j);
+        }
+        r = r.saturating_sub(*w);
+    }
+    None
 }
 
 /// Every registered worker holding `miner_min_stake`, with its draw weight. Draws read it
@@ -205,26 +214,9 @@ pub fn assigned<R: StateReader + ?Sized>(
     };
     let window = since.checked_div(w).unwrap_or(0);
     let start = job.posted_at.saturating_add(window.saturating_mul(w));
-    let seed = if Some(start) == height.checked_sub(1) {
-        Some(parent)
-    } else {
-        super::read::<Hash, _>(state, &StateKey::RecentBlock(start))?
-    };
-    let Some(seed) = seed else { return Ok(Draw::Nobody) };
+    let Some(seed) = block_hash(state, start, height, parent)? else { return Ok(Draw::Nobody) };
     let weights = state.draw_weights(spec)?;
-    let total = weights.iter().fold(0u128, |t, (_, w)| t.saturating_add(*w));
-    if total == 0 {
-        return Ok(Draw::Nobody);
-    }
-    let draw = Hash::of(tag::MINER_DRAW, &(job_id, window, seed));
-    let low: [u8; 16] = draw.0.get(..16).and_then(|b| b.try_into().ok()).unwrap_or([0; 16]);
-    let mut r = u128::from_le_bytes(low).checked_rem(total).unwrap_or(0);
-    let until = start.saturating_add(w);
-    for (miner, weight) in weights {
-        if r < weight {
-            return Ok(Draw::Miner { miner, window, until });
-        }
-        r = r.saturating_sub(weight);
-    }
-    Ok(Draw::Nobody)
+    let Some(j) = pick(&weights, Hash::of(tag::MINER_DRAW, &(job_id, window, seed))) else { return Ok(Draw::Nobody) };
+    let miner = weights.get(j).map(|(a, _)| *a).ok_or_else(|| StateError("draw out of range".into()))?;
+    Ok(Draw::Miner { miner, window, until: start.saturating_add(w) })
 }

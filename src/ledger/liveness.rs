@@ -13,6 +13,7 @@
 
 use super::slash::{self, Offence};
 use super::validators::Validators;
+use super::BlockError;
 use super::{Overlay, StateError, StateKey, StateReader, Supply};
 use crate::chainspec::ChainSpec;
 use crate::consensus::{verify_commit, CommitError, ValidatorSet};
@@ -49,24 +50,26 @@ pub fn read<R: StateReader + ?Sized>(state: &R, who: &Address) -> Result<Livenes
 }
 
 /// Checks the last commit of a block at `height` on `parent` against the set that was in
-/// force at `height - 1`; returns who signed it.
+/// force at `height - 1`; returns who signed it. A state read that fails is a state error,
+/// not an invalid block.
 pub fn check<R: StateReader + ?Sized>(
     state: &R,
     spec: &ChainSpec,
     height: u64,
     parent: Hash,
     last_commit: Option<&CommitCertificate>,
-) -> Result<Vec<PublicKey>, LastCommitInvalid> {
+) -> Result<Vec<PublicKey>, BlockError> {
+    let invalid = |e: LastCommitInvalid| BlockError::LastCommit(e);
     let Some(cert) = last_commit else {
-        return if height <= 1 { Ok(Vec::new()) } else { Err(LastCommitInvalid::Missing(height)) };
+        return if height <= 1 { Ok(Vec::new()) } else { Err(invalid(LastCommitInvalid::Missing(height))) };
     };
     if height <= 1 {
-        return Err(LastCommitInvalid::Unexpected);
+        return Err(invalid(LastCommitInvalid::Unexpected));
     }
-    let v = super::validators::current(state).map_err(|_| LastCommitInvalid::Commit(CommitError::EmptySet))?;
+    let v = super::validators::current(state)?;
     let at = height.saturating_sub(1);
-    let set = ValidatorSet::from_stakes(v.at(at))?;
-    verify_commit(&spec.chain_id, &set, cert, at, parent)?;
+    let set = ValidatorSet::from_stakes(v.at(at)).map_err(|e| invalid(e.into()))?;
+    verify_commit(&spec.chain_id, &set, cert, at, parent).map_err(|e| invalid(e.into()))?;
     Ok(cert.signatures.iter().map(|(k, _)| *k).collect())
 }
 

@@ -47,14 +47,45 @@ struct PeerState {
     address: Multiaddr,
     outbound: bool,
     status: Option<Status>,
-    sync_window_start: Instant,
-    sync_requests: u32,
-    blob_window_start: Instant,
-    blob_requests: u32,
+    sync: Quota,
+    blobs: Quota,
     strikes: u32,
     invalid_gossip: u32,
     connected_at: Instant,
     status_asked: Instant,
+}
+
+/// The request-response protocols whose requests count against a quota.
+#[derive(Clone, Copy)]
+enum Quoted {
+    Sync,
+    Blob,
+}
+
+/// Requests a peer made in the current [`QUOTA_WINDOW`] of one protocol.
+struct Quota {
+    window_start: Instant,
+    requests: u32,
+}
+
+impl Quota {
+    fn new() -> Quota {
+        Quota { window_start: Instant::now(), requests: 0 }
+    }
+
+    /// Counts a request; `false` once more than `limit` came in this window (the count then
+    /// starts again).
+    fn admit(&mut self, limit: u32) -> bool {
+        if self.window_start.elapsed() > QUOTA_WINDOW {
+            *self = Quota::new();
+        }
+        self.requests += 1;
+        if self.requests > limit {
+            *self = Quota::new();
+            return false;
+        }
+        true
+    }
 }
 
 /// A peer that has not told us its status is asked again after this, and dropped after
@@ -549,10 +580,8 @@ impl SwarmLoop {
                             address,
                             outbound: endpoint.is_dialer(),
                             status: None,
-                            sync_window_start: Instant::now(),
-                            sync_requests: 0,
-                            blob_window_start: Instant::now(),
-                            blob_requests: 0,
+                            sync: Quota::new(),
+                            blobs: Quota::new(),
                             strikes: 0,
                             invalid_gossip: 0,
                             connected_at: Instant::now(),
@@ -689,23 +718,30 @@ impl SwarmLoop {
         self.emit(NetworkEvent::PeerStatus { peer: PeerRef(peer), status });
     }
 
-    fn serve_sync(&mut self, peer: PeerId, bytes: &[u8], channel: ResponseChannel<Vec<u8>>) {
-        let Some(state) = self.peers.get_mut(&peer) else { return };
-        if state.sync_window_start.elapsed() > QUOTA_WINDOW {
-            state.sync_window_start = Instant::now();
-            state.sync_requests = 0;
+    /// Whether `peer` may make one more request of `protocol` now. Past the quota the request
+    /// is refused (dropping its channel fails it on the peer's side), and a peer that keeps
+    /// flooding is banned.
+    fn within_quota(&mut self, peer: PeerId, protocol: Quoted) -> bool {
+        let Some(state) = self.peers.get_mut(&peer) else { return false };
+        let (admitted, protocol) = match protocol {
+            Quoted::Sync => (state.sync.admit(SYNC_QUOTA), "sync"),
+            Quoted::Blob => (state.blobs.admit(BLOB_QUOTA), "blob"),
+        };
+        if admitted {
+            return true;
         }
-        state.sync_requests += 1;
-        if state.sync_requests > SYNC_QUOTA {
-            state.strikes += 1;
-            let strikes = state.strikes;
-            state.sync_requests = 0;
-            state.sync_window_start = Instant::now();
-            tracing::debug!(%peer, strikes, "sync quota exceeded");
-            if strikes >= FLOOD_STRIKES {
-                self.ban(peer, "flooding sync requests");
-            }
-            return; // dropping the channel fails the request on the peer's side
+        state.strikes += 1;
+        let strikes = state.strikes;
+        tracing::debug!(%peer, strikes, protocol, "request quota exceeded");
+        if strikes >= FLOOD_STRIKES {
+            self.ban(peer, &format!("flooding {protocol} requests"));
+        }
+        false
+    }
+
+    fn serve_sync(&mut self, peer: PeerId, bytes: &[u8], channel: ResponseChannel<Vec<u8>>) {
+        if !self.within_quota(peer, Quoted::Sync) {
+            return;
         }
         let request = match wire::decode_sync_request(bytes) {
             Ok(r) => r,
@@ -719,24 +755,9 @@ impl SwarmLoop {
         }));
     }
 
-    /// Serves a blob piece, within the peer's quota; a peer that keeps asking past it is
-    /// banned, like a sync flood.
+    /// Serves a blob piece, within the peer's quota.
     fn serve_blob(&mut self, peer: PeerId, bytes: &[u8], channel: ResponseChannel<Vec<u8>>) {
-        let Some(state) = self.peers.get_mut(&peer) else { return };
-        if state.blob_window_start.elapsed() > QUOTA_WINDOW {
-            state.blob_window_start = Instant::now();
-            state.blob_requests = 0;
-        }
-        state.blob_requests += 1;
-        if state.blob_requests > BLOB_QUOTA {
-            state.strikes += 1;
-            let strikes = state.strikes;
-            state.blob_requests = 0;
-            state.blob_window_start = Instant::now();
-            tracing::debug!(%peer, strikes, "blob quota exceeded");
-            if strikes >= FLOOD_STRIKES {
-                self.ban(peer, "flooding blob requests");
-            }
+        if !self.within_quota(peer, Quoted::Blob) {
             return;
         }
         let request = match wire::decode_blob_request(bytes) {

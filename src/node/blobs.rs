@@ -77,7 +77,12 @@ impl super::Driver {
     /// node lacks, so that it can referee the proof when a block carries it (or include it,
     /// as a proposer). Nothing waits for it: a block this node could not referee is tried
     /// again at the next sync round.
-    pub(super) fn prefetch_for_fraud(&self, receipt_id: Hash) {
+    pub(super) fn prefetch_for_dispute(&self, payload: &crate::primitives::Payload) {
+        let receipt_id = match payload {
+            crate::primitives::Payload::FraudProof(f) => f.receipt_id,
+            crate::primitives::Payload::Verdict(v) => v.receipt_id,
+            _ => return,
+        };
         let Some(net) = self.net.clone() else { return };
         let job = (|| -> Option<crate::ledger::payload::job::Job> {
             let key = crate::ledger::StateKey::Receipt(receipt_id);

@@ -38,10 +38,8 @@ impl ChainView for StoreView {
     }
 
     fn blob_piece(&self, hash: &crate::primitives::Hash, offset: u64) -> Option<wire::BlobPiece> {
-        let bytes = self.0.blob(hash).ok()??;
-        let start = usize::try_from(offset).ok()?.min(bytes.len());
-        let end = start.saturating_add(wire::BLOB_CHUNK).min(bytes.len());
-        Some(wire::BlobPiece { total: bytes.len() as u64, data: bytes.get(start..end)?.to_vec() })
+        let (total, data) = self.0.blob_piece(hash, offset, wire::BLOB_CHUNK).ok()??;
+        Some(wire::BlobPiece { total, data })
     }
 }
 

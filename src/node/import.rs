@@ -125,10 +125,8 @@ impl Driver {
             // A fraud proof whose job's blobs this node lacks: it cannot referee the block,
             // which says nothing against the block or the peer that sent it.
             Err(BlockError::Tx { reason: crate::ledger::TxInvalid::Fraud(f), index }) => {
-                match block.txs.get(index).map(|t| &t.tx.payload) {
-                    Some(crate::primitives::Payload::FraudProof(p)) => self.prefetch_for_fraud(p.receipt_id),
-                    Some(crate::primitives::Payload::Verdict(v)) => self.prefetch_for_fraud(v.receipt_id),
-                    _ => {}
+                if let Some(tx) = block.txs.get(index) {
+                    self.prefetch_for_dispute(&tx.tx.payload);
                 }
                 return Err(NodeError::Build(format!("cannot referee this block yet (fetching the blobs): {f}")).into());
             }

@@ -375,11 +375,7 @@ impl Driver {
         let account = crate::ledger::StateReader::account(self.store.as_ref(), &sender)
             .map_err(|e| SubmitError::Internal(e.to_string()))?
             .unwrap_or_default();
-        match &tx.tx.payload {
-            crate::primitives::Payload::FraudProof(f) => self.prefetch_for_fraud(f.receipt_id),
-            crate::primitives::Payload::Verdict(v) => self.prefetch_for_fraud(v.receipt_id),
-            _ => {}
-        }
+        self.prefetch_for_dispute(&tx.tx.payload);
         if !matches!(tx.tx.payload, crate::primitives::Payload::Transfer(_) | crate::primitives::Payload::Batch(_)) {
             match self.check_payload(&tx, hash) {
                 // The challenged job's blobs are being fetched: the proof waits in the pool

@@ -21,7 +21,8 @@ impl Driver {
         let job: Option<Job> = crate::ledger::read(self.store.as_ref(), &StateKey::Job(r.job_id)).ok().flatten();
         let Some(job) = job else { return self.report(id, Verdict::Ignore) };
         let names_job = job.client == r.client && job.post.price == r.price;
-        let from_coordinator = match &msg {
+        // Signed by the party it speaks for: the job's coordinator, or the receipt's miner.
+        let signed_by_its_party = match &msg {
             ReceiptGossip::Attestation { coordinator_key, .. } => {
                 crate::primitives::Address::from_public_key(coordinator_key) == job.post.coordinator
             }
@@ -29,7 +30,7 @@ impl Driver {
                 crate::primitives::Address::from_public_key(miner_key) == r.miner
             }
         };
-        if !names_job || !from_coordinator {
+        if !names_job || !signed_by_its_party {
             return self.report(id, Verdict::Reject);
         }
         self.report(id, Verdict::Accept);

@@ -28,6 +28,15 @@ impl Store {
         Ok(Some(bytes))
     }
 
+    /// `(total length, up to `max` bytes from `offset`)` of a stored blob, read without
+    /// copying or re-hashing the rest (a peer fetching it checks the whole blob's hash).
+    pub fn blob_piece(&self, hash: &Hash, offset: u64, max: usize) -> Result<Option<(u64, Vec<u8>)>> {
+        let Some(bytes) = self.db.get_pinned_cf(self.cf(CF_BLOBS), hash.0)? else { return Ok(None) };
+        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(bytes.len());
+        let end = start.saturating_add(max).min(bytes.len());
+        Ok(Some((bytes.len() as u64, bytes[start..end].to_vec())))
+    }
+
     pub fn has_blob(&self, hash: &Hash) -> Result<bool> {
         Ok(self.db.get_pinned_cf(self.cf(CF_BLOBS), hash.0)?.is_some())
     }

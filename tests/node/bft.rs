@@ -13,14 +13,19 @@ const VALIDATORS: [&str; 4] = ["alice", "bob", "charlie", "dave"];
 
 /// The local spec with quick blocks and rounds, written to `dir`.
 fn local_spec(dir: &Path) -> String {
+    fast_local_spec(dir, "local-fast.json", |_| {}).0
+}
+
+/// The local spec with quick blocks and rounds and `change` applied, written to `dir/name`:
+/// its path and the spec.
+fn fast_local_spec(dir: &Path, name: &str, change: impl FnOnce(&mut ChainSpec)) -> (String, ChainSpec) {
     let mut spec = ChainSpec::load("local").unwrap();
     spec.consensus.block_time_ms = 300;
     spec.consensus.propose_timeout_ms = 1500;
     spec.consensus.vote_timeout_ms = 500;
     spec.consensus.timeout_delta_ms = 250;
-    let path = dir.join("local-fast.json");
-    std::fs::write(&path, serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
-    path.display().to_string()
+    change(&mut spec);
+    (write_spec(dir, name, &spec), spec)
 }
 
 /// Starts validator `name` with every address in `boot` as a bootnode.
@@ -248,15 +253,7 @@ fn an_equivocating_validator_is_recorded_and_the_others_go_on() {
 #[test]
 fn a_staker_joins_the_set_at_an_epoch_boundary_and_the_chain_goes_on() {
     let dir = tempfile::tempdir().unwrap();
-    let mut spec = ChainSpec::load("local").unwrap();
-    spec.consensus.block_time_ms = 300;
-    spec.consensus.propose_timeout_ms = 1500;
-    spec.consensus.vote_timeout_ms = 500;
-    spec.consensus.timeout_delta_ms = 250;
-    spec.consensus.epoch_length = 8;
-    let path = dir.path().join("local-epochs.json");
-    std::fs::write(&path, serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
-    let spec_path = path.display().to_string();
+    let (spec_path, spec) = fast_local_spec(dir.path(), "local-epochs.json", |s| s.consensus.epoch_length = 8);
     let mut nodes = start_validators(dir.path(), &spec_path, &VALIDATORS);
     let boot: Vec<String> = nodes.iter().map(Node::p2p_addr).collect();
     nodes.push(validator(dir.path(), &spec_path, "eve", &boot));
@@ -311,17 +308,11 @@ fn a_staker_joins_the_set_at_an_epoch_boundary_and_the_chain_goes_on() {
 #[test]
 fn a_validator_kept_down_is_slashed_for_downtime_and_unjails() {
     let dir = tempfile::tempdir().unwrap();
-    let mut spec = ChainSpec::load("local").unwrap();
-    spec.consensus.block_time_ms = 300;
-    spec.consensus.propose_timeout_ms = 1500;
-    spec.consensus.vote_timeout_ms = 500;
-    spec.consensus.timeout_delta_ms = 250;
-    spec.consensus.signed_blocks_window = 10;
-    spec.consensus.downtime_jail_blocks = 6;
-    spec.consensus.epoch_length = 30;
-    let path = dir.path().join("local-downtime.json");
-    std::fs::write(&path, serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
-    let spec_path = path.display().to_string();
+    let (spec_path, spec) = fast_local_spec(dir.path(), "local-downtime.json", |s| {
+        s.consensus.signed_blocks_window = 10;
+        s.consensus.downtime_jail_blocks = 6;
+        s.consensus.epoch_length = 30;
+    });
     let mut nodes = start_validators(dir.path(), &spec_path, &VALIDATORS[..3]);
     let dave = addr(&Keypair::dev("dave"));
     let genesis_stake = spec.validators[3].stake;

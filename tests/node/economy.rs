@@ -566,9 +566,7 @@ fn a_drawn_verifier_confirms_a_receipt_and_is_paid_at_maturity() {
     // Without miner draws, so that ferdie (one pool of workers) is drawn only as a verifier.
     let mut spec = dev_spec();
     spec.economy.miner_draw_blocks = 0;
-    let path = home.path().join("dev-no-miner-draw.json");
-    std::fs::write(&path, serde_json::to_vec_pretty(&spec).expect("spec json")).expect("write spec");
-    let spec_path = path.to_str().expect("utf-8").to_string();
+    let spec_path = write_spec(home.path(), "dev-no-miner-draw.json", &spec);
     let args = [
         "--chain",
         &spec_path,

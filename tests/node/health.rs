@@ -14,9 +14,7 @@ fn two_validator_spec(dir: &Path) -> String {
     spec.consensus.propose_timeout_ms = 1500;
     spec.consensus.vote_timeout_ms = 500;
     spec.consensus.timeout_delta_ms = 250;
-    let path = dir.join("two-validators.json");
-    std::fs::write(&path, serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
-    path.display().to_string()
+    write_spec(dir, "two-validators.json", &spec)
 }
 
 fn validator(base: &Path, spec: &str, name: &str, boot: Option<&str>) -> Node {

@@ -10,9 +10,7 @@ use ergon::wire::Status;
 fn fast_spec(dir: &Path, block_time_ms: u64) -> String {
     let mut spec = ChainSpec::load("dev").unwrap();
     spec.consensus.block_time_ms = block_time_ms;
-    let path = dir.join("fast.json");
-    std::fs::write(&path, serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
-    path.display().to_string()
+    write_spec(dir, "fast.json", &spec)
 }
 
 fn state_root(node: &Node, height: u64) -> (String, String) {
@@ -151,6 +149,19 @@ pub(super) fn rogue(f: &Node, genesis: ergon::primitives::Hash) -> (network::Net
     network::start(config, Arc::new(RogueView(status))).unwrap()
 }
 
+/// The peer whose status reaches the rogue first (the node it dialed).
+async fn first_status(events: &mut network::NetworkEvents) -> network::PeerRef {
+    tokio::time::timeout(PROGRESS, async {
+        loop {
+            if let Some(network::NetworkEvent::PeerStatus { peer, .. }) = events.recv().await {
+                return peer;
+            }
+        }
+    })
+    .await
+    .expect("the full node's status")
+}
+
 /// A dev validator and a full node following it, past height 2.
 fn validator_and_follower(dir: &Path) -> (Node, Node) {
     let v = Node::spawn(&dir.join("v"), &["--dev"], &[]);
@@ -219,15 +230,7 @@ fn a_peer_flooding_sync_requests_is_banned_and_the_node_keeps_following() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let (asked, served) = rt.block_on(async {
         let (net, mut events) = rogue(&f, genesis);
-        let peer = tokio::time::timeout(PROGRESS, async {
-            loop {
-                if let Some(network::NetworkEvent::PeerStatus { peer, .. }) = events.recv().await {
-                    return peer;
-                }
-            }
-        })
-        .await
-        .expect("the full node's status");
+        let peer = first_status(&mut events).await;
         // Bursts far beyond the per-peer quota (64 per 10 s), until the node bans us.
         let (mut asked, mut served) = (0usize, 0usize);
         let deadline = Instant::now() + PROGRESS;
@@ -262,15 +265,7 @@ fn blobs_are_served_in_pieces_and_a_flood_is_banned() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     rt.block_on(async {
         let (net, mut events) = rogue(&f, genesis);
-        let peer = tokio::time::timeout(PROGRESS, async {
-            loop {
-                if let Some(network::NetworkEvent::PeerStatus { peer, .. }) = events.recv().await {
-                    return peer;
-                }
-            }
-        })
-        .await
-        .expect("the full node's status");
+        let peer = first_status(&mut events).await;
         let head = net.blob_piece(peer, hash, 0).await.unwrap().expect("the node holds it");
         assert_eq!((head.total, head.data.len()), (900_000, 900_000));
         let tail = net.blob_piece(peer, hash, 600_000).await.unwrap().expect("the node holds it");

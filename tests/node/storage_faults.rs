@@ -15,9 +15,7 @@ fn quick_dev_spec(dir: &Path) -> String {
     spec.consensus.propose_timeout_ms = 500;
     spec.consensus.vote_timeout_ms = 200;
     spec.consensus.timeout_delta_ms = 100;
-    let path = dir.join("quick-dev.json");
-    std::fs::write(&path, serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
-    path.display().to_string()
+    write_spec(dir, "quick-dev.json", &spec)
 }
 
 fn chain_dir(base: &Path) -> std::path::PathBuf {

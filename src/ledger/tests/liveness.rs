@@ -145,22 +145,22 @@ fn a_validator_kept_down_is_slashed_jailed_and_may_unjail_after_its_term() {
     assert_eq!(holdings, c.state.supply.total);
 }
 
+/// An empty block proposed by bob that carries `e`.
+fn block_with_evidence(c: &mut Chain, e: crate::primitives::Evidence) {
+    let h = c.height + 1;
+    let commit = c.last_commit(h);
+    let votes = BlockVotes { last_commit: commit.as_ref(), evidence: &[e] };
+    let out = apply_block(&c.state, &c.spec, env(h, addr("bob")), votes, &[]).unwrap();
+    c.commit(&out.diff);
+}
+
 #[test]
 fn double_signing_jails_for_good() {
     let mut c = local(100, 5, 600);
     c.block(addr("alice"), &[]);
     let dave = key("dave");
     let e = super::economy::equivocation(&c.spec, &dave, 1, crate::primitives::VoteKind::Precommit);
-    let h = c.height + 1;
-    let out = apply_block(
-        &c.state,
-        &c.spec,
-        env(h, addr("bob")),
-        BlockVotes { last_commit: c.last_commit(h).as_ref(), evidence: &[e] },
-        &[],
-    )
-    .unwrap();
-    c.commit(&out.diff);
+    block_with_evidence(&mut c, e);
     let v = validators::current(&c.state).unwrap();
     assert_eq!(v.jail_of(&dave.public()).unwrap().until, None);
     assert_eq!(v.active.len(), 3, "out of the set from the next block");
@@ -176,16 +176,7 @@ fn stake_that_started_unbonding_is_slashed_for_double_signing() {
     let half = staked / 2;
     c.block(addr("alice"), &[signed(&c, &dave, Payload::Unstake(crate::primitives::StakeAmount { amount: half }))]);
     let e = super::economy::equivocation(&c.spec, &dave, 1, crate::primitives::VoteKind::Prevote);
-    let h = c.height + 1;
-    let out = apply_block(
-        &c.state,
-        &c.spec,
-        env(h, addr("bob")),
-        BlockVotes { last_commit: c.last_commit(h).as_ref(), evidence: &[e] },
-        &[],
-    )
-    .unwrap();
-    c.commit(&out.diff);
+    block_with_evidence(&mut c, e);
     let acc = c.state.acc(&addr("dave"));
     let cut = staked * 500 / 10_000;
     assert_eq!(acc.staked + acc.unbonding, staked - cut, "5% of stake and unbonding together");
