@@ -288,6 +288,7 @@ impl From<&Header> for pb::Header {
             evidence_root: h.evidence_root.0.to_vec(),
             receipts_root: h.receipts_root.0.to_vec(),
             last_commit_hash: h.last_commit_hash.0.to_vec(),
+            reveal: h.reveal.0.to_vec(),
         }
     }
 }
@@ -306,6 +307,7 @@ impl TryFrom<pb::Header> for Header {
             evidence_root: Hash(fixed("header.evidence_root", &h.evidence_root)?),
             receipts_root: Hash(fixed("header.receipts_root", &h.receipts_root)?),
             last_commit_hash: Hash(fixed("header.last_commit_hash", &h.last_commit_hash)?),
+            reveal: Hash(fixed("header.reveal", &h.reveal)?),
         })
     }
 }
@@ -698,6 +700,7 @@ mod tests {
             evidence_root: Hash::ZERO,
             receipts_root: Hash::ZERO,
             last_commit_hash: Hash::ZERO,
+            reveal: Hash::ZERO,
         };
         let signature = proposer.sign(&Hash::ZERO);
         let last_commit = (height > 1).then(|| CommitCertificate {

@@ -442,6 +442,9 @@ pub async fn receipt(cmd: ReceiptCommand) -> Result<()> {
             let parsed: JsonReceiptClaim = serde_json::from_value(Value::Object(m)).context("not a receipt file")?;
             let claim = parsed.to_claim(&spec).map_err(|e| anyhow!("{}", e.message()))?;
             let receipt_id = claim.receipt.receipt_id;
+            if opts.wait {
+                wait_for_draw(&c, &url, &claim.receipt.job_id).await?;
+            }
             send(&opts, &c, &spec, &key, Payload::ReceiptClaim(Box::new(claim)), json!({"receiptId": receipt_id})).await
         }
         ReceiptCommand::Challenge { receipt_id, from, bond, force, opts } => {
@@ -578,5 +581,21 @@ pub async fn validators(rpc: RpcArgs) -> Result<()> {
         }
         rows.join("\n")
     });
+    Ok(())
+}
+
+/// With `--wait`: a job posted in the last block has no drawn miner yet (its draw is seeded by
+/// the next block's beacon); waits until the head is past the block after the post, so that
+/// a receipt submitted right after its job is not refused for being early.
+async fn wait_for_draw(c: &HttpClient, url: &str, job_id: &Hash) -> Result<()> {
+    let j = call(c, url, "job_get", rpc_params![job_id]).await?;
+    let Some(posted) = j["postedAt"].as_u64() else { return Ok(()) };
+    for _ in 0..120 {
+        let head = call(c, url, "chain_getHead", rpc_params![]).await?;
+        if head["height"].as_u64().is_none_or(|h| h > posted) {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
     Ok(())
 }

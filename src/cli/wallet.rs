@@ -40,7 +40,7 @@ pub struct TxOpts {
     pub base_path: Option<PathBuf>,
     /// Wait until the tx is in a block and print its outcome.
     #[arg(long)]
-    wait: bool,
+    pub wait: bool,
     /// Print the signed tx (JSON and protobuf hex) instead of sending it.
     #[arg(long)]
     dry_run: bool,

@@ -17,8 +17,8 @@ pub use super::env::BlockEnv;
 use super::outcome::receipts_root;
 use super::payload::{self, Ctx};
 use super::{
-    evidence, fees, liveness, validators, AccountEvent, EventCause, Overlay, StateDiff, StateError, StateReader,
-    Supply, TxFailure, TxInvalid, TxOutcome,
+    evidence, fees, liveness, unbonding, validators, AccountEvent, EventCause, Overlay, StateDiff, StateError,
+    StateReader, Supply, TxFailure, TxInvalid, TxOutcome,
 };
 use crate::chainspec::ChainSpec;
 use crate::primitives::{Address, CommitCertificate, Evidence, Hash, SignedTx};
@@ -30,6 +30,8 @@ pub enum BlockError {
     Evidence { index: usize, reason: evidence::EvidenceInvalid },
     #[error(transparent)]
     LastCommit(#[from] liveness::LastCommitInvalid),
+    #[error(transparent)]
+    Reveal(#[from] super::beacon::RevealInvalid),
     #[error("tx {index} cannot be in a block: {reason}")]
     Tx { index: usize, reason: TxInvalid },
     #[error(transparent)]
@@ -119,6 +121,7 @@ impl<'a, R: StateReader> BlockExecutor<'a, R> {
     /// evidence.
     pub fn begin(reader: &'a R, spec: &'a ChainSpec, env: BlockEnv, votes: BlockVotes<'_>) -> Result<Self, BlockError> {
         let mut exec = Self::speculative(reader, spec, env)?;
+        super::beacon::apply(&mut exec.state, &exec.spec, &env)??;
         let signers = liveness::check(reader, &exec.spec, env.height, env.parent, votes.last_commit)?;
         liveness::record(&mut exec.state, &exec.spec, &mut exec.supply, env.height, &signers)?;
         evidence::apply(&mut exec.state, &exec.spec, votes.evidence, env.height)
@@ -282,12 +285,12 @@ impl<'a, R: StateReader> BlockExecutor<'a, R> {
         self.supply.height = self.env.height;
         self.state.commit_tx(EventCause::BlockReward)?;
         let height = self.env.height;
-        super::draw::close_windows(&mut self.state, &self.spec, height, self.env.parent)?;
+        super::draw::close_windows(&mut self.state, &self.spec, height)?;
         payload::job::expire(&mut self.state, height)?;
         self.state.commit_tx(EventCause::JobExpiry)?;
-        payload::receipt::mature(&mut self.state, &self.spec, self.treasury, height, self.env.parent)?;
+        payload::receipt::mature(&mut self.state, &self.spec, self.treasury, height)?;
         self.state.commit_tx(EventCause::Maturity)?;
-        payload::stake::release(&mut self.state, height)?;
+        unbonding::release(&mut self.state, height)?;
         self.state.commit_tx(EventCause::Unbonded)?;
         if validators::is_boundary(&self.spec, self.env.height) {
             validators::on_boundary(&mut self.state, &self.spec, height)?;

@@ -3,9 +3,10 @@
 //! Miners are the accounts that staked at least `miner_min_stake` with a STAKE tx (genesis
 //! validators are not miners unless they stake again), kept in arrival order under
 //! [`StateKey::Miners`]. A job's life after the block that posts it, at height `p`, is cut
-//! into windows of `miner_draw_blocks` blocks; the draw for window `k` (heights
-//! `p + k·w + 1 ..= p + (k + 1)·w`) is seeded by the hash of block `p + k·w`, which nobody
-//! knew when the job was sent (for `k = 0` it is the block that includes the job). It picks
+//! into windows of `miner_draw_blocks` (w) blocks; the draw for window `k` (heights
+//! `s + 1 ..= s + w`, with `s = p + 1 + k·w`) is seeded by the randomness beacon after block
+//! `s` ([`super::beacon`]), which nobody knew when the job was sent or included, and which no
+//! proposer can choose (for `k = 0` it is the block after the one that includes the job). It picks
 //! one miner with probability proportional to its stake times its reputation, among those
 //! that still hold `miner_min_stake` (stakes and reputations as of the parent block). Only that miner's RECEIPT_CLAIM is accepted in that
 //! window; a miner that misses it leaves the job to the next window's draw. With
@@ -36,7 +37,7 @@ pub enum Draw {
     /// This miner, in the window that ends at `until`.
     Miner { miner: Address, window: u64, until: u64 },
     /// Nobody can claim at this height: no miner holds the minimum stake, or the job was
-    /// posted in this very block (its draw's seed is not known yet).
+    /// posted in this block or the one before (its draw's seed is not known yet).
     Nobody,
 }
 
@@ -58,26 +59,24 @@ pub(super) fn register<R: StateReader>(
     Ok(())
 }
 
-/// The verifiers drawn for `receipt` (claimed at its `height`) of `job` (its `verifiers` k),
-/// as seen from the block at `height` whose parent has hash `parent`: k distinct registered
-/// workers other than the receipt's miner, the job's coordinator and its client (who would
-/// gain from a refund), weighted like miners,
-/// seeded by the hash of the block that carried the claim. Fewer if fewer qualify.
+/// The verifiers drawn for `receipt` (claimed at its `height`) of `job` (its `verifiers` k):
+/// k distinct registered workers other than the receipt's miner, the job's coordinator and its
+/// client (who would gain from a refund), weighted like miners, seeded by the beacon after the
+/// block that followed the claim. Fewer if fewer qualify; none until that beacon is in
+/// `state`.
 pub fn verifiers<R: StateReader + ?Sized>(
     state: &R,
     spec: &ChainSpec,
     receipt_id: &Hash,
     receipt: &super::payload::receipt::ReceiptRecord,
     job: &Job,
-    height: u64,
-    parent: Hash,
 ) -> Result<Vec<Address>, StateError> {
     let (miner, claimed_at) = (&receipt.miner, receipt.height);
     let k = usize::from(job.post.verifiers);
     if k == 0 {
         return Ok(Vec::new());
     }
-    let Some(seed) = block_hash(state, claimed_at, height, parent)? else { return Ok(Vec::new()) };
+    let Some(seed) = super::beacon::at(state, claimed_at.saturating_add(1))? else { return Ok(Vec::new()) };
     let mut pool: Vec<(Address, u128)> = state
         .draw_weights(spec)?
         .into_iter()
@@ -89,20 +88,6 @@ pub fn verifiers<R: StateReader + ?Sized>(
         out.push(pool.remove(j).0);
     }
     Ok(out)
-}
-
-/// The hash of block `at`, seen from the block at `height` on top of `state` whose parent
-/// hash is `parent` (the state records a block's hash only in the block after it).
-fn block_hash<R: StateReader + ?Sized>(
-    state: &R,
-    at: u64,
-    height: u64,
-    parent: Hash,
-) -> Result<Option<Hash>, StateError> {
-    if Some(at) == height.checked_sub(1) {
-        return Ok(Some(parent));
-    }
-    super::read(state, &StateKey::RecentBlock(at))
 }
 
 /// The index in `pool` that `draw` picks, each entry with probability proportional to its
@@ -152,7 +137,6 @@ pub(super) fn close_windows<R: StateReader>(
     state: &mut Overlay<'_, R>,
     spec: &ChainSpec,
     height: u64,
-    parent: Hash,
 ) -> Result<(), StateError> {
     let ids = super::queue::take::<Hash, _>(state, super::queue::Queue::DrawEnds, height)?;
     let w = spec.economy.miner_draw_blocks;
@@ -161,7 +145,7 @@ pub(super) fn close_windows<R: StateReader>(
         if job.status != super::payload::job::JobStatus::Open {
             continue;
         }
-        if let Draw::Miner { miner, .. } = assigned(&*state, spec, &id, &job, height, parent)? {
+        if let Draw::Miner { miner, .. } = assigned(&*state, spec, &id, &job, height)? {
             super::reputation::drawn(state, miner, false)?;
         }
         let next = height.saturating_add(w);
@@ -172,7 +156,8 @@ pub(super) fn close_windows<R: StateReader>(
     Ok(())
 }
 
-/// Schedules the end of the first draw window of a job posted at `height`.
+/// Schedules the end of the first draw window of a job posted at `height` (window 0 ends at
+/// `height + 1 + w`).
 pub(super) fn schedule<R: StateReader>(
     state: &mut Overlay<'_, R>,
     spec: &ChainSpec,
@@ -181,40 +166,32 @@ pub(super) fn schedule<R: StateReader>(
     deadline: u64,
 ) -> Result<(), StateError> {
     let w = spec.economy.miner_draw_blocks;
-    let end = height.saturating_add(w);
+    let end = height.saturating_add(1).saturating_add(w);
     if w > 0 && end <= deadline {
         super::queue::push(state, super::queue::Queue::DrawEnds, end, &job_id)?;
     }
     Ok(())
 }
 
-/// How many blocks of recent hashes the begin hook keeps for draws: a miner window, and a
-/// receipt's challenge window (its verifiers' seed).
-pub fn seed_retention(spec: &ChainSpec) -> u64 {
-    spec.economy.miner_draw_blocks.max(spec.economy.challenge_blocks)
-}
-
-/// The draw for `job` (`job_id`) in the block at `height` on top of `state`, whose parent
-/// (block `height - 1`, the head of `state`) has hash `parent`: the state only records a
-/// block's hash in the block after it.
+/// The draw for `job` (`job_id`) in the block at `height` on top of `state` (the parent
+/// block's state, or the block's own overlay).
 pub fn assigned<R: StateReader + ?Sized>(
     state: &R,
     spec: &ChainSpec,
     job_id: &Hash,
     job: &Job,
     height: u64,
-    parent: Hash,
 ) -> Result<Draw, StateError> {
     let w = spec.economy.miner_draw_blocks;
     if w == 0 {
         return Ok(Draw::Anyone);
     }
-    let Some(since) = height.checked_sub(job.posted_at).and_then(|d| d.checked_sub(1)) else {
+    let Some(since) = height.checked_sub(job.posted_at).and_then(|d| d.checked_sub(2)) else {
         return Ok(Draw::Nobody);
     };
     let window = since.checked_div(w).unwrap_or(0);
-    let start = job.posted_at.saturating_add(window.saturating_mul(w));
-    let Some(seed) = block_hash(state, start, height, parent)? else { return Ok(Draw::Nobody) };
+    let start = job.posted_at.saturating_add(1).saturating_add(window.saturating_mul(w));
+    let Some(seed) = super::beacon::at(state, start)? else { return Ok(Draw::Nobody) };
     let weights = state.draw_weights(spec)?;
     let Some(j) = pick(&weights, Hash::of(tag::MINER_DRAW, &(job_id, window, seed))) else { return Ok(Draw::Nobody) };
     let miner = weights.get(j).map(|(a, _)| *a).ok_or_else(|| StateError("draw out of range".into()))?;

@@ -9,7 +9,9 @@ pub struct BlockEnv {
     pub timestamp_ms: u64,
     /// The proposer's address: it receives the block reward and its share of fees.
     pub proposer: Address,
-    /// The parent block's hash: what the block's last commit must be for, and the seed for
-    /// draws the block makes.
+    /// The parent block's hash: what the block's last commit must be for, and the anchor of
+    /// trial-credit proofs of work.
     pub parent: Hash,
+    /// The proposer's reveal for the randomness beacon ([`super::beacon`]).
+    pub reveal: Hash,
 }

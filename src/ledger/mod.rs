@@ -31,6 +31,7 @@
 )]
 
 mod account;
+pub mod beacon;
 pub mod block;
 pub mod draw;
 pub mod economy_math;
@@ -47,6 +48,7 @@ pub mod reputation;
 mod slash;
 pub mod state;
 pub mod tree;
+pub mod unbonding;
 pub mod validators;
 pub mod work;
 

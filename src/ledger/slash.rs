@@ -6,16 +6,16 @@
 //!   costs `slash_downtime_bps` and jails it for `downtime_jail_blocks` (then UNJAIL); no
 //!   reporter, since every node sees it.
 //!
-//! The rate applies to the validator's own stake and its unbonding pool (stake that started
-//! unbonding is slashable, so unstaking does not escape an offence found later; the pool is
-//! one amount, so entries that began before the offence are slashable too, which errs on the
-//! chain's side), and its delegators lose the same share of what they bonded to it. The
+//! The rate applies to the validator's own stake, to what its delegators bonded to it, and to
+//! every unbonding entry from it that started at or after the offence ([`super::unbonding`]):
+//! unstaking or undelegating after an offence does not escape it, while stake that was
+//! already leaving before it is not touched. The
 //! slashed AIT is burned except the reporter's share. One slash per validator per offence
 //! window (the offence height): a second offence in the same window pays only what exceeds
 //! the first (the largest slash applies, not the sum).
 
 use super::payload::stake::Delegators;
-use super::{validators, EventCause, Overlay, StateError, StateKey, StateReader, Supply};
+use super::{unbonding, validators, EventCause, Overlay, StateError, StateKey, StateReader, Supply};
 use crate::chainspec::ChainSpec;
 use crate::primitives::{Address, PublicKey};
 
@@ -60,9 +60,9 @@ pub(super) fn slash<R: StateReader>(
     let window = StateKey::Slash(who, at);
     let before: u128 = state.get(&window)?.unwrap_or(0);
 
-    // What this offence would take, in full, from stake, unbonding and delegations.
+    // What this offence would take, in full, from stake, delegations and unbonding entries.
     let mut acc = state.account(&who)?;
-    let own = cut(acc.staked.checked_add(acc.unbonding).ok_or_else(overflow)?, rate)?;
+    let own = cut(acc.staked, rate)?;
     let delegators = state.get::<Delegators>(&StateKey::Delegators(who))?;
     let mut delegated_cuts = Vec::new();
     let mut full = own;
@@ -74,6 +74,12 @@ pub(super) fn slash<R: StateReader>(
             full = full.checked_add(c).ok_or_else(overflow)?;
         }
     }
+    let mut entry_cuts = Vec::new();
+    for e in unbonding::slashable(state, &who, at)? {
+        let c = cut(e.amount, rate)?;
+        entry_cuts.push((e, c));
+        full = full.checked_add(c).ok_or_else(overflow)?;
+    }
     let mut slashed = 0u128;
     if full > before {
         // Only what exceeds an earlier slash in this window, scaled down evenly.
@@ -83,10 +89,8 @@ pub(super) fn slash<R: StateReader>(
             }
             c.checked_mul(full.saturating_sub(before)).and_then(|x| x.checked_div(full)).ok_or_else(overflow)
         };
-        let own_cut = scale(own)?;
-        let from_stake = own_cut.min(acc.staked);
-        acc.staked = acc.staked.saturating_sub(from_stake);
-        acc.unbonding = acc.unbonding.saturating_sub(own_cut.saturating_sub(from_stake));
+        let own_cut = scale(own)?.min(acc.staked);
+        acc.staked = acc.staked.saturating_sub(own_cut);
         state.set_account(who, acc);
         slashed = own_cut;
         if let Some(mut all) = delegators {
@@ -100,6 +104,10 @@ pub(super) fn slash<R: StateReader>(
                 slashed = slashed.checked_add(c).ok_or_else(overflow)?;
             }
             state.put(StateKey::Delegators(who), &all);
+        }
+        for (e, c) in entry_cuts {
+            let took = unbonding::take(state, e.who, e.index, scale(c)?)?;
+            slashed = slashed.checked_add(took).ok_or_else(overflow)?;
         }
         let to_reporter = match reporter {
             Some(r) => {

@@ -94,6 +94,18 @@ pub enum StateKey {
     /// The verdicts of a receipt's drawn verifiers: (verifier, whether it agreed), in order.
     #[codec(index = 24)]
     Verdicts(Hash),
+    /// An account's unbonding entries ([`super::unbonding`]).
+    #[codec(index = 25)]
+    Unbonds(Address),
+    /// The accounts holding unbonding entries from a validator.
+    #[codec(index = 26)]
+    UnbondingFrom(Address),
+    /// A proposer's committed reveal chain ([`super::beacon`]).
+    #[codec(index = 27)]
+    RevealChain(Address),
+    /// The randomness beacon after the block at this height, kept for draws.
+    #[codec(index = 28)]
+    Beacon(u64),
 }
 
 /// Read access to the state as of the parent block.

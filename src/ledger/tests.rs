@@ -12,6 +12,7 @@ use jmt::storage::TreeWriter;
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 
+mod beacon;
 mod draw;
 mod economy;
 mod liveness;
@@ -135,7 +136,21 @@ impl Chain {
         let h = self.height + 1;
         let commit = self.last_commit(h);
         let votes = BlockVotes { last_commit: commit.as_ref(), evidence: &[] };
-        BlockExecutor::begin(&self.state, &self.spec, env(h, proposer), votes).unwrap()
+        BlockExecutor::begin(&self.state, &self.spec, self.env(h, proposer), votes).unwrap()
+    }
+
+    /// The block at `height` on top of this state, proposed by `proposer` (a dev key) with its
+    /// beacon reveal.
+    fn env(&self, height: u64, proposer: Address) -> BlockEnv {
+        // A dev key's own chain, or for any other address a key made up from it.
+        let k = ["alice", "bob", "charlie", "dave", "eve", "ferdie"]
+            .into_iter()
+            .map(Keypair::dev)
+            .find(|k| Address::from_public_key(&k.public()) == proposer)
+            .unwrap_or_else(|| Keypair::from_secret(Hash::digest(b"test-proposer", &proposer.0).0));
+        let secret = super::beacon::RevealSecret::new(&k, &self.spec.chain_id);
+        let reveal = super::beacon::next_reveal(&self.state, &proposer, &secret).unwrap();
+        BlockEnv { height, timestamp_ms: 0, proposer, parent: block_hash(height.saturating_sub(1)), reveal }
     }
 
     /// Writes `diff` as the next block; returns the new state root.
@@ -165,10 +180,6 @@ impl Chain {
 /// The stand-in hash of the test chain's block at `height`.
 fn block_hash(height: u64) -> Hash {
     Hash::digest(b"test-block", &height.to_le_bytes())
-}
-
-fn env(height: u64, proposer: Address) -> BlockEnv {
-    BlockEnv { height, timestamp_ms: 0, proposer, parent: block_hash(height.saturating_sub(1)) }
 }
 
 fn key(name: &str) -> Keypair {
@@ -693,7 +704,7 @@ fn a_state_error_on_the_sender_changes_nothing() {
     let c = Chain::dev();
     let bob = addr("bob");
     let flaky = FlakyState { inner: c.state.clone(), broken: bob };
-    let mut exec = BlockExecutor::begin(&flaky, &c.spec, env(1, addr("alice")), BlockVotes::default()).unwrap();
+    let mut exec = BlockExecutor::begin(&flaky, &c.spec, c.env(1, addr("alice")), BlockVotes::default()).unwrap();
     let tx = transfer(&c.spec, &key("bob"), addr("eve"), 1, 1);
     assert!(matches!(exec.apply(&tx), Err(TxInvalid::State(_))));
     assert_eq!(exec.txs_applied(), 0);
@@ -708,7 +719,7 @@ fn a_state_error_on_the_recipient_changes_nothing() {
     let (bob, eve) = (addr("bob"), addr("eve"));
     let flaky = FlakyState { inner: c.state.clone(), broken: eve };
     let proposer = addr("alice");
-    let mut exec = BlockExecutor::begin(&flaky, &c.spec, env(1, proposer), BlockVotes::default()).unwrap();
+    let mut exec = BlockExecutor::begin(&flaky, &c.spec, c.env(1, proposer), BlockVotes::default()).unwrap();
     let tx = transfer(&c.spec, &key("bob"), eve, 1, 1);
     assert!(matches!(exec.apply(&tx), Err(TxInvalid::State(_))));
     assert_eq!(exec.txs_applied(), 0);
@@ -1132,7 +1143,7 @@ fn run_blocks(spec: &ChainSpec, blocks: &[(usize, Vec<Op>)]) -> Result<Run, Test
             let imported = apply_block(
                 &c.state,
                 spec,
-                env(c.height + 1, proposer),
+                c.env(c.height + 1, proposer),
                 BlockVotes { last_commit: c.last_commit(c.height + 1).as_ref(), evidence: &[] },
                 &included,
             )

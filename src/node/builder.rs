@@ -59,11 +59,17 @@ impl Driver {
             Some(c) if c.height == parent_height && c.block_hash == parent.hash() => Some(c.clone()),
             _ => self.store.commit(parent_height)?,
         };
+        let proposer_address = crate::primitives::Address::from_public_key(&proposer);
+        let secret =
+            self.reveal_secret.as_ref().ok_or_else(|| NodeError::Build("this node has no validator key".into()))?;
+        let reveal = crate::ledger::beacon::next_reveal(self.store.as_ref(), &proposer_address, secret)
+            .map_err(|e| NodeError::Build(e.to_string()))?;
         let env = BlockEnv {
             height,
             timestamp_ms: now_ms().max(parent.timestamp_ms.saturating_add(1)),
-            proposer: crate::primitives::Address::from_public_key(&proposer),
+            proposer: proposer_address,
             parent: parent.hash(),
+            reveal,
         };
         let votes = BlockVotes { last_commit: last_commit.as_ref(), evidence: &evidence };
         let mut exec = BlockExecutor::begin(self.store.as_ref(), &self.spec, env, votes)
@@ -95,6 +101,7 @@ impl Driver {
             evidence_root: Block::evidence_root(&evidence),
             receipts_root: outcome.receipts_root,
             last_commit_hash: Block::last_commit_hash(last_commit.as_ref()),
+            reveal: env.reveal,
         };
         let block = Block { header, txs, evidence, last_commit };
         let hash = block.hash();

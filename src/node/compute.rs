@@ -270,8 +270,7 @@ impl Worker {
         }
         let store = self.node.store().clone();
         let spec = self.node.spec().clone();
-        let head_ref = store.head().map_err(|e| e.to_string())?;
-        let (head, head_hash) = (head_ref.height, head_ref.hash);
+        let head = store.head().map_err(|e| e.to_string())?.height;
         let candidates: Vec<Hash> = self.jobs.iter().take(PER_HEAD).copied().collect();
         for id in candidates {
             // Tried once here, whatever comes of it (but see the stake check below).
@@ -287,7 +286,7 @@ impl Worker {
             // The chain's draw for the next block says which miner may claim; without one,
             // the job id picks one of this node's miners.
             let n = self.miners.len();
-            let pick = match draw::assigned(store.as_ref(), &spec, &id, &job, head.saturating_add(1), head_hash)
+            let pick = match draw::assigned(store.as_ref(), &spec, &id, &job, head.saturating_add(1))
                 .map_err(|e| e.to_string())?
             {
                 Draw::Anyone => usize::from(id.0[0]) % n,
@@ -409,14 +408,7 @@ impl Worker {
         else {
             return false;
         };
-        match draw::assigned(
-            store.as_ref(),
-            self.node.spec(),
-            &r.job_id,
-            &job,
-            head.height.saturating_add(1),
-            head.hash,
-        ) {
+        match draw::assigned(store.as_ref(), self.node.spec(), &r.job_id, &job, head.height.saturating_add(1)) {
             Ok(Draw::Anyone) => true,
             Ok(Draw::Miner { miner, .. }) => miner == r.miner,
             _ => false,
@@ -507,18 +499,15 @@ impl Worker {
                 continue;
             };
             let head = store.head().map_err(|e| e.to_string())?;
+            if head.height <= rec.height {
+                // Its verifiers are drawn from the beacon of the next block: look again then.
+                self.receipts.insert(receipt_id);
+                continue;
+            }
             let me = verifier.address();
-            let is_drawn = draw::verifiers(
-                store.as_ref(),
-                &spec,
-                &receipt_id,
-                &rec,
-                &job,
-                head.height.saturating_add(1),
-                head.hash,
-            )
-            .map_err(|e| e.to_string())?
-            .contains(&me);
+            let is_drawn = draw::verifiers(store.as_ref(), &spec, &receipt_id, &rec, &job)
+                .map_err(|e| e.to_string())?
+                .contains(&me);
             if !is_drawn && job.post.max_units > spec.economy.max_dispute_units {
                 continue; // the referee cannot settle it; its drawn verifiers will
             }

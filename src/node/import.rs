@@ -117,6 +117,7 @@ impl Driver {
             timestamp_ms: h.timestamp_ms,
             proposer: crate::primitives::Address::from_public_key(&h.proposer),
             parent: h.parent,
+            reveal: h.reveal,
         };
         let votes = BlockVotes { last_commit: block.last_commit.as_ref(), evidence: &block.evidence };
         let outcome = match apply_block(self.store.as_ref(), &self.spec, env, votes, &block.txs) {

@@ -108,6 +108,8 @@ struct Driver {
     metrics: Arc<Metrics>,
     /// This node's validator key, which blocks it builds name as proposer.
     proposer: Option<crate::primitives::PublicKey>,
+    /// The root of this validator's beacon reveals (derived from its key).
+    reveal_secret: Option<crate::ledger::beacon::RevealSecret>,
     net: Option<crate::network::NetworkHandle>,
     /// Decompressed public keys for tx signature checks, shared with the handle.
     keys: Arc<KeyCache>,
@@ -195,6 +197,10 @@ pub fn start(
     let mut driver = Driver {
         last_commit,
         proposer: config.validator_key.as_ref().map(Keypair::public),
+        reveal_secret: config
+            .validator_key
+            .as_ref()
+            .map(|k| crate::ledger::beacon::RevealSecret::new(k, &spec.chain_id)),
         spec,
         store,
         guard,
@@ -397,6 +403,7 @@ impl Driver {
             timestamp_ms: builder::now_ms(),
             proposer: crate::primitives::Address([0; 20]),
             parent: head.hash,
+            reveal: Hash::ZERO,
         };
         let mut exec = crate::ledger::BlockExecutor::speculative(self.store.as_ref(), &self.spec, env)
             .map_err(|e| internal(&e))?;

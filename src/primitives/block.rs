@@ -25,6 +25,9 @@ pub struct Header {
     pub receipts_root: Hash,
     /// Hash of the block's [`Block::last_commit`] ([`Block::last_commit_hash`]).
     pub last_commit_hash: Hash,
+    /// The proposer's next value down its committed hash chain, mixed into the chain's
+    /// randomness beacon (`ledger::beacon`); all zeroes for genesis.
+    pub reveal: Hash,
 }
 
 impl Header {

@@ -56,6 +56,7 @@ fn header() -> Header {
         evidence_root: Hash([0xEF; 32]),
         receipts_root: Hash([0x12; 32]),
         last_commit_hash: Hash([0x34; 32]),
+        reveal: Hash([0x56; 32]),
     }
 }
 
@@ -122,6 +123,13 @@ fn batch_tx_vector() {
     assert_eq!(signed.hash(), signed.tx.signing_hash(), "a signed tx is identified by its signing hash");
     assert_eq!(signed.leaf_hash(), h("0x6dafa91302d3c7888b669b1ab4fd8183edcc2047a33effe714eaf88c410f074e"));
     signed.verify_signature().unwrap();
+
+    // Sealing computes the same hashes and size once, and encodes as the signed tx.
+    let sealed = crate::primitives::SealedTx::seal(signed.clone());
+    assert_eq!((sealed.hash(), sealed.leaf_hash(), sealed.size()), (signed.hash(), signed.leaf_hash(), signed.size()));
+    assert_scale(&sealed, &format!("{tx_hex}{sig}"));
+    let decoded: crate::primitives::SealedTx = Decode::decode(&mut &sealed.encode()[..]).unwrap();
+    assert_eq!(decoded, sealed);
 }
 
 #[test]
@@ -167,9 +175,10 @@ fn header_vector() {
         "efefefefefefefefefefefefefefefefefefefefefefefefefefefefefefefef",
         "1212121212121212121212121212121212121212121212121212121212121212",
         "3434343434343434343434343434343434343434343434343434343434343434",
+        "5656565656565656565656565656565656565656565656565656565656565656",
     );
     assert_scale(&hdr, want);
-    let hash = h("0x72cacf1d617d2638c10d93af0daf6dc2d62bcd815da7cce7bd1b55aa4c14bb84");
+    let hash = h("0x5a8518af1654f3f18b4c7bbebc74187eaffa8912a2f4f4f9b09bdfdbd715a500");
     assert_eq!(hdr.hash(), hash);
     let block = Block {
         header: hdr,
@@ -198,10 +207,10 @@ fn vote_vectors() {
             "03000000",
             "01",
             "01",
-            "72cacf1d617d2638c10d93af0daf6dc2d62bcd815da7cce7bd1b55aa4c14bb84",
+            "5a8518af1654f3f18b4c7bbebc74187eaffa8912a2f4f4f9b09bdfdbd715a500",
         ),
     );
-    assert_eq!(precommit.signing_hash(), h("0xc5fb954aced24422c4d972bef30bbb26eaeeefd9c0b3c307b810a5d71dec8790"));
+    assert_eq!(precommit.signing_hash(), h("0x6ef0f0f71e3f38cf02aaf267399787392c5f51a2174a1ff1e1c9a7d3277ea312"));
 
     // A block's last commit: the header commits to its hash.
     let cert = CommitCertificate {
@@ -213,7 +222,7 @@ fn vote_vectors() {
     assert_eq!(cert.vote("ergon-dev"), precommit);
     assert_eq!(
         Block::last_commit_hash(Some(&cert)),
-        h("0x93a33ed08e9633f23e7d67051d30903d095af301f38f7c76ac4b4518f6dcfaf4")
+        h("0x7547a48ad3b94c83b2d9aeb7e40daeced9569188d5e7507ff6db28475fe9ad95")
     );
     assert_eq!(Block::last_commit_hash(None), Hash::ZERO);
 
@@ -324,9 +333,10 @@ fn dev_chain_spec_and_genesis() {
             "0000000000000000000000000000000000000000000000000000000000000000",
             "0000000000000000000000000000000000000000000000000000000000000000",
             "0000000000000000000000000000000000000000000000000000000000000000",
+            "0000000000000000000000000000000000000000000000000000000000000000",
         ),
     );
-    assert_eq!(genesis.hash(), h("0x8a842413f3e63369c80dc94264d9439842dba2012646a150c488e07f9f86d17a"));
+    assert_eq!(genesis.hash(), h("0x4110fc41cd1f8397a0f1573a028765353dbcd74d357584c231cbc9da75ee1eb9"));
 }
 
 #[test]

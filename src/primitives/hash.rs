@@ -26,6 +26,9 @@ pub mod tag {
     pub const COMMIT: &[u8] = b"ergon/commit/v1";
     pub const MINER_DRAW: &[u8] = b"ergon/miner-draw/v1";
     pub const VERIFIER_DRAW: &[u8] = b"ergon/verifier-draw/v1";
+    pub const REVEAL_SEED: &[u8] = b"ergon/reveal-seed/v1";
+    pub const REVEAL: &[u8] = b"ergon/reveal/v1";
+    pub const BEACON: &[u8] = b"ergon/beacon/v1";
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Encode, Decode)]

@@ -264,9 +264,8 @@ pub(super) fn register(m: &mut RpcModule<Ctx>) -> Result<(), jsonrpsee::core::Re
         let mut v = job_json(&id, &j, spec.hrp());
         // Who the chain's draw lets claim it in the next block (`ledger::draw`).
         let head = store.head().map_err(internal)?;
-        let draw =
-            crate::ledger::draw::assigned(store.as_ref(), spec, &id, &j, head.height.saturating_add(1), head.hash)
-                .map_err(internal)?;
+        let draw = crate::ledger::draw::assigned(store.as_ref(), spec, &id, &j, head.height.saturating_add(1))
+            .map_err(internal)?;
         let (drawn, until) = match draw {
             crate::ledger::draw::Draw::Anyone => (json!("anyone"), Value::Null),
             crate::ledger::draw::Draw::Miner { miner, until, .. } => (json!(miner.to_bech32(spec.hrp())), json!(until)),

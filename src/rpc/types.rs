@@ -497,6 +497,7 @@ pub fn block_to_json(block: &Block, commit: Option<&CommitCertificate>) -> Value
             "evidenceRoot": h.evidence_root,
             "receiptsRoot": h.receipts_root,
             "lastCommitHash": h.last_commit_hash,
+            "reveal": h.reveal,
         },
         "txs": block.txs.iter().map(|t| t.hash()).collect::<Vec<_>>(),
         "evidence": block.evidence.iter().map(|e| evidence_to_json(e, Some(h.height))).collect::<Vec<_>>(),

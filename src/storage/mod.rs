@@ -40,7 +40,7 @@ use rocksdb::{ColumnFamilyDescriptor, Options, WriteBatch, WriteOptions, DB};
 use std::path::{Path, PathBuf};
 
 /// Bump when the on-disk layout changes; a node refuses to open a store of another version.
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// Tree versions kept by default: long enough for proofs over a day of 1 s blocks, and more
 /// than any unbonding or challenge window of the built-in specs.
@@ -214,6 +214,7 @@ impl Store {
                 evidence_root: Block::evidence_root(&[]),
                 receipts_root: ledger::receipts_root(&[]),
                 last_commit_hash: Block::last_commit_hash(None),
+                reveal: Hash::ZERO,
             },
             txs: vec![],
             evidence: vec![],

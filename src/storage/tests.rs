@@ -47,7 +47,9 @@ pub(super) fn build_block(store: &Store, spec: &ChainSpec, txs: Vec<SignedTx>) -
     let height = head.height + 1;
     let alice = Keypair::dev("alice");
     let timestamp_ms = spec.genesis_timestamp_ms + height * spec.consensus.block_time_ms;
-    let env = BlockEnv { height, timestamp_ms, proposer: addr("alice"), parent: head.hash };
+    let secret = crate::ledger::beacon::RevealSecret::new(&alice, &spec.chain_id);
+    let reveal = crate::ledger::beacon::next_reveal(store, &addr("alice"), &secret).unwrap();
+    let env = BlockEnv { height, timestamp_ms, proposer: addr("alice"), parent: head.hash, reveal };
     let last_commit = store.commit(head.height).unwrap();
     let votes = BlockVotes { last_commit: last_commit.as_ref(), evidence: &[] };
     let mut exec = BlockExecutor::begin(store, spec, env, votes).unwrap();
@@ -68,6 +70,7 @@ pub(super) fn build_block(store: &Store, spec: &ChainSpec, txs: Vec<SignedTx>) -
         evidence_root: Block::evidence_root(&[]),
         receipts_root: out.receipts_root,
         last_commit_hash: Block::last_commit_hash(last_commit.as_ref()),
+        reveal,
     };
     let block = Block { header, txs, evidence: vec![], last_commit };
     let mut cert = CommitCertificate { height, round: 0, block_hash: block.hash(), signatures: vec![] };

@@ -22,7 +22,7 @@ use super::job::{Job, JobStatus};
 use super::receipt::{ReceiptRecord, ReceiptStatus};
 use super::Ctx;
 use crate::chainspec::FeeSchedule;
-use crate::ledger::{Overlay, StateError, StateKey, StateReader, TxFailure, TxInvalid};
+use crate::ledger::{unbonding, Overlay, StateError, StateKey, StateReader, TxFailure, TxInvalid};
 use crate::primitives::{Address, FraudProof, Hash};
 use crate::vm::{self, Outcome, RunError};
 use parity_scale_codec::{Decode, Encode};
@@ -186,19 +186,26 @@ pub(super) fn overturn<R: StateReader>(
     client.balance = balance;
     ctx.state.set_account(job.client, client);
 
-    // Slash: the miner at least what it would have gained; the coordinator its share. Stake
-    // that started unbonding is slashable too (after the stake itself), so unstaking right
-    // after a claim does not escape a challenge.
+    // Slash: the miner at least what it would have gained; the coordinator its share. Own
+    // stake that started unbonding at or after the claim is slashable too (after the stake
+    // itself), so unstaking right after a claim does not escape a challenge.
     let mut slashed = 0u128;
     for (who, at_least) in [(rec.miner, miner_gets), (rec.coordinator, 0)] {
         let mut acc = ctx.state.account(&who)?;
-        let Some(slashable) = acc.staked.checked_add(acc.unbonding) else { return overflow };
+        let leaving: Vec<_> =
+            unbonding::slashable(ctx.state, &who, rec.height)?.into_iter().filter(|u| u.who == who).collect();
+        let Some(slashable) = leaving.iter().try_fold(acc.staked, |t, u| t.checked_add(u.amount)) else {
+            return overflow;
+        };
         let Some(rate) = bps(slashable, e.slash_invalid_result_bps) else { return overflow };
         let cut = rate.max(at_least).min(slashable);
         let from_stake = cut.min(acc.staked);
         acc.staked = acc.staked.saturating_sub(from_stake);
-        acc.unbonding = acc.unbonding.saturating_sub(cut.saturating_sub(from_stake));
         ctx.state.set_account(who, acc);
+        let mut rest = cut.saturating_sub(from_stake);
+        for u in leaving {
+            rest = rest.saturating_sub(unbonding::take(ctx.state, who, u.index, rest)?);
+        }
         if who == rec.miner {
             verdict.miner_slashed = cut;
         } else {

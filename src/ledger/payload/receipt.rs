@@ -121,7 +121,7 @@ fn settle<R: StateReader>(
     if miner_stake < e.miner_min_stake {
         return fail(TxFailure::MinerStake { staked: miner_stake, min: e.miner_min_stake });
     }
-    match crate::ledger::draw::assigned(&*ctx.state, ctx.spec, &r.job_id, &job, height, ctx.env.parent)? {
+    match crate::ledger::draw::assigned(&*ctx.state, ctx.spec, &r.job_id, &job, height)? {
         crate::ledger::draw::Draw::Anyone => {}
         crate::ledger::draw::Draw::Miner { miner, .. } if miner == r.miner => {
             crate::ledger::reputation::drawn(ctx.state, miner, true)?;
@@ -218,7 +218,6 @@ pub(crate) fn mature<R: StateReader>(
     spec: &ChainSpec,
     treasury: Address,
     height: u64,
-    parent: Hash,
 ) -> Result<(), StateError> {
     let ids = queue::take::<Hash, _>(state, Queue::Maturing, height)?;
     let overflow = || StateError("maturing a receipt overflows a balance".into());
@@ -238,7 +237,7 @@ pub(crate) fn mature<R: StateReader>(
             crate::ledger::reputation::drawn(state, *who, true)?;
         }
         if let Some(job) = state.get::<Job>(&StateKey::Job(rec.job_id))? {
-            for v in crate::ledger::draw::verifiers(&*state, spec, &id, &rec, &job, height, parent)? {
+            for v in crate::ledger::draw::verifiers(&*state, spec, &id, &rec, &job)? {
                 if !votes.iter().any(|(who, _)| *who == v) {
                     crate::ledger::reputation::drawn(state, v, false)?;
                 }

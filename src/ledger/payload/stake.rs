@@ -5,7 +5,7 @@
 
 use super::Ctx;
 use crate::chainspec::FeeSchedule;
-use crate::ledger::queue::{self, Queue};
+use crate::ledger::unbonding;
 use crate::ledger::validators::Validators;
 use crate::ledger::{Overlay, StateError, StateKey, StateReader, TxFailure, TxInvalid};
 use crate::primitives::{Address, Delegation, StakeAmount};
@@ -26,9 +26,6 @@ pub(crate) fn effective_stake<R: StateReader>(state: &Overlay<'_, R>, validator:
     let delegated = state.get::<Delegators>(&StateKey::Delegators(*validator))?.map_or(0, |d| d.total);
     own.checked_add(delegated).ok_or_else(|| StateError("effective stake overflows".into()))
 }
-
-/// Unbonding entries one account may have at once (Cosmos's default).
-pub const MAX_UNBONDING_ENTRIES: u32 = 7;
 
 pub(super) fn check(s: &StakeAmount) -> Result<(), TxInvalid> {
     if s.amount == 0 {
@@ -76,25 +73,20 @@ pub(super) fn unstake<R: StateReader>(
         return Ok(Err(TxFailure::InsufficientStake { staked: acc.staked, amount: s.amount }));
     };
     acc.staked = staked;
-    start_unbonding(ctx, acc, s.amount)
+    let who = ctx.sender;
+    start_unbonding(ctx, acc, who, s.amount)
 }
 
-/// Moves `amount` (already taken from a bonded bucket of `acc`) into an unbonding entry.
+/// Moves `amount` (already taken from the bucket of `acc` bonded to `from`) into an
+/// unbonding entry.
 fn start_unbonding<R: StateReader>(
     ctx: &mut Ctx<'_, '_, R>,
-    mut acc: crate::ledger::Account,
+    acc: crate::ledger::Account,
+    from: Address,
     amount: u128,
 ) -> Result<Result<(), TxFailure>, StateError> {
-    if acc.unbonding_entries >= MAX_UNBONDING_ENTRIES {
-        return Ok(Err(TxFailure::TooManyUnbonding { limit: MAX_UNBONDING_ENTRIES }));
-    }
-    let Some(unbonding) = acc.unbonding.checked_add(amount) else { return Ok(Err(TxFailure::Overflow)) };
-    acc.unbonding = unbonding;
-    acc.unbonding_entries = acc.unbonding_entries.saturating_add(1);
-    ctx.state.set_account(ctx.sender, acc);
-    let at = ctx.env.height.saturating_add(ctx.spec.economy.unbonding_period.max(1));
-    queue::push(ctx.state, Queue::Unbonding, at, &(ctx.sender, amount))?;
-    Ok(Ok(()))
+    let end = ctx.env.height.saturating_add(ctx.spec.economy.unbonding_period.max(1));
+    unbonding::start(ctx.state, ctx.sender, acc, from, amount, ctx.env.height, end)
 }
 
 pub(super) fn delegate<R: StateReader>(
@@ -149,7 +141,7 @@ pub(super) fn undelegate<R: StateReader>(
         ctx.state.put(key, &left);
     }
     ctx.state.put(StateKey::Delegators(d.validator), &all);
-    start_unbonding(ctx, acc, d.amount)
+    start_unbonding(ctx, acc, d.validator, d.amount)
 }
 
 /// UNJAIL: the sender's validator key leaves jail once its term is over and is a candidate
@@ -167,21 +159,4 @@ pub(super) fn unjail<R: StateReader>(ctx: &mut Ctx<'_, '_, R>) -> Result<Result<
     v.jailed.retain(|j| j.key != ctx.sender_key);
     ctx.state.put(StateKey::Validators, &v);
     Ok(Ok(()))
-}
-
-/// The block hook: unbonding entries that end at `height` return to their accounts' balances.
-pub(crate) fn release<R: StateReader>(state: &mut Overlay<'_, R>, height: u64) -> Result<(), StateError> {
-    let entries = queue::take::<(Address, u128), _>(state, Queue::Unbonding, height)?;
-    let overflow = || StateError("releasing an unbonding entry overflows".into());
-    for (who, amount) in entries {
-        let mut acc = state.account(&who)?;
-        // A slash may have taken part of the unbonding pool (see `fraud`): entries release
-        // what is left, oldest first, so the account never gets back what was slashed.
-        let amount = amount.min(acc.unbonding);
-        acc.unbonding = acc.unbonding.checked_sub(amount).ok_or_else(overflow)?;
-        acc.balance = acc.balance.checked_add(amount).ok_or_else(overflow)?;
-        acc.unbonding_entries = acc.unbonding_entries.saturating_sub(1);
-        state.set_account(who, acc);
-    }
-    Ok(())
 }

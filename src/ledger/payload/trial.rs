@@ -136,7 +136,7 @@ pub(in crate::ledger) fn record_anchor<R: StateReader>(
 ) -> Result<(), StateError> {
     let Some(parent) = env.height.checked_sub(1) else { return Ok(()) };
     state.put(StateKey::RecentBlock(parent), &env.parent);
-    let keep = spec.economy.pow_max_age.max(crate::ledger::draw::seed_retention(spec));
+    let keep = spec.economy.pow_max_age;
     if let Some(old) = env.height.checked_sub(keep.saturating_add(1)) {
         state.delete(StateKey::RecentBlock(old));
     }

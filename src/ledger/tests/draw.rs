@@ -8,7 +8,7 @@ use crate::ledger::payload::job::Job;
 
 fn drawn(c: &Chain, job_id: Hash, height: u64) -> Draw {
     let job: Job = read(&c.state, &StateKey::Job(job_id)).unwrap().unwrap();
-    draw::assigned(&c.state, &c.spec, &job_id, &job, height, block_hash(height - 1)).unwrap()
+    draw::assigned(&c.state, &c.spec, &job_id, &job, height).unwrap()
 }
 
 fn name_of(a: &Address) -> &'static str {
@@ -33,9 +33,11 @@ fn only_the_drawn_miner_claims_in_its_window() {
     let job_id = tx.hash();
     c.block(addr("alice"), &[tx]);
     let posted = c.height;
-    assert_eq!(drawn(&c, job_id, posted), Draw::Nobody, "the draw's seed is the posting block's hash");
-    let Draw::Miner { miner, window: 0, until } = drawn(&c, job_id, posted + 1) else { panic!() };
-    assert_eq!(until, posted + w);
+    assert_eq!(drawn(&c, job_id, posted), Draw::Nobody);
+    assert_eq!(drawn(&c, job_id, posted + 1), Draw::Nobody, "the seed is the next block's beacon");
+    c.block(addr("alice"), &[]);
+    let Draw::Miner { miner, window: 0, until } = drawn(&c, job_id, posted + 2) else { panic!() };
+    assert_eq!(until, posted + 1 + w);
     for _ in 1..w {
         assert_eq!(drawn(&c, job_id, c.height + 1), Draw::Miner { miner, window: 0, until }, "one miner per window");
         c.block(addr("alice"), &[]);
@@ -78,13 +80,13 @@ fn each_window_draws_again_and_stake_weighs_the_draw() {
     let ids: Vec<Hash> = txs.iter().map(SignedTx::hash).collect();
     c.block(addr("alice"), &txs);
     let posted = c.height;
-    for _ in 0..w {
+    for _ in 0..=w {
         c.block(addr("alice"), &[]);
     }
     let count = |c: &Chain, window: u64, who: &str| {
         ids.iter()
             .filter(|id| {
-                matches!(drawn(c, **id, posted + 1 + window * w), Draw::Miner { miner, window: got, .. }
+                matches!(drawn(c, **id, posted + 2 + window * w), Draw::Miner { miner, window: got, .. }
                     if got == window && miner == addr(who))
             })
             .count()
@@ -96,8 +98,8 @@ fn each_window_draws_again_and_stake_weighs_the_draw() {
     let changed = ids
         .iter()
         .filter(|id| {
-            let a = drawn(&c, **id, posted + 1);
-            let b = drawn(&c, **id, posted + 1 + w);
+            let a = drawn(&c, **id, posted + 2);
+            let b = drawn(&c, **id, posted + 2 + w);
             matches!((a, b), (Draw::Miner { miner: x, .. }, Draw::Miner { miner: y, window: 1, .. }) if x != y)
         })
         .count();
@@ -139,6 +141,7 @@ fn a_drawn_miner_that_lets_its_window_pass_is_counted_missed_and_the_next_draw_t
     let tx = post(&c, &key("bob"), 1_000_000, 1_000, addr("dave"), c.height + 20 * w);
     let job_id = tx.hash();
     c.block(addr("alice"), &[tx]);
+    c.block(addr("alice"), &[]);
     let Draw::Miner { miner: first, until, .. } = drawn(&c, job_id, c.height + 1) else { panic!() };
     while c.height < until {
         c.block(addr("alice"), &[]);

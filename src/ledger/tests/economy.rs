@@ -170,6 +170,7 @@ fn a_receipt_pays_the_miner_mints_pending_amounts_and_they_mature() {
     let tx = post(&c, &bob, 1_000_000, 600_000, addr("dave"), c.height + 100);
     let job_id = tx.hash();
     c.block(addr("alice"), &[tx]);
+    c.block(addr("alice"), &[]); // the draw is seeded by the next block's beacon
     let before = |a: &Address| c.state.acc(a);
     let (bob0, eve0, dave0, t0) =
         (before(&addr("bob")), before(&addr("eve")), before(&addr("dave")), before(&treasury));
@@ -343,6 +344,7 @@ fn the_mint_is_capped_by_the_miners_stake_per_epoch() {
     let tx = post(&c, &bob, 1_000, units, addr("dave"), c.height + 100);
     let job_id = tx.hash();
     c.block(addr("alice"), &[tx]);
+    c.block(addr("alice"), &[]);
     let r = receipt_for(&c, job_id, &eve, units, 3);
     let (out, _) = c.block(addr("alice"), &[claim(&c, r.clone(), &eve, &dave, next_nonce(&c, &eve))]);
     assert_eq!(out[0].result, Ok(()));
@@ -353,6 +355,7 @@ fn the_mint_is_capped_by_the_miners_stake_per_epoch() {
     let tx = post(&c, &bob, 1_000, 10, addr("dave"), c.height + 100);
     let job2 = tx.hash();
     c.block(addr("alice"), &[tx]);
+    c.block(addr("alice"), &[]);
     let r2 = receipt_for(&c, job2, &eve, 10, 4);
     c.block(addr("alice"), &[claim(&c, r2.clone(), &eve, &dave, next_nonce(&c, &eve))]);
     let rec2: ReceiptRecord = record(&c, StateKey::Receipt(r2.receipt_id)).unwrap();
@@ -369,6 +372,7 @@ fn the_multiplier_decays_with_verified_work() {
     let tx = post(&c, &bob, 1_000, 1_000, addr("dave"), c.height + 100);
     let job_id = tx.hash();
     c.block(addr("alice"), &[tx]);
+    c.block(addr("alice"), &[]);
     let r = receipt_for(&c, job_id, &eve, 1_000, 5);
     c.block(addr("alice"), &[claim(&c, r.clone(), &eve, &dave, next_nonce(&c, &eve))]);
     let rec: ReceiptRecord = record(&c, StateKey::Receipt(r.receipt_id)).unwrap();
@@ -397,7 +401,7 @@ fn stake_unstake_and_the_unbonding_period() {
     let at = c.height + c.spec.economy.unbonding_period;
     let acc = c.state.acc(&addr("ferdie"));
     assert_eq!((acc.staked, acc.unbonding, acc.unbonding_entries), (min - 1_000, 1_000, 1));
-    for _ in 1..super::payload::stake::MAX_UNBONDING_ENTRIES {
+    for _ in 1..super::unbonding::MAX_UNBONDING_ENTRIES {
         c.block(addr("alice"), &[unstake(&c, 1)]);
     }
     let (out, _) = c.block(addr("alice"), &[unstake(&c, 1)]);
@@ -633,7 +637,7 @@ proptest! {
                 txs.push(tx);
             }
             let proposer = addr("alice");
-            let imported = apply_block(&c.state, &c.spec, env(c.height + 1, proposer), BlockVotes { last_commit: c.last_commit(c.height + 1).as_ref(), evidence: &[] }, &txs).unwrap();
+            let imported = apply_block(&c.state, &c.spec, c.env(c.height + 1, proposer), BlockVotes { last_commit: c.last_commit(c.height + 1).as_ref(), evidence: &[] }, &txs).unwrap();
             let before = c.state.clone();
             let (outcomes, diff) = c.block(proposer, &txs);
             assert_history_complete(&before, &imported);
@@ -717,7 +721,7 @@ fn double_signing_is_slashed_once_per_height_and_jails() {
     let out = apply_block(
         &c.state,
         &c.spec,
-        env(height, addr("bob")),
+        c.env(height, addr("bob")),
         BlockVotes { last_commit: c.last_commit(height).as_ref(), evidence: &evidence },
         &[],
     )
@@ -739,7 +743,7 @@ fn double_signing_is_slashed_once_per_height_and_jails() {
     let again = apply_block(
         &c.state,
         &c.spec,
-        env(height + 1, addr("bob")),
+        c.env(height + 1, addr("bob")),
         BlockVotes { last_commit: c.last_commit(height + 1).as_ref(), evidence: &evidence[..1] },
         &[],
     );
@@ -785,7 +789,7 @@ fn delegation_adds_to_effective_stake_unbonds_and_is_slashed_pro_rata() {
     let out = apply_block(
         &c.state,
         &c.spec,
-        env(height, addr("alice")),
+        c.env(height, addr("alice")),
         BlockVotes { last_commit: c.last_commit(height).as_ref(), evidence: &[e] },
         &[],
     )
@@ -857,6 +861,7 @@ pub(super) fn post_wordcount(c: &mut Chain, verifiers: u8) -> (Hash, Hash, u64) 
     let job = tx.hash();
     let (out, _) = c.block(addr("alice"), &[tx]);
     assert_eq!(out[0].result, Ok(()));
+    c.block(addr("alice"), &[]); // the miner draw's seed
     (job, crate::vm::output_hash(&output), real.units)
 }
 
@@ -1041,6 +1046,7 @@ fn param_updates_by_the_authority_take_effect_next_block() {
     let job = post(&c, &bob, 1_000, 100, addr("dave"), c.height + 50);
     let job_id = job.hash();
     c.block(addr("alice"), &[job]);
+    c.block(addr("alice"), &[]);
     let r = receipt_for(&c, job_id, &key("eve"), 10, 0x61);
     let id = r.receipt_id;
     let claim_tx = claim(&c, r, &key("eve"), &key("dave"), next_nonce(&c, &key("eve")));

@@ -24,7 +24,7 @@ fn local(window: u64, jail: u64, epoch: u64) -> Chain {
 
 fn apply_with(c: &Chain, last_commit: Option<&CommitCertificate>) -> Result<BlockOutcome, BlockError> {
     let h = c.height + 1;
-    apply_block(&c.state, &c.spec, env(h, addr("alice")), BlockVotes { last_commit, evidence: &[] }, &[])
+    apply_block(&c.state, &c.spec, c.env(h, addr("alice")), BlockVotes { last_commit, evidence: &[] }, &[])
 }
 
 #[test]
@@ -150,7 +150,7 @@ fn block_with_evidence(c: &mut Chain, e: crate::primitives::Evidence) {
     let h = c.height + 1;
     let commit = c.last_commit(h);
     let votes = BlockVotes { last_commit: commit.as_ref(), evidence: &[e] };
-    let out = apply_block(&c.state, &c.spec, env(h, addr("bob")), votes, &[]).unwrap();
+    let out = apply_block(&c.state, &c.spec, c.env(h, addr("bob")), votes, &[]).unwrap();
     c.commit(&out.diff);
 }
 
@@ -180,7 +180,52 @@ fn stake_that_started_unbonding_is_slashed_for_double_signing() {
     let acc = c.state.acc(&addr("dave"));
     let cut = staked * 500 / 10_000;
     assert_eq!(acc.staked + acc.unbonding, staked - cut, "5% of stake and unbonding together");
-    assert_eq!(acc.staked, staked - half - cut, "taken from the stake first");
+    let rate = |x: u128| x * 500 / 10_000;
+    assert_eq!((acc.staked, acc.unbonding), (staked - half - rate(staked - half), half - rate(half)));
+}
+
+/// Stake that was already unbonding before the offence is not touched; a delegator that
+/// undelegates after it is slashed from its entry, like the validator's own stake.
+#[test]
+fn only_entries_started_at_or_after_the_offence_are_slashed() {
+    let mut c = local(100, 5, 600);
+    let (dave, ferdie) = (key("dave"), key("ferdie"));
+    let staked = c.state.acc(&addr("dave")).staked;
+    let early = staked / 4;
+    let unstake = |amount| Payload::Unstake(crate::primitives::StakeAmount { amount });
+    c.block(addr("alice"), &[signed(&c, &dave, unstake(early))]); // height 1, before the offence
+    let bond = 1_000_000u128;
+    let delegate = Payload::Delegate(crate::primitives::Delegation { validator: addr("dave"), amount: bond });
+    c.block(addr("alice"), &[signed(&c, &ferdie, delegate)]);
+    c.block(addr("alice"), &[]); // height 3: dave equivocates here
+    let late = staked / 4;
+    let undelegate = Payload::Undelegate(crate::primitives::Delegation { validator: addr("dave"), amount: bond });
+    c.block(addr("alice"), &[signed(&c, &dave, unstake(late)), signed(&c, &ferdie, undelegate)]);
+    let total = c.state.supply.total;
+
+    let e = super::economy::equivocation(&c.spec, &dave, 3, crate::primitives::VoteKind::Precommit);
+    block_with_evidence(&mut c, e);
+    let rate = |x: u128| x * 500 / 10_000;
+    let d = c.state.acc(&addr("dave"));
+    assert_eq!(d.staked, staked - early - late - rate(staked - early - late));
+    assert_eq!(d.unbonding, early + late - rate(late), "the entry from before the offence is whole");
+    let f = c.state.acc(&addr("ferdie"));
+    assert_eq!((f.delegated, f.unbonding), (0, bond - rate(bond)), "undelegating after it does not escape");
+    let slashed = rate(staked - early - late) + rate(late) + rate(bond);
+    let reporter = slashed * u128::from(c.spec.economy.reporter_bps) / 10_000;
+    let reward = crate::ledger::block_reward(&c.spec, c.height);
+    assert_eq!(c.state.supply.total, total + reward - (slashed - reporter), "burned all but the reporter's share");
+
+    // The entries release exactly what is left of them.
+    let (d_balance, f_balance) = (d.balance, f.balance);
+    for _ in 0..c.spec.economy.unbonding_period + 1 {
+        c.block(addr("alice"), &[]);
+    }
+    let (d, f) = (c.state.acc(&addr("dave")), c.state.acc(&addr("ferdie")));
+    assert_eq!((d.unbonding, d.unbonding_entries, f.unbonding, f.unbonding_entries), (0, 0, 0, 0));
+    assert_eq!(d.balance, d_balance + early + late - rate(late));
+    assert_eq!(f.balance, f_balance + bond - rate(bond));
+    assert_eq!(c.state.records.get(&StateKey::UnbondingFrom(addr("dave"))), None, "the index empties");
 }
 
 #[test]
