@@ -129,13 +129,21 @@ pub(crate) fn slashable<R: StateReader>(
     let holders: Vec<Address> = state.get(&StateKey::UnbondingFrom(*from))?.unwrap_or_default();
     let mut out = Vec::new();
     for who in holders {
-        for (index, u) in entries(state, &who)?.iter().enumerate() {
-            if u.from == *from && u.start >= since && u.amount > 0 {
-                out.push(Slashable { who, index, amount: u.amount });
-            }
-        }
+        out.extend(slashable_of(state, who, from, since)?);
     }
     Ok(out)
+}
+
+/// [`slashable`] for one holder's entries only.
+pub(crate) fn slashable_of<R: StateReader>(
+    state: &Overlay<'_, R>,
+    who: Address,
+    from: &Address,
+    since: u64,
+) -> Result<Vec<Slashable>, StateError> {
+    let list = entries(state, &who)?;
+    let of = list.iter().enumerate().filter(|(_, u)| u.from == *from && u.start >= since && u.amount > 0);
+    Ok(of.map(|(index, u)| Slashable { who, index, amount: u.amount }).collect())
 }
 
 /// Takes `cut` (at most what is left) from entry `index` of `who`; returns what it took.

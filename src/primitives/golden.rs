@@ -123,13 +123,6 @@ fn batch_tx_vector() {
     assert_eq!(signed.hash(), signed.tx.signing_hash(), "a signed tx is identified by its signing hash");
     assert_eq!(signed.leaf_hash(), h("0x6dafa91302d3c7888b669b1ab4fd8183edcc2047a33effe714eaf88c410f074e"));
     signed.verify_signature().unwrap();
-
-    // Sealing computes the same hashes and size once, and encodes as the signed tx.
-    let sealed = crate::primitives::SealedTx::seal(signed.clone());
-    assert_eq!((sealed.hash(), sealed.leaf_hash(), sealed.size()), (signed.hash(), signed.leaf_hash(), signed.size()));
-    assert_scale(&sealed, &format!("{tx_hex}{sig}"));
-    let decoded: crate::primitives::SealedTx = Decode::decode(&mut &sealed.encode()[..]).unwrap();
-    assert_eq!(decoded, sealed);
 }
 
 #[test]

@@ -192,8 +192,7 @@ pub(super) fn overturn<R: StateReader>(
     let mut slashed = 0u128;
     for (who, at_least) in [(rec.miner, miner_gets), (rec.coordinator, 0)] {
         let mut acc = ctx.state.account(&who)?;
-        let leaving: Vec<_> =
-            unbonding::slashable(ctx.state, &who, rec.height)?.into_iter().filter(|u| u.who == who).collect();
+        let leaving = unbonding::slashable_of(ctx.state, who, &who, rec.height)?;
         let Some(slashable) = leaving.iter().try_fold(acc.staked, |t, u| t.checked_add(u.amount)) else {
             return overflow;
         };
