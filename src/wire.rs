@@ -5,8 +5,8 @@
 use crate::consensus::tendermint::{Proposal, SignedProposal};
 use crate::primitives::{
     Address, Block, CommitCertificate, ComputeReceipt, Delegation, Evidence, FraudProof, Hash, Header, JobCancel,
-    JobPost, ParamUpdate, Payload, Priority, PublicKey, ReceiptClaim, Signature, SignedTx, SignedVote, StakeAmount,
-    Transfer, TrialClaim, Tx, VerifierVerdict, Vote, VoteKind,
+    JobPost, ParamUpdate, Payload, Priority, PublicKey, ReceiptClaim, SealedTx, Signature, SignedTx, SignedVote,
+    StakeAmount, Transfer, TrialClaim, Tx, VerifierVerdict, Vote, VoteKind,
 };
 use prost::Message;
 
@@ -316,7 +316,7 @@ impl From<&Block> for pb::Block {
     fn from(b: &Block) -> Self {
         pb::Block {
             header: Some((&b.header).into()),
-            txs: b.txs.iter().map(Into::into).collect(),
+            txs: b.txs.iter().map(|t| t.signed().into()).collect(),
             evidence: b.evidence.iter().map(evidence_to_pb).collect(),
             last_commit: b.last_commit.as_ref().map(Into::into),
         }
@@ -327,7 +327,8 @@ impl TryFrom<pb::Block> for Block {
     type Error = WireError;
     fn try_from(b: pb::Block) -> Result<Self> {
         let header: Header = b.header.ok_or(WireError::Missing("block.header"))?.try_into()?;
-        let txs: Vec<SignedTx> = b.txs.into_iter().map(SignedTx::try_from).collect::<Result<_>>()?;
+        let txs: Vec<SealedTx> =
+            b.txs.into_iter().map(|t| SignedTx::try_from(t).map(SealedTx::seal)).collect::<Result<_>>()?;
         if txs.len() != header.tx_count as usize {
             return Err(WireError::Invalid {
                 field: "block.txs",
@@ -402,7 +403,7 @@ pub fn encode_tx_batch<'a>(txs: impl IntoIterator<Item = &'a SignedTx>) -> Vec<u
 
 /// A gossiped tx batch: at most `limit` bytes in all, each tx at most `max_tx_bytes`, and at
 /// least one tx.
-pub fn decode_tx_batch(bytes: &[u8], limit: usize, max_tx_bytes: usize) -> Result<Vec<SignedTx>> {
+pub fn decode_tx_batch(bytes: &[u8], limit: usize, max_tx_bytes: usize) -> Result<Vec<SealedTx>> {
     let batch = decode_capped::<pb::TxBatch>(bytes, limit)?;
     if batch.txs.is_empty() {
         return Err(WireError::Invalid { field: "tx_batch.txs", reason: "is empty".into() });
@@ -415,7 +416,7 @@ pub fn decode_tx_batch(bytes: &[u8], limit: usize, max_tx_bytes: usize) -> Resul
             if size > max_tx_bytes {
                 return Err(WireError::TooLarge { size, limit: max_tx_bytes });
             }
-            SignedTx::try_from(t)
+            SignedTx::try_from(t).map(SealedTx::seal)
         })
         .collect()
 }
@@ -618,6 +619,7 @@ pub fn decode_sync_response(bytes: &[u8], limit: usize) -> Result<Vec<(Block, Co
 mod tests {
     use super::*;
     use crate::primitives::Keypair;
+    use parity_scale_codec::Encode;
     use proptest::prelude::*;
 
     fn arb_transfer() -> impl Strategy<Value = Transfer> {
@@ -721,6 +723,16 @@ mod tests {
             prop_assert_eq!(decode_signed_tx(&bytes, 1 << 20).unwrap(), tx);
         }
 
+        /// Sealing hashes one encoding for both hashes: they must equal hashing each part.
+        #[test]
+        fn sealing_computes_what_hashing_the_parts_does(tx in arb_tx()) {
+            let sealed = SealedTx::seal(tx.clone());
+            prop_assert_eq!(sealed.hash(), tx.tx.signing_hash());
+            prop_assert_eq!(sealed.leaf_hash(), tx.leaf_hash());
+            prop_assert_eq!(sealed.size(), tx.encode().len());
+            prop_assert_eq!(sealed.encode(), tx.encode());
+        }
+
         #[test]
         fn garbage_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
             let _ = decode_signed_tx(&bytes, 1 << 20);
@@ -795,7 +807,9 @@ mod tests {
             })
             .collect();
         let bytes = encode_tx_batch(&txs);
-        assert_eq!(decode_tx_batch(&bytes, 1 << 20, 1 << 10).unwrap(), txs);
+        let decoded: Vec<SignedTx> =
+            decode_tx_batch(&bytes, 1 << 20, 1 << 10).unwrap().into_iter().map(SealedTx::into_inner).collect();
+        assert_eq!(decoded, txs);
         assert!(matches!(decode_tx_batch(&bytes, 10, 1 << 10), Err(WireError::TooLarge { .. })), "whole cap");
         assert!(matches!(decode_tx_batch(&bytes, 1 << 20, 10), Err(WireError::TooLarge { .. })), "per-tx cap");
         let empty = encode_tx_batch(&[]);

@@ -98,7 +98,7 @@ mod tests {
         assert_eq!(g.validators.len(), 4);
         assert_eq!(g.validators[0].0, validator_key(0).public());
         let tx = transfer(&s, &account_key(0), 1, Address::from_public_key(&account_key(1).public()), 5).unwrap();
-        ergon::ledger::check_stateless(&s, &tx).unwrap();
+        ergon::ledger::check_stateless(&s, &tx.clone().into()).unwrap();
         tx.verify_signature().unwrap();
     }
 }

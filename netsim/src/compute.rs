@@ -55,7 +55,7 @@ impl NodeRoles {
         ComputeRoles {
             miners: self.miners.iter().map(|m| Keypair::dev(m)).collect(),
             coordinators: self.coordinator.iter().map(|c| Keypair::dev(c)).collect(),
-            verifier: self.verifier.as_deref().map(Keypair::dev),
+            verifiers: self.verifier.iter().map(|v| Keypair::dev(v)).collect(),
             cheat: self.cheat,
         }
     }

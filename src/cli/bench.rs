@@ -1,7 +1,7 @@
 //! `ergon bench`: pre-signed transfers from many accounts pushed through a real node pipeline
 //! (batched signature checks, mempool admission, block building, state apply, state tree,
-//! synced RocksDB commit), next to this machine's single-thread ed25519 verify rate measured
-//! in the same run.
+//! synced RocksDB commit), next to this machine's signature-checking ceiling measured in the
+//! same run ([`super::ceiling`]).
 
 use anyhow::{bail, Result};
 use clap::Args;
@@ -9,7 +9,7 @@ use ergon::chainspec::{ChainSpec, GenesisAccount};
 use ergon::mempool::MempoolConfig;
 use ergon::node::service::{Service, ServiceConfig};
 use ergon::node::{ChainEvent, NodeConfig};
-use ergon::primitives::{tag, Address, Hash, Keypair, Payload, Priority, Signature, SignedTx, Transfer, Tx};
+use ergon::primitives::{tag, Address, Hash, Keypair, Payload, Priority, SignedTx, Transfer, Tx};
 use std::time::{Duration, Instant};
 
 #[derive(Args)]
@@ -65,28 +65,12 @@ pub fn workload(spec: &mut ChainSpec, name: &str, accounts: u64, count: u64) -> 
         .collect()
 }
 
-fn verify_rate() -> f64 {
-    let k = Keypair::dev("alice");
-    let items: Vec<(Hash, Signature)> = (0..4000u32)
-        .map(|i| {
-            let m = Hash::digest(tag::TX, &i.to_le_bytes());
-            (m, k.sign(&m))
-        })
-        .collect();
-    let pk = k.public();
-    let t = Instant::now();
-    for (m, s) in &items {
-        let _ = pk.verify(m, s);
-    }
-    items.len() as f64 / t.elapsed().as_secs_f64()
-}
-
 pub fn run(args: BenchArgs) -> Result<()> {
     if let Some(scale) = args.vm {
         return vm(scale);
     }
     if let Some(n) = args.receipts {
-        return super::bench_receipts::run(n, args.block_time_ms, args.base_path, verify_rate());
+        return super::bench_receipts::run(n, args.block_time_ms, args.base_path);
     }
     if args.per_account == 0 || args.per_account > 64 {
         bail!("--per-account must be 1 to 64 (the mempool's nonce window)");
@@ -99,7 +83,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let txs = workload(&mut spec, "bench", u64::from(n), u64::from(n) * u64::from(args.per_account));
     let total = txs.len() as u64;
 
-    let verify_single = verify_rate();
+    let ceiling = super::ceiling::Ceiling::measure();
     let temp = tempfile::Builder::new().prefix("ergon-bench-").tempdir()?;
     let base = args.base_path.clone().unwrap_or_else(|| temp.path().to_path_buf());
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -150,13 +134,11 @@ pub fn run(args: BenchArgs) -> Result<()> {
         service.stop().await;
         anyhow::Ok((elapsed, admit, blocks))
     })?;
-    let cores = std::thread::available_parallelism().map(|p| p.get()).unwrap_or(1);
     let tps = total as f64 / elapsed.as_secs_f64();
     println!("transfers committed:        {total} in {blocks} blocks");
     println!("admission (sig + mempool):  {:.0} tx/s", total as f64 / admit_elapsed.as_secs_f64());
     println!("committed end to end:       {tps:.0} tx/s ({:.2} s)", elapsed.as_secs_f64());
-    println!("ed25519 verify, 1 thread:   {verify_single:.0} sig/s ({cores} cores here)");
-    println!("committed / (verify x cores): {:.0}%", 100.0 * tps / (verify_single * cores as f64));
+    ceiling.print(tps);
     Ok(())
 }
 
@@ -168,6 +150,7 @@ fn vm(scale: u32) -> Result<()> {
     for r in &results {
         println!("{:<10} {:>14} {:>10.3} {:>16.0}", r.name, r.units, r.elapsed.as_secs_f64(), r.units_per_second());
     }
-    println!("ceiling of this machine, same run: {:.0} ed25519 verifications/s on one core", verify_rate());
+    let ceiling = super::ceiling::Ceiling::measure();
+    println!("yardstick of this machine, same run: {:.0} ed25519 verifications/s on one core", ceiling.single);
     Ok(())
 }

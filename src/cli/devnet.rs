@@ -1,7 +1,10 @@
 //! `ergon devnet`: the seed's devnet flow (client -> job -> miner -> receipt -> mint) from one
-//! command. It runs a `--dev` node with alice validating, eve mining and dave coordinating,
-//! then acts as bob, a client: stakes eve, posts sample jobs and prints what the chain does
-//! with them, read back over the node's JSON-RPC like any client would.
+//! command. It runs a `--dev` node with alice validating, eve and ferdie as workers (each a
+//! miner and a verifier: the chain draws both roles from one pool of staked workers) and dave
+//! coordinating, then acts as bob, a client: stakes the workers, posts sample jobs that ask
+//! for one verifier each, and prints what the chain does with them (the drawn miner, the
+//! receipt, the drawn verifier's verdict, maturity), read back over the node's JSON-RPC like
+//! any client would.
 
 use super::economy::put_blob;
 use super::wallet::{call, client};
@@ -30,8 +33,8 @@ pub struct DevnetArgs {
     /// Return 0 once the sample jobs have settled, instead of serving until interrupted.
     #[arg(long)]
     exit: bool,
-    /// A second miner (charlie) returns wrong outputs, attested by a colluding coordinator;
-    /// the verifier (ferdie) challenges them and the chain slashes it.
+    /// A third worker (charlie) returns wrong outputs as a miner, attested by a colluding
+    /// coordinator; the drawn verifier disputes them and the chain slashes it.
     #[arg(long)]
     cheat: bool,
 }
@@ -65,13 +68,17 @@ pub fn run(args: DevnetArgs) -> Result<()> {
         "--no-mdns",
         "--miner",
         "eve",
+        "--miner",
+        "ferdie",
         "--coordinator",
         "dave",
+        "--verifier",
+        "eve",
         "--verifier",
         "ferdie",
     ];
     if args.cheat {
-        argv.extend(["--miner", "charlie", "--cheat"]);
+        argv.extend(["--verifier", "charlie", "--miner", "charlie", "--cheat"]);
     }
     let node_args = NodeCli::try_parse_from(argv)?.node;
     let node = std::thread::spawn(move || super::node::run(node_args));
@@ -100,16 +107,20 @@ async fn story(url: String, jobs: u32, exit: bool, cheat: bool) -> Result<()> {
     let name = |k: &str| Address::from_public_key(&Keypair::dev(k).public()).to_bech32(&hrp);
     let people = [
         ("bob (client)", name("bob")),
-        ("eve (miner)", name("eve")),
-        ("charlie (miner)", name("charlie")),
+        ("eve (worker)", name("eve")),
+        ("ferdie (worker)", name("ferdie")),
+        ("charlie (worker)", name("charlie")),
         ("dave (coordinator)", name("dave")),
-        ("ferdie (verifier)", name("ferdie")),
     ];
     let treasury = spec.economy.treasury.clone();
-    let miners: &[&str] = if cheat { &["eve", "charlie"] } else { &["eve"] };
+    let miners: &[&str] = if cheat { &["eve", "ferdie", "charlie"] } else { &["eve", "ferdie"] };
+    let who = |a: &Value| {
+        let a = a.as_str().unwrap_or("?");
+        ["eve", "ferdie", "charlie", "dave", "bob"].into_iter().find(|n| name(n) == a).unwrap_or("?").to_string()
+    };
     println!(
-        "devnet: validator alice, miners {}, coordinator dave, verifier ferdie, client bob; JSON-RPC on {url}",
-        miners.join(" and ")
+        "devnet: validator alice, workers (miner and verifier) {}, coordinator dave, client bob; JSON-RPC on {url}",
+        miners.join(", ")
     );
     if cheat {
         println!("cheat: charlie reports wrong outputs and dave attests them without looking");
@@ -144,11 +155,19 @@ async fn story(url: String, jobs: u32, exit: bool, cheat: bool) -> Result<()> {
             price: 1_000_000,
             coordinator: spec.parse_address(&name("dave"))?,
             deadline: head + 100,
-            verifiers: 0,
+            verifiers: 1,
         };
         let id = send(&c, &url, &spec, "bob", Payload::JobPost(post)).await?;
         wait_included(&c, &url, &id).await?;
-        let job = call(&c, &url, "job_get", rpc_params![id]).await?;
+        // The chain draws the job's miner in the block after the one that includes it.
+        let asked = Instant::now();
+        let job = loop {
+            let job = call(&c, &url, "job_get", rpc_params![id]).await?;
+            if !job["drawnMiner"].is_null() || job["status"] != "open" || asked.elapsed() > Duration::from_secs(10) {
+                break job;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
         let drawn = job["drawnMiner"].as_str().unwrap_or("nobody yet").to_string();
         cheater_drawn |= drawn == charlie;
         let miner = people.iter().find(|(_, a)| *a == drawn).map_or(drawn.as_str(), |(n, _)| n);
@@ -163,6 +182,8 @@ async fn story(url: String, jobs: u32, exit: bool, cheat: bool) -> Result<()> {
     // Follow each job: claimed (receipt, pending mint), then settled (matured) or, if its
     // receipt was wrong, challenged and refunded.
     let mut claimed = vec![false; posted.len()];
+    let mut verifiers_shown = vec![false; posted.len()];
+    let mut verdicts_shown = vec![0usize; posted.len()];
     let mut settled: Vec<Option<String>> = vec![None; posted.len()];
     let mut slashed: Vec<String> = Vec::new();
     let deadline = Instant::now() + PATIENCE;
@@ -179,7 +200,7 @@ async fn story(url: String, jobs: u32, exit: bool, cheat: bool) -> Result<()> {
             let r = call(&c, &url, "receipt_get", rpc_params![receipt]).await?;
             if !claimed[i] {
                 claimed[i] = true;
-                let by = if r["miner"] == name("charlie") { "charlie" } else { "eve" };
+                let by = who(&r["miner"]);
                 println!(
                     "executed and claimed: job {id} ({sample}) units {} output {} by {by}, attested by dave; \
                      miner payment {} and mint {} pending until height {}",
@@ -190,12 +211,25 @@ async fn story(url: String, jobs: u32, exit: bool, cheat: bool) -> Result<()> {
                     r["maturityHeight"]
                 );
             }
+            let drawn = r["verifiers"].as_array().cloned().unwrap_or_default();
+            if !verifiers_shown[i] && !drawn.is_empty() {
+                verifiers_shown[i] = true;
+                let names: Vec<String> = drawn.iter().map(&who).collect();
+                println!("verifier drawn: receipt {receipt}: {}", names.join(", "));
+            }
+            let verdicts = r["verifierVerdicts"].as_array().cloned().unwrap_or_default();
+            for v in verdicts.iter().skip(verdicts_shown[i]) {
+                let says = if v["agrees"] == true { "agrees" } else { "disagrees: dispute opened" };
+                println!("verdict: receipt {receipt} by {}: {says}", who(&v["verifier"]));
+            }
+            verdicts_shown[i] = verdicts_shown[i].max(verdicts.len());
             if j["status"] == "refunded" {
                 let v = r["verdicts"].as_array().and_then(|v| v.iter().find(|d| d["upheld"] == true)).cloned();
                 let v = v.unwrap_or_default();
                 println!(
-                    "challenged: receipt {receipt} by ferdie; re-executed by every validator: output {} units {} \
+                    "challenged: receipt {receipt} by {}; re-executed by every validator: output {} units {} \
                      (claimed {}); bob refunded",
+                    who(&v["challenger"]),
                     v["outputHash"].as_str().unwrap_or("none"),
                     v["units"],
                     r["outputHash"].as_str().unwrap_or("?")

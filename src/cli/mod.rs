@@ -3,6 +3,7 @@
 mod bench;
 mod bench_receipts;
 mod bench_sync;
+mod ceiling;
 mod devnet;
 mod economy;
 mod keys;

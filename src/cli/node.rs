@@ -85,10 +85,10 @@ pub struct NodeArgs {
     /// on the `receipts` gossip topic.
     #[arg(long)]
     coordinator: Vec<String>,
-    /// Verify: re-execute every pending receipt and challenge wrong ones with a FRAUD_PROOF
-    /// bonded from this key.
+    /// Verify (repeatable): re-execute every pending receipt, post a VERDICT where the chain
+    /// drew this key, and challenge wrong ones with a FRAUD_PROOF bonded from the first key.
     #[arg(long)]
-    verifier: Option<String>,
+    verifier: Vec<String>,
     /// Devnet and tests: the last --miner lies (wrong-output, inflated-units or lazy),
     /// attested by a colluding coordinator, to be caught.
     #[arg(long, hide = true, num_args = 0..=1, default_missing_value = "wrong-output")]
@@ -253,12 +253,12 @@ pub fn run(args: NodeArgs) -> Result<()> {
         }
     }
     let keys = |names: &[String]| -> Result<Vec<Keypair>> { names.iter().map(|n| load_key(&spec, n)).collect() };
-    let any_role = !args.miner.is_empty() || !args.coordinator.is_empty() || args.verifier.is_some();
+    let any_role = !args.miner.is_empty() || !args.coordinator.is_empty() || !args.verifier.is_empty();
     let compute_roles = any_role.then(|| -> Result<_> {
         Ok(ergon::node::compute::ComputeRoles {
             miners: keys(&args.miner)?,
             coordinators: keys(&args.coordinator)?,
-            verifier: args.verifier.as_ref().map(|v| load_key(&spec, v)).transpose()?,
+            verifiers: keys(&args.verifier)?,
             cheat: args.cheat,
         })
     });

@@ -21,7 +21,7 @@ use super::{
     StateReader, Supply, TxFailure, TxInvalid, TxOutcome,
 };
 use crate::chainspec::ChainSpec;
-use crate::primitives::{Address, CommitCertificate, Evidence, Hash, SignedTx};
+use crate::primitives::{Address, CommitCertificate, Evidence, Hash, SealedTx, SignedTx};
 
 /// Why a block is invalid (as opposed to a tx in it failing).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -59,7 +59,7 @@ pub fn block_reward(spec: &ChainSpec, height: u64) -> u128 {
 
 /// Checks the parts of a tx that need no state: chain id, size, payload shape, fee.
 /// Signatures are checked by the caller, batched, before this.
-pub fn check_stateless(spec: &ChainSpec, tx: &SignedTx) -> Result<(), TxInvalid> {
+pub fn check_stateless(spec: &ChainSpec, tx: &SealedTx) -> Result<(), TxInvalid> {
     if tx.tx.chain_id != spec.chain_id {
         return Err(TxInvalid::ChainId { got: tx.tx.chain_id.clone(), want: spec.chain_id.clone() });
     }
@@ -68,7 +68,9 @@ pub fn check_stateless(spec: &ChainSpec, tx: &SignedTx) -> Result<(), TxInvalid>
         return Err(TxInvalid::TooLarge { size, limit: spec.limits.max_tx_bytes });
     }
     payload::check(spec, &tx.tx)?;
-    let required = fees::required_fee(spec, &tx.tx).map(|f| f.total).unwrap_or(u128::MAX);
+    let required = fees::fee_for_size(&spec.economy.fees, &tx.tx.payload, size, tx.tx.priority)
+        .map(|f| f.total)
+        .unwrap_or(u128::MAX);
     if tx.tx.fee < required {
         return Err(TxInvalid::FeeTooLow { got: tx.tx.fee, required });
     }
@@ -92,7 +94,7 @@ pub fn apply_block<R: StateReader>(
     spec: &ChainSpec,
     env: BlockEnv,
     votes: BlockVotes<'_>,
-    txs: &[SignedTx],
+    txs: &[SealedTx],
 ) -> Result<BlockOutcome, BlockError> {
     let mut exec = BlockExecutor::begin(state, spec, env, votes)?;
     for (index, tx) in txs.iter().enumerate() {
@@ -161,13 +163,9 @@ impl<'a, R: StateReader> BlockExecutor<'a, R> {
 
     /// Applies one tx whose signature has been verified. `Err` means the tx cannot be in this
     /// block and nothing changed; `Ok` means it is in, successful or failed.
-    pub fn apply(&mut self, tx: &SignedTx) -> Result<TxOutcome, TxInvalid> {
-        self.apply_hashed(tx, tx.hash())
-    }
-
-    /// [`BlockExecutor::apply`] for a tx whose hash the caller already has.
-    pub fn apply_hashed(&mut self, tx: &SignedTx, tx_hash: Hash) -> Result<TxOutcome, TxInvalid> {
+    pub fn apply(&mut self, tx: &SealedTx) -> Result<TxOutcome, TxInvalid> {
         check_stateless(&self.spec, tx)?;
+        let tx_hash = tx.hash();
         let sender = tx.tx.sender_address();
         let trial = self.admit_stateful(tx, &sender)?;
         let mut from = self.state.account(&sender)?;
@@ -226,7 +224,8 @@ impl<'a, R: StateReader> BlockExecutor<'a, R> {
     /// it to refuse, with its reason, a tx that would only pay its fee, or (`Err`) one that
     /// could not be in the block at all. Nonce and fee are not checked here (the mempool
     /// does).
-    pub fn check_payload(&mut self, tx: &SignedTx, tx_hash: Hash) -> Result<Result<(), TxFailure>, TxInvalid> {
+    pub fn check_payload(&mut self, tx: &SealedTx) -> Result<Result<(), TxFailure>, TxInvalid> {
+        let tx_hash = tx.hash();
         let sender = tx.tx.sender_address();
         self.admit_stateful(tx, &sender)?;
         let mut from = self.state.account(&sender)?;
@@ -285,7 +284,8 @@ impl<'a, R: StateReader> BlockExecutor<'a, R> {
         self.supply.height = self.env.height;
         self.state.commit_tx(EventCause::BlockReward)?;
         let height = self.env.height;
-        super::draw::close_windows(&mut self.state, &self.spec, height)?;
+        super::draw::turn_windows(&mut self.state, &self.spec, height)?;
+        super::draw::draw_verifiers(&mut self.state, &self.spec, height)?;
         payload::job::expire(&mut self.state, height)?;
         self.state.commit_tx(EventCause::JobExpiry)?;
         payload::receipt::mature(&mut self.state, &self.spec, self.treasury, height)?;

@@ -1,17 +1,24 @@
-//! Which miner may claim a job: a draw by the chain that every node recomputes.
+//! Which miner may claim a job, and which verifiers check a receipt: draws by the chain that
+//! every node recomputes, fixed in state when they are made.
 //!
 //! Miners are the accounts that staked at least `miner_min_stake` with a STAKE tx (genesis
 //! validators are not miners unless they stake again), kept in arrival order under
 //! [`StateKey::Miners`]. A job's life after the block that posts it, at height `p`, is cut
-//! into windows of `miner_draw_blocks` (w) blocks; the draw for window `k` (heights
-//! `s + 1 ..= s + w`, with `s = p + 1 + k·w`) is seeded by the randomness beacon after block
-//! `s` ([`super::beacon`]), which nobody knew when the job was sent or included, and which no
-//! proposer can choose (for `k = 0` it is the block after the one that includes the job). It picks
-//! one miner with probability proportional to its stake times its reputation, among those
-//! that still hold `miner_min_stake` (stakes and reputations as of the parent block). Only that miner's RECEIPT_CLAIM is accepted in that
-//! window; a miner that misses it leaves the job to the next window's draw. With
-//! `miner_draw_blocks = 0` there is no draw: any staked miner may claim (the first valid
-//! claim wins).
+//! into windows of `miner_draw_blocks` (w) blocks; window `k` covers heights `s + 1 ..= s + w`
+//! with `s = p + 1 + k·w`, and its miner is drawn in the end hook of block `s`, seeded by the
+//! randomness beacon after block `s` ([`super::beacon`]), which nobody knew when the job was
+//! sent or included and which no proposer can choose. The draw picks one miner with
+//! probability proportional to its stake times its reputation, among those that hold
+//! `miner_min_stake` (as of the parent block), and is kept under [`StateKey::JobDraw`]: the
+//! miner of a window does not change while it lasts, whatever other claims do to stakes and
+//! reputations, and checking a claim is one read. Only that miner's RECEIPT_CLAIM is
+//! accepted in that window; a miner that misses it leaves the job to the next window's draw
+//! (and its reputation counts the miss). With `miner_draw_blocks = 0` there is no draw: any
+//! staked miner may claim (the first valid claim wins).
+//!
+//! A receipt claimed in block `c` gets its job's `k` verifiers drawn in the end hook of block
+//! `c + 1`, seeded by the beacon after that block, and kept under
+//! [`StateKey::ReceiptVerifiers`] until the receipt matures.
 
 use super::economy_math::WAD;
 use super::payload::job::Job;
@@ -41,6 +48,15 @@ pub enum Draw {
     Nobody,
 }
 
+/// A job's miner for one window, as drawn when the window opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode)]
+pub struct Drawn {
+    pub miner: Address,
+    pub window: u64,
+    /// The window's last height.
+    pub until: u64,
+}
+
 /// Registers `who` as a miner once its stake reaches `miner_min_stake`.
 pub(super) fn register<R: StateReader>(
     state: &mut Overlay<'_, R>,
@@ -59,35 +75,58 @@ pub(super) fn register<R: StateReader>(
     Ok(())
 }
 
-/// The verifiers drawn for `receipt` (claimed at its `height`) of `job` (its `verifiers` k):
-/// k distinct registered workers other than the receipt's miner, the job's coordinator and its
-/// client (who would gain from a refund), weighted like miners, seeded by the beacon after the
-/// block that followed the claim. Fewer if fewer qualify; none until that beacon is in
-/// `state`.
-pub fn verifiers<R: StateReader + ?Sized>(
-    state: &R,
+/// The verifiers drawn for the receipt `receipt_id`: empty until they are drawn (the block
+/// after the claim), and for a job that asked for none.
+pub fn verifiers<R: StateReader + ?Sized>(state: &R, receipt_id: &Hash) -> Result<Vec<Address>, StateError> {
+    Ok(super::read(state, &StateKey::ReceiptVerifiers(*receipt_id))?.unwrap_or_default())
+}
+
+/// The end hook at `height`: draws the verifiers of the receipts claimed in the block before:
+/// k distinct registered workers other than the receipt's miner, the job's coordinator and
+/// its client (who would gain from a refund), weighted like miners, seeded by the beacon
+/// after this block. Fewer if fewer qualify.
+pub(super) fn draw_verifiers<R: StateReader>(
+    state: &mut Overlay<'_, R>,
     spec: &ChainSpec,
-    receipt_id: &Hash,
-    receipt: &super::payload::receipt::ReceiptRecord,
-    job: &Job,
-) -> Result<Vec<Address>, StateError> {
-    let (miner, claimed_at) = (&receipt.miner, receipt.height);
-    let k = usize::from(job.post.verifiers);
+    height: u64,
+) -> Result<(), StateError> {
+    let ids = super::queue::take::<Hash, _>(state, super::queue::Queue::VerifierDraws, height)?;
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let Some(seed) = super::beacon::at(&*state, height)? else { return Ok(()) };
+    let weights = state.draw_weights(spec)?;
+    for receipt_id in ids {
+        let Some(rec) = state.get::<super::payload::receipt::ReceiptRecord>(&StateKey::Receipt(receipt_id))? else {
+            continue;
+        };
+        let Some(job) = state.get::<Job>(&StateKey::Job(rec.job_id))? else { continue };
+        let mut pool: Vec<(Address, u128)> = weights
+            .iter()
+            .filter(|(a, _)| *a != rec.miner && *a != job.post.coordinator && *a != job.client)
+            .copied()
+            .collect();
+        let mut out = Vec::with_capacity(usize::from(job.post.verifiers));
+        for i in 0..u32::from(job.post.verifiers) {
+            let Some(j) = pick(&pool, Hash::of(tag::VERIFIER_DRAW, &(receipt_id, i, seed))) else { break };
+            out.push(pool.remove(j).0);
+        }
+        state.put(StateKey::ReceiptVerifiers(receipt_id), &out);
+    }
+    Ok(())
+}
+
+/// Schedules the verifier draw of a receipt claimed at `height` for a job that wants `k`.
+pub(super) fn schedule_verifiers<R: StateReader>(
+    state: &mut Overlay<'_, R>,
+    receipt_id: Hash,
+    height: u64,
+    k: u8,
+) -> Result<(), StateError> {
     if k == 0 {
-        return Ok(Vec::new());
+        return Ok(());
     }
-    let Some(seed) = super::beacon::at(state, claimed_at.saturating_add(1))? else { return Ok(Vec::new()) };
-    let mut pool: Vec<(Address, u128)> = state
-        .draw_weights(spec)?
-        .into_iter()
-        .filter(|(a, _)| a != miner && *a != job.post.coordinator && *a != job.client)
-        .collect();
-    let mut out = Vec::with_capacity(k);
-    for i in 0..k {
-        let Some(j) = pick(&pool, Hash::of(tag::VERIFIER_DRAW, &(receipt_id, i as u32, seed))) else { break };
-        out.push(pool.remove(j).0);
-    }
-    Ok(out)
+    super::queue::push(state, super::queue::Queue::VerifierDraws, height.saturating_add(1), &receipt_id)
 }
 
 /// The index in `pool` that `draw` picks, each entry with probability proportional to its
@@ -130,34 +169,49 @@ pub(super) fn weights<R: StateReader + ?Sized>(
     Ok(out)
 }
 
-/// The end hook at `height`: for every open job whose draw window ends here unclaimed, the
-/// drawn miner missed it (its reputation counts it); the job goes on to its next window.
-/// Runs before jobs expire, so a job's last window counts too.
-pub(super) fn close_windows<R: StateReader>(
+/// The end hook at `height`: for every open job whose draw window turns over here, the
+/// miner drawn for the window that ends (if any) missed it (its reputation counts it), and
+/// the next window's miner is drawn. Runs before jobs expire, so a job's last window counts.
+pub(super) fn turn_windows<R: StateReader>(
     state: &mut Overlay<'_, R>,
     spec: &ChainSpec,
     height: u64,
 ) -> Result<(), StateError> {
-    let ids = super::queue::take::<Hash, _>(state, super::queue::Queue::DrawEnds, height)?;
+    let ids = super::queue::take::<Hash, _>(state, super::queue::Queue::Draws, height)?;
+    if ids.is_empty() {
+        return Ok(());
+    }
     let w = spec.economy.miner_draw_blocks;
+    let seed = super::beacon::at(&*state, height)?;
+    let weights = state.draw_weights(spec)?;
     for id in ids {
+        let key = StateKey::JobDraw(id);
         let Some(job) = state.get::<Job>(&StateKey::Job(id))? else { continue };
         if job.status != super::payload::job::JobStatus::Open {
+            state.delete(key);
             continue;
         }
-        if let Draw::Miner { miner, .. } = assigned(&*state, spec, &id, &job, height)? {
-            super::reputation::drawn(state, miner, false)?;
+        if let Some(missed) = state.get::<Drawn>(&key)? {
+            super::reputation::drawn(state, missed.miner, false)?;
         }
-        let next = height.saturating_add(w);
-        if w > 0 && next <= job.post.deadline {
-            super::queue::push(state, super::queue::Queue::DrawEnds, next, &id)?;
+        let window = height.saturating_sub(job.posted_at.saturating_add(1)).checked_div(w).unwrap_or(0);
+        let until = height.saturating_add(w);
+        let drawn = seed
+            .and_then(|seed| pick(&weights, Hash::of(tag::MINER_DRAW, &(id, window, seed))))
+            .and_then(|j| weights.get(j))
+            .map(|(miner, _)| Drawn { miner: *miner, window, until });
+        match drawn {
+            Some(d) => state.put(key, &d),
+            None => state.delete(key),
+        }
+        if w > 0 && until <= job.post.deadline {
+            super::queue::push(state, super::queue::Queue::Draws, until, &id)?;
         }
     }
     Ok(())
 }
 
-/// Schedules the end of the first draw window of a job posted at `height` (window 0 ends at
-/// `height + 1 + w`).
+/// Schedules the first draw of a job posted at `height`: in the end hook of the next block.
 pub(super) fn schedule<R: StateReader>(
     state: &mut Overlay<'_, R>,
     spec: &ChainSpec,
@@ -165,35 +219,29 @@ pub(super) fn schedule<R: StateReader>(
     height: u64,
     deadline: u64,
 ) -> Result<(), StateError> {
-    let w = spec.economy.miner_draw_blocks;
-    let end = height.saturating_add(1).saturating_add(w);
-    if w > 0 && end <= deadline {
-        super::queue::push(state, super::queue::Queue::DrawEnds, end, &job_id)?;
+    let first = height.saturating_add(1);
+    if spec.economy.miner_draw_blocks > 0 && first <= deadline {
+        super::queue::push(state, super::queue::Queue::Draws, first, &job_id)?;
     }
     Ok(())
 }
 
-/// The draw for `job` (`job_id`) in the block at `height` on top of `state` (the parent
+/// The draw for the job `job_id` in the block at `height` on top of `state` (the parent
 /// block's state, or the block's own overlay).
 pub fn assigned<R: StateReader + ?Sized>(
     state: &R,
     spec: &ChainSpec,
     job_id: &Hash,
-    job: &Job,
     height: u64,
 ) -> Result<Draw, StateError> {
     let w = spec.economy.miner_draw_blocks;
     if w == 0 {
         return Ok(Draw::Anyone);
     }
-    let Some(since) = height.checked_sub(job.posted_at).and_then(|d| d.checked_sub(2)) else {
-        return Ok(Draw::Nobody);
-    };
-    let window = since.checked_div(w).unwrap_or(0);
-    let start = job.posted_at.saturating_add(1).saturating_add(window.saturating_mul(w));
-    let Some(seed) = super::beacon::at(state, start)? else { return Ok(Draw::Nobody) };
-    let weights = state.draw_weights(spec)?;
-    let Some(j) = pick(&weights, Hash::of(tag::MINER_DRAW, &(job_id, window, seed))) else { return Ok(Draw::Nobody) };
-    let miner = weights.get(j).map(|(a, _)| *a).ok_or_else(|| StateError("draw out of range".into()))?;
-    Ok(Draw::Miner { miner, window, until: start.saturating_add(w) })
+    Ok(match super::read::<Drawn, _>(state, &StateKey::JobDraw(*job_id))? {
+        Some(d) if height <= d.until && height > d.until.saturating_sub(w) => {
+            Draw::Miner { miner: d.miner, window: d.window, until: d.until }
+        }
+        _ => Draw::Nobody,
+    })
 }

@@ -12,8 +12,10 @@ pub(crate) enum Queue {
     Expiring,
     Maturing,
     Unbonding,
-    /// Jobs whose miner-draw window ends at the height.
-    DrawEnds,
+    /// Jobs whose miner-draw window turns over at the height.
+    Draws,
+    /// Receipts whose verifiers are drawn at the height.
+    VerifierDraws,
 }
 
 impl Queue {
@@ -22,7 +24,8 @@ impl Queue {
             Queue::Expiring => StateKey::Expiring(height),
             Queue::Maturing => StateKey::Maturing(height),
             Queue::Unbonding => StateKey::Unbonding(height),
-            Queue::DrawEnds => StateKey::DrawEnds(height),
+            Queue::Draws => StateKey::Draws(height),
+            Queue::VerifierDraws => StateKey::VerifierDraws(height),
         }
     }
 

@@ -88,9 +88,9 @@ pub enum StateKey {
     /// The accounts registered as miners ([`super::draw`]).
     #[codec(index = 22)]
     Miners,
-    /// How many jobs' miner-draw windows end at this height.
+    /// How many jobs' miner-draw windows turn over at this height (one ends, the next is drawn).
     #[codec(index = 23)]
-    DrawEnds(u64),
+    Draws(u64),
     /// The verdicts of a receipt's drawn verifiers: (verifier, whether it agreed), in order.
     #[codec(index = 24)]
     Verdicts(Hash),
@@ -106,6 +106,16 @@ pub enum StateKey {
     /// The randomness beacon after the block at this height, kept for draws.
     #[codec(index = 28)]
     Beacon(u64),
+    /// A job's drawn miner for its current window, fixed when the window opened
+    /// ([`super::draw::Drawn`]).
+    #[codec(index = 29)]
+    JobDraw(Hash),
+    /// How many receipts get their verifiers drawn at this height.
+    #[codec(index = 30)]
+    VerifierDraws(u64),
+    /// A receipt's drawn verifiers, fixed once drawn.
+    #[codec(index = 31)]
+    ReceiptVerifiers(Hash),
 }
 
 /// Read access to the state as of the parent block.
@@ -130,8 +140,55 @@ pub trait StateReader {
     }
 
     /// The registered workers' draw weights in this state ([`super::draw`]).
-    fn draw_weights(&self, spec: &crate::chainspec::ChainSpec) -> Result<Vec<(Address, u128)>, StateError> {
-        super::draw::weights(self, spec)
+    fn draw_weights(&self, spec: &crate::chainspec::ChainSpec) -> Result<DrawWeights, StateError> {
+        super::draw::weights(self, spec).map(DrawWeights::from)
+    }
+}
+
+/// Every registered worker with its draw weight, shared rather than copied: a block's
+/// claims and an admission batch read the same list.
+pub type DrawWeights = std::sync::Arc<[(Address, u128)]>;
+
+/// `base` with its draw weights computed at most once: for a reader of one state many times
+/// (the node admitting txs against its head), so that each claim does not read every worker
+/// again. `known`, if given, must be `base`'s own weights (kept from an earlier reader of the
+/// same state).
+pub struct Weighed<'a, R: ?Sized> {
+    base: &'a R,
+    weights: std::cell::OnceCell<DrawWeights>,
+}
+
+impl<'a, R: StateReader + ?Sized> Weighed<'a, R> {
+    pub fn new(base: &'a R, known: Option<DrawWeights>) -> Self {
+        let weights = std::cell::OnceCell::new();
+        if let Some(w) = known {
+            let _ = weights.set(w);
+        }
+        Weighed { base, weights }
+    }
+
+    /// The weights, if anything needed them.
+    pub fn computed(&self) -> Option<DrawWeights> {
+        self.weights.get().cloned()
+    }
+}
+
+impl<R: StateReader + ?Sized> StateReader for Weighed<'_, R> {
+    fn get(&self, key: &StateKey) -> Result<Option<Vec<u8>>, StateError> {
+        self.base.get(key)
+    }
+
+    fn blob(&self, hash: &Hash) -> Result<Option<Vec<u8>>, StateError> {
+        self.base.blob(hash)
+    }
+
+    fn draw_weights(&self, spec: &crate::chainspec::ChainSpec) -> Result<DrawWeights, StateError> {
+        if let Some(w) = self.weights.get() {
+            return Ok(w.clone());
+        }
+        let w = self.base.draw_weights(spec)?;
+        let _ = self.weights.set(w.clone());
+        Ok(w)
     }
 }
 
@@ -169,7 +226,7 @@ pub struct Overlay<'a, R> {
     tx_records: HashMap<StateKey, Option<Vec<u8>>>,
     events: Vec<AccountEvent>,
     /// The miner and verifier draws' weights, read from `base` once per block.
-    draw_weights: std::cell::OnceCell<Vec<(Address, u128)>>,
+    draw_weights: std::cell::OnceCell<DrawWeights>,
 }
 
 impl<'a, R: StateReader> Overlay<'a, R> {
@@ -271,7 +328,7 @@ impl<R: StateReader> StateReader for Overlay<'_, R> {
     }
 
     /// Computed from the parent block's state once per block, whatever the block changes.
-    fn draw_weights(&self, spec: &crate::chainspec::ChainSpec) -> Result<Vec<(Address, u128)>, StateError> {
+    fn draw_weights(&self, spec: &crate::chainspec::ChainSpec) -> Result<DrawWeights, StateError> {
         if let Some(w) = self.draw_weights.get() {
             return Ok(w.clone());
         }

@@ -6,7 +6,7 @@ use super::fees::priority_bps;
 use super::tree::{apply_diff, prove_account, verify_account_proof};
 use super::*;
 use crate::chainspec::{ChainSpec, FeeSchedule, Genesis};
-use crate::primitives::{Address, Hash, Keypair, Payload, Priority, SignedTx, Transfer, Tx};
+use crate::primitives::{Address, Hash, Keypair, Payload, Priority, SealedTx, SignedTx, Transfer, Tx};
 use jmt::mock::MockTreeStore;
 use jmt::storage::TreeWriter;
 use proptest::prelude::*;
@@ -167,7 +167,7 @@ impl Chain {
 
     /// Runs `txs` as the next block, expecting every one to be includable.
     /// Every block checks that its account history is complete.
-    fn block(&mut self, proposer: Address, txs: &[SignedTx]) -> (Vec<TxOutcome>, StateDiff) {
+    fn block(&mut self, proposer: Address, txs: &[SealedTx]) -> (Vec<TxOutcome>, StateDiff) {
         let mut exec = self.executor(proposer);
         let outcomes: Vec<TxOutcome> = txs.iter().map(|tx| exec.apply(tx).unwrap()).collect();
         let out = exec.finish().unwrap();
@@ -214,23 +214,23 @@ fn unsigned(spec: &ChainSpec, from: &Keypair, nonce: u64, payload: Payload) -> T
 }
 
 /// A transfer paying exactly the minimum fee.
-fn transfer(spec: &ChainSpec, from: &Keypair, to: Address, amount: u128, nonce: u64) -> SignedTx {
+fn transfer(spec: &ChainSpec, from: &Keypair, to: Address, amount: u128, nonce: u64) -> SealedTx {
     let mut tx = unsigned(spec, from, nonce, Payload::Transfer(Transfer { to, amount }));
     tx.fee = min_fee(spec, &tx);
-    tx.sign(from)
+    tx.sign(from).into()
 }
 
-fn transfer_with_fee(spec: &ChainSpec, from: &Keypair, to: Address, amount: u128, nonce: u64, fee: u128) -> SignedTx {
+fn transfer_with_fee(spec: &ChainSpec, from: &Keypair, to: Address, amount: u128, nonce: u64, fee: u128) -> SealedTx {
     let mut tx = unsigned(spec, from, nonce, Payload::Transfer(Transfer { to, amount }));
     tx.fee = fee;
-    tx.sign(from)
+    tx.sign(from).into()
 }
 
-fn batch(spec: &ChainSpec, from: &Keypair, to: &[(Address, u128)], nonce: u64) -> SignedTx {
+fn batch(spec: &ChainSpec, from: &Keypair, to: &[(Address, u128)], nonce: u64) -> SealedTx {
     let ts = to.iter().map(|(to, amount)| Transfer { to: *to, amount: *amount }).collect();
     let mut tx = unsigned(spec, from, nonce, Payload::Batch(ts));
     tx.fee = min_fee(spec, &tx);
-    tx.sign(from)
+    tx.sign(from).into()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -396,7 +396,7 @@ fn transfer_can_spend_the_whole_balance() {
     let mut tx = unsigned(&c.spec, &key("bob"), 1, Payload::Transfer(Transfer { to: addr("eve"), amount: 0 }));
     tx.fee = 10_000;
     tx.payload = Payload::Transfer(Transfer { to: addr("eve"), amount: DEV_BALANCE - 10_000 });
-    let (out, _) = c.block(addr("alice"), &[tx.sign(&key("bob"))]);
+    let (out, _) = c.block(addr("alice"), &[tx.sign(&key("bob")).into()]);
     assert_eq!(out[0].result, Ok(()));
     assert_eq!(c.state.acc(&bob).balance, 0);
     assert_eq!(c.state.acc(&addr("eve")).balance, 2 * DEV_BALANCE - 10_000);
@@ -421,7 +421,7 @@ fn staked_amounts_are_not_spendable() {
 
 /// Applies `tx` to a fresh executor; asserts it is rejected with `want` and that neither the
 /// executor's view of any account nor the block's result changed.
-fn assert_invalid(c: &Chain, tx: &SignedTx, want: TxInvalid) {
+fn assert_invalid(c: &Chain, tx: &SealedTx, want: TxInvalid) {
     let proposer = addr("alice");
     let mut exec = c.executor(proposer);
     let watched: Vec<Address> = DEV_ACCOUNTS
@@ -469,7 +469,7 @@ fn wrong_chain_id_is_invalid() {
     tx.chain_id = "ergon-local".into();
     tx.fee = 1_000_000;
     let tx = tx.sign(&from);
-    assert_invalid(&c, &tx, TxInvalid::ChainId { got: "ergon-local".into(), want: "ergon-dev".into() });
+    assert_invalid(&c, &tx.into(), TxInvalid::ChainId { got: "ergon-local".into(), want: "ergon-dev".into() });
 }
 
 #[test]
@@ -497,7 +497,7 @@ fn priority_raises_the_required_fee() {
     let urgent_required = min_fee(&c.spec, &tx);
     assert_eq!(urgent_required, 2 * normal.tx.fee);
     let signed = tx.sign(&from);
-    assert_invalid(&c, &signed, TxInvalid::FeeTooLow { got: normal.tx.fee, required: urgent_required });
+    assert_invalid(&c, &signed.clone().into(), TxInvalid::FeeTooLow { got: normal.tx.fee, required: urgent_required });
 }
 
 #[test]
@@ -518,11 +518,11 @@ fn batch_shape_is_checked() {
     let from = key("bob");
     let mut empty = unsigned(&c.spec, &from, 1, Payload::Batch(vec![]));
     empty.fee = 1_000_000;
-    assert_invalid(&c, &empty.sign(&from), TxInvalid::BatchSize { got: 0, limit: 256 });
+    assert_invalid(&c, &empty.sign(&from).into(), TxInvalid::BatchSize { got: 0, limit: 256 });
     let many: Vec<Transfer> = (0..257).map(|_| Transfer { to: addr("eve"), amount: 1 }).collect();
     let mut big = unsigned(&c.spec, &from, 1, Payload::Batch(many));
     big.fee = 1_000_000_000;
-    assert_invalid(&c, &big.sign(&from), TxInvalid::BatchSize { got: 257, limit: 256 });
+    assert_invalid(&c, &big.sign(&from).into(), TxInvalid::BatchSize { got: 257, limit: 256 });
     // 256 is allowed.
     let max: Vec<(Address, u128)> = (0..256).map(|_| (addr("eve"), 1)).collect();
     let ok = batch(&c.spec, &from, &max, 1);
@@ -651,7 +651,7 @@ fn batch_through_the_sender_itself_is_sequential() {
     let ts = vec![Transfer { to: dave, amount: all }, Transfer { to: eve, amount: 1_000 }];
     let mut tx = unsigned(&c.spec, &key("dave"), 2, Payload::Batch(ts));
     tx.fee = fee;
-    let (out, _) = c.block(addr("alice"), &[tx.sign(&key("dave"))]);
+    let (out, _) = c.block(addr("alice"), &[tx.sign(&key("dave")).into()]);
     assert_eq!(out[0].result, Ok(()));
     assert_eq!(c.state.acc(&dave).balance, all - 1_000);
 }
@@ -785,11 +785,11 @@ fn minted_tracks_rewards_across_a_halving() {
 // Fee schedule (numbers from chainspec/dev.json)
 // ---------------------------------------------------------------------------------------------
 
-fn sized_transfer(spec: &ChainSpec, amount: u128, priority: Priority) -> SignedTx {
+fn sized_transfer(spec: &ChainSpec, amount: u128, priority: Priority) -> SealedTx {
     let from = key("bob");
     let mut tx = unsigned(spec, &from, 1, Payload::Transfer(Transfer { to: addr("eve"), amount }));
     tx.priority = priority;
-    tx.sign(&from)
+    tx.sign(&from).into()
 }
 
 #[test]
@@ -884,7 +884,7 @@ fn fee_overflow_is_none_and_check_stateless_rejects() {
     assert_eq!(super::fees::fee_for_size(fees(&spec), &tx.tx.payload, tx.size(), Priority::Normal), None);
     let mut t = tx.tx.clone();
     t.fee = u128::MAX - 1;
-    let signed = t.sign(&key("bob"));
+    let signed = t.sign(&key("bob")).into();
     assert_eq!(check_stateless(&spec, &signed), Err(TxInvalid::FeeTooLow { got: u128::MAX - 1, required: u128::MAX }));
 }
 
@@ -1016,7 +1016,7 @@ fn arb_op() -> impl Strategy<Value = Op> {
 }
 
 /// Builds the signed tx for `op` given the sender's current nonce and balance.
-fn build_tx(spec: &ChainSpec, op: &Op, treasury: Address, acc: Account) -> SignedTx {
+fn build_tx(spec: &ChainSpec, op: &Op, treasury: Address, acc: Account) -> SealedTx {
     let from = sender_key(op.sender);
     let ts: Vec<Transfer> =
         op.transfers.iter().map(|(t, a)| Transfer { to: target(*t, treasury), amount: *a }).collect();
@@ -1039,7 +1039,7 @@ fn build_tx(spec: &ChainSpec, op: &Op, treasury: Address, acc: Account) -> Signe
         FeeChoice::TooLow => required.saturating_sub(1),
         FeeChoice::Unpayable => acc.balance.saturating_add(1).max(required),
     };
-    tx.sign(&from)
+    tx.sign(&from).into()
 }
 
 /// The reference semantics of one tx on a plain map, written independently of the executor.
@@ -1089,7 +1089,7 @@ fn model_apply(spec: &ChainSpec, model: &mut BTreeMap<Address, Account>, tx: &Si
 }
 
 /// Everything one run produced: per block, the txs included, the diff and the root.
-type Run = Vec<(Vec<SignedTx>, Address, StateDiff, Hash)>;
+type Run = Vec<(Vec<SealedTx>, Address, StateDiff, Hash)>;
 
 fn run_blocks(spec: &ChainSpec, blocks: &[(usize, Vec<Op>)]) -> Result<Run, TestCaseError> {
     let mut c = Chain::new(spec.clone());

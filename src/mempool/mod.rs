@@ -21,7 +21,7 @@
 )]
 
 use crate::ledger::Account;
-use crate::primitives::{Address, Hash, SignedTx};
+use crate::primitives::{Address, Hash, SealedTx};
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 use std::sync::Arc;
 
@@ -67,7 +67,7 @@ pub enum MempoolError {
 }
 
 struct Entry {
-    tx: Arc<SignedTx>,
+    tx: Arc<SealedTx>,
     sender: Address,
     nonce: u64,
     fee: u128,
@@ -114,19 +114,13 @@ impl Mempool {
         self.entries.contains_key(h)
     }
 
-    pub fn get(&self, h: &Hash) -> Option<Arc<SignedTx>> {
+    pub fn get(&self, h: &Hash) -> Option<Arc<SealedTx>> {
         self.entries.get(h).map(|e| e.tx.clone())
     }
 
     /// Admits `tx` (signature and stateless checks already passed) given its sender's account.
-    pub fn insert(&mut self, tx: SignedTx, account: &Account) -> Result<Hash, MempoolError> {
+    pub fn insert(&mut self, tx: SealedTx, account: &Account) -> Result<Hash, MempoolError> {
         let hash = tx.hash();
-        self.insert_hashed(tx, hash, account)
-    }
-
-    /// [`Mempool::insert`] for a caller that has `tx.hash()` at hand already.
-    pub fn insert_hashed(&mut self, tx: SignedTx, hash: Hash, account: &Account) -> Result<Hash, MempoolError> {
-        debug_assert_eq!(hash, tx.hash());
         if self.entries.contains_key(&hash) {
             return Err(MempoolError::AlreadyKnown(hash));
         }
@@ -263,7 +257,7 @@ impl Mempool {
 
     /// Txs for the next block: highest fee first, each sender's txs in nonce order starting at
     /// its next nonce and without gaps, within the count and byte limits.
-    pub fn select(&self, max_txs: usize, max_bytes: usize) -> Vec<Arc<SignedTx>> {
+    pub fn select(&self, max_txs: usize, max_bytes: usize) -> Vec<Arc<SealedTx>> {
         // Heap of each sender's next executable tx, by (fee, then earliest hash for determinism).
         let mut heap: BinaryHeap<(u128, std::cmp::Reverse<Hash>, Address, u64)> = BinaryHeap::new();
         for (sender, q) in &self.senders {
@@ -299,7 +293,7 @@ impl Mempool {
     /// account has passed. `account` gives each sender's state after the block.
     pub fn on_block<'a>(
         &mut self,
-        included: impl IntoIterator<Item = &'a SignedTx>,
+        included: impl IntoIterator<Item = &'a SealedTx>,
         account: impl Fn(&Address) -> Account,
     ) {
         let mut touched = BTreeSet::new();

@@ -14,7 +14,7 @@ fn addr_of(k: &Keypair) -> Address {
     Address::from_public_key(&k.public())
 }
 
-fn tx_to(k: &Keypair, nonce: u64, fee: u128, amount: u128) -> SignedTx {
+fn tx_to(k: &Keypair, nonce: u64, fee: u128, amount: u128) -> SealedTx {
     Tx {
         chain_id: "ergon-dev".into(),
         sender: k.public(),
@@ -24,14 +24,15 @@ fn tx_to(k: &Keypair, nonce: u64, fee: u128, amount: u128) -> SignedTx {
         payload: Payload::Transfer(Transfer { to: Address([0xAA; 20]), amount }),
     }
     .sign(k)
+    .into()
 }
 
-fn tx(k: &Keypair, nonce: u64, fee: u128) -> SignedTx {
+fn tx(k: &Keypair, nonce: u64, fee: u128) -> SealedTx {
     tx_to(k, nonce, fee, 1)
 }
 
 /// A bigger tx: a batch of `n` transfers.
-fn batch_tx(k: &Keypair, nonce: u64, fee: u128, n: usize) -> SignedTx {
+fn batch_tx(k: &Keypair, nonce: u64, fee: u128, n: usize) -> SealedTx {
     Tx {
         chain_id: "ergon-dev".into(),
         sender: k.public(),
@@ -41,6 +42,7 @@ fn batch_tx(k: &Keypair, nonce: u64, fee: u128, n: usize) -> SignedTx {
         payload: Payload::Batch(vec![Transfer { to: Address([0xAA; 20]), amount: 1 }; n]),
     }
     .sign(k)
+    .into()
 }
 
 fn acct(nonce: u64, balance: u128) -> Account {
@@ -55,7 +57,7 @@ fn pool(max_txs: usize, max_per_sender: usize) -> Mempool {
     Mempool::new(MempoolConfig { max_txs, max_bytes: 1 << 30, max_per_sender, nonce_window: 64 })
 }
 
-fn hashes(v: &[Arc<SignedTx>]) -> Vec<Hash> {
+fn hashes(v: &[Arc<SealedTx>]) -> Vec<Hash> {
     v.iter().map(|t| t.hash()).collect()
 }
 
@@ -532,7 +534,7 @@ fn arb_op() -> impl Strategy<Value = Op> {
 
 /// Checks a selection against the pool's senders and their account nonces.
 fn check_selection(
-    sel: &[Arc<SignedTx>],
+    sel: &[Arc<SealedTx>],
     accounts: &HashMap<Address, Account>,
     max_txs: usize,
     max_bytes: usize,

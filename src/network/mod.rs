@@ -19,7 +19,7 @@ pub mod transport;
 pub use libp2p::pnet::PreSharedKey;
 pub use transport::{BoxedDuplex, Duplex, LinkLayer, SharedLinkLayer, TransportKind};
 
-use crate::primitives::{Block, CommitCertificate, Hash, SignedTx};
+use crate::primitives::{Block, CommitCertificate, Hash, SealedTx};
 use crate::wire::{Status, SyncRequest};
 use libp2p::gossipsub::MessageId;
 use libp2p::{identity, Multiaddr, PeerId};
@@ -141,7 +141,7 @@ pub enum Verdict {
 pub enum NetworkEvent {
     /// A gossiped batch of txs (one message, one verdict).
     Txs {
-        txs: Vec<SignedTx>,
+        txs: Vec<SealedTx>,
         id: GossipId,
     },
     Block {

@@ -73,7 +73,9 @@ pub struct ComputeRoles {
     pub miners: Vec<Keypair>,
     /// Coordinators whose jobs this node attests.
     pub coordinators: Vec<Keypair>,
-    pub verifier: Option<Keypair>,
+    /// Verifiers: a worker's key usually runs as a miner and a verifier, since the chain
+    /// draws both from one pool of staked workers.
+    pub verifiers: Vec<Keypair>,
     /// The last miner cheats (devnet `--cheat`, netsim, tests).
     pub cheat: Option<Cheat>,
 }
@@ -104,7 +106,7 @@ struct Worker {
     node: NodeHandle,
     miners: Vec<Sender>,
     coordinators: HashMap<Address, Keypair>,
-    verifier: Option<Sender>,
+    verifiers: Vec<Sender>,
     cheat: Option<Cheat>,
     /// The last output a lazy miner saw, to replay.
     last_output: Hash,
@@ -134,12 +136,12 @@ pub async fn run(node: NodeHandle, roles: ComputeRoles) {
     let hrp = node.spec().hrp().to_string();
     let names: Vec<String> =
         roles.miners.iter().map(|k| Address::from_public_key(&k.public()).to_bech32(&hrp)).collect();
-    tracing::info!(miners = ?names, coordinators = roles.coordinators.len(), verifier = roles.verifier.is_some(), cheat = ?roles.cheat, "compute roles running");
+    tracing::info!(miners = ?names, coordinators = roles.coordinators.len(), verifiers = roles.verifiers.len(), cheat = ?roles.cheat, "compute roles running");
     let mut events = node.subscribe();
     let mut w = Worker {
         miners: roles.miners.into_iter().map(Sender::new).collect(),
         coordinators: roles.coordinators.into_iter().map(|k| (Address::from_public_key(&k.public()), k)).collect(),
-        verifier: roles.verifier.map(Sender::new),
+        verifiers: roles.verifiers.into_iter().map(Sender::new).collect(),
         cheat: roles.cheat,
         last_output: Hash::ZERO,
         jobs: BTreeSet::new(),
@@ -286,22 +288,21 @@ impl Worker {
             // The chain's draw for the next block says which miner may claim; without one,
             // the job id picks one of this node's miners.
             let n = self.miners.len();
-            let pick = match draw::assigned(store.as_ref(), &spec, &id, &job, head.saturating_add(1))
-                .map_err(|e| e.to_string())?
-            {
-                Draw::Anyone => usize::from(id.0[0]) % n,
-                Draw::Miner { miner, .. } => match self.miners.iter().position(|m| m.address() == miner) {
-                    Some(i) => i,
-                    None => {
-                        self.jobs.insert(id); // another miner's window; maybe ours next
+            let pick =
+                match draw::assigned(store.as_ref(), &spec, &id, head.saturating_add(1)).map_err(|e| e.to_string())? {
+                    Draw::Anyone => usize::from(id.0[0]) % n,
+                    Draw::Miner { miner, .. } => match self.miners.iter().position(|m| m.address() == miner) {
+                        Some(i) => i,
+                        None => {
+                            self.jobs.insert(id); // another miner's window; maybe ours next
+                            continue;
+                        }
+                    },
+                    Draw::Nobody => {
+                        self.jobs.insert(id);
                         continue;
                     }
-                },
-                Draw::Nobody => {
-                    self.jobs.insert(id);
-                    continue;
-                }
-            };
+                };
             let cheat = self.cheat.filter(|_| pick + 1 == n);
             let miner = self.miners[pick].address();
             let staked = store.account(&miner).map_err(|e| e.to_string())?.unwrap_or_default().staked;
@@ -403,12 +404,8 @@ impl Worker {
     /// Whether the receipt's miner may still claim its job in the next block.
     fn still_drawn(&self, r: &ComputeReceipt) -> bool {
         let store = self.node.store();
-        let (Ok(head), Ok(Some(job))) =
-            (store.head(), crate::ledger::read::<Job, _>(store.as_ref(), &StateKey::Job(r.job_id)))
-        else {
-            return false;
-        };
-        match draw::assigned(store.as_ref(), self.node.spec(), &r.job_id, &job, head.height.saturating_add(1)) {
+        let Ok(head) = store.head() else { return false };
+        match draw::assigned(store.as_ref(), self.node.spec(), &r.job_id, head.height.saturating_add(1)) {
             Ok(Draw::Anyone) => true,
             Ok(Draw::Miner { miner, .. }) => miner == r.miner,
             _ => false,
@@ -477,9 +474,12 @@ impl Worker {
         }
     }
 
-    /// One pass over the pending receipts at the head: re-execute, and challenge wrong ones.
+    /// One pass over the pending receipts at the head: re-execute; a verdict from each of
+    /// this node's verifiers the chain drew, or else a challenge to a wrong receipt.
     async fn verify(&mut self) -> Result<(), String> {
-        let Some(verifier) = self.verifier.as_mut() else { return Ok(()) };
+        if self.verifiers.is_empty() {
+            return Ok(());
+        }
         let store = self.node.store().clone();
         let spec = self.node.spec().clone();
         let candidates: Vec<Hash> = self.receipts.iter().take(PER_HEAD).copied().collect();
@@ -500,15 +500,15 @@ impl Worker {
             };
             let head = store.head().map_err(|e| e.to_string())?;
             if head.height <= rec.height {
-                // Its verifiers are drawn from the beacon of the next block: look again then.
+                // Its verifiers are drawn in the next block: look again then.
                 self.receipts.insert(receipt_id);
                 continue;
             }
-            let me = verifier.address();
-            let is_drawn = draw::verifiers(store.as_ref(), &spec, &receipt_id, &rec, &job)
-                .map_err(|e| e.to_string())?
-                .contains(&me);
-            if !is_drawn && job.post.max_units > spec.economy.max_dispute_units {
+            let drawn = draw::verifiers(store.as_ref(), &receipt_id).map_err(|e| e.to_string())?;
+            let ours: Vec<usize> = (0..self.verifiers.len())
+                .filter(|i| self.verifiers.get(*i).is_some_and(|v| drawn.contains(&v.address())))
+                .collect();
+            if ours.is_empty() && job.post.max_units > spec.economy.max_dispute_units {
                 continue; // the referee cannot settle it; its drawn verifiers will
             }
             let Some((program, input)) = blobs(&self.node, &rec.job_id, &job).await? else { continue };
@@ -517,23 +517,27 @@ impl Worker {
                 Some((o, u)) => (vm::output_hash(&o), u),
                 None => (Hash::ZERO, 0),
             };
-            if is_drawn {
-                // Drawn: the verdict, whichever way it goes (a disagreeing one is the dispute).
+            let agrees = (output_hash, units) == (rec.output_hash, rec.compute_units);
+            // Drawn: the verdict, whichever way it goes (a disagreeing one is the dispute).
+            for i in &ours {
+                let Some(verifier) = self.verifiers.get_mut(*i) else { continue };
                 let v = crate::primitives::VerifierVerdict { receipt_id, output_hash, units };
-                let agrees = (output_hash, units) == (rec.output_hash, rec.compute_units);
                 match verifier.submit(&self.node, Payload::Verdict(v)).await {
                     Ok(hash) => tracing::info!(receipt = %receipt_id, tx = %hash, agrees, "verdict submitted"),
                     Err(SubmitError::Stopped) => return Ok(()),
                     Err(e) => tracing::warn!(receipt = %receipt_id, error = %e, "verdict refused"),
                 }
+            }
+            if !ours.is_empty() {
                 continue;
             }
-            if (output_hash, units) == (rec.output_hash, rec.compute_units) {
+            if agrees {
                 tracing::debug!(receipt = %receipt_id, "receipt checks out");
                 continue;
             }
             tracing::warn!(receipt = %receipt_id, claimed = %rec.output_hash, real = %output_hash, "receipt is wrong; challenging");
             let proof = FraudProof { receipt_id, output_hash, units, bond: spec.economy.challenge_bond };
+            let Some(verifier) = self.verifiers.first_mut() else { return Ok(()) };
             match verifier.submit(&self.node, Payload::FraudProof(proof)).await {
                 Ok(hash) => tracing::info!(receipt = %receipt_id, tx = %hash, "fraud proof submitted"),
                 Err(SubmitError::Stopped) => return Ok(()),

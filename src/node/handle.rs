@@ -5,7 +5,7 @@ use crate::chainspec::ChainSpec;
 use crate::ledger::{check_stateless, TxInvalid};
 use crate::mempool::MempoolError;
 use crate::network::NetworkHandle;
-use crate::primitives::{Address, Hash, Header, KeyCache, SignedTx};
+use crate::primitives::{Address, Hash, Header, KeyCache, SealedTx, SignedTx};
 use crate::storage::Store;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -14,7 +14,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 pub(super) enum Command {
     /// Txs whose signatures and stateless rules have been checked.
     Submit {
-        txs: Vec<SignedTx>,
+        txs: Vec<SealedTx>,
         reply: oneshot::Sender<Vec<Result<Hash, SubmitError>>>,
     },
     IsPending {
@@ -154,8 +154,9 @@ impl NodeHandle {
 
     /// Checks one tx (stateless rules, signature) and hands it to the mempool.
     pub async fn submit(&self, tx: SignedTx) -> Result<Hash, SubmitError> {
+        let tx = SealedTx::seal(tx);
         check_stateless(&self.spec, &tx)?;
-        tx.verify_signature().map_err(|_| SubmitError::BadSignature)?;
+        self.keys.verify_batch(&tx.signatures().collect::<Vec<_>>()).map_err(|_| SubmitError::BadSignature)?;
         self.send_checked(vec![tx]).await.pop().unwrap_or(Err(SubmitError::Stopped))
     }
 
@@ -173,25 +174,29 @@ impl NodeHandle {
             let (spec, keys) = (self.spec.clone(), self.keys.clone());
             tasks.push(tokio::task::spawn_blocking(move || check_chunk(&spec, &keys, part)));
         }
-        let mut checked: Vec<Result<SignedTx, SubmitError>> = Vec::with_capacity(n);
+        // The good txs go to the mempool; each result keeps its place (`None`: ask the pool).
+        let mut good = Vec::with_capacity(n);
+        let mut results: Vec<Option<Result<Hash, SubmitError>>> = Vec::with_capacity(n);
         for t in tasks {
-            match t.await {
-                Ok(part) => checked.extend(part),
+            let part = match t.await {
+                Ok(part) => part,
                 Err(e) => return vec![Err(SubmitError::Internal(e.to_string())); n],
+            };
+            for r in part {
+                match r {
+                    Ok(tx) => {
+                        good.push(tx);
+                        results.push(None);
+                    }
+                    Err(e) => results.push(Some(Err(e))),
+                }
             }
         }
-        let good: Vec<SignedTx> = checked.iter().filter_map(|r| r.as_ref().ok().cloned()).collect();
         let mut admitted = self.send_checked(good).await.into_iter();
-        checked
-            .into_iter()
-            .map(|r| match r {
-                Ok(_) => admitted.next().unwrap_or(Err(SubmitError::Stopped)),
-                Err(e) => Err(e),
-            })
-            .collect()
+        results.into_iter().map(|r| r.unwrap_or_else(|| admitted.next().unwrap_or(Err(SubmitError::Stopped)))).collect()
     }
 
-    async fn send_checked(&self, txs: Vec<SignedTx>) -> Vec<Result<Hash, SubmitError>> {
+    async fn send_checked(&self, txs: Vec<SealedTx>) -> Vec<Result<Hash, SubmitError>> {
         let n = txs.len();
         let (reply, rx) = oneshot::channel();
         if self.commands.send(super::Command::Submit { txs, reply }).await.is_err() {
@@ -240,15 +245,19 @@ impl NodeHandle {
     }
 }
 
-fn check_chunk(spec: &ChainSpec, keys: &KeyCache, txs: Vec<SignedTx>) -> Vec<Result<SignedTx, SubmitError>> {
-    let mut out: Vec<Result<SignedTx, SubmitError>> =
-        txs.into_iter().map(|tx| check_stateless(spec, &tx).map(|_| tx).map_err(SubmitError::from)).collect();
-    let items: Vec<_> =
-        out.iter().filter_map(|r| r.as_ref().ok()).flat_map(|tx| tx.signature_items(tx.hash())).collect();
+fn check_chunk(spec: &ChainSpec, keys: &KeyCache, txs: Vec<SignedTx>) -> Vec<Result<SealedTx, SubmitError>> {
+    let mut out: Vec<Result<SealedTx, SubmitError>> = txs
+        .into_iter()
+        .map(|tx| {
+            let tx = SealedTx::seal(tx);
+            check_stateless(spec, &tx).map(|_| tx).map_err(SubmitError::from)
+        })
+        .collect();
+    let items: Vec<_> = out.iter().filter_map(|r| r.as_ref().ok()).flat_map(SealedTx::signatures).collect();
     let mut verdicts = keys.verify_each(&items).into_iter();
     for r in out.iter_mut() {
         let n = match r {
-            Ok(tx) => tx.signature_items(Hash::ZERO).count(),
+            Ok(tx) => tx.signatures().count(),
             Err(_) => continue,
         };
         if verdicts.by_ref().take(n).fold(false, |bad, v| bad | v.is_err()) {

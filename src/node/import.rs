@@ -104,9 +104,8 @@ impl Driver {
         let items: Vec<_> = block
             .txs
             .iter()
-            .map(|t| (t, t.hash()))
-            .filter(|(t, hash)| !self.mempool.get(hash).is_some_and(|m| m.signature == t.signature))
-            .flat_map(|(t, hash)| t.signature_items(hash))
+            .filter(|t| !self.mempool.get(&t.hash()).is_some_and(|m| m.signature == t.signature))
+            .flat_map(|t| t.signatures())
             .collect();
         if !verify_on_all_cores(&self.keys, &items) {
             return Err(ImportError::Signature);

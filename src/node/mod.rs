@@ -29,7 +29,7 @@ pub use metrics::Metrics;
 use crate::chainspec::ChainSpec;
 use crate::consensus::{Engine, Input, SignedVote, Timeout};
 use crate::mempool::{Mempool, MempoolConfig};
-use crate::primitives::{Hash, KeyCache, Keypair, SignedTx};
+use crate::primitives::{Hash, KeyCache, Keypair, SealedTx};
 use crate::storage::sign_guard::SignGuard;
 use crate::storage::{Store, StoreError};
 use builder::Candidate;
@@ -89,11 +89,14 @@ struct Driver {
     /// The double-sign guard's file; saved before any message it covers is sent.
     guard: SignGuard,
     mempool: Mempool,
+    /// The workers' draw weights at the head whose hash is kept with them: admission reads
+    /// them once per head, not once per claim.
+    head_weights: Option<(Hash, crate::ledger::DrawWeights)>,
     engine: Engine,
     /// Blocks built or received as proposals at the height at hand, executed, by hash.
     candidates: HashMap<Hash, Candidate>,
     /// Gossiped txs (with their hashes) waiting for the burst's batch signature check.
-    txs_in: Vec<(Vec<(SignedTx, Hash)>, crate::network::GossipId)>,
+    txs_in: Vec<(Vec<SealedTx>, crate::network::GossipId)>,
     /// Votes received since the last batch verification.
     votes_in: Vec<(SignedVote, crate::network::GossipId)>,
     /// Equivocation seen here and not yet in a block; proposers include it.
@@ -205,6 +208,7 @@ pub fn start(
         store,
         guard,
         mempool: Mempool::new(config.mempool),
+        head_weights: None,
         engine,
         candidates: HashMap::new(),
         votes_in: Vec::new(),
@@ -314,7 +318,7 @@ impl Driver {
     fn command(&mut self, cmd: Command) {
         match cmd {
             Command::Submit { txs, reply } => {
-                let results: Vec<_> = txs.into_iter().map(|tx| self.admit(tx)).collect();
+                let results = self.admit(txs);
                 // Gossip only what the mempool took.
                 self.gossip_txs(results.iter().filter_map(|r| r.as_ref().ok()));
                 self.metrics.set_mempool(self.mempool.len());
@@ -365,53 +369,74 @@ impl Driver {
         let Some(net) = &self.net else { return };
         let txs: Vec<_> = hashes.into_iter().filter_map(|h| self.mempool.get(h)).collect();
         for chunk in txs.chunks(TXS_PER_GOSSIP) {
-            net.publish(crate::network::Topic::Txs, crate::wire::encode_tx_batch(chunk.iter().map(|t| t.as_ref())));
+            net.publish(crate::network::Topic::Txs, crate::wire::encode_tx_batch(chunk.iter().map(|t| t.signed())));
         }
     }
 
-    fn admit(&mut self, tx: SignedTx) -> Result<Hash, SubmitError> {
-        let hash = tx.hash();
-        self.admit_hashed(tx, hash)
+    /// Gives `txs` (signatures checked) to the mempool, in order, each with its sender's
+    /// account; an economy tx first runs as if it came next on the head, so that one that
+    /// would only pay its fee is refused with the ledger's reason. One speculative block (and
+    /// one read of the workers' draw weights per head) serves the whole batch.
+    fn admit(&mut self, txs: Vec<SealedTx>) -> Vec<Result<Hash, SubmitError>> {
+        let internal = |e: &dyn std::fmt::Display| SubmitError::Internal(e.to_string());
+        let head = match self.store.head() {
+            Ok(h) => h,
+            Err(e) => return vec![Err(internal(&e)); txs.len()],
+        };
+        let known = self.head_weights.as_ref().filter(|(at, _)| *at == head.hash).map(|(_, w)| w.clone());
+        let (store, spec) = (self.store.clone(), self.spec.clone());
+        let reader = crate::ledger::Weighed::new(store.as_ref(), known);
+        let mut exec = None;
+        let results = txs.into_iter().map(|tx| self.admit_one(tx, &head, &reader, &spec, &mut exec)).collect();
+        drop(exec);
+        if let Some(w) = reader.computed() {
+            self.head_weights = Some((head.hash, w));
+        }
+        results
     }
 
-    /// Gives `tx` (whose hash is `hash`; signature checked) to the mempool with its sender's
-    /// account.
-    fn admit_hashed(&mut self, tx: SignedTx, hash: Hash) -> Result<Hash, SubmitError> {
+    fn admit_one<'a>(
+        &mut self,
+        tx: SealedTx,
+        head: &crate::storage::BlockRef,
+        reader: &'a crate::ledger::Weighed<'a, Store>,
+        spec: &'a ChainSpec,
+        slot: &mut Option<crate::ledger::BlockExecutor<'a, crate::ledger::Weighed<'a, Store>>>,
+    ) -> Result<Hash, SubmitError> {
+        let internal = |e: &dyn std::fmt::Display| SubmitError::Internal(e.to_string());
         let sender = tx.tx.sender_address();
         let account = crate::ledger::StateReader::account(self.store.as_ref(), &sender)
-            .map_err(|e| SubmitError::Internal(e.to_string()))?
+            .map_err(|e| internal(&e))?
             .unwrap_or_default();
         self.prefetch_for_dispute(&tx.tx.payload);
         if !matches!(tx.tx.payload, crate::primitives::Payload::Transfer(_) | crate::primitives::Payload::Batch(_)) {
-            match self.check_payload(&tx, hash) {
+            let mut exec = match slot.take() {
+                Some(e) => e,
+                None => {
+                    let env = crate::ledger::BlockEnv {
+                        height: head.height.saturating_add(1),
+                        timestamp_ms: builder::now_ms(),
+                        proposer: crate::primitives::Address([0; 20]),
+                        parent: head.hash,
+                        reveal: Hash::ZERO,
+                    };
+                    crate::ledger::BlockExecutor::speculative(reader, spec, env).map_err(|e| internal(&e))?
+                }
+            };
+            let checked = match exec.check_payload(&tx) {
+                Ok(result) => result.map_err(SubmitError::Rejected),
+                Err(crate::ledger::TxInvalid::State(e)) => Err(internal(&e)),
+                Err(e) => Err(e.into()),
+            };
+            *slot = Some(exec);
+            match checked {
                 // The challenged job's blobs are being fetched: the proof waits in the pool
                 // until this node can referee it (the builder leaves it out until then).
                 Err(SubmitError::Invalid(crate::ledger::TxInvalid::Fraud(_))) if self.net.is_some() => {}
                 other => other?,
             }
         }
-        self.mempool.insert_hashed(tx, hash, &account).map_err(SubmitError::Mempool)
-    }
-
-    /// Refuses an economy tx whose payload would fail on top of the head (an unknown job, a
-    /// replayed receipt, a miner without stake...), with the ledger's reason.
-    fn check_payload(&self, tx: &SignedTx, hash: Hash) -> Result<(), SubmitError> {
-        let internal = |e: &dyn std::fmt::Display| SubmitError::Internal(e.to_string());
-        let head = self.store.head().map_err(|e| internal(&e))?;
-        let env = crate::ledger::BlockEnv {
-            height: head.height.saturating_add(1),
-            timestamp_ms: builder::now_ms(),
-            proposer: crate::primitives::Address([0; 20]),
-            parent: head.hash,
-            reveal: Hash::ZERO,
-        };
-        let mut exec = crate::ledger::BlockExecutor::speculative(self.store.as_ref(), &self.spec, env)
-            .map_err(|e| internal(&e))?;
-        match exec.check_payload(tx, hash) {
-            Ok(result) => result.map_err(SubmitError::Rejected),
-            Err(crate::ledger::TxInvalid::State(e)) => Err(internal(&e)),
-            Err(e) => Err(e.into()),
-        }
+        self.mempool.insert(tx, &account).map_err(SubmitError::Mempool)
     }
 
     fn faucet(&mut self, to: crate::primitives::Address, amount: u128) -> Result<Hash, SubmitError> {
@@ -435,6 +460,6 @@ impl Driver {
         let payload = crate::primitives::Payload::Transfer(crate::primitives::Transfer { to, amount });
         let tx = crate::ledger::fees::signed(&self.spec, &key, last.saturating_add(1), payload)
             .ok_or_else(|| SubmitError::Internal("fee overflow".into()))?;
-        self.mempool.insert(tx, &account).map_err(SubmitError::Mempool)
+        self.mempool.insert(tx.into(), &account).map_err(SubmitError::Mempool)
     }
 }

@@ -9,7 +9,7 @@ use super::Driver;
 use crate::consensus::CommitError;
 use crate::ledger::check_stateless;
 use crate::network::{GossipId, NetworkError, NetworkEvent, PeerRef, Verdict};
-use crate::primitives::{Block, CommitCertificate, SignedTx};
+use crate::primitives::{Block, CommitCertificate, SealedTx};
 use crate::wire::SyncRequest;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -78,14 +78,13 @@ impl Driver {
 
     /// Stateless checks now; signatures with the rest of the burst ([`Driver::flush_txs`]).
     /// A batch holding a tx that can never be valid is rejected whole: its sender sent it.
-    fn on_gossip_txs(&mut self, txs: Vec<SignedTx>, id: GossipId) {
+    fn on_gossip_txs(&mut self, txs: Vec<SealedTx>, id: GossipId) {
         let mut fresh = Vec::with_capacity(txs.len());
         for tx in txs {
             match check_stateless(&self.spec, &tx) {
                 Ok(()) => {
-                    let hash = tx.hash();
-                    if !self.mempool.get(&hash).is_some_and(|m| m.signature == tx.signature) {
-                        fresh.push((tx, hash));
+                    if !self.mempool.get(&tx.hash()).is_some_and(|m| m.signature == tx.signature) {
+                        fresh.push(tx);
                     }
                 }
                 Err(crate::ledger::TxInvalid::State(_)) => {}
@@ -106,18 +105,16 @@ impl Driver {
             return;
         }
         let batches = std::mem::take(&mut self.txs_in);
-        let items: Vec<_> =
-            batches.iter().flat_map(|(txs, _)| txs.iter().flat_map(|(t, hash)| t.signature_items(*hash))).collect();
+        let items: Vec<_> = batches.iter().flat_map(|(txs, _)| txs.iter().flat_map(SealedTx::signatures)).collect();
         let mut checks = super::builder::heavy(|| self.keys.verify_each(&items)).into_iter();
         for (txs, id) in batches {
-            let signatures: usize = txs.iter().map(|(t, hash)| t.signature_items(*hash).count()).sum();
+            let signatures: usize = txs.iter().map(|t| t.signatures().count()).sum();
             let ok: Vec<bool> = checks.by_ref().take(signatures).map(|c| c.is_ok()).collect();
             if ok.iter().any(|good| !good) {
                 self.report(id, Verdict::Reject);
                 continue;
             }
-            let admitted =
-                txs.into_iter().map(|(tx, hash)| self.admit_hashed(tx, hash).is_ok()).filter(|got_in| *got_in).count();
+            let admitted = self.admit(txs).iter().filter(|r| r.is_ok()).count();
             self.report(id, if admitted > 0 { Verdict::Accept } else { Verdict::Ignore });
         }
         self.metrics.set_mempool(self.mempool.len());

@@ -2,7 +2,7 @@
 
 use super::hash::{merkle_root, tag, Hash};
 use super::keys::{PublicKey, Signature};
-use super::tx::SignedTx;
+use super::tx::SealedTx;
 use parity_scale_codec::{Decode, Encode};
 
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
@@ -14,7 +14,7 @@ pub struct Header {
     pub timestamp_ms: u64,
     /// Consensus key of the proposer; all zeroes for genesis.
     pub proposer: PublicKey,
-    /// Merkle root over the block's [`SignedTx::leaf_hash`]es.
+    /// Merkle root over the block's [`SealedTx::leaf_hash`]es.
     pub tx_root: Hash,
     /// Root of the authenticated state tree after applying this block.
     pub state_root: Hash,
@@ -39,7 +39,8 @@ impl Header {
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct Block {
     pub header: Header,
-    pub txs: Vec<SignedTx>,
+    /// Sealed: each tx's hash, leaf and size were computed once, when it was decoded or built.
+    pub txs: Vec<SealedTx>,
     /// Equivocation the proposer saw and the chain has not recorded yet.
     pub evidence: Vec<Evidence>,
     /// The precommits for the parent block that the proposer had gathered (more than 2/3 of
@@ -53,8 +54,8 @@ impl Block {
         self.header.hash()
     }
 
-    pub fn tx_root(txs: &[SignedTx]) -> Hash {
-        merkle_root(txs.iter().map(SignedTx::leaf_hash).collect())
+    pub fn tx_root(txs: &[SealedTx]) -> Hash {
+        merkle_root(txs.iter().map(SealedTx::leaf_hash).collect())
     }
 
     pub fn evidence_root(evidence: &[Evidence]) -> Hash {

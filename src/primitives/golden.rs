@@ -44,7 +44,7 @@ fn transfer_tx() -> Tx {
 }
 
 fn header() -> Header {
-    let txs = [batch_tx().sign(&key()), transfer_tx().sign(&key())];
+    let txs: [SealedTx; 2] = [batch_tx().sign(&key()).into(), transfer_tx().sign(&key()).into()];
     Header {
         parent: Hash([0xAB; 32]),
         height: 42,
@@ -123,6 +123,13 @@ fn batch_tx_vector() {
     assert_eq!(signed.hash(), signed.tx.signing_hash(), "a signed tx is identified by its signing hash");
     assert_eq!(signed.leaf_hash(), h("0x6dafa91302d3c7888b669b1ab4fd8183edcc2047a33effe714eaf88c410f074e"));
     signed.verify_signature().unwrap();
+
+    // Sealing computes the same hashes and size once, and encodes as the signed tx.
+    let sealed = crate::primitives::SealedTx::seal(signed.clone());
+    assert_eq!((sealed.hash(), sealed.leaf_hash(), sealed.size()), (signed.hash(), signed.leaf_hash(), signed.size()));
+    assert_scale(&sealed, &format!("{tx_hex}{sig}"));
+    let decoded: crate::primitives::SealedTx = Decode::decode(&mut &sealed.encode()[..]).unwrap();
+    assert_eq!(decoded, sealed);
 }
 
 #[test]
@@ -148,7 +155,7 @@ fn transfer_tx_vector() {
 
 #[test]
 fn tx_root_vector() {
-    let txs = [batch_tx().sign(&key()), transfer_tx().sign(&key())];
+    let txs: [SealedTx; 2] = [batch_tx().sign(&key()).into(), transfer_tx().sign(&key()).into()];
     assert_eq!(Block::tx_root(&txs), h("0x1e3e069628c8d2fe56f119707b4c6a6e4fef118cb7de4b42e215a248f56424ab"));
     assert_eq!(Block::tx_root(&txs[..1]), txs[0].leaf_hash(), "one leaf is its own root");
     assert_eq!(Block::tx_root(&[]), Hash::ZERO);
@@ -175,7 +182,7 @@ fn header_vector() {
     assert_eq!(hdr.hash(), hash);
     let block = Block {
         header: hdr,
-        txs: vec![batch_tx().sign(&key()), transfer_tx().sign(&key())],
+        txs: vec![batch_tx().sign(&key()).into(), transfer_tx().sign(&key()).into()],
         evidence: vec![],
         last_commit: None,
     };

@@ -20,7 +20,7 @@ pub use economy::{
 };
 pub use hash::{merkle_root, tag, Hash};
 pub use keys::{verify_batch, verify_each, KeyCache, KeyError, Keypair, PublicKey, Signature, DEV_KEY_NAMES};
-pub use tx::{Payload, Priority, SignedTx, Transfer, Tx};
+pub use tx::{Payload, Priority, SealedTx, SignedTx, Transfer, Tx};
 
 #[cfg(test)]
 mod golden;

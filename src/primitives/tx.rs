@@ -185,3 +185,99 @@ impl SignedTx {
         Hash::of(tag::TX_LEAF, self)
     }
 }
+
+/// A signed tx with its hash, its tx-root leaf and its size computed once, when it was built
+/// or decoded, and carried from then on (reth's sealed types): admission, the mempool, the
+/// block builder, the importer and storage all read them instead of hashing the tx again.
+/// Encodes as the [`SignedTx`] it seals; decoding seals.
+#[derive(Debug, Clone)]
+pub struct SealedTx {
+    tx: SignedTx,
+    hash: Hash,
+    leaf: Hash,
+    size: usize,
+}
+
+impl SealedTx {
+    pub fn seal(tx: SignedTx) -> Self {
+        // One encoding for both hashes: a signed tx encodes as its tx, then the 64-byte
+        // signature (pinned by the golden vectors).
+        let bytes = tx.encode();
+        let leaf = Hash::digest(tag::TX_LEAF, &bytes);
+        let hash = match bytes.len().checked_sub(64).and_then(|n| bytes.get(..n)) {
+            Some(unsigned) => Hash::digest(tag::TX, unsigned),
+            None => tx.hash(),
+        };
+        Self { hash, leaf, size: bytes.len(), tx }
+    }
+
+    /// The tx's identity: the hash its sender signed.
+    pub fn hash(&self) -> Hash {
+        self.hash
+    }
+
+    /// The leaf it contributes to a block's tx root.
+    pub fn leaf_hash(&self) -> Hash {
+        self.leaf
+    }
+
+    /// Size in canonical bytes.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// Every signature the tx carries, over its sealed hash ([`SignedTx::signature_items`]).
+    pub fn signatures(&self) -> impl Iterator<Item = (PublicKey, Hash, Signature)> + '_ {
+        self.tx.signature_items(self.hash)
+    }
+
+    pub fn signed(&self) -> &SignedTx {
+        &self.tx
+    }
+
+    pub fn into_inner(self) -> SignedTx {
+        self.tx
+    }
+}
+
+impl From<SignedTx> for SealedTx {
+    fn from(tx: SignedTx) -> Self {
+        Self::seal(tx)
+    }
+}
+
+impl std::ops::Deref for SealedTx {
+    type Target = SignedTx;
+
+    fn deref(&self) -> &SignedTx {
+        &self.tx
+    }
+}
+
+impl PartialEq for SealedTx {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash && self.tx == other.tx
+    }
+}
+
+impl Eq for SealedTx {}
+
+impl Encode for SealedTx {
+    fn size_hint(&self) -> usize {
+        self.size
+    }
+
+    fn encode_to<T: parity_scale_codec::Output + ?Sized>(&self, dest: &mut T) {
+        self.tx.encode_to(dest)
+    }
+
+    fn encoded_size(&self) -> usize {
+        self.size
+    }
+}
+
+impl Decode for SealedTx {
+    fn decode<I: parity_scale_codec::Input>(input: &mut I) -> Result<Self, parity_scale_codec::Error> {
+        SignedTx::decode(input).map(Self::seal)
+    }
+}

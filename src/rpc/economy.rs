@@ -154,7 +154,7 @@ fn store_delegated(store: &crate::storage::Store, validator: &Address) -> RpcRes
 /// peers are not held to this: their blobs may live elsewhere.)
 pub(super) fn check_job_blobs(ctx: &Ctx, tx: &crate::primitives::SignedTx) -> RpcResult<()> {
     let crate::primitives::Payload::JobPost(j) = &tx.tx.payload else { return Ok(()) };
-    if crate::ledger::check_stateless(ctx.node.spec(), tx).is_err() {
+    if crate::ledger::check_stateless(ctx.node.spec(), &tx.clone().into()).is_err() {
         return Ok(()); // submitting reports what is wrong with the tx itself first
     }
     let store = ctx.node.store();
@@ -264,7 +264,7 @@ pub(super) fn register(m: &mut RpcModule<Ctx>) -> Result<(), jsonrpsee::core::Re
         let mut v = job_json(&id, &j, spec.hrp());
         // Who the chain's draw lets claim it in the next block (`ledger::draw`).
         let head = store.head().map_err(internal)?;
-        let draw = crate::ledger::draw::assigned(store.as_ref(), spec, &id, &j, head.height.saturating_add(1))
+        let draw = crate::ledger::draw::assigned(store.as_ref(), spec, &id, head.height.saturating_add(1))
             .map_err(internal)?;
         let (drawn, until) = match draw {
             crate::ledger::draw::Draw::Anyone => (json!("anyone"), Value::Null),
@@ -335,6 +335,14 @@ pub(super) fn register(m: &mut RpcModule<Ctx>) -> Result<(), jsonrpsee::core::Re
         };
         let hrp = ctx.node.spec().hrp();
         let mut v = receipt_json(&id, &r, hrp);
+        // While it is pending: the verifiers the chain drew, and the verdicts they posted.
+        let store = ctx.node.store();
+        let drawn = crate::ledger::draw::verifiers(store.as_ref(), &id).map_err(internal)?;
+        v["verifiers"] = drawn.iter().map(|a| json!(a.to_bech32(hrp))).collect();
+        let votes: Vec<(Address, bool)> =
+            read(store.as_ref(), &StateKey::Verdicts(id)).map_err(internal)?.unwrap_or_default();
+        v["verifierVerdicts"] =
+            votes.iter().map(|(who, agrees)| json!({"verifier": who.to_bech32(hrp), "agrees": agrees})).collect();
         // The referee's verdicts on challenges to it.
         let variant = StateKey::Verdict(Hash::ZERO, Address([0; 20])).encode()[0];
         let verdicts = ctx

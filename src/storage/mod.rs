@@ -34,7 +34,7 @@ use crate::ledger::{
     self, tree as state_tree, Account, AccountEvent, EventCause, StateDiff, StateError, StateKey, StateReader,
     TxFailure, TxOutcome,
 };
-use crate::primitives::{Address, Block, CommitCertificate, Hash, Header, PublicKey, SignedTx};
+use crate::primitives::{Address, Block, CommitCertificate, Hash, Header, PublicKey, SealedTx};
 use parity_scale_codec::{Decode, Encode};
 use rocksdb::{ColumnFamilyDescriptor, Options, WriteBatch, WriteOptions, DB};
 use std::path::{Path, PathBuf};
@@ -252,7 +252,7 @@ impl Store {
             batch.put_cf(self.cf(CF_COMMITS), key, c.encode());
         }
         batch.put_cf(self.cf(CF_HASHES), hash.0, key);
-        let tx_hashes: Vec<Hash> = block.txs.iter().map(SignedTx::hash).collect();
+        let tx_hashes: Vec<Hash> = block.txs.iter().map(SealedTx::hash).collect();
         for (i, tx_hash) in tx_hashes.iter().enumerate() {
             let rec = TxRecord {
                 height: h,
@@ -331,7 +331,7 @@ impl Store {
 
     pub fn block(&self, height: u64) -> Result<Option<Block>> {
         let Some(header) = self.header(height)? else { return Ok(None) };
-        let (txs, evidence, last_commit): (Vec<SignedTx>, Vec<Evidence>, Option<CommitCertificate>) =
+        let (txs, evidence, last_commit): (Vec<SealedTx>, Vec<Evidence>, Option<CommitCertificate>) =
             self.get_decoded(CF_BODIES, &height.to_be_bytes())?.unwrap_or_default();
         Ok(Some(Block { header, txs, evidence, last_commit }))
     }

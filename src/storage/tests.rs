@@ -3,7 +3,7 @@
 use super::*;
 use crate::consensus::{verify_commit, ValidatorSet};
 use crate::ledger::{BlockEnv, BlockExecutor, BlockVotes, TxFailure, TxOutcome};
-use crate::primitives::{Keypair, Payload, Priority, Transfer, Tx};
+use crate::primitives::{Keypair, Payload, Priority, SealedTx, Transfer, Tx};
 use jmt::mock::MockTreeStore;
 use jmt::storage::TreeWriter;
 
@@ -17,7 +17,7 @@ fn addr(name: &str) -> Address {
     Address::from_public_key(&Keypair::dev(name).public())
 }
 
-fn transfer(spec: &ChainSpec, from: &str, to: Address, amount: u128, nonce: u64) -> SignedTx {
+fn transfer(spec: &ChainSpec, from: &str, to: Address, amount: u128, nonce: u64) -> SealedTx {
     let k = Keypair::dev(from);
     Tx {
         chain_id: spec.chain_id.clone(),
@@ -28,6 +28,7 @@ fn transfer(spec: &ChainSpec, from: &str, to: Address, amount: u128, nonce: u64)
         payload: Payload::Transfer(Transfer { to, amount }),
     }
     .sign(&k)
+    .into()
 }
 
 /// What `build_block` made, for checking after a reopen.
@@ -42,7 +43,7 @@ pub(super) struct Built {
 
 /// Builds the next block on top of `store`'s head from `txs`, the way the node does, and
 /// certifies it with alice (the dev chain's only validator).
-pub(super) fn build_block(store: &Store, spec: &ChainSpec, txs: Vec<SignedTx>) -> Built {
+pub(super) fn build_block(store: &Store, spec: &ChainSpec, txs: Vec<SealedTx>) -> Built {
     let head = store.head().unwrap();
     let height = head.height + 1;
     let alice = Keypair::dev("alice");

@@ -620,7 +620,12 @@ fn devnet_settles_its_sample_jobs_and_exits() {
         assert!(words[4].parse::<u64>().expect("units") > 0, "{line}");
     }
     assert!(out.stdout.contains("executed and claimed"), "{}", out.stdout);
-    assert!(out.stdout.contains("balance: eve (miner)"), "{}", out.stdout);
+    // Each job asked for one verifier: the chain drew one worker other than the miner, and
+    // its verdict agreed.
+    assert!(out.stdout.contains("verifier drawn: receipt"), "{}", out.stdout);
+    let agreed = out.stdout.lines().filter(|l| l.starts_with("verdict: receipt") && l.ends_with(": agrees")).count();
+    assert!(agreed >= 1, "{}", out.stdout);
+    assert!(out.stdout.contains("balance: eve (worker)"), "{}", out.stdout);
 }
 
 /// A cheating miner (its colluding coordinator attests a wrong output) is caught by a fraud

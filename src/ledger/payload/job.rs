@@ -111,6 +111,7 @@ pub(super) fn cancel<R: StateReader>(
     }
     job.status = JobStatus::Cancelled;
     ctx.state.put(StateKey::Job(c.job_id), &job);
+    ctx.state.delete(StateKey::JobDraw(c.job_id));
     Ok(Ok(()))
 }
 
@@ -141,6 +142,7 @@ pub(crate) fn expire<R: StateReader>(state: &mut Overlay<'_, R>, height: u64) ->
         }
         job.status = JobStatus::Expired;
         state.put(StateKey::Job(id), &job);
+        state.delete(StateKey::JobDraw(id));
     }
     Ok(())
 }

@@ -121,7 +121,7 @@ fn settle<R: StateReader>(
     if miner_stake < e.miner_min_stake {
         return fail(TxFailure::MinerStake { staked: miner_stake, min: e.miner_min_stake });
     }
-    match crate::ledger::draw::assigned(&*ctx.state, ctx.spec, &r.job_id, &job, height)? {
+    match crate::ledger::draw::assigned(&*ctx.state, ctx.spec, &r.job_id, height)? {
         crate::ledger::draw::Draw::Anyone => {}
         crate::ledger::draw::Draw::Miner { miner, .. } if miner == r.miner => {
             crate::ledger::reputation::drawn(ctx.state, miner, true)?;
@@ -205,6 +205,8 @@ fn settle<R: StateReader>(
     ctx.state.put(StateKey::Receipt(r.receipt_id), &record);
     queue::push(ctx.state, Queue::Maturing, matures_at, &r.receipt_id)?;
     crate::ledger::reputation::accepted(ctx.state, r.miner)?;
+    crate::ledger::draw::schedule_verifiers(ctx.state, r.receipt_id, height, job.post.verifiers)?;
+    ctx.state.delete(StateKey::JobDraw(r.job_id));
     job.status = JobStatus::Claimed;
     job.receipt = Some(r.receipt_id);
     ctx.state.put(StateKey::Job(r.job_id), &job);
@@ -228,21 +230,20 @@ pub(crate) fn mature<R: StateReader>(
         }
         let miner_gets = rec.miner_payment.checked_add(rec.mint_miner).ok_or_else(overflow)?;
         // The drawn verifiers: those that confirmed the receipt share part of the treasury's
-        // cut; those still drawn now that never spoke missed their draw. (Who voted was checked
-        // against the draw when the verdict landed.)
+        // cut; those that never spoke missed their draw. (Who voted was checked against the
+        // draw when the verdict landed.)
         let votes: Vec<(Address, bool)> = state.get(&StateKey::Verdicts(id))?.unwrap_or_default();
         state.delete(StateKey::Verdicts(id));
         let confirmed: Vec<Address> = votes.iter().filter(|(_, agrees)| *agrees).map(|(who, _)| *who).collect();
         for (who, _) in &votes {
             crate::ledger::reputation::drawn(state, *who, true)?;
         }
-        if let Some(job) = state.get::<Job>(&StateKey::Job(rec.job_id))? {
-            for v in crate::ledger::draw::verifiers(&*state, spec, &id, &rec, &job)? {
-                if !votes.iter().any(|(who, _)| *who == v) {
-                    crate::ledger::reputation::drawn(state, v, false)?;
-                }
+        for v in crate::ledger::draw::verifiers(&*state, &id)? {
+            if !votes.iter().any(|(who, _)| *who == v) {
+                crate::ledger::reputation::drawn(state, v, false)?;
             }
         }
+        state.delete(StateKey::ReceiptVerifiers(id));
         let verifiers_get = if confirmed.is_empty() {
             0
         } else {

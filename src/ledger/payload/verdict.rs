@@ -54,7 +54,7 @@ pub(super) fn verdict<R: StateReader>(
     let Some(job) = ctx.state.get::<Job>(&StateKey::Job(rec.job_id))? else {
         return Ok(Err(TxFailure::UnknownJob(rec.job_id)));
     };
-    let drawn = draw::verifiers(&*ctx.state, ctx.spec, &v.receipt_id, &rec, &job)?;
+    let drawn = draw::verifiers(&*ctx.state, &v.receipt_id)?;
     if !drawn.contains(&ctx.sender) {
         return Ok(Err(TxFailure::NotAVerifier(ctx.sender.to_bech32(ctx.spec.hrp()))));
     }

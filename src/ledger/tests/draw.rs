@@ -4,11 +4,9 @@
 use super::economy::{assert_supply, claim, next_nonce, post, receipt_for, stake};
 use super::*;
 use crate::ledger::draw::{self, Draw};
-use crate::ledger::payload::job::Job;
 
 fn drawn(c: &Chain, job_id: Hash, height: u64) -> Draw {
-    let job: Job = read(&c.state, &StateKey::Job(job_id)).unwrap().unwrap();
-    draw::assigned(&c.state, &c.spec, &job_id, &job, height).unwrap()
+    draw::assigned(&c.state, &c.spec, &job_id, height).unwrap()
 }
 
 fn name_of(a: &Address) -> &'static str {
@@ -61,7 +59,7 @@ fn only_the_drawn_miner_claims_in_its_window() {
 fn each_window_draws_again_and_stake_weighs_the_draw() {
     let (mut c, _) = two_miners();
     let w = c.spec.economy.miner_draw_blocks;
-    let txs: Vec<SignedTx> = (0..40u64)
+    let txs: Vec<SealedTx> = (0..40u64)
         .map(|i| {
             let p = crate::primitives::JobPost {
                 program: Hash([1; 32]),
@@ -74,34 +72,32 @@ fn each_window_draws_again_and_stake_weighs_the_draw() {
             };
             let k = key("bob");
             let tx = unsigned(&c.spec, &k, next_nonce(&c, &k) + i, Payload::JobPost(p));
-            super::fees::with_required_fee(&c.spec, tx).unwrap().sign(&k)
+            super::fees::with_required_fee(&c.spec, tx).unwrap().sign(&k).into()
         })
         .collect();
-    let ids: Vec<Hash> = txs.iter().map(SignedTx::hash).collect();
+    let ids: Vec<Hash> = txs.iter().map(SealedTx::hash).collect();
     c.block(addr("alice"), &txs);
-    let posted = c.height;
-    for _ in 0..=w {
+    // Window 0 is drawn in the next block; window 1 w blocks later, each with its own seed.
+    c.block(addr("alice"), &[]);
+    let window0: Vec<Draw> = ids.iter().map(|id| drawn(&c, *id, c.height + 1)).collect();
+    for _ in 0..w {
         c.block(addr("alice"), &[]);
     }
-    let count = |c: &Chain, window: u64, who: &str| {
-        ids.iter()
-            .filter(|id| {
-                matches!(drawn(c, **id, posted + 2 + window * w), Draw::Miner { miner, window: got, .. }
-                    if got == window && miner == addr(who))
-            })
+    let window1: Vec<Draw> = ids.iter().map(|id| drawn(&c, *id, c.height + 1)).collect();
+    let count = |draws: &[Draw], window: u64, who: &str| {
+        draws
+            .iter()
+            .filter(|d| matches!(d, Draw::Miner { miner, window: got, .. } if *got == window && *miner == addr(who)))
             .count()
     };
-    let (eve0, ferdie0) = (count(&c, 0, "eve"), count(&c, 0, "ferdie"));
+    let (eve0, ferdie0) = (count(&window0, 0, "eve"), count(&window0, 0, "ferdie"));
     assert_eq!(eve0 + ferdie0, 40);
     assert!(eve0 >= 8 && ferdie0 >= 8, "equal stakes, both drawn: eve {eve0}, ferdie {ferdie0}");
-    // The next window has its own seed: the draws change for some jobs.
-    let changed = ids
+    assert_eq!(count(&window1, 1, "eve") + count(&window1, 1, "ferdie"), 40);
+    let changed = window0
         .iter()
-        .filter(|id| {
-            let a = drawn(&c, **id, posted + 2);
-            let b = drawn(&c, **id, posted + 2 + w);
-            matches!((a, b), (Draw::Miner { miner: x, .. }, Draw::Miner { miner: y, window: 1, .. }) if x != y)
-        })
+        .zip(&window1)
+        .filter(|(a, b)| matches!((a, b), (Draw::Miner { miner: x, .. }, Draw::Miner { miner: y, .. }) if x != y))
         .count();
     assert!(changed >= 4, "window 1 draws anew ({changed} of 40 changed)");
     // Ferdie unstakes below the minimum: from then on every draw is eve's.
@@ -114,10 +110,46 @@ fn each_window_draws_again_and_stake_weighs_the_draw() {
         Payload::Unstake(crate::primitives::StakeAmount { amount: all }),
     );
     c.block(addr("alice"), &[unstake]);
+    // A window keeps the miner it was drawn with; from the next one on, every draw is eve's.
+    assert_eq!(ids.iter().map(|id| drawn(&c, *id, c.height + 1)).collect::<Vec<_>>(), window1);
+    for _ in 0..w {
+        c.block(addr("alice"), &[]);
+    }
     for id in &ids {
         let d = drawn(&c, *id, c.height + 1);
-        assert!(matches!(d, Draw::Miner { miner, .. } if miner == addr("eve")), "{d:?}");
+        assert!(matches!(d, Draw::Miner { miner, window: 2, .. } if miner == addr("eve")), "{d:?}");
     }
+}
+
+/// The bug this fixed: draws were recomputed from the current stakes and reputations at each
+/// claim, so one claim landing (which raises its miner's reputation) could move other jobs'
+/// windows to other miners mid-window, and their drawn miners' claims were refused.
+#[test]
+fn a_window_keeps_its_miner_while_other_claims_change_reputations() {
+    let (mut c, _) = two_miners();
+    let txs: Vec<SealedTx> = (0..40u64)
+        .map(|i| post(&c, &key("bob"), 1_000 + u128::from(i), 1_000, addr("dave"), c.height + 100).into_inner())
+        .enumerate()
+        .map(|(i, t)| {
+            let mut tx = t.tx;
+            tx.nonce = next_nonce(&c, &key("bob")) + i as u64;
+            tx.sign(&key("bob")).into()
+        })
+        .collect();
+    let ids: Vec<Hash> = txs.iter().map(SealedTx::hash).collect();
+    c.block(addr("alice"), &txs);
+    c.block(addr("alice"), &[]);
+    let before: Vec<Draw> = ids.iter().map(|id| drawn(&c, *id, c.height + 1)).collect();
+    // Some jobs are claimed by their drawn miners, one block at a time, within the window.
+    for (i, (id, d)) in ids.iter().zip(&before).take(5).enumerate() {
+        let Draw::Miner { miner, .. } = d else { panic!("{d:?}") };
+        let k = key(name_of(miner));
+        let r = receipt_for(&c, *id, &k, 10, 100 + i as u8);
+        let (out, _) = c.block(addr("alice"), &[claim(&c, r, &k, &key("dave"), next_nonce(&c, &k))]);
+        assert_eq!(out[0].result, Ok(()));
+    }
+    let after: Vec<Draw> = ids.iter().skip(5).map(|id| drawn(&c, *id, c.height + 1)).collect();
+    assert_eq!(after, before[5..], "the other jobs keep their window's miner");
 }
 
 #[test]

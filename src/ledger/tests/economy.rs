@@ -8,9 +8,9 @@ use crate::ledger::payload::receipt::{ReceiptRecord, ReceiptStatus};
 use crate::primitives::{ComputeReceipt, JobCancel, JobPost, ReceiptClaim, StakeAmount};
 
 /// Signs `payload` from `from` at `nonce`, paying the minimum fee.
-pub(super) fn signed(spec: &ChainSpec, from: &Keypair, nonce: u64, payload: Payload) -> SignedTx {
+pub(super) fn signed(spec: &ChainSpec, from: &Keypair, nonce: u64, payload: Payload) -> SealedTx {
     let tx = unsigned(spec, from, nonce, payload);
-    super::fees::with_required_fee(spec, tx).unwrap().sign(from)
+    super::fees::with_required_fee(spec, tx).unwrap().sign(from).into()
 }
 
 /// Each sender's next nonce, as the chain has it.
@@ -29,7 +29,7 @@ pub(super) fn post(
     max_units: u64,
     coordinator: Address,
     deadline: u64,
-) -> SignedTx {
+) -> SealedTx {
     let p =
         JobPost { program: Hash([1; 32]), input: Hash([2; 32]), max_units, price, coordinator, deadline, verifiers: 0 };
     signed(&c.spec, client, next_nonce(c, client), Payload::JobPost(p))
@@ -49,7 +49,7 @@ pub(super) fn receipt_for(c: &Chain, job_id: Hash, miner: &Keypair, units: u64, 
     }
 }
 
-pub(super) fn claim(c: &Chain, r: ComputeReceipt, miner: &Keypair, coordinator: &Keypair, nonce: u64) -> SignedTx {
+pub(super) fn claim(c: &Chain, r: ComputeReceipt, miner: &Keypair, coordinator: &Keypair, nonce: u64) -> SealedTx {
     let claim = ReceiptClaim {
         miner_sig: miner.sign(&r.signing_hash()),
         attestation: coordinator.sign(&r.attestation_hash()),
@@ -62,7 +62,7 @@ pub(super) fn claim(c: &Chain, r: ComputeReceipt, miner: &Keypair, coordinator: 
     tx
 }
 
-pub(super) fn stake(c: &Chain, who: &Keypair, amount: u128) -> SignedTx {
+pub(super) fn stake(c: &Chain, who: &Keypair, amount: u128) -> SealedTx {
     signed(&c.spec, who, next_nonce(c, who), Payload::Stake(StakeAmount { amount }))
 }
 
@@ -241,7 +241,7 @@ fn bad_receipts_fail_each_for_its_own_reason() {
     let job_id = tx.hash();
     c.block(addr("alice"), &[tx]);
     let good = receipt_for(&c, job_id, &eve, 100, 7);
-    let mut cases: Vec<(SignedTx, TxFailure)> = Vec::new();
+    let mut cases: Vec<(SealedTx, TxFailure)> = Vec::new();
     let mut nonce = next_nonce(&c, &eve);
     let mut case = |r: ComputeReceipt, miner: &Keypair, coord: &Keypair, want: TxFailure| {
         let n = if miner.public() == eve.public() {
@@ -287,7 +287,7 @@ fn bad_receipts_fail_each_for_its_own_reason() {
         receipt: r,
     };
     let forged = signed(&c.spec, &ferdie, 2, Payload::ReceiptClaim(Box::new(forged)));
-    let txs: Vec<SignedTx> = cases.iter().map(|(t, _)| t.clone()).chain(std::iter::once(forged)).collect();
+    let txs: Vec<SealedTx> = cases.iter().map(|(t, _)| t.clone()).chain(std::iter::once(forged)).collect();
     let wants: Vec<TxFailure> =
         cases.into_iter().map(|(_, w)| w).chain(std::iter::once(TxFailure::MinerKeyMismatch)).collect();
     let (out, _) = c.block(addr("alice"), &txs);
@@ -558,7 +558,7 @@ proptest! {
             _ => None,
         };
         // The miners start staked, so that claims (and challenges to them) happen often.
-        let stakes: Vec<SignedTx> = MINERS.iter().map(|m| stake(&c, &key(m), c.spec.economy.miner_min_stake)).collect();
+        let stakes: Vec<SealedTx> = MINERS.iter().map(|m| stake(&c, &key(m), c.spec.economy.miner_min_stake)).collect();
         c.block(addr("alice"), &stakes);
         let mut jobs: Vec<Hash> = Vec::new();
         let mut paid_ids: BTreeSet<Hash> = BTreeSet::new();
@@ -865,7 +865,7 @@ pub(super) fn post_wordcount(c: &mut Chain, verifiers: u8) -> (Hash, Hash, u64) 
     (job, crate::vm::output_hash(&output), real.units)
 }
 
-fn fraud(c: &Chain, who: &Keypair, receipt_id: Hash, bond: u128) -> SignedTx {
+fn fraud(c: &Chain, who: &Keypair, receipt_id: Hash, bond: u128) -> SealedTx {
     let p = crate::primitives::FraudProof { receipt_id, output_hash: Hash::ZERO, units: 0, bond };
     signed(&c.spec, who, next_nonce(c, who), Payload::FraudProof(p))
 }
@@ -1023,7 +1023,7 @@ fn jobs_too_large_to_referee_need_three_verifiers() {
 // Parameter updates.
 // ---------------------------------------------------------------------------------------------
 
-fn param(c: &Chain, who: &Keypair, name: &str, value: u128) -> SignedTx {
+fn param(c: &Chain, who: &Keypair, name: &str, value: u128) -> SealedTx {
     let p = crate::primitives::ParamUpdate { name: name.into(), value };
     signed(&c.spec, who, next_nonce(c, who), Payload::ParamUpdate(p))
 }

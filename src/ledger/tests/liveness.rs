@@ -6,10 +6,10 @@ use crate::ledger::liveness::{self, LastCommitInvalid};
 use crate::primitives::CommitCertificate;
 
 /// Signs `payload` from `from` at its next nonce, paying the minimum fee.
-fn signed(c: &Chain, from: &Keypair, payload: Payload) -> SignedTx {
+fn signed(c: &Chain, from: &Keypair, payload: Payload) -> SealedTx {
     let nonce = c.state.acc(&Address::from_public_key(&from.public())).nonce + 1;
     let tx = unsigned(&c.spec, from, nonce, payload);
-    super::fees::with_required_fee(&c.spec, tx).unwrap().sign(from)
+    super::fees::with_required_fee(&c.spec, tx).unwrap().sign(from).into()
 }
 
 /// The local chain (alice, bob, charlie, dave at equal stake) with a short downtime window.

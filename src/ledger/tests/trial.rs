@@ -19,7 +19,7 @@ fn fresh(i: u8) -> Keypair {
 }
 
 /// A claim from `who` anchored at block `anchor`, whose work has exactly `bits` or more.
-fn claim_with(c: &Chain, who: &Keypair, anchor: u64, enough: bool, nonce: u64, fee: u128) -> SignedTx {
+fn claim_with(c: &Chain, who: &Keypair, anchor: u64, enough: bool, nonce: u64, fee: u128) -> SealedTx {
     let anchor_hash = block_hash(anchor);
     let claimant = Address::from_public_key(&who.public());
     let search = PowSearch::new(&c.spec.chain_id, &claimant, &anchor_hash);
@@ -29,10 +29,10 @@ fn claim_with(c: &Chain, who: &Keypair, anchor: u64, enough: bool, nonce: u64, f
     let payload = Payload::TrialClaim(TrialClaim { anchor_height: anchor, anchor_hash, pow_nonce });
     let mut tx = unsigned(&c.spec, who, nonce, payload);
     tx.fee = fee;
-    tx.sign(who)
+    tx.sign(who).into()
 }
 
-fn claim(c: &Chain, who: &Keypair) -> SignedTx {
+fn claim(c: &Chain, who: &Keypair) -> SealedTx {
     claim_with(c, who, c.height, true, 1, 0)
 }
 
@@ -92,7 +92,7 @@ fn work_is_bound_to_the_claimant_and_the_chain() {
         .map(fresh)
         .find(|k| work.pow_bits(&c.spec.chain_id, &Address::from_public_key(&k.public())) < need)
         .unwrap();
-    let stolen = unsigned(&c.spec, &thief, 1, Payload::TrialClaim(work.clone())).sign(&thief);
+    let stolen: SealedTx = unsigned(&c.spec, &thief, 1, Payload::TrialClaim(work.clone())).sign(&thief).into();
     assert!(matches!(check_stateless(&c.spec, &stolen), Err(TxInvalid::Trial(TrialInvalid::WeakPow { .. }))));
     let other_chain = (0..).map(|i| format!("other-{i}")).find(|id| work.pow_bits(id, &tx.tx.sender_address()) < need);
     assert!(other_chain.is_some());
@@ -121,10 +121,11 @@ fn the_anchor_must_be_a_recent_block_of_this_chain() {
     let stale = claim_with(&c, &fresh(2), oldest - 1, true, 1, 0);
     assert_invalid(&c, &stale, TrialInvalid::StaleAnchor { anchor: oldest - 1, age: max + 1, max }.into());
     // A hash that is not the block's, and a block that does not exist yet.
-    let mut forged = claim_with(&c, &fresh(3), c.height, true, 1, 0);
+    let mut forged = claim_with(&c, &fresh(3), c.height, true, 1, 0).into_inner();
     if let Payload::TrialClaim(t) = &mut forged.tx.payload {
         t.anchor_hash = Hash([7; 32]);
     }
+    let forged = SealedTx::seal(forged);
     assert!(matches!(
         c.executor(addr("alice")).apply(&forged),
         Err(TxInvalid::Trial(TrialInvalid::WeakPow { .. }) | TxInvalid::Trial(TrialInvalid::UnknownAnchor { .. }))
@@ -154,7 +155,7 @@ fn grants_are_capped_per_block_and_per_epoch() {
     let mut c = chain();
     c.spec.economy.trial_max_per_block = 2;
     c.spec.economy.trial_max_per_epoch = 3;
-    let claims: Vec<SignedTx> = (1..=4).map(|i| claim(&c, &fresh(i))).collect();
+    let claims: Vec<SealedTx> = (1..=4).map(|i| claim(&c, &fresh(i))).collect();
     let mut exec = c.executor(addr("alice"));
     assert!(exec.apply(&claims[0]).is_ok());
     assert!(exec.apply(&claims[1]).is_ok());
@@ -184,14 +185,10 @@ fn admission_dry_run_reports_the_rule() {
     let mut c = chain();
     let who = fresh(1);
     let tx = claim(&c, &who);
-    let h = tx.hash();
-    assert_eq!(c.executor(addr("alice")).check_payload(&tx, h), Ok(Ok(())));
+    assert_eq!(c.executor(addr("alice")).check_payload(&tx), Ok(Ok(())));
     c.block(addr("alice"), &[tx]);
     let again = claim_with(&c, &who, c.height, true, 2, 0);
-    assert_eq!(
-        c.executor(addr("alice")).check_payload(&again, again.hash()),
-        Err(TxInvalid::Trial(TrialInvalid::AlreadyClaimed(1)))
-    );
+    assert_eq!(c.executor(addr("alice")).check_payload(&again), Err(TxInvalid::Trial(TrialInvalid::AlreadyClaimed(1))));
 }
 
 #[test]

@@ -17,7 +17,7 @@ fn verified_job() -> (Chain, u128, Hash, Hash, u64) {
     let mut c = Chain::new(spec);
     let total = c.state.supply.total;
     let min = c.spec.economy.miner_min_stake;
-    let stakes: Vec<SignedTx> = ["eve", "ferdie", "charlie"].iter().map(|n| stake(&c, &key(n), min)).collect();
+    let stakes: Vec<SealedTx> = ["eve", "ferdie", "charlie"].iter().map(|n| stake(&c, &key(n), min)).collect();
     c.block(addr("alice"), &stakes);
     let (job, output, units) = super::economy::post_wordcount(&mut c, 2);
     (c, total, job, output, units)
@@ -45,12 +45,10 @@ fn eve_claims(c: &mut Chain, job_id: Hash, output_hash: Hash, units: u64) -> Has
 }
 
 fn drawn(c: &Chain, receipt_id: Hash) -> Vec<Address> {
-    let rec: ReceiptRecord = read(&c.state, &StateKey::Receipt(receipt_id)).unwrap().unwrap();
-    let job: Job = read(&c.state, &StateKey::Job(rec.job_id)).unwrap().unwrap();
-    draw::verifiers(&c.state, &c.spec, &receipt_id, &rec, &job).unwrap()
+    draw::verifiers(&c.state, &receipt_id).unwrap()
 }
 
-fn verdict(c: &Chain, who: &Keypair, receipt_id: Hash, output_hash: Hash, units: u64) -> SignedTx {
+fn verdict(c: &Chain, who: &Keypair, receipt_id: Hash, output_hash: Hash, units: u64) -> SealedTx {
     signed(&c.spec, who, next_nonce(c, who), Payload::Verdict(VerifierVerdict { receipt_id, output_hash, units }))
 }
 
@@ -152,7 +150,7 @@ fn a_job_too_large_to_referee_is_decided_by_a_majority_of_its_verifiers() {
     let total = c.state.supply.total;
     let min = c.spec.economy.miner_min_stake;
     let workers = ["eve", "ferdie", "charlie", "alice"];
-    let stakes: Vec<SignedTx> = workers.iter().map(|n| stake(&c, &key(n), min)).collect();
+    let stakes: Vec<SealedTx> = workers.iter().map(|n| stake(&c, &key(n), min)).collect();
     c.block(addr("alice"), &stakes);
     let p = JobPost {
         program: Hash([1; 32]),
