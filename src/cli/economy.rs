@@ -197,8 +197,23 @@ async fn blob_arg(c: &HttpClient, url: &str, arg: &str, what: &str, program: boo
 }
 
 /// Uploads `bytes` with `blob_put`; returns their hash.
+/// Bytes per `blob_put` piece: hex doubles them, and a request may carry 2 MiB.
+const BLOB_PIECE: usize = 512 * 1024;
+
+/// Uploads `bytes` as a blob, in pieces when it does not fit one request.
 pub(super) async fn put_blob(c: &HttpClient, url: &str, bytes: &[u8]) -> Result<Hash> {
-    let v = call(c, url, "blob_put", rpc_params![format!("0x{}", hex::encode(bytes))]).await?;
+    let hex_of = |b: &[u8]| format!("0x{}", hex::encode(b));
+    let v = if bytes.len() <= BLOB_PIECE {
+        call(c, url, "blob_put", rpc_params![hex_of(bytes)]).await?
+    } else {
+        let hash = ergon::vm::blob_hash(bytes);
+        let mut last = serde_json::Value::Null;
+        for (i, piece) in bytes.chunks(BLOB_PIECE).enumerate() {
+            let offset = i * BLOB_PIECE;
+            last = call(c, url, "blob_put", rpc_params![hex_of(piece), offset, bytes.len(), hash]).await?;
+        }
+        last
+    };
     v["hash"].as_str().and_then(|h| h.parse().ok()).ok_or_else(|| anyhow!("blob_put returned no hash: {v}"))
 }
 

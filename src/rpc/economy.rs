@@ -235,15 +235,40 @@ pub(super) fn register(m: &mut RpcModule<Ctx>) -> Result<(), jsonrpsee::core::Re
     })?;
 
     m.register_method("blob_put", |p, ctx, _| -> RpcResult<Value> {
-        let args = Args::parse(&p, &["data"])?;
+        let args = Args::parse(&p, &["data", "offset", "size", "hash"])?;
         let text: String = args.required(0)?;
-        let bytes = hex::decode(text.strip_prefix("0x").unwrap_or(&text))
+        let mut bytes = hex::decode(text.strip_prefix("0x").unwrap_or(&text))
             .map_err(|e| invalid_params(format!("param `data`: not hex: {e}")))?;
+        // A piece of a larger blob ([`super::uploads`]): stored once the last one is in.
+        if let Some(offset) = args.optional::<usize>(1)? {
+            let (size, want): (usize, Hash) = (args.required(2)?, args.required(3)?);
+            let piece = ctx
+                .uploads
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .add(want, size, offset, &bytes, crate::storage::MAX_BLOB_BYTES)
+                .map_err(|e| match e {
+                    super::uploads::UploadError::TooLarge { .. } => err(BLOB_TOO_LARGE, e.to_string()),
+                    other => invalid_params(other.to_string()),
+                })?;
+            bytes = match piece {
+                super::uploads::Piece::Partial { received } => {
+                    return Ok(json!({"hash": want, "size": size, "received": received, "complete": false}));
+                }
+                super::uploads::Piece::Complete(all) => all,
+            };
+            let got = crate::vm::blob_hash(&bytes);
+            if got != want {
+                return Err(invalid_params(format!(
+                    "param `hash`: the pieces hash to {got}, not {want}; upload again"
+                )));
+            }
+        }
         let hash = ctx.node.put_blob(&bytes).map_err(|e| match e {
             crate::storage::StoreError::BlobTooLarge { .. } => err(BLOB_TOO_LARGE, e.to_string()),
             other => internal(other),
         })?;
-        Ok(json!({"hash": hash, "size": bytes.len()}))
+        Ok(json!({"hash": hash, "size": bytes.len(), "received": bytes.len(), "complete": true}))
     })?;
 
     m.register_method("blob_get", |p, ctx, _| -> RpcResult<Value> {

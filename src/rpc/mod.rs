@@ -12,6 +12,7 @@ mod errors;
 mod http;
 mod params;
 pub mod types;
+mod uploads;
 
 pub use errors::*;
 pub use http::{AccessError, AllowList, RpcAccess};
@@ -63,6 +64,8 @@ pub struct RpcConfig {
 struct Ctx {
     node: NodeHandle,
     allow_unsafe: bool,
+    /// Blobs being uploaded in pieces.
+    uploads: std::sync::Mutex<uploads::Uploads>,
 }
 
 type RpcResult<T> = Result<T, ErrorObjectOwned>;
@@ -87,7 +90,8 @@ pub async fn start(config: RpcConfig, node: NodeHandle) -> std::io::Result<(Sock
         .build(addr)
         .await?;
     let local = server.local_addr()?;
-    let module = module(Ctx { node, allow_unsafe: methods.allow_unsafe(&local) }).map_err(std::io::Error::other)?;
+    let ctx = Ctx { node, allow_unsafe: methods.allow_unsafe(&local), uploads: Default::default() };
+    let module = module(ctx).map_err(std::io::Error::other)?;
     Ok((local, server.start(module)))
 }
 

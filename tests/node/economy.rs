@@ -418,6 +418,49 @@ fn trial_claim_mines_credits_once_and_refuses_bad_work() {
     assert_eq!(field(&account(&node, &addr(&other)), "balance"), spec.economy.trial_credits);
 }
 
+/// A blob larger than one JSON-RPC request goes up in pieces: `blob_put` with offset, size
+/// and hash, stored once the last piece is in and the whole matches; `ergon job post` does it
+/// for a 3 MiB input on its own. Pieces out of order or bytes that do not match are refused.
+#[test]
+fn a_blob_larger_than_one_request_uploads_in_pieces() {
+    let (dir, home) = (tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir"));
+    let node = Node::start(dir.path(), &[]);
+    let big: Vec<u8> = (0..3u32 << 20).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let hash = ergon::vm::blob_hash(&big).to_hex();
+    let piece = |b: &[u8]| format!("0x{}", hex::encode(b));
+    let (code, msg) = node.call_err("blob_put", json!([piece(&big[..1 << 19]), 1 << 19, big.len(), hash]));
+    assert!(code == -32602 && msg.contains("offset 0"), "a piece before the first: {code} {msg}");
+    for (i, chunk) in big.chunks(1 << 19).enumerate() {
+        let v =
+            node.call("blob_put", json!({"data": piece(chunk), "offset": i << 19, "size": big.len(), "hash": hash}));
+        assert_eq!(v["complete"], (i + 1) << 19 >= big.len(), "{v}");
+        if i == 2 {
+            let (code, msg) = node.call_err("blob_put", json!([piece(chunk), 0x10_0000, big.len(), hash]));
+            assert!(code == -32602 && msg.contains("offset 1572864"), "out of order: {code} {msg}");
+        }
+    }
+    let got = node.call("blob_get", json!([hash]));
+    assert_eq!(got["size"], big.len(), "{}", got["size"]);
+    assert_eq!(hex::decode(got["data"].as_str().expect("data").trim_start_matches("0x")).expect("hex"), big);
+    // Pieces whose whole is not the named blob are not stored.
+    let other = ergon::vm::blob_hash(b"something else").to_hex();
+    node.call("blob_put", json!([piece(&big[..4]), 0, 8, other]));
+    let (code, msg) = node.call_err("blob_put", json!([piece(&big[4..8]), 4, 8, other]));
+    assert!(code == -32602 && msg.contains("hash"), "{code} {msg}");
+    assert_eq!(node.call("blob_get", json!([other])), Value::Null);
+    // The CLI uploads a 3 MiB input in pieces and posts the job.
+    let input = home.path().join("big.txt");
+    std::fs::write(&input, "lorem ipsum dolor sit amet ".repeat(120_000)).expect("write input");
+    let program = concat!(env!("CARGO_MANIFEST_DIR"), "/jobs/wordcount.wat");
+    let args = ["job", "post", "--from", "bob", "--program", program, "--input", input.to_str().expect("utf-8")];
+    let rest = ["--max-units", "100000000", "--price", "1000000", "--coordinator", "dave", "--wait", "--json"];
+    let v = cli(&node, home.path(), &[&args[..], &rest[..]].concat());
+    assert_eq!(v["status"], "included", "{v}");
+    let job = node.call("job_get", json!([v["jobId"]]));
+    let size = node.call("blob_get", json!([job["input"]]))["size"].as_u64();
+    assert_eq!(size, Some(27 * 120_000), "{job}");
+}
+
 #[test]
 fn job_post_needs_held_blobs_and_a_valid_program() {
     let (dir, home) = (tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir"));
@@ -647,6 +690,9 @@ fn a_wrong_receipt_is_challenged_from_the_cli_and_slashed() {
     let run = cli(&node, h, &["job", "run", &job, "--json"]);
     let r = node.call("receipt_get", json!([receipt_id]));
     assert_ne!(r["outputHash"], run["outputHash"], "the cheater reported a wrong output: {r}");
+    // Nobody can fetch the output it claims: no run of the job produces it.
+    assert_eq!(node.call("blob_get", json!([r["outputHash"]])), Value::Null, "{r}");
+    assert!(node.call("blob_get", json!([run["outputHash"]]))["data"].is_string(), "the real output is published");
     let eve0 = account(&node, EVE);
 
     let v = cli(&node, h, &["receipt", "challenge", &receipt_id, "--from", "ferdie", "--wait", "--json"]);
