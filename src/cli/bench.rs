@@ -150,6 +150,12 @@ fn vm(scale: u32) -> Result<()> {
     for r in &results {
         println!("{:<10} {:>14} {:>10.3} {:>16.0}", r.name, r.units, r.elapsed.as_secs_f64(), r.units_per_second());
     }
+    let max = ChainSpec::load("dev")?.economy.max_dispute_units;
+    let (units, took) = ergon::vm::bench::referee_cost(max)?;
+    println!(
+        "referee: a disputed job using all of max_dispute_units ({max}, dev) re-executed in {:.2} s ({units} units)",
+        took.as_secs_f64()
+    );
     let ceiling = super::ceiling::Ceiling::measure();
     println!("yardstick of this machine, same run: {:.0} ed25519 verifications/s on one core", ceiling.single);
     Ok(())

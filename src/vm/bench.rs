@@ -43,6 +43,17 @@ pub fn run_bench(scale: u32) -> Result<Vec<BenchResult>, RunError> {
     Ok(results)
 }
 
+/// The referee's worst case: a job that uses all of `max_units` (a hash chain too long to
+/// finish, run with `max_units` of fuel, as validators re-execute a disputed job), timed on
+/// the calling thread, compilation included. Returns the units charged and the time.
+pub fn referee_cost(max_units: u64) -> Result<(u64, Duration), RunError> {
+    let program = compile_wat(samples::HASHCHAIN)?;
+    let input = hashchain_input(u32::MAX);
+    let started = Instant::now();
+    let execution = run(&program, &input, max_units, &Limits::default())?;
+    Ok((execution.units, started.elapsed()))
+}
+
 fn hashchain_input(links: u32) -> Vec<u8> {
     let mut input = links.to_le_bytes().to_vec();
     input.extend_from_slice(b"ergon bench");
