@@ -62,4 +62,4 @@ pub use block::{
 pub use fees::{required_fee, FeeBreakdown};
 pub use history::{AccountEvent, EventCause};
 pub use outcome::{receipts_root, TxFailure, TxInvalid, TxOutcome};
-pub use state::{read, DrawWeights, Overlay, StateDiff, StateError, StateKey, StateReader, Weighed};
+pub use state::{read, DrawWeights, Overlay, StateDiff, StateError, StateKey, StateReader};

@@ -145,52 +145,9 @@ pub trait StateReader {
     }
 }
 
-/// Every registered worker with its draw weight, shared rather than copied: a block's
-/// claims and an admission batch read the same list.
+/// Every registered worker with its draw weight, shared rather than copied: a block's draws
+/// read the same list.
 pub type DrawWeights = std::sync::Arc<[(Address, u128)]>;
-
-/// `base` with its draw weights computed at most once: for a reader of one state many times
-/// (the node admitting txs against its head), so that each claim does not read every worker
-/// again. `known`, if given, must be `base`'s own weights (kept from an earlier reader of the
-/// same state).
-pub struct Weighed<'a, R: ?Sized> {
-    base: &'a R,
-    weights: std::cell::OnceCell<DrawWeights>,
-}
-
-impl<'a, R: StateReader + ?Sized> Weighed<'a, R> {
-    pub fn new(base: &'a R, known: Option<DrawWeights>) -> Self {
-        let weights = std::cell::OnceCell::new();
-        if let Some(w) = known {
-            let _ = weights.set(w);
-        }
-        Weighed { base, weights }
-    }
-
-    /// The weights, if anything needed them.
-    pub fn computed(&self) -> Option<DrawWeights> {
-        self.weights.get().cloned()
-    }
-}
-
-impl<R: StateReader + ?Sized> StateReader for Weighed<'_, R> {
-    fn get(&self, key: &StateKey) -> Result<Option<Vec<u8>>, StateError> {
-        self.base.get(key)
-    }
-
-    fn blob(&self, hash: &Hash) -> Result<Option<Vec<u8>>, StateError> {
-        self.base.blob(hash)
-    }
-
-    fn draw_weights(&self, spec: &crate::chainspec::ChainSpec) -> Result<DrawWeights, StateError> {
-        if let Some(w) = self.weights.get() {
-            return Ok(w.clone());
-        }
-        let w = self.base.draw_weights(spec)?;
-        let _ = self.weights.set(w.clone());
-        Ok(w)
-    }
-}
 
 /// Decodes the record under `key`.
 pub fn read<T: Decode, R: StateReader + ?Sized>(r: &R, key: &StateKey) -> Result<Option<T>, StateError> {

@@ -89,9 +89,6 @@ struct Driver {
     /// The double-sign guard's file; saved before any message it covers is sent.
     guard: SignGuard,
     mempool: Mempool,
-    /// The workers' draw weights at the head whose hash is kept with them: admission reads
-    /// them once per head, not once per claim.
-    head_weights: Option<(Hash, crate::ledger::DrawWeights)>,
     engine: Engine,
     /// Blocks built or received as proposals at the height at hand, executed, by hash.
     candidates: HashMap<Hash, Candidate>,
@@ -208,7 +205,6 @@ pub fn start(
         store,
         guard,
         mempool: Mempool::new(config.mempool),
-        head_weights: None,
         engine,
         candidates: HashMap::new(),
         votes_in: Vec::new(),
@@ -375,33 +371,26 @@ impl Driver {
 
     /// Gives `txs` (signatures checked) to the mempool, in order, each with its sender's
     /// account; an economy tx first runs as if it came next on the head, so that one that
-    /// would only pay its fee is refused with the ledger's reason. One speculative block (and
-    /// one read of the workers' draw weights per head) serves the whole batch.
+    /// would only pay its fee is refused with the ledger's reason. One speculative block on
+    /// the head serves the whole batch.
     fn admit(&mut self, txs: Vec<SealedTx>) -> Vec<Result<Hash, SubmitError>> {
         let internal = |e: &dyn std::fmt::Display| SubmitError::Internal(e.to_string());
         let head = match self.store.head() {
             Ok(h) => h,
             Err(e) => return vec![Err(internal(&e)); txs.len()],
         };
-        let known = self.head_weights.as_ref().filter(|(at, _)| *at == head.hash).map(|(_, w)| w.clone());
         let (store, spec) = (self.store.clone(), self.spec.clone());
-        let reader = crate::ledger::Weighed::new(store.as_ref(), known);
         let mut exec = None;
-        let results = txs.into_iter().map(|tx| self.admit_one(tx, &head, &reader, &spec, &mut exec)).collect();
-        drop(exec);
-        if let Some(w) = reader.computed() {
-            self.head_weights = Some((head.hash, w));
-        }
-        results
+        txs.into_iter().map(|tx| self.admit_one(tx, &head, &store, &spec, &mut exec)).collect()
     }
 
     fn admit_one<'a>(
         &mut self,
         tx: SealedTx,
         head: &crate::storage::BlockRef,
-        reader: &'a crate::ledger::Weighed<'a, Store>,
+        reader: &'a Store,
         spec: &'a ChainSpec,
-        slot: &mut Option<crate::ledger::BlockExecutor<'a, crate::ledger::Weighed<'a, Store>>>,
+        slot: &mut Option<crate::ledger::BlockExecutor<'a, Store>>,
     ) -> Result<Hash, SubmitError> {
         let internal = |e: &dyn std::fmt::Display| SubmitError::Internal(e.to_string());
         let sender = tx.tx.sender_address();
