@@ -559,6 +559,41 @@ fn miner_role_runs_posted_jobs_and_claims_them() {
     assert!(node.stderr().contains("job executed"), "the node logs the run");
 }
 
+/// A fraud proof against an honest receipt: every validator re-executes, the receipt stands
+/// and matures, and the challenger loses its bond (FalseChallenge), burned.
+#[test]
+fn a_fraud_proof_against_an_honest_receipt_slashes_the_challenger() {
+    let (dir, home) = (tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir"));
+    let node = Node::spawn(dir.path(), &["--dev", "--miner", "eve", "--coordinator", "dave"], &[]);
+    let h = home.path();
+    let v = cli(&node, h, &["stake", &MINER_STAKE.to_string(), "--from", "eve", "--wait", "--json"]);
+    assert_eq!(v["status"], "included", "{v}");
+    let job = post_job(&node, h, "1000000", "1000000", "100");
+    let claimed = wait_for("the miner's claim", PROGRESS, || {
+        let j = node.call("job_get", json!([job]));
+        j["receipt"].as_str().map(str::to_string)
+    });
+    let err = cli_fails(&node, h, &["receipt", "challenge", &claimed, "--from", "ferdie"]);
+    assert!(err.contains("would lose its bond"), "the CLI warns first: {err}");
+    let ferdie = addr(&Keypair::dev("ferdie"));
+    let before = field(&account(&node, &ferdie), "balance");
+    let burned0 = amount(&node.call("economy_supply", json!([]))["burned"]);
+    let v = cli(&node, h, &["receipt", "challenge", &claimed, "--from", "ferdie", "--force", "--wait", "--json"]);
+    assert_eq!(v["status"], "included", "{v}");
+    let r = node.call("receipt_get", json!([claimed]));
+    assert_eq!(r["status"], "pending", "the receipt stands: {r}");
+    let verdict = &r["verdicts"][0];
+    assert_eq!(verdict["upheld"], false, "{r}");
+    let bond: u128 = 1_000_000_000;
+    assert_eq!(amount(&verdict["bondBurned"]), bond, "{r}");
+    let fee = before - field(&account(&node, &ferdie), "balance") - bond;
+    assert!(fee < 100_000, "ferdie lost the bond and a fee ({fee})");
+    assert!(amount(&node.call("economy_supply", json!([]))["burned"]) >= burned0 + bond);
+    wait_for("the receipt to mature anyway", PROGRESS * 2, || {
+        (node.call("receipt_get", json!([claimed]))["status"] == "matured").then_some(())
+    });
+}
+
 /// The roles on three processes: bob posts a job on the validator, which alone holds its
 /// blobs; eve mines on a second node and dave coordinates on a third. Eve's node finds the
 /// program and input through Kademlia provider records and fetches them over `blobs`, runs
