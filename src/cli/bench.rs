@@ -30,6 +30,10 @@ pub struct BenchArgs {
     /// escrowed job each (jobs and stakes are set up first and not timed).
     #[arg(long)]
     receipts: Option<u32>,
+    /// With --receipts: turn the miner draw off (any staked miner may claim; the claims go
+    /// round-robin), to see what the draw costs.
+    #[arg(long)]
+    no_draw: bool,
     /// Measure the job VM instead: compute units per second of each sample job on one core,
     /// inputs scaled by this factor (1: a few seconds in a release build).
     #[arg(long)]
@@ -70,7 +74,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         return vm(scale);
     }
     if let Some(n) = args.receipts {
-        return super::bench_receipts::run(n, args.block_time_ms, args.base_path);
+        return super::bench_receipts::run(n, args.block_time_ms, args.base_path, !args.no_draw);
     }
     if args.per_account == 0 || args.per_account > 64 {
         bail!("--per-account must be 1 to 64 (the mempool's nonce window)");
