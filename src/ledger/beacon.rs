@@ -125,9 +125,10 @@ pub(super) fn apply<R: StateReader>(
     Ok(Ok(()))
 }
 
-/// How many blocks of beacon values are kept: the longest a draw looks back (a miner window,
-/// or a receipt's challenge window for its verifiers), one block of look-ahead and the
-/// previous value the next block mixes into.
+/// How many blocks of beacon values are kept. Draws now read only the value of the block
+/// they are made in and keep their result ([`super::draw`]), so this is more than they need:
+/// a miner window or a challenge window, plus margin, kept so that a reader of the state
+/// (RPC, tools) can still show the values a recent draw used.
 pub fn retention(spec: &ChainSpec) -> u64 {
     spec.economy.miner_draw_blocks.max(spec.economy.challenge_blocks).saturating_add(3)
 }
