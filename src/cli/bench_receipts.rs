@@ -1,10 +1,11 @@
 //! `ergon bench --receipts N`: committed RECEIPT_CLAIMs per second through a real node.
 //!
 //! Set-up, not timed: 1,000 miners stake, N/4 clients post 4 jobs each (one job per receipt),
-//! the chain draws each job's miner (stake x reputation, from its randomness beacon), and that
-//! miner signs a receipt which one coordinator attests. Timed: N claims, each with three signatures (the tx's,
-//! the miner's, the coordinator's), from admission to the last one committed. Printed beside
-//! the same run's signature-checking ceiling.
+//! the chain draws each job's miner (stake x reputation, from its randomness beacon; with
+//! `--no-draw` the claims go round-robin), and that miner signs a receipt which one
+//! coordinator attests. Timed: N claims, each with three signatures (the tx's, the miner's,
+//! the coordinator's), from admission to the last one committed. Printed beside the same
+//! run's signature-checking ceiling.
 
 use anyhow::{bail, Result};
 use ergon::chainspec::{ChainSpec, GenesisAccount};
@@ -62,8 +63,8 @@ pub fn run(n: u32, block_time_ms: u64, base_path: Option<std::path::PathBuf>, dr
     let mut spec = ChainSpec::load("dev")?;
     spec.chain_id = "ergon-bench".into();
     spec.consensus.block_time_ms = block_time_ms;
-    // The chain's draw picks each job's miner, as on a real chain; one draw window covers the
-    // whole run, so the drawn miner's claim is valid whenever it lands.
+    // With the draw, one window covers the whole run, so the drawn miner's claim is valid
+    // whenever it lands.
     spec.economy.miner_draw_blocks = if draw { 10_000 } else { 0 };
     let hrp = spec.token.hrp.clone();
     let fund = |k: &Keypair| GenesisAccount {

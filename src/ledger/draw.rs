@@ -185,13 +185,12 @@ pub(super) fn turn_windows<R: StateReader>(
     let seed = super::beacon::at(&*state, height)?;
     let weights = state.draw_weights(spec)?;
     for id in ids {
-        let key = StateKey::JobDraw(id);
         let Some(job) = state.get::<Job>(&StateKey::Job(id))? else { continue };
         if job.status != super::payload::job::JobStatus::Open {
-            state.delete(key);
+            forget(state, id)?;
             continue;
         }
-        if let Some(missed) = state.get::<Drawn>(&key)? {
+        if let Some(missed) = state.get::<Drawn>(&StateKey::JobDraw(id))? {
             super::reputation::drawn(state, missed.miner, false)?;
         }
         let window = height.saturating_sub(job.posted_at.saturating_add(1)).checked_div(w).unwrap_or(0);
@@ -201,12 +200,21 @@ pub(super) fn turn_windows<R: StateReader>(
             .and_then(|j| weights.get(j))
             .map(|(miner, _)| Drawn { miner: *miner, window, until });
         match drawn {
-            Some(d) => state.put(key, &d),
-            None => state.delete(key),
+            Some(d) => state.put(StateKey::JobDraw(id), &d),
+            None => forget(state, id)?,
         }
         if w > 0 && until <= job.post.deadline {
             super::queue::push(state, super::queue::Queue::Draws, until, &id)?;
         }
+    }
+    Ok(())
+}
+
+/// Drops a job's current window draw, if it has one (deleting a key that is not there would
+/// still cost the state tree a walk).
+pub(super) fn forget<R: StateReader>(state: &mut Overlay<'_, R>, job_id: Hash) -> Result<(), StateError> {
+    if state.get::<Drawn>(&StateKey::JobDraw(job_id))?.is_some() {
+        state.delete(StateKey::JobDraw(job_id));
     }
     Ok(())
 }

@@ -505,10 +505,8 @@ impl Worker {
                 continue;
             }
             let drawn = draw::verifiers(store.as_ref(), &receipt_id).map_err(|e| e.to_string())?;
-            let ours: Vec<usize> = (0..self.verifiers.len())
-                .filter(|i| self.verifiers.get(*i).is_some_and(|v| drawn.contains(&v.address())))
-                .collect();
-            if ours.is_empty() && job.post.max_units > spec.economy.max_dispute_units {
+            let ours = self.verifiers.iter().filter(|v| drawn.contains(&v.address())).count();
+            if ours == 0 && job.post.max_units > spec.economy.max_dispute_units {
                 continue; // the referee cannot settle it; its drawn verifiers will
             }
             let Some((program, input)) = blobs(&self.node, &rec.job_id, &job).await? else { continue };
@@ -519,8 +517,7 @@ impl Worker {
             };
             let agrees = (output_hash, units) == (rec.output_hash, rec.compute_units);
             // Drawn: the verdict, whichever way it goes (a disagreeing one is the dispute).
-            for i in &ours {
-                let Some(verifier) = self.verifiers.get_mut(*i) else { continue };
+            for verifier in self.verifiers.iter_mut().filter(|v| drawn.contains(&v.address())) {
                 let v = crate::primitives::VerifierVerdict { receipt_id, output_hash, units };
                 match verifier.submit(&self.node, Payload::Verdict(v)).await {
                     Ok(hash) => tracing::info!(receipt = %receipt_id, tx = %hash, agrees, "verdict submitted"),
@@ -528,7 +525,7 @@ impl Worker {
                     Err(e) => tracing::warn!(receipt = %receipt_id, error = %e, "verdict refused"),
                 }
             }
-            if !ours.is_empty() {
+            if ours > 0 {
                 continue;
             }
             if agrees {

@@ -111,7 +111,7 @@ pub(super) fn cancel<R: StateReader>(
     }
     job.status = JobStatus::Cancelled;
     ctx.state.put(StateKey::Job(c.job_id), &job);
-    forget_draw(ctx.state, c.job_id)?;
+    crate::ledger::draw::forget(ctx.state, c.job_id)?;
     Ok(Ok(()))
 }
 
@@ -129,15 +129,6 @@ fn release<R: StateReader>(state: &mut Overlay<'_, R>, job: &Job) -> Result<Resu
     Ok(Ok(()))
 }
 
-/// Drops a closed job's current miner draw, if it has one (a delete of a key that is not
-/// there would still cost the state tree a walk).
-fn forget_draw<R: StateReader>(state: &mut Overlay<'_, R>, id: Hash) -> Result<(), StateError> {
-    if state.get::<crate::ledger::draw::Drawn>(&StateKey::JobDraw(id))?.is_some() {
-        state.delete(StateKey::JobDraw(id));
-    }
-    Ok(())
-}
-
 /// The block hook: jobs whose deadline is `height` and that are still open expire, and their
 /// reservations go back to their clients.
 pub(crate) fn expire<R: StateReader>(state: &mut Overlay<'_, R>, height: u64) -> Result<(), StateError> {
@@ -151,7 +142,7 @@ pub(crate) fn expire<R: StateReader>(state: &mut Overlay<'_, R>, height: u64) ->
         }
         job.status = JobStatus::Expired;
         state.put(StateKey::Job(id), &job);
-        forget_draw(state, id)?;
+        crate::ledger::draw::forget(state, id)?;
     }
     Ok(())
 }
