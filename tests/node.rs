@@ -25,6 +25,8 @@ mod economy;
 mod health;
 #[path = "node/network.rs"]
 mod network;
+#[path = "node/rpc_abuse.rs"]
+mod rpc_abuse;
 #[path = "node/rpc_security.rs"]
 mod rpc_security;
 #[path = "node/storage_faults.rs"]

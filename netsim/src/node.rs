@@ -111,6 +111,7 @@ impl SimNode {
             db_path: self.db.clone(),
             rpc: None,
             state_retention: None,
+            blob_retention: None,
             // Beside the node's db, not in it: a crash keeps both.
             sign_state_path: self.db.with_extension(ergon::storage::sign_guard::FILE_NAME),
             reset_sign_state: false,

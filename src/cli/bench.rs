@@ -98,6 +98,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
             db_path: base.join("db"),
             rpc: None,
             state_retention: None,
+            blob_retention: None,
             sign_state_path: base.join(ergon::storage::sign_guard::FILE_NAME),
             reset_sign_state: false,
         };

@@ -111,6 +111,7 @@ pub fn run(n: u32, block_time_ms: u64, base_path: Option<std::path::PathBuf>, dr
             db_path: base.join("db"),
             rpc: None,
             state_retention: None,
+            blob_retention: None,
             sign_state_path: base.join(ergon::storage::sign_guard::FILE_NAME),
             reset_sign_state: false,
         };

@@ -45,6 +45,7 @@ async fn service(spec: &ChainSpec, db: &Path, key: Option<Keypair>, network: Opt
         db_path: db.to_path_buf(),
         rpc: None,
         state_retention: None,
+        blob_retention: None,
         sign_state_path: db.with_extension(ergon::storage::sign_guard::FILE_NAME),
         reset_sign_state: false,
     })

@@ -8,6 +8,7 @@ use ergon::network::{NetworkConfig, PreSharedKey, TransportKind};
 use ergon::node::service::{Service, ServiceConfig};
 use ergon::node::NodeConfig;
 use ergon::primitives::{Address, Keypair};
+use ergon::rpc::serve::RpcLimits;
 use ergon::rpc::{AllowList, RpcAccess, RpcConfig, RpcMethods};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -40,6 +41,20 @@ pub struct NodeArgs {
     /// rebinding.
     #[arg(long, value_name = "HOSTS")]
     rpc_allowed_hosts: Option<AllowList>,
+    /// Open RPC connections (HTTP and WebSocket) one IP address may hold; more are refused
+    /// with HTTP 429.
+    #[arg(long, default_value_t = RpcLimits::default().connections_per_ip)]
+    rpc_max_connections_per_ip: usize,
+    /// HTTP connections open at once, from everyone (apart from WebSockets); more get 503.
+    #[arg(long, default_value_t = RpcLimits::default().http_connections)]
+    rpc_max_http_connections: usize,
+    /// WebSocket connections open at once, from everyone (apart from HTTP); more get 503.
+    #[arg(long, default_value_t = RpcLimits::default().ws_connections)]
+    rpc_max_ws_connections: usize,
+    /// RPC calls per second one IP address may make (each call of a batch counts), in bursts of
+    /// up to twice that; calls over it get error 1022. 0: no limit.
+    #[arg(long, default_value_t = RpcLimits::default().calls_per_second)]
+    rpc_rate_limit: u32,
     /// Validator key: a dev key name (dev and local chains) or a file holding a hex secret.
     #[arg(long, env = "PROPOSER_KEY")]
     validator_key: Option<String>,
@@ -71,6 +86,10 @@ pub struct NodeArgs {
     /// the chain's unbonding period and challenge window [default: 100000].
     #[arg(long)]
     state_retention: Option<u64>,
+    /// Blocks to keep a blob (job program, input or output) after the last block at which an
+    /// open or claimed job needed it, or after its upload; then it is deleted [default: 100000].
+    #[arg(long)]
+    blob_retention: Option<u64>,
     /// Turn off QUIC (TCP only).
     #[arg(long)]
     no_quic: bool,
@@ -267,6 +286,12 @@ pub fn run(args: NodeArgs) -> Result<()> {
         addr: args.rpc_addr,
         methods: args.rpc_methods,
         access: RpcAccess::new(args.rpc_cors.as_ref(), args.rpc_allowed_hosts.as_ref())?,
+        limits: RpcLimits {
+            connections_per_ip: args.rpc_max_connections_per_ip.max(1),
+            http_connections: args.rpc_max_http_connections.max(1),
+            ws_connections: args.rpc_max_ws_connections,
+            calls_per_second: args.rpc_rate_limit,
+        },
     };
     let chain_dir = super::chain_dir(&base, &spec);
     let db_path = chain_dir.join("db");
@@ -292,6 +317,7 @@ pub fn run(args: NodeArgs) -> Result<()> {
             db_path: db_path.clone(),
             rpc: Some(rpc),
             state_retention: args.state_retention,
+            blob_retention: args.blob_retention,
             sign_state_path,
             reset_sign_state: args.unsafe_reset_sign_state,
         };

@@ -220,6 +220,10 @@ enum Command {
     Provide {
         hash: Hash,
     },
+    /// Stop announcing `hash` (deleted here).
+    StopProviding {
+        hash: Hash,
+    },
     /// Who announced holding `hash`.
     Providers {
         hash: Hash,
@@ -287,6 +291,11 @@ impl NetworkHandle {
     /// Tells the network (a Kademlia provider record) that this node holds blob `hash`.
     pub fn provide(&self, hash: Hash) {
         let _ = self.commands.try_send(Command::Provide { hash });
+    }
+
+    /// Stops announcing that this node holds blob `hash` (it deleted it).
+    pub fn stop_providing(&self, hash: Hash) {
+        let _ = self.commands.try_send(Command::StopProviding { hash });
     }
 
     /// The peers that announced holding blob `hash`.

@@ -475,6 +475,9 @@ impl SwarmLoop {
                     tracing::debug!(blob = %hash, error = %e, "cannot announce blob");
                 }
             }
+            Command::StopProviding { hash } => {
+                self.swarm.behaviour_mut().kad.stop_providing(&kad::RecordKey::new(&hash.0));
+            }
             Command::Providers { hash, reply } => {
                 let id = self.swarm.behaviour_mut().kad.get_providers(kad::RecordKey::new(&hash.0));
                 self.pending_providers.insert(id, (HashSet::new(), reply, Instant::now()));

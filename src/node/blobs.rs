@@ -2,6 +2,13 @@
 //! and fetches a blob it lacks from the peers that announced it, then from any connected
 //! peer, in pieces of at most 1 MiB over the `blobs` protocol. The whole blob is checked
 //! against its hash before it is stored or used; a peer that sends wrong bytes is skipped.
+//!
+//! Blobs are kept while a job needs them and a retention period after ([`keep`]): a sweep
+//! every few blocks marks the programs and inputs of open and claimed jobs and the outputs
+//! their receipts name as needed now, and deletes (and stops announcing) the blobs last
+//! needed more than the retention period ago. A blob uploaded for a job not yet posted has the
+//! same period from its upload. A settled job's output so stays fetchable for the period
+//! after its challenge window closed.
 
 use super::NodeHandle;
 use crate::primitives::Hash;
@@ -9,6 +16,12 @@ use crate::storage::MAX_BLOB_BYTES;
 
 /// Blobs announced at start (the rest are announced as they are used).
 const ANNOUNCE_AT_START: usize = 4096;
+
+/// Blocks a blob is kept after the last one at which a job needed it (`--blob-retention`).
+pub const DEFAULT_BLOB_RETENTION: u64 = 100_000;
+
+/// Sweeps happen at most this many blocks apart.
+const MAX_SWEEP_INTERVAL: u64 = 256;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
@@ -143,4 +156,73 @@ async fn download(
         return Err("the bytes do not match the blob's hash".into());
     }
     Ok(Some(bytes))
+}
+
+/// Keeps the blobs live jobs need and deletes the others `retention` blocks after they were
+/// last needed, sweeping at finalized heights (see the module docs). Returns when `stop`
+/// completes, never in the middle of a sweep.
+pub async fn keep(node: NodeHandle, retention: u64, stop: impl std::future::Future<Output = ()>) {
+    tokio::pin!(stop);
+    let retention = retention.max(1);
+    let every = (retention / 4).clamp(1, MAX_SWEEP_INTERVAL);
+    let mut events = node.subscribe();
+    let store = node.store.clone();
+    let start = store.head().map(|h| h.height).unwrap_or(0);
+    match tokio::task::spawn_blocking(move || store.mark_unmarked_blobs(start)).await {
+        Ok(Ok(0)) => {}
+        Ok(Ok(n)) => tracing::info!(blobs = n, "blobs from before retention marks are kept from this height"),
+        Ok(Err(e)) => tracing::warn!(error = %e, "cannot mark stored blobs"),
+        Err(e) => tracing::warn!(error = %e, "cannot mark stored blobs"),
+    }
+    loop {
+        let event = tokio::select! {
+            _ = &mut stop => return,
+            e = events.recv() => e,
+        };
+        let height = match event {
+            Ok(super::ChainEvent::Finalized(h)) if h.height % every == 0 => h.height,
+            Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        };
+        let store = node.store.clone();
+        let swept = tokio::task::spawn_blocking(move || sweep(&store, height, retention)).await;
+        match swept {
+            Ok(Ok(gone)) => {
+                if !gone.is_empty() {
+                    tracing::info!(height, blobs = gone.len(), "deleted blobs no job needs any more");
+                }
+                if let Some(net) = &node.network {
+                    gone.into_iter().for_each(|h| net.stop_providing(h));
+                }
+            }
+            Ok(Err(e)) => tracing::warn!(height, error = %e, "blob sweep failed; trying again later"),
+            Err(e) => tracing::warn!(height, error = %e, "blob sweep failed; trying again later"),
+        }
+    }
+}
+
+/// Marks what live jobs need at `height`, then deletes the blobs last needed before
+/// `height - retention`; returns their hashes.
+pub fn sweep(
+    store: &crate::storage::Store,
+    height: u64,
+    retention: u64,
+) -> Result<Vec<Hash>, crate::storage::StoreError> {
+    use crate::ledger::payload::job::{Job, JobStatus};
+    use crate::ledger::payload::receipt::ReceiptRecord;
+    use crate::ledger::StateKey;
+    use parity_scale_codec::Encode;
+    let variant = StateKey::Job(Hash::ZERO).encode()[0];
+    let live = store
+        .state_records::<Job>(variant, usize::MAX, |_, j| matches!(j.status, JobStatus::Open | JobStatus::Claimed))?;
+    let mut needed = Vec::with_capacity(live.len() * 3);
+    for (_, job) in live {
+        needed.extend([job.post.program, job.post.input]);
+        if let Some(id) = job.receipt {
+            let rec: Option<ReceiptRecord> = crate::ledger::read(store, &StateKey::Receipt(id))?;
+            needed.extend(rec.map(|r| r.output_hash));
+        }
+    }
+    store.mark_blobs(needed, height)?;
+    store.sweep_blobs(height.saturating_sub(retention))
 }

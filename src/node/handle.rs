@@ -153,8 +153,8 @@ impl NodeHandle {
     }
 
     /// Checks one tx (stateless rules, signature) and hands it to the mempool.
-    pub async fn submit(&self, tx: SignedTx) -> Result<Hash, SubmitError> {
-        let tx = SealedTx::seal(tx);
+    pub async fn submit(&self, tx: impl Into<SealedTx>) -> Result<Hash, SubmitError> {
+        let tx: SealedTx = tx.into();
         check_stateless(&self.spec, &tx)?;
         self.keys.verify_batch(&tx.signatures().collect::<Vec<_>>()).map_err(|_| SubmitError::BadSignature)?;
         self.send_checked(vec![tx]).await.pop().unwrap_or(Err(SubmitError::Stopped))

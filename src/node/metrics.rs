@@ -13,6 +13,34 @@ pub struct Metrics {
     blocks: AtomicU64,
     last_block_interval_ms: AtomicU64,
     equivocations: AtomicU64,
+    /// RPC connections and calls refused, by [`RpcRefusal`].
+    rpc_refused: [AtomicU64; 4],
+}
+
+/// Why the RPC server refused a connection or a call (the `reason` label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RpcRefusal {
+    /// The address has its cap of open connections.
+    PerIp = 0,
+    /// Every HTTP connection slot is taken.
+    HttpFull = 1,
+    /// Every WebSocket connection slot is taken.
+    WsFull = 2,
+    /// The address is over its call rate.
+    RateLimited = 3,
+}
+
+impl RpcRefusal {
+    const ALL: [RpcRefusal; 4] = [RpcRefusal::PerIp, RpcRefusal::HttpFull, RpcRefusal::WsFull, RpcRefusal::RateLimited];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            RpcRefusal::PerIp => "per-ip",
+            RpcRefusal::HttpFull => "http-full",
+            RpcRefusal::WsFull => "ws-full",
+            RpcRefusal::RateLimited => "rate-limited",
+        }
+    }
 }
 
 impl Metrics {
@@ -37,6 +65,14 @@ impl Metrics {
 
     pub fn on_evidence(&self) {
         self.equivocations.fetch_add(1, Relaxed);
+    }
+
+    pub fn on_rpc_refused(&self, why: RpcRefusal) {
+        self.rpc_refused[why as usize].fetch_add(1, Relaxed);
+    }
+
+    pub fn rpc_refused(&self, why: RpcRefusal) -> u64 {
+        self.rpc_refused[why as usize].load(Relaxed)
     }
 
     pub fn height(&self) -> u64 {
@@ -80,6 +116,15 @@ impl Metrics {
             "Equivocations (two different votes by one validator) recorded since start.",
             self.equivocations.load(Relaxed).to_string(),
         );
+        let name = "ergon_rpc_refused_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} RPC connections (per-ip, http-full, ws-full) and calls (rate-limited) refused since start.\n\
+             # TYPE {name} counter"
+        );
+        for why in RpcRefusal::ALL {
+            let _ = writeln!(out, "{name}{{reason=\"{}\"}} {}", why.label(), self.rpc_refused(why));
+        }
         out
     }
 }

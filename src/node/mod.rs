@@ -21,10 +21,10 @@ mod receipts;
 pub mod service;
 mod sync;
 
-pub use blobs::FetchError;
+pub use blobs::{keep as keep_blobs, sweep as sweep_blobs, FetchError, DEFAULT_BLOB_RETENTION};
 pub use handle::{ChainEvent, HeadInfo as ChainEventHead, NodeHandle, SubmitError};
 pub use health::{Health, Reason as HealthReason};
-pub use metrics::Metrics;
+pub use metrics::{Metrics, RpcRefusal};
 
 use crate::chainspec::ChainSpec;
 use crate::consensus::{Engine, Input, SignedVote, Timeout};

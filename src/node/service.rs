@@ -17,6 +17,9 @@ pub struct ServiceConfig {
     pub rpc: Option<RpcConfig>,
     /// State-tree versions to keep; `None`: [`crate::storage::DEFAULT_STATE_RETENTION`].
     pub state_retention: Option<u64>,
+    /// Blocks a blob is kept after a job last needed it; `None`:
+    /// [`crate::node::DEFAULT_BLOB_RETENTION`] ([`crate::node::keep_blobs`]).
+    pub blob_retention: Option<u64>,
     /// The double-sign guard's file, outside `db_path` so losing the database keeps it
     /// ([`crate::storage::sign_guard`]).
     pub sign_state_path: PathBuf,
@@ -30,6 +33,9 @@ pub struct Service {
     rpc: Option<jsonrpsee::server::ServerHandle>,
     driver: tokio::task::JoinHandle<()>,
     stop: oneshot::Sender<()>,
+    /// The blob keeper ([`crate::node::keep_blobs`]), stopped with the driver.
+    blobs: tokio::task::JoinHandle<()>,
+    stop_blobs: oneshot::Sender<()>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +73,11 @@ impl Service {
         let (handle, driver) = start(config.node, store, guard, async move {
             let _ = stopped.await;
         })?;
+        let (stop_blobs, blobs_stopped) = oneshot::channel::<()>();
+        let retention = config.blob_retention.unwrap_or(super::DEFAULT_BLOB_RETENTION);
+        let blobs = tokio::spawn(super::keep_blobs(handle.clone(), retention, async move {
+            let _ = blobs_stopped.await;
+        }));
         let (rpc_addr, rpc) = match config.rpc {
             Some(rpc) => {
                 let addr = rpc.addr;
@@ -77,10 +88,10 @@ impl Service {
             }
             None => (None, None),
         };
-        Ok(Service { handle, rpc_addr, rpc, driver, stop })
+        Ok(Service { handle, rpc_addr, rpc, driver, stop, blobs, stop_blobs })
     }
 
-    /// Stops RPC, then the driver, and waits for both; the store closes when the last handle
+    /// Stops RPC, then the driver and the blob keeper, and waits for them; the store closes when the last handle
     /// is dropped.
     pub async fn stop(self) {
         if let Some(rpc) = self.rpc {
@@ -88,6 +99,8 @@ impl Service {
             rpc.stopped().await;
         }
         let _ = self.stop.send(());
+        let _ = self.stop_blobs.send(());
         let _ = self.driver.await;
+        let _ = self.blobs.await;
     }
 }

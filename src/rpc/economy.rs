@@ -152,9 +152,9 @@ fn store_delegated(store: &crate::storage::Store, validator: &Address) -> RpcRes
 /// A JOB_POST sent to this node must name blobs it holds, and a program that is a valid job:
 /// a job nobody can run would only lock the client's AIT until its deadline. (Txs from
 /// peers are not held to this: their blobs may live elsewhere.)
-pub(super) fn check_job_blobs(ctx: &Ctx, tx: &crate::primitives::SignedTx) -> RpcResult<()> {
+pub(super) fn check_job_blobs(ctx: &Ctx, tx: &crate::primitives::SealedTx) -> RpcResult<()> {
     let crate::primitives::Payload::JobPost(j) = &tx.tx.payload else { return Ok(()) };
-    if crate::ledger::check_stateless(ctx.node.spec(), &tx.clone().into()).is_err() {
+    if crate::ledger::check_stateless(ctx.node.spec(), tx).is_err() {
         return Ok(()); // submitting reports what is wrong with the tx itself first
     }
     let store = ctx.node.store();
@@ -174,6 +174,9 @@ pub(super) fn check_job_blobs(ctx: &Ctx, tx: &crate::primitives::SignedTx) -> Rp
             format!("payload.input: {input_len} bytes, over the job input limit of {}", limits.max_input_bytes),
         ));
     }
+    // Needed from now: a blob uploaded long ago is not swept before the job lands.
+    let head = store.head().map_err(internal)?.height;
+    store.mark_blobs([j.program, j.input], head).map_err(internal)?;
     Ok(())
 }
 

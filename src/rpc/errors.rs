@@ -78,6 +78,8 @@ pub const NOT_DRAWN: i32 = 1098;
 pub const NOT_A_VERIFIER: i32 = 1099;
 pub const UNSAFE_METHOD: i32 = 1020;
 pub const FAUCET: i32 = 1021;
+/// The caller's address is over its call rate (`--rpc-rate-limit`).
+pub const RATE_LIMITED: i32 = 1022;
 pub const UNKNOWN_HEIGHT: i32 = 1030;
 pub const NETWORK: i32 = 1040;
 

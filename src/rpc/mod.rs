@@ -11,6 +11,7 @@ mod economy;
 mod errors;
 mod http;
 mod params;
+pub mod serve;
 pub mod types;
 mod uploads;
 
@@ -29,7 +30,10 @@ use std::net::SocketAddr;
 use types::{parse_block_id, parse_tx_param, BlockId, HeadJson, JsonTx};
 
 pub const MAX_BODY_BYTES: u32 = 2 << 20;
-pub const MAX_CONNECTIONS: u32 = 256;
+/// Replies queued per connection before its calls wait (Substrate's default).
+pub const MESSAGE_BUFFER: u32 = 64;
+/// WebSocket pings; a connection that answers none for two intervals, twice, is closed.
+pub const WS_PING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
 pub const MAX_BATCH: u32 = 100;
 pub const MAX_SUBSCRIPTIONS_PER_CONNECTION: u32 = 32;
 /// Evidence records returned by one `chain_getEvidence` call.
@@ -59,6 +63,7 @@ pub struct RpcConfig {
     pub addr: SocketAddr,
     pub methods: RpcMethods,
     pub access: RpcAccess,
+    pub limits: serve::RpcLimits,
 }
 
 struct Ctx {
@@ -70,29 +75,90 @@ struct Ctx {
 
 type RpcResult<T> = Result<T, ErrorObjectOwned>;
 
-/// Binds `config.addr` and serves until the returned handle is stopped.
+/// Binds `config.addr` and serves until the returned handle is stopped. The accept loop is
+/// ours ([`serve`]): connections per IP, HTTP and WebSocket capacity, call rates and
+/// WebSocket backpressure are enforced on every connection.
 pub async fn start(config: RpcConfig, node: NodeHandle) -> std::io::Result<(SocketAddr, ServerHandle)> {
-    let RpcConfig { addr, methods, access } = config;
+    let RpcConfig { addr, methods, access, limits } = config;
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    let admission = serve::Admission::new(limits, node.metrics().clone());
     let server_config = ServerConfig::builder()
         .max_request_body_size(MAX_BODY_BYTES)
         .max_response_body_size(32 << 20)
-        .max_connections(MAX_CONNECTIONS)
+        // Ours are enforced before a request gets here; this is only a backstop.
+        .max_connections((limits.http_connections + limits.ws_connections) as u32)
         .max_subscriptions_per_connection(MAX_SUBSCRIPTIONS_PER_CONNECTION)
         .set_batch_request_config(BatchRequestConfig::Limit(MAX_BATCH))
+        .set_message_buffer_capacity(MESSAGE_BUFFER)
+        .enable_ws_ping(
+            jsonrpsee::server::PingConfig::new()
+                .ping_interval(WS_PING_INTERVAL)
+                .inactive_limit(WS_PING_INTERVAL * 2)
+                .max_failures(2),
+        )
         .build();
-    let server = Server::builder()
+    let builder = Server::builder()
         .set_config(server_config)
         .set_http_middleware(
             tower::ServiceBuilder::new()
                 .layer(http::AccessLayer::new(access))
                 .layer(http::HttpRoutesLayer::new(node.clone())),
         )
-        .build(addr)
-        .await?;
-    let local = server.local_addr()?;
+        .set_rpc_middleware(
+            jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new().layer(serve::LimitLayer(admission.clone())),
+        )
+        .to_service_builder();
     let ctx = Ctx { node, allow_unsafe: methods.allow_unsafe(&local), uploads: Default::default() };
-    let module = module(ctx).map_err(std::io::Error::other)?;
-    Ok((local, server.start(module)))
+    let methods: jsonrpsee::Methods = module(ctx).map_err(std::io::Error::other)?.into();
+    let (stop, handle) = jsonrpsee::server::stop_channel();
+    tokio::spawn(async move {
+        loop {
+            let accepted = tokio::select! {
+                a = listener.accept() => a,
+                _ = stop.clone().shutdown() => break,
+            };
+            let (sock, remote) = match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors, most likely: let some connections close.
+                    tracing::debug!(error = %e, "RPC accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let Some(conn) = admission.connect(remote.ip()) else {
+                let reason = format!(
+                    "too many connections from {}: at most {} (--rpc-max-connections-per-ip)",
+                    remote.ip(),
+                    limits.connections_per_ip
+                );
+                tokio::spawn(serve::refuse(sock, reason));
+                continue;
+            };
+            let _ = sock.set_nodelay(true);
+            let io = serve::Guarded::new(sock, conn.clone());
+            let (builder, methods, stop) = (builder.clone(), methods.clone(), stop.clone());
+            let shutdown = stop.clone().shutdown();
+            let svc = tower::service_fn(move |mut req: jsonrpsee::server::HttpRequest<hyper::body::Incoming>| {
+                let conn = conn.clone();
+                let mut svc = builder.clone().build(methods.clone(), stop.clone());
+                async move {
+                    if let Err(why) = conn.admit(jsonrpsee::server::ws::is_upgrade_request(&req)) {
+                        return Ok(serve::too_busy(why));
+                    }
+                    req.extensions_mut().insert(serve::ConnRef(conn));
+                    tower::Service::call(&mut svc, req).await.map_err(|e| std::io::Error::other(e.to_string()))
+                }
+            });
+            tokio::spawn(async move {
+                if let Err(e) = jsonrpsee::server::serve_with_graceful_shutdown(io, svc, shutdown).await {
+                    tracing::debug!(error = %e, "RPC connection ended");
+                }
+            });
+        }
+    });
+    Ok((local, handle))
 }
 
 fn module(ctx: Ctx) -> Result<RpcModule<Ctx>, jsonrpsee::core::RegisterMethodError> {
@@ -139,6 +205,7 @@ fn module(ctx: Ctx) -> Result<RpcModule<Ctx>, jsonrpsee::core::RegisterMethodErr
     m.register_async_method("tx_send", |p, ctx, _| async move {
         let args = Args::parse(&p, &["tx"])?;
         let tx = parse_tx_param(args.raw(0).ok_or_else(|| invalid_params("missing param `tx`"))?, ctx.node.spec())?;
+        let tx = crate::primitives::SealedTx::seal(tx);
         economy::check_job_blobs(&ctx, &tx)?;
         let hash = ctx.node.submit(tx).await.map_err(submit)?;
         RpcResult::Ok(json!({"txHash": hash}))

@@ -60,7 +60,8 @@ pub(crate) const CF_JMT_STALE: &str = "jmt_stale";
 const CF_EVIDENCE: &str = "evidence";
 const CF_HISTORY: &str = "history";
 const CF_BLOBS: &str = "blobs";
-const ALL_CFS: [&str; 14] = [
+const CF_BLOB_MARKS: &str = "blob_marks";
+const ALL_CFS: [&str; 15] = [
     CF_META,
     CF_HEADERS,
     CF_BODIES,
@@ -75,7 +76,12 @@ const ALL_CFS: [&str; 14] = [
     CF_EVIDENCE,
     CF_HISTORY,
     CF_BLOBS,
+    CF_BLOB_MARKS,
 ];
+
+/// Column families added without a schema bump: a store from before them lacks them until
+/// its first read-write open creates them (empty).
+const ADDED_CFS: [&str; 1] = [CF_BLOB_MARKS];
 
 const KEY_SCHEMA: &[u8] = b"schema";
 const KEY_GENESIS: &[u8] = b"genesis";
@@ -172,6 +178,9 @@ pub struct Store {
     watermark: Option<watermark::Watermark>,
     /// This open created the database.
     created: bool,
+    /// Held while a blob and its mark are written or swept, so a sweep never deletes a
+    /// blob stored again since it looked ([`Store::sweep_blobs`]).
+    blob_lock: std::sync::Mutex<()>,
 }
 
 fn decode<T: Decode>(cf: &'static str, bytes: &[u8]) -> Result<T> {

@@ -77,8 +77,14 @@ impl Store {
         opts.create_if_missing(!exists);
         opts.create_missing_column_families(true);
         let db = DB::open_cf_descriptors(&opts, path, ALL_CFS.map(cf_descriptor)).map_err(|e| open_error(path, e))?;
-        let mut store =
-            Store { db, path: path.to_path_buf(), retention: DEFAULT_STATE_RETENTION, watermark: None, created: false };
+        let mut store = Store {
+            db,
+            path: path.to_path_buf(),
+            retention: DEFAULT_STATE_RETENTION,
+            watermark: None,
+            created: false,
+            blob_lock: Default::default(),
+        };
         store.created = store.init(spec, true)?;
         let mark = watermark::Watermark::open(path)?;
         mark.record(&store.finalized()?)?;
@@ -98,8 +104,15 @@ impl Store {
         let present = DB::list_cf(&opts, path).map_err(|e| open_error(path, e))?;
         let cfs = ALL_CFS.iter().filter(|name| present.iter().any(|p| p == *name)).map(|name| cf_descriptor(name));
         let db = DB::open_cf_descriptors_read_only(&opts, path, cfs, false).map_err(|e| open_error(path, e))?;
-        if ALL_CFS.iter().any(|name| db.cf_handle(name).is_none()) {
-            let store = Store { db, path: path.to_path_buf(), retention: 0, watermark: None, created: false };
+        if ALL_CFS.iter().any(|name| db.cf_handle(name).is_none() && !ADDED_CFS.contains(name)) {
+            let store = Store {
+                db,
+                path: path.to_path_buf(),
+                retention: 0,
+                watermark: None,
+                created: false,
+                blob_lock: Default::default(),
+            };
             let stored = store.db.cf_handle(CF_META).and_then(|cf| store.db.get_cf(cf, KEY_SCHEMA).ok().flatten());
             let stored = stored.and_then(|b| u32::decode(&mut &b[..]).ok()).unwrap_or(0);
             return Err(StoreError::SchemaMismatch {
@@ -108,8 +121,14 @@ impl Store {
                 expected: SCHEMA_VERSION,
             });
         }
-        let store =
-            Store { db, path: path.to_path_buf(), retention: DEFAULT_STATE_RETENTION, watermark: None, created: false };
+        let store = Store {
+            db,
+            path: path.to_path_buf(),
+            retention: DEFAULT_STATE_RETENTION,
+            watermark: None,
+            created: false,
+            blob_lock: Default::default(),
+        };
         store.init(spec, false)?;
         Ok(store)
     }

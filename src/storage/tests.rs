@@ -412,3 +412,55 @@ fn account_history_by_range_and_limit() {
     assert!(b.iter().all(|e| e.after.balance < e.before.balance && e.after.nonce == e.before.nonce + 1));
     assert!(store.account_history(&Address([0xee; 20]), 0, u64::MAX, 10).unwrap().0.is_empty());
 }
+
+#[test]
+fn blobs_are_swept_once_their_mark_falls_behind() {
+    let spec = dev_spec();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &spec).unwrap();
+    let old = store.put_blob(b"old").unwrap();
+    let kept = store.put_blob(b"kept").unwrap();
+    assert_eq!(store.blob_mark(&old).unwrap(), Some(0), "marked at the head when stored");
+
+    // Marks only move up, and only for blobs held.
+    store.mark_blobs([kept, Hash([7; 32])], 50).unwrap();
+    store.mark_blobs([kept], 10).unwrap();
+    assert_eq!(store.blob_mark(&kept).unwrap(), Some(50));
+    assert_eq!(store.blob_mark(&Hash([7; 32])).unwrap(), None);
+
+    assert_eq!(store.sweep_blobs(0).unwrap(), vec![], "nothing is marked below 0");
+    assert_eq!(store.sweep_blobs(50).unwrap(), vec![old]);
+    assert_eq!(store.blob(&old).unwrap(), None);
+    assert_eq!(store.blob_mark(&old).unwrap(), None, "the mark goes with the blob");
+    assert_eq!(store.blob(&kept).unwrap().as_deref(), Some(&b"kept"[..]));
+
+    // A blob stored again after its sweep is back, marked anew.
+    assert_eq!(store.put_blob(b"old").unwrap(), old);
+    assert_eq!(store.blob_mark(&old).unwrap(), Some(0));
+
+    // A blob stored by a build before marks gets a whole period from the first start.
+    store.db.delete_cf(store.cf(CF_BLOB_MARKS), kept.0).unwrap();
+    assert_eq!(store.mark_unmarked_blobs(70).unwrap(), 1);
+    assert_eq!(store.blob_mark(&kept).unwrap(), Some(70));
+    assert_eq!(store.sweep_blobs(70).unwrap(), vec![old]);
+    assert!(store.has_blob(&kept).unwrap());
+}
+
+#[test]
+fn a_store_from_before_blob_marks_opens_and_gains_them() {
+    let spec = dev_spec();
+    let dir = tempfile::tempdir().unwrap();
+    let hash = {
+        let store = Store::open(dir.path(), &spec).unwrap();
+        let h = store.put_blob(b"program").unwrap();
+        let mut db = store;
+        db.db.drop_cf(CF_BLOB_MARKS).unwrap();
+        h
+    };
+    // Inspection opens it read-only without the column family, and a node opens it.
+    Store::open_read_only(dir.path(), &spec).unwrap();
+    let store = Store::open(dir.path(), &spec).unwrap();
+    assert_eq!(store.blob_mark(&hash).unwrap(), None);
+    assert_eq!(store.mark_unmarked_blobs(3).unwrap(), 1);
+    assert_eq!(store.blob_mark(&hash).unwrap(), Some(3));
+}

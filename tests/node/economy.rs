@@ -559,6 +559,64 @@ fn miner_role_runs_posted_jobs_and_claims_them() {
     assert!(node.stderr().contains("job executed"), "the node logs the run");
 }
 
+/// Blobs live while a job needs them and `--blob-retention` blocks after: a settled job's
+/// input and output and an upload no job names are deleted, while the program it shares with
+/// an open job and that job's input stay.
+#[test]
+fn blobs_no_job_needs_are_deleted_after_the_retention() {
+    let (dir, home) = (tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir"));
+    let args = ["--dev", "--miner", "eve", "--coordinator", "dave", "--blob-retention", "4"];
+    let node = Node::spawn(dir.path(), &args, &[]);
+    let h = home.path();
+    let v = cli(&node, h, &["stake", &MINER_STAKE.to_string(), "--from", "eve", "--wait", "--json"]);
+    assert_eq!(v["status"], "included", "{v}");
+    let stray = node.call("blob_put", json!(["0x0102030405"]))["hash"].clone();
+    let settled = post_job(&node, h, "1000000", "1000000", "100");
+    // Nobody here coordinates for ferdie: this job stays open, sharing the program.
+    let (program, _) = sample_job(h);
+    let input = h.join("open-input.txt");
+    std::fs::write(&input, "an open job keeps its blobs\n").expect("write input");
+    let v = cli(
+        &node,
+        h,
+        &[
+            "job",
+            "post",
+            "--from",
+            "bob",
+            "--program",
+            &program,
+            "--input",
+            input.to_str().expect("utf-8"),
+            "--max-units",
+            "1000000",
+            "--price",
+            "1000",
+            "--coordinator",
+            "ferdie",
+            "--deadline",
+            "1000",
+            "--wait",
+            "--json",
+        ],
+    );
+    let open = node.call("job_get", json!([v["jobId"]]));
+    let job = wait_for("the first job to settle", PROGRESS, || {
+        let j = node.call("job_get", json!([settled]));
+        (j["status"] == "settled").then_some(j)
+    });
+    let receipt = node.call("receipt_get", json!([job["receipt"]]));
+    let gone = [&job["input"], &receipt["outputHash"], &stray];
+    wait_for("the settled job's blobs and the stray upload to be deleted", PROGRESS, || {
+        gone.iter().all(|h| node.call("blob_get", json!([h])).is_null()).then_some(())
+    });
+    for kept in [&open["program"], &open["input"]] {
+        assert!(!node.call("blob_get", json!([kept])).is_null(), "{kept} of the open job {open} was deleted");
+    }
+    assert_eq!(node.call("job_get", json!([v["jobId"]]))["status"], "open");
+    assert!(node.stderr().contains("deleted blobs no job needs any more"), "the node logs the sweep");
+}
+
 /// A fraud proof against an honest receipt: every validator re-executes, the receipt stands
 /// and matures, and the challenger loses its bond (FalseChallenge), burned.
 #[test]

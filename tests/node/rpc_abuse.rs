@@ -1,0 +1,207 @@
+//! RPC abuse from one address (issue 14, items 1 and 2): a WebSocket that sends calls and never
+//! reads the replies, idle WebSockets that would take every connection slot, and call floods.
+//! Other addresses are simulated by binding the client's end to 127.0.0.2 (the server still
+//! listens on 127.0.0.1 only).
+
+use super::*;
+
+/// A TCP connection to the node from `source` (an address on the loopback interface).
+fn connect_from(source: &str, port: u16) -> TcpStream {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let s = rt.block_on(async {
+        let sock = tokio::net::TcpSocket::new_v4().expect("socket");
+        sock.bind(format!("{source}:0").parse().expect("source address")).expect("bind the client's end");
+        // A fixed, small window: the kernel does not buffer megabytes of unread replies.
+        sock.set_recv_buffer_size(64 << 10).expect("receive buffer");
+        sock.connect(([127, 0, 0, 1], port).into()).await.expect("connect")
+    });
+    let s = s.into_std().expect("std stream");
+    s.set_nonblocking(false).expect("blocking");
+    s.set_read_timeout(Some(Duration::from_secs(30))).expect("read timeout");
+    s
+}
+
+/// Reads up to the end of an HTTP response head; returns the status and what was read.
+fn read_head(s: &mut TcpStream) -> (u16, String) {
+    let mut raw = Vec::new();
+    let mut byte = [0u8; 1];
+    while find(&raw, b"\r\n\r\n").is_none() {
+        match s.read(&mut byte) {
+            Ok(1) => raw.push(byte[0]),
+            _ => break,
+        }
+    }
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let status = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (status, text)
+}
+
+/// A WebSocket handshake on `s`; the response's status (101 when upgraded).
+fn upgrade(s: &mut TcpStream, port: u16) -> (u16, String) {
+    let head = format!(
+        "GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).expect("write handshake");
+    read_head(s)
+}
+
+/// One masked WebSocket text frame, as a client sends it.
+fn ws_text(text: &str) -> Vec<u8> {
+    let p = text.as_bytes();
+    let mut f = vec![0x81];
+    if p.len() < 126 {
+        f.push(0x80 | p.len() as u8);
+    } else {
+        f.push(0x80 | 126);
+        f.extend_from_slice(&(p.len() as u16).to_be_bytes());
+    }
+    let mask = [0x37, 0xfa, 0x21, 0x3d];
+    f.extend_from_slice(&mask);
+    f.extend(p.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    f
+}
+
+/// A whole HTTP exchange (`Connection: close`) over `s`.
+fn post_over(mut s: TcpStream, port: u16, body: &str) -> HttpResponse {
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).expect("write request");
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    parse_response(&raw, true).unwrap_or_else(|| panic!("no HTTP response: {}", String::from_utf8_lossy(&raw)))
+}
+
+const GET_HEAD: &str = r#"{"jsonrpc":"2.0","id":1,"method":"chain_getHead","params":[]}"#;
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS");
+    line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).expect("VmRSS in kB")
+}
+
+fn refused(node: &Node, reason: &str) -> u64 {
+    let m = http_get(node.port, "/metrics").text();
+    let line = format!("ergon_rpc_refused_total{{reason=\"{reason}\"}} ");
+    let at = m.lines().find_map(|l| l.strip_prefix(line.as_str())).unwrap_or_else(|| panic!("no {line} in {m}"));
+    at.trim().parse().expect("a count")
+}
+
+/// 200,000 calls on one WebSocket whose replies are never read used to grow the node by
+/// hundreds of MiB (every reply queued). Now the node stops reading that socket while its
+/// replies cannot be written: the sender is pushed back by TCP, the node grows by little, and
+/// other clients are answered meanwhile.
+#[test]
+fn a_websocket_that_never_reads_its_replies_is_held_back() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = Node::start(dir.path(), &[]);
+    let pid = node.child.0.id();
+    node.call("chain_getBlock", json!([0]));
+    let before = rss_kib(pid);
+
+    let mut ws = connect_from("127.0.0.1", node.port);
+    let (status, head) = upgrade(&mut ws, node.port);
+    assert_eq!(status, 101, "{head}");
+    ws.set_write_timeout(Some(Duration::from_secs(3))).expect("write timeout");
+    // Padded (JSON allows the spaces) so that TCP's buffers hold few calls once it stops reading.
+    let pad = " ".repeat(1000);
+    let mut sent = 0u32;
+    let mut batch = Vec::new();
+    while sent < 200_000 {
+        batch.clear();
+        for i in 0..100 {
+            let call = format!(r#"{{"jsonrpc":"2.0","id":{},"method":"chain_getBlock","params":[0]{pad}}}"#, sent + i);
+            batch.extend_from_slice(&ws_text(&call));
+        }
+        if ws.write_all(&batch).is_err() {
+            break; // held back: the node stopped reading
+        }
+        sent += 100;
+    }
+    // Whatever it read, the node answers others and has not queued it all in memory.
+    let h = node.call("chain_getHead", json!([]));
+    assert!(h["height"].as_u64().is_some(), "{h}");
+    let grown_mib = rss_kib(pid).saturating_sub(before) / 1024;
+    eprintln!("sent {sent} calls before the node pushed back; RSS grew {grown_mib} MiB");
+    assert!(sent < 200_000, "the node read all 200,000 calls of a client that reads no replies");
+    assert!(grown_mib < 50, "RSS grew {grown_mib} MiB (sent {sent} calls)");
+    drop(ws);
+    assert!(node.call("chain_getHead", json!([]))["height"].as_u64().is_some(), "the node is up");
+}
+
+/// One address may hold `--rpc-max-connections-per-ip` connections; the next gets 429 naming
+/// the flag, while other addresses are served. WebSockets draw on their own capacity, so idle
+/// WebSockets never starve HTTP; past `--rpc-max-ws-connections` an upgrade gets 503.
+#[test]
+fn connections_per_address_are_capped_and_websockets_do_not_starve_http() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let args = ["--dev", "--rpc-max-connections-per-ip", "4", "--rpc-max-ws-connections", "6"];
+    let node = Node::spawn(dir.path(), &args, &[]);
+    let port = node.port;
+    let mut idle: Vec<TcpStream> = (0..4)
+        .map(|_| {
+            let mut s = connect_from("127.0.0.1", port);
+            let (status, head) = upgrade(&mut s, port);
+            assert_eq!(status, 101, "{head}");
+            s
+        })
+        .collect();
+
+    // The fifth from 127.0.0.1 is refused before HTTP; 127.0.0.2 is served.
+    let r = post_over(connect_from("127.0.0.1", port), port, GET_HEAD);
+    assert_eq!(r.status, 429, "{}", r.text());
+    assert!(r.text().contains("--rpc-max-connections-per-ip"), "{}", r.text());
+    let r = post_over(connect_from("127.0.0.2", port), port, GET_HEAD);
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    // Two more WebSockets fill the six; the seventh gets 503, HTTP still works.
+    for _ in 0..2 {
+        let mut s = connect_from("127.0.0.2", port);
+        let (status, head) = upgrade(&mut s, port);
+        assert_eq!(status, 101, "{head}");
+        idle.push(s);
+    }
+    let (status, head) = upgrade(&mut connect_from("127.0.0.2", port), port);
+    assert_eq!(status, 503, "{head}");
+    let r = post_over(connect_from("127.0.0.2", port), port, GET_HEAD);
+    assert_eq!(r.status, 200, "HTTP is not starved by WebSockets: {}", r.text());
+
+    // A closed connection gives its address's slot back.
+    drop(idle.remove(0));
+    wait_for("127.0.0.1 to be served again", PROGRESS, || {
+        (post_over(connect_from("127.0.0.1", port), port, GET_HEAD).status == 200).then_some(())
+    });
+    assert!(refused(&node, "per-ip") >= 1);
+    assert!(refused(&node, "ws-full") >= 1);
+}
+
+/// Calls beyond `--rpc-rate-limit` per second from one address (a batch counts each call)
+/// get error 1022 naming the flag; another address has its own budget, and the first gets
+/// calls through again once its bucket refills.
+#[test]
+fn calls_over_the_rate_limit_get_their_own_code() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = Node::spawn(dir.path(), &["--dev", "--rpc-rate-limit", "5"], &[]);
+    let port = node.port;
+    let batch = |n: usize| {
+        let calls: Vec<Value> =
+            (0..n).map(|i| json!({"jsonrpc": "2.0", "id": i, "method": "chain_getHead", "params": []})).collect();
+        Value::Array(calls).to_string()
+    };
+    // A burst of twice the rate passes; the same again right after is refused as a whole.
+    let ok = post_over(connect_from("127.0.0.1", port), port, &batch(10)).json();
+    assert!(ok.as_array().is_some_and(|a| a.len() == 10 && a.iter().all(|r| r.get("result").is_some())), "{ok}");
+    let no = post_over(connect_from("127.0.0.1", port), port, &batch(10)).json();
+    assert_eq!(no["error"]["code"], 1022, "{no}");
+    assert!(no["error"]["message"].as_str().is_some_and(|m| m.contains("--rpc-rate-limit")), "{no}");
+    let other = post_over(connect_from("127.0.0.2", port), port, GET_HEAD).json();
+    assert!(other.get("result").is_some(), "another address has its own budget: {other}");
+    wait_for("the bucket to refill", PROGRESS, || {
+        let r = post_over(connect_from("127.0.0.1", port), port, GET_HEAD).json();
+        r.get("result").is_some().then_some(())
+    });
+    assert!(refused(&node, "rate-limited") >= 1);
+}
