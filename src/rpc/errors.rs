@@ -80,6 +80,8 @@ pub const UNSAFE_METHOD: i32 = 1020;
 pub const FAUCET: i32 = 1021;
 /// The caller's address is over its call rate (`--rpc-rate-limit`).
 pub const RATE_LIMITED: i32 = 1022;
+/// A subscription called over HTTP: it needs a WebSocket.
+pub const NEEDS_WEBSOCKET: i32 = 1023;
 pub const UNKNOWN_HEIGHT: i32 = 1030;
 pub const NETWORK: i32 = 1040;
 

@@ -98,6 +98,16 @@ pub async fn start(config: RpcConfig, node: NodeHandle) -> std::io::Result<(Sock
                 .max_failures(2),
         )
         .build();
+    let ctx = Ctx { node: node.clone(), allow_unsafe: methods.allow_unsafe(&local), uploads: Default::default() };
+    let methods: jsonrpsee::Methods = module(ctx).map_err(std::io::Error::other)?.into();
+    let subscriptions = methods
+        .method_names()
+        .filter(|m| {
+            use jsonrpsee::server::MethodCallback::{Subscription, Unsubscription};
+            matches!(methods.method(m), Some(Subscription(_) | Unsubscription(_)))
+        })
+        .collect();
+    let limit = serve::LimitLayer { admission: admission.clone(), subscriptions: std::sync::Arc::new(subscriptions) };
     let builder = Server::builder()
         .set_config(server_config)
         .set_http_middleware(
@@ -105,12 +115,8 @@ pub async fn start(config: RpcConfig, node: NodeHandle) -> std::io::Result<(Sock
                 .layer(http::AccessLayer::new(access))
                 .layer(http::HttpRoutesLayer::new(node.clone())),
         )
-        .set_rpc_middleware(
-            jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new().layer(serve::LimitLayer(admission.clone())),
-        )
+        .set_rpc_middleware(jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new().layer(limit))
         .to_service_builder();
-    let ctx = Ctx { node, allow_unsafe: methods.allow_unsafe(&local), uploads: Default::default() };
-    let methods: jsonrpsee::Methods = module(ctx).map_err(std::io::Error::other)?.into();
     let (stop, handle) = jsonrpsee::server::stop_channel();
     tokio::spawn(async move {
         loop {
@@ -276,8 +282,7 @@ fn module(ctx: Ctx) -> Result<RpcModule<Ctx>, jsonrpsee::core::RegisterMethodErr
         let raw = args.raw(0).ok_or_else(|| invalid_params("missing param `tx`"))?;
         let tx = match raw {
             Value::Object(_) => {
-                let j: JsonTx =
-                    serde_json::from_value(raw.clone()).map_err(|e| err(TX_DECODE, format!("tx JSON: {e}")))?;
+                let j: JsonTx = types::from_json(raw).map_err(|e| err(TX_DECODE, format!("tx JSON: {e}")))?;
                 j.to_tx(spec, false)?
             }
             other => parse_tx_param(other, spec)?.tx,

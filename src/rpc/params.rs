@@ -55,7 +55,7 @@ impl Args {
     pub fn optional<T: DeserializeOwned>(&self, i: usize) -> Result<Option<T>, ErrorObjectOwned> {
         match self.raw(i) {
             None => Ok(None),
-            Some(v) => serde_json::from_value(v.clone())
+            Some(v) => super::types::from_json(v)
                 .map(Some)
                 .map_err(|e| invalid_params(format!("param `{}`: {e}", self.name(i)))),
         }

@@ -167,6 +167,11 @@ impl Conn {
         }
     }
 
+    /// Upgraded to a WebSocket.
+    pub fn is_ws(&self) -> bool {
+        matches!(&*self.kind.lock().unwrap_or_else(|e| e.into_inner()), Some((true, _)))
+    }
+
     fn held_back(&self) -> bool {
         self.write_blocked.load(Ordering::Acquire) || self.unanswered.load(Ordering::Acquire) >= MAX_CALLS_IN_FLIGHT
     }
@@ -276,14 +281,20 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Guarded<T> {
 
 /// The RPC middleware that counts a connection's unanswered calls and applies the per-IP call
 /// rate ([`Admission::take`]).
+/// It also answers a subscription called over HTTP with [`super::NEEDS_WEBSOCKET`] (jsonrpsee
+/// gives an internal error).
 #[derive(Clone)]
-pub struct LimitLayer(pub Arc<Admission>);
+pub struct LimitLayer {
+    pub admission: Arc<Admission>,
+    /// The subscription and unsubscription methods.
+    pub subscriptions: Arc<std::collections::HashSet<&'static str>>,
+}
 
 impl<S> tower::Layer<S> for LimitLayer {
     type Service = Limit<S>;
 
     fn layer(&self, inner: S) -> Limit<S> {
-        Limit { inner, admission: self.0.clone() }
+        Limit { inner, admission: self.admission.clone(), subscriptions: self.subscriptions.clone() }
     }
 }
 
@@ -291,6 +302,7 @@ impl<S> tower::Layer<S> for LimitLayer {
 pub struct Limit<S> {
     inner: S,
     admission: Arc<Admission>,
+    subscriptions: Arc<std::collections::HashSet<&'static str>>,
 }
 
 impl<S> Limit<S> {
@@ -327,7 +339,15 @@ where
 
     fn call<'a>(&self, request: Request<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
         let conn = request.extensions().get::<ConnRef>().cloned();
-        let checked = self.check(conn.as_ref(), 1);
+        let mut checked = self.check(conn.as_ref(), 1);
+        let method = request.method_name();
+        if checked.is_ok() && self.subscriptions.contains(method) && conn.as_ref().is_some_and(|c| !c.0.is_ws()) {
+            checked = Err(ErrorObject::owned(
+                super::NEEDS_WEBSOCKET,
+                format!("{method} is a subscription: it needs a WebSocket connection (ws://), not HTTP"),
+                None::<()>,
+            ));
+        }
         let inner = self.inner.clone();
         if let Some(c) = &conn {
             c.0.begin_call();

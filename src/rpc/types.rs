@@ -37,6 +37,18 @@ pub struct JsonTx {
     pub sig: Option<String>,
 }
 
+/// Deserializes `v`; an error names the field it failed at (`nonce: invalid type: ...`).
+pub fn from_json<T: serde::de::DeserializeOwned>(v: &Value) -> Result<T, String> {
+    serde_path_to_error::deserialize(v.clone()).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." {
+            e.into_inner().to_string()
+        } else {
+            format!("{path}: {}", e.into_inner())
+        }
+    })
+}
+
 mod opt_amount {
     use serde::{Deserialize, Deserializer};
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u128>, D::Error> {
@@ -231,12 +243,12 @@ impl JsonTx {
         };
         match self.kind.to_ascii_uppercase().as_str() {
             "TRANSFER" => {
-                let t: JsonTransfer = serde_json::from_value(self.payload.clone())
+                let t: JsonTransfer = from_json(&self.payload)
                     .map_err(|e| decode_err(format!("payload of a TRANSFER: {e}")))?;
                 Ok(Payload::Transfer(transfer(t, "payload")?))
             }
             "BATCH" => {
-                let b: JsonBatch = serde_json::from_value(self.payload.clone())
+                let b: JsonBatch = from_json(&self.payload)
                     .map_err(|e| decode_err(format!("payload of a BATCH: {e}")))?;
                 let ts = b
                     .transfers
@@ -250,7 +262,7 @@ impl JsonTx {
             | "TRIAL_CLAIM" | "FRAUD_PROOF" | "PARAM_UPDATE") => self.economy_payload(kind, spec),
             "UNJAIL" => Ok(Payload::Unjail),
             "VERDICT" => {
-                let v: JsonVerdict = serde_json::from_value(self.payload.clone())
+                let v: JsonVerdict = from_json(&self.payload)
                     .map_err(|e| decode_err(format!("payload of a VERDICT: {e}")))?;
                 Ok(Payload::Verdict(crate::primitives::VerifierVerdict {
                     receipt_id: v.receipt_id,
@@ -266,7 +278,7 @@ impl JsonTx {
 
     fn economy_payload(&self, kind: &str, spec: &ChainSpec) -> Result<Payload, ErrorObjectOwned> {
         fn parse<T: serde::de::DeserializeOwned>(v: &Value, kind: &str) -> Result<T, ErrorObjectOwned> {
-            serde_json::from_value(v.clone()).map_err(|e| decode_err(format!("payload of a {kind}: {e}")))
+            from_json(v).map_err(|e| decode_err(format!("payload of a {kind}: {e}")))
         }
         let p = &self.payload;
         Ok(match kind {
@@ -428,7 +440,7 @@ pub fn parse_tx_param(v: &Value, spec: &ChainSpec) -> Result<SignedTx, ErrorObje
                 .map_err(|e| decode_err(format!("tx protobuf: {e}")))
         }
         Value::Object(_) => {
-            let j: JsonTx = serde_json::from_value(v.clone()).map_err(|e| decode_err(format!("tx JSON: {e}")))?;
+            let j: JsonTx = from_json(v).map_err(|e| decode_err(format!("tx JSON: {e}")))?;
             j.to_signed(spec)
         }
         _ => Err(invalid_params("param `tx` must be a JSON object or a hex string of a protobuf SignedTx")),

@@ -205,3 +205,22 @@ fn calls_over_the_rate_limit_get_their_own_code() {
     });
     assert!(refused(&node, "rate-limited") >= 1);
 }
+
+/// Small edges (issue 14, item 10): a subscription called over HTTP says it needs a
+/// WebSocket, and a tx whose field has the wrong type names the field.
+#[test]
+fn a_subscription_over_http_and_a_mistyped_field_say_what_is_wrong() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = Node::start(dir.path(), &[]);
+    let (code, msg) = node.call_err("chain_subscribeNewHeads", json!([]));
+    assert_eq!(code, 1023, "{msg}");
+    assert!(msg.contains("chain_subscribeNewHeads") && msg.contains("WebSocket"), "{msg}");
+    let tx = json!({"type": "TRANSFER", "nonce": "1", "payload": {"to": BOB, "amount": "1"}});
+    let (code, msg) = node.call_err("tx_send", json!([tx]));
+    assert_eq!(code, 1000, "{msg}");
+    assert!(msg.contains("nonce") && msg.contains("invalid type"), "the error names the field: {msg}");
+    let tx = json!({"type": "TRANSFER", "payload": {"to": BOB, "amount": []}});
+    let (code, msg) = node.call_err("fee_estimate", json!([tx]));
+    assert_eq!(code, 1000, "{msg}");
+    assert!(msg.contains("amount"), "the error names the payload's field: {msg}");
+}
