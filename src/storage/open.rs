@@ -65,6 +65,18 @@ fn cf_descriptor(name: &str) -> ColumnFamilyDescriptor {
 }
 
 impl Store {
+    /// A store over an opened `db`, before `init`.
+    fn over(db: DB, path: &Path, retention: u64) -> Store {
+        Store {
+            db,
+            path: path.to_path_buf(),
+            retention,
+            watermark: None,
+            created: false,
+            blob_lock: Default::default(),
+        }
+    }
+
     /// Opens (or creates, writing genesis) the store at `path` for `spec`. A store that exists
     /// is first checked read-only, so a damaged one is refused before RocksDB's recovery
     /// rewrites anything (see the module docs).
@@ -77,14 +89,7 @@ impl Store {
         opts.create_if_missing(!exists);
         opts.create_missing_column_families(true);
         let db = DB::open_cf_descriptors(&opts, path, ALL_CFS.map(cf_descriptor)).map_err(|e| open_error(path, e))?;
-        let mut store = Store {
-            db,
-            path: path.to_path_buf(),
-            retention: DEFAULT_STATE_RETENTION,
-            watermark: None,
-            created: false,
-            blob_lock: Default::default(),
-        };
+        let mut store = Store::over(db, path, DEFAULT_STATE_RETENTION);
         store.created = store.init(spec, true)?;
         let mark = watermark::Watermark::open(path)?;
         mark.record(&store.finalized()?)?;
@@ -105,14 +110,7 @@ impl Store {
         let cfs = ALL_CFS.iter().filter(|name| present.iter().any(|p| p == *name)).map(|name| cf_descriptor(name));
         let db = DB::open_cf_descriptors_read_only(&opts, path, cfs, false).map_err(|e| open_error(path, e))?;
         if ALL_CFS.iter().any(|name| db.cf_handle(name).is_none() && !ADDED_CFS.contains(name)) {
-            let store = Store {
-                db,
-                path: path.to_path_buf(),
-                retention: 0,
-                watermark: None,
-                created: false,
-                blob_lock: Default::default(),
-            };
+            let store = Store::over(db, path, 0);
             let stored = store.db.cf_handle(CF_META).and_then(|cf| store.db.get_cf(cf, KEY_SCHEMA).ok().flatten());
             let stored = stored.and_then(|b| u32::decode(&mut &b[..]).ok()).unwrap_or(0);
             return Err(StoreError::SchemaMismatch {
@@ -121,14 +119,7 @@ impl Store {
                 expected: SCHEMA_VERSION,
             });
         }
-        let store = Store {
-            db,
-            path: path.to_path_buf(),
-            retention: DEFAULT_STATE_RETENTION,
-            watermark: None,
-            created: false,
-            blob_lock: Default::default(),
-        };
+        let store = Store::over(db, path, DEFAULT_STATE_RETENTION);
         store.init(spec, false)?;
         Ok(store)
     }
