@@ -1,6 +1,6 @@
 //! Black-box tests of the `ergon` binary: real node processes on `--dev` chains, driven over
-//! JSON-RPC (a small HTTP/1.1 client over `TcpStream`, so malformed and oversized requests can
-//! be sent too) and through the CLI.
+//! JSON-RPC (jsonrpsee's client; raw HTTP/1.1 over `TcpStream` only where a malformed,
+//! oversized or chunked request is the point) and through the CLI.
 //!
 //! Every node runs in its own temporary base path, binds RPC to 127.0.0.1 on a free port, and
 //! is killed when its guard is dropped. Waits poll with generous deadlines; no assertion rests
@@ -13,18 +13,21 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 #[path = "node/bft.rs"]
 mod bft;
+#[path = "node/crash.rs"]
+mod crash;
 #[path = "node/economy.rs"]
 mod economy;
 #[path = "node/health.rs"]
 mod health;
 #[path = "node/network.rs"]
 mod network;
+#[path = "node/peers.rs"]
+mod peers;
 #[path = "node/rpc_abuse.rs"]
 mod rpc_abuse;
 #[path = "node/rpc_security.rs"]
@@ -485,23 +488,39 @@ fn http_post_json(port: u16, body: Vec<u8>) -> HttpResponse {
     http_exchange(port, head, body)
 }
 
-static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+/// Params as given: an array, an object, or nothing (`null`).
+struct RawParams(Value);
 
-/// Calls `method`; `Ok(result)` or `Err((code, message))`.
-fn rpc(port: u16, method: &str, params: Value) -> Result<Value, (i64, String)> {
-    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-    let req = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
-    let resp = http_post_json(port, req.to_string().into_bytes());
-    assert_eq!(resp.status, 200, "{method}: HTTP status {}: {}", resp.status, resp.text());
-    let v = resp.json();
-    assert_eq!(v["jsonrpc"], "2.0", "{method}: not a JSON-RPC 2.0 response: {v}");
-    assert_eq!(v["id"], id, "{method}: response id does not match: {v}");
-    if let Some(e) = v.get("error") {
-        let code = e["code"].as_i64().unwrap_or_else(|| panic!("{method}: error without a code: {v}"));
-        let msg = e["message"].as_str().unwrap_or_default().to_string();
-        return Err((code, msg));
+impl jsonrpsee::core::traits::ToRpcParams for RawParams {
+    fn to_rpc_params(self) -> Result<Option<Box<serde_json::value::RawValue>>, serde_json::Error> {
+        match self.0 {
+            Value::Null => Ok(None),
+            v => serde_json::value::to_raw_value(&v).map(Some),
+        }
     }
-    Ok(v.get("result").cloned().unwrap_or_else(|| panic!("{method}: neither result nor error: {v}")))
+}
+
+/// Calls `method` with jsonrpsee's HTTP client; `Ok(result)` or `Err((code, message))`. The
+/// client runs on a thread of its own, so tests may call this from inside a runtime.
+fn rpc(port: u16, method: &str, params: Value) -> Result<Value, (i64, String)> {
+    use jsonrpsee::core::client::{ClientT, Error};
+    static RT: std::sync::LazyLock<tokio::runtime::Runtime> = std::sync::LazyLock::new(|| {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("client runtime")
+    });
+    let call = || {
+        RT.block_on(async {
+            let client = jsonrpsee::http_client::HttpClientBuilder::default()
+                .request_timeout(PROGRESS)
+                .build(format!("http://127.0.0.1:{port}"))
+                .expect("HTTP client");
+            client.request::<Value, _>(method, RawParams(params)).await
+        })
+    };
+    match std::thread::scope(|s| s.spawn(call).join()).expect("client thread") {
+        Ok(v) => Ok(v),
+        Err(Error::Call(e)) => Err((i64::from(e.code()), e.message().to_string())),
+        Err(e) => panic!("{method}: {e}"),
+    }
 }
 
 fn call(port: u16, method: &str, params: Value) -> Value {

@@ -12,6 +12,9 @@
 //!   validator's equivocation, and a block carries it if asked;
 //! - **halt** (when a scenario expects it): no height is committed during a window (a
 //!   partition without a quorum), and heights resume soon after it;
+//! - **min-height**, **no-evidence** (when a scenario expects them): every honest validator
+//!   reached a height; no node recorded equivocation (validators killed mid-height by a
+//!   crash storm sign nothing twice);
 //! - **conservation**: in every node's final state, total supply = genesis allocation +
 //!   minted, minted = the block rewards of every height so far, and the holdings (balance,
 //!   reserved, staked) of every account ever touched add up to the total supply.
@@ -121,6 +124,32 @@ pub fn evidence(seen: &[EvidenceSeen], against: usize, included: bool) -> Check 
         return Check::fail("evidence", detail);
     }
     Check::pass("evidence", detail)
+}
+
+/// `expect = min-height`: every honest validator up at the end (`(node, height)`) has
+/// committed at least `height`.
+pub fn min_height(honest: &[(usize, Option<u64>)], height: u64) -> Check {
+    if honest.is_empty() {
+        return Check::fail("min-height", "no honest validator was up at the end");
+    }
+    match honest.iter().find(|(_, h)| h.is_none_or(|h| h < height)) {
+        Some((node, h)) => Check::fail("min-height", format!("node {node} ended at height {h:?}, below {height}")),
+        None => {
+            let low = honest.iter().filter_map(|(_, h)| *h).min().unwrap_or(0);
+            Check::pass("min-height", format!("all {} honest validators at {low} or more (>= {height})", honest.len()))
+        }
+    }
+}
+
+/// `expect = no-evidence`: no node's store (`(node, evidence records)`) holds evidence.
+pub fn no_evidence(records: &[(usize, usize)]) -> Check {
+    match records.iter().find(|(_, n)| *n > 0) {
+        Some((node, n)) => Check::fail("no-evidence", format!("node {node} recorded {n} equivocation(s)")),
+        None => Check::pass(
+            "no-evidence",
+            format!("none of the {} nodes up at the end recorded equivocation", records.len()),
+        ),
+    }
 }
 
 /// `expect = halt`: no height is first committed in `(from, until]` (ms on the recorder's

@@ -62,6 +62,9 @@ fn heights_plot(r: &Report) -> String {
             Action::Heal => ("heal", "#080"),
             Action::Crash { .. } => ("crash", "#a50"),
             Action::Restart { .. } => ("restart", "#05a"),
+            // A storm has dozens: marks without labels.
+            Action::StormKill { .. } => ("", "#a50"),
+            Action::StormRestart { .. } => ("", "#05a"),
             Action::SetLinks { profile: Some(_), .. } => ("slow link", "#888"),
             Action::SetLinks { profile: None, .. } => ("link restored", "#888"),
         };

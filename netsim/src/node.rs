@@ -102,6 +102,7 @@ impl SimNode {
             max_peers: 200,
             max_message_bytes: spec.limits.max_block_bytes as usize + (64 << 10),
             max_tx_bytes: spec.limits.max_tx_bytes as usize,
+            policy: ergon::network::PeerPolicy::default(),
         };
         let honest = !shared.byzantine.contains(&self.index);
         let validator_key = (self.index < shared.validators && honest).then(|| chain::validator_key(self.index));
@@ -115,6 +116,7 @@ impl SimNode {
             // Beside the node's db, not in it: a crash keeps both.
             sign_state_path: self.db.with_extension(ergon::storage::sign_guard::FILE_NAME),
             reset_sign_state: false,
+            min_free_disk: None,
         })
     }
 
@@ -156,6 +158,20 @@ impl SimNode {
             w.abort();
         }
         service.stop().await;
+        shared.links.next_incarnation(self.index);
+        self.crashes += 1;
+    }
+
+    /// Kills the node: its links are cut and its tasks aborted where they stand, without an
+    /// orderly stop. The store stays on disk.
+    pub async fn kill(&mut self, shared: &Shared) {
+        let Some((service, observer, worker)) = self.running.take() else { return };
+        shared.links.set_down(self.index, true);
+        observer.abort();
+        if let Some(w) = worker {
+            w.abort();
+        }
+        service.kill().await;
         shared.links.next_incarnation(self.index);
         self.crashes += 1;
     }

@@ -113,6 +113,8 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<Report> {
     let mut progress = Progress::new(opts.progress, duration_ms);
     let (mut next_event, mut next_tx, mut next_sample, mut cursor) = (0usize, 0usize, 0u64, 0usize);
     let mut restarts = Vec::new();
+    // Nodes a crash storm's last kill took down.
+    let mut storm_down = BTreeSet::new();
     let mut liars: Vec<(usize, Equivocator, u64, u64)> = scenario
         .byzantine_of(ByzantineKind::Equivocate)
         .map(|b| {
@@ -145,6 +147,25 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<Report> {
                     if let Some(n) = nodes.get(*node).cloned() {
                         let shared = shared.clone();
                         restarts.push(tokio::spawn(async move { n.lock().await.start(&shared).await }));
+                    }
+                }
+                Action::StormKill { nodes: targets, until_height } => {
+                    let top = heights(&nodes).into_iter().flatten().max().unwrap_or(0);
+                    if until_height.is_none_or(|h| top < h) {
+                        for i in targets {
+                            if let Some(n) = nodes.get(*i) {
+                                n.lock().await.kill(&shared).await;
+                                storm_down.insert(*i);
+                            }
+                        }
+                    }
+                }
+                Action::StormRestart { nodes: targets } => {
+                    for i in targets {
+                        if let Some(n) = nodes.get(*i).cloned().filter(|_| storm_down.remove(i)) {
+                            let shared = shared.clone();
+                            restarts.push(tokio::spawn(async move { n.lock().await.start(&shared).await }));
+                        }
                     }
                 }
             }
@@ -298,6 +319,21 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<Report> {
             Expect::Evidence { against, included } => checks::evidence(&evidence, *against, *included),
             Expect::Halt { from, until, resume_within } => {
                 checks::halt(&commits, t0 + span_ms(from.0), t0 + span_ms(until.0), resume_within.map(|w| span_ms(w.0)))
+            }
+            Expect::MinHeight { height } => {
+                let honest: Vec<(usize, Option<u64>)> = final_nodes
+                    .iter()
+                    .filter(|n| n.up && schedule.is_honest_validator(n.node))
+                    .map(|n| (n.node, n.height))
+                    .collect();
+                checks::min_height(&honest, *height)
+            }
+            Expect::NoEvidence => {
+                let records: Vec<(usize, usize)> = stores
+                    .iter()
+                    .filter_map(|(i, s)| s.as_ref().map(|s| (*i, s.evidence(0, 100_000).map_or(0, |e| e.len()))))
+                    .collect();
+                checks::no_evidence(&records)
             }
         });
     }

@@ -224,6 +224,24 @@ pub enum EventSpec {
         at: Span,
         node: usize,
     },
+    /// Kills `nodes` (default: every validator) all at once, again and again: each time
+    /// after a random `up_min..=up_max` of running, restarting them on their stores `down`
+    /// later; until `until`, or from the moment some node has committed `until_height`. A
+    /// kill aborts the node's tasks where they stand (commonware's unclean shutdown).
+    CrashStorm {
+        at: Span,
+        until: Span,
+        #[serde(default)]
+        nodes: Option<Vec<usize>>,
+        #[serde(default = "default_storm_up_min")]
+        up_min: Span,
+        #[serde(default = "default_storm_up_max")]
+        up_max: Span,
+        #[serde(default = "default_storm_down")]
+        down: Span,
+        #[serde(default)]
+        until_height: Option<u64>,
+    },
     /// Links between any node of `from` and any node of `to` change for `duration` (or for
     /// good). Empty `to`: every other node.
     SlowLink {
@@ -375,6 +393,15 @@ fn default_settle() -> Span {
 fn yes() -> bool {
     true
 }
+fn default_storm_up_min() -> Span {
+    Span(Duration::from_millis(100))
+}
+fn default_storm_up_max() -> Span {
+    Span(Duration::from_secs(2))
+}
+fn default_storm_down() -> Span {
+    Span(Duration::from_millis(100))
+}
 
 /// Outcomes a scenario demands beyond the standard checks; each becomes a check.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -395,6 +422,10 @@ pub enum Expect {
         #[serde(default)]
         resume_within: Option<Span>,
     },
+    /// Every honest validator that is up at the end has committed at least `height`.
+    MinHeight { height: u64 },
+    /// No node recorded equivocation by anyone.
+    NoEvidence,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -540,6 +571,17 @@ impl Scenario {
                 },
                 EventSpec::Crash { node: NodePick::Index(i), .. } | EventSpec::Restart { node: i, .. } => {
                     node(format!("{field}.node"), *i)?
+                }
+                EventSpec::CrashStorm { at, until, nodes, up_min, up_max, .. } => {
+                    for i in nodes.iter().flatten() {
+                        node(format!("{field}.nodes"), *i)?;
+                    }
+                    if until.0 <= at.0 {
+                        return Err(invalid(format!("{field}.until"), "must come after `at`"));
+                    }
+                    if up_min.0.is_zero() || up_max.0 < up_min.0 {
+                        return Err(invalid(format!("{field}.up_min"), "must be above zero and at most `up_max`"));
+                    }
                 }
                 EventSpec::Crash { node: NodePick::Random(r), .. } => {
                     if !["random", "random-validator", "random-full"].contains(&r.as_str()) {
@@ -726,6 +768,7 @@ impl EventSpec {
             | EventSpec::Heal { at }
             | EventSpec::Crash { at, .. }
             | EventSpec::Restart { at, .. }
+            | EventSpec::CrashStorm { at, .. }
             | EventSpec::SlowLink { at, .. } => at.0,
         }
     }

@@ -35,6 +35,16 @@ pub enum Action {
     Restart {
         node: usize,
     },
+    /// A crash storm's kill of `nodes` at once, skipped once some node has committed
+    /// `until_height`.
+    StormKill {
+        nodes: Vec<usize>,
+        until_height: Option<u64>,
+    },
+    /// Restarts the nodes of `nodes` that the storm's last kill took down.
+    StormRestart {
+        nodes: Vec<usize>,
+    },
     /// Links between `from` and `to` take `profile`; `None` puts the scenario's back.
     SetLinks {
         from: Vec<usize>,
@@ -148,6 +158,24 @@ fn resolve_events(s: &Scenario) -> Result<Vec<Event>> {
     for (k, spec) in specs.into_iter().enumerate() {
         let at_ms = ms(spec.at());
         flush(at_ms, &mut restarts, &mut out, &mut crashed);
+        if let EventSpec::CrashStorm { until, nodes, up_min, up_max, down, until_height, .. } = spec {
+            let nodes = nodes.clone().unwrap_or_else(|| (0..s.validators).collect());
+            let (up_min, up_max, down, until) = (ms(up_min.0), ms(up_max.0), ms(down.0), ms(until.0));
+            let mut t = at_ms;
+            loop {
+                t = t.saturating_add(rng.gen_range(up_min..=up_max));
+                if t >= until {
+                    break;
+                }
+                out.push(Event {
+                    at_ms: t,
+                    action: Action::StormKill { nodes: nodes.clone(), until_height: *until_height },
+                });
+                t = t.saturating_add(down);
+                out.push(Event { at_ms: t, action: Action::StormRestart { nodes: nodes.clone() } });
+            }
+            continue;
+        }
         let action = match spec {
             EventSpec::Partition { groups: Some(groups), .. } => {
                 let listed: BTreeSet<usize> = groups.iter().flatten().copied().collect();
@@ -201,6 +229,7 @@ fn resolve_events(s: &Scenario) -> Result<Vec<Event>> {
                 crashed.remove(node);
                 Action::Restart { node: *node }
             }
+            EventSpec::CrashStorm { .. } => continue,
             EventSpec::SlowLink { from, to, duration, .. } => {
                 let profile = spec.link_change().map(|c| c.apply(&s.link));
                 let to: Vec<usize> =

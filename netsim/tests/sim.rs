@@ -180,3 +180,17 @@ fn a_lazy_miner_that_never_runs_its_jobs_is_caught_before_its_receipts_mature() 
     let jobs = s.compute.as_ref().map_or(0, |c| c.jobs);
     assert_caught(&run(&s), jobs);
 }
+
+/// Issue 14: the whole validator set killed at once (tasks aborted where they stand) every
+/// 1 to 4 s and restarted on its stores, until height 50: one chain, nobody recorded as
+/// signing twice, supply exact, every honest validator past 50.
+#[test]
+fn a_crash_storm_of_the_whole_validator_set_forks_nothing() {
+    let s = shipped("crash-storm.toml");
+    assert!(s.nodes <= 4);
+    let r = run(&s);
+    for name in ["safety", "no-evidence", "min-height", "convergence", "conservation"] {
+        assert!(r.checks.iter().any(|c| c.name == name && c.passed), "{name}: {}", r.summary());
+    }
+    assert!(r.final_nodes.iter().all(|n| n.crashes >= 5), "the storm killed every validator often: {}", r.summary());
+}

@@ -101,6 +101,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
             blob_retention: None,
             sign_state_path: base.join(ergon::storage::sign_guard::FILE_NAME),
             reset_sign_state: false,
+            min_free_disk: None,
         };
         let service = Service::start(config).await?;
         let mut events = service.handle.subscribe();

@@ -114,6 +114,7 @@ pub fn run(n: u32, block_time_ms: u64, base_path: Option<std::path::PathBuf>, dr
             blob_retention: None,
             sign_state_path: base.join(ergon::storage::sign_guard::FILE_NAME),
             reset_sign_state: false,
+            min_free_disk: None,
         };
         let service = Service::start(config).await?;
         let setup = push(&service.handle, stakes.into_iter().chain(posts).collect()).await?;

@@ -34,6 +34,7 @@ fn net(listen: &str, bootnodes: Vec<String>, seed: u8, spec: &ChainSpec) -> Resu
         max_peers: 8,
         max_message_bytes: spec.limits.max_block_bytes as usize + (64 << 10),
         max_tx_bytes: spec.limits.max_tx_bytes as usize,
+        policy: ergon::network::PeerPolicy::default(),
     })
 }
 
@@ -48,6 +49,7 @@ async fn service(spec: &ChainSpec, db: &Path, key: Option<Keypair>, network: Opt
         blob_retention: None,
         sign_state_path: db.with_extension(ergon::storage::sign_guard::FILE_NAME),
         reset_sign_state: false,
+        min_free_disk: None,
     })
     .await?)
 }

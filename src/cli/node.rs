@@ -95,6 +95,17 @@ pub struct NodeArgs {
     no_quic: bool,
     #[arg(long, default_value_t = 50)]
     max_peers: u32,
+    /// MiB of free disk space below which nothing is written: block production pauses (and
+    /// txs are refused with 1024) until space is freed, then resumes by itself.
+    #[arg(long, default_value_t = 64, value_name = "MIB")]
+    min_free_disk: u64,
+    /// Inbound peer connections accepted from one IP address.
+    #[arg(long, default_value_t = 16)]
+    max_peers_per_ip: u32,
+    /// How long a misbehaving peer is first banned, in seconds; each further offence doubles
+    /// it (up to a week). While 4 peers from one IP address are banned, the address is too.
+    #[arg(long, default_value_t = 3600)]
+    peer_ban_secs: u64,
     /// Mine: run open jobs in the job VM and claim them with receipts from this key (a staked
     /// account: a dev name or a key file, like --validator-key). Repeatable: each job goes to one.
     #[arg(long)]
@@ -202,6 +213,10 @@ fn network_config(args: &NodeArgs, spec: &ChainSpec, base: &std::path::Path) -> 
         max_peers: args.max_peers,
         max_message_bytes: spec.limits.max_block_bytes as usize + (64 << 10),
         max_tx_bytes: spec.limits.max_tx_bytes as usize,
+        policy: ergon::network::PeerPolicy {
+            ban: std::time::Duration::from_secs(args.peer_ban_secs.max(1)),
+            max_inbound_per_ip: args.max_peers_per_ip,
+        },
     })
 }
 
@@ -320,6 +335,7 @@ pub fn run(args: NodeArgs) -> Result<()> {
             blob_retention: args.blob_retention,
             sign_state_path,
             reset_sign_state: args.unsafe_reset_sign_state,
+            min_free_disk: Some(args.min_free_disk.saturating_mul(1 << 20)),
         };
         // Handlers first: a signal right after the readiness line must shut down cleanly.
         let signals = Signals::install()?;

@@ -660,7 +660,14 @@ mod sim {
                             if let Err(e) = verify_commit(CHAIN, &self.set, &certificate, height, value) {
                                 self.failures.push(format!("node {i}: bad certificate at {height}: {e}"));
                             }
-                            self.decisions.insert((i, height), (round, value));
+                            // Every decision is recorded: a second one at a height is a
+                            // safety failure even when it repeats the first.
+                            if let Some(first) = self.decisions.insert((i, height), (round, value)) {
+                                self.failures.push(format!(
+                                    "node {i} decided height {height} twice: {first:?}, then {:?}",
+                                    (round, value)
+                                ));
+                            }
                         }
                         if height < self.cfg.heights {
                             next_height = Some(height + 1);

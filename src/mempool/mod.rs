@@ -5,8 +5,12 @@
 //! - a tx's nonce must lie in `account.nonce + 1 ..= account.nonce + nonce_window`;
 //! - the sender's balance must cover fee + amount of all its pending txs together;
 //! - the same (sender, nonce) is replaced only by a fee at least 10% higher;
-//! - per-sender and global limits; when full, the lowest-fee tx (and the same sender's later
-//!   txs, which it would leave unexecutable) is evicted if the newcomer pays more;
+//! - per-sender and global limits; when full, *gapped* txs go first, whatever their fee (a
+//!   gapped tx's nonce cannot be reached from its sender's next nonce through pending txs, so
+//!   it cannot execute, and pays nothing while it waits: spam that costs nothing must not
+//!   crowd out txs that would pay), then the lowest-fee ready tx (and the same sender's later
+//!   txs, which it would leave unexecutable) if the newcomer pays more. A gapped newcomer may
+//!   only displace gapped txs of lower fee;
 //! - blocks take txs by fee, keeping each sender's nonce order without gaps;
 //! - after each block, included and stale txs are dropped.
 #![cfg_attr(
@@ -60,6 +64,10 @@ pub enum MempoolError {
     SenderLimit { limit: usize },
     #[error("mempool is full and fee {fee} does not beat the lowest pending fee {lowest}")]
     Full { fee: u128, lowest: u128 },
+    #[error(
+        "mempool is full: a tx whose earlier nonces are not pending may only displace other such txs, and fee {fee} does not beat their lowest fee {lowest}"
+    )]
+    FullGapped { fee: u128, lowest: u128 },
     #[error("mempool is full and only this sender's own pending txs could make room; wait for them to be included")]
     FullOfOwn,
     #[error("amount overflows u128")]
@@ -90,6 +98,8 @@ pub struct Mempool {
     senders: HashMap<Address, SenderQueue>,
     /// (fee, hash) of every entry, lowest first: the eviction order.
     by_fee: BTreeSet<(u128, Hash)>,
+    /// (fee, hash) of the gapped entries (see the module doc), evicted first.
+    gapped: BTreeSet<(u128, Hash)>,
     bytes: usize,
 }
 
@@ -142,6 +152,9 @@ impl Mempool {
 
         let queue = self.senders.get(&sender);
         let replaced = queue.and_then(|q| q.txs.get(&nonce)).map(|(h, _)| *h);
+        // Reachable from the next nonce through this sender's pending txs (at most the nonce
+        // window of lookups).
+        let ready = (next..nonce).all(|n| queue.is_some_and(|q| q.txs.contains_key(&n)));
         if let Some(old) = replaced.and_then(|h| self.entries.get(&h)) {
             let min = old.fee.checked_mul(11).ok_or(MempoolError::Overflow)?.div_ceil(10);
             if fee < min {
@@ -165,8 +178,8 @@ impl Mempool {
             return Err(MempoolError::InsufficientBalance { balance: account.balance, needed });
         }
         match replaced.and_then(|h| self.entries.get(&h)) {
-            Some(old) => self.make_room(fee, 0, size.saturating_sub(old.size), &sender)?,
-            None => self.make_room(fee, 1, size, &sender)?,
+            Some(old) => self.make_room(fee, ready, 0, size.saturating_sub(old.size), &sender)?,
+            None => self.make_room(fee, ready, 1, size, &sender)?,
         }
         if let Some(old) = replaced {
             self.remove(&old);
@@ -182,15 +195,34 @@ impl Mempool {
         self.by_fee.insert((fee, hash));
         self.bytes = self.bytes.saturating_add(size);
         self.entries.insert(hash, Entry { tx: Arc::new(tx), sender, nonce, fee, size });
+        self.regap(&sender);
         Ok(hash)
     }
 
-    /// Makes room for `add_txs` more txs and `add_bytes` more bytes by evicting lower-fee txs
-    /// (never `protect`'s). Decides first and evicts only if that frees enough: a newcomer that
-    /// cannot get in evicts nothing.
+    /// Recomputes which of `sender`'s txs are gapped: those after the first missing nonce
+    /// counted from its next nonce (a queue holds at most the nonce window).
+    fn regap(&mut self, sender: &Address) {
+        let Some(q) = self.senders.get(sender) else { return };
+        let mut expect = Some(q.next);
+        for (n, (h, _)) in q.txs.range(q.next..) {
+            let Some(e) = self.entries.get(h) else { continue };
+            if expect == Some(*n) {
+                self.gapped.remove(&(e.fee, *h));
+                expect = n.checked_add(1);
+            } else {
+                expect = None;
+                self.gapped.insert((e.fee, *h));
+            }
+        }
+    }
+
+    /// Makes room for `add_txs` more txs and `add_bytes` more bytes by evicting gapped txs,
+    /// then (for a `ready` newcomer) lower-fee ready txs, never `protect`'s. Decides first and
+    /// evicts only if that frees enough: a newcomer that cannot get in evicts nothing.
     fn make_room(
         &mut self,
         fee: u128,
+        ready: bool,
         add_txs: usize,
         add_bytes: usize,
         protect: &Address,
@@ -200,12 +232,19 @@ impl Mempool {
         if need_txs == 0 && need_bytes == 0 {
             return Ok(());
         }
-        let lowest = self.by_fee.iter().next().map_or(0, |(f, _)| *f);
-        let full = MempoolError::Full { fee, lowest };
+        let full = if ready {
+            MempoolError::Full { fee, lowest: self.by_fee.iter().next().map_or(0, |(f, _)| *f) }
+        } else {
+            MempoolError::FullGapped { fee, lowest: self.gapped.iter().next().map_or(0, |(f, _)| *f) }
+        };
         let mut victims: BTreeSet<Hash> = BTreeSet::new();
         let (mut freed_txs, mut freed_bytes) = (0usize, 0usize);
         let mut others = false;
-        for (f, h) in &self.by_fee {
+        // First gapped txs: of any fee for a ready newcomer, of a lower fee for a gapped one.
+        // Then, for a ready newcomer only, ready txs of a lower fee.
+        let gapped = self.gapped.iter().map(|g| (g, true));
+        let by_fee = self.by_fee.iter().filter(|_| ready).map(|g| (g, false));
+        for ((f, h), is_gapped) in gapped.chain(by_fee) {
             if freed_txs >= need_txs && freed_bytes >= need_bytes {
                 break;
             }
@@ -214,12 +253,15 @@ impl Mempool {
                 continue;
             }
             others = true;
-            if *f >= fee {
+            // Each list is lowest fee first: nothing further on is cheaper.
+            if *f >= fee && !(ready && is_gapped) {
                 return Err(full);
             }
-            // Later txs of the victim's sender could never execute without it: they go too.
+            // Later txs of a ready victim's sender could never execute without it: they go
+            // too. A gapped victim's later txs were gapped already; they stay in line.
             let later = self.senders.get(&e.sender).map(|q| q.txs.range(e.nonce..)).into_iter().flatten();
-            for (_, (lh, _)) in later {
+            let take = if is_gapped { 1 } else { usize::MAX };
+            for (_, (lh, _)) in later.take(take) {
                 if victims.insert(*lh) {
                     freed_txs = freed_txs.saturating_add(1);
                     freed_bytes = freed_bytes.saturating_add(self.entries.get(lh).map_or(0, |x| x.size));
@@ -238,6 +280,7 @@ impl Mempool {
     fn remove(&mut self, h: &Hash) -> Option<Entry> {
         let e = self.entries.remove(h)?;
         self.by_fee.remove(&(e.fee, *h));
+        self.gapped.remove(&(e.fee, *h));
         self.bytes = self.bytes.saturating_sub(e.size);
         if let Some(q) = self.senders.get_mut(&e.sender) {
             if q.txs.get(&e.nonce).map(|(x, _)| x) == Some(h) {
@@ -250,9 +293,12 @@ impl Mempool {
         Some(e)
     }
 
-    /// Drops one tx (e.g. one that turned out invalid while building a block).
+    /// Drops one tx (e.g. one that turned out invalid while building a block); the sender's
+    /// later txs are gapped from then on.
     pub fn evict(&mut self, h: &Hash) {
-        self.remove(h);
+        if let Some(e) = self.remove(h) {
+            self.regap(&e.sender);
+        }
     }
 
     /// Txs for the next block: highest fee first, each sender's txs in nonce order starting at
@@ -317,7 +363,13 @@ impl Mempool {
             for h in stale {
                 self.remove(&h);
             }
+            self.regap(&sender);
         }
+    }
+
+    /// How many pending txs are gapped (cannot execute until a missing nonce arrives).
+    pub fn gapped(&self) -> usize {
+        self.gapped.len()
     }
 
     /// Hashes of every pending tx from `sender`, by nonce.

@@ -551,6 +551,98 @@ fn check_selection(
     Ok(())
 }
 
+/// The gapped txs (see the module doc), recomputed from the sender queues.
+fn gapped_of(p: &Mempool) -> BTreeSet<(u128, Hash)> {
+    let mut out = BTreeSet::new();
+    for q in p.senders.values() {
+        let mut expect = Some(q.next);
+        for (n, (h, _)) in q.txs.range(q.next..) {
+            if expect == Some(*n) {
+                expect = n.checked_add(1);
+            } else {
+                expect = None;
+                out.insert((p.entries[h].fee, *h));
+            }
+        }
+    }
+    out
+}
+
+fn many_key(i: u32) -> Keypair {
+    let mut secret = [7u8; 32];
+    secret[..4].copy_from_slice(&i.to_le_bytes());
+    Keypair::from_secret(secret)
+}
+
+/// Issue 14's spam: 100,000 nonce-gapped txs from 1,000 accounts (nonce 2 never comes) at ten
+/// times the honest fee. The pool stays within its bounds, and honest ready txs still get in
+/// and fill the next block.
+#[test]
+fn gapped_spam_cannot_crowd_out_ready_txs() {
+    let config = MempoolConfig { max_txs: 20_000, max_bytes: 1 << 30, max_per_sender: 64, nonce_window: 128 };
+    let mut p = Mempool::new(config);
+    let mut refused = 0usize;
+    for i in 0..1_000 {
+        let k = many_key(i);
+        for nonce in 3..103 {
+            match p.insert(tx(&k, nonce, 1_000), &rich(0)) {
+                Ok(_) => {}
+                Err(MempoolError::SenderLimit { .. } | MempoolError::FullGapped { .. }) => refused += 1,
+                Err(e) => panic!("unexpected refusal: {e}"),
+            }
+        }
+        assert!(p.pending_of(&addr_of(&k)).len() <= 64);
+    }
+    assert_eq!(p.len(), 20_000, "the spam fills the pool to its bound and no further");
+    assert_eq!(p.gapped(), p.len());
+    assert_eq!(refused, 100_000 - 20_000);
+    // A replay costs one lookup.
+    let first = tx(&many_key(0), 3, 1_000);
+    assert_eq!(p.insert(first.clone(), &rich(0)), Err(MempoolError::AlreadyKnown(first.hash())));
+
+    let honest: Vec<Keypair> = (0..500).map(|i| many_key(1_000_000 + i)).collect();
+    for k in &honest {
+        p.insert(tx(k, 1, 100), &rich(0)).expect("a ready tx displaces gapped spam, whatever its fee");
+    }
+    assert_eq!(p.len(), 20_000);
+    let block = p.select(500, usize::MAX);
+    assert_eq!(block.len(), 500);
+    let honest_senders: BTreeSet<Address> = honest.iter().map(addr_of).collect();
+    assert!(block.iter().all(|t| honest_senders.contains(&t.tx.sender_address())), "the block is the honest txs");
+    assert_eq!(p.gapped(), p.len() - 500);
+}
+
+#[test]
+fn gapped_txs_are_displaced_first_and_displace_only_cheaper_gapped_txs() {
+    let mut p = pool(3, 10);
+    let (a, b, c, d, e) = (key(1), key(2), key(3), key(4), key(5));
+    p.insert(tx(&a, 1, 10), &rich(0)).unwrap();
+    p.insert(tx(&b, 1, 10), &rich(0)).unwrap();
+    let c3 = p.insert(tx(&c, 3, 50), &rich(0)).unwrap();
+    assert_eq!(p.gapped(), 1);
+    // A gapped newcomer, whatever it pays, displaces only a cheaper gapped tx.
+    let d5 = p.insert(tx(&d, 5, 60), &rich(0)).unwrap();
+    assert!(!p.contains(&c3) && p.contains(&d5));
+    assert_eq!(p.insert(tx(&c, 4, 59), &rich(0)), Err(MempoolError::FullGapped { fee: 59, lowest: 60 }));
+    // A ready newcomer displaces the gapped tx first, even one that pays more than it.
+    p.insert(tx(&e, 1, 20), &rich(0)).unwrap();
+    assert!(!p.contains(&d5));
+    assert_eq!((p.len(), p.gapped()), (3, 0));
+    // Then it is by fee again.
+    assert_eq!(p.insert(tx(&c, 1, 10), &rich(0)), Err(MempoolError::Full { fee: 10, lowest: 10 }));
+
+    // Filling a gap makes the later txs ready; evicting one opens a gap again.
+    let mut q = pool(10, 10);
+    let a2 = q.insert(tx(&a, 2, 10), &rich(0)).unwrap();
+    q.insert(tx(&a, 3, 10), &rich(0)).unwrap();
+    assert_eq!(q.gapped(), 2);
+    q.insert(tx(&a, 1, 10), &rich(0)).unwrap();
+    assert_eq!(q.gapped(), 0);
+    q.evict(&a2);
+    assert_eq!(q.gapped(), 1);
+    assert_eq!(&q.gapped, &gapped_of(&q));
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
@@ -620,6 +712,7 @@ proptest! {
                 .map(|(_, h)| p.get(&h).unwrap().size())
                 .sum();
             prop_assert_eq!(total, p.bytes());
+            prop_assert_eq!(&p.gapped, &gapped_of(&p), "the gapped set drifted from the queues");
         }
         for (mt, mb) in [(usize::MAX, usize::MAX), (max_txs, max_bytes_txs * one), (3, 2 * one)] {
             let sel = p.select(mt, mb);

@@ -9,8 +9,9 @@ use libp2p::{allow_block_list, connection_limits, gossipsub, identify, kad, mdns
 pub(super) struct Behaviour {
     /// With `--reserved-only`, refuses every peer outside the reserved set.
     pub allowed: Toggle<allow_block_list::Behaviour<allow_block_list::AllowedPeers>>,
-    /// Peers banned for misbehaving: another chain, invalid gossip, request floods.
-    pub blocked: allow_block_list::Behaviour<allow_block_list::BlockedPeers>,
+    /// Bans that expire (another chain, invalid gossip, request floods) and the per-IP cap
+    /// on inbound connections.
+    pub gate: super::gate::Gate,
     /// Caps on established (total, per peer) and pending connections.
     pub limits: connection_limits::Behaviour,
     /// Exchanges listen addresses and protocols, which feed Kademlia.

@@ -13,9 +13,11 @@
 
 mod behaviour;
 mod codec;
+mod gate;
 mod swarm_loop;
 pub mod transport;
 
+pub use gate::PeerPolicy;
 pub use libp2p::pnet::PreSharedKey;
 pub use transport::{BoxedDuplex, Duplex, LinkLayer, SharedLinkLayer, TransportKind};
 
@@ -72,6 +74,8 @@ pub struct NetworkConfig {
     /// Largest gossip message (a full block) and sync response accepted.
     pub max_message_bytes: usize,
     pub max_tx_bytes: usize,
+    /// Ban lengths and the per-IP connection cap.
+    pub policy: PeerPolicy,
 }
 
 /// What the network needs to know of the chain: our status, and committed blocks to serve.

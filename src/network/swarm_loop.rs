@@ -37,7 +37,8 @@ const PROVIDERS_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most blocks one sync response carries.
 pub const MAX_SYNC_BLOCKS: u32 = 256;
 const GRAYLIST: f64 = -80.0;
-/// Invalid gossip messages (undecodable, or judged Reject) after which a peer is banned.
+/// Invalid gossip messages (undecodable, or judged Reject) after which a peer is banned; one
+/// is forgotten per housekeeping tick (15 s).
 const INVALID_STRIKES: u32 = 3;
 /// Below this many connected peers, bootnodes we are not connected to are dialed again
 /// (every 5 s).
@@ -118,6 +119,7 @@ pub(super) struct SwarmLoop {
     max_message_bytes: usize,
     max_tx_bytes: usize,
     reserved: HashSet<PeerId>,
+    kad_protocol: StreamProtocol,
     /// Messages published before any peer subscribed to their topic (a node that just
     /// started), retried every second for [`RETRY_FOR`].
     unsent: std::collections::VecDeque<(Topic, Vec<u8>, Instant)>,
@@ -151,12 +153,19 @@ fn gossip_config(max_message_bytes: usize) -> std::result::Result<gossipsub::Con
         .map_err(|e| e.to_string())
 }
 
+/// Gossip scores: an invalid message costs `-10 x n^2` for the `n` a peer sent recently (the
+/// count decays by 10% a second), so three in a row cross [`GRAYLIST`] and the peer is banned
+/// at once. More than 10 peers from one IP address cost each of them `-5 x excess^2`.
 fn score_params(topics: &[IdentTopic]) -> gossipsub::PeerScoreParams {
-    let mut params = gossipsub::PeerScoreParams::default();
+    let mut params = gossipsub::PeerScoreParams {
+        ip_colocation_factor_weight: -5.0,
+        ip_colocation_factor_threshold: 10.0,
+        ..Default::default()
+    };
     for t in topics {
         let tp = gossipsub::TopicScoreParams {
             topic_weight: 1.0,
-            invalid_message_deliveries_weight: -100.0,
+            invalid_message_deliveries_weight: -10.0,
             invalid_message_deliveries_decay: 0.9,
             ..Default::default()
         };
@@ -205,7 +214,7 @@ impl SwarmLoop {
         let mut kad = kad::Behaviour::with_config(
             peer_id,
             kad::store::MemoryStore::with_config(peer_id, store_config),
-            kad::Config::new(kad_protocol),
+            kad::Config::new(kad_protocol.clone()),
         );
         // Nodes on private networks never learn they are publicly reachable; serve anyway.
         kad.set_mode(Some(kad::Mode::Server));
@@ -242,7 +251,7 @@ impl SwarmLoop {
 
         let behaviour = Behaviour {
             allowed: Toggle::from(allowed),
-            blocked: Default::default(),
+            gate: super::gate::Gate::new(config.policy),
             limits: connection_limits::Behaviour::new(limits),
             identify: identify::Behaviour::new(
                 identify::Config::new("/ergon/1.0.0".into(), key.public())
@@ -301,6 +310,7 @@ impl SwarmLoop {
             max_message_bytes: config.max_message_bytes,
             max_tx_bytes: config.max_tx_bytes,
             reserved,
+            kad_protocol,
             unsent: Default::default(),
         };
         for addr in config.bootnodes.iter().chain(config.reserved_peers.iter()) {
@@ -372,6 +382,12 @@ impl SwarmLoop {
         for p in bad {
             self.ban(p, "gossip score below the graylist threshold");
         }
+        // Strikes decay: one is forgotten per tick, so only a steady offender is banned.
+        for s in self.peers.values_mut() {
+            s.strikes = s.strikes.saturating_sub(1);
+            s.invalid_gossip = s.invalid_gossip.saturating_sub(1);
+        }
+        self.swarm.behaviour_mut().gate.prune();
     }
 
     /// Dials the bootnodes we are not connected to while we have few peers: after a network
@@ -395,8 +411,16 @@ impl SwarmLoop {
             tracing::warn!(%peer, why, "reserved peer misbehaves; keeping it");
             return;
         }
-        tracing::warn!(%peer, why, "disconnecting and banning peer");
-        self.swarm.behaviour_mut().blocked.block_peer(peer);
+        let address = self.peers.get(&peer).map(|s| s.address.clone());
+        let length = self.swarm.behaviour_mut().gate.ban(peer, address.as_ref());
+        tracing::warn!(%peer, why, secs = length.as_secs(), "disconnecting and banning peer");
+        let _ = self.swarm.disconnect_peer_id(peer);
+    }
+
+    /// Drops a peer that is not misbehaving but of no use to us (it lacks a protocol we
+    /// need): it may come back.
+    fn disconnect(&mut self, peer: PeerId, why: &str) {
+        tracing::info!(%peer, why, "disconnecting peer");
         let _ = self.swarm.disconnect_peer_id(peer);
     }
 
@@ -614,14 +638,19 @@ impl SwarmLoop {
 
     fn behaviour_event(&mut self, ev: BehaviourEvent) {
         match ev {
-            BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
+            // Only peers that speak our Kademlia protocol enter the routing table: others
+            // (stock libp2p tools, nodes of other chains) would be handed out to everyone who
+            // asks us for peers (paritytech/substrate#6549).
+            BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. })
+                if info.protocols.contains(&self.kad_protocol) =>
+            {
                 for addr in info.listen_addrs {
                     self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
                 }
             }
+            // mDNS finds every libp2p node on the LAN: dial it, and let identify decide.
             BehaviourEvent::Mdns(mdns::Event::Discovered(found)) => {
                 for (peer, addr) in found {
-                    self.swarm.behaviour_mut().kad.add_address(&peer, addr.clone());
                     if !self.swarm.is_connected(&peer) {
                         let _ = self.swarm.dial(DialOpts::peer_id(peer).addresses(vec![addr]).build());
                     }
@@ -687,7 +716,7 @@ impl SwarmLoop {
                 peer,
                 error: request_response::OutboundFailure::UnsupportedProtocols,
                 ..
-            }) => self.ban(peer, "does not speak the ergon status protocol"),
+            }) => self.disconnect(peer, "does not speak the ergon status protocol"),
             BehaviourEvent::Status(request_response::Event::OutboundFailure { peer, error, .. }) => {
                 tracing::debug!(%peer, %error, "status request failed; will ask again");
             }
@@ -804,12 +833,14 @@ impl SwarmLoop {
         }
     }
 
-    /// Gossipsub already lowered the peer's score; a peer that keeps sending invalid messages
-    /// is also disconnected and banned.
+    /// Gossipsub already lowered the peer's score; a peer whose score fell below the graylist
+    /// (gossipsub would ignore it from now on, so it must be judged now, before the penalty
+    /// decays) or that keeps sending invalid messages is disconnected and banned.
     fn invalid_gossip(&mut self, peer: PeerId) {
+        let graylisted = self.swarm.behaviour().gossipsub.peer_score(&peer).is_some_and(|s| s < GRAYLIST);
         let Some(state) = self.peers.get_mut(&peer) else { return };
         state.invalid_gossip += 1;
-        if state.invalid_gossip >= INVALID_STRIKES {
+        if graylisted || state.invalid_gossip >= INVALID_STRIKES {
             self.ban(peer, "repeatedly sent invalid gossip");
         }
     }

@@ -110,27 +110,36 @@ impl Driver {
         Ok(hash)
     }
 
-    /// Commits the decided block `value`, which this node built or executed as a proposal.
-    pub(super) fn commit(&mut self, value: Hash, certificate: CommitCertificate) -> Result<(), NodeError> {
-        let Candidate { block, prepared } = self
+    /// Commits the decided block `value`, which this node built or executed as a proposal. If
+    /// the store refuses it, the candidate is kept, so the commit can be tried again.
+    pub(super) fn commit(&mut self, value: Hash, certificate: &CommitCertificate) -> Result<(), NodeError> {
+        let candidate = self
             .candidates
             .remove(&value)
             .ok_or_else(|| NodeError::Build(format!("decided block {value} was never executed here")))?;
-        self.candidates.clear();
         // The block's builder gossips it; the other validators' copies would differ only in
         // which precommits their certificates hold. Nodes that miss it learn of the next
         // height from consensus messages and sync.
-        let publish = Some(block.header.proposer) == self.proposer;
-        self.finalize(block, certificate, prepared, publish)
+        let publish = Some(candidate.block.header.proposer) == self.proposer;
+        match self.finalize(&candidate.block, certificate, &candidate.prepared, publish) {
+            Ok(()) => {
+                self.candidates.clear();
+                Ok(())
+            }
+            Err(e) => {
+                self.candidates.insert(value, candidate);
+                Err(e)
+            }
+        }
     }
 
     /// Persists a finalized block, prunes the mempool, announces the new head and, when
     /// `publish`, gossips the block.
     pub(super) fn finalize(
         &mut self,
-        block: Block,
-        certificate: CommitCertificate,
-        prepared: Prepared,
+        block: &Block,
+        certificate: &CommitCertificate,
+        prepared: &Prepared,
         publish: bool,
     ) -> Result<(), NodeError> {
         let hash = block.hash();
@@ -138,8 +147,8 @@ impl Driver {
         let parent_time = self.store.header(height.saturating_sub(1))?.map(|h| h.timestamp_ms);
         let committed = heavy(|| {
             self.store.commit_block(
-                &block,
-                &certificate,
+                block,
+                certificate,
                 &prepared.outcomes,
                 &prepared.events,
                 &prepared.diff,
@@ -171,7 +180,7 @@ impl Driver {
         self.metrics.on_block(&block.header, parent_time, self.mempool.len());
         if publish {
             if let Some(net) = &self.net {
-                net.publish(Topic::Blocks, crate::wire::encode_committed_block(&block, &certificate));
+                net.publish(Topic::Blocks, crate::wire::encode_committed_block(block, certificate));
             }
         }
         if !self.sync.is_syncing(height) || height % 100 == 0 {

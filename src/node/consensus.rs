@@ -30,6 +30,34 @@ pub(super) const RESEND_AFTER: Duration = Duration::from_secs(3);
 /// Own messages kept for resending.
 const MAX_SENT: usize = 8;
 
+/// First wait before a refused commit is tried again; it doubles up to [`MAX_RETRY`].
+const FIRST_RETRY: Duration = Duration::from_secs(1);
+const MAX_RETRY: Duration = Duration::from_secs(8);
+
+/// A decided block the store refused. The engine has moved past the decision and nothing
+/// else will commit it, so the driver tries again (on its 2 s tick, backing off) until the
+/// disk takes it or the block arrives from a peer.
+pub(super) struct Stalled {
+    height: u64,
+    value: crate::primitives::Hash,
+    certificate: crate::primitives::CommitCertificate,
+    /// The store's last refusal, for `tx_send` to pass on.
+    pub error: String,
+    next_try: Instant,
+    backoff: Duration,
+}
+
+impl Stalled {
+    fn new(
+        height: u64,
+        value: crate::primitives::Hash,
+        certificate: crate::primitives::CommitCertificate,
+        error: String,
+    ) -> Self {
+        Stalled { height, value, certificate, error, next_try: Instant::now() + FIRST_RETRY, backoff: FIRST_RETRY }
+    }
+}
+
 /// What this node sent at the height at hand, for resending.
 #[derive(Default)]
 pub(super) struct Outbox {
@@ -40,6 +68,54 @@ pub(super) struct Outbox {
 }
 
 impl Driver {
+    /// After a restart with a lock at the next height: the locked block from the store,
+    /// executed again, so this validator can propose it and commit it.
+    pub(super) fn restore_locked_block(&mut self, value: crate::primitives::Hash) {
+        let block = match self.store.locked_block() {
+            Ok(Some(b)) if b.hash() == value => b,
+            Ok(_) => return tracing::warn!(%value, "locked on a block this node did not keep"),
+            Err(e) => return tracing::error!(%value, error = %e, "cannot read the locked block"),
+        };
+        match heavy(|| self.execute(&block)) {
+            Ok(prepared) => {
+                tracing::info!(height = block.header.height, %value, "restored the block this validator is locked on");
+                self.locked_saved = Some(value);
+                self.candidates.insert(value, super::builder::Candidate { block, prepared });
+            }
+            Err(e) => tracing::error!(%value, error = %e, "the locked block does not execute on the head"),
+        }
+    }
+
+    /// Tries a refused commit again when its backoff has passed; once it is stored (or the
+    /// chain moved past it by import), consensus goes on from it.
+    pub(super) fn retry_stalled(&mut self) {
+        let Some(s) = &self.stalled else { return };
+        let (height, value) = (s.height, s.value);
+        if self.store.head().is_ok_and(|h| h.height >= height) {
+            self.stalled = None;
+            return;
+        }
+        if Instant::now() < s.next_try {
+            return;
+        }
+        let certificate = s.certificate.clone();
+        match self.commit(value, &certificate) {
+            Ok(()) => {
+                tracing::info!(height, "storage is back: committed the stalled block; block production resumes");
+                self.stalled = None;
+                let start = self.start_after(height, value);
+                self.input(start);
+            }
+            Err(e) => {
+                let Some(s) = self.stalled.as_mut() else { return };
+                s.backoff = (s.backoff * 2).min(MAX_RETRY);
+                s.next_try = Instant::now() + s.backoff;
+                s.error = e.to_string();
+                tracing::warn!(height, error = %e, retry_in_s = s.backoff.as_secs(), "commit failed again");
+            }
+        }
+    }
+
     /// Feeds the engine and executes its effects until none are left. Messages wait until
     /// the sign state that covers them is on disk.
     pub(super) fn input(&mut self, input: Input) {
@@ -62,11 +138,15 @@ impl Driver {
                 Effect::PersistSignState(s) => sign_state = Some(s),
                 Effect::Broadcast(m) => outgoing.push(m),
                 Effect::Evidence { first, second } => self.record_evidence(Evidence { first, second }),
-                Effect::Commit { height, value, certificate } => match self.commit(value, certificate) {
+                Effect::Commit { height, value, certificate } => match self.commit(value, &certificate) {
                     Ok(()) => queue.extend(self.engine.handle(self.start_after(height, value))),
                     // Storage failing is not something the node can route around: stop
-                    // producing rather than diverge from what is on disk.
-                    Err(e) => tracing::error!(height, error = %e, "commit failed; block production halted"),
+                    // producing rather than diverge from what is on disk, and try the same
+                    // block again until the disk takes it.
+                    Err(e) => {
+                        tracing::error!(height, error = %e, "commit failed; block production halted, retrying");
+                        self.stalled = Some(Stalled::new(height, value, certificate, e.to_string()));
+                    }
                 },
             }
         }
@@ -74,6 +154,18 @@ impl Driver {
             let Some(me) = self.proposer else {
                 return tracing::error!("the engine signed without a validator key; not sending");
             };
+            // The locked block goes to disk before the guard that records the lock.
+            if let Some(value) = state.lock.map(|l| l.value).filter(|v| self.locked_saved != Some(*v)) {
+                let Some(c) = self.candidates.get(&value) else {
+                    return tracing::error!(%value, "locked on a block not kept here; not sending");
+                };
+                let saved = heavy(|| self.store.save_locked_block(&c.block));
+                self.health.storage_result(super::health::StorageOp::SaveSignState, saved.as_ref().map(|_| ()));
+                if let Err(e) = saved {
+                    return tracing::error!(error = %e, "cannot keep the locked block; not sending");
+                }
+                self.locked_saved = Some(value);
+            }
             let saved = heavy(|| self.guard.save(me, &state));
             self.health.storage_result(super::health::StorageOp::SaveSignState, saved.as_ref().map(|_| ()));
             if let Err(e) = saved {

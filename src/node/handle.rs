@@ -55,6 +55,9 @@ pub enum SubmitError {
     Faucet(String),
     #[error("node is shutting down")]
     Stopped,
+    /// The store refused the last decided block (a full or failing disk); the node retries.
+    #[error("the node cannot store blocks now ({0}); it retries, and takes txs again once a block is stored")]
+    Storage(String),
     #[error("internal error: {0}")]
     Internal(String),
 }

@@ -65,7 +65,7 @@ impl Driver {
         verify_commit(&self.spec.chain_id, self.engine.validators(), &commit, height, block.hash())?;
         let prepared = heavy(|| self.execute(&block))?;
         let hash = block.hash();
-        self.finalize(block, commit, prepared, false)?;
+        self.finalize(&block, &commit, &prepared, false)?;
         self.candidates.clear();
         self.engine_restart(height, hash);
         Ok(())

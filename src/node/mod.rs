@@ -103,6 +103,10 @@ struct Driver {
     last_commit: Option<crate::primitives::CommitCertificate>,
     /// Own consensus messages at the height at hand, for resending.
     outbox: consensus::Outbox,
+    /// A decided block the store refused (a full or failing disk), tried again with backoff.
+    stalled: Option<consensus::Stalled>,
+    /// The value whose block is kept as the locked block ([`Store::save_locked_block`]).
+    locked_saved: Option<Hash>,
     timers: FuturesUnordered<TimerFuture>,
     events: broadcast::Sender<ChainEvent>,
     metrics: Arc<Metrics>,
@@ -155,6 +159,8 @@ pub fn start(
             head.height
         );
     }
+    // A lock at the next height names a block the engine may have to propose again.
+    let locked = sign_state.as_ref().filter(|s| s.height == head.height.saturating_add(1)).and_then(|s| s.lock);
     let engine = Engine::new(
         spec.chain_id.clone(),
         config.validator_key.clone(),
@@ -210,6 +216,8 @@ pub fn start(
         votes_in: Vec::new(),
         txs_in: Vec::new(),
         outbox: consensus::Outbox::default(),
+        stalled: None,
+        locked_saved: None,
         pending_evidence,
         timers: FuturesUnordered::new(),
         events,
@@ -223,6 +231,9 @@ pub fn start(
         recent_validators: Default::default(),
     };
     driver.note_validator_set();
+    if let Some(lock) = locked {
+        driver.restore_locked_block(lock.value);
+    }
     tokio::spawn(health::monitor(handle.clone()));
     let task = tokio::spawn(async move {
         let start = driver.start_after(head.height, head.hash);
@@ -267,6 +278,7 @@ impl Driver {
                 }
                 Some(r) = sync_results.recv() => self.on_sync_result(r),
                 _ = tick.tick() => {
+                    self.retry_stalled();
                     self.maybe_sync();
                     self.resend_if_stuck();
                 }
@@ -375,6 +387,10 @@ impl Driver {
     /// the head serves the whole batch.
     fn admit(&mut self, txs: Vec<SealedTx>) -> Vec<Result<Hash, SubmitError>> {
         let internal = |e: &dyn std::fmt::Display| SubmitError::Internal(e.to_string());
+        // Txs taken now could not be committed; the sender should try later (or elsewhere).
+        if let Some(why) = self.stalled.as_ref().map(|s| s.error.clone()) {
+            return vec![Err(SubmitError::Storage(why)); txs.len()];
+        }
         let head = match self.store.head() {
             Ok(h) => h,
             Err(e) => return vec![Err(internal(&e)); txs.len()],

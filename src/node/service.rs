@@ -25,6 +25,9 @@ pub struct ServiceConfig {
     pub sign_state_path: PathBuf,
     /// `--unsafe-reset-sign-state`: start from an empty guard, whatever was there.
     pub reset_sign_state: bool,
+    /// Free bytes below which the store refuses writes; `None`:
+    /// [`crate::storage::DEFAULT_MIN_FREE_BYTES`].
+    pub min_free_disk: Option<u64>,
 }
 
 pub struct Service {
@@ -57,6 +60,9 @@ impl Service {
         let mut store = Store::open(&config.db_path, &config.node.spec).map_err(NodeError::from)?;
         if let Some(blocks) = config.state_retention {
             store.set_retention(blocks);
+        }
+        if let Some(bytes) = config.min_free_disk {
+            store.set_min_free(bytes);
         }
         let validator = config.node.validator_key.as_ref().map(|k| k.public());
         let (guard, opened) =
@@ -93,6 +99,19 @@ impl Service {
 
     /// Stops RPC, then the driver and the blob keeper, and waits for them; the store closes when the last handle
     /// is dropped.
+    /// Stops at once, as a killed process would: the driver and the blob keeper are aborted
+    /// where they stand (an await point), and the RPC server is told to stop. The store keeps
+    /// what was committed (netsim's crash storms).
+    pub async fn kill(self) {
+        if let Some(rpc) = self.rpc {
+            let _ = rpc.stop();
+        }
+        self.driver.abort();
+        self.blobs.abort();
+        let _ = self.driver.await;
+        let _ = self.blobs.await;
+    }
+
     pub async fn stop(self) {
         if let Some(rpc) = self.rpc {
             let _ = rpc.stop();

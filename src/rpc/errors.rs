@@ -82,6 +82,8 @@ pub const FAUCET: i32 = 1021;
 pub const RATE_LIMITED: i32 = 1022;
 /// A subscription called over HTTP: it needs a WebSocket.
 pub const NEEDS_WEBSOCKET: i32 = 1023;
+/// The node cannot store blocks now (a full or failing disk); it retries.
+pub const STORAGE_FAILING: i32 = 1024;
 pub const UNKNOWN_HEIGHT: i32 = 1030;
 pub const NETWORK: i32 = 1040;
 
@@ -159,10 +161,11 @@ pub fn submit(e: SubmitError) -> ErrorObjectOwned {
             MempoolError::InsufficientBalance { .. } | MempoolError::Overflow => INSUFFICIENT_BALANCE,
             MempoolError::ReplacementUnderpriced { .. } => REPLACEMENT_UNDERPRICED,
             MempoolError::SenderLimit { .. } => SENDER_LIMIT,
-            MempoolError::Full { .. } | MempoolError::FullOfOwn => MEMPOOL_FULL,
+            MempoolError::Full { .. } | MempoolError::FullGapped { .. } | MempoolError::FullOfOwn => MEMPOOL_FULL,
         },
         SubmitError::Rejected(f) => failure_code(f),
         SubmitError::Faucet(_) => FAUCET,
+        SubmitError::Storage(_) => STORAGE_FAILING,
         SubmitError::Stopped | SubmitError::Internal(_) => INTERNAL,
     };
     err(code, e.to_string())

@@ -11,6 +11,7 @@ mod economy;
 mod errors;
 mod http;
 mod params;
+mod post;
 pub mod serve;
 pub mod types;
 mod uploads;
@@ -150,11 +151,20 @@ pub async fn start(config: RpcConfig, node: NodeHandle) -> std::io::Result<(Sock
                 let conn = conn.clone();
                 let mut svc = builder.clone().build(methods.clone(), stop.clone());
                 async move {
-                    if let Err(why) = conn.admit(jsonrpsee::server::ws::is_upgrade_request(&req)) {
+                    let upgrade = jsonrpsee::server::ws::is_upgrade_request(&req);
+                    if let Err(why) = conn.admit(upgrade) {
                         return Ok(serve::too_busy(why));
                     }
                     req.extensions_mut().insert(serve::ConnRef(conn));
-                    tower::Service::call(&mut svc, req).await.map_err(|e| std::io::Error::other(e.to_string()))
+                    let answer = if req.method() == ::http::Method::POST && !upgrade {
+                        match post::read(req, MAX_BODY_BYTES).await {
+                            Ok(req) => tower::Service::call(&mut svc, req).await,
+                            Err(refused) => return Ok(refused),
+                        }
+                    } else {
+                        tower::Service::call(&mut svc, req).await
+                    };
+                    answer.map_err(|e| std::io::Error::other(e.to_string()))
                 }
             });
             tokio::spawn(async move {

@@ -41,12 +41,31 @@ pub struct JsonTx {
 pub fn from_json<T: serde::de::DeserializeOwned>(v: &Value) -> Result<T, String> {
     serde_path_to_error::deserialize(v.clone()).map_err(|e| {
         let path = e.path().to_string();
+        let why = plain_numbers(e.into_inner().to_string());
         if path == "." {
-            e.into_inner().to_string()
+            why
         } else {
-            format!("{path}: {}", e.into_inner())
+            format!("{path}: {why}")
         }
     })
+}
+
+/// serde_json holds a number that is not an integer of 64 bits as a float, and an error says
+/// `invalid type: floating point `1.8446744073709552e19`, expected u64`: name the number as
+/// the caller wrote it (an integer out of range, or a fraction).
+fn plain_numbers(why: String) -> String {
+    const FLOAT: &str = "invalid type: floating point `";
+    let Some(at) = why.find(FLOAT) else { return why };
+    let rest = &why[at + FLOAT.len()..];
+    let Some(end) = rest.find('`') else { return why };
+    let Ok(f) = rest[..end].parse::<f64>() else { return why };
+    let expected = rest[end + 1..].trim_start_matches(", ");
+    let what = if f.fract() == 0.0 {
+        format!("the integer {f:.0} is out of range")
+    } else {
+        format!("{} is not an integer", &rest[..end])
+    };
+    format!("{}{what}; {expected}", &why[..at])
 }
 
 mod opt_amount {
@@ -458,7 +477,7 @@ pub fn parse_block_id(v: &Value) -> Result<BlockId, ErrorObjectOwned> {
         Value::Number(n) => n
             .as_u64()
             .map(BlockId::Height)
-            .ok_or_else(|| invalid_params("param `id`: a height must be a non-negative integer")),
+            .ok_or_else(|| invalid_params("param `id`: a height must be an integer from 0 to 2^64 - 1")),
         Value::String(s) if s.len() == 66 || s.len() == 64 => {
             s.parse::<Hash>().map(BlockId::Hash).map_err(|e| invalid_params(format!("param `id`: {e}")))
         }
@@ -548,4 +567,28 @@ pub fn evidence_to_json(e: &crate::primitives::Evidence, included_in: Option<u64
         "second": vote(&e.second),
         "includedIn": included_in,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_beyond_u64_are_named_as_written_not_as_floats() {
+        let big: Value = serde_json::from_str("18446744073709551616").unwrap();
+        assert_eq!(
+            from_json::<u64>(&big).unwrap_err(),
+            "the integer 18446744073709551616 is out of range; expected u64"
+        );
+        let frac: Value = serde_json::from_str(r#"{"n": 1.5}"#).unwrap();
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct N {
+            n: u64,
+        }
+        assert_eq!(from_json::<N>(&frac).unwrap_err(), "n: 1.5 is not an integer; expected u64");
+        let text: Value = serde_json::from_str(r#""1""#).unwrap();
+        assert_eq!(from_json::<u64>(&text).unwrap_err(), "invalid type: string \"1\", expected u64");
+        assert!(parse_block_id(&big).is_err());
+    }
 }

@@ -28,6 +28,7 @@ impl Store {
         }
         batch.put_cf(self.cf(CF_BLOB_MARKS), hash.0, height.to_be_bytes());
         // Not synced: a blob lost with the last writes is fetched again from its providers.
+        self.check_room()?;
         self.db.write(batch)?;
         Ok(hash)
     }
@@ -41,6 +42,7 @@ impl Store {
                 batch.put_cf(self.cf(CF_BLOB_MARKS), hash.0, height.to_be_bytes());
             }
         }
+        self.check_room()?;
         Ok(self.db.write(batch)?)
     }
 
@@ -92,6 +94,7 @@ impl Store {
                 swept.push(h);
             }
         }
+        self.check_room()?;
         self.db.write(batch)?;
         Ok(swept)
     }

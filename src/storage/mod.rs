@@ -88,6 +88,7 @@ const KEY_GENESIS: &[u8] = b"genesis";
 const KEY_HEAD: &[u8] = b"head";
 const KEY_FINALIZED: &[u8] = b"finalized";
 const KEY_SIGN_STATE: &[u8] = b"sign_state";
+const KEY_LOCKED_BLOCK: &[u8] = b"locked_block";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -132,6 +133,11 @@ pub enum StoreError {
     RolledBack { path: String, finalized: u64, head: u64 },
     #[error("no database at {path}")]
     NotFound { path: String },
+    #[error(
+        "only {free_mib} MiB free on the disk of {path}, below the {min_mib} MiB the node keeps free \
+         (--min-free-disk): nothing was written. Free some space; the node resumes by itself"
+    )]
+    DiskFull { path: String, free_mib: u64, min_mib: u64 },
     #[error("cannot read the database directory {path}: {source}")]
     Dir { path: String, source: std::io::Error },
     #[error(transparent)]
@@ -181,7 +187,12 @@ pub struct Store {
     /// Held while a blob and its mark are written or swept, so a sweep never deletes a
     /// blob stored again since it looked ([`Store::sweep_blobs`]).
     blob_lock: std::sync::Mutex<()>,
+    /// Free bytes below which writes are refused ([`Store::check_room`]).
+    min_free: u64,
 }
+
+/// Free space below which the store refuses writes by default (`--min-free-disk`).
+pub const DEFAULT_MIN_FREE_BYTES: u64 = 64 << 20;
 
 fn decode<T: Decode>(cf: &'static str, bytes: &[u8]) -> Result<T> {
     T::decode(&mut &bytes[..]).map_err(|e| StoreError::Corrupt { cf, reason: e.to_string() })
@@ -195,6 +206,30 @@ impl Store {
 
     pub fn retention(&self) -> u64 {
         self.retention
+    }
+
+    /// Refuses writes while the disk has fewer than `bytes` free.
+    pub fn set_min_free(&mut self, bytes: u64) {
+        self.min_free = bytes;
+    }
+
+    /// Refuses a write while the disk is nearly full. RocksDB must never meet a full disk:
+    /// after a failed write-ahead-log append it refuses every later write until the database
+    /// is reopened, even once space is freed. Stopping short of it lets the node resume by
+    /// itself (a stat of the file system per write batch).
+    fn check_room(&self) -> Result<()> {
+        #[cfg(unix)]
+        if let Ok(fs) = rustix::fs::statvfs(&self.path) {
+            let free = fs.f_bavail.saturating_mul(fs.f_frsize);
+            if free < self.min_free {
+                return Err(StoreError::DiskFull {
+                    path: self.path.display().to_string(),
+                    free_mib: free >> 20,
+                    min_mib: self.min_free >> 20,
+                });
+            }
+        }
+        Ok(())
     }
 
     fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
@@ -232,6 +267,7 @@ impl Store {
     }
 
     fn write(&self, batch: WriteBatch) -> Result<()> {
+        self.check_room()?;
         let mut wo = WriteOptions::default();
         wo.set_sync(true);
         Ok(self.db.write_opt(batch, &wo)?)
@@ -391,6 +427,21 @@ impl Store {
         let mut batch = WriteBatch::default();
         batch.put_cf(self.cf(CF_META), KEY_SIGN_STATE, s.encode());
         self.write(batch)
+    }
+
+    /// Keeps the block this validator is locked on (the value it precommitted), synced. The
+    /// driver writes it before the double-sign guard that records the lock: after a crash of
+    /// the whole validator set the lock still binds every locked validator to that value,
+    /// and if nobody kept its block, nobody could propose it and the chain would stop.
+    pub fn save_locked_block(&self, block: &Block) -> Result<()> {
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.cf(CF_META), KEY_LOCKED_BLOCK, block.encode());
+        self.write(batch)
+    }
+
+    /// The last block [`Store::save_locked_block`] kept (possibly long committed or stale).
+    pub fn locked_block(&self) -> Result<Option<Block>> {
+        self.get_decoded(CF_META, KEY_LOCKED_BLOCK)
     }
 
     /// Records equivocation seen in consensus messages. One record per (height, round,

@@ -74,6 +74,7 @@ impl Store {
             watermark: None,
             created: false,
             blob_lock: Default::default(),
+            min_free: DEFAULT_MIN_FREE_BYTES,
         }
     }
 
@@ -138,8 +139,9 @@ impl Store {
             let stored: Hash = self
                 .get_decoded(CF_META, KEY_GENESIS)?
                 .ok_or(StoreError::Corrupt { cf: CF_META, reason: "schema written but genesis missing".into() })?;
-            // The genesis state root needs no writes: recompute it from the tree's version 0.
-            let root = state_tree::root(self, 0)?;
+            // The spec's own genesis, computed in memory: the stored tree's version 0 would
+            // describe the stored chain, not this spec's (and the error would name a wrong hash).
+            let (root, _) = state_tree::apply_diff(&super::tree::EmptyTree, &genesis_diff, 0)?;
             let expected = Self::genesis_block(spec, root).hash();
             if stored != expected {
                 return Err(StoreError::GenesisMismatch { path, stored, expected });

@@ -146,7 +146,14 @@ fn two_of_four_stopped_halts_without_forking_and_resumes() {
     nodes.pop().unwrap().kill9();
     nodes.pop().unwrap().kill9();
     let halted = settled_head(&nodes[0], Duration::from_secs(4));
-    std::thread::sleep(Duration::from_secs(2));
+    // Both report `halted` only after three rounds' timeouts ran their course with no block:
+    // the rounds that could have committed were tried, and nothing was committed.
+    for n in &nodes {
+        wait_for("the survivors to report halted", PROGRESS, || {
+            let h = n.call("system_health", json!([]));
+            h["reasons"].as_array().is_some_and(|r| r.iter().any(|r| r == "halted")).then_some(())
+        });
+    }
     for n in &nodes {
         assert!(n.head().0 <= halted, "committed without a quorum");
     }

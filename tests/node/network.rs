@@ -18,11 +18,11 @@ fn state_root(node: &Node, height: u64) -> (String, String) {
     (b["hash"].as_str().unwrap().to_string(), b["header"]["stateRoot"].as_str().unwrap().to_string())
 }
 
-fn peers(node: &Node) -> Vec<Value> {
+pub(super) fn peers(node: &Node) -> Vec<Value> {
     node.call("system_peers", json!([])).as_array().cloned().unwrap_or_default()
 }
 
-fn gossip_counter(node: &Node, name: &str) -> u64 {
+pub(super) fn gossip_counter(node: &Node, name: &str) -> u64 {
     node.call("system_networkState", json!([]))["gossip"][name].as_u64().unwrap_or(0)
 }
 
@@ -117,12 +117,20 @@ fn a_private_swarm_keeps_strangers_out() {
     let v = Node::spawn(&dir.path().join("v"), &["--dev", "--swarm-key", &key], &[]);
     let member =
         Node::spawn(&dir.path().join("m"), &["--chain", "dev", "--swarm-key", &key, "--bootnodes", &v.p2p_addr()], &[]);
-    let stranger = Node::spawn(&dir.path().join("s"), &["--chain", "dev", "--bootnodes", &v.p2p_addr()], &[]);
+    // Its dial attempts are logged at debug level, so the test can see them fail.
+    let stranger = Node::spawn(
+        &dir.path().join("s"),
+        &["--chain", "dev", "--bootnodes", &v.p2p_addr()],
+        &[("RUST_LOG", "info,jsonrpsee=warn,ergon::network=debug")],
+    );
     let h = v.wait_height(3);
     member.wait_height(h);
     assert_eq!(state_root(&member, h), state_root(&v, h));
-    // The stranger has had as long as the member; it never gets a peer or a block.
-    std::thread::sleep(Duration::from_secs(3));
+    // The stranger dialed the validator twice (at start, and again 5 s later while alone) and
+    // failed both times; it never gets a peer or a block.
+    wait_for("the stranger's dials to fail twice", PROGRESS, || {
+        (stranger.stderr().matches("dial failed").count() >= 2).then_some(())
+    });
     assert!(peers(&stranger).is_empty(), "stranger got peers: {:?}", peers(&stranger));
     assert_eq!(stranger.head().0, 0, "stranger must not sync without the swarm key");
     assert!(!peers(&v).iter().any(|p| p["peerId"] == stranger.peer_id().as_str()));
@@ -131,9 +139,18 @@ fn a_private_swarm_keeps_strangers_out() {
 /// An in-process peer built from the library's network module, on `f`'s chain, that can
 /// only talk to `f` (so whatever others see of it was forwarded by `f`).
 pub(super) fn rogue(f: &Node, genesis: ergon::primitives::Hash) -> (network::NetworkHandle, network::NetworkEvents) {
+    rogue_keyed(f, genesis, 9)
+}
+
+/// [`rogue`] with its own peer id, from `seed`.
+pub(super) fn rogue_keyed(
+    f: &Node,
+    genesis: ergon::primitives::Hash,
+    seed: u8,
+) -> (network::NetworkHandle, network::NetworkEvents) {
     let status = Status { genesis, head_height: 0, head_hash: genesis, finalized_height: 0, finalized_hash: genesis };
     let config = NetworkConfig {
-        keypair: network::keypair_from_secret([9; 32]).unwrap(),
+        keypair: network::keypair_from_secret([seed; 32]).unwrap(),
         transport: TransportKind::Tcp { quic: false },
         listen: vec![network::parse_multiaddr("/ip4/127.0.0.1/tcp/0").unwrap()],
         bootnodes: vec![],
@@ -145,12 +162,13 @@ pub(super) fn rogue(f: &Node, genesis: ergon::primitives::Hash) -> (network::Net
         max_peers: 10,
         max_message_bytes: 1 << 20,
         max_tx_bytes: 1 << 16,
+        policy: ergon::network::PeerPolicy::default(),
     };
     network::start(config, Arc::new(RogueView(status))).unwrap()
 }
 
 /// The peer whose status reaches the rogue first (the node it dialed).
-async fn first_status(events: &mut network::NetworkEvents) -> network::PeerRef {
+pub(super) async fn first_status(events: &mut network::NetworkEvents) -> network::PeerRef {
     tokio::time::timeout(PROGRESS, async {
         loop {
             if let Some(network::NetworkEvent::PeerStatus { peer, .. }) = events.recv().await {

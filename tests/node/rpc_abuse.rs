@@ -223,4 +223,47 @@ fn a_subscription_over_http_and_a_mistyped_field_say_what_is_wrong() {
     let (code, msg) = node.call_err("fee_estimate", json!([tx]));
     assert_eq!(code, 1000, "{msg}");
     assert!(msg.contains("amount"), "the error names the payload's field: {msg}");
+
+    // A chunked body over the 2 MiB limit is too large (413), as one with a length is.
+    let pad = "x".repeat(3 << 20);
+    let body = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"system_health","params":{{"pad":"{pad}"}}}}"#);
+    let mut chunked = Vec::new();
+    for piece in body.as_bytes().chunks(64 << 10) {
+        chunked.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+        chunked.extend_from_slice(piece);
+        chunked.extend_from_slice(b"\r\n");
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+        node.port
+    );
+    let big = http_exchange(node.port, head.clone(), chunked);
+    assert_eq!(big.status, 413, "a 3 MiB chunked body: HTTP {}: {}", big.status, big.text());
+    assert_eq!(big.json()["error"]["code"], -32007);
+    // A small chunked body is served.
+    let small = br#"{"jsonrpc":"2.0","id":2,"method":"chain_getHead"}"#;
+    let mut chunked = format!("{:x}\r\n", small.len()).into_bytes();
+    chunked.extend_from_slice(small);
+    chunked.extend_from_slice(b"\r\n0\r\n\r\n");
+    let ok = http_exchange(node.port, head, chunked).json();
+    assert!(ok["result"]["height"].is_u64(), "{ok}");
+
+    // Ids JSON-RPC 2.0 does not allow, or that cannot be echoed exactly, are invalid requests.
+    for id in ["{}", "[1]", "1.5", "-3", "18446744073709551616"] {
+        let body = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"chain_getHead"}}"#);
+        let r = http_post_json(node.port, body.into_bytes());
+        assert_eq!(r.status, 200, "id {id}: {}", r.text());
+        let v = r.json();
+        assert_eq!(v["error"]["code"], -32600, "id {id}: {v}");
+        assert!(v["error"]["message"].as_str().unwrap().contains("`id`"), "id {id}: {v}");
+        assert_eq!(v["id"], Value::Null);
+    }
+
+    // A height of 2^64 or more is named as written, not as a float.
+    let body = br#"{"jsonrpc":"2.0","id":3,"method":"chain_getBlockReward","params":[18446744073709551616]}"#;
+    let v = http_post_json(node.port, body.to_vec()).json();
+    assert_eq!(v["error"]["code"], -32602, "{v}");
+    let msg = v["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("18446744073709551616") && !msg.contains("e19"), "{msg}");
 }
