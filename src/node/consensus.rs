@@ -154,11 +154,11 @@ impl Driver {
             let Some(me) = self.proposer else {
                 return tracing::error!("the engine signed without a validator key; not sending");
             };
-            // The locked block goes to disk before the guard that records the lock.
-            if let Some(value) = state.lock.map(|l| l.value).filter(|v| self.locked_saved != Some(*v)) {
-                let Some(c) = self.candidates.get(&value) else {
-                    return tracing::error!(%value, "locked on a block not kept here; not sending");
-                };
+            // The locked block goes to disk before the guard that records the lock. A lock
+            // restored without its block (a guard from an older build) cannot be helped here:
+            // the others may still hold the block, so the votes go out.
+            let unsaved = state.lock.map(|l| l.value).filter(|v| self.locked_saved != Some(*v));
+            if let Some((value, c)) = unsaved.and_then(|v| self.candidates.get(&v).map(|c| (v, c))) {
                 let saved = heavy(|| self.store.save_locked_block(&c.block));
                 self.health.storage_result(super::health::StorageOp::SaveSignState, saved.as_ref().map(|_| ()));
                 if let Err(e) = saved {

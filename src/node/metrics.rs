@@ -13,6 +13,7 @@ pub struct Metrics {
     blocks: AtomicU64,
     last_block_interval_ms: AtomicU64,
     equivocations: AtomicU64,
+    gossip_signatures: AtomicU64,
     /// RPC connections and calls refused, by [`RpcRefusal`].
     rpc_refused: [AtomicU64; 4],
 }
@@ -61,6 +62,10 @@ impl Metrics {
         if let Some(p) = parent_time_ms {
             self.last_block_interval_ms.store(h.timestamp_ms.saturating_sub(p), Relaxed);
         }
+    }
+
+    pub fn on_gossip_signatures(&self, n: usize) {
+        self.gossip_signatures.fetch_add(n as u64, Relaxed);
     }
 
     pub fn on_evidence(&self) {
@@ -115,6 +120,12 @@ impl Metrics {
             "counter",
             "Equivocations (two different votes by one validator) recorded since start.",
             self.equivocations.load(Relaxed).to_string(),
+        );
+        metric(
+            "ergon_gossip_tx_signatures_checked_total",
+            "counter",
+            "Signatures of gossiped txs verified since start.",
+            self.gossip_signatures.load(Relaxed).to_string(),
         );
         let name = "ergon_rpc_refused_total";
         let _ = writeln!(

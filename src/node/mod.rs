@@ -94,6 +94,9 @@ struct Driver {
     candidates: HashMap<Hash, Candidate>,
     /// Gossiped txs (with their hashes) waiting for the burst's batch signature check.
     txs_in: Vec<(Vec<SealedTx>, crate::network::GossipId)>,
+    /// Gossip peers that sent txs with bad signatures, and when: their tx messages are
+    /// rejected unchecked for a while ([`sync::BAD_SIGNER_MEMORY`]).
+    bad_signers: HashMap<crate::network::PeerRef, std::time::Instant>,
     /// Votes received since the last batch verification.
     votes_in: Vec<(SignedVote, crate::network::GossipId)>,
     /// Equivocation seen here and not yet in a block; proposers include it.
@@ -215,6 +218,7 @@ pub fn start(
         candidates: HashMap::new(),
         votes_in: Vec::new(),
         txs_in: Vec::new(),
+        bad_signers: HashMap::new(),
         outbox: consensus::Outbox::default(),
         stalled: None,
         locked_saved: None,

@@ -52,6 +52,12 @@ impl SyncState {
     }
 }
 
+/// How long a peer that sent a tx with a bad signature has its tx messages rejected
+/// unchecked (gossip scoring bans it at its third invalid message).
+pub(super) const BAD_SIGNER_MEMORY: std::time::Duration = std::time::Duration::from_secs(60);
+/// Peers remembered so at most.
+const MAX_BAD_SIGNERS: usize = 1024;
+
 impl Driver {
     pub(super) fn on_network(&mut self, ev: NetworkEvent) {
         match ev {
@@ -79,6 +85,11 @@ impl Driver {
     /// Stateless checks now; signatures with the rest of the burst ([`Driver::flush_txs`]).
     /// A batch holding a tx that can never be valid is rejected whole: its sender sent it.
     fn on_gossip_txs(&mut self, txs: Vec<SealedTx>, id: GossipId) {
+        // A peer that just sent bad signatures costs no more verification: rejected
+        // unchecked, each message is one more strike towards its ban.
+        if self.bad_signers.get(&id.source()).is_some_and(|t| t.elapsed() < BAD_SIGNER_MEMORY) {
+            return self.report(id, Verdict::Reject);
+        }
         let mut fresh = Vec::with_capacity(txs.len());
         for tx in txs {
             match check_stateless(&self.spec, &tx) {
@@ -106,11 +117,18 @@ impl Driver {
         }
         let batches = std::mem::take(&mut self.txs_in);
         let items: Vec<_> = batches.iter().flat_map(|(txs, _)| txs.iter().flat_map(SealedTx::signatures)).collect();
+        self.metrics.on_gossip_signatures(items.len());
         let mut checks = super::builder::heavy(|| self.keys.verify_each(&items)).into_iter();
         for (txs, id) in batches {
             let signatures: usize = txs.iter().map(|t| t.signatures().count()).sum();
             let ok: Vec<bool> = checks.by_ref().take(signatures).map(|c| c.is_ok()).collect();
             if ok.iter().any(|good| !good) {
+                if self.bad_signers.len() >= MAX_BAD_SIGNERS {
+                    self.bad_signers.retain(|_, t| t.elapsed() < BAD_SIGNER_MEMORY);
+                }
+                if self.bad_signers.len() < MAX_BAD_SIGNERS {
+                    self.bad_signers.insert(id.source(), std::time::Instant::now());
+                }
                 self.report(id, Verdict::Reject);
                 continue;
             }

@@ -145,3 +145,39 @@ fn inbound_connections_per_ip_are_capped() {
         }
     });
 }
+
+/// The `ergon_gossip_tx_signatures_checked_total` counter of `node`'s `/metrics`.
+fn signatures_checked(node: &Node) -> u64 {
+    let text = http_get(node.port, "/metrics").text();
+    let line = text.lines().find(|l| l.starts_with("ergon_gossip_tx_signatures_checked_total ")).expect("the metric");
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// Issue 14: a gossip peer sending txs with bad signatures costs one batch verification:
+/// its later messages are rejected unchecked, each a strike towards the ban gossip scoring
+/// gives at the third.
+#[test]
+fn a_peer_sending_bad_signatures_is_checked_once_then_banned() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = Node::spawn(&dir.path().join("n"), &["--dev"], &[]);
+    let genesis = genesis_of(&n);
+    let bob = Keypair::dev("bob");
+    runtime().block_on(async {
+        let (net, mut events) = rogue_keyed(&n, genesis, 41);
+        first_status(&mut events).await;
+        // One message at a time, each judged before the next goes: three checks before.
+        for nonce in 1..=3 {
+            let mut tx = transfer(&bob, CHARLIE, 1, nonce);
+            tx.signature.0[0] ^= 1;
+            let before = super::network::gossip_counter(&n, "rejected");
+            net.publish(Topic::Txs, ergon::wire::encode_tx_batch([&tx]));
+            let deadline = Instant::now() + PROGRESS;
+            while super::network::gossip_counter(&n, "rejected") == before {
+                assert!(Instant::now() < deadline, "message {nonce} was never judged; stderr:\n{}", n.stderr());
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    });
+    wait_for("the bad signer to be banned", PROGRESS, || (!bans(&n).is_empty()).then_some(()));
+    assert_eq!(signatures_checked(&n), 1, "only the first message's signature was verified");
+}
