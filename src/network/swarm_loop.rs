@@ -600,7 +600,8 @@ impl SwarmLoop {
                     let _ = reply.send(Ok(()));
                 }
                 if num_established.get() == 1 {
-                    tracing::debug!(%peer_id, %address, "connected");
+                    let direction = if endpoint.is_dialer() { "outbound" } else { "inbound" };
+                    tracing::info!(%peer_id, %address, direction, "peer connected");
                     self.peers.insert(
                         peer_id,
                         PeerState {
@@ -622,7 +623,7 @@ impl SwarmLoop {
             SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. }
                 if self.peers.remove(&peer_id).is_some() =>
             {
-                tracing::debug!(%peer_id, "disconnected");
+                tracing::info!(%peer_id, "peer disconnected");
                 self.emit(NetworkEvent::PeerDisconnected { peer: PeerRef(peer_id) });
             }
             SwarmEvent::OutgoingConnectionError { peer_id, error, connection_id } => {
