@@ -5,7 +5,7 @@
 
 CARGO ?= cargo
 
-.PHONY: run test deps bench lint
+.PHONY: run test deps bench lint fuzz
 
 deps:
 	@bash scripts/deps.sh
@@ -22,3 +22,8 @@ bench: deps
 lint: deps
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# Every cargo-fuzz target for FUZZ_SECS seconds (60 by default); see scripts/fuzz.sh.
+FUZZ_SECS ?= 60
+fuzz: deps
+	bash scripts/fuzz.sh $(FUZZ_SECS)
