@@ -151,27 +151,27 @@ impl SimNode {
     /// Crashes the node: its links are cut first (peers see the connections reset), then the
     /// service stops. The store stays on disk.
     pub async fn crash(&mut self, shared: &Shared) {
-        let Some((service, observer, worker)) = self.running.take() else { return };
-        shared.links.set_down(self.index, true);
-        observer.abort();
-        if let Some(w) = worker {
-            w.abort();
-        }
-        service.stop().await;
-        shared.links.next_incarnation(self.index);
-        self.crashes += 1;
+        self.take_down(shared, false).await;
     }
 
     /// Kills the node: its links are cut and its tasks aborted where they stand, without an
     /// orderly stop. The store stays on disk.
     pub async fn kill(&mut self, shared: &Shared) {
+        self.take_down(shared, true).await;
+    }
+
+    async fn take_down(&mut self, shared: &Shared, abort: bool) {
         let Some((service, observer, worker)) = self.running.take() else { return };
         shared.links.set_down(self.index, true);
         observer.abort();
         if let Some(w) = worker {
             w.abort();
         }
-        service.kill().await;
+        if abort {
+            service.kill().await;
+        } else {
+            service.stop().await;
+        }
         shared.links.next_incarnation(self.index);
         self.crashes += 1;
     }
