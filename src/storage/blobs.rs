@@ -28,8 +28,7 @@ impl Store {
         }
         batch.put_cf(self.cf(CF_BLOB_MARKS), hash.0, height.to_be_bytes());
         // Not synced: a blob lost with the last writes is fetched again from its providers.
-        self.check_room()?;
-        self.db.write(batch)?;
+        self.write_unsynced(batch)?;
         Ok(hash)
     }
 
@@ -42,8 +41,7 @@ impl Store {
                 batch.put_cf(self.cf(CF_BLOB_MARKS), hash.0, height.to_be_bytes());
             }
         }
-        self.check_room()?;
-        Ok(self.db.write(batch)?)
+        self.write_unsynced(batch)
     }
 
     /// The last height at which the blob `hash` was known to be needed.
@@ -94,8 +92,7 @@ impl Store {
                 swept.push(h);
             }
         }
-        self.check_room()?;
-        self.db.write(batch)?;
+        self.write_unsynced(batch)?;
         Ok(swept)
     }
 

@@ -266,6 +266,12 @@ impl Store {
         }
     }
 
+    /// An unsynced write (blobs: lost ones are fetched again), within the free-space margin.
+    fn write_unsynced(&self, batch: WriteBatch) -> Result<()> {
+        self.check_room()?;
+        Ok(self.db.write(batch)?)
+    }
+
     fn write(&self, batch: WriteBatch) -> Result<()> {
         self.check_room()?;
         let mut wo = WriteOptions::default();

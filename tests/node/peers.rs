@@ -42,6 +42,17 @@ async fn garbage_until_banned(net: &NetworkHandle, node: &Node, burst: u8, count
     }
 }
 
+/// Dials `node` from `net` every 500 ms until the node lists it as a peer.
+async fn dial_until_let_in(net: &NetworkHandle, node: &Node, what: &str) {
+    let id = net.local_peer_id();
+    let deadline = Instant::now() + PROGRESS;
+    while !connected(node, &id) {
+        assert!(Instant::now() < deadline, "{what} was never let in; stderr:\n{}", node.stderr());
+        let _ = net.dial(&node.p2p_addr()).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 #[test]
 fn a_ban_expires_and_a_repeat_offender_waits_twice_as_long() {
     let dir = tempfile::tempdir().unwrap();
@@ -50,18 +61,12 @@ fn a_ban_expires_and_a_repeat_offender_waits_twice_as_long() {
     runtime().block_on(async {
         let (net, mut events) = rogue_keyed(&n, genesis, 21);
         first_status(&mut events).await;
-        let id = net.local_peer_id();
         // One burst: gossipsub graylists the sender at its third message and ignores it from
         // then on, so the node must ban at that moment, not at a later periodic check.
         let first = garbage_until_banned(&net, &n, 6, 1).await;
         assert!(first.contains("secs=2"), "a first offence is banned for --peer-ban-secs: {first}");
         // The ban ends and the same peer id is let in again.
-        let deadline = Instant::now() + PROGRESS;
-        while !connected(&n, &id) {
-            assert!(Instant::now() < deadline, "the peer was not let in after its ban; stderr:\n{}", n.stderr());
-            let _ = net.dial(&n.p2p_addr()).await;
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
+        dial_until_let_in(&net, &n, "the peer, after its ban,").await;
         let second = garbage_until_banned(&net, &n, 1, 2).await;
         assert!(second.contains("secs=4"), "a second offence waits twice as long: {second}");
     });
@@ -137,12 +142,7 @@ fn inbound_connections_per_ip_are_capped() {
         assert!(connected(&n, &a.local_peer_id()) && !connected(&n, &b.local_peer_id()));
         // When the first goes, the address has room again.
         drop((a, a_events));
-        let deadline = Instant::now() + PROGRESS;
-        while !connected(&n, &b.local_peer_id()) {
-            assert!(Instant::now() < deadline, "the second peer was never let in; stderr:\n{}", n.stderr());
-            let _ = b.dial(&n.p2p_addr()).await;
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
+        dial_until_let_in(&b, &n, "the second peer").await;
     });
 }
 
