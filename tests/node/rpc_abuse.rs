@@ -83,8 +83,15 @@ fn rss_kib(pid: u32) -> u64 {
     line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).expect("VmRSS in kB")
 }
 
+/// The node's refusal count for `reason`, read from 127.0.0.3: 127.0.0.1 may be at its cap
+/// (a connection just closed by the client can still hold its slot for a moment).
 fn refused(node: &Node, reason: &str) -> u64 {
-    let m = http_get(node.port, "/metrics").text();
+    let mut s = connect_from("127.0.0.3", node.port);
+    let head = format!("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n", node.port);
+    s.write_all(head.as_bytes()).expect("write request");
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let m = parse_response(&raw, true).map(|r| r.text()).unwrap_or_default();
     let line = format!("ergon_rpc_refused_total{{reason=\"{reason}\"}} ");
     let at = m.lines().find_map(|l| l.strip_prefix(line.as_str())).unwrap_or_else(|| panic!("no {line} in {m}"));
     at.trim().parse().expect("a count")
