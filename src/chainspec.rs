@@ -276,6 +276,23 @@ pub struct Limits {
     pub max_batch_transfers: u32,
     pub max_block_txs: u32,
     pub max_block_bytes: u32,
+    /// Largest gossip message and request-response message (1 MiB by default, what every
+    /// libp2p implementation accepts). Blocks travel compact (tx hashes, not txs), so a block
+    /// of `max_block_txs` txs must fit in one: see [`Limits::compact_block_bytes`].
+    #[serde(default = "default_max_message_bytes")]
+    pub max_message_bytes: u32,
+}
+
+fn default_max_message_bytes() -> u32 {
+    1 << 20
+}
+
+impl Limits {
+    /// The most a compact block (header, evidence, last commit, a 32-byte hash per tx) with
+    /// its commit certificate can take for `validators` validators.
+    pub fn compact_block_bytes(&self, validators: u32) -> u64 {
+        u64::from(self.max_block_txs) * 32 + u64::from(validators) * 2 * 128 + (32 << 10)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -424,6 +441,22 @@ impl ChainSpec {
         let l = &self.limits;
         if l.max_tx_bytes < 256 || l.max_block_txs == 0 || l.max_block_bytes < l.max_tx_bytes {
             return Err(invalid("limits", "max_tx_bytes >= 256, max_block_txs > 0, max_block_bytes >= max_tx_bytes"));
+        }
+        if u64::from(l.max_message_bytes) < u64::from(l.max_tx_bytes) + (4 << 10)
+            || l.compact_block_bytes(c.max_validators) > u64::from(l.max_message_bytes)
+        {
+            return Err(invalid(
+                "limits.max_message_bytes",
+                format!(
+                    "{} cannot carry a tx of max_tx_bytes ({}) or a compact block of max_block_txs ({}, 32 bytes each) \
+                     with the certificates of max_validators ({}): at least {} bytes",
+                    l.max_message_bytes,
+                    l.max_tx_bytes,
+                    l.max_block_txs,
+                    c.max_validators,
+                    l.compact_block_bytes(c.max_validators).max(u64::from(l.max_tx_bytes) + (4 << 10))
+                ),
+            ));
         }
         if let Some(a) = &self.authority {
             addr("authority".into(), a)?;
@@ -577,6 +610,25 @@ mod tests {
         assert_eq!(dev.validators.len(), 1);
         assert_eq!(local.validators.len(), 4);
         assert_ne!(dev.hash(), local.hash());
+    }
+
+    /// A block of `max_block_txs` must fit one message compact; older spec files without the
+    /// field get the 1 MiB default.
+    #[test]
+    fn the_message_limit_must_carry_a_compact_block() {
+        let spec = ChainSpec::load("dev").unwrap();
+        assert_eq!(spec.limits.max_message_bytes, 1 << 20);
+        assert!(spec.limits.compact_block_bytes(spec.consensus.max_validators) <= 1 << 20);
+        let mut big = spec.clone();
+        big.limits.max_block_txs = 50_000;
+        let err = big.genesis().unwrap_err().to_string();
+        assert!(err.contains("limits.max_message_bytes") && err.contains("50000"), "{err}");
+        big.limits.max_message_bytes = 2 << 20;
+        assert!(big.genesis().is_ok());
+        let mut json = serde_json::to_value(&spec).unwrap();
+        json["limits"].as_object_mut().unwrap().remove("max_message_bytes");
+        let old: ChainSpec = serde_json::from_value(json).unwrap();
+        assert_eq!(old.limits.max_message_bytes, 1 << 20);
     }
 
     #[test]

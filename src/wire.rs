@@ -4,9 +4,9 @@
 
 use crate::consensus::tendermint::{Proposal, SignedProposal};
 use crate::primitives::{
-    Address, Block, CommitCertificate, ComputeReceipt, Delegation, Evidence, FraudProof, Hash, Header, JobCancel,
-    JobPost, ParamUpdate, Payload, Priority, PublicKey, ReceiptClaim, SealedTx, Signature, SignedTx, SignedVote,
-    StakeAmount, Transfer, TrialClaim, Tx, VerifierVerdict, Vote, VoteKind,
+    Address, Block, CommitCertificate, CompactBlock, ComputeReceipt, Delegation, Evidence, FraudProof, Hash, Header,
+    JobCancel, JobPost, ParamUpdate, Payload, Priority, PublicKey, ReceiptClaim, SealedTx, Signature, SignedTx,
+    SignedVote, StakeAmount, Transfer, TrialClaim, Tx, VerifierVerdict, Vote, VoteKind,
 };
 use prost::Message;
 
@@ -341,6 +341,42 @@ impl TryFrom<pb::Block> for Block {
     }
 }
 
+impl From<&CompactBlock> for pb::CompactBlock {
+    fn from(b: &CompactBlock) -> Self {
+        pb::CompactBlock {
+            header: Some((&b.header).into()),
+            tx_hashes: b.tx_hashes.iter().flat_map(|h| h.0).collect(),
+            evidence: b.evidence.iter().map(evidence_to_pb).collect(),
+            last_commit: b.last_commit.as_ref().map(Into::into),
+        }
+    }
+}
+
+impl TryFrom<pb::CompactBlock> for CompactBlock {
+    type Error = WireError;
+    fn try_from(b: pb::CompactBlock) -> Result<Self> {
+        let header: Header = b.header.ok_or(WireError::Missing("compact_block.header"))?.try_into()?;
+        let tx_hashes = hashes("compact_block.tx_hashes", &b.tx_hashes)?;
+        if tx_hashes.len() != header.tx_count as usize {
+            return Err(WireError::Invalid {
+                field: "compact_block.tx_hashes",
+                reason: format!("{} hashes but header.tx_count = {}", tx_hashes.len(), header.tx_count),
+            });
+        }
+        let evidence = b.evidence.into_iter().map(evidence_from_pb).collect::<Result<_>>()?;
+        let last_commit = b.last_commit.map(CommitCertificate::try_from).transpose()?;
+        Ok(CompactBlock { header, tx_hashes, evidence, last_commit })
+    }
+}
+
+/// Packed 32-byte hashes.
+fn hashes(field: &'static str, bytes: &[u8]) -> Result<Vec<Hash>> {
+    if bytes.len() % 32 != 0 {
+        return Err(WireError::Invalid { field, reason: format!("{} bytes is not a multiple of 32", bytes.len()) });
+    }
+    Ok(bytes.chunks_exact(32).map(|c| Hash(c.try_into().unwrap_or([0; 32]))).collect())
+}
+
 fn evidence_to_pb(e: &Evidence) -> pb::Evidence {
     pb::Evidence { first: Some(vote_to_pb(&e.first)), second: Some(vote_to_pb(&e.second)) }
 }
@@ -401,6 +437,38 @@ pub fn encode_tx_batch<'a>(txs: impl IntoIterator<Item = &'a SignedTx>) -> Vec<u
     pb::TxBatch { txs: txs.into_iter().map(pb::SignedTx::from).collect() }.encode_to_vec()
 }
 
+/// Txs for the `txs` gossip topic in as many messages as it takes: each at most `per_batch`
+/// txs and `max_bytes` bytes (a tx over `max_bytes` alone is left out: admission refuses such).
+pub fn encode_tx_batches<'a>(
+    txs: impl IntoIterator<Item = &'a SignedTx>,
+    per_batch: usize,
+    max_bytes: usize,
+) -> Vec<Vec<u8>> {
+    let mut batches = Vec::new();
+    let (mut out, mut count) = (Vec::new(), 0usize);
+    for tx in txs {
+        let m = pb::SignedTx::from(tx);
+        let len = m.encoded_len();
+        // Key (1 byte) and length (at most 10) before the tx.
+        let framed = len.saturating_add(11);
+        if count > 0 && (count >= per_batch || out.len().saturating_add(framed) > max_bytes) {
+            batches.push(std::mem::take(&mut out));
+            count = 0;
+        }
+        if framed > max_bytes {
+            continue;
+        }
+        prost::encoding::encode_key(1, prost::encoding::WireType::LengthDelimited, &mut out);
+        prost::encoding::encode_varint(len as u64, &mut out);
+        m.encode_raw(&mut out);
+        count += 1;
+    }
+    if count > 0 {
+        batches.push(out);
+    }
+    batches
+}
+
 /// A gossiped tx batch: at most `limit` bytes in all, each tx at most `max_tx_bytes`, and at
 /// least one tx.
 pub fn decode_tx_batch(bytes: &[u8], limit: usize, max_tx_bytes: usize) -> Result<Vec<SealedTx>> {
@@ -437,6 +505,22 @@ pub fn decode_committed_block(bytes: &[u8], limit: usize) -> Result<(Block, Comm
     committed_from_pb(decode_capped::<pb::CommittedBlock>(bytes, limit)?)
 }
 
+/// A finalized block as the `blocks` topic carries it: compact.
+pub fn encode_compact_committed(block: &CompactBlock, commit: &CommitCertificate) -> Vec<u8> {
+    pb::CompactCommittedBlock { block: Some(block.into()), commit: Some(commit.into()) }.encode_to_vec()
+}
+
+pub fn decode_compact_committed(bytes: &[u8], limit: usize) -> Result<(CompactBlock, CommitCertificate)> {
+    compact_committed_from_pb(decode_capped::<pb::CompactCommittedBlock>(bytes, limit)?)
+}
+
+fn compact_committed_from_pb(m: pb::CompactCommittedBlock) -> Result<(CompactBlock, CommitCertificate)> {
+    Ok((
+        m.block.ok_or(WireError::Missing("compact_committed_block.block"))?.try_into()?,
+        m.commit.ok_or(WireError::Missing("compact_committed_block.commit"))?.try_into()?,
+    ))
+}
+
 fn committed_from_pb(m: pb::CommittedBlock) -> Result<(Block, CommitCertificate)> {
     Ok((
         m.block.ok_or(WireError::Missing("committed_block.block"))?.try_into()?,
@@ -444,10 +528,11 @@ fn committed_from_pb(m: pb::CommittedBlock) -> Result<(Block, CommitCertificate)
     ))
 }
 
-/// A consensus message as it travels: a proposal always carries the block it proposes.
+/// A consensus message as it travels: a proposal always carries the block it proposes,
+/// compact.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConsensusMessage {
-    Proposal { proposal: SignedProposal, block: Box<Block> },
+    Proposal { proposal: SignedProposal, block: Box<CompactBlock> },
     Vote(SignedVote),
 }
 
@@ -501,8 +586,9 @@ pub fn encode_vote(v: &SignedVote, resend: u32) -> Vec<u8> {
     pb::ConsensusMessage { msg: Some(pb::consensus_message::Msg::Vote(vote_to_pb(v))), resend }.encode_to_vec()
 }
 
-/// A proposal and the block it proposes; `resend` counts the times it was sent before.
-pub fn encode_proposal(proposal: &SignedProposal, block: &Block, resend: u32) -> Vec<u8> {
+/// A proposal and the block it proposes (compact); `resend` counts the times it was sent
+/// before.
+pub fn encode_proposal(proposal: &SignedProposal, block: &CompactBlock, resend: u32) -> Vec<u8> {
     let p = &proposal.proposal;
     let msg = pb::consensus_message::Msg::Proposal(pb::SignedProposal {
         proposal: Some(pb::Proposal {
@@ -526,7 +612,7 @@ pub fn decode_consensus(bytes: &[u8], limit: usize) -> Result<ConsensusMessage> 
         pb::consensus_message::Msg::Vote(v) => Ok(ConsensusMessage::Vote(vote_from_pb(v)?)),
         pb::consensus_message::Msg::Proposal(sp) => {
             let p = sp.proposal.ok_or(WireError::Missing("signed_proposal.proposal"))?;
-            let block: Block = sp.block.ok_or(WireError::Missing("signed_proposal.block"))?.try_into()?;
+            let block: CompactBlock = sp.block.ok_or(WireError::Missing("signed_proposal.block"))?.try_into()?;
             let value = Hash(fixed("proposal.value", &p.value)?);
             if value != block.hash() {
                 return Err(WireError::Invalid {
@@ -589,30 +675,112 @@ pub struct SyncRequest {
     pub count: u32,
 }
 
-pub fn encode_sync_request(r: &SyncRequest) -> Vec<u8> {
-    pb::SyncRequest { from_height: r.from, count: r.count }.encode_to_vec()
+/// Ask for txs of block `block` (at `height`): those named, or with none named, all from
+/// `from_index`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockTxsRequest {
+    pub block: Hash,
+    pub height: u64,
+    pub hashes: Vec<Hash>,
+    pub from_index: u32,
 }
 
-pub fn decode_sync_request(bytes: &[u8]) -> Result<SyncRequest> {
-    let m = decode_capped::<pb::SyncRequest>(bytes, 64)?;
-    Ok(SyncRequest { from: m.from_height, count: m.count })
+/// What the `sync` protocol is asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncQuery {
+    Blocks(SyncRequest),
+    Txs(BlockTxsRequest),
 }
 
-/// Already-encoded `CommittedBlock`s (as stored or gossiped) into one response, without
-/// decoding and re-encoding them.
-pub fn encode_sync_response(blocks: &[Vec<u8>]) -> Vec<u8> {
+pub fn encode_sync_request(q: &SyncQuery) -> Vec<u8> {
+    match q {
+        SyncQuery::Blocks(r) => pb::SyncRequest { from_height: r.from, count: r.count, txs: None },
+        SyncQuery::Txs(r) => pb::SyncRequest {
+            from_height: 0,
+            count: 0,
+            txs: Some(pb::BlockTxsRequest {
+                block_hash: r.block.0.to_vec(),
+                height: r.height,
+                hashes: r.hashes.iter().flat_map(|h| h.0).collect(),
+                from_index: r.from_index,
+            }),
+        },
+    }
+    .encode_to_vec()
+}
+
+pub fn decode_sync_request(bytes: &[u8], limit: usize) -> Result<SyncQuery> {
+    let m = decode_capped::<pb::SyncRequest>(bytes, limit)?;
+    Ok(match m.txs {
+        None => SyncQuery::Blocks(SyncRequest { from: m.from_height, count: m.count }),
+        Some(t) => SyncQuery::Txs(BlockTxsRequest {
+            block: Hash(fixed("block_txs_request.block_hash", &t.block_hash)?),
+            height: t.height,
+            hashes: hashes("block_txs_request.hashes", &t.hashes)?,
+            from_index: t.from_index,
+        }),
+    })
+}
+
+/// Already-encoded `CommittedBlock`s (as stored) into one response, without decoding and
+/// re-encoding them, and the next block compact if it alone was over the limit.
+pub fn encode_sync_response(blocks: &[Vec<u8>], partial: Option<&[u8]>) -> Vec<u8> {
     let mut out = Vec::with_capacity(blocks.iter().map(|b| b.len().saturating_add(8)).sum());
-    for b in blocks {
-        // Field 1, wire type 2 (length-delimited).
-        prost::encoding::encode_key(1, prost::encoding::WireType::LengthDelimited, &mut out);
+    let fields = blocks.iter().map(|b| (1, b.as_slice())).chain(partial.map(|p| (2, p)));
+    for (field, b) in fields {
+        prost::encoding::encode_key(field, prost::encoding::WireType::LengthDelimited, &mut out);
         prost::encoding::encode_varint(b.len() as u64, &mut out);
         out.extend_from_slice(b);
     }
     out
 }
 
-pub fn decode_sync_response(bytes: &[u8], limit: usize) -> Result<Vec<(Block, CommitCertificate)>> {
-    decode_capped::<pb::SyncResponse>(bytes, limit)?.blocks.into_iter().map(committed_from_pb).collect()
+/// A sync response: whole blocks, then perhaps one compact block whose txs come separately.
+#[derive(Debug, Default)]
+pub struct SyncReply {
+    pub blocks: Vec<(Block, CommitCertificate)>,
+    pub partial: Option<(CompactBlock, CommitCertificate)>,
+}
+
+pub fn decode_sync_response(bytes: &[u8], limit: usize) -> Result<SyncReply> {
+    let m = decode_capped::<pb::SyncResponse>(bytes, limit)?;
+    Ok(SyncReply {
+        blocks: m.blocks.into_iter().map(committed_from_pb).collect::<Result<_>>()?,
+        partial: m.partial.map(compact_committed_from_pb).transpose()?,
+    })
+}
+
+/// The answer to a [`BlockTxsRequest`]: `txs` in order, as many as fit in `max_bytes`.
+pub fn encode_txs_response<'a>(txs: impl IntoIterator<Item = &'a SignedTx>, max_bytes: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    for tx in txs {
+        let m = pb::SignedTx::from(tx);
+        let len = m.encoded_len();
+        let before = out.len();
+        prost::encoding::encode_key(3, prost::encoding::WireType::LengthDelimited, &mut out);
+        prost::encoding::encode_varint(len as u64, &mut out);
+        if out.len().saturating_add(len) > max_bytes {
+            out.truncate(before);
+            break;
+        }
+        m.encode_raw(&mut out);
+    }
+    out
+}
+
+/// Txs answering a [`BlockTxsRequest`], each at most `max_tx_bytes`.
+pub fn decode_txs_response(bytes: &[u8], limit: usize, max_tx_bytes: usize) -> Result<Vec<SealedTx>> {
+    let m = decode_capped::<pb::SyncResponse>(bytes, limit)?;
+    m.txs
+        .into_iter()
+        .map(|t| {
+            let size = t.encoded_len();
+            if size > max_tx_bytes {
+                return Err(WireError::TooLarge { size, limit: max_tx_bytes });
+            }
+            SignedTx::try_from(t).map(SealedTx::seal)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -711,8 +879,23 @@ mod tests {
             block_hash: Hash([7; 32]),
             signatures: vec![(proposer.public(), signature)],
         });
-        let mut block = Block { header, txs: vec![], evidence: vec![], last_commit };
+        let txs: Vec<SealedTx> = (1..=3)
+            .map(|nonce| {
+                let tx = Tx {
+                    chain_id: "c".into(),
+                    sender: proposer.public(),
+                    nonce,
+                    fee: 1,
+                    priority: Priority::Normal,
+                    payload: Payload::Transfer(Transfer { to: Address([nonce as u8; 20]), amount: 5 }),
+                };
+                SealedTx::seal(tx.sign(proposer))
+            })
+            .collect();
+        let mut block = Block { header, txs, evidence: vec![], last_commit };
         block.header.last_commit_hash = Block::last_commit_hash(block.last_commit.as_ref());
+        block.header.tx_root = Block::tx_root(&block.txs);
+        block.header.tx_count = 3;
         block
     }
 
@@ -738,6 +921,9 @@ mod tests {
             let _ = decode_signed_tx(&bytes, 1 << 20);
             let _ = decode_consensus(&bytes, 1 << 20);
             let _ = decode_committed_block(&bytes, 1 << 20);
+            let _ = decode_compact_committed(&bytes, 1 << 20);
+            let _ = decode_sync_request(&bytes, 1 << 20);
+            let _ = decode_sync_response(&bytes, 1 << 20);
         }
     }
 
@@ -746,10 +932,55 @@ mod tests {
         let block = sample_block(3, &Keypair::dev("alice"));
         let cert = CommitCertificate { height: 3, round: 0, block_hash: block.hash(), signatures: vec![] };
         let one = encode_committed_block(&block, &cert);
-        let both = encode_sync_response(&[one.clone(), one]);
+        let compact = CompactBlock::of(&block);
+        let partial = encode_compact_committed(&compact, &cert);
+        let both = encode_sync_response(&[one.clone(), one], Some(&partial));
         let got = decode_sync_response(&both, 1 << 20).unwrap();
-        assert_eq!(got, vec![(block.clone(), cert.clone()), (block, cert)]);
+        assert_eq!(got.blocks, vec![(block.clone(), cert.clone()), (block.clone(), cert.clone())]);
+        assert_eq!(got.partial, Some((compact.clone(), cert)));
         assert!(decode_sync_response(&both, 10).is_err());
+        // The txs that fill it, asked for by hash and by position.
+        for q in [
+            SyncQuery::Txs(BlockTxsRequest {
+                block: block.hash(),
+                height: 3,
+                hashes: compact.tx_hashes.clone(),
+                from_index: 0,
+            }),
+            SyncQuery::Txs(BlockTxsRequest { block: block.hash(), height: 3, hashes: vec![], from_index: 7 }),
+            SyncQuery::Blocks(SyncRequest { from: 9, count: 4 }),
+        ] {
+            assert_eq!(decode_sync_request(&encode_sync_request(&q), 1 << 20).unwrap(), q);
+        }
+        let txs = decode_txs_response(
+            &encode_txs_response(block.txs.iter().map(SealedTx::signed), 1 << 20),
+            1 << 20,
+            1 << 16,
+        );
+        assert_eq!(compact.fill(txs.unwrap()).unwrap(), block);
+        // A response stops before the tx that would take it over its limit.
+        let whole = encode_txs_response(block.txs.iter().map(SealedTx::signed), 1 << 20).len();
+        let cut = encode_txs_response(block.txs.iter().map(SealedTx::signed), whole - 1);
+        assert!(cut.len() < whole);
+        let got = decode_txs_response(&cut, 1 << 20, 1 << 16).unwrap();
+        assert_eq!(got, block.txs[..2].to_vec());
+    }
+
+    #[test]
+    fn compact_blocks_name_whole_hashes_and_fill_only_with_their_txs() {
+        let block = sample_block(3, &Keypair::dev("alice"));
+        let mut m = pb::CompactBlock::from(&CompactBlock::of(&block));
+        m.tx_hashes.pop();
+        let err = CompactBlock::try_from(m.clone()).unwrap_err();
+        assert!(matches!(err, WireError::Invalid { field: "compact_block.tx_hashes", .. }), "{err}");
+        m.tx_hashes.truncate(m.tx_hashes.len() - 31);
+        let err = CompactBlock::try_from(m).unwrap_err();
+        assert!(err.to_string().contains("header.tx_count"), "{err}");
+        let compact = CompactBlock::of(&block);
+        let mut txs = block.txs.clone();
+        txs.reverse();
+        assert!(matches!(compact.clone().fill(txs), Err(crate::primitives::FillError::Hash { .. })));
+        assert!(matches!(compact.fill(vec![]), Err(crate::primitives::FillError::Count { .. })));
     }
 
     #[test]
@@ -760,7 +991,7 @@ mod tests {
             Proposal { chain_id: "c".into(), height: 4, round: 2, value: block.hash(), valid_round: Some(1) };
         let signature = key.sign(&proposal.signing_hash());
         let sp = SignedProposal { proposal, proposer: key.public(), signature };
-        let m = ConsensusMessage::Proposal { proposal: sp.clone(), block: Box::new(block.clone()) };
+        let m = ConsensusMessage::Proposal { proposal: sp.clone(), block: Box::new(CompactBlock::of(&block)) };
         assert_eq!(decode_consensus(&encode_consensus(&m), 1 << 20).unwrap(), m);
         for (kind, block_hash) in [(VoteKind::Prevote, None), (VoteKind::Precommit, Some(block.hash()))] {
             let vote = Vote { chain_id: "c".into(), height: 4, round: 2, kind, block_hash };
@@ -770,7 +1001,7 @@ mod tests {
         }
         let mut other = block.clone();
         other.header.height = 5;
-        let forged = ConsensusMessage::Proposal { proposal: sp, block: Box::new(other) };
+        let forged = ConsensusMessage::Proposal { proposal: sp, block: Box::new(CompactBlock::of(&other)) };
         let err = decode_consensus(&encode_consensus(&forged), 1 << 20).unwrap_err();
         assert!(matches!(err, WireError::Invalid { field: "proposal.value", .. }), "{err}");
     }
@@ -812,6 +1043,19 @@ mod tests {
         assert_eq!(decoded, txs);
         assert!(matches!(decode_tx_batch(&bytes, 10, 1 << 10), Err(WireError::TooLarge { .. })), "whole cap");
         assert!(matches!(decode_tx_batch(&bytes, 1 << 20, 10), Err(WireError::TooLarge { .. })), "per-tx cap");
+        assert_eq!(encode_tx_batches(&txs, 256, 1 << 20), vec![bytes.clone()], "one message for all");
+        // Split by count and by size, every piece within its limit and in order.
+        for (per, max) in [(2, 1 << 20), (256, bytes.len() - 1)] {
+            let pieces = encode_tx_batches(&txs, per, max);
+            assert_eq!(pieces.len(), 2);
+            assert!(pieces.iter().all(|p| p.len() <= max));
+            let again: Vec<SignedTx> = pieces
+                .iter()
+                .flat_map(|p| decode_tx_batch(p, max, 1 << 10).unwrap())
+                .map(SealedTx::into_inner)
+                .collect();
+            assert_eq!(again, txs);
+        }
         let empty = encode_tx_batch(&[]);
         assert_eq!(
             decode_tx_batch(&empty, 1 << 20, 1 << 10).unwrap_err(),

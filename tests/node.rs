@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 
 #[path = "node/bft.rs"]
 mod bft;
+#[path = "node/compact.rs"]
+mod compact;
 #[path = "node/crash.rs"]
 mod crash;
 #[path = "node/economy.rs"]

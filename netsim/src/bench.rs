@@ -76,6 +76,9 @@ pub struct BenchReport {
     pub committed_per_sec: f64,
     /// Blocks with transfers in them, on validator 0.
     pub blocks: u64,
+    /// Bytes sent over all links (both directions, below noise) from the first submission
+    /// to the last commit, per committed transfer and node: what carrying one tx costs.
+    pub bytes_per_tx_per_node: f64,
 }
 
 #[derive(Clone, Copy)]
@@ -162,6 +165,7 @@ pub async fn bench(o: &BenchOptions) -> Result<BenchReport, RunError> {
     let idle: Vec<f64> = taken(idle_from).iter().map(|c| c.latency_ms).collect();
 
     let start = Instant::now();
+    let bytes_before = links.counters.bytes.load(std::sync::atomic::Ordering::Relaxed);
     let mut submitters = Vec::new();
     for (h, txs) in handles.iter().cloned().zip(work) {
         submitters.push(tokio::spawn(async move {
@@ -188,6 +192,7 @@ pub async fn bench(o: &BenchOptions) -> Result<BenchReport, RunError> {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
+    let bytes = links.counters.bytes.load(std::sync::atomic::Ordering::Relaxed).saturating_sub(bytes_before);
     let loaded: Vec<f64> = taken(start).iter().filter(|c| c.at <= last).map(|c| c.latency_ms).collect();
     let seconds = last.duration_since(start).as_secs_f64();
     for w in watchers {
@@ -212,6 +217,7 @@ pub async fn bench(o: &BenchOptions) -> Result<BenchReport, RunError> {
         seconds,
         committed_per_sec: if seconds > 0.0 { committed as f64 / seconds } else { 0.0 },
         blocks,
+        bytes_per_tx_per_node: bytes as f64 / committed.max(1) as f64 / o.nodes.max(1) as f64,
     })
 }
 
@@ -224,7 +230,8 @@ impl BenchReport {
             "{} validator(s) of {} node(s), links {} ms +- {} ms one way, block time {} ms\n  \
              commit latency idle:   p50 {} / p95 {} ms (n={}; target <= 3 round trips + 50 = {} ms)\n  \
              commit latency loaded: p50 {} / p95 {} ms (n={})\n  \
-             committed {} of {} transfers ({} rejected) in {:.2}s: {:.0} transfers/s, {} blocks\n",
+             committed {} of {} transfers ({} rejected) in {:.2}s: {:.0} transfers/s, {} blocks\n  \
+             on the wire: {:.0} bytes per committed transfer per node\n",
             self.validators,
             self.nodes,
             self.latency_ms,
@@ -242,7 +249,8 @@ impl BenchReport {
             self.rejected,
             self.seconds,
             self.committed_per_sec,
-            self.blocks
+            self.blocks,
+            self.bytes_per_tx_per_node
         )
     }
 }

@@ -32,7 +32,7 @@ fn net(listen: &str, bootnodes: Vec<String>, seed: u8, spec: &ChainSpec) -> Resu
         reserved_only: false,
         reserved_peers: vec![],
         max_peers: 8,
-        max_message_bytes: spec.limits.max_block_bytes as usize + (64 << 10),
+        max_message_bytes: spec.limits.max_message_bytes as usize,
         max_tx_bytes: spec.limits.max_tx_bytes as usize,
         policy: ergon::network::PeerPolicy::default(),
     })

@@ -211,7 +211,7 @@ fn network_config(args: &NodeArgs, spec: &ChainSpec, base: &std::path::Path) -> 
         reserved_only: args.reserved_only,
         reserved_peers,
         max_peers: args.max_peers,
-        max_message_bytes: spec.limits.max_block_bytes as usize + (64 << 10),
+        max_message_bytes: spec.limits.max_message_bytes as usize,
         max_tx_bytes: spec.limits.max_tx_bytes as usize,
         policy: ergon::network::PeerPolicy {
             ban: std::time::Duration::from_secs(args.peer_ban_secs.max(1)),

@@ -21,8 +21,8 @@ pub use gate::PeerPolicy;
 pub use libp2p::pnet::PreSharedKey;
 pub use transport::{BoxedDuplex, Duplex, LinkLayer, SharedLinkLayer, TransportKind};
 
-use crate::primitives::{Block, CommitCertificate, Hash, SealedTx};
-use crate::wire::{Status, SyncRequest};
+use crate::primitives::{CommitCertificate, CompactBlock, Hash, SealedTx};
+use crate::wire::{BlockTxsRequest, Status, SyncQuery, SyncReply, SyncRequest};
 use libp2p::gossipsub::MessageId;
 use libp2p::{identity, Multiaddr, PeerId};
 use std::fmt;
@@ -71,18 +71,22 @@ pub struct NetworkConfig {
     pub reserved_only: bool,
     pub reserved_peers: Vec<Multiaddr>,
     pub max_peers: u32,
-    /// Largest gossip message (a full block) and sync response accepted.
+    /// Largest gossip message and request-response message (the spec's
+    /// `limits.max_message_bytes`).
     pub max_message_bytes: usize,
     pub max_tx_bytes: usize,
     /// Ban lengths and the per-IP connection cap.
     pub policy: PeerPolicy,
 }
 
-/// What the network needs to know of the chain: our status, and committed blocks to serve.
+/// What the network needs to know of the chain: our status, and blocks and txs to serve.
 pub trait ChainView: Send + Sync + 'static {
     fn status(&self) -> Status;
-    /// Encoded `CommittedBlock`s from `from`, at most `count` and about `max_bytes` in all.
-    fn committed_blocks(&self, from: u64, count: u32, max_bytes: usize) -> Vec<Vec<u8>>;
+    /// Encoded `CommittedBlock`s from `from`, at most `count` and `max_bytes` in all, and the
+    /// next block as an encoded `CompactCommittedBlock` if it alone is over `max_bytes`.
+    fn committed_blocks(&self, from: u64, count: u32, max_bytes: usize) -> (Vec<Vec<u8>>, Option<Vec<u8>>);
+    /// The encoded answer to a [`BlockTxsRequest`]: at most `max_bytes`.
+    fn block_txs(&self, request: &BlockTxsRequest, max_bytes: usize) -> Vec<u8>;
     /// Up to [`crate::wire::BLOB_CHUNK`] bytes of a blob this node holds, from `offset`.
     fn blob_piece(&self, hash: &Hash, offset: u64) -> Option<crate::wire::BlobPiece>;
 }
@@ -148,8 +152,9 @@ pub enum NetworkEvent {
         txs: Vec<SealedTx>,
         id: GossipId,
     },
+    /// A finalized block, compact.
     Block {
-        block: Box<Block>,
+        block: Box<CompactBlock>,
         commit: CommitCertificate,
         id: GossipId,
     },
@@ -204,8 +209,13 @@ enum Command {
     },
     Sync {
         peer: PeerId,
-        request: SyncRequest,
+        request: SyncQuery,
         reply: oneshot::Sender<Result<Vec<u8>>>,
+    },
+    /// A peer that answered with what it was not asked for.
+    Penalise {
+        peer: PeerId,
+        reason: String,
     },
     Dial {
         addr: Multiaddr,
@@ -245,7 +255,11 @@ pub struct NetworkHandle {
     commands: mpsc::Sender<Command>,
     local_peer_id: PeerId,
     max_message_bytes: usize,
+    max_tx_bytes: usize,
 }
+
+/// Room a server leaves below `max_message_bytes` for the framing of what fills a response.
+pub const RESPONSE_SLACK: usize = 16 << 10;
 
 impl NetworkHandle {
     pub fn local_peer_id(&self) -> String {
@@ -267,11 +281,27 @@ impl NetworkHandle {
         let _ = self.commands.try_send(Command::Report { id, verdict });
     }
 
-    /// Committed blocks from `peer`, decoded and size-checked (not yet validated).
-    pub async fn sync(&self, peer: PeerRef, request: SyncRequest) -> Result<Vec<(Block, CommitCertificate)>> {
+    /// Committed blocks from `peer`, decoded and size-checked (not yet validated); the last
+    /// perhaps compact, its txs to be fetched with [`NetworkHandle::block_txs`].
+    pub async fn sync(&self, peer: PeerRef, request: SyncRequest) -> Result<SyncReply> {
+        let request = SyncQuery::Blocks(request);
         let bytes = self.ask(|reply| Command::Sync { peer: peer.0, request, reply }).await??;
-        crate::wire::decode_sync_response(&bytes, self.max_message_bytes.saturating_mul(4))
+        crate::wire::decode_sync_response(&bytes, self.max_message_bytes)
             .map_err(|e| NetworkError::Sync(format!("peer {peer} sent an undecodable response: {e}")))
+    }
+
+    /// Txs of a block from `peer` (those it holds of the ones asked for), decoded; not
+    /// checked against what was asked.
+    pub async fn block_txs(&self, peer: PeerRef, request: BlockTxsRequest) -> Result<Vec<SealedTx>> {
+        let request = SyncQuery::Txs(request);
+        let bytes = self.ask(|reply| Command::Sync { peer: peer.0, request, reply }).await??;
+        crate::wire::decode_txs_response(&bytes, self.max_message_bytes, self.max_tx_bytes)
+            .map_err(|e| NetworkError::Sync(format!("peer {peer} sent undecodable txs: {e}")))
+    }
+
+    /// Bans `peer` for an answer no honest peer gives (txs it was not asked for).
+    pub fn penalise(&self, peer: PeerRef, reason: String) {
+        let _ = self.commands.try_send(Command::Penalise { peer: peer.0, reason });
     }
 
     pub async fn dial(&self, addr: &str) -> Result<()> {
@@ -374,11 +404,14 @@ pub fn start(config: NetworkConfig, chain: std::sync::Arc<dyn ChainView>) -> Res
     // Up to 256 txs each.
     let (txs_tx, txs) = mpsc::channel(1024);
     let local_peer_id = config.keypair.public().to_peer_id();
-    let max_message_bytes = config.max_message_bytes;
+    let (max_message_bytes, max_tx_bytes) = (config.max_message_bytes, config.max_tx_bytes);
     let sink = EventSink { urgent: urgent_tx, txs: txs_tx };
     let looper = swarm_loop::SwarmLoop::new(config, chain, sink)?;
     tokio::spawn(looper.run(cmd_rx));
-    Ok((NetworkHandle { commands: cmd_tx, local_peer_id, max_message_bytes }, NetworkEvents { urgent, txs }))
+    Ok((
+        NetworkHandle { commands: cmd_tx, local_peer_id, max_message_bytes, max_tx_bytes },
+        NetworkEvents { urgent, txs },
+    ))
 }
 
 #[cfg(test)]

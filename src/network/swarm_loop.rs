@@ -23,9 +23,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
-/// Sync requests a peer may make per [`QUOTA_WINDOW`]; more are refused, and a peer that
-/// keeps flooding is banned.
-const SYNC_QUOTA: u32 = 64;
+/// Sync requests (block ranges, or a block's txs: a block over 1 MiB takes one per MiB) a
+/// peer may make per [`QUOTA_WINDOW`]; more are refused, and a peer that keeps flooding is
+/// banned.
+const SYNC_QUOTA: u32 = 256;
 const QUOTA_WINDOW: Duration = Duration::from_secs(10);
 const FLOOD_STRIKES: u32 = 3;
 /// Blob pieces (at most 1 MiB each) a peer may ask for per [`QUOTA_WINDOW`]: 64 MiB per 10 s.
@@ -189,7 +190,10 @@ impl SwarmLoop {
 
         let mut gossip = gossipsub::Behaviour::new_with_subscription_filter(
             gossipsub::MessageAuthenticity::Anonymous,
-            gossip_config(config.max_message_bytes).map_err(NetworkError::Transport)?,
+            // Our messages are at most max_message_bytes (checked when decoded); gossipsub's
+            // limit is on its frame, which wraps them.
+            gossip_config(config.max_message_bytes.saturating_add(super::RESPONSE_SLACK))
+                .map_err(NetworkError::Transport)?,
             gossipsub::WhitelistSubscriptionFilter(topics.keys().cloned().collect()),
         )
         .map_err(|e| NetworkError::Transport(e.to_string()))?;
@@ -241,7 +245,8 @@ impl SwarmLoop {
             .with_max_pending_outgoing(Some(32));
         let rr_config = request_response::Config::default().with_request_timeout(Duration::from_secs(30));
         let status_codec = CappedBytes { max_request: 1024, max_response: 1024 };
-        let sync_codec = CappedBytes { max_request: 64, max_response: config.max_message_bytes.saturating_mul(4) };
+        // A request names at most a block's worth of tx hashes; every response fits one message.
+        let sync_codec = CappedBytes { max_request: config.max_message_bytes, max_response: config.max_message_bytes };
         let proto = |name: &str| StreamProtocol::try_from_owned(format!("/ergon/{g}/{name}/1"));
         // `status` is the same on every chain: it is how peers on another chain are told apart.
         let status_proto = StreamProtocol::new("/ergon/status/1");
@@ -454,6 +459,7 @@ impl SwarmLoop {
                 let id = self.swarm.behaviour_mut().sync.send_request(&peer, wire::encode_sync_request(&request));
                 self.pending_sync.insert(id, reply);
             }
+            Command::Penalise { peer, reason } => self.ban(peer, &reason),
             Command::Dial { addr, reply } => {
                 self.add_known(&addr);
                 let opts = match peer_of(&addr) {
@@ -776,15 +782,18 @@ impl SwarmLoop {
         if !self.within_quota(peer, Quoted::Sync) {
             return;
         }
-        let request = match wire::decode_sync_request(bytes) {
+        let request = match wire::decode_sync_request(bytes, self.max_message_bytes) {
             Ok(r) => r,
             Err(e) => return self.ban(peer, &format!("undecodable sync request: {e}")),
         };
         let chain = self.chain.clone();
-        let max = self.max_message_bytes.saturating_mul(4);
-        self.serving.push(tokio::task::spawn_blocking(move || {
-            let blocks = chain.committed_blocks(request.from, request.count.min(MAX_SYNC_BLOCKS), max);
-            (channel, wire::encode_sync_response(&blocks))
+        let max = self.max_message_bytes.saturating_sub(super::RESPONSE_SLACK);
+        self.serving.push(tokio::task::spawn_blocking(move || match request {
+            wire::SyncQuery::Blocks(r) => {
+                let (blocks, partial) = chain.committed_blocks(r.from, r.count.min(MAX_SYNC_BLOCKS), max);
+                (channel, wire::encode_sync_response(&blocks, partial.as_deref()))
+            }
+            wire::SyncQuery::Txs(r) => (channel, chain.block_txs(&r, max)),
         }));
     }
 
@@ -809,7 +818,7 @@ impl SwarmLoop {
         let decoded = match self.topics.get(&message.topic) {
             Some(Topic::Txs) => wire::decode_tx_batch(&message.data, self.max_message_bytes, self.max_tx_bytes)
                 .map(|txs| NetworkEvent::Txs { txs, id: gid.clone() }),
-            Some(Topic::Blocks) => wire::decode_committed_block(&message.data, self.max_message_bytes)
+            Some(Topic::Blocks) => wire::decode_compact_committed(&message.data, self.max_message_bytes)
                 .map(|(block, commit)| NetworkEvent::Block { block: Box::new(block), commit, id: gid.clone() }),
             Some(Topic::Consensus) => wire::decode_consensus(&message.data, self.max_message_bytes)
                 .map(|msg| NetworkEvent::Consensus { msg, id: gid.clone() }),

@@ -58,6 +58,30 @@ impl PartialEq for SharedLinkLayer {
 
 impl Eq for SharedLinkLayer {}
 
+/// Largest yamux frame body rust-yamux accepts (its `MAX_FRAME_BODY_LEN`).
+const YAMUX_MAX_FRAME: usize = 1 << 20;
+/// rust-yamux's fixed connection receive window (libp2p-yamux does not expose it) and the
+/// window every stream starts with.
+const YAMUX_CONNECTION_WINDOW: usize = 1 << 30;
+const YAMUX_STREAM_WINDOW: usize = 256 << 10;
+/// Streams per connection, chosen so that no stream's receive window can grow past
+/// [`YAMUX_MAX_FRAME`]. rust-yamux lets windows grow (auto-tuning) into what the connection
+/// window leaves beyond `max_num_streams` x 256 KiB; js-yamux sends frames as large as the
+/// window it was granted, so a window over 1 MiB let a js-libp2p peer send a frame we then
+/// rejected (`FrameTooLarge`), killing the connection. With 4093 streams the slack is 768 KiB:
+/// a window tops out at exactly 1 MiB. No more memory is at stake than before: the
+/// connection's bound is the same 1 GiB, and protocol handlers cap their own open streams.
+const YAMUX_MAX_STREAMS: usize =
+    (YAMUX_CONNECTION_WINDOW - (YAMUX_MAX_FRAME - YAMUX_STREAM_WINDOW)) / YAMUX_STREAM_WINDOW;
+const _: () =
+    assert!(YAMUX_CONNECTION_WINDOW - YAMUX_MAX_STREAMS * YAMUX_STREAM_WINDOW + YAMUX_STREAM_WINDOW <= YAMUX_MAX_FRAME);
+
+fn yamux_config() -> yamux::Config {
+    let mut c = yamux::Config::default();
+    c.set_max_num_streams(YAMUX_MAX_STREAMS);
+    c
+}
+
 /// Noise authentication and yamux multiplexing over any byte-stream transport.
 fn secure<T>(base: T, noise: noise::Config, timeout: Duration) -> Boxed<(PeerId, StreamMuxerBox)>
 where
@@ -69,7 +93,7 @@ where
 {
     base.upgrade(Version::V1)
         .authenticate(noise)
-        .multiplex(yamux::Config::default())
+        .multiplex(yamux_config())
         .timeout(timeout)
         .map(|(p, m), _| (p, StreamMuxerBox::new(m)))
         .boxed()

@@ -106,6 +106,7 @@ impl Driver {
         let block = Block { header, txs, evidence, last_commit };
         let hash = block.hash();
         let prepared = Prepared { diff: outcome.diff, tree_batch, outcomes: outcome.outcomes, events: outcome.events };
+        self.recent.keep(&block);
         self.candidates.insert(hash, Candidate { block, prepared });
         Ok(hash)
     }
@@ -180,7 +181,8 @@ impl Driver {
         self.metrics.on_block(&block.header, parent_time, self.mempool.len());
         if publish {
             if let Some(net) = &self.net {
-                net.publish(Topic::Blocks, crate::wire::encode_committed_block(block, certificate));
+                let compact = crate::primitives::CompactBlock::of(block);
+                net.publish(Topic::Blocks, crate::wire::encode_compact_committed(&compact, certificate));
             }
         }
         if !self.sync.is_syncing(height) || height % 100 == 0 {

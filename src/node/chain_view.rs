@@ -1,20 +1,57 @@
-//! What the network sees of the chain: our status and committed blocks to serve, read
-//! straight from the store.
+//! What the network sees of the chain: our status, committed blocks to serve, read straight
+//! from the store, and the txs of recent blocks (proposals and blocks being filled by peers).
 
 use crate::network::ChainView;
+use crate::primitives::{Block, CompactBlock, Hash, SealedTx};
 use crate::storage::Store;
-use crate::wire::{self, Status};
-use std::sync::Arc;
+use crate::wire::{self, BlockTxsRequest, Status};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 
-pub(super) struct StoreView(pub Arc<Store>);
+/// Blocks kept for peers filling compact blocks: a few heights' proposals and commits.
+const RECENT_BLOCKS: usize = 8;
+
+/// The txs of the last few blocks this node built, executed or committed, by block hash:
+/// a peer filling one of them (it forwarded us the block, or we proposed it) asks us.
+#[derive(Default)]
+pub(super) struct RecentBlocks(Mutex<VecDeque<(Hash, Arc<Vec<SealedTx>>)>>);
+
+impl RecentBlocks {
+    pub(super) fn keep(&self, block: &Block) {
+        let hash = block.hash();
+        let mut recent = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if recent.iter().any(|(h, _)| *h == hash) {
+            return;
+        }
+        if recent.len() >= RECENT_BLOCKS {
+            recent.pop_front();
+        }
+        recent.push_back((hash, Arc::new(block.txs.clone())));
+    }
+
+    fn get(&self, hash: &Hash) -> Option<Arc<Vec<SealedTx>>> {
+        let recent = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        recent.iter().find(|(h, _)| h == hash).map(|(_, txs)| txs.clone())
+    }
+
+    /// The txs of block `hash`, if it is one of the recent ones.
+    pub(super) fn txs(&self, hash: &Hash) -> Option<Vec<SealedTx>> {
+        self.get(hash).map(|txs| txs.as_ref().clone())
+    }
+}
+
+pub(super) struct StoreView {
+    pub store: Arc<Store>,
+    pub recent: Arc<RecentBlocks>,
+}
 
 impl ChainView for StoreView {
     fn status(&self) -> Status {
         let zero = crate::primitives::Hash::ZERO;
-        let head = self.0.head().ok();
-        let fin = self.0.finalized().ok();
+        let head = self.store.head().ok();
+        let fin = self.store.finalized().ok();
         Status {
-            genesis: self.0.genesis_hash().unwrap_or(zero),
+            genesis: self.store.genesis_hash().unwrap_or(zero),
             head_height: head.map_or(0, |h| h.height),
             head_hash: head.map_or(zero, |h| h.hash),
             finalized_height: fin.map_or(0, |h| h.height),
@@ -22,23 +59,45 @@ impl ChainView for StoreView {
         }
     }
 
-    fn committed_blocks(&self, from: u64, count: u32, max_bytes: usize) -> Vec<Vec<u8>> {
+    fn committed_blocks(&self, from: u64, count: u32, max_bytes: usize) -> (Vec<Vec<u8>>, Option<Vec<u8>>) {
         let mut out = Vec::new();
         let mut bytes = 0usize;
         for h in from.max(1)..from.max(1).saturating_add(u64::from(count)) {
-            let (Ok(Some(block)), Ok(Some(commit))) = (self.0.block(h), self.0.commit(h)) else { break };
+            let (Ok(Some(block)), Ok(Some(commit))) = (self.store.block(h), self.store.commit(h)) else { break };
             let enc = wire::encode_committed_block(&block, &commit);
             bytes = bytes.saturating_add(enc.len());
-            if bytes > max_bytes && !out.is_empty() {
-                break;
+            if bytes > max_bytes {
+                // Too large for one message alone: compact, its txs asked for in pieces.
+                let partial =
+                    out.is_empty().then(|| wire::encode_compact_committed(&CompactBlock::of(&block), &commit));
+                return (out, partial);
             }
             out.push(enc);
         }
-        out
+        (out, None)
+    }
+
+    /// The txs asked for, in the order asked, up to the first this node does not hold or
+    /// `max_bytes`.
+    fn block_txs(&self, request: &BlockTxsRequest, max_bytes: usize) -> Vec<u8> {
+        let txs = match self.recent.get(&request.block) {
+            Some(txs) => txs,
+            None => match self.store.block(request.height) {
+                Ok(Some(b)) if b.hash() == request.block => Arc::new(b.txs),
+                _ => return Vec::new(),
+            },
+        };
+        let picked: Vec<&SealedTx> = if request.hashes.is_empty() {
+            txs.get(request.from_index as usize..).unwrap_or_default().iter().collect()
+        } else {
+            let at: HashMap<Hash, &SealedTx> = txs.iter().map(|t| (t.hash(), t)).collect();
+            request.hashes.iter().map_while(|h| at.get(h).copied()).collect()
+        };
+        wire::encode_txs_response(picked.into_iter().map(SealedTx::signed), max_bytes)
     }
 
     fn blob_piece(&self, hash: &crate::primitives::Hash, offset: u64) -> Option<wire::BlobPiece> {
-        let (total, data) = self.0.blob_piece(hash, offset, wire::BLOB_CHUNK).ok()??;
+        let (total, data) = self.store.blob_piece(hash, offset, wire::BLOB_CHUNK).ok()??;
         Some(wire::BlobPiece { total, data })
     }
 }
@@ -55,7 +114,7 @@ mod tests {
         let store = Arc::new(Store::open(dir.path(), &spec).unwrap());
         let data: Vec<u8> = (0..(5u32 << 19)).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
         let hash = store.put_blob(&data).unwrap();
-        let view = StoreView(store);
+        let view = StoreView { store, recent: Default::default() };
         let mut got = Vec::new();
         let mut pieces = 0;
         while got.len() < data.len() {

@@ -17,7 +17,7 @@ use super::Driver;
 use crate::consensus::{Effect, Input, Message, SignedProposal, SignedVote};
 use crate::ledger;
 use crate::network::{GossipId, Topic, Verdict};
-use crate::primitives::{verify_each, Block};
+use crate::primitives::{verify_each, Block, CompactBlock};
 use crate::storage::Evidence;
 use crate::wire::ConsensusMessage;
 use std::collections::VecDeque;
@@ -80,6 +80,7 @@ impl Driver {
             Ok(prepared) => {
                 tracing::info!(height = block.header.height, %value, "restored the block this validator is locked on");
                 self.locked_saved = Some(value);
+                self.recent.keep(&block);
                 self.candidates.insert(value, super::builder::Candidate { block, prepared });
             }
             Err(e) => tracing::error!(%value, error = %e, "the locked block does not execute on the head"),
@@ -180,8 +181,8 @@ impl Driver {
         }
     }
 
-    /// Publishes a consensus message; a proposal goes with its block. A lone validator has
-    /// nobody to send to: its blocks travel on the `blocks` topic.
+    /// Publishes a consensus message; a proposal goes with its block, compact. A lone
+    /// validator has nobody to send to: its blocks travel on the `blocks` topic.
     fn send(&self, m: &Message, resend: u32) {
         let Some(net) = &self.net else { return };
         if self.engine.validators().len() < 2 {
@@ -190,7 +191,7 @@ impl Driver {
         let bytes = match m {
             Message::Vote(v) => crate::wire::encode_vote(v, resend),
             Message::Proposal(p) => match self.candidates.get(&p.proposal.value) {
-                Some(c) => crate::wire::encode_proposal(p, &c.block, resend),
+                Some(c) => crate::wire::encode_proposal(p, &CompactBlock::of(&c.block), resend),
                 None => return tracing::error!(value = %p.proposal.value, "proposed block is not kept"),
             },
         };
@@ -284,7 +285,7 @@ impl Driver {
         self.maybe_sync();
     }
 
-    fn on_proposal(&mut self, proposal: SignedProposal, block: Block, id: GossipId) {
+    fn on_proposal(&mut self, proposal: SignedProposal, block: CompactBlock, id: GossipId) {
         let p = &proposal.proposal;
         let height = self.engine.height();
         if p.chain_id != self.spec.chain_id {
@@ -304,6 +305,18 @@ impl Driver {
             tracing::debug!(peer = %id.source(), height, round = p.round, forged, "proposal not signed by its round's proposer");
             return self.report(id, if forged { Verdict::Reject } else { Verdict::Ignore });
         }
+        // Forwarded only once filled, so whoever we forward it to can fetch its txs here.
+        self.fill(block, super::fill::Purpose::Proposal(proposal), id);
+    }
+
+    /// A proposal from its round's proposer whose block is here in full.
+    pub(super) fn proposal_filled(&mut self, proposal: SignedProposal, block: Block, id: GossipId) {
+        let p = &proposal.proposal;
+        let height = self.engine.height();
+        if p.height != height {
+            // Decided (or synced past) while its txs were fetched.
+            return self.report(id, Verdict::Ignore);
+        }
         if !self.is_validator() {
             return self.report(id, Verdict::Accept);
         }
@@ -318,6 +331,13 @@ impl Driver {
         // block is good too; a bad block is the proposer's fault, not gossip's to spread.
         self.report(id, if value_is_valid { Verdict::Accept } else { Verdict::Reject });
         self.input(Input::Proposal { proposal, value_is_valid });
+    }
+
+    /// A proposal whose txs do not make the block it names: the engine prevotes nil.
+    pub(super) fn proposal_invalid(&mut self, proposal: SignedProposal) {
+        if proposal.proposal.height == self.engine.height() && self.is_validator() {
+            self.input(Input::Proposal { proposal, value_is_valid: false });
+        }
     }
 
     /// A proposed block must extend our head, carry a sane timestamp and execute to the state
@@ -336,6 +356,7 @@ impl Driver {
             return Err(ImportError::FutureTimestamp { got: ts, max_drift_ms: MAX_CLOCK_DRIFT_MS });
         }
         let prepared = heavy(|| self.execute(block))?;
+        self.recent.keep(block);
         self.candidates.insert(hash, super::builder::Candidate { block: block.clone(), prepared });
         Ok(())
     }

@@ -14,6 +14,8 @@ pub struct Metrics {
     last_block_interval_ms: AtomicU64,
     equivocations: AtomicU64,
     gossip_signatures: AtomicU64,
+    /// Txs of compact blocks that were not here and were fetched from a peer.
+    txs_fetched: AtomicU64,
     /// RPC connections and calls refused, by [`RpcRefusal`].
     rpc_refused: [AtomicU64; 4],
 }
@@ -66,6 +68,10 @@ impl Metrics {
 
     pub fn on_gossip_signatures(&self, n: usize) {
         self.gossip_signatures.fetch_add(n as u64, Relaxed);
+    }
+
+    pub fn on_txs_fetched(&self, n: usize) {
+        self.txs_fetched.fetch_add(n as u64, Relaxed);
     }
 
     pub fn on_evidence(&self) {
@@ -126,6 +132,12 @@ impl Metrics {
             "counter",
             "Signatures of gossiped txs verified since start.",
             self.gossip_signatures.load(Relaxed).to_string(),
+        );
+        metric(
+            "ergon_compact_block_txs_fetched_total",
+            "counter",
+            "Txs of compact blocks (proposals, gossiped blocks) missing here and fetched from a peer.",
+            self.txs_fetched.load(Relaxed).to_string(),
         );
         let name = "ergon_rpc_refused_total";
         let _ = writeln!(

@@ -13,6 +13,7 @@ mod chain_view;
 pub mod compute;
 mod consensus;
 mod epoch;
+mod fill;
 mod handle;
 mod health;
 mod import;
@@ -92,6 +93,12 @@ struct Driver {
     engine: Engine,
     /// Blocks built or received as proposals at the height at hand, executed, by hash.
     candidates: HashMap<Hash, Candidate>,
+    /// Compact blocks waiting for txs fetched from their senders, and where those arrive.
+    filling: fill::FillingMap,
+    fill_results: mpsc::Sender<fill::Fetched>,
+    /// The txs of the last blocks built, filled or committed here, served to peers filling
+    /// them (shared with the network's view of the chain).
+    recent: Arc<chain_view::RecentBlocks>,
     /// Gossiped txs (with their hashes) waiting for the burst's batch signature check.
     txs_in: Vec<(Vec<SealedTx>, crate::network::GossipId)>,
     /// Gossip peers that sent txs with bad signatures, and when: their tx messages are
@@ -174,10 +181,11 @@ pub fn start(
     let peers_configured =
         config.network.as_ref().is_some_and(|n| !n.bootnodes.is_empty() || !n.reserved_peers.is_empty());
     let health = Arc::new(health::HealthState::new(peers_configured, &spec.consensus, head.height));
+    let recent = Arc::new(chain_view::RecentBlocks::default());
     let (net, net_events) = match config.network {
         Some(mut net_config) => {
             net_config.genesis = store.genesis_hash()?;
-            let view = std::sync::Arc::new(chain_view::StoreView(store.clone()));
+            let view = std::sync::Arc::new(chain_view::StoreView { store: store.clone(), recent: recent.clone() });
             let (h, ev) = crate::network::start(net_config, view)?;
             (Some(h), Some(ev))
         }
@@ -185,6 +193,7 @@ pub fn start(
     };
     let sync = sync::SyncState::default();
     let (sync_tx, sync_rx) = mpsc::channel(16);
+    let (fill_tx, fill_rx) = mpsc::channel(16);
     let keys = Arc::new(KeyCache::new(KEY_CACHE));
     let handle = NodeHandle {
         commands: cmd_tx,
@@ -216,6 +225,9 @@ pub fn start(
         mempool: Mempool::new(config.mempool),
         engine,
         candidates: HashMap::new(),
+        filling: HashMap::new(),
+        fill_results: fill_tx,
+        recent,
         votes_in: Vec::new(),
         txs_in: Vec::new(),
         bad_signers: HashMap::new(),
@@ -242,7 +254,7 @@ pub fn start(
     let task = tokio::spawn(async move {
         let start = driver.start_after(head.height, head.hash);
         driver.input(start);
-        driver.run(cmd_rx, net_events, sync_rx, shutdown).await;
+        driver.run(cmd_rx, net_events, sync_rx, fill_rx, shutdown).await;
     });
     Ok((handle, task))
 }
@@ -253,6 +265,7 @@ impl Driver {
         mut commands: mpsc::Receiver<Command>,
         mut net_events: Option<crate::network::NetworkEvents>,
         mut sync_results: mpsc::Receiver<sync::SyncResult>,
+        mut fill_results: mpsc::Receiver<fill::Fetched>,
         shutdown: impl Future<Output = ()>,
     ) {
         tokio::pin!(shutdown);
@@ -281,6 +294,7 @@ impl Driver {
                     self.flush_txs();
                 }
                 Some(r) = sync_results.recv() => self.on_sync_result(r),
+                Some(f) = fill_results.recv() => self.on_fetched(f),
                 _ = tick.tick() => {
                     self.retry_stalled();
                     self.maybe_sync();
@@ -376,12 +390,14 @@ impl Driver {
         }
     }
 
-    /// Publishes the mempool's txs with these hashes, [`TXS_PER_GOSSIP`] per message.
+    /// Publishes the mempool's txs with these hashes, up to [`TXS_PER_GOSSIP`] per message
+    /// and within the chain's message limit.
     fn gossip_txs<'a>(&self, hashes: impl IntoIterator<Item = &'a Hash>) {
         let Some(net) = &self.net else { return };
         let txs: Vec<_> = hashes.into_iter().filter_map(|h| self.mempool.get(h)).collect();
-        for chunk in txs.chunks(TXS_PER_GOSSIP) {
-            net.publish(crate::network::Topic::Txs, crate::wire::encode_tx_batch(chunk.iter().map(|t| t.signed())));
+        let max_bytes = self.spec.limits.max_message_bytes as usize;
+        for batch in crate::wire::encode_tx_batches(txs.iter().map(|t| t.signed()), TXS_PER_GOSSIP, max_bytes) {
+            net.publish(crate::network::Topic::Txs, batch);
         }
     }
 

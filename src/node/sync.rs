@@ -2,24 +2,23 @@
 //!
 //! A node learns peers' heads from `status` (on connect) and from gossiped blocks. When a
 //! peer is ahead, it asks that peer for up to [`BATCH`] committed blocks at a time, imports
-//! them in order (each fully checked), and repeats until it reaches the target; gossiped
-//! blocks beyond the head wait in a bounded buffer until the gap is filled.
+//! them in order (each fully checked), and repeats until it reaches the target. Responses
+//! are at most one message (1 MiB by default): a block too large for one comes compact, and
+//! its txs follow in pieces. Gossiped blocks beyond the head are left to sync.
 
 use super::Driver;
 use crate::consensus::CommitError;
 use crate::ledger::check_stateless;
 use crate::network::{GossipId, NetworkError, NetworkEvent, PeerRef, Verdict};
-use crate::primitives::{Block, CommitCertificate, SealedTx};
+use crate::primitives::{Block, CommitCertificate, CompactBlock, SealedTx};
 use crate::wire::SyncRequest;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Instant;
 
 /// Blocks asked for per sync request.
 pub const BATCH: u32 = 128;
-/// Future blocks kept from gossip while a gap is synced.
-const MAX_PENDING: usize = 1024;
 
 pub(super) struct SyncResult {
     peer: PeerRef,
@@ -33,7 +32,6 @@ pub(super) struct SyncState {
     /// Highest height any peer claims; shared with RPC (system_health).
     target: Arc<AtomicU64>,
     in_flight: bool,
-    pending: BTreeMap<u64, (Block, CommitCertificate)>,
     started: Option<(Instant, u64)>,
     last_log: Option<Instant>,
 }
@@ -138,7 +136,7 @@ impl Driver {
         self.metrics.set_mempool(self.mempool.len());
     }
 
-    fn on_gossip_block(&mut self, block: Block, commit: CommitCertificate, id: GossipId) {
+    fn on_gossip_block(&mut self, block: CompactBlock, commit: CommitCertificate, id: GossipId) {
         let head = match self.store.head() {
             Ok(h) => h.height,
             Err(e) => {
@@ -150,8 +148,6 @@ impl Driver {
         if height <= head {
             return self.report(id, Verdict::Ignore);
         }
-        // The certificate alone proves the validators finalized this block, so it is safe to
-        // forward even before its parent is here.
         let cert = crate::consensus::verify_commit(
             &self.spec.chain_id,
             self.engine.validators(),
@@ -172,39 +168,31 @@ impl Driver {
         self.sync.peer_heads.insert(source, height);
         self.sync.raise_target(height);
         if height == head.saturating_add(1) {
-            match self.import(block, commit) {
-                Ok(()) => {
-                    self.report(id, Verdict::Accept);
-                    self.drain_pending();
-                }
-                Err(e) if e.is_invalid() => {
-                    tracing::warn!(peer = %source, height, error = %e, "rejecting invalid block");
-                    self.report(id, Verdict::Reject);
-                }
-                Err(e) => {
-                    tracing::error!(height, error = %e, "block import failed");
-                    self.report(id, Verdict::Ignore);
-                }
-            }
+            // Forwarded once filled and imported: whoever gets it from us can fetch its txs.
+            self.fill(block, super::fill::Purpose::Committed(commit), id);
         } else {
-            self.report(id, Verdict::Accept);
-            if self.sync.pending.len() < MAX_PENDING {
-                self.sync.pending.insert(height, (block, commit));
-            }
+            // A gap: sync fills it with whole blocks. Not forwarded, since this node could
+            // not serve the txs of a block it does not hold.
+            self.report(id, Verdict::Ignore);
             self.maybe_sync();
         }
     }
 
-    /// Imports buffered blocks that now extend the head.
-    fn drain_pending(&mut self) {
-        loop {
-            let Ok(head) = self.store.head() else { return };
-            self.sync.pending.retain(|h, _| *h > head.height);
-            let next = head.height.saturating_add(1);
-            let Some((block, commit)) = self.sync.pending.remove(&next) else { return };
-            if let Err(e) = self.import(block, commit) {
-                tracing::warn!(height = next, error = %e, "buffered block does not import");
-                return;
+    /// A gossiped finalized block, whole again: imported if it still extends the head.
+    pub(super) fn committed_filled(&mut self, block: Block, commit: CommitCertificate, id: GossipId) {
+        let height = block.header.height;
+        if self.store.head().map_or(true, |h| h.height.saturating_add(1) != height) {
+            return self.report(id, Verdict::Ignore);
+        }
+        match self.import(block, commit) {
+            Ok(()) => self.report(id, Verdict::Accept),
+            Err(e) if e.is_invalid() => {
+                tracing::warn!(peer = %id.source(), height, error = %e, "rejecting invalid block");
+                self.report(id, Verdict::Reject);
+            }
+            Err(e) => {
+                tracing::error!(height, error = %e, "block import failed");
+                self.report(id, Verdict::Ignore);
             }
         }
     }
@@ -229,7 +217,7 @@ impl Driver {
         self.sync.started.get_or_insert((Instant::now(), head.height));
         let results = self.sync_results.clone();
         tokio::spawn(async move {
-            let result = net.sync(peer, SyncRequest { from, count }).await;
+            let result = fetch_range(&net, peer, SyncRequest { from, count }).await;
             let _ = results.send(SyncResult { peer, from, result }).await;
         });
     }
@@ -255,7 +243,6 @@ impl Driver {
                         break;
                     }
                 }
-                self.drain_pending();
                 self.log_progress();
             }
         }
@@ -280,4 +267,24 @@ impl Driver {
             );
         }
     }
+}
+
+/// Up to `request.count` committed blocks from `peer`, the last perhaps sent compact (alone
+/// over the message limit) and filled here with its txs, fetched in pieces.
+async fn fetch_range(
+    net: &crate::network::NetworkHandle,
+    peer: PeerRef,
+    request: SyncRequest,
+) -> Result<Vec<(Block, CommitCertificate)>, NetworkError> {
+    let reply = net.sync(peer, request).await?;
+    let mut blocks = reply.blocks;
+    if let Some((compact, commit)) = reply.partial {
+        let (hash, height) = (compact.hash(), compact.header.height);
+        let txs = super::fill::fetch_txs(net, peer, hash, height, &compact.tx_hashes, true)
+            .await
+            .map_err(|e| NetworkError::Sync(format!("peer {peer}, txs of block {height}: {e}")))?;
+        let block = compact.fill(txs).map_err(|e| NetworkError::Sync(format!("peer {peer}, block {height}: {e}")))?;
+        blocks.push((block, commit));
+    }
+    Ok(blocks)
 }

@@ -68,6 +68,61 @@ impl Block {
     }
 }
 
+/// A block named by its txs' hashes: what proposals and the `blocks` topic carry, since the
+/// txs themselves travel on the `txs` topic. [`CompactBlock::fill`] turns it back into the
+/// block once the txs are found (in the mempool, or fetched from a peer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompactBlock {
+    pub header: Header,
+    pub tx_hashes: Vec<Hash>,
+    pub evidence: Vec<Evidence>,
+    pub last_commit: Option<CommitCertificate>,
+}
+
+/// Why txs do not fill a compact block.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FillError {
+    #[error("{got} txs for {want} hashes")]
+    Count { got: usize, want: usize },
+    #[error("tx {index} has hash {got}, the block names {want}")]
+    Hash { index: usize, got: Hash, want: Hash },
+    #[error("the txs' root {got} is not the header's tx_root {want} (same hashes, other signatures)")]
+    Root { got: Hash, want: Hash },
+}
+
+impl CompactBlock {
+    pub fn of(block: &Block) -> CompactBlock {
+        CompactBlock {
+            header: block.header.clone(),
+            tx_hashes: block.txs.iter().map(SealedTx::hash).collect(),
+            evidence: block.evidence.clone(),
+            last_commit: block.last_commit.clone(),
+        }
+    }
+
+    pub fn hash(&self) -> Hash {
+        self.header.hash()
+    }
+
+    /// The block, given its txs in order: each must have the hash named, and together the
+    /// header's tx root (which also covers their signatures).
+    pub fn fill(self, txs: Vec<SealedTx>) -> Result<Block, FillError> {
+        if txs.len() != self.tx_hashes.len() {
+            return Err(FillError::Count { got: txs.len(), want: self.tx_hashes.len() });
+        }
+        if let Some((index, (tx, want))) =
+            txs.iter().zip(&self.tx_hashes).enumerate().find(|(_, (t, h))| t.hash() != **h)
+        {
+            return Err(FillError::Hash { index, got: tx.hash(), want: *want });
+        }
+        let root = Block::tx_root(&txs);
+        if root != self.header.tx_root {
+            return Err(FillError::Root { got: root, want: self.header.tx_root });
+        }
+        Ok(Block { header: self.header, txs, evidence: self.evidence, last_commit: self.last_commit })
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
 pub enum VoteKind {
     #[codec(index = 0)]

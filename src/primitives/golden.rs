@@ -298,7 +298,7 @@ fn state_encodings_and_keys() {
 #[test]
 fn dev_chain_spec_and_genesis() {
     let spec = ChainSpec::load("dev").unwrap();
-    assert_eq!(spec.hash(), h("0x5a769f6a5f6cdabd25f4b9819c3ea60ea38ce61138fd0ec73a37db7ebbad773c"));
+    assert_eq!(spec.hash(), h("0x3b8b7b7fb53775391337ce45588974f39699038defee1b3eb0c49557dc8d559d"));
 
     let diff = StateDiff::genesis(&spec, &spec.genesis().unwrap()).unwrap();
     assert_eq!(diff.supply.total, 1_006_010_000_000_000_000);
@@ -323,7 +323,7 @@ fn dev_chain_spec_and_genesis() {
     assert_scale(
         &genesis.header,
         concat!(
-            "5a769f6a5f6cdabd25f4b9819c3ea60ea38ce61138fd0ec73a37db7ebbad773c",
+            "3b8b7b7fb53775391337ce45588974f39699038defee1b3eb0c49557dc8d559d",
             "0000000000000000",
             "00a8da769b010000",
             "0000000000000000000000000000000000000000000000000000000000000000",
@@ -336,7 +336,7 @@ fn dev_chain_spec_and_genesis() {
             "0000000000000000000000000000000000000000000000000000000000000000",
         ),
     );
-    assert_eq!(genesis.hash(), h("0x4110fc41cd1f8397a0f1573a028765353dbcd74d357584c231cbc9da75ee1eb9"));
+    assert_eq!(genesis.hash(), h("0x7c6a2681f3a894c4d212dd0808b4d321865bed955af441ac110eec82fc0bc8db"));
 }
 
 #[test]

@@ -13,7 +13,9 @@ pub mod serde_amount;
 pub mod tx;
 
 pub use address::{Address, AddressError};
-pub use block::{Block, CommitCertificate, Evidence, EvidenceError, Header, SignedVote, Vote, VoteKind};
+pub use block::{
+    Block, CommitCertificate, CompactBlock, Evidence, EvidenceError, FillError, Header, SignedVote, Vote, VoteKind,
+};
 pub use economy::{
     ComputeReceipt, Delegation, FraudProof, JobCancel, JobPost, ParamUpdate, PowSearch, ReceiptClaim, StakeAmount,
     TrialClaim, VerifierVerdict,

@@ -13,7 +13,7 @@ fn fast_spec(dir: &Path, block_time_ms: u64) -> String {
     write_spec(dir, "fast.json", &spec)
 }
 
-fn state_root(node: &Node, height: u64) -> (String, String) {
+pub(super) fn state_root(node: &Node, height: u64) -> (String, String) {
     let b = node.call("chain_getBlock", json!([height]));
     (b["hash"].as_str().unwrap().to_string(), b["header"]["stateRoot"].as_str().unwrap().to_string())
 }
@@ -148,6 +148,17 @@ pub(super) fn rogue_keyed(
     genesis: ergon::primitives::Hash,
     seed: u8,
 ) -> (network::NetworkHandle, network::NetworkEvents) {
+    rogue_answering(f, genesis, seed, Vec::new())
+}
+
+/// [`rogue_keyed`] that answers every request for a block's txs with `txs` (an encoded
+/// response).
+pub(super) fn rogue_answering(
+    f: &Node,
+    genesis: ergon::primitives::Hash,
+    seed: u8,
+    txs: Vec<u8>,
+) -> (network::NetworkHandle, network::NetworkEvents) {
     let status = Status { genesis, head_height: 0, head_hash: genesis, finalized_height: 0, finalized_hash: genesis };
     let config = NetworkConfig {
         keypair: network::keypair_from_secret([seed; 32]).unwrap(),
@@ -164,7 +175,7 @@ pub(super) fn rogue_keyed(
         max_tx_bytes: 1 << 16,
         policy: ergon::network::PeerPolicy::default(),
     };
-    network::start(config, Arc::new(RogueView(status))).unwrap()
+    network::start(config, Arc::new(RogueView(status, txs))).unwrap()
 }
 
 /// The peer whose status reaches the rogue first (the node it dialed).
@@ -192,14 +203,17 @@ pub(super) fn genesis_of(n: &Node) -> ergon::primitives::Hash {
     n.call("system_chainSpec", json!([]))["genesisHash"].as_str().unwrap().parse().unwrap()
 }
 
-struct RogueView(Status);
+struct RogueView(Status, Vec<u8>);
 
 impl ChainView for RogueView {
     fn status(&self) -> Status {
         self.0
     }
-    fn committed_blocks(&self, _: u64, _: u32, _: usize) -> Vec<Vec<u8>> {
-        vec![]
+    fn committed_blocks(&self, _: u64, _: u32, _: usize) -> (Vec<Vec<u8>>, Option<Vec<u8>>) {
+        (vec![], None)
+    }
+    fn block_txs(&self, _: &ergon::wire::BlockTxsRequest, _: usize) -> Vec<u8> {
+        self.1.clone()
     }
     fn blob_piece(&self, _: &ergon::primitives::Hash, _: u64) -> Option<ergon::wire::BlobPiece> {
         None
@@ -249,15 +263,15 @@ fn a_peer_flooding_sync_requests_is_banned_and_the_node_keeps_following() {
     let (asked, served) = rt.block_on(async {
         let (net, mut events) = rogue(&f, genesis);
         let peer = first_status(&mut events).await;
-        // Bursts far beyond the per-peer quota (64 per 10 s), until the node bans us.
+        // Bursts far beyond the per-peer quota (256 per 10 s), until the node bans us.
         let (mut asked, mut served) = (0usize, 0usize);
         let deadline = Instant::now() + PROGRESS;
         while !f.stderr().contains("flooding sync requests") {
             assert!(Instant::now() < deadline, "the flood was not banned ({served} of {asked} requests served)");
-            let asks = (0..200).map(|_| net.sync(peer, ergon::wire::SyncRequest { from: 1, count: 1 }));
+            let asks = (0..400).map(|_| net.sync(peer, ergon::wire::SyncRequest { from: 1, count: 1 }));
             let results = futures::future::join_all(asks).await;
             asked += results.len();
-            served += results.iter().filter(|r| r.as_ref().is_ok_and(|b| !b.is_empty())).count();
+            served += results.iter().filter(|r| r.as_ref().is_ok_and(|b| !b.blocks.is_empty())).count();
         }
         (asked, served)
     });
