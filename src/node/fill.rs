@@ -11,9 +11,16 @@ use crate::network::{GossipId, NetworkHandle, PeerRef, Verdict};
 use crate::primitives::{Block, CommitCertificate, CompactBlock, FillError, Hash, SealedTx};
 use crate::wire::BlockTxsRequest;
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// Blocks being filled at once; more (a flood of proposals) are ignored until some finish.
 const MAX_FILLING: usize = 16;
+
+/// How long a compact block waits for missing txs to arrive by gossip before they are
+/// fetched: a proposal (served first, as consensus messages are) often overtakes the `txs`
+/// messages sent just before it.
+const GOSSIP_GRACE: Duration = Duration::from_millis(150);
 
 /// What a compact block is for, once filled.
 pub(super) enum Purpose {
@@ -21,16 +28,29 @@ pub(super) enum Purpose {
     Committed(CommitCertificate),
 }
 
-/// A compact block waiting for txs fetched from its sender.
+/// A compact block waiting for txs: from gossip, or fetched from its sender.
 pub(super) struct Filling {
     compact: CompactBlock,
-    /// The block's txs found here, in order; `None` where one is being fetched.
+    /// The block's txs found here, in order; `None` where one is still missing.
     found: Vec<Option<SealedTx>>,
     /// Every tx is being fetched by position: those found here gave another tx root (the
     /// same txs, signed again), so the sender's own copies are wanted.
     whole: bool,
     purpose: Purpose,
     id: GossipId,
+    /// The hashes still missing, read by the fetch when its grace is over; `None` once the
+    /// block is whole (nothing is fetched then).
+    missing: Arc<Mutex<Option<Vec<Hash>>>>,
+}
+
+impl Filling {
+    fn new(compact: CompactBlock, found: Vec<Option<SealedTx>>, whole: bool, purpose: Purpose, id: GossipId) -> Self {
+        Filling { compact, found, whole, purpose, id, missing: Arc::default() }
+    }
+
+    fn still_missing(&self) -> Vec<Hash> {
+        self.found.iter().zip(&self.compact.tx_hashes).filter(|(t, _)| t.is_none()).map(|(_, h)| *h).collect()
+    }
 }
 
 /// Txs fetched for the block `block`.
@@ -41,7 +61,8 @@ pub(super) struct Fetched {
 
 impl Driver {
     /// Fills `compact` and goes on with `purpose`, now if this node holds every tx, or once
-    /// the missing ones are fetched from the sender. The gossip verdict waits until then.
+    /// the missing ones arrive by gossip or are fetched from the sender. The gossip verdict
+    /// waits until then.
     pub(super) fn fill(&mut self, compact: CompactBlock, purpose: Purpose, id: GossipId) {
         let hash = compact.hash();
         if self.filling.contains_key(&hash) {
@@ -55,18 +76,34 @@ impl Driver {
             Some(txs) => txs.into_iter().map(Some).collect(),
             None => compact.tx_hashes.iter().map(|h| self.mempool.get(h).map(|t| t.as_ref().clone())).collect(),
         };
-        if found.iter().all(Option::is_some) {
-            match compact.clone().fill(found.into_iter().flatten().collect()) {
-                Ok(block) => return self.filled(block, purpose, id),
-                // Found by hash, so only the signatures can differ: fetch the sender's txs.
-                Err(e) => {
-                    tracing::debug!(block = %hash, error = %e, "the mempool's txs do not fill the block; fetching all");
-                    let none = vec![None; compact.tx_hashes.len()];
-                    return self.fetch(Filling { compact, found: none, whole: true, purpose, id });
+        self.complete_or_fetch(Filling::new(compact, found, false, purpose, id));
+    }
+
+    /// Goes on with `f` if it is whole; else has its missing txs fetched.
+    fn complete_or_fetch(&mut self, f: Filling) {
+        if f.found.iter().any(Option::is_none) {
+            return self.fetch(f);
+        }
+        *f.missing.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        let Filling { compact, found, whole, purpose, id, .. } = f;
+        let hash = compact.hash();
+        match compact.clone().fill(found.into_iter().flatten().collect()) {
+            Ok(block) => self.filled(block, purpose, id),
+            // Found by hash, so only the signatures can differ: fetch the sender's txs.
+            Err(FillError::Root { .. }) if !whole => {
+                tracing::debug!(block = %hash, "the txs here give another tx root; fetching the sender's");
+                let none = vec![None; compact.tx_hashes.len()];
+                self.fetch(Filling::new(compact, none, true, purpose, id));
+            }
+            // The sender's own txs do not make the block it forwarded (or proposed).
+            Err(e) => {
+                tracing::warn!(block = %hash, peer = %id.source(), error = %e, "compact block does not fill");
+                if let Purpose::Proposal(proposal) = purpose {
+                    self.proposal_invalid(proposal);
                 }
+                self.report(id, Verdict::Reject);
             }
         }
-        self.fetch(Filling { compact, found, whole: false, purpose, id })
     }
 
     fn fetch(&mut self, f: Filling) {
@@ -75,16 +112,40 @@ impl Driver {
             return self.report(f.id, Verdict::Ignore);
         }
         let block = f.compact.hash();
-        let want: Vec<Hash> =
-            f.found.iter().zip(&f.compact.tx_hashes).filter(|(t, _)| t.is_none()).map(|(_, h)| *h).collect();
-        self.metrics.on_txs_fetched(want.len());
+        *f.missing.lock().unwrap_or_else(|e| e.into_inner()) = Some(f.still_missing());
         let (height, whole, peer) = (f.compact.header.height, f.whole, f.id.source());
-        let results = self.fill_results.clone();
+        let (missing, results, metrics) = (f.missing.clone(), self.fill_results.clone(), self.metrics.clone());
         tokio::spawn(async move {
+            if !whole {
+                tokio::time::sleep(GOSSIP_GRACE).await;
+            }
+            // Whole meanwhile: nothing to fetch, and nobody waits.
+            let Some(want) = missing.lock().unwrap_or_else(|e| e.into_inner()).clone() else { return };
+            metrics.on_txs_fetched(want.len());
             let result = fetch_txs(&net, peer, block, height, &want, whole).await;
             let _ = results.send(Fetched { block, result }).await;
         });
         self.filling.insert(block, f);
+    }
+
+    /// After gossiped txs were admitted: blocks they complete go on without a fetch, and the
+    /// others' fetches ask only for what is still missing.
+    pub(super) fn recheck_filling(&mut self) {
+        let waiting: Vec<Hash> = self.filling.iter().filter(|(_, f)| !f.whole).map(|(h, _)| *h).collect();
+        for hash in waiting {
+            let Some(mut f) = self.filling.remove(&hash) else { continue };
+            for (slot, h) in f.found.iter_mut().zip(&f.compact.tx_hashes) {
+                if slot.is_none() {
+                    *slot = self.mempool.get(h).map(|t| t.as_ref().clone());
+                }
+            }
+            if f.found.iter().all(Option::is_some) {
+                self.complete_or_fetch(f);
+            } else {
+                *f.missing.lock().unwrap_or_else(|e| e.into_inner()) = Some(f.still_missing());
+                self.filling.insert(hash, f);
+            }
+        }
     }
 
     pub(super) fn on_fetched(&mut self, fetched: Fetched) {
@@ -92,30 +153,28 @@ impl Driver {
         let txs = match fetched.result {
             Ok(txs) => txs,
             Err(e) => {
+                *f.missing.lock().unwrap_or_else(|e| e.into_inner()) = None;
                 tracing::debug!(block = %fetched.block, peer = %f.id.source(), error = %e, "cannot fill a compact block");
                 return self.report(f.id, Verdict::Ignore);
             }
         };
-        // The fetched txs are exactly the missing ones, in order (checked by the fetch).
-        let mut txs = txs.into_iter();
-        for slot in f.found.iter_mut().filter(|t| t.is_none()) {
-            *slot = txs.next();
-        }
-        match f.compact.clone().fill(f.found.into_iter().flatten().collect()) {
-            Ok(block) => self.filled(block, f.purpose, f.id),
-            Err(FillError::Root { .. }) if !f.whole => {
-                let none = vec![None; f.compact.tx_hashes.len()];
-                self.fetch(Filling { found: none, whole: true, ..f });
-            }
-            // The sender's own txs do not make the block it forwarded (or proposed).
-            Err(e) => {
-                tracing::warn!(block = %fetched.block, peer = %f.id.source(), error = %e, "compact block does not fill");
-                if let Purpose::Proposal(proposal) = f.purpose {
-                    self.proposal_invalid(proposal);
+        // Checked by the fetch: the hashes asked for, in order (by position: the block's).
+        if f.whole {
+            f.found = txs.into_iter().map(Some).collect();
+        } else {
+            let mut by_hash: HashMap<Hash, SealedTx> = txs.into_iter().map(|t| (t.hash(), t)).collect();
+            for (slot, h) in f.found.iter_mut().zip(&f.compact.tx_hashes) {
+                if slot.is_none() {
+                    *slot = by_hash.remove(h);
                 }
-                self.report(f.id, Verdict::Reject);
             }
         }
+        if f.found.iter().any(Option::is_none) {
+            // A block naming one tx twice: no fetch makes it whole.
+            tracing::debug!(block = %fetched.block, "compact block names a tx twice");
+            return self.report(f.id, Verdict::Ignore);
+        }
+        self.complete_or_fetch(f);
     }
 
     fn filled(&mut self, block: Block, purpose: Purpose, id: GossipId) {

@@ -292,6 +292,7 @@ impl Driver {
                     }
                     self.flush_votes();
                     self.flush_txs();
+                    self.recheck_filling();
                 }
                 Some(r) = sync_results.recv() => self.on_sync_result(r),
                 Some(f) = fill_results.recv() => self.on_fetched(f),
