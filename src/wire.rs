@@ -980,7 +980,15 @@ mod tests {
         let mut txs = block.txs.clone();
         txs.reverse();
         assert!(matches!(compact.clone().fill(txs), Err(crate::primitives::FillError::Hash { .. })));
-        assert!(matches!(compact.fill(vec![]), Err(crate::primitives::FillError::Count { .. })));
+        assert!(matches!(compact.clone().fill(vec![]), Err(crate::primitives::FillError::Count { .. })));
+        // The same txs signed otherwise: same hashes, another tx root (leaves cover signatures).
+        let resigned: Vec<SealedTx> = block
+            .txs
+            .iter()
+            .map(|t| SealedTx::seal(SignedTx { tx: t.signed().tx.clone(), signature: Signature([9; 64]) }))
+            .collect();
+        assert!(resigned.iter().zip(&block.txs).all(|(a, b)| a.hash() == b.hash()));
+        assert!(matches!(compact.fill(resigned), Err(crate::primitives::FillError::Root { .. })));
     }
 
     #[test]

@@ -621,6 +621,8 @@ fn blocks_advance_with_commits_and_http_routes() {
     let (h0, _) = node.head();
     let h1 = node.wait_height(h0 + 3);
     assert!(h1 >= h0 + 3);
+    // A lone node is not warned that Kademlia has nobody to bootstrap from.
+    assert!(!node.stderr().contains("bootstrap"), "a lone dev node's log:\n{}", node.stderr());
     let head = node.call("chain_getHead", json!([]));
     let fin = head["finalizedHeight"].as_u64().expect("finalizedHeight");
     assert!(fin <= head["height"].as_u64().expect("height"), "finalized is never above the head: {head}");

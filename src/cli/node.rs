@@ -228,9 +228,12 @@ enum LogFormat {
 
 fn init_logging(format: LogFormat) {
     // gossipsub warns for every validation result that arrives after its message cache moved
-    // on (hundreds a minute under load): noise to an operator. RUST_LOG brings it back.
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,jsonrpsee=warn,libp2p_gossipsub=error"));
+    // on (hundreds a minute under load), and Kademlia that it cannot bootstrap a node that
+    // has no peers yet (every lone node, half a second after it starts listening; libp2p-kad
+    // offers no setting against it): noise to an operator. RUST_LOG brings them back.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,jsonrpsee=warn,libp2p_gossipsub=error,libp2p_kad=error")
+    });
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     match format {
