@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system packages the build needs, if missing: a C/C++ toolchain and libclang
-# (bindgen for RocksDB). Uses sudo only when not root.
+# (bindgen for RocksDB), and Debian's chromium for the explorer's browser test. Uses sudo only
+# when not root. Where Node.js and npm are installed, also the js-libp2p interop test's and the
+# browser test's packages (tests/interop, tests/browser, pinned by their package-lock.json).
 set -euo pipefail
 missing=()
 command -v cc >/dev/null 2>&1 || missing+=(build-essential)
@@ -26,3 +28,23 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get update -qq || true
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
 fi
+# The explorer test drives Debian's chromium; where apt cannot install it, that test says it
+# is skipped and why.
+if ! [ -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  echo "installing chromium (the explorer's browser test)" >&2
+  { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null; } \
+    || echo "could not install chromium: the explorer's browser test will be skipped" >&2
+fi
+# The js-libp2p interop test's and the browser test's packages, when Node.js and npm are here:
+# installed again whenever package-lock.json is newer than what `npm ci` last installed
+# (node_modules/.package-lock.json).
+for pkg in interop browser; do
+  dir="$(dirname "$0")/../tests/$pkg"
+  if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 \
+    && ! [ "$dir/node_modules/.package-lock.json" -nt "$dir/package-lock.json" ]; then
+    echo "installing tests/$pkg's npm packages" >&2
+    npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error >/dev/null
+  fi
+done

@@ -24,8 +24,12 @@ mod compact;
 mod crash;
 #[path = "node/economy.rs"]
 mod economy;
+#[path = "node/explorer.rs"]
+mod explorer;
 #[path = "node/health.rs"]
 mod health;
+#[path = "node/interop.rs"]
+mod interop;
 #[path = "node/network.rs"]
 mod network;
 #[path = "node/peers.rs"]

@@ -112,6 +112,13 @@ impl RpcAccess {
     }
 }
 
+/// `origin` is `http://HOST` or `https://HOST` for the request's `Host`.
+fn same_origin(origin: &str, host: Option<&str>) -> bool {
+    let Some(host) = host else { return false };
+    let rest = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://"));
+    rest.is_some_and(|r| r.eq_ignore_ascii_case(host))
+}
+
 fn is_ip_literal(host: &str) -> bool {
     let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
     bare.parse::<IpAddr>().is_ok()
@@ -233,9 +240,9 @@ where
             Some(h) => h.to_str().ok().map(String::from),
             None => req.uri().authority().map(|a| a.to_string()),
         };
-        let refused = match host {
+        let refused = match &host {
             None => Some(forbidden("the request has no Host header\n".into())),
-            Some(h) if !self.access.host_allowed(&h) => Some(forbidden(format!(
+            Some(h) if !self.access.host_allowed(h) => Some(forbidden(format!(
                 "Host {h:?} is not allowed; start the node with --rpc-allowed-hosts NAME (or `all`) to accept it\n"
             ))),
             Some(_) => None,
@@ -249,7 +256,9 @@ where
             Some(Err(_)) => return Box::pin(async { Ok(forbidden("the Origin header is not text\n".into())) }),
         };
         if let Some(o) = &origin {
-            if !self.access.origin_allowed(o) {
+            // The explorer this node serves at `/` calls it from its own origin (the Host it
+            // was asked for, already allowed above): read methods only, as any foreign page.
+            if !self.access.origin_allowed(o) && !same_origin(o, host.as_deref()) {
                 let body = format!(
                     "Origin {o:?} is not allowed; start the node with --rpc-cors {o} (or `all`) to accept it\n"
                 );
@@ -331,8 +340,15 @@ where
     }
 
     fn call(&mut self, req: HttpRequest<B>) -> Self::Future {
-        if req.method() == http::Method::GET {
+        // A WebSocket handshake is a GET of `/` too: it goes on to jsonrpsee.
+        let upgrade = req.headers().contains_key(http::header::UPGRADE);
+        if req.method() == http::Method::GET && !upgrade {
             match req.uri().path() {
+                "/favicon.ico" => return Box::pin(async { Ok(respond(204, "image/x-icon", String::new())) }),
+                "/" | "/index.html" => {
+                    let page = super::explorer::PAGE.to_string();
+                    return Box::pin(async move { Ok(respond(200, "text/html; charset=utf-8", page)) });
+                }
                 "/metrics" => {
                     let body = self.node.metrics().render();
                     return Box::pin(async move { Ok(respond(200, "text/plain; version=0.0.4", body)) });
@@ -356,6 +372,16 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_page_a_node_serves_is_its_own_origin() {
+        assert!(same_origin("http://203.0.113.7:8080", Some("203.0.113.7:8080")));
+        assert!(same_origin("https://node.example", Some("NODE.example")));
+        assert!(!same_origin("http://203.0.113.7:8081", Some("203.0.113.7:8080")), "another port");
+        assert!(!same_origin("http://attacker.example", Some("203.0.113.7:8080")));
+        assert!(!same_origin("ftp://203.0.113.7:8080", Some("203.0.113.7:8080")));
+        assert!(!same_origin("http://203.0.113.7:8080", None));
+    }
 
     fn access(cors: Option<&str>, hosts: Option<&str>) -> RpcAccess {
         let cors = cors.map(|c| c.parse::<AllowList>().unwrap());

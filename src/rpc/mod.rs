@@ -9,6 +9,7 @@
 
 mod economy;
 mod errors;
+mod explorer;
 mod http;
 mod params;
 mod post;
