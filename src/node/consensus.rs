@@ -14,7 +14,7 @@
 use super::builder::{heavy, now_ms};
 use super::import::ImportError;
 use super::Driver;
-use crate::consensus::{Effect, Input, Message, SignedProposal, SignedVote};
+use crate::consensus::{Effect, Input, Message, SignState, SignedProposal, SignedVote};
 use crate::ledger;
 use crate::network::{GossipId, Topic, Verdict};
 use crate::primitives::{verify_each, Block, CompactBlock};
@@ -45,6 +45,9 @@ pub(super) struct Stalled {
     pub error: String,
     next_try: Instant,
     backoff: Duration,
+    /// What this validator signed towards the decision (a lone validator's own precommit is
+    /// in the certificate), to be on disk before the block is.
+    sign_state: Option<SignState>,
 }
 
 impl Stalled {
@@ -54,7 +57,8 @@ impl Stalled {
         certificate: crate::primitives::CommitCertificate,
         error: String,
     ) -> Self {
-        Stalled { height, value, certificate, error, next_try: Instant::now() + FIRST_RETRY, backoff: FIRST_RETRY }
+        let next_try = Instant::now() + FIRST_RETRY;
+        Stalled { height, value, certificate, error, next_try, backoff: FIRST_RETRY, sign_state: None }
     }
 }
 
@@ -99,8 +103,18 @@ impl Driver {
         if Instant::now() < s.next_try {
             return;
         }
-        let certificate = s.certificate.clone();
-        match self.commit(value, &certificate) {
+        let (certificate, sign_state) = (s.certificate.clone(), s.sign_state.clone());
+        // The guard first, if the commit waits for it.
+        let guarded = match sign_state {
+            Some(state) => self.persist_sign_state(&state),
+            None => Ok(()),
+        };
+        if guarded.is_ok() {
+            if let Some(s) = self.stalled.as_mut() {
+                s.sign_state = None;
+            }
+        }
+        match guarded.and_then(|()| self.commit(value, &certificate).map_err(|e| e.to_string())) {
             Ok(()) => {
                 tracing::info!(height, "storage is back: committed the stalled block; block production resumes");
                 self.stalled = None;
@@ -139,46 +153,58 @@ impl Driver {
                 Effect::PersistSignState(s) => sign_state = Some(s),
                 Effect::Broadcast(m) => outgoing.push(m),
                 Effect::Evidence { first, second } => self.record_evidence(Evidence { first, second }),
-                Effect::Commit { height, value, certificate } => match self.commit(value, &certificate) {
-                    Ok(()) => queue.extend(self.engine.handle(self.start_after(height, value))),
-                    // Storage failing is not something the node can route around: stop
-                    // producing rather than diverge from what is on disk, and try the same
-                    // block again until the disk takes it.
-                    Err(e) => {
-                        tracing::error!(height, error = %e, "commit failed; block production halted, retrying");
-                        self.stalled = Some(Stalled::new(height, value, certificate, e.to_string()));
+                Effect::Commit { height, value, certificate } => {
+                    // A lone validator's certificate holds its own precommit: the guard
+                    // records it before the block that carries it is stored and served.
+                    if let Some(state) = sign_state.take() {
+                        if let Err(e) = self.persist_sign_state(&state) {
+                            tracing::error!(height, error = %e, "commit waits for the double-sign guard; retrying");
+                            let stalled = Stalled::new(height, value, certificate, e);
+                            self.stalled = Some(Stalled { sign_state: Some(state), ..stalled });
+                            // What it covers is not sent either.
+                            return;
+                        }
                     }
-                },
+                    match self.commit(value, &certificate) {
+                        Ok(()) => queue.extend(self.engine.handle(self.start_after(height, value))),
+                        // Storage failing is not something the node can route around: stop
+                        // producing rather than diverge from what is on disk, and try the same
+                        // block again until the disk takes it.
+                        Err(e) => {
+                            tracing::error!(height, error = %e, "commit failed; block production halted, retrying");
+                            self.stalled = Some(Stalled::new(height, value, certificate, e.to_string()));
+                        }
+                    }
+                }
             }
         }
         if let Some(state) = sign_state {
-            let Some(me) = self.proposer else {
-                return tracing::error!("the engine signed without a validator key; not sending");
-            };
-            // The locked block goes to disk before the guard that records the lock. A lock
-            // restored without its block (a guard from an older build) cannot be helped here:
-            // the others may still hold the block, so the votes go out.
-            let unsaved = state.lock.map(|l| l.value).filter(|v| self.locked_saved != Some(*v));
-            if let Some((value, c)) = unsaved.and_then(|v| self.candidates.get(&v).map(|c| (v, c))) {
-                let saved = heavy(|| self.store.save_locked_block(&c.block));
-                self.health.storage_result(super::health::StorageOp::SaveSignState, saved.as_ref().map(|_| ()));
-                if let Err(e) = saved {
-                    return tracing::error!(error = %e, "cannot keep the locked block; not sending");
-                }
-                self.locked_saved = Some(value);
-            }
-            let saved = heavy(|| self.guard.save(me, &state));
-            self.health.storage_result(super::health::StorageOp::SaveSignState, saved.as_ref().map(|_| ()));
-            if let Err(e) = saved {
+            if let Err(e) = self.persist_sign_state(&state) {
                 // Sending what the disk does not cover could let a restart sign twice.
-                tracing::error!(error = %e, "cannot persist the double-sign guard; not sending");
-                return;
+                return tracing::error!(error = %e, "not sending");
             }
         }
         for m in outgoing {
             self.send(&m, 0);
             self.remember(m);
         }
+    }
+
+    /// Puts what the engine is about to sign on disk, the block it is locked on first. A
+    /// lock restored without its block (a guard from an older build) cannot be helped here:
+    /// the others may still hold the block, so the votes go out.
+    fn persist_sign_state(&mut self, state: &SignState) -> Result<(), String> {
+        let me = self.proposer.ok_or("the engine signed without a validator key")?;
+        let unsaved = state.lock.map(|l| l.value).filter(|v| self.locked_saved != Some(*v));
+        if let Some((value, c)) = unsaved.and_then(|v| self.candidates.get(&v).map(|c| (v, c))) {
+            let saved = heavy(|| self.store.save_locked_block(&c.block));
+            self.health.storage_result(super::health::StorageOp::SaveSignState, saved.as_ref().map(|_| ()));
+            saved.map_err(|e| format!("cannot keep the locked block: {e}"))?;
+            self.locked_saved = Some(value);
+        }
+        let saved = heavy(|| self.guard.save(me, state));
+        self.health.storage_result(super::health::StorageOp::SaveSignState, saved.as_ref().map(|_| ()));
+        saved.map_err(|e| format!("cannot persist the double-sign guard: {e}"))
     }
 
     /// Publishes a consensus message; a proposal goes with its block, compact. A lone
