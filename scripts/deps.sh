@@ -2,7 +2,8 @@
 # Installs the system packages the build needs, if missing: a C/C++ toolchain and libclang
 # (bindgen for RocksDB), and Debian's chromium for the explorer's browser test. Uses sudo only
 # when not root. Where Node.js and npm are installed, also the js-libp2p interop test's and the
-# browser test's packages (tests/interop, tests/browser, pinned by their package-lock.json).
+# browser test's packages (tests/interop, tests/browser, pinned by their package-lock.json);
+# where python3 and pip are, the Python client's test packages (clients/python, pinned).
 set -euo pipefail
 missing=()
 command -v cc >/dev/null 2>&1 || missing+=(build-essential)
@@ -48,3 +49,16 @@ for pkg in interop browser; do
     npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error >/dev/null
   fi
 done
+# The Python client's tests (clients/python), when python3 and its pip are here: their pinned
+# packages, installed only while one is missing; where pip cannot install them (no network, an
+# externally managed Python), that test says it is skipped and why.
+req="$(dirname "$0")/../clients/python/requirements-test.txt"
+if command -v python3 >/dev/null 2>&1 && python3 -m pip --version >/dev/null 2>&1 \
+  && ! python3 -c 'import pytest, requests, websockets.asyncio.client, websockets.sync.client, nacl.signing' \
+    >/dev/null 2>&1; then
+  echo "installing the Python client's test packages (clients/python/requirements-test.txt)" >&2
+  if ! pip_out=$(PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q --disable-pip-version-check -r "$req" 2>&1); then
+    echo "could not install the Python client's test packages: its test will be skipped" >&2
+    printf '%s\n' "$pip_out" | tail -n 5 >&2
+  fi
+fi

@@ -34,6 +34,8 @@ mod interop;
 mod network;
 #[path = "node/peers.rs"]
 mod peers;
+#[path = "node/python.rs"]
+mod python;
 #[path = "node/rpc_abuse.rs"]
 mod rpc_abuse;
 #[path = "node/rpc_security.rs"]
@@ -983,6 +985,22 @@ fn faucet_mints_to_a_fresh_address() {
     let (code, msg) = node.call_err("admin_mintFaucet", json!(["ait1bogus", 5]));
     assert_eq!(code, -32602, "{msg}");
     assert_eq!(node.account(&fresh).0, 1500);
+}
+
+/// `ergon completions SHELL` prints a completion script naming the subcommands and their
+/// flags; an unknown shell is refused with the ones there are.
+#[test]
+fn cli_prints_shell_completions() {
+    for (shell, marker) in [("bash", "complete -F"), ("zsh", "#compdef ergon"), ("fish", "complete -c ergon")] {
+        let out = run_ergon(&["completions", shell], &[], Duration::from_secs(30));
+        assert!(out.status.success(), "{shell}: {}", out.stderr);
+        assert!(out.stdout.contains(marker), "{shell}: {}", &out.stdout[..out.stdout.len().min(300)]);
+        for word in ["node", "getbalance", "sign-state", "--validator-key", "completions"] {
+            assert!(out.stdout.contains(word), "{shell} completion lacks {word}");
+        }
+    }
+    let out = run_ergon(&["completions", "tcsh"], &[], Duration::from_secs(30));
+    assert!(!out.status.success() && out.stderr.contains("bash") && out.stderr.contains("fish"), "{}", out.stderr);
 }
 
 #[test]

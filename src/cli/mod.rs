@@ -145,6 +145,10 @@ enum Command {
     /// Move a validator's double-sign guard between machines: `export`, `import`.
     #[command(subcommand)]
     SignState(storage::SignStateCommand),
+    /// Print a shell completion script: `ergon completions bash > /etc/bash_completion.d/ergon`,
+    /// `ergon completions zsh > "${fpath[1]}/_ergon"`, `ergon completions fish >
+    /// ~/.config/fish/completions/ergon.fish`.
+    Completions { shell: clap_complete::Shell },
 }
 
 /// The base path when none is given: `$HOME/.ergon`.
@@ -197,6 +201,16 @@ pub fn main() -> ExitCode {
         Command::BenchSync(args) => bench_sync::run(args),
         Command::Db(cmd) => storage::db(cmd),
         Command::SignState(cmd) => storage::sign_state(cmd),
+        Command::Completions { shell } => {
+            let mut cli = <Cli as clap::CommandFactory>::command();
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cli, "ergon", &mut script);
+            // `ergon completions bash | head` closes the pipe early: not an error.
+            match std::io::Write::write_all(&mut std::io::stdout(), &script) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+                _ => Ok(()),
+            }
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
