@@ -350,8 +350,12 @@ where
                     return Box::pin(async move { Ok(respond(200, "text/html; charset=utf-8", page)) });
                 }
                 "/metrics" => {
-                    let body = self.node.metrics().render();
-                    return Box::pin(async move { Ok(respond(200, "text/plain; version=0.0.4", body)) });
+                    let node = self.node.clone();
+                    return Box::pin(async move {
+                        let mut body = node.metrics().render();
+                        network_metrics(&node, &mut body).await;
+                        Ok(respond(200, "text/plain; version=0.0.4", body))
+                    });
                 }
                 "/health" => {
                     let node = self.node.clone();
@@ -366,6 +370,32 @@ where
             }
         }
         Box::pin(self.inner.call(req))
+    }
+}
+
+/// The network's series for `/metrics`: peers, gossip verdicts, the sync target.
+async fn network_metrics(node: &NodeHandle, out: &mut String) {
+    use std::fmt::Write;
+    let mut gauge = |name: &str, help: &str, value: u64| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+    };
+    gauge("ergon_sync_target_height", "Highest finalized height a peer has claimed.", node.sync_target());
+    let Some(net) = node.network() else { return };
+    if let Ok(peers) = net.peers().await {
+        gauge("ergon_peers", "Connected peers on this chain.", peers.len() as u64);
+    }
+    if let Ok(c) = net.counters().await {
+        let name = "ergon_gossip_messages_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Gossip messages judged since start, by verdict (undecodable ones are also rejected).\n\
+             # TYPE {name} counter"
+        );
+        for (verdict, n) in
+            [("accepted", c.accepted), ("ignored", c.ignored), ("rejected", c.rejected), ("undecodable", c.undecodable)]
+        {
+            let _ = writeln!(out, "{name}{{verdict=\"{verdict}\"}} {n}");
+        }
     }
 }
 

@@ -57,6 +57,16 @@ fn validator_and_full_nodes_agree_and_relay_txs() {
     let health = f1.call("system_health", json!([]));
     assert!(health["peers"].as_u64().unwrap() >= 1, "{health}");
     assert_eq!(health["shouldHavePeers"], true);
+    // The network's series in /metrics: peers, gossip verdicts, the sync target.
+    let metrics = http_get(f2.port, "/metrics").text();
+    let value = |series: &str| -> u64 {
+        let line = metrics.lines().find(|l| l.starts_with(series)).unwrap_or_else(|| panic!("no {series}:\n{metrics}"));
+        line.rsplit(' ').next().and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{line}"))
+    };
+    assert!(value("ergon_peers ") >= 1);
+    assert!(value("ergon_gossip_messages_total{verdict=\"accepted\"} ") >= 1, "the blocks and txs it took");
+    assert_eq!(value("ergon_gossip_messages_total{verdict=\"rejected\"} "), 0);
+    assert!(value("ergon_sync_target_height ") >= height);
 }
 
 #[test]
