@@ -8,6 +8,8 @@ use crate::primitives::{serde_amount, tag, Address, Hash, Keypair, PublicKey};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
+pub mod build;
+
 const DEV_JSON: &str = include_str!("../chainspec/dev.json");
 const LOCAL_JSON: &str = include_str!("../chainspec/local.json");
 

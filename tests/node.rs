@@ -1052,6 +1052,52 @@ fn cli_transfer_getbalance_and_chainspec() {
     assert!(spec["chain_id"].is_string(), "{spec}");
 }
 
+/// `ergon chainspec build` makes a spec a node starts on with the generated validator key, and
+/// refuses to overwrite it without --force.
+#[test]
+fn chainspec_build_makes_a_chain_one_validator_runs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out_dir = dir.path().join("testnet");
+    let out_arg = out_dir.to_str().expect("utf-8 temp path");
+    let build =
+        ["chainspec", "build", "--validators", "1", "--accounts", "2", "--chain-id", "ergon-it", "--out", out_arg];
+    let out = run_ergon(&build, &[], Duration::from_secs(60));
+    assert!(out.status.success(), "chainspec build failed\nstdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+    let spec_path = out_dir.join("chainspec.json");
+    let spec_arg = spec_path.to_str().expect("utf-8 temp path");
+    let key_path = out_dir.join("keys").join("validator-1.key");
+    let key_arg = key_path.to_str().expect("utf-8 temp path");
+    let spec = ChainSpec::load(spec_arg).expect("the built spec loads");
+    assert_eq!(spec.chain_id, "ergon-it");
+    assert_eq!((spec.validators.len(), spec.accounts.len()), (1, 3), "{spec:?}");
+    let hash = ergon::storage::genesis_hash(&spec).expect("genesis hash").to_hex();
+    assert!(out.stdout.contains(&hash) && out.stdout.contains(&spec.validators[0].address), "{}", out.stdout);
+    let cmdline = format!("ergon node --chain {spec_arg} --validator-key {key_arg}");
+    assert!(out.stdout.contains(&cmdline), "prints how to start validator 1:\n{}", out.stdout);
+
+    let again = run_ergon(&build, &[], Duration::from_secs(60));
+    assert!(!again.status.success(), "a second build must not overwrite the spec: {}", again.stdout);
+    assert!(again.stderr.contains("--force"), "{}", again.stderr);
+    assert_eq!(ChainSpec::load(spec_arg).expect("still loads"), spec, "the refused build left the spec alone");
+
+    // Dev key names mean nothing on the built chain.
+    let base = dir.path().join("base");
+    let out = run_ergon(
+        &node_args(&base, &["--chain", spec_arg, "--validator-key", "alice"])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        &[],
+        Duration::from_secs(60),
+    );
+    assert!(!out.status.success() && out.stderr.contains("dev key names are not accepted"), "{}", out.stderr);
+
+    let node = Node::spawn(&base, &["--chain", spec_arg, "--validator-key", key_arg], &[]);
+    node.wait_height(2);
+    let (balance, _) = node.account(&spec.accounts[1].address);
+    assert_eq!(balance, spec.accounts[1].balance, "the generated account is funded at genesis");
+}
+
 #[test]
 fn genesis_mismatch_is_a_clear_error() {
     let dir = tempfile::tempdir().expect("tempdir");

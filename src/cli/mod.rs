@@ -4,6 +4,7 @@ mod bench;
 mod bench_receipts;
 mod bench_sync;
 mod ceiling;
+mod chainspec;
 mod devnet;
 mod economy;
 mod keys;
@@ -28,12 +29,9 @@ struct Cli {
 enum Command {
     /// Run a node.
     Node(node::NodeArgs),
-    /// Print a chain spec as JSON.
-    Chainspec {
-        /// dev, local, or a path to a chain spec JSON file.
-        #[arg(long, default_value = "dev")]
-        chain: String,
-    },
+    /// Print a chain spec as JSON (`--chain`), or build a testnet spec with fresh keys
+    /// (`build`).
+    Chainspec(chainspec::ChainspecArgs),
     /// Generate and inspect keys.
     #[command(subcommand)]
     Key(keys::KeyCommand),
@@ -161,17 +159,11 @@ pub fn chain_dir(base: &std::path::Path, spec: &ergon::chainspec::ChainSpec) -> 
     base.join("chains").join(&spec.chain_id)
 }
 
-fn print_chainspec(chain: &str) -> anyhow::Result<()> {
-    let spec = ergon::chainspec::ChainSpec::load(chain)?;
-    println!("{}", serde_json::to_string_pretty(&spec)?);
-    Ok(())
-}
-
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Node(args) => node::run(args),
-        Command::Chainspec { chain } => print_chainspec(&chain),
+        Command::Chainspec(args) => chainspec::run(args),
         Command::Key(cmd) => keys::run(cmd),
         Command::Createwallet(args) => keys::generate(args),
         Command::Getbalance { address, rpc } => wallet::block_on(wallet::getbalance(address, rpc)),
