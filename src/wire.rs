@@ -469,6 +469,15 @@ pub fn encode_tx_batches<'a>(
     batches
 }
 
+/// A tx from the wire, at most `max_tx_bytes`, sealed.
+fn sealed_within(t: pb::SignedTx, max_tx_bytes: usize) -> Result<SealedTx> {
+    let size = t.encoded_len();
+    if size > max_tx_bytes {
+        return Err(WireError::TooLarge { size, limit: max_tx_bytes });
+    }
+    SignedTx::try_from(t).map(SealedTx::seal)
+}
+
 /// A gossiped tx batch: at most `limit` bytes in all, each tx at most `max_tx_bytes`, and at
 /// least one tx.
 pub fn decode_tx_batch(bytes: &[u8], limit: usize, max_tx_bytes: usize) -> Result<Vec<SealedTx>> {
@@ -476,17 +485,7 @@ pub fn decode_tx_batch(bytes: &[u8], limit: usize, max_tx_bytes: usize) -> Resul
     if batch.txs.is_empty() {
         return Err(WireError::Invalid { field: "tx_batch.txs", reason: "is empty".into() });
     }
-    batch
-        .txs
-        .into_iter()
-        .map(|t| {
-            let size = t.encoded_len();
-            if size > max_tx_bytes {
-                return Err(WireError::TooLarge { size, limit: max_tx_bytes });
-            }
-            SignedTx::try_from(t).map(SealedTx::seal)
-        })
-        .collect()
+    batch.txs.into_iter().map(|t| sealed_within(t, max_tx_bytes)).collect()
 }
 
 pub fn encode_signed_tx(tx: &SignedTx) -> Vec<u8> {
@@ -771,16 +770,7 @@ pub fn encode_txs_response<'a>(txs: impl IntoIterator<Item = &'a SignedTx>, max_
 /// Txs answering a [`BlockTxsRequest`], each at most `max_tx_bytes`.
 pub fn decode_txs_response(bytes: &[u8], limit: usize, max_tx_bytes: usize) -> Result<Vec<SealedTx>> {
     let m = decode_capped::<pb::SyncResponse>(bytes, limit)?;
-    m.txs
-        .into_iter()
-        .map(|t| {
-            let size = t.encoded_len();
-            if size > max_tx_bytes {
-                return Err(WireError::TooLarge { size, limit: max_tx_bytes });
-            }
-            SignedTx::try_from(t).map(SealedTx::seal)
-        })
-        .collect()
+    m.txs.into_iter().map(|t| sealed_within(t, max_tx_bytes)).collect()
 }
 
 #[cfg(test)]
