@@ -62,7 +62,7 @@ pub fn run(args: ChainspecArgs) -> Result<()> {
     match args.command {
         None => {
             let spec = ChainSpec::load(&args.chain)?;
-            println!("{}", serde_json::to_string_pretty(&spec)?);
+            super::print_out(format!("{}\n", serde_json::to_string_pretty(&spec)?).as_bytes())?;
             Ok(())
         }
         Some(ChainspecCommand::Build(b)) => run_build(b),

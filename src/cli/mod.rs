@@ -159,6 +159,14 @@ pub fn chain_dir(base: &std::path::Path, spec: &ergon::chainspec::ChainSpec) -> 
     base.join("chains").join(&spec.chain_id)
 }
 
+/// Writes `bytes` to stdout; a reader that stops early (`ergon ... | head`) is not an error.
+pub(crate) fn print_out(bytes: &[u8]) -> anyhow::Result<()> {
+    match std::io::Write::write_all(&mut std::io::stdout(), bytes) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -197,11 +205,7 @@ pub fn main() -> ExitCode {
             let mut cli = <Cli as clap::CommandFactory>::command();
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut cli, "ergon", &mut script);
-            // `ergon completions bash | head` closes the pipe early: not an error.
-            match std::io::Write::write_all(&mut std::io::stdout(), &script) {
-                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
-                _ => Ok(()),
-            }
+            print_out(&script)
         }
     };
     match result {
