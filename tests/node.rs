@@ -987,6 +987,35 @@ fn faucet_mints_to_a_fresh_address() {
     assert_eq!(node.account(&fresh).0, 1500);
 }
 
+/// The Grafana dashboard in contrib/ names only series a node serves: every `ergon_*` name in
+/// its queries has a `# TYPE` line in a dev node's `/metrics`.
+#[test]
+fn the_grafana_dashboard_names_only_series_the_node_serves() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/grafana/ergon.json");
+    let dashboard: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("dashboard")).expect("JSON");
+    let exprs: Vec<String> = dashboard["panels"]
+        .as_array()
+        .expect("panels")
+        .iter()
+        .flat_map(|p| p["targets"].as_array().cloned().unwrap_or_default())
+        .filter_map(|t| t["expr"].as_str().map(String::from))
+        .collect();
+    let mut names: Vec<String> = exprs
+        .iter()
+        .flat_map(|e| e.match_indices("ergon_").map(move |(i, _)| &e[i..]))
+        .map(|rest| rest.chars().take_while(|c| c.is_ascii_lowercase() || *c == '_').collect())
+        .collect();
+    names.sort();
+    names.dedup();
+    assert!(names.len() >= 10, "{names:?}");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = Node::start(dir.path(), &[]);
+    let metrics = http_get(node.port, "/metrics").text();
+    for name in names {
+        assert!(metrics.contains(&format!("# TYPE {name} ")), "the dashboard's {name} is not served:\n{metrics}");
+    }
+}
+
 /// `ergon completions SHELL` prints a completion script naming the subcommands and their
 /// flags; an unknown shell is refused with the ones there are.
 #[test]
