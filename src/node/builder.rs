@@ -106,7 +106,7 @@ impl Driver {
         let block = Block { header, txs, evidence, last_commit };
         let hash = block.hash();
         let prepared = Prepared { diff: outcome.diff, tree_batch, outcomes: outcome.outcomes, events: outcome.events };
-        self.recent.keep(&block);
+        self.keep_recent(&block);
         self.candidates.insert(hash, Candidate { block, prepared });
         Ok(hash)
     }

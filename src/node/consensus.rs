@@ -84,7 +84,7 @@ impl Driver {
             Ok(prepared) => {
                 tracing::info!(height = block.header.height, %value, "restored the block this validator is locked on");
                 self.locked_saved = Some(value);
-                self.recent.keep(&block);
+                self.keep_recent(&block);
                 self.candidates.insert(value, super::builder::Candidate { block, prepared });
             }
             Err(e) => tracing::error!(%value, error = %e, "the locked block does not execute on the head"),
@@ -382,7 +382,7 @@ impl Driver {
             return Err(ImportError::FutureTimestamp { got: ts, max_drift_ms: MAX_CLOCK_DRIFT_MS });
         }
         let prepared = heavy(|| self.execute(block))?;
-        self.recent.keep(block);
+        self.keep_recent(block);
         self.candidates.insert(hash, super::builder::Candidate { block: block.clone(), prepared });
         Ok(())
     }

@@ -177,8 +177,16 @@ impl Driver {
         self.complete_or_fetch(f);
     }
 
+    /// Keeps `block`'s txs for peers filling it (a copy of every tx): a node without a
+    /// network has nobody to serve, and a single-node run builds blocks of 30,000 txs.
+    pub(super) fn keep_recent(&self, block: &Block) {
+        if self.net.is_some() {
+            self.recent.keep(block);
+        }
+    }
+
     fn filled(&mut self, block: Block, purpose: Purpose, id: GossipId) {
-        self.recent.keep(&block);
+        self.keep_recent(&block);
         match purpose {
             Purpose::Proposal(proposal) => self.proposal_filled(proposal, block, id),
             Purpose::Committed(commit) => self.committed_filled(block, commit, id),
