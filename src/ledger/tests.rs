@@ -920,7 +920,7 @@ fn tree_values_and_proofs_follow_the_state() {
     assert_eq!(prove_account(&c.tree, &c.genesis.treasury, 0).unwrap().0, None);
     // The supply is in the tree too.
     let jmt_tree = jmt::JellyfishMerkleTree::<_, tree::Blake3>::new(&c.tree);
-    let supply = jmt_tree.get(tree::supply_key(), 2).unwrap().unwrap();
+    let supply = jmt_tree.get(tree::supply_key(), tree::version_of(2)).unwrap().unwrap();
     assert_eq!(tree::decode_supply(&supply).unwrap(), c.state.supply);
 }
 
@@ -1249,38 +1249,55 @@ proptest! {
     }
 }
 
-/// The state tree's batch insert gives the same roots, version after version, as inserting
-/// key by key (jmt's `put_value_set`), with keys new, updated and untouched.
+/// The state tree's two-step write (batch insert, then deletes) gives the same roots, block
+/// after block, as inserting and deleting key by key (jmt's `put_value_set`), with keys new,
+/// updated, deleted and untouched; and the store of the first keeps no node the second step
+/// replaced.
 #[test]
 fn batch_tree_insert_matches_key_by_key() {
     let (batched, one_by_one) = (MockTreeStore::default(), MockTreeStore::default());
     let addr =
         |i: u64| Address::from_public_key(&Keypair::from_secret(Hash::digest(b"t", &i.to_le_bytes()).0).public());
-    for version in 0..6u64 {
+    let record = |i: u64| StateKey::Receipt(Hash::digest(b"r", &i.to_le_bytes()));
+    for height in 0..6u64 {
         // 300 accounts at first, then every third of a growing range changes.
-        let ids: Vec<u64> =
-            if version == 0 { (0..300).collect() } else { (0..300 + 50 * version).step_by(3).collect() };
+        let ids: Vec<u64> = if height == 0 { (0..300).collect() } else { (0..300 + 50 * height).step_by(3).collect() };
         let accounts =
-            ids.iter().map(|i| (addr(*i), Account { balance: u128::from(i + version), ..Account::default() }));
+            ids.iter().map(|i| (addr(*i), Account { balance: u128::from(i + height), ..Account::default() }));
+        // Records: 100 new ones per block; from the second block on, half of the last block's
+        // are deleted (and one key that never existed).
+        let mut records: Vec<(StateKey, Option<Vec<u8>>)> =
+            (0..100).map(|i| (record(height * 100 + i), Some(vec![height as u8; 1 + i as usize % 7]))).collect();
+        if height > 0 {
+            records.extend((0..100).step_by(2).map(|i| (record((height - 1) * 100 + i), None)));
+            records.push((record(1_000_000), None));
+        }
+        records.sort_by_key(|(k, _)| *k);
         let diff = StateDiff {
             accounts: accounts.collect(),
-            supply: Supply { total: 7, minted: version.into(), height: version, ..Supply::default() },
-            records: vec![],
+            supply: Supply { total: 7, minted: height.into(), height, ..Supply::default() },
+            records,
         };
-        let (root, batch) = apply_diff(&batched, &diff, version).unwrap();
+        let (root, batch) = apply_diff(&batched, &diff, height).unwrap();
         batched.write_node_batch(&batch.node_batch).unwrap();
+        assert_eq!(super::tree::root(&batched, height).unwrap(), root);
         let tree = jmt::JellyfishMerkleTree::<_, super::tree::Blake3>::new(&one_by_one);
         let values = diff
             .accounts
             .iter()
             .map(|(a, acc)| (super::tree::account_key(a), Some(parity_scale_codec::Encode::encode(acc))))
-            .chain(std::iter::once((
-                super::tree::supply_key(),
-                Some(parity_scale_codec::Encode::encode(&diff.supply)),
-            )));
-        let (want, batch) = tree.put_value_set(values, version).unwrap();
+            .chain(std::iter::once((super::tree::supply_key(), Some(parity_scale_codec::Encode::encode(&diff.supply)))))
+            .chain(diff.records.iter().map(|(k, v)| (super::tree::tree_key(k), v.clone())));
+        let (want, batch) = tree.put_value_set(values, height).unwrap();
         one_by_one.write_node_batch(&batch.node_batch).unwrap();
-        assert_eq!(root, Hash(want.0), "version {version}");
+        assert_eq!(root, Hash(want.0), "height {height}");
+        // A deleted record is absent at this height and present at the one before.
+        if height > 0 {
+            let jmt_tree = jmt::JellyfishMerkleTree::<_, super::tree::Blake3>::new(&batched);
+            let gone = super::tree::tree_key(&record((height - 1) * 100));
+            assert_eq!(jmt_tree.get(gone, super::tree::version_of(height)).unwrap(), None);
+            assert!(jmt_tree.get(gone, super::tree::version_of(height - 1)).unwrap().is_some());
+        }
     }
 }
 

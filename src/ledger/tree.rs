@@ -1,5 +1,5 @@
 //! The authenticated state: a Jellyfish Merkle tree (the `jmt` crate) hashed with BLAKE3,
-//! versioned by block height. Every [`StateKey`] is a leaf; values are the records' SCALE bytes.
+//! two versions per block height ([`version_of`]). Every [`StateKey`] is a leaf; values are the records' SCALE bytes.
 
 use super::{Account, StateDiff, StateKey, Supply};
 use crate::primitives::{tag, Address, Hash};
@@ -47,48 +47,110 @@ pub fn supply_key() -> KeyHash {
     tree_key(&StateKey::Supply)
 }
 
-/// Writes a diff as version `version`. Returns the new root and the nodes to persist.
+/// The tree version that holds the state after the block at `height`. Each block takes two
+/// versions: its writes go in at `2h - 1` with jmt's batch insert (each touched internal node
+/// built and hashed once for the whole set), and its deletes at `2h`, key by key, on top of
+/// that (jmt's batch insert cannot delete, and inserting every key of a block one by one
+/// rebuilds and rehashes the path from the root for each: a block of receipt claims, each of
+/// which deletes its job's draw, took twice as long that way). Genesis is version 0.
+pub fn version_of(height: u64) -> jmt::Version {
+    height.saturating_mul(2)
+}
+
+/// Writes the diff of the block at `height`. Returns the new root and the nodes to persist.
 pub fn apply_diff<R: TreeReader>(
     reader: &R,
     diff: &StateDiff,
-    version: u64,
+    height: u64,
 ) -> Result<(Hash, TreeUpdateBatch), TreeError> {
-    let tree = jmt::JellyfishMerkleTree::<R, Blake3>::new(reader);
-    // Never empty: the supply is always written. The batch insert builds each touched
-    // internal node once for the whole set, where inserting key by key rebuilds (and
-    // rehashes) the path from the root for every key.
-    let values: Vec<(KeyHash, Option<Vec<u8>>)> = diff
-        .accounts
-        .iter()
-        .map(|(a, acc)| (account_key(a), Some(acc.encode())))
-        .chain(std::iter::once((supply_key(), Some(diff.supply.encode()))))
-        .chain(diff.records.iter().map(|(k, v)| (tree_key(k), v.clone())))
-        .collect();
-    // jmt's batch insert cannot delete; a diff that deletes goes key by key (same root).
-    let (roots, batch) = if values.iter().all(|(_, v)| v.is_some()) {
-        let puts = values.into_iter().map(|(k, v)| (k, v.unwrap_or_default())).collect();
-        tree.batch_put_value_sets(vec![puts], None, version)
-    } else {
-        tree.put_value_sets(vec![values], version)
+    let jmt_err = |e: anyhow::Error| TreeError::Jmt(e.to_string());
+    let supply = (supply_key(), diff.supply.encode());
+    let mut puts: Vec<(KeyHash, Vec<u8>)> = Vec::with_capacity(diff.accounts.len() + diff.records.len() + 1);
+    puts.extend(diff.accounts.iter().map(|(a, acc)| (account_key(a), acc.encode())));
+    puts.push(supply.clone());
+    let mut deletes: Vec<(KeyHash, Option<Vec<u8>>)> = Vec::new();
+    for (k, v) in &diff.records {
+        match v {
+            Some(v) => puts.push((tree_key(k), v.clone())),
+            None => deletes.push((tree_key(k), None)),
+        }
     }
-    .map_err(|e| TreeError::Jmt(e.to_string()))?;
-    let root = roots.first().ok_or_else(|| TreeError::Jmt("no root for the value set".into()))?;
+    let version = version_of(height);
+    let tree = jmt::JellyfishMerkleTree::<R, Blake3>::new(reader);
+    let (roots, batch) = if height == 0 {
+        // Genesis: one version, and nothing to delete.
+        if !deletes.is_empty() {
+            return Err(TreeError::Jmt("genesis cannot delete".into()));
+        }
+        tree.batch_put_value_sets(vec![puts], None, version).map_err(jmt_err)?
+    } else {
+        let (_, mut batch) = tree.batch_put_value_sets(vec![puts], None, version - 1).map_err(jmt_err)?;
+        // The deletes, and the supply again so that the version is never empty.
+        deletes.push((supply.0, Some(supply.1)));
+        let staged = Staged { base: reader, batch: &batch };
+        let (roots, second) = jmt::JellyfishMerkleTree::<_, Blake3>::new(&staged)
+            .put_value_sets(vec![deletes], version)
+            .map_err(jmt_err)?;
+        // The first step's nodes that the second replaced are in its stale index: the store
+        // leaves them out ([`is_intermediate`]).
+        batch.node_batch.merge(second.node_batch);
+        batch.stale_node_index_batch.extend(second.stale_node_index_batch);
+        batch.node_stats.extend(second.node_stats);
+        (roots, batch)
+    };
+    let root = roots.last().ok_or_else(|| TreeError::Jmt("no root for the value set".into()))?;
     Ok((Hash(root.0), batch))
 }
 
-pub fn root<R: TreeReader>(reader: &R, version: u64) -> Result<Hash, TreeError> {
-    let tree = jmt::JellyfishMerkleTree::<R, Blake3>::new(reader);
-    tree.get_root_hash(version).map(|r| Hash(r.0)).map_err(|e| TreeError::Jmt(e.to_string()))
+/// Whether `node` was written by the first step of a block (an odd version), and so is
+/// reachable only from that step's root, which no reader asks for: once the second step has
+/// replaced it, it need not be stored at all.
+pub fn is_intermediate(node: &jmt::storage::NodeKey) -> bool {
+    node.version() % 2 == 1
 }
 
-/// An account at `version` with a proof of its presence (or absence) under that version's root.
+/// A reader that sees the first step's nodes over the stored tree.
+struct Staged<'a, R> {
+    base: &'a R,
+    batch: &'a TreeUpdateBatch,
+}
+
+impl<R: TreeReader> TreeReader for Staged<'_, R> {
+    fn get_node_option(&self, key: &jmt::storage::NodeKey) -> anyhow::Result<Option<jmt::storage::Node>> {
+        match self.batch.node_batch.get_node(key) {
+            Some(node) => Ok(Some(node.clone())),
+            None => self.base.get_node_option(key),
+        }
+    }
+
+    fn get_value_option(&self, max_version: jmt::Version, key: KeyHash) -> anyhow::Result<Option<jmt::OwnedValue>> {
+        let staged = self.batch.node_batch.values().range(..=(max_version, key)).rev().find(|((_, k), _)| *k == key);
+        match staged {
+            Some((_, v)) => Ok(v.clone()),
+            None => self.base.get_value_option(max_version, key),
+        }
+    }
+
+    fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(jmt::storage::NodeKey, jmt::storage::LeafNode)>> {
+        self.base.get_rightmost_leaf()
+    }
+}
+
+pub fn root<R: TreeReader>(reader: &R, height: u64) -> Result<Hash, TreeError> {
+    let tree = jmt::JellyfishMerkleTree::<R, Blake3>::new(reader);
+    tree.get_root_hash(version_of(height)).map(|r| Hash(r.0)).map_err(|e| TreeError::Jmt(e.to_string()))
+}
+
+/// An account after the block at `height` with a proof of its presence (or absence) under
+/// that block's state root.
 pub fn prove_account<R: TreeReader>(
     reader: &R,
     a: &Address,
-    version: u64,
+    height: u64,
 ) -> Result<(Option<Account>, Proof), TreeError> {
     let tree = jmt::JellyfishMerkleTree::<R, Blake3>::new(reader);
-    let (value, proof) = tree.get_with_proof(account_key(a), version).map_err(|e| TreeError::Jmt(e.to_string()))?;
+    let (value, proof) =
+        tree.get_with_proof(account_key(a), version_of(height)).map_err(|e| TreeError::Jmt(e.to_string()))?;
     let account =
         value.map(|v| Account::decode(&mut v.as_slice()).map_err(|e| TreeError::Corrupt(e.to_string()))).transpose()?;
     Ok((account, proof))

@@ -40,7 +40,8 @@ use rocksdb::{ColumnFamilyDescriptor, Options, WriteBatch, WriteOptions, DB};
 use std::path::{Path, PathBuf};
 
 /// Bump when the on-disk layout changes; a node refuses to open a store of another version.
-pub const SCHEMA_VERSION: u32 = 6;
+/// 7: the state tree takes two versions per block ([`ledger::tree::version_of`]).
+pub const SCHEMA_VERSION: u32 = 7;
 
 /// Tree versions kept by default: long enough for proofs over a day of 1 s blocks, and more
 /// than any unbonding or challenge window of the built-in specs.
@@ -511,6 +512,13 @@ impl Store {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Bytes of the database's files on disk (tables, logs, manifests; blobs included), as
+    /// `du` counts them, without the double-sign guard, which lives apart.
+    pub fn size_on_disk(&self) -> u64 {
+        let Ok(dir) = std::fs::read_dir(&self.path) else { return 0 };
+        dir.filter_map(|e| e.ok()?.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum()
     }
 }
 

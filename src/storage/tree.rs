@@ -5,17 +5,18 @@
 //! `key_hash (32) || version (8, big-endian)`, so the newest value at or below a version is one
 //! reverse seek away. The stale-node index holds, under each version (8, big-endian), the
 //! borsh-encoded keys of the nodes that became stale at it, so what is prunable up to a height
-//! is a scan from the start.
+//! is a scan from the start. A block takes two versions ([`state_tree::version_of`]).
 
-use super::{Store, StoreError, CF_JMT_NODES, CF_JMT_STALE, CF_JMT_VALUES};
+use super::{state_tree, Store, StoreError, CF_JMT_NODES, CF_JMT_STALE, CF_JMT_VALUES};
 use jmt::storage::{LeafNode, Node, NodeKey, TreeReader, TreeUpdateBatch};
 use jmt::{KeyHash, OwnedValue, Version};
 use parity_scale_codec::{Decode, Encode};
 use rocksdb::WriteBatch;
 
-/// Versions whose stale nodes one block prunes at most: one more than a block adds, so a
-/// backlog (a retention lowered on restart) drains over a few blocks instead of stalling one.
-const MAX_VERSIONS_PRUNED_PER_BLOCK: usize = 2;
+/// Versions whose stale nodes one block prunes at most: one more than a block adds (two,
+/// [`state_tree::version_of`]), so a backlog (a retention lowered on restart) drains over a
+/// few blocks instead of stalling one.
+const MAX_VERSIONS_PRUNED_PER_BLOCK: usize = 3;
 
 fn value_key(k: &KeyHash, v: Version) -> [u8; 40] {
     let mut out = [0u8; 40];
@@ -36,9 +37,19 @@ pub(super) fn stage(
     update: &TreeUpdateBatch,
     height: u64,
 ) -> Result<(), StoreError> {
+    // A node the block's first step wrote and its second replaced is stale before it is
+    // stored: neither it nor its stale-index entry is written.
+    let replaced: std::collections::HashSet<&NodeKey> = update
+        .stale_node_index_batch
+        .iter()
+        .map(|s| &s.node_key)
+        .filter(|k| state_tree::is_intermediate(k) && update.node_batch.get_node(k).is_some())
+        .collect();
     let nodes = store.cf(CF_JMT_NODES);
     for (key, node) in update.node_batch.nodes() {
-        batch.put_cf(nodes, borsh::to_vec(key).map_err(corrupt)?, borsh::to_vec(node).map_err(corrupt)?);
+        if !replaced.contains(key) {
+            batch.put_cf(nodes, borsh::to_vec(key).map_err(corrupt)?, borsh::to_vec(node).map_err(corrupt)?);
+        }
     }
     let values = store.cf(CF_JMT_VALUES);
     for ((version, key), value) in update.node_batch.values() {
@@ -47,7 +58,7 @@ pub(super) fn stage(
     // One index entry per version (not per node: a block replaces tens of thousands), the
     // node keys that became stale at it.
     let mut stale: std::collections::BTreeMap<u64, Vec<&NodeKey>> = std::collections::BTreeMap::new();
-    for s in &update.stale_node_index_batch {
+    for s in update.stale_node_index_batch.iter().filter(|s| !replaced.contains(&s.node_key)) {
         stale.entry(s.stale_since_version).or_default().push(&s.node_key);
     }
     for (since, keys) in stale {
@@ -56,12 +67,13 @@ pub(super) fn stage(
     prune(store, batch, height.saturating_sub(store.retention))
 }
 
-/// Deletes the nodes that became stale at versions up to `upto`: no version at or after
-/// `upto` reaches them.
+/// Deletes the nodes that became stale at the versions of heights up to `upto`: no block at or
+/// after `upto` reaches them.
 fn prune(store: &Store, batch: &mut WriteBatch, upto: u64) -> Result<(), StoreError> {
     if upto == 0 {
         return Ok(());
     }
+    let upto = state_tree::version_of(upto);
     let (stale, nodes) = (store.cf(CF_JMT_STALE), store.cf(CF_JMT_NODES));
     let mut it = store.db.raw_iterator_cf(stale);
     it.seek_to_first();
