@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the system packages the build needs, if missing: a C/C++ toolchain and libclang
 # (bindgen for RocksDB), and Debian's chromium for the explorer's browser test. Uses sudo only
-# when not root. Where Node.js and npm are installed, also the js-libp2p interop test's and the
-# browser test's packages (tests/interop, tests/browser, pinned by their package-lock.json);
-# where python3 and pip are, the Python client's test packages (clients/python, pinned).
+# when not root. Where Node.js and npm are installed, also the js-libp2p interop test's, the
+# browser test's and the JavaScript client's packages (tests/interop, tests/browser,
+# clients/js, pinned by their package-lock.json); where python3 and pip are, the Python
+# client's test packages (clients/python, pinned).
 set -euo pipefail
 missing=()
 command -v cc >/dev/null 2>&1 || missing+=(build-essential)
@@ -38,14 +39,14 @@ if ! [ -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then
   { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null; } \
     || echo "could not install chromium: the explorer's browser test will be skipped" >&2
 fi
-# The js-libp2p interop test's and the browser test's packages, when Node.js and npm are here:
-# installed again whenever package-lock.json is newer than what `npm ci` last installed
-# (node_modules/.package-lock.json).
-for pkg in interop browser; do
-  dir="$(dirname "$0")/../tests/$pkg"
+# The js-libp2p interop test's, the browser test's and the JavaScript client's packages, when
+# Node.js and npm are here: installed again whenever package-lock.json is newer than what
+# `npm ci` last installed (node_modules/.package-lock.json).
+for pkg in tests/interop tests/browser clients/js; do
+  dir="$(dirname "$0")/../$pkg"
   if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 \
     && ! [ "$dir/node_modules/.package-lock.json" -nt "$dir/package-lock.json" ]; then
-    echo "installing tests/$pkg's npm packages" >&2
+    echo "installing $pkg's npm packages" >&2
     npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error >/dev/null
   fi
 done

@@ -30,6 +30,8 @@ mod explorer;
 mod health;
 #[path = "node/interop.rs"]
 mod interop;
+#[path = "node/js_client.rs"]
+mod js_client;
 #[path = "node/network.rs"]
 mod network;
 #[path = "node/peers.rs"]
@@ -1014,6 +1016,60 @@ fn the_grafana_dashboard_names_only_series_the_node_serves() {
     for name in names {
         assert!(metrics.contains(&format!("# TYPE {name} ")), "the dashboard's {name} is not served:\n{metrics}");
     }
+}
+
+/// The value of `series` (name and labels, as printed) in a `/metrics` text; 0 when absent.
+fn metric(metrics: &str, series: &str) -> u128 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')))
+        .map_or(0, |v| v.trim().parse().unwrap_or_else(|_| panic!("{series} is not a count: {v}")))
+}
+
+/// `/metrics` counts RPC calls and errors per method (batch entries each under their own,
+/// names the node does not serve under `unknown`), committed txs by type and result, the
+/// mempool's bytes, the database's size and the head's supply.
+#[test]
+fn metrics_count_rpc_calls_per_method_txs_by_type_and_the_database() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = Node::start(dir.path(), &[]);
+    let before = http_get(node.port, "/metrics").text();
+    for _ in 0..3 {
+        node.head();
+    }
+    let (code, _) = node.call_err("nope_nothing", json!([]));
+    assert_eq!(code, -32601);
+    let batch = json!([
+        {"jsonrpc": "2.0", "id": 7, "method": "chain_getHead", "params": []},
+        {"jsonrpc": "2.0", "id": "x", "method": "account_get", "params": ["ait1bogus"]},
+        {"jsonrpc": "2.0", "id": 9, "method": "also_not_served", "params": []},
+    ]);
+    let reply = http_post_json(node.port, serde_json::to_vec(&batch).unwrap()).json();
+    assert_eq!(reply.as_array().map(Vec::len), Some(3), "{reply}");
+    let fresh = addr(&Keypair::from_secret([42; 32]));
+    let drip = node.call("admin_mintFaucet", json!([fresh, 1000]));
+    node.wait_included(drip["txHash"].as_str().expect("txHash"));
+
+    let after = http_get(node.port, "/metrics").text();
+    let delta = |series: &str| metric(&after, series) - metric(&before, series);
+    // Three single calls and one in the batch; the batch's bad address is an error.
+    assert!(delta("ergon_rpc_calls_total{method=\"chain_getHead\"}") >= 4, "{after}");
+    assert!(delta("ergon_rpc_errors_total{method=\"account_get\"}") >= 1, "{after}");
+    assert_eq!(delta("ergon_rpc_calls_total{method=\"unknown\"}"), 2, "one single, one in the batch:\n{after}");
+    assert_eq!(delta("ergon_rpc_errors_total{method=\"unknown\"}"), 2, "{after}");
+    assert!(!after.contains("nope_nothing") && !after.contains("also_not_served"), "client names are not labels");
+    assert!(metric(&after, "ergon_txs_committed_total{type=\"TRANSFER\",result=\"ok\"}") >= 1, "{after}");
+    assert_eq!(metric(&after, "ergon_txs_committed_total{type=\"RECEIPT_CLAIM\",result=\"ok\"}"), 0);
+    assert!(metric(&after, "ergon_db_size_bytes") > 0, "{after}");
+    assert!(after.contains("# TYPE ergon_mempool_bytes gauge"), "{after}");
+    let supply = node.call("economy_supply", json!([]));
+    let total: u128 = supply["total"].as_str().and_then(|t| t.parse().ok()).expect("total");
+    // The supply as of the head when scraped (blocks since may have minted rewards).
+    let scraped = metric(&after, "ergon_supply{kind=\"total\"}");
+    assert!(scraped > 0 && scraped <= total, "{scraped} vs {total} now:\n{after}");
+    // A lone validator decides every height in its first round.
+    assert_eq!(metric(&after, "ergon_consensus_rounds_total"), 0, "{after}");
+    assert_eq!(metric(&after, "ergon_consensus_timeouts_total{step=\"propose\"}"), 0, "{after}");
 }
 
 /// `ergon completions SHELL` prints a completion script naming the subcommands and their

@@ -186,6 +186,11 @@ impl Engine {
         &self.validators
     }
 
+    /// Where the core stands: (height, round, step) of the height it is deciding.
+    pub fn position(&self) -> (u64, u32, Step) {
+        (self.core.height(), self.core.round(), self.core.step())
+    }
+
     /// The set that votes from the next [`Input::Start`] on (an epoch boundary was committed).
     pub fn set_validators(&mut self, validators: ValidatorSet) {
         self.validators = validators;

@@ -102,7 +102,7 @@ pub enum Topic {
 impl Topic {
     pub const ALL: [Topic; 4] = [Topic::Blocks, Topic::Txs, Topic::Consensus, Topic::Receipts];
 
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Topic::Blocks => "blocks",
             Topic::Txs => "txs",
@@ -127,6 +127,8 @@ impl fmt::Display for PeerRef {
 pub struct GossipId {
     id: MessageId,
     source: PeerId,
+    /// What it came on, for the per-topic counters.
+    topic: Topic,
 }
 
 impl GossipId {
@@ -189,13 +191,50 @@ pub struct PeerInfo {
     pub score: Option<f64>,
 }
 
-#[derive(Debug, Clone, Default, serde::Serialize)]
+/// Gossip messages judged since start, by verdict (undecodable ones are also rejected).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GossipCounters {
     pub accepted: u64,
     pub ignored: u64,
     pub rejected: u64,
     pub undecodable: u64,
+}
+
+impl GossipCounters {
+    fn add(&mut self, o: &GossipCounters) {
+        self.accepted += o.accepted;
+        self.ignored += o.ignored;
+        self.rejected += o.rejected;
+        self.undecodable += o.undecodable;
+    }
+}
+
+/// [`GossipCounters`] per topic; messages on a topic that is not ergon's count as `other`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TopicCounters {
+    topics: [GossipCounters; Topic::ALL.len()],
+    other: GossipCounters,
+}
+
+impl TopicCounters {
+    pub(crate) fn of(&mut self, topic: Option<Topic>) -> &mut GossipCounters {
+        match topic {
+            Some(t) => &mut self.topics[t as usize],
+            None => &mut self.other,
+        }
+    }
+
+    /// Every topic's counters by name, `other` last.
+    pub fn by_topic(&self) -> impl Iterator<Item = (&'static str, &GossipCounters)> {
+        Topic::ALL.iter().map(|t| t.name()).zip(&self.topics).chain(std::iter::once(("other", &self.other)))
+    }
+
+    pub fn total(&self) -> GossipCounters {
+        let mut t = GossipCounters::default();
+        self.by_topic().for_each(|(_, c)| t.add(c));
+        t
+    }
 }
 
 enum Command {
@@ -228,7 +267,7 @@ enum Command {
         reply: oneshot::Sender<Vec<String>>,
     },
     Counters {
-        reply: oneshot::Sender<GossipCounters>,
+        reply: oneshot::Sender<TopicCounters>,
     },
     /// Announce (Kademlia provider record) that this node holds blob `hash`.
     Provide {
@@ -318,7 +357,7 @@ impl NetworkHandle {
         self.ask(|reply| Command::ListenAddrs { reply }).await
     }
 
-    pub async fn counters(&self) -> Result<GossipCounters> {
+    pub async fn counters(&self) -> Result<TopicCounters> {
         self.ask(|reply| Command::Counters { reply }).await
     }
 
@@ -427,8 +466,10 @@ mod tests {
         let sink = EventSink { urgent: urgent_tx, txs: txs_tx };
         let mut events = NetworkEvents { urgent, txs };
         let peer = PeerId::random();
-        let txs_event =
-            || NetworkEvent::Txs { txs: vec![], id: GossipId { id: MessageId::from(vec![1]), source: peer } };
+        let txs_event = || NetworkEvent::Txs {
+            txs: vec![],
+            id: GossipId { id: MessageId::from(vec![1]), source: peer, topic: Topic::Txs },
+        };
         assert_eq!(sink.try_send(txs_event()), Ok(()));
         assert_eq!(sink.try_send(txs_event()), Ok(()));
         assert_eq!(sink.try_send(txs_event()), Err("queue full"));

@@ -3,8 +3,8 @@
 use super::behaviour::{Behaviour, BehaviourEvent};
 use super::codec::CappedBytes;
 use super::{
-    transport, ChainView, Command, GossipCounters, GossipId, NetworkConfig, NetworkError, NetworkEvent, PeerInfo,
-    PeerRef, Result, Topic, Verdict,
+    transport, ChainView, Command, GossipId, NetworkConfig, NetworkError, NetworkEvent, PeerInfo, PeerRef, Result,
+    Topic, TopicCounters, Verdict,
 };
 use crate::primitives::Hash;
 use crate::wire::{self, Status};
@@ -115,7 +115,7 @@ pub(super) struct SwarmLoop {
     serving: FuturesUnordered<Served>,
     serving_blobs: FuturesUnordered<Served>,
     listen: Vec<Multiaddr>,
-    counters: GossipCounters,
+    counters: TopicCounters,
     bootnodes: Vec<Multiaddr>,
     max_message_bytes: usize,
     max_tx_bytes: usize,
@@ -310,7 +310,7 @@ impl SwarmLoop {
             serving: FuturesUnordered::new(),
             serving_blobs: FuturesUnordered::new(),
             listen: Vec::new(),
-            counters: GossipCounters::default(),
+            counters: TopicCounters::default(),
             bootnodes: config.bootnodes.clone(),
             max_message_bytes: config.max_message_bytes,
             max_tx_bytes: config.max_tx_bytes,
@@ -445,10 +445,11 @@ impl SwarmLoop {
                     Verdict::Ignore => MessageAcceptance::Ignore,
                     Verdict::Reject => MessageAcceptance::Reject,
                 };
+                let counts = self.counters.of(Some(id.topic));
                 match verdict {
-                    Verdict::Accept => self.counters.accepted += 1,
-                    Verdict::Ignore => self.counters.ignored += 1,
-                    Verdict::Reject => self.counters.rejected += 1,
+                    Verdict::Accept => counts.accepted += 1,
+                    Verdict::Ignore => counts.ignored += 1,
+                    Verdict::Reject => counts.rejected += 1,
                 }
                 self.swarm.behaviour_mut().gossipsub.report_message_validation_result(&id.id, &id.source, acceptance);
                 if verdict == Verdict::Reject {
@@ -814,33 +815,43 @@ impl SwarmLoop {
     }
 
     fn gossip(&mut self, source: PeerId, id: gossipsub::MessageId, message: gossipsub::Message) {
-        let gid = GossipId { id, source };
-        let decoded = match self.topics.get(&message.topic) {
-            Some(Topic::Txs) => wire::decode_tx_batch(&message.data, self.max_message_bytes, self.max_tx_bytes)
+        let Some(topic) = self.topics.get(&message.topic).copied() else {
+            tracing::debug!(peer = %source, topic = %message.topic, "gossip on a topic that is not ours");
+            return self.undecodable(None, GossipId { id, source, topic: Topic::Txs });
+        };
+        let gid = GossipId { id, source, topic };
+        let decoded = match topic {
+            Topic::Txs => wire::decode_tx_batch(&message.data, self.max_message_bytes, self.max_tx_bytes)
                 .map(|txs| NetworkEvent::Txs { txs, id: gid.clone() }),
-            Some(Topic::Blocks) => wire::decode_compact_committed(&message.data, self.max_message_bytes)
+            Topic::Blocks => wire::decode_compact_committed(&message.data, self.max_message_bytes)
                 .map(|(block, commit)| NetworkEvent::Block { block: Box::new(block), commit, id: gid.clone() }),
-            Some(Topic::Consensus) => wire::decode_consensus(&message.data, self.max_message_bytes)
+            Topic::Consensus => wire::decode_consensus(&message.data, self.max_message_bytes)
                 .map(|msg| NetworkEvent::Consensus { msg, id: gid.clone() }),
-            Some(Topic::Receipts) => {
+            Topic::Receipts => {
                 wire::decode_receipt_gossip(&message.data).map(|msg| NetworkEvent::Receipt { msg, id: gid.clone() })
             }
-            None => Err(wire::WireError::Invalid { field: "topic", reason: "not an ergon topic".into() }),
         };
         match decoded {
             Ok(ev) => self.emit(ev),
             Err(e) => {
                 tracing::debug!(peer = %source, error = %e, "undecodable gossip");
-                self.counters.undecodable += 1;
-                self.counters.rejected += 1;
-                self.swarm.behaviour_mut().gossipsub.report_message_validation_result(
-                    &gid.id,
-                    &source,
-                    MessageAcceptance::Reject,
-                );
-                self.invalid_gossip(source);
+                self.undecodable(Some(topic), gid);
             }
         }
+    }
+
+    /// Rejects a message that does not decode (or came on a topic that is not ours): counted
+    /// under its topic, and a strike against its sender.
+    fn undecodable(&mut self, topic: Option<Topic>, gid: GossipId) {
+        let counts = self.counters.of(topic);
+        counts.undecodable += 1;
+        counts.rejected += 1;
+        self.swarm.behaviour_mut().gossipsub.report_message_validation_result(
+            &gid.id,
+            &gid.source,
+            MessageAcceptance::Reject,
+        );
+        self.invalid_gossip(gid.source);
     }
 
     /// Gossipsub already lowered the peer's score; a peer whose score fell below the graylist

@@ -178,7 +178,8 @@ impl Driver {
         self.mempool
             .on_block(&block.txs, |a| StateReader::account(store.as_ref(), a).ok().flatten().unwrap_or_default());
         let failed = prepared.outcomes.iter().filter(|o| o.result.is_err()).count();
-        self.metrics.on_block(&block.header, parent_time, self.mempool.len());
+        self.metrics.on_block(&block.header, parent_time, (self.mempool.len(), self.mempool.bytes()));
+        self.metrics.on_block_contents(&block.txs, &prepared.outcomes, &prepared.events, &prepared.diff.supply);
         if publish {
             if let Some(net) = &self.net {
                 let compact = crate::primitives::CompactBlock::of(block);

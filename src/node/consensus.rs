@@ -134,7 +134,13 @@ impl Driver {
     /// Feeds the engine and executes its effects until none are left. Messages wait until
     /// the sign state that covers them is on disk.
     pub(super) fn input(&mut self, input: Input) {
+        let before = self.engine.position();
+        let timeout = match &input {
+            Input::TimeoutElapsed(t) => Some(t.kind),
+            _ => None,
+        };
         let mut queue = VecDeque::from(self.engine.handle(input));
+        self.metrics.on_consensus_step(before, self.engine.position(), timeout);
         let mut outgoing = Vec::new();
         let mut sign_state = None;
         while let Some(effect) = queue.pop_front() {

@@ -348,7 +348,7 @@ impl Driver {
                 let results = self.admit(txs);
                 // Gossip only what the mempool took.
                 self.gossip_txs(results.iter().filter_map(|r| r.as_ref().ok()));
-                self.metrics.set_mempool(self.mempool.len());
+                self.metrics.set_mempool(self.mempool.len(), self.mempool.bytes());
                 let _ = reply.send(results);
             }
             Command::IsPending { hash, reply } => {
@@ -386,7 +386,7 @@ impl Driver {
                 let result = self.faucet(to, amount);
                 self.gossip_txs(result.as_ref().ok());
                 let _ = reply.send(result);
-                self.metrics.set_mempool(self.mempool.len());
+                self.metrics.set_mempool(self.mempool.len(), self.mempool.bytes());
             }
         }
     }

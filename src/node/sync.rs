@@ -133,7 +133,7 @@ impl Driver {
             let admitted = self.admit(txs).iter().filter(|r| r.is_ok()).count();
             self.report(id, if admitted > 0 { Verdict::Accept } else { Verdict::Ignore });
         }
-        self.metrics.set_mempool(self.mempool.len());
+        self.metrics.set_mempool(self.mempool.len(), self.mempool.bytes());
     }
 
     fn on_gossip_block(&mut self, block: CompactBlock, commit: CommitCertificate, id: GossipId) {

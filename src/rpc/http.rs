@@ -373,13 +373,18 @@ where
     }
 }
 
-/// The network's series for `/metrics`: peers, gossip verdicts, the sync target.
+/// The series read at scrape time for `/metrics`: the sync target, the database's size, and
+/// the network's peers and gossip verdicts.
 async fn network_metrics(node: &NodeHandle, out: &mut String) {
     use std::fmt::Write;
     let mut gauge = |name: &str, help: &str, value: u64| {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
     };
     gauge("ergon_sync_target_height", "Highest finalized height a peer has claimed.", node.sync_target());
+    let store = node.store().clone();
+    if let Ok(bytes) = tokio::task::spawn_blocking(move || store.size_on_disk()).await {
+        gauge("ergon_db_size_bytes", "Bytes of the chain database's files on disk.", bytes);
+    }
     let Some(net) = node.network() else { return };
     if let Ok(peers) = net.peers().await {
         gauge("ergon_peers", "Connected peers on this chain.", peers.len() as u64);
@@ -388,13 +393,18 @@ async fn network_metrics(node: &NodeHandle, out: &mut String) {
         let name = "ergon_gossip_messages_total";
         let _ = writeln!(
             out,
-            "# HELP {name} Gossip messages judged since start, by verdict (undecodable ones are also rejected).\n\
-             # TYPE {name} counter"
+            "# HELP {name} Gossip messages judged since start, by topic and verdict (undecodable ones are \
+             also rejected; `other` is a topic that is not ergon's).\n# TYPE {name} counter"
         );
-        for (verdict, n) in
-            [("accepted", c.accepted), ("ignored", c.ignored), ("rejected", c.rejected), ("undecodable", c.undecodable)]
-        {
-            let _ = writeln!(out, "{name}{{verdict=\"{verdict}\"}} {n}");
+        for (topic, c) in c.by_topic() {
+            for (verdict, n) in [
+                ("accepted", c.accepted),
+                ("ignored", c.ignored),
+                ("rejected", c.rejected),
+                ("undecodable", c.undecodable),
+            ] {
+                let _ = writeln!(out, "{name}{{topic=\"{topic}\",verdict=\"{verdict}\"}} {n}");
+            }
         }
     }
 }

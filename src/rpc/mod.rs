@@ -109,7 +109,11 @@ pub async fn start(config: RpcConfig, node: NodeHandle) -> std::io::Result<(Sock
             matches!(methods.method(m), Some(Subscription(_) | Unsubscription(_)))
         })
         .collect();
-    let limit = serve::LimitLayer { admission: admission.clone(), subscriptions: std::sync::Arc::new(subscriptions) };
+    let limit = serve::LimitLayer {
+        admission: admission.clone(),
+        subscriptions: std::sync::Arc::new(subscriptions),
+        methods: std::sync::Arc::new(methods.method_names().collect()),
+    };
     let builder = Server::builder()
         .set_config(server_config)
         .set_http_middleware(
@@ -344,7 +348,14 @@ fn module(ctx: Ctx) -> Result<RpcModule<Ctx>, jsonrpsee::core::RegisterMethodErr
     m.register_async_method("system_networkState", |_, ctx, _| async move {
         let Some(net) = ctx.node.network() else { return RpcResult::Ok(Value::Null) };
         let listen = net.listen_addrs().await.map_err(internal)?;
-        let gossip = net.counters().await.map_err(internal)?;
+        let counters = net.counters().await.map_err(internal)?;
+        let mut gossip = serde_json::to_value(counters.total()).map_err(internal)?;
+        let by_topic: serde_json::Map<String, Value> = counters
+            .by_topic()
+            .map(|(topic, c)| serde_json::to_value(c).map(|v| (topic.to_string(), v)))
+            .collect::<Result<_, _>>()
+            .map_err(internal)?;
+        gossip["byTopic"] = Value::Object(by_topic);
         Ok(json!({"peerId": net.local_peer_id(), "listenAddresses": listen, "gossip": gossip}))
     })?;
 

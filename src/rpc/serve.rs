@@ -12,7 +12,7 @@
 //! memory.
 
 use crate::node::{Metrics, RpcRefusal as Refusal};
-use jsonrpsee::core::middleware::{Batch, Notification, RpcServiceT};
+use jsonrpsee::core::middleware::{Batch, BatchEntry, Notification, RpcServiceT};
 use jsonrpsee::server::MethodResponse;
 use jsonrpsee::types::{ErrorObject, Id, Request};
 use std::collections::HashMap;
@@ -288,13 +288,20 @@ pub struct LimitLayer {
     pub admission: Arc<Admission>,
     /// The subscription and unsubscription methods.
     pub subscriptions: Arc<std::collections::HashSet<&'static str>>,
+    /// Every method served: the labels of the per-method call counters.
+    pub methods: Arc<std::collections::HashSet<&'static str>>,
 }
 
 impl<S> tower::Layer<S> for LimitLayer {
     type Service = Limit<S>;
 
     fn layer(&self, inner: S) -> Limit<S> {
-        Limit { inner, admission: self.admission.clone(), subscriptions: self.subscriptions.clone() }
+        Limit {
+            inner,
+            admission: self.admission.clone(),
+            subscriptions: self.subscriptions.clone(),
+            methods: self.methods.clone(),
+        }
     }
 }
 
@@ -303,9 +310,15 @@ pub struct Limit<S> {
     inner: S,
     admission: Arc<Admission>,
     subscriptions: Arc<std::collections::HashSet<&'static str>>,
+    methods: Arc<std::collections::HashSet<&'static str>>,
 }
 
 impl<S> Limit<S> {
+    /// The counter label of a method name: the name if the node serves it, else `unknown`.
+    fn label(&self, method: &str) -> &'static str {
+        self.methods.get(method).copied().unwrap_or("unknown")
+    }
+
     /// `Err` with the refusal when `conn`'s address is over its rate for `n` more calls.
     fn check(&self, conn: Option<&ConnRef>, n: usize) -> Result<(), ErrorObject<'static>> {
         let Some(ConnRef(conn)) = conn else { return Ok(()) };
@@ -352,11 +365,14 @@ where
         if let Some(c) = &conn {
             c.0.begin_call();
         }
+        let (label, metrics) = (self.label(method), self.admission.metrics.clone());
         async move {
-            match checked {
+            let response = match checked {
                 Ok(()) => inner.call(request).await,
                 Err(e) => MethodResponse::error(request.id().into_owned(), e),
-            }
+            };
+            metrics.on_rpc_call(label, response.is_error());
+            response
         }
     }
 
@@ -367,11 +383,22 @@ where
         if let Some(c) = &conn {
             c.0.begin_call(); // one reply for the whole batch
         }
+        // The calls' ids and methods, to count each reply of the batch under its method.
+        let calls: Vec<(String, &'static str)> = batch
+            .iter()
+            .filter_map(|entry| match entry {
+                Ok(BatchEntry::Call(req)) => Some((id_key(&req.id()), self.label(req.method_name()))),
+                _ => None,
+            })
+            .collect();
+        let metrics = self.admission.metrics.clone();
         async move {
-            match checked {
+            let response = match checked {
                 Ok(()) => inner.batch(batch).await,
                 Err(e) => MethodResponse::error(Id::Null, e),
-            }
+            };
+            count_batch(&metrics, &calls, &response);
+            response
         }
     }
 
@@ -385,6 +412,31 @@ where
                 Err(_) => MethodResponse::notification(),
             }
         }
+    }
+}
+
+/// A request id as the key its reply carries back (`1`, `"a"`, `null`).
+fn id_key(id: &Id<'_>) -> String {
+    serde_json::to_string(id).unwrap_or_default()
+}
+
+/// Counts each reply of a batch under the method of the call with its id (`unknown` for
+/// replies to entries that were not valid calls); a refused batch counts as one error.
+fn count_batch(metrics: &Metrics, calls: &[(String, &'static str)], response: &MethodResponse) {
+    #[derive(serde::Deserialize)]
+    struct Reply {
+        #[serde(default)]
+        id: serde_json::Value,
+        #[serde(default)]
+        error: Option<serde::de::IgnoredAny>,
+    }
+    let Ok(replies) = serde_json::from_str::<Vec<Reply>>(response.to_json().get()) else {
+        return metrics.on_rpc_call("unknown", response.is_error());
+    };
+    for r in replies {
+        let key = r.id.to_string();
+        let label = calls.iter().find(|(id, _)| *id == key).map_or("unknown", |(_, m)| *m);
+        metrics.on_rpc_call(label, r.error.is_some());
     }
 }
 

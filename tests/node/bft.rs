@@ -329,6 +329,14 @@ fn a_validator_kept_down_is_slashed_for_downtime_and_unjails() {
         (s["jailed"] == true).then_some(s)
     });
     assert_eq!(amount(&jailed["staked"]), genesis_stake - genesis_stake / 100, "1% slashed: {jailed}");
+    // In /metrics: the slash, and the rounds dave should have proposed, which timed out.
+    let metrics = wait_for("the slash in /metrics", PROGRESS, || {
+        let m = http_get(nodes[0].port, "/metrics").text();
+        (metric(&m, "ergon_slashes_total{reason=\"downtime\"}") == 1).then_some(m)
+    });
+    assert!(metric(&metrics, "ergon_consensus_timeouts_total{step=\"propose\"}") >= 1, "{metrics}");
+    assert!(metric(&metrics, "ergon_consensus_rounds_total") >= 1, "{metrics}");
+    assert_eq!(metric(&metrics, "ergon_slashes_total{reason=\"double-sign\"}"), 0, "{metrics}");
     let until = jailed["jailedUntil"].as_u64().expect("a downtime jail has a term");
     let v = nodes[0].call("staking_validators", json!([]));
     let set: Vec<&str> = v["validators"].as_array().unwrap().iter().filter_map(|x| x["address"].as_str()).collect();

@@ -64,8 +64,10 @@ fn validator_and_full_nodes_agree_and_relay_txs() {
         line.rsplit(' ').next().and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{line}"))
     };
     assert!(value("ergon_peers ") >= 1);
-    assert!(value("ergon_gossip_messages_total{verdict=\"accepted\"} ") >= 1, "the blocks and txs it took");
-    assert_eq!(value("ergon_gossip_messages_total{verdict=\"rejected\"} "), 0);
+    assert!(value("ergon_gossip_messages_total{topic=\"blocks\",verdict=\"accepted\"} ") >= 1, "the blocks it took");
+    for topic in ["blocks", "txs", "consensus", "receipts", "other"] {
+        assert_eq!(value(&format!("ergon_gossip_messages_total{{topic=\"{topic}\",verdict=\"rejected\"}} ")), 0);
+    }
     assert!(value("ergon_sync_target_height ") >= height);
 }
 
@@ -259,6 +261,10 @@ fn a_peer_publishing_garbage_is_penalised_and_not_forwarded() {
     // The validator is connected to the full node, yet received none of it.
     assert_eq!(gossip_counter(&v, "undecodable"), 0, "garbage must not be forwarded");
     assert!(gossip_counter(&f, "rejected") >= 1);
+    // Counted under the topic it came on.
+    let by_topic = f.call("system_networkState", json!([]))["gossip"]["byTopic"].clone();
+    assert!(by_topic["txs"]["undecodable"].as_u64().unwrap_or(0) >= 1, "{by_topic}");
+    assert_eq!(by_topic["blocks"]["undecodable"], 0, "{by_topic}");
     // The network carries on.
     let h = v.head().0;
     f.wait_height(h + 2);
