@@ -65,7 +65,8 @@ pub fn apply_diff<R: TreeReader>(
 ) -> Result<(Hash, TreeUpdateBatch), TreeError> {
     let jmt_err = |e: anyhow::Error| TreeError::Jmt(e.to_string());
     let supply = (supply_key(), diff.supply.encode());
-    let mut puts: Vec<(KeyHash, Vec<u8>)> = Vec::with_capacity(diff.accounts.len() + diff.records.len() + 1);
+    let mut puts: Vec<(KeyHash, Vec<u8>)> =
+        Vec::with_capacity(diff.accounts.len().saturating_add(diff.records.len()).saturating_add(1));
     puts.extend(diff.accounts.iter().map(|(a, acc)| (account_key(a), acc.encode())));
     puts.push(supply.clone());
     let mut deletes: Vec<(KeyHash, Option<Vec<u8>>)> = Vec::new();
@@ -84,7 +85,7 @@ pub fn apply_diff<R: TreeReader>(
         }
         tree.batch_put_value_sets(vec![puts], None, version).map_err(jmt_err)?
     } else {
-        let (_, mut batch) = tree.batch_put_value_sets(vec![puts], None, version - 1).map_err(jmt_err)?;
+        let (_, mut batch) = tree.batch_put_value_sets(vec![puts], None, version.saturating_sub(1)).map_err(jmt_err)?;
         // The deletes, and the supply again so that the version is never empty.
         deletes.push((supply.0, Some(supply.1)));
         let staged = Staged { base: reader, batch: &batch };
