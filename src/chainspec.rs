@@ -605,6 +605,26 @@ pub fn parse_ratio_bps(s: &str) -> std::result::Result<u32, String> {
 mod tests {
     use super::*;
 
+    /// `chainspec/testnet.json` (made by `ergon chainspec build --validators 4`, README
+    /// "Building a chain spec") loads, holds no dev key, and names its bootnodes on `.invalid`
+    /// hosts, which never resolve (RFC 6761): placeholders for the operators' own. Its
+    /// genesis hash is the one the README prints.
+    #[test]
+    fn the_testnet_template_loads_and_its_bootnodes_are_placeholders() {
+        let spec = ChainSpec::load(concat!(env!("CARGO_MANIFEST_DIR"), "/chainspec/testnet.json")).unwrap();
+        assert_eq!(spec.chain_id, "ergon-testnet");
+        assert_eq!(spec.validators.len(), 4);
+        assert!(!spec.dev_keys && spec.faucet.is_none() && spec.authority.is_none());
+        assert_eq!(spec.network.bootnodes.len(), 2);
+        for b in &spec.network.bootnodes {
+            let addr: libp2p::Multiaddr = b.parse().unwrap_or_else(|e| panic!("{b}: {e}"));
+            assert!(addr.iter().any(|p| matches!(p, libp2p::multiaddr::Protocol::P2p(_))), "{b} names no peer");
+            assert!(b.contains(".invalid/"), "{b} is not a placeholder");
+        }
+        let genesis = crate::storage::genesis_hash(&spec).unwrap();
+        assert_eq!(genesis.to_string(), "0x1e3666929d4e139d2d4fc4acd7a56bafc56004a7240cbc0b35dae4174f236a00");
+    }
+
     #[test]
     fn builtin_specs_are_valid_and_distinct() {
         let dev = ChainSpec::load("dev").unwrap();
