@@ -258,7 +258,7 @@ mod tests {
     use super::*;
 
     fn sample(t_ms: u64, quorum: bool) -> Sample {
-        Sample { t_ms, heights: vec![], quorum }
+        Sample { t_ms, heights: vec![], quorum, mempool: vec![], peers: vec![] }
     }
 
     #[test]

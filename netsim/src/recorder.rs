@@ -1,6 +1,6 @@
 //! What the simulator saw: when each node committed each block, which block each height
 //! holds (first seen wins; a different one later is a safety violation), the load's
-//! transactions, and periodic samples of every node's height.
+//! transactions, and periodic samples of every node's height, mempool size and peer count.
 //!
 //! Nodes are watched from outside, through their handle's event stream and their store,
 //! exactly as an RPC client would; nothing in a node is instrumented for the simulator.
@@ -23,6 +23,18 @@ pub struct Canonical {
     pub at_us: u64,
     /// Nodes that were up and reachable from `first_node` when it committed.
     pub reachable: HashSet<usize>,
+    /// Transactions in the block.
+    pub txs: usize,
+}
+
+/// A height's first commit anywhere, for the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct BlockCommit {
+    pub height: u64,
+    /// On the recorder's clock (ms since the run began, startup included).
+    pub at_ms: u64,
+    pub first_node: usize,
+    pub txs: usize,
 }
 
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -39,6 +51,12 @@ pub struct Sample {
     pub heights: Vec<Option<u64>>,
     /// Validators with more than 2/3 of the stake are up and on one side.
     pub quorum: bool,
+    /// Transactions in each node's mempool, as its `ergon_mempool_size` metric says (`None`:
+    /// down).
+    pub mempool: Vec<Option<u64>>,
+    /// Each node's connected peers, as its network reports them (`None`: down, or not
+    /// answered yet). Asked in the background, so up to one sample late.
+    pub peers: Vec<Option<usize>>,
 }
 
 #[derive(Default)]
@@ -108,6 +126,7 @@ impl Recorder {
                         .flatten()
                         .map(|b| b.txs.iter().map(|t| t.hash()).collect())
                         .unwrap_or_default();
+                    let count = txs.len();
                     let mut inner = self.inner();
                     for tx in txs {
                         inner.included.entry(tx).or_insert(now);
@@ -118,6 +137,7 @@ impl Recorder {
                         first_node: node,
                         at_us: now,
                         reachable: reachable.into_iter().collect(),
+                        txs: count,
                     });
                 }
             }
@@ -137,9 +157,10 @@ impl Recorder {
         self.inner().included.contains_key(tx)
     }
 
-    pub fn sample(&self, heights: Vec<Option<u64>>, quorum: bool) {
-        let t_ms = self.now_ms();
-        self.inner().samples.push(Sample { t_ms, heights, quorum });
+    /// Records a sample taken now (its `t_ms` is set here).
+    pub fn sample(&self, mut sample: Sample) {
+        sample.t_ms = self.now_ms();
+        self.inner().samples.push(sample);
     }
 
     pub fn safety_violations(&self) -> Vec<String> {
@@ -153,6 +174,21 @@ impl Recorder {
     /// When each height was first committed (ms), for liveness.
     pub fn first_commits_ms(&self) -> Vec<(u64, u64)> {
         self.inner().canonical.iter().map(|(h, c)| (*h, c.at_us / 1000)).collect()
+    }
+
+    /// Every height's first commit, in height order.
+    pub fn blocks(&self) -> Vec<BlockCommit> {
+        let inner = self.inner();
+        inner
+            .canonical
+            .iter()
+            .map(|(h, c)| BlockCommit { height: *h, at_ms: c.at_us / 1000, first_node: c.first_node, txs: c.txs })
+            .collect()
+    }
+
+    /// When each tx of the load was submitted (ms, recorder clock), unordered.
+    pub fn submission_times_ms(&self) -> Vec<u64> {
+        self.inner().submitted.values().map(|t| t / 1000).collect()
     }
 
     pub fn canonical(&self, height: u64) -> Option<Canonical> {

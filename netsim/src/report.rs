@@ -3,7 +3,8 @@
 
 use crate::checks::{percentile, Check, EvidenceSeen};
 use crate::compute::ComputeStats;
-use crate::recorder::Sample;
+use crate::recorder::{BlockCommit, Sample};
+use crate::scenario::Scenario;
 use crate::schedule::Schedule;
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -41,6 +42,7 @@ impl Percentiles {
     }
 }
 
+/// A node at the end of the run, as it was just before it was stopped.
 #[derive(Debug, Clone, Serialize)]
 pub struct NodeEnd {
     pub node: usize,
@@ -49,6 +51,53 @@ pub struct NodeEnd {
     pub height: Option<u64>,
     pub head: Option<String>,
     pub crashes: u32,
+    /// Connected peers, as its network reported them.
+    pub peers: Option<usize>,
+    /// Transactions waiting in its mempool (its `ergon_mempool_size` metric).
+    pub mempool: Option<u64>,
+    /// Transactions in the blocks of its chain, up to its height.
+    pub txs: u64,
+    /// Evidence records (equivocations) in its store, against anyone.
+    pub evidence: usize,
+}
+
+/// One second of the run: transactions submitted, transactions committed (in blocks first
+/// committed that second, anywhere) and those blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Throughput {
+    /// Seconds since the scenario started (commits during startup count in second 0).
+    pub second: u64,
+    pub submitted: u64,
+    pub committed: u64,
+    pub blocks: u64,
+}
+
+/// Per-second throughput from submission times and first commits (ms on the recorder's
+/// clock); `t0_ms` is when the scenario started.
+pub fn throughput(submitted_ms: &[u64], blocks: &[BlockCommit], t0_ms: u64) -> Vec<Throughput> {
+    let second = |t: u64| t.saturating_sub(t0_ms) / 1000;
+    let last = submitted_ms.iter().copied().chain(blocks.iter().map(|b| b.at_ms)).map(second).max();
+    let Some(last) = last else { return Vec::new() };
+    let index = |t: u64| usize::try_from(second(t)).unwrap_or(usize::MAX);
+    let mut bins: Vec<Throughput> =
+        (0..=last).map(|second| Throughput { second, submitted: 0, committed: 0, blocks: 0 }).collect();
+    for t in submitted_ms {
+        if let Some(b) = bins.get_mut(index(*t)) {
+            b.submitted += 1;
+        }
+    }
+    for c in blocks {
+        if let Some(b) = bins.get_mut(index(c.at_ms)) {
+            b.committed += c.txs as u64;
+            b.blocks += 1;
+        }
+    }
+    bins
+}
+
+/// Transactions in the blocks up to `height` (from their first commits).
+pub fn txs_up_to(blocks: &[BlockCommit], height: u64) -> u64 {
+    blocks.iter().filter(|b| b.height <= height).map(|b| b.txs as u64).sum()
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -75,6 +124,7 @@ pub struct Txs {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// The scenario's name.
     pub scenario: String,
     pub seed: u64,
     pub nodes: usize,
@@ -108,10 +158,18 @@ pub struct Report {
     pub equivocations: u64,
     /// What became of the compute jobs, in a scenario with `[compute]`.
     pub compute: Option<ComputeStats>,
+    /// The scenario as it was played (flags applied).
+    pub parameters: Scenario,
     pub schedule: Schedule,
+    /// Every node's height, mempool size and peer count, every 500 ms.
     pub samples: Vec<Sample>,
+    /// Every height's first commit, with its transactions.
+    pub blocks: Vec<BlockCommit>,
+    pub throughput: Vec<Throughput>,
     /// Raw propagation delays, for the histogram.
     pub propagation_values_ms: Vec<f64>,
+    /// Raw finality delays (tx submission to the first commit of its block), for the CDF.
+    pub finality_values_ms: Vec<f64>,
 }
 
 impl Report {
@@ -214,4 +272,28 @@ pub fn peak_rss_bytes() -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     kb.checked_mul(1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block(height: u64, at_ms: u64, txs: usize) -> BlockCommit {
+        BlockCommit { height, at_ms, first_node: 0, txs }
+    }
+
+    #[test]
+    fn throughput_counts_per_second_of_the_scenario() {
+        // The scenario starts at 2000 ms; a block during startup counts in second 0.
+        let blocks = [block(1, 1500, 0), block(2, 2400, 3), block(3, 2900, 1), block(4, 5100, 2)];
+        let submitted = [2100, 2200, 2300, 3999, 4000];
+        let t = throughput(&submitted, &blocks, 2000);
+        assert_eq!(t.len(), 4, "{t:?}");
+        assert_eq!((t[0].submitted, t[0].committed, t[0].blocks), (3, 4, 3));
+        assert_eq!((t[1].submitted, t[1].committed, t[1].blocks), (1, 0, 0));
+        assert_eq!((t[2].submitted, t[2].committed), (1, 0));
+        assert_eq!((t[3].second, t[3].committed, t[3].blocks), (3, 2, 1));
+        assert!(throughput(&[], &[], 0).is_empty());
+        assert_eq!(txs_up_to(&blocks, 3), 4);
+    }
 }

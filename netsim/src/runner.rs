@@ -11,14 +11,14 @@ use crate::checks::{self, Check, EvidenceSeen};
 use crate::compute::{self, Client};
 use crate::link::Links;
 use crate::node::{NodeError, Shared, SimNode};
-use crate::recorder::Recorder;
-use crate::report::{peak_rss_bytes, NodeEnd, Percentiles, Report, Traffic, Txs};
+use crate::recorder::{Recorder, Sample};
+use crate::report::{peak_rss_bytes, throughput, txs_up_to, NodeEnd, Percentiles, Report, Traffic, Txs};
 use crate::scenario::{ByzantineKind, Compute, Expect, Scenario};
 use crate::schedule::{Action, Schedule};
 use ergon::primitives::{Address, Hash};
 use std::collections::BTreeSet;
 use std::io::{IsTerminal, Write};
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Mutex;
@@ -123,6 +123,7 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<Report> {
             (b.node, Equivocator::new(chain::validator_key(b.node), spec.chain_id.clone()), from, until)
         })
         .collect();
+    let peer_counts = PeerCounts::new(schedule.nodes);
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -132,7 +133,7 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<Report> {
         }
         while let Some(e) = schedule.events.get(next_event).filter(|e| e.at_ms <= t) {
             next_event += 1;
-            tracing::info!(t_ms = t, event = ?e.action, "event");
+            tracing::info!(t_ms = t, event = %e.action, "event");
             match &e.action {
                 Action::Partition { groups } => links.partition(groups),
                 Action::Heal => links.heal(),
@@ -190,7 +191,17 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<Report> {
         if t >= next_sample {
             next_sample = t + SAMPLE_MS;
             let heights = heights(&nodes);
-            recorder.sample(heights.clone(), quorum(&links, &schedule));
+            peer_counts.refresh(&nodes);
+            recorder.sample(Sample {
+                t_ms: 0,
+                heights: heights.clone(),
+                quorum: quorum(&links, &schedule),
+                mempool: nodes
+                    .iter()
+                    .map(|n| n.try_lock().ok().and_then(|n| n.handle().and_then(mempool_size)))
+                    .collect(),
+                peers: peer_counts.get(&heights),
+            });
             progress.show(t, &heights, &recorder);
         }
         tick.tick().await;
@@ -231,21 +242,35 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<Report> {
     let mut stores = Vec::new();
     let mut final_nodes = Vec::new();
     let mut evidence = Vec::new();
+    // Peers and mempools as the run left them, asked before any node stops (a stopped
+    // node's peers lose it).
+    let mut last_seen = Vec::new();
+    for n in &nodes {
+        let n = n.lock().await;
+        let peers = match n.handle().and_then(|h| h.network().cloned()) {
+            Some(net) => net.peers().await.ok().map(|p| p.len()),
+            None => None,
+        };
+        last_seen.push((peers, n.handle().and_then(mempool_size)));
+    }
     for n in &nodes {
         let mut n = n.lock().await;
         if let Some(net) = n.handle().and_then(|h| h.network().cloned()) {
-            if let Ok(c) = net.counters().await {
+            if let Ok(c) = net.counters().await.map(|c| c.total()) {
                 traffic.gossip_accepted += c.accepted;
                 traffic.gossip_ignored += c.ignored;
                 traffic.gossip_rejected += c.rejected;
             }
         }
+        let (peers, mempool) = last_seen.get(n.index).copied().unwrap_or_default();
         let head = n.head();
         let crashes = n.crashes;
         let store = n.stop().await;
+        let mut records = 0;
         if let Some(s) = &store {
             recorder.catch_up(n.index, s);
             evidence.extend(evidence_seen(n.index, s, &schedule));
+            records = s.evidence(0, 100_000).map_or(0, |e| e.len());
         }
         final_nodes.push(NodeEnd {
             node: n.index,
@@ -254,8 +279,16 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<Report> {
             height: head.map(|h| h.0),
             head: head.map(|h| h.1.to_string()),
             crashes,
+            peers,
+            mempool,
+            txs: 0,
+            evidence: records,
         });
         stores.push((n.index, store));
+    }
+    let blocks = recorder.blocks();
+    for n in &mut final_nodes {
+        n.txs = n.height.map_or(0, |h| txs_up_to(&blocks, h));
     }
     let c = &links.counters;
     traffic.chunks = c.chunks.load(Relaxed);
@@ -370,6 +403,7 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<Report> {
 
     let propagation = recorder.propagation_ms();
     let (submitted, included, rejected, finality) = recorder.txs();
+    let throughput = throughput(&recorder.submission_times_ms(), &blocks, t0);
     let report = Report {
         scenario: scenario.name.clone(),
         seed: schedule.seed,
@@ -392,9 +426,13 @@ pub async fn run(scenario: &Scenario, opts: &RunOptions) -> Result<Report> {
         evidence,
         equivocations: liars.iter().map(|(_, l, _, _)| l.pairs).sum(),
         compute: compute_stats,
+        parameters: scenario.clone(),
         schedule,
         samples,
+        blocks,
+        throughput,
         propagation_values_ms: propagation,
+        finality_values_ms: finality,
     };
     drop(dir);
     Ok(report)
@@ -463,6 +501,54 @@ fn reference_store(nodes: &Nodes) -> Option<Arc<ergon::storage::Store>> {
         .iter()
         .filter_map(|x| x.try_lock().ok().and_then(|x| x.store()))
         .max_by_key(|s| s.head().map(|h| h.height).unwrap_or(0))
+}
+
+/// Transactions waiting in a node's mempool, read from its metrics as `GET /metrics` would
+/// show them (`ergon_mempool_size`).
+fn mempool_size(handle: &ergon::node::NodeHandle) -> Option<u64> {
+    let text = handle.metrics().render();
+    text.lines().find_map(|l| l.strip_prefix("ergon_mempool_size ")).and_then(|v| v.trim().parse().ok())
+}
+
+/// Each node's peer count, asked of its network in the background (a busy swarm answers
+/// late, and the run must not wait for it): a sample reads the last answers.
+struct PeerCounts {
+    counts: Arc<std::sync::Mutex<Vec<Option<usize>>>>,
+    asking: Arc<AtomicBool>,
+}
+
+impl PeerCounts {
+    fn new(nodes: usize) -> PeerCounts {
+        PeerCounts { counts: Arc::new(std::sync::Mutex::new(vec![None; nodes])), asking: Arc::default() }
+    }
+
+    /// Asks every running node, unless the last round of questions is still out.
+    fn refresh(&self, nodes: &Nodes) {
+        if self.asking.swap(true, Relaxed) {
+            return;
+        }
+        let nets: Vec<Option<ergon::network::NetworkHandle>> = nodes
+            .iter()
+            .map(|n| n.try_lock().ok().and_then(|n| n.handle().and_then(|h| h.network().cloned())))
+            .collect();
+        let (counts, asking) = (self.counts.clone(), self.asking.clone());
+        tokio::spawn(async move {
+            let answers = futures::future::join_all(nets.into_iter().map(|net| async move {
+                let net = net?;
+                let answer = tokio::time::timeout(Duration::from_secs(2), net.peers()).await;
+                answer.ok().and_then(|r| r.ok()).map(|p| p.len())
+            }))
+            .await;
+            *counts.lock().unwrap_or_else(|e| e.into_inner()) = answers;
+            asking.store(false, Relaxed);
+        });
+    }
+
+    /// The last answers, `None` for the nodes that are down now.
+    fn get(&self, heights: &[Option<u64>]) -> Vec<Option<usize>> {
+        let counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        heights.iter().enumerate().map(|(i, h)| h.and(counts.get(i).copied().flatten())).collect()
+    }
 }
 
 fn heights(nodes: &Nodes) -> Vec<Option<u64>> {

@@ -45,6 +45,28 @@ impl From<Span> for String {
     }
 }
 
+/// As a person reads it: `300 ms`, `1.5 s`, `30 s`.
+impl std::fmt::Display for Span {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ms = self.0.as_secs_f64() * 1000.0;
+        if ms < 1000.0 {
+            write!(f, "{} ms", trim_number(ms, 1))
+        } else {
+            write!(f, "{} s", trim_number(ms / 1000.0, 2))
+        }
+    }
+}
+
+/// `v` with at most `decimals` decimals and no trailing zeros: `1.5`, `30`, `0.25`.
+pub fn trim_number(v: f64, decimals: usize) -> String {
+    let s = format!("{v:.decimals$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
 pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
     let t = s.trim();
     let (num, scale) = if let Some(n) = t.strip_suffix("ms") {
@@ -80,6 +102,23 @@ impl TryFrom<String> for Bandwidth {
 impl From<Bandwidth> for String {
     fn from(b: Bandwidth) -> String {
         format!("{}bit", b.bytes_per_sec.saturating_mul(8))
+    }
+}
+
+/// As a person reads it: `20 Mbit/s`.
+impl std::fmt::Display for Bandwidth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let bits = self.bytes_per_sec.saturating_mul(8) as f64;
+        let (v, unit) = if bits >= 1e9 {
+            (bits / 1e9, "Gbit/s")
+        } else if bits >= 1e6 {
+            (bits / 1e6, "Mbit/s")
+        } else if bits >= 1e3 {
+            (bits / 1e3, "kbit/s")
+        } else {
+            (bits, "bit/s")
+        };
+        write!(f, "{} {unit}", trim_number(v, 2))
     }
 }
 
@@ -134,6 +173,30 @@ fn zero() -> Span {
 impl Default for LinkProfile {
     fn default() -> Self {
         LinkProfile { latency: zero(), jitter: zero(), loss: 0.0, loss_unit: LossUnit::Packet, bandwidth: None }
+    }
+}
+
+/// As a person reads it: `20 ms ± 5 ms one way, 1% packet loss, 20 Mbit/s`.
+impl std::fmt::Display for LinkProfile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.latency)?;
+        if !self.jitter.0.is_zero() {
+            write!(f, " ± {}", self.jitter)?;
+        }
+        write!(f, " one way")?;
+        if self.loss > 0.0 {
+            let unit = match self.loss_unit {
+                LossUnit::Packet => "of packets",
+                LossUnit::Message => "of messages",
+            };
+            write!(f, ", {}% {unit} lost", trim_number(self.loss * 100.0, 2))?;
+        } else {
+            write!(f, ", no loss")?;
+        }
+        match self.bandwidth {
+            Some(b) => write!(f, ", {b}"),
+            None => write!(f, ", unlimited bandwidth"),
+        }
     }
 }
 

@@ -61,6 +61,57 @@ impl Action {
     }
 }
 
+/// One sentence for the report and the logs: `node 4 crashed`, `partition: {0, 1} | {2, 3}`.
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Action::Partition { groups } => {
+                let sides: Vec<String> = groups.iter().map(|g| node_set(g)).collect();
+                write!(f, "partition: {}", sides.join(" | "))
+            }
+            Action::Heal => write!(f, "partition healed: every link is back"),
+            Action::Crash { node } => write!(f, "node {node} crashed"),
+            Action::Restart { node } => write!(f, "node {node} restarted on its store"),
+            Action::StormKill { nodes, until_height } => {
+                write!(f, "crash storm: nodes {} killed at once", node_set(nodes))?;
+                match until_height {
+                    Some(h) => write!(f, " (unless some node has reached height {h})"),
+                    None => Ok(()),
+                }
+            }
+            Action::StormRestart { nodes } => write!(f, "crash storm: nodes {} restarted", node_set(nodes)),
+            Action::SetLinks { from, to, profile: Some(p) } => {
+                write!(f, "links between {} and {} now {p}", node_set(from), node_set(to))
+            }
+            Action::SetLinks { from, to, profile: None } => {
+                write!(f, "links between {} and {} back to the scenario's links", node_set(from), node_set(to))
+            }
+        }
+    }
+}
+
+/// A set of nodes as a person reads it, runs of three or more as ranges: `{0-3, 7}`.
+pub fn node_set(nodes: &[usize]) -> String {
+    let mut sorted = nodes.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while let Some(&start) = sorted.get(i) {
+        let mut end = i;
+        while sorted.get(end + 1).is_some_and(|n| *n == sorted[end] + 1) {
+            end += 1;
+        }
+        match end - i {
+            0 => parts.push(start.to_string()),
+            1 => parts.extend([start.to_string(), sorted[end].to_string()]),
+            _ => parts.push(format!("{start}-{}", sorted[end])),
+        }
+        i = end + 1;
+    }
+    format!("{{{}}}", parts.join(", "))
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Event {
     pub at_ms: u64,
@@ -312,5 +363,32 @@ mod tests {
         assert!(a.bootnodes.iter().enumerate().all(|(i, b)| b.iter().all(|j| *j < i)));
         assert!(a.bootnodes[1..].iter().all(|b| !b.is_empty()));
         assert!(!a.txs.is_empty());
+    }
+
+    #[test]
+    fn actions_read_as_sentences() {
+        assert_eq!(node_set(&[3, 0, 1, 2, 7, 9, 10]), "{0-3, 7, 9, 10}");
+        assert_eq!(node_set(&[]), "{}");
+        let partition = Action::Partition { groups: vec![vec![0, 1], vec![2, 3]] };
+        assert_eq!(partition.to_string(), "partition: {0, 1} | {2, 3}");
+        assert_eq!(Action::Crash { node: 4 }.to_string(), "node 4 crashed");
+        let slow = Action::SetLinks {
+            from: vec![1],
+            to: vec![0, 2, 3, 4],
+            profile: Some(LinkProfile {
+                latency: crate::scenario::Span(Duration::from_millis(250)),
+                loss: 0.01,
+                ..LinkProfile::default()
+            }),
+        };
+        assert_eq!(
+            slow.to_string(),
+            "links between {1} and {0, 2-4} now 250 ms one way, 1% of packets lost, unlimited bandwidth"
+        );
+        let storm = Action::StormKill { nodes: vec![0, 1, 2, 3], until_height: Some(50) };
+        assert_eq!(
+            storm.to_string(),
+            "crash storm: nodes {0-3} killed at once (unless some node has reached height 50)"
+        );
     }
 }

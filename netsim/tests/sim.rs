@@ -1,8 +1,8 @@
 //! netsim's own integration tests: small networks (4 to 6 real nodes, tens of seconds) under
 //! clean links, slow lossy links, a partition, a crash, an equivocating validator, a 2 / 2
-//! split of four validators and very lossy links between them. Runs are serialised (one at a
-//! time) and judged by the run's own checks, never by tight timing, so they hold on a slow,
-//! busy machine.
+//! split of four validators and very lossy links between them, and the report of a run read
+//! in headless Chromium. Runs are serialised (one at a time) and judged by the run's own
+//! checks, never by tight timing, so they hold on a slow, busy machine.
 
 use ergon_netsim::scenario::{Byzantine, ByzantineKind, EventSpec, Expect, LinkProfile, NodePick, Scenario, Span};
 use ergon_netsim::schedule::Action;
@@ -193,4 +193,72 @@ fn a_crash_storm_of_the_whole_validator_set_forks_nothing() {
         assert!(r.checks.iter().any(|c| c.name == name && c.passed), "{name}: {}", r.summary());
     }
     assert!(r.final_nodes.iter().all(|n| n.crashes >= 5), "the storm killed every validator often: {}", r.summary());
+}
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Width and height from a PNG's IHDR chunk.
+fn png_size(png: &[u8]) -> Option<(u32, u32)> {
+    let sig = png.get(..8)? == b"\x89PNG\r\n\x1a\n" && png.get(12..16)? == b"IHDR";
+    let be = |at: usize| png.get(at..at + 4).and_then(|b| b.try_into().ok()).map(u32::from_be_bytes);
+    sig.then_some((be(16)?, be(20)?))
+}
+
+/// Issue 13: the report of a small real run (4 nodes, one validator, node 3 crashed and
+/// restarted) has what it promises, and reads in headless Chromium (`tests/browser/
+/// netsim-report.mjs`, playwright-core over Debian's chromium): parameters, a legend entry
+/// per node, the propagation histogram with p50 / p95 / p99 / max marked, the finality CDF,
+/// a line per node on the height, mempool and peer charts, throughput, the node and evidence
+/// tables, events as sentences, no console error, nothing fetched. The full-page screenshot
+/// is left beside the report in `target/tmp/netsim-report/`.
+#[test]
+fn the_report_reads_in_headless_chromium() {
+    let mut s = scenario("report", 4, 10);
+    s.events = vec![EventSpec::Crash { at: secs(2), node: NodePick::Index(3), restart_after: Some(secs(3)) }];
+    if let Some(load) = s.load.as_mut() {
+        load.tps = 8.0;
+    }
+    let r = run(&s);
+    assert_eq!(r.final_nodes[3].crashes, 1);
+    assert!(r.samples.iter().any(|x| x.peers.iter().flatten().any(|p| *p > 0)), "peer counts were sampled");
+    assert!(r.samples.iter().any(|x| x.heights[3].is_none() && x.peers[3].is_none() && x.mempool[3].is_none()));
+    assert!(r.samples.iter().all(|x| x.mempool.iter().zip(&x.heights).all(|(m, h)| m.is_some() == h.is_some())));
+    assert!(r.throughput.iter().map(|t| t.committed).sum::<u64>() >= r.txs.included as u64, "{:?}", r.throughput);
+    assert_eq!(r.finality_values_ms.len(), r.txs.included);
+    assert!(r.final_nodes.iter().all(|n| n.peers.is_some_and(|p| p > 0) && n.txs > 0), "{:?}", r.final_nodes);
+
+    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("netsim-report").join("report-seed0");
+    ergon_netsim::write_outputs(&r, &out).unwrap();
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("node 3 crashed</li>") && html.contains("crashed at 2.0 s, restarted at 5.0 s"));
+
+    let browser = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("tests").join("browser");
+    let has_node = std::process::Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !(has_node && std::path::Path::new(CHROMIUM).exists() && browser.join("node_modules/playwright-core").exists()) {
+        eprintln!(
+            "SKIPPED (the browser part): needs node, {CHROMIUM} (apt-get install chromium) and tests/browser's npm \
+             packages (npm ci --prefix tests/browser); `make deps` installs them. The report is at {}",
+            out.display()
+        );
+        return;
+    }
+    let png = out.join("report.png");
+    let _ = std::fs::remove_file(&png);
+    let run = std::process::Command::new("node")
+        .arg(browser.join("netsim-report.mjs"))
+        .arg(out.join("report.html"))
+        .arg(&png)
+        .arg(r.nodes.to_string())
+        .arg(CHROMIUM)
+        .output()
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&run.stderr));
+    assert!(stdout.lines().any(|l| l.contains(r#""step":"done""#)), "{stdout}");
+    let bytes = std::fs::read(&png).expect("the screenshot");
+    let (width, height) = png_size(&bytes).expect("a PNG");
+    // A whole page of charts and tables: tall, and far from one flat colour.
+    assert!(width >= 900 && height >= 2500, "{width}x{height}");
+    assert!(bytes.len() > 100_000, "{} bytes", bytes.len());
+    eprintln!("screenshot: {} ({width}x{height}, {} bytes)", png.display(), bytes.len());
 }
