@@ -1088,6 +1088,45 @@ fn cli_prints_shell_completions() {
     assert!(!out.status.success() && out.stderr.contains("bash") && out.stderr.contains("fish"), "{}", out.stderr);
 }
 
+/// `ergon tx transfer --offline --chain dev --nonce N` signs with no node running (a dev name
+/// as the recipient, an amount in AIT) and prints the tx; sent later as protobuf hex, it lands
+/// exactly as signed. Without --nonce, or with a node URL that answers nothing, nothing is
+/// dialled and the error says which flag is missing.
+#[test]
+fn cli_signs_offline_and_the_tx_lands_later() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let home_env = home.path().to_str().expect("utf-8 temp path").to_string();
+    let envs = [("HOME", home_env.as_str())];
+    let args = ["tx", "transfer", "--from", "bob", "--to", "charlie", "--amount", "1.5AIT", "--offline"];
+    let out = run_ergon(&[&args[..], &["--chain", "dev"]].concat(), &envs, Duration::from_secs(60));
+    assert!(!out.status.success() && out.stderr.contains("--nonce"), "{}", out.stderr);
+    // Nothing listens on port 1: an offline signer never asks.
+    let offline = [&args[..], &["--chain", "dev", "--nonce", "1", "--rpc", "http://127.0.0.1:1"]].concat();
+    let out = run_ergon(&offline, &envs, Duration::from_secs(60));
+    assert!(
+        out.status.success(),
+        "offline signing failed
+stdout:
+{}
+stderr:
+{}",
+        out.stdout,
+        out.stderr
+    );
+    let signed: Value = serde_json::from_str(out.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {}", out.stdout));
+    assert_eq!(signed["tx"]["payload"]["to"], CHARLIE, "{signed}");
+    assert_eq!(signed["tx"]["payload"]["amount"], "1500000000", "{signed}");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = Node::start(dir.path(), &[]);
+    let (charlie_before, _) = node.account(CHARLIE);
+    let sent = node.call("tx_send", json!([signed["protobufHex"]]));
+    assert_eq!(sent["txHash"], signed["txHash"], "{sent}");
+    node.wait_included(signed["txHash"].as_str().expect("txHash"));
+    assert_eq!(node.account(CHARLIE).0, charlie_before + 1_500_000_000);
+    assert_eq!(node.account(BOB).1, 1);
+}
+
 #[test]
 fn cli_transfer_getbalance_and_chainspec() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -1,7 +1,7 @@
 //! The economy's CLI verbs (DESIGN.md §9): jobs, receipts, staking. Each builds its payload,
 //! then signs and submits it like `ergon tx` (same `--rpc`, `--json`, `--wait`, `--dry-run`).
 
-use super::wallet::{call, chain_spec, client, print, resolve_key, send, RpcArgs, TxOpts};
+use super::wallet::{address, call, chain_spec, client, print, resolve_key, send, RpcArgs, TxOpts};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Subcommand};
 use ergon::chainspec::ChainSpec;
@@ -272,14 +272,6 @@ async fn run_job(job_id: &str, out: Option<PathBuf>, publish: bool, rpc: &RpcArg
     Ok(())
 }
 
-/// An address, or a dev key name on chains that accept them.
-fn address(spec: &ChainSpec, s: &str) -> Result<Address> {
-    if let Some(k) = spec.dev_key(s) {
-        return Ok(Address::from_public_key(&k.public()));
-    }
-    spec.parse_address(s).map_err(|e| anyhow!("{s:?} is neither an address nor a dev key name: {e}"))
-}
-
 /// An amount in base units (`1500`) or tokens (`1.5`, `1.5AIT`).
 fn amount(spec: &ChainSpec, s: &str, what: &str) -> Result<u128> {
     serde_amount::parse_tokens(s, &spec.token.symbol, spec.token.decimals).map_err(|e| anyhow!("{what}: {e}"))
@@ -306,8 +298,8 @@ pub async fn job(cmd: JobCommand) -> Result<()> {
             send(&a.opts, &c, &spec, &key, Payload::JobPost(post), json!({})).await
         }
         JobCommand::Cancel { job_id, from, opts } => {
-            let (c, url) = (client(&opts.rpc.rpc)?, opts.rpc.rpc.clone());
-            let spec = chain_spec(&c, &url).await?;
+            let c = client(&opts.rpc.rpc)?;
+            let spec = opts.spec(&c).await?;
             let key = resolve_key(&spec, &from, &base(&opts.base_path))?;
             let job_id: Hash = job_id.parse().map_err(|e| anyhow!("job id: {e}"))?;
             send(&opts, &c, &spec, &key, Payload::JobCancel(JobCancel { job_id }), json!({"jobId": job_id})).await
@@ -502,8 +494,8 @@ pub async fn receipt(cmd: ReceiptCommand) -> Result<()> {
 
 /// `ergon stake` / `ergon unstake`.
 pub async fn stake(amount_arg: String, from: String, opts: TxOpts, unstake: bool) -> Result<()> {
-    let (c, url) = (client(&opts.rpc.rpc)?, opts.rpc.rpc.clone());
-    let spec = chain_spec(&c, &url).await?;
+    let c = client(&opts.rpc.rpc)?;
+    let spec = opts.spec(&c).await?;
     let key: Keypair = resolve_key(&spec, &from, &base(&opts.base_path))?;
     let s = StakeAmount { amount: amount(&spec, &amount_arg, "AMOUNT")? };
     let payload = if unstake { Payload::Unstake(s) } else { Payload::Stake(s) };
@@ -529,16 +521,16 @@ async fn rerun(c: &HttpClient, url: &str, receipt_id: &str) -> Result<(Hash, u64
 
 /// `ergon unjail`.
 pub async fn unjail(from: String, opts: TxOpts) -> Result<()> {
-    let (c, url) = (client(&opts.rpc.rpc)?, opts.rpc.rpc.clone());
-    let spec = chain_spec(&c, &url).await?;
+    let c = client(&opts.rpc.rpc)?;
+    let spec = opts.spec(&c).await?;
     let key: Keypair = resolve_key(&spec, &from, &base(&opts.base_path))?;
     send(&opts, &c, &spec, &key, Payload::Unjail, json!({})).await
 }
 
 /// `ergon delegate` / `ergon undelegate`.
 pub async fn delegate(validator: String, amount_arg: String, from: String, opts: TxOpts, undo: bool) -> Result<()> {
-    let (c, url) = (client(&opts.rpc.rpc)?, opts.rpc.rpc.clone());
-    let spec = chain_spec(&c, &url).await?;
+    let c = client(&opts.rpc.rpc)?;
+    let spec = opts.spec(&c).await?;
     let key: Keypair = resolve_key(&spec, &from, &base(&opts.base_path))?;
     let d = ergon::primitives::Delegation {
         validator: address(&spec, &validator)?,

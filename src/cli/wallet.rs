@@ -27,9 +27,10 @@ pub struct RpcArgs {
 pub struct TxOpts {
     #[command(flatten)]
     pub rpc: RpcArgs,
-    /// Fee in base units [default: the node's estimate].
+    /// Fee: base units (5000) or tokens (0.000005AIT) [default: the chain's fee schedule].
     #[arg(long)]
     fee: Option<String>,
+    /// Fee priority: low, normal, high or urgent (a higher one pays more and goes first).
     #[arg(long, default_value = "normal")]
     priority: Priority,
     /// Nonce [default: the account's nonce + 1].
@@ -44,6 +45,25 @@ pub struct TxOpts {
     /// Print the signed tx (JSON and protobuf hex) instead of sending it.
     #[arg(long)]
     dry_run: bool,
+    /// Sign without asking any node: the chain from --chain, the nonce from --nonce, the fee
+    /// from --fee or the chain's schedule; prints the signed tx as --dry-run does (send it
+    /// later with tx_send, JSON or protobuf hex).
+    #[arg(long, requires_all = ["chain", "nonce"])]
+    offline: bool,
+    /// With --offline: the chain to sign for, dev, local or a chain spec file.
+    #[arg(long, requires = "offline")]
+    chain: Option<String>,
+}
+
+impl TxOpts {
+    /// The chain the tx is for: the node's (`system_chainSpec`), or with `--offline` the
+    /// spec named by `--chain`, read here.
+    pub(super) async fn spec(&self, c: &HttpClient) -> Result<ChainSpec> {
+        match (&self.chain, self.offline) {
+            (Some(chain), true) => ChainSpec::load(chain).with_context(|| format!("--chain {chain}")),
+            _ => chain_spec(c, &self.rpc.rpc).await,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -53,9 +73,10 @@ pub enum TxCommand {
         /// A dev key name, a keystore address or a key file.
         #[arg(long)]
         from: String,
+        /// The recipient: an address, or a dev key name on dev chains.
         #[arg(long)]
         to: String,
-        /// Amount in base units.
+        /// Base units (1500) or tokens (1.5AIT, 1.5 AIT).
         #[arg(long)]
         amount: String,
         #[command(flatten)]
@@ -63,6 +84,7 @@ pub enum TxCommand {
     },
     /// Move AIT to several accounts in one tx (cheaper per transfer).
     Batch {
+        /// A dev key name, a keystore address or a key file.
         #[arg(long)]
         from: String,
         /// ADDRESS=AMOUNT, repeatable.
@@ -173,6 +195,14 @@ pub(super) async fn chain_spec(c: &HttpClient, url: &str) -> Result<ChainSpec> {
     serde_json::from_value(v["chainSpec"].clone()).context("the node returned a chain spec this CLI cannot read")
 }
 
+/// An address, or a dev key name on chains that accept them.
+pub(super) fn address(spec: &ChainSpec, s: &str) -> Result<ergon::primitives::Address> {
+    if let Some(k) = spec.dev_key(s) {
+        return Ok(ergon::primitives::Address::from_public_key(&k.public()));
+    }
+    spec.parse_address(s).map_err(|e| anyhow!("{s:?} is neither an address nor a dev key name: {e}"))
+}
+
 /// A dev key name (if the node's chain accepts them), a keystore address, or a key file.
 pub(super) fn resolve_key(spec: &ChainSpec, from: &str, base: &std::path::Path) -> Result<Keypair> {
     if let Some(k) = spec.dev_key(from) {
@@ -188,14 +218,13 @@ pub(super) fn resolve_key(spec: &ChainSpec, from: &str, base: &std::path::Path) 
 
 pub async fn transfer(args: TransferArgs) -> Result<()> {
     let TransferArgs { from, to, opts } = args;
-    let url = opts.rpc.rpc.clone();
-    let c = client(&url)?;
-    let spec = chain_spec(&c, &url).await?;
+    let c = client(&opts.rpc.rpc)?;
+    let spec = opts.spec(&c).await?;
     let key = resolve_key(&spec, &from, &opts.base_path.clone().unwrap_or_else(super::default_base_path))?;
     let mut transfers = Vec::with_capacity(to.len());
     for entry in &to {
         let (addr, amount) = entry.split_once('=').ok_or_else(|| anyhow!("{entry:?}: expected ADDRESS=AMOUNT"))?;
-        let to = spec.parse_address(addr)?;
+        let to = address(&spec, addr)?;
         let amount =
             serde_amount::parse_tokens(amount, &spec.token.symbol, spec.token.decimals).map_err(|e| anyhow!(e))?;
         transfers.push(Transfer { to, amount });
@@ -243,7 +272,7 @@ pub(super) async fn send(
         // A job's id is the hash of the tx that posts it.
         merge(&mut extra, &serde_json::json!({"jobId": signed.hash()}));
     }
-    if opts.dry_run {
+    if opts.dry_run || opts.offline {
         let hex_tx = hex::encode(ergon::wire::encode_signed_tx(&signed));
         let mut out = serde_json::json!({"tx": json, "protobufHex": hex_tx, "txHash": signed.hash()});
         merge(&mut out, &extra);
