@@ -28,15 +28,29 @@ pub enum CommitError {
     EmptySet,
 }
 
+/// The most voting power a set holds in all: room for the quorum arithmetic and for a
+/// saturating sum of a few thousand validators' minimum power.
+pub const MAX_TOTAL_POWER: u64 = 1 << 60;
+
 impl ValidatorSet {
-    /// Voting power from stake. Stake is in base units; power is stake scaled down to fit u64.
+    /// Voting power from stake: whole tokens (10^9 base units), at least 1 each. Stakes whose
+    /// powers would add up to more than [`MAX_TOTAL_POWER`] are all divided by one common
+    /// factor so that they fit: the proportions stay (to within 1 each) and a set the ledger
+    /// puts in force is always one consensus can count (a total past `u64::MAX` used to make
+    /// the set unusable, and the chain halted).
     pub fn from_stakes(stakes: &[(PublicKey, u128)]) -> Result<ValidatorSet, CommitError> {
-        let validators: Vec<(PublicKey, u64)> =
-            stakes.iter().map(|(k, s)| (*k, u64::try_from(s / 1_000_000_000).unwrap_or(u64::MAX).max(1))).collect();
-        let total = validators.iter().try_fold(0u64, |acc, (_, p)| acc.checked_add(*p)).ok_or(CommitError::EmptySet)?;
-        if validators.is_empty() {
+        if stakes.is_empty() {
             return Err(CommitError::EmptySet);
         }
+        let tokens: Vec<u128> = stakes.iter().map(|(_, s)| (s / 1_000_000_000).max(1)).collect();
+        let sum = tokens.iter().fold(0u128, |a, t| a.saturating_add(*t));
+        let divisor = sum.div_ceil(u128::from(MAX_TOTAL_POWER)).max(1);
+        let validators: Vec<(PublicKey, u64)> = stakes
+            .iter()
+            .zip(&tokens)
+            .map(|((k, _), t)| (*k, u64::try_from((t / divisor).max(1)).unwrap_or(MAX_TOTAL_POWER)))
+            .collect();
+        let total = validators.iter().fold(0u64, |acc, (_, p)| acc.saturating_add(*p));
         Ok(ValidatorSet { validators, total })
     }
 

@@ -133,6 +133,10 @@ impl<'a, R: StateReader> BlockExecutor<'a, R> {
             let offence = super::slash::Offence::DoubleSign { at, reporter: env.proposer };
             super::slash::slash(&mut exec.state, &exec.spec, &mut exec.supply, validator, offence, env.height)?;
         }
+        // The beacon and the liveness records are written on the overlay's tx level: keep
+        // them, or a first tx that fails (its writes reverted) would take them along. Only
+        // records are pending here (slashes commit their own account changes).
+        exec.state.commit_tx(EventCause::Slash)?;
         Ok(exec)
     }
 

@@ -1301,6 +1301,26 @@ fn batch_tree_insert_matches_key_by_key() {
     }
 }
 
+/// A block whose first tx fails keeps what its begin hook wrote: the parent's precommits
+/// counted and the beacon. The hook's writes sat on the overlay's tx level, and the failed
+/// tx's revert took them along (found by the `ledger_blocks` fuzz target): a proposer that
+/// tried an invalid tx first and an importer that never saw it then disagreed.
+#[test]
+fn a_failing_first_tx_keeps_the_begin_hooks_records() {
+    let mut c = Chain::dev();
+    c.block(addr("alice"), &[]);
+    let alice = addr("alice");
+    let before = super::liveness::read(&c.state, &alice).unwrap();
+    let cancel = crate::primitives::JobCancel { job_id: Hash([9; 32]) };
+    let fails = economy::signed(&c.spec, &key("bob"), 1, Payload::JobCancel(cancel));
+    let (outcomes, _) = c.block(alice, &[fails]);
+    assert!(outcomes[0].result.is_err(), "{outcomes:?}");
+    let after = super::liveness::read(&c.state, &alice).unwrap();
+    assert_eq!(after.expected_total, before.expected_total + 1, "alice's precommit of block 1 was counted");
+    assert_eq!(after.signed_total, before.signed_total + 1);
+    assert!(super::beacon::at(&c.state, 2).unwrap().is_some(), "block 2's beacon is kept");
+}
+
 /// A transfer's history: the sender's debit (amount and fee) and the recipient's credit are
 /// the tx's events; the proposer's and treasury's cuts are the end hook's.
 #[test]
