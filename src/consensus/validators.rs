@@ -48,7 +48,9 @@ impl ValidatorSet {
         let validators: Vec<(PublicKey, u64)> = stakes
             .iter()
             .zip(&tokens)
-            .map(|((k, _), t)| (*k, u64::try_from((t / divisor).max(1)).unwrap_or(MAX_TOTAL_POWER)))
+            .map(|((k, _), t)| {
+                (*k, u64::try_from(t.checked_div(divisor).unwrap_or(0).max(1)).unwrap_or(MAX_TOTAL_POWER))
+            })
             .collect();
         let total = validators.iter().fold(0u64, |acc, (_, p)| acc.saturating_add(*p));
         Ok(ValidatorSet { validators, total })
