@@ -23,7 +23,7 @@ lint: deps
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-# Every cargo-fuzz target for FUZZ_SECS seconds (60 by default); see scripts/fuzz.sh.
+# Every cargo-fuzz target for FUZZ_SECS seconds (60 by default; CI runs 10); see scripts/fuzz.sh.
 FUZZ_SECS ?= 60
 fuzz: deps
 	bash scripts/fuzz.sh $(FUZZ_SECS)

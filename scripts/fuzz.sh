@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Runs every cargo-fuzz target (fuzz/fuzz_targets) for N seconds each (default 60), growing
-# the corpora in fuzz/corpus; a crash leaves its input in fuzz/artifacts and stops the run.
+# Usage: scripts/fuzz.sh [SECONDS [TARGET...]]
+# Runs every cargo-fuzz target (fuzz/fuzz_targets), or the ones named, for SECONDS each
+# (default 60; CI runs 10), growing the corpora in fuzz/corpus. A crash (or an input that runs
+# past 60 s) leaves its input in fuzz/artifacts/TARGET/ and prints libFuzzer's report; the
+# other targets still run, then the script exits non-zero.
 # Needs cargo-fuzz (installed if missing). The machine has one stable toolchain, so
 # RUSTC_BOOTSTRAP lets cargo-fuzz pass its nightly-only flags; without the sanitizer (`-s
 # none`) libFuzzer still finds panics, overflows and runaway allocations. RocksDB's library
@@ -9,16 +12,41 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}
-command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+shift || true
+if ! command -v cargo-fuzz >/dev/null 2>&1; then
+  start=$SECONDS
+  cargo install cargo-fuzz --locked
+  echo "== cargo-fuzz installed in $((SECONDS - start)) s"
+fi
 lib=$(ls -t "$PWD"/target/debug/build/librocksdb-sys-*/out/librocksdb.a 2>/dev/null | head -1 || true)
 if [ -n "$lib" ]; then
   export ROCKSDB_LIB_DIR="$(dirname "$lib")" ROCKSDB_STATIC=1
 fi
 export RUSTC_BOOTSTRAP=1
+start=$SECONDS
 cargo fuzz build -s none --dev
-for t in $(cargo fuzz list); do
+echo "== fuzz targets built in $((SECONDS - start)) s"
+if [ $# -gt 0 ]; then targets=("$@"); else mapfile -t targets < <(cargo fuzz list); fi
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+failed=()
+for t in "${targets[@]}"; do
   mkdir -p "fuzz/corpus/$t"
   echo "== $t ($secs s)"
-  cargo fuzz run -s none --dev "$t" "fuzz/corpus/$t" -- -max_total_time="$secs" -rss_limit_mb=4096 \
-    -print_final_stats=1 2>&1 | grep -E "^(Done|stat::number_of_executed_units|stat::peak_rss|#[0-9]+ +DONE)|cov:" | tail -n 3
+  # Not a pipeline: cargo fuzz's exit status is what decides.
+  if cargo fuzz run -s none --dev "$t" "fuzz/corpus/$t" -- -max_total_time="$secs" -timeout=60 \
+    -rss_limit_mb=4096 -print_final_stats=1 >"$log" 2>&1; then
+    grep -E "^#[0-9]+[[:space:]]+DONE|^stat::(number_of_executed_units|peak_rss_mb)" "$log" || tail -n 3 "$log"
+  else
+    # libFuzzer's report (the panic first), then cargo-fuzz's summary with the input.
+    grep -m1 -A12 -E "panicked at|ERROR: libFuzzer|==[0-9]+== ERROR" "$log" | cut -c1-2000 || true
+    tail -n 40 "$log" | cut -c1-2000
+    echo "== $t FAILED: its input is in fuzz/artifacts/$t/; reproduce with (the same flags, or RocksDB's C++ is compiled again):"
+    echo "   ${ROCKSDB_LIB_DIR:+ROCKSDB_LIB_DIR=$ROCKSDB_LIB_DIR ROCKSDB_STATIC=1 }RUSTC_BOOTSTRAP=1 cargo fuzz run -s none --dev $t FILE"
+    failed+=("$t")
+  fi
 done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "fuzz: ${#failed[@]} target(s) failed: ${failed[*]}" >&2
+  exit 1
+fi
