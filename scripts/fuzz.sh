@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Usage: scripts/fuzz.sh [SECONDS [TARGET...]]
 # Runs every cargo-fuzz target (fuzz/fuzz_targets), or the ones named, for SECONDS each
-# (default 60; CI runs 10), growing the corpora in fuzz/corpus. A crash (or an input that runs
-# past 60 s) leaves its input in fuzz/artifacts/TARGET/ and prints libFuzzer's report; the
-# other targets still run, then the script exits non-zero.
+# (default 60; CI runs 10), growing the corpora in fuzz/corpus; SECONDS 0 only replays the
+# corpora and reproducers once. A crash (or an input that runs past 60 s) leaves its input in
+# fuzz/artifacts/TARGET/ and prints libFuzzer's report; the other targets still run, then the
+# script exits non-zero.
 # Needs cargo-fuzz (installed if missing). The machine has one stable toolchain, so
 # RUSTC_BOOTSTRAP lets cargo-fuzz pass its nightly-only flags; without the sanitizer (`-s
 # none`) libFuzzer still finds panics, overflows and runaway allocations. RocksDB's library
@@ -32,9 +33,14 @@ trap 'rm -f "$log"' EXIT
 failed=()
 for t in "${targets[@]}"; do
   mkdir -p "fuzz/corpus/$t"
+  # Inputs that once crashed (fuzz/reproducers/TARGET) are replayed on every run; new inputs
+  # go to the corpus.
+  dirs=("fuzz/corpus/$t")
+  if [ -d "fuzz/reproducers/$t" ]; then dirs+=("fuzz/reproducers/$t"); fi
+  if [ "$secs" = 0 ]; then limit=(-runs=0); else limit=(-max_total_time="$secs"); fi
   echo "== $t ($secs s)"
   # Not a pipeline: cargo fuzz's exit status is what decides.
-  if cargo fuzz run -s none --dev "$t" "fuzz/corpus/$t" -- -max_total_time="$secs" -timeout=60 \
+  if cargo fuzz run -s none --dev "$t" "${dirs[@]}" -- "${limit[@]}" -timeout=60 \
     -rss_limit_mb=4096 -print_final_stats=1 >"$log" 2>&1; then
     grep -E "^#[0-9]+[[:space:]]+DONE|^stat::(number_of_executed_units|peak_rss_mb)" "$log" || tail -n 3 "$log"
   else

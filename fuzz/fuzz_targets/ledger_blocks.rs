@@ -3,18 +3,21 @@
 //! handful of keys, with amounts, nonces, ids and fees drawn from small ranges so that most
 //! txs are valid and some are not. Each block is built the way the node's builder builds it
 //! (`BlockExecutor`, leaving out txs that cannot be in the block) and imported the way the
-//! importer imports it (`apply_block`, twice) over an in-memory state, as the ledger's
-//! property tests do (src/ledger/tests.rs). After every block:
+//! importer imports it (`apply_block`) over an in-memory state, as the ledger's property
+//! tests do (src/ledger/tests.rs). After every block:
 //! - supply is conserved exactly: the sum of every account's buckets is `Supply::total`,
 //!   `total = genesis + minted - burned`, `minted = reward + compute + trial`, and the reward
 //!   minted is the block rewards of the heights so far;
-//! - the transition is deterministic: builder and importer (run twice) give the same diff,
-//!   outcomes, receipts root and account history; the receipts root commits to the outcomes;
-//!   the account history chains from the parent state to the diff;
+//! - the transition is deterministic: builder and importer (and the importer again, every
+//!   fourth block) give the same diff, outcomes, receipts root and account history; the
+//!   receipts root commits to the outcomes; the account history chains from the parent state
+//!   to the diff;
 //! - a tx refused from a block changes nothing; a failed one only pays its fee and bumps its
 //!   nonce; admission's dry run (`check_payload`) predicts what the tx does;
 //! - escrow is exactly the prices of the open jobs; a receipt id pays once; compute is minted
 //!   only by receipts that stand; a receipt that tells the truth is never invalidated;
+//! - every validator of the parent's set has the parent's precommit counted (signed or
+//!   missed), and the validator set in force is one consensus can verify commits against;
 //! - nothing panics (overflow checks are on).
 #![no_main]
 
