@@ -9,8 +9,8 @@
 //! randomness beacon after block `s` ([`super::beacon`]), which nobody knew when the job was
 //! sent or included and which no proposer can choose. The draw picks one miner with
 //! probability proportional to its stake times its reputation, among those that hold
-//! `miner_min_stake` (as of the parent block), and is kept under [`StateKey::JobDraw`]: the
-//! miner of a window does not change while it lasts, whatever other claims do to stakes and
+//! `miner_min_stake` (as of the parent block), and is kept in the job's record
+//! ([`Job::draw`]): the miner of a window does not change while it lasts, whatever other claims do to stakes and
 //! reputations, and checking a claim is one read. Only that miner's RECEIPT_CLAIM is
 //! accepted in that window; a miner that misses it leaves the job to the next window's draw
 //! (and its reputation counts the miss). With `miner_draw_blocks = 0` there is no draw: any
@@ -185,12 +185,12 @@ pub(super) fn turn_windows<R: StateReader>(
     let seed = super::beacon::at(&*state, height)?;
     let weights = state.draw_weights(spec)?;
     for id in ids {
-        let Some(job) = state.get::<Job>(&StateKey::Job(id))? else { continue };
+        let Some(mut job) = state.get::<Job>(&StateKey::Job(id))? else { continue };
+        // A job that left `Open` dropped its draw then.
         if job.status != super::payload::job::JobStatus::Open {
-            forget(state, id)?;
             continue;
         }
-        if let Some(missed) = state.get::<Drawn>(&StateKey::JobDraw(id))? {
+        if let Some(missed) = job.draw {
             super::reputation::drawn(state, missed.miner, false)?;
         }
         let window = height.saturating_sub(job.posted_at.saturating_add(1)).checked_div(w).unwrap_or(0);
@@ -199,22 +199,13 @@ pub(super) fn turn_windows<R: StateReader>(
             .and_then(|seed| pick(&weights, Hash::of(tag::MINER_DRAW, &(id, window, seed))))
             .and_then(|j| weights.get(j))
             .map(|(miner, _)| Drawn { miner: *miner, window, until });
-        match drawn {
-            Some(d) => state.put(StateKey::JobDraw(id), &d),
-            None => forget(state, id)?,
+        if drawn.is_some() || job.draw.is_some() {
+            job.draw = drawn;
+            state.put(StateKey::Job(id), &job);
         }
         if w > 0 && until <= job.post.deadline {
             super::queue::push(state, super::queue::Queue::Draws, until, &id)?;
         }
-    }
-    Ok(())
-}
-
-/// Drops a job's current window draw, if it has one (deleting a key that is not there would
-/// still cost the state tree a walk).
-pub(super) fn forget<R: StateReader>(state: &mut Overlay<'_, R>, job_id: Hash) -> Result<(), StateError> {
-    if state.get::<Drawn>(&StateKey::JobDraw(job_id))?.is_some() {
-        state.delete(StateKey::JobDraw(job_id));
     }
     Ok(())
 }
@@ -246,7 +237,8 @@ pub fn assigned<R: StateReader + ?Sized>(
     if w == 0 {
         return Ok(Draw::Anyone);
     }
-    Ok(match super::read::<Drawn, _>(state, &StateKey::JobDraw(*job_id))? {
+    let draw = super::read::<Job, _>(state, &StateKey::Job(*job_id))?.and_then(|j| j.draw);
+    Ok(match draw {
         Some(d) if height <= d.until && height > d.until.saturating_sub(w) => {
             Draw::Miner { miner: d.miner, window: d.window, until: d.until }
         }

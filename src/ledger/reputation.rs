@@ -14,9 +14,10 @@ use super::{Overlay, StateError, StateKey, StateReader};
 use crate::primitives::Address;
 use parity_scale_codec::{Decode, Encode};
 
-/// An account's receipt counters, under [`StateKey::Reputation`].
+/// An account's receipt counters, under [`StateKey::Reputation`]. Public (its fields are not)
+/// only so the `state_values` fuzz target can decode the record as the store holds it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Encode, Decode)]
-struct Receipts {
+pub struct Receipts {
     accepted: u64,
     failed: u64,
     delivered: u64,

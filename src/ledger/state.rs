@@ -67,7 +67,8 @@ pub enum StateKey {
     /// Everyone who has delegated to a validator, and the total they delegated.
     #[codec(index = 15)]
     Delegators(Address),
-    /// One entry of a height queue: (the queue's variant index, height, position).
+    /// One page of a height queue's entries ([`super::queue::PAGE`] at most): (the queue's
+    /// variant index, height, page).
     #[codec(index = 16)]
     QueueEntry(u8, u64, u32),
     /// The referee's verdict on a receipt challenged by an address.
@@ -106,10 +107,7 @@ pub enum StateKey {
     /// The randomness beacon after the block at this height, kept for draws.
     #[codec(index = 28)]
     Beacon(u64),
-    /// A job's drawn miner for its current window, fixed when the window opened
-    /// ([`super::draw::Drawn`]).
-    #[codec(index = 29)]
-    JobDraw(Hash),
+    // 29 was a job's window draw, kept in the job's record since schema 8.
     /// How many receipts get their verifiers drawn at this height.
     #[codec(index = 30)]
     VerifierDraws(u64),

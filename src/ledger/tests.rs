@@ -1348,3 +1348,29 @@ fn history_names_the_tx_and_the_hook() {
     got.sort();
     assert_eq!(got, want);
 }
+
+#[test]
+fn a_height_queue_keeps_its_entries_in_pages_and_taking_it_deletes_every_page() {
+    use super::queue::{self, Queue, PAGE};
+    use crate::ledger::EventCause;
+    let ids: Vec<Hash> = (0..PAGE * 2 + 5).map(|i| Hash::digest(b"queued", &i.to_le_bytes())).collect();
+    let mut state = MemState::default();
+    // Pushed over two blocks, so that a page is continued from the stored state.
+    for part in [&ids[..50], &ids[50..]] {
+        let mut o = Overlay::new(&state);
+        for id in part {
+            queue::push(&mut o, Queue::Maturing, 9, id).unwrap();
+        }
+        o.commit_tx(EventCause::Tx(0)).unwrap();
+        let (diff, _) = o.into_diff(state.supply);
+        state.apply(&diff);
+    }
+    assert_eq!(state.records.len(), 4, "the count and three pages, not one record per entry");
+    let mut o = Overlay::new(&state);
+    assert!(queue::take::<Hash, _>(&mut o, Queue::Maturing, 8).unwrap().is_empty(), "another height");
+    assert_eq!(queue::take::<Hash, _>(&mut o, Queue::Maturing, 9).unwrap(), ids, "every entry, in order");
+    o.commit_tx(EventCause::Tx(0)).unwrap();
+    let (diff, _) = o.into_diff(state.supply);
+    state.apply(&diff);
+    assert!(state.records.is_empty(), "the count and every page are deleted");
+}

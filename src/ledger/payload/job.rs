@@ -4,6 +4,7 @@
 
 use super::Ctx;
 use crate::chainspec::FeeSchedule;
+use crate::ledger::draw::Drawn;
 use crate::ledger::queue::{self, Queue};
 use crate::ledger::{Overlay, StateError, StateKey, StateReader, TxFailure, TxInvalid};
 use crate::primitives::{Address, Hash, JobCancel, JobPost};
@@ -51,6 +52,10 @@ pub struct Job {
     pub posted_at: u64,
     /// The receipt that claimed it.
     pub receipt: Option<Hash>,
+    /// While open: the miner drawn for the current window (see [`crate::ledger::draw`]).
+    /// Kept in the job's own record, which a claim rewrites anyway, so that a claim deletes
+    /// no record of its own (a delete costs the state tree a walk from its root).
+    pub draw: Option<Drawn>,
 }
 
 pub(super) fn check_post(p: &JobPost) -> Result<(), TxInvalid> {
@@ -86,7 +91,14 @@ pub(super) fn post<R: StateReader>(ctx: &mut Ctx<'_, '_, R>, p: &JobPost) -> Res
     client.balance = left;
     client.reserved = reserved;
     ctx.state.set_account(ctx.sender, client);
-    let job = Job { client: ctx.sender, post: p.clone(), status: JobStatus::Open, posted_at: height, receipt: None };
+    let job = Job {
+        client: ctx.sender,
+        post: p.clone(),
+        status: JobStatus::Open,
+        posted_at: height,
+        receipt: None,
+        draw: None,
+    };
     ctx.state.put(StateKey::Job(ctx.tx_hash), &job);
     queue::push(ctx.state, Queue::Expiring, p.deadline, &ctx.tx_hash)?;
     crate::ledger::draw::schedule(ctx.state, ctx.spec, ctx.tx_hash, height, p.deadline)?;
@@ -110,8 +122,8 @@ pub(super) fn cancel<R: StateReader>(
         return Ok(Err(TxFailure::Overflow));
     }
     job.status = JobStatus::Cancelled;
+    job.draw = None;
     ctx.state.put(StateKey::Job(c.job_id), &job);
-    crate::ledger::draw::forget(ctx.state, c.job_id)?;
     Ok(Ok(()))
 }
 
@@ -141,8 +153,8 @@ pub(crate) fn expire<R: StateReader>(state: &mut Overlay<'_, R>, height: u64) ->
             return Err(StateError(format!("releasing job {id} overflows its client's balance")));
         }
         job.status = JobStatus::Expired;
+        job.draw = None;
         state.put(StateKey::Job(id), &job);
-        crate::ledger::draw::forget(state, id)?;
     }
     Ok(())
 }

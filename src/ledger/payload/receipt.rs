@@ -125,7 +125,6 @@ fn settle<R: StateReader>(
         crate::ledger::draw::Draw::Anyone => {}
         crate::ledger::draw::Draw::Miner { miner, .. } if miner == r.miner => {
             crate::ledger::reputation::drawn(ctx.state, miner, true)?;
-            ctx.state.delete(StateKey::JobDraw(r.job_id));
         }
         crate::ledger::draw::Draw::Miner { miner, until, .. } => {
             return fail(TxFailure::NotDrawn { drawn: Some(miner.to_bech32(ctx.spec.hrp())), until });
@@ -209,6 +208,7 @@ fn settle<R: StateReader>(
     crate::ledger::draw::schedule_verifiers(ctx.state, r.receipt_id, height, job.post.verifiers)?;
     job.status = JobStatus::Claimed;
     job.receipt = Some(r.receipt_id);
+    job.draw = None;
     ctx.state.put(StateKey::Job(r.job_id), &job);
     Ok(Ok(()))
 }

@@ -49,9 +49,19 @@ fn only_the_drawn_miner_claims_in_its_window() {
     let bad = claim(&c, r, &unlucky, &key("dave"), next_nonce(&c, &unlucky));
     let r = receipt_for(&c, job_id, &lucky, 10, 2);
     let good = claim(&c, r, &lucky, &key("dave"), next_nonce(&c, &lucky));
-    let (out, _) = c.block(addr("alice"), &[bad, good]);
+    let (out, diff) = c.block(addr("alice"), &[bad, good]);
     assert_eq!(out[0].result, Err(TxFailure::NotDrawn { drawn: Some(miner.to_bech32("ait")), until }));
     assert_eq!(out[1].result, Ok(()));
+    // The window's draw lived in the job's record, which the claim rewrote: the claim deletes
+    // no record (each delete costs the state tree a walk from its root). What the block
+    // deletes is the draw queue at this height, taken as the window turns over.
+    let h = c.height;
+    let deleted: Vec<_> = diff.records.iter().filter(|(_, v)| v.is_none()).map(|(k, _)| k).collect();
+    assert!(
+        deleted.iter().all(|k| matches!(k, StateKey::Draws(at) | StateKey::QueueEntry(_, at, _) if *at == h)),
+        "{deleted:?}"
+    );
+    assert_eq!(drawn(&c, job_id, c.height + 1), Draw::Nobody, "a claimed job has no draw");
     assert_supply(&c, total);
 }
 
