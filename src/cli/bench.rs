@@ -69,6 +69,20 @@ pub fn workload(spec: &mut ChainSpec, name: &str, accounts: u64, count: u64) -> 
         .collect()
 }
 
+/// Submits `txs` in chunks of 4,096 through the node's batch admission, a few chunks at once
+/// as independent clients would (one chunk's signatures are checked while another waits for
+/// the driver to take it); returns the rejections.
+pub async fn submit_all(handle: &ergon::node::NodeHandle, txs: Vec<SignedTx>) -> Vec<String> {
+    use futures::StreamExt;
+    let mut chunks = Vec::new();
+    let mut it = txs.into_iter().peekable();
+    while it.peek().is_some() {
+        chunks.push(it.by_ref().take(4096).collect::<Vec<_>>());
+    }
+    let results: Vec<_> = futures::stream::iter(chunks).map(|c| handle.submit_many(c)).buffered(12).collect().await;
+    results.into_iter().flatten().filter_map(|r| r.err().map(|e| e.to_string())).collect()
+}
+
 pub fn run(args: BenchArgs) -> Result<()> {
     if let Some(scale) = args.vm {
         return vm(scale);
@@ -108,12 +122,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         let start = Instant::now();
         let handle = service.handle.clone();
         let submitter = tokio::spawn(async move {
-            let mut rejected = 0usize;
-            let mut it = txs.into_iter().peekable();
-            while it.peek().is_some() {
-                let chunk: Vec<SignedTx> = it.by_ref().take(4096).collect();
-                rejected += handle.submit_many(chunk).await.iter().filter(|r| r.is_err()).count();
-            }
+            let rejected = submit_all(&handle, txs).await.len();
             (start.elapsed(), rejected)
         });
         let mut committed = 0u64;
@@ -152,10 +161,13 @@ pub fn run(args: BenchArgs) -> Result<()> {
 /// single ed25519 verification rate as the machine's yardstick.
 fn vm(scale: u32) -> Result<()> {
     let results = ergon::vm::bench::run_bench(scale)?;
-    println!("{:<10} {:>14} {:>10} {:>16}", "job", "units", "seconds", "units/s");
-    for r in &results {
-        println!("{:<10} {:>14} {:>10.3} {:>16.0}", r.name, r.units, r.elapsed.as_secs_f64(), r.units_per_second());
+    let wasmtime = wasmtime_columns(scale, &results)?;
+    println!("{:<10} {:>14} {:>10} {:>16}{}", "job", "units", "seconds", "units/s", wasmtime.header);
+    for (r, extra) in results.iter().zip(&wasmtime.rows) {
+        let (units_per_second, seconds) = (r.units_per_second(), r.elapsed.as_secs_f64());
+        println!("{:<10} {:>14} {seconds:>10.3} {units_per_second:>16.0}{extra}", r.name, r.units);
     }
+    println!("{}", wasmtime.note);
     let max = ChainSpec::load("dev")?.economy.max_dispute_units;
     let (units, took) = ergon::vm::bench::referee_cost(max)?;
     println!(
@@ -165,4 +177,36 @@ fn vm(scale: u32) -> Result<()> {
     let ceiling = super::ceiling::Ceiling::measure();
     println!("yardstick of this machine, same run: {:.0} ed25519 verifications/s on one core", ceiling.single);
     Ok(())
+}
+
+/// wasmtime's columns beside the job VM's in `bench --vm`: a header, one cell per job, a note.
+struct WasmtimeColumns {
+    header: String,
+    rows: Vec<String>,
+    note: String,
+}
+
+#[cfg(feature = "wasmtime-bench")]
+fn wasmtime_columns(scale: u32, vm: &[ergon::vm::bench::BenchResult]) -> Result<WasmtimeColumns> {
+    let wasmtime = ergon::vm::bench_wasmtime::run_bench(scale, vm)?;
+    let header = format!(" {:>11} {:>12} {:>13}", "wasmtime s", "vm/wasmtime", "w/ fuel s");
+    let rows = vm
+        .iter()
+        .zip(&wasmtime)
+        .map(|(vm, w)| {
+            let (seconds, with_fuel) = (w.elapsed.as_secs_f64(), w.elapsed_with_fuel.as_secs_f64());
+            let ratio = vm.elapsed.as_secs_f64() / seconds.max(1e-9);
+            format!(" {seconds:>11.3} {ratio:>12.1} {with_fuel:>13.3}")
+        })
+        .collect();
+    let note = "wasmtime (cranelift, compilation included, same output as the vm's): 'wasmtime s' without \
+                fuel, its native speed; 'w/ fuel s' with consume_fuel on"
+        .to_string();
+    Ok(WasmtimeColumns { header, rows, note })
+}
+
+#[cfg(not(feature = "wasmtime-bench"))]
+fn wasmtime_columns(_scale: u32, vm: &[ergon::vm::bench::BenchResult]) -> Result<WasmtimeColumns> {
+    let note = "(wasmtime's time beside each job: build with `--features wasmtime-bench`)".to_string();
+    Ok(WasmtimeColumns { header: String::new(), rows: vec![String::new(); vm.len()], note })
 }

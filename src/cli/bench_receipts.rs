@@ -35,14 +35,9 @@ async fn push(handle: &NodeHandle, txs: Vec<SignedTx>) -> Result<Duration> {
     let total = txs.len() as u64;
     let mut events = handle.subscribe();
     let start = Instant::now();
-    let mut it = txs.into_iter().peekable();
-    while it.peek().is_some() {
-        let chunk: Vec<SignedTx> = it.by_ref().take(4096).collect();
-        let rejected: Vec<String> =
-            handle.submit_many(chunk).await.into_iter().filter_map(|r| r.err().map(|e| e.to_string())).collect();
-        if let Some(e) = rejected.first() {
-            bail!("{} txs rejected at admission, first: {e}", rejected.len());
-        }
+    let rejected = super::bench::submit_all(handle, txs).await;
+    if let Some(e) = rejected.first() {
+        bail!("{} txs rejected at admission, first: {e}", rejected.len());
     }
     let mut committed = 0u64;
     while committed < total {

@@ -14,8 +14,10 @@ use std::time::{Duration, Instant};
 
 #[derive(Args)]
 pub struct BenchSyncArgs {
+    /// Blocks in the chain to sync.
     #[arg(long, default_value_t = 1000)]
     blocks: u64,
+    /// Transfers in each block.
     #[arg(long, default_value_t = 100)]
     txs_per_block: u32,
 }

@@ -26,8 +26,8 @@
 
 use crate::ledger::Account;
 use crate::primitives::{Address, Hash, SealedTx};
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
+use std::sync::{Arc, PoisonError, RwLock};
 
 #[cfg(test)]
 mod tests;
@@ -91,10 +91,41 @@ struct SenderQueue {
     txs: BTreeMap<u64, (Hash, u128)>,
 }
 
+/// The hashes of a mempool's txs, readable from any thread without asking the mempool's
+/// owner: admission refuses a tx that is already pending before its signatures cost a
+/// verification, without waiting for the node's driver (which may be building or committing a
+/// block). Kept by [`Mempool`] itself, at the one place it adds an entry and the one place it
+/// removes one, so it never disagrees with the pool.
+#[derive(Default)]
+pub struct PendingHashes(RwLock<HashSet<Hash>>);
+
+impl PendingHashes {
+    /// Whether each of `hashes` is pending, in order (one read lock for all of them).
+    pub fn contains_each(&self, hashes: impl IntoIterator<Item = Hash>) -> Vec<bool> {
+        let set = self.0.read().unwrap_or_else(PoisonError::into_inner);
+        hashes.into_iter().map(|h| set.contains(&h)).collect()
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.0.read().unwrap_or_else(PoisonError::into_inner).len()
+    }
+
+    fn insert(&self, h: Hash) {
+        self.0.write().unwrap_or_else(PoisonError::into_inner).insert(h);
+    }
+
+    fn remove(&self, h: &Hash) {
+        self.0.write().unwrap_or_else(PoisonError::into_inner).remove(h);
+    }
+}
+
 #[derive(Default)]
 pub struct Mempool {
     config: MempoolConfig,
     entries: HashMap<Hash, Entry>,
+    /// The keys of `entries`, shared (see [`PendingHashes`]).
+    hashes: Arc<PendingHashes>,
     senders: HashMap<Address, SenderQueue>,
     /// (fee, hash) of every entry, lowest first: the eviction order.
     by_fee: BTreeSet<(u128, Hash)>,
@@ -122,6 +153,11 @@ impl Mempool {
 
     pub fn contains(&self, h: &Hash) -> bool {
         self.entries.contains_key(h)
+    }
+
+    /// The pool's hashes as other threads see them (see [`PendingHashes`]).
+    pub fn shared_hashes(&self) -> Arc<PendingHashes> {
+        self.hashes.clone()
     }
 
     pub fn get(&self, h: &Hash) -> Option<Arc<SealedTx>> {
@@ -195,6 +231,7 @@ impl Mempool {
         self.by_fee.insert((fee, hash));
         self.bytes = self.bytes.saturating_add(size);
         self.entries.insert(hash, Entry { tx: Arc::new(tx), sender, nonce, fee, size });
+        self.hashes.insert(hash);
         self.regap(&sender);
         Ok(hash)
     }
@@ -279,6 +316,7 @@ impl Mempool {
 
     fn remove(&mut self, h: &Hash) -> Option<Entry> {
         let e = self.entries.remove(h)?;
+        self.hashes.remove(h);
         self.by_fee.remove(&(e.fee, *h));
         self.gapped.remove(&(e.fee, *h));
         self.bytes = self.bytes.saturating_sub(e.size);

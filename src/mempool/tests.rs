@@ -65,6 +65,7 @@ fn hashes(v: &[Arc<SealedTx>]) -> Vec<Hash> {
 fn check_consistent(p: &Mempool, senders: &[Keypair]) {
     let mut n = 0;
     let mut bytes = 0;
+    let mut all = Vec::new();
     for k in senders {
         for (nonce, h) in p.pending_of(&addr_of(k)) {
             let t = p.get(&h).expect("pending hash is in the pool");
@@ -72,9 +73,14 @@ fn check_consistent(p: &Mempool, senders: &[Keypair]) {
             assert_eq!(t.tx.sender, k.public());
             n += 1;
             bytes += t.size();
+            all.push(h);
         }
     }
     assert_eq!(n, p.len());
+    // The set other threads read holds exactly the pool's hashes.
+    let shared = p.shared_hashes();
+    assert!(shared.contains_each(all).into_iter().all(|known| known));
+    assert_eq!(shared.len(), n);
     assert_eq!(bytes, p.bytes());
     assert_eq!(p.is_empty(), n == 0);
 }
