@@ -1,8 +1,16 @@
 //! Compute units per second on this machine, for `ergon bench --vm`: each sample job on a
 //! sizeable input, run once on the calling thread.
 
-use super::{compile_wat, run, samples, Limits, Outcome, RunError};
+use super::{compile_wat, run, samples, Limits, Outcome, ProgramError, RunError};
 use std::time::{Duration, Instant};
+
+/// A sample job as the benchmark runs it: the compiled program and its input.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    pub name: &'static str,
+    pub program: Vec<u8>,
+    pub input: Vec<u8>,
+}
 
 /// One sample's run.
 #[derive(Debug, Clone)]
@@ -11,6 +19,8 @@ pub struct BenchResult {
     pub units: u64,
     /// Wall time of [`run`], compilation included.
     pub elapsed: Duration,
+    /// What the job wrote, for comparing with another engine's run of the same sample.
+    pub output: Vec<u8>,
 }
 
 impl BenchResult {
@@ -19,26 +29,31 @@ impl BenchResult {
     }
 }
 
-/// Runs every sample on an input scaled by `scale` (1 takes a few seconds in a release build).
-pub fn run_bench(scale: u32) -> Result<Vec<BenchResult>, RunError> {
+/// Every sample job on an input scaled by `scale` (1 takes a few seconds in a release build).
+pub fn sample_jobs(scale: u32) -> Result<Vec<Sample>, ProgramError> {
     let scale = scale.max(1);
-    let limits = Limits::default();
     let inputs: [(&'static str, &str, Vec<u8>); 4] = [
         ("hashchain", samples::HASHCHAIN, hashchain_input(50_000u32.saturating_mul(scale))),
         ("matmul", samples::MATMUL, matmul_input(150u32.saturating_mul(scale).min(1_000))),
         ("sieve", samples::SIEVE, 5_000_000u32.saturating_mul(scale).min(50_000_000).to_le_bytes().to_vec()),
         ("wordcount", samples::WORDCOUNT, text_input(4_000_000usize.saturating_mul(scale as usize).min(16 << 20))),
     ];
-    let mut results = Vec::with_capacity(inputs.len());
-    for (name, source, input) in inputs {
-        let program = compile_wat(source)?;
+    inputs.into_iter().map(|(name, source, input)| Ok(Sample { name, program: compile_wat(source)?, input })).collect()
+}
+
+/// Runs every sample of [`sample_jobs`] once on the calling thread.
+pub fn run_bench(scale: u32) -> Result<Vec<BenchResult>, RunError> {
+    let limits = Limits::default();
+    let mut results = Vec::new();
+    for Sample { name, program, input } in sample_jobs(scale)? {
         let started = Instant::now();
         let execution = run(&program, &input, u64::MAX, &limits)?;
         let elapsed = started.elapsed();
-        if let Outcome::Failed(failure) = execution.outcome {
-            return Err(RunError::Internal(format!("sample {name} failed: {failure}")));
-        }
-        results.push(BenchResult { name, units: execution.units, elapsed });
+        let output = match execution.outcome {
+            Outcome::Completed { output } => output,
+            Outcome::Failed(failure) => return Err(RunError::Internal(format!("sample {name} failed: {failure}"))),
+        };
+        results.push(BenchResult { name, units: execution.units, elapsed, output });
     }
     Ok(results)
 }

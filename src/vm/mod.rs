@@ -25,7 +25,8 @@
 //! - [`abi`]: the host functions, their costs and the ABI's names;
 //! - [`limits`]: the caps and the wasmi configuration;
 //! - `validate`, `run`: admission of a program, and execution;
-//! - [`samples`]: sample jobs in WAT; [`bench`]: units per second on this machine.
+//! - [`samples`]: sample jobs in WAT; [`bench`]: units per second on this machine;
+//!   `bench_wasmtime` (feature `wasmtime-bench`): wasmtime's time for the same samples.
 #![cfg_attr(
     not(test),
     deny(
@@ -39,6 +40,8 @@
 
 pub mod abi;
 pub mod bench;
+#[cfg(feature = "wasmtime-bench")]
+pub mod bench_wasmtime;
 pub mod limits;
 mod run;
 pub mod samples;

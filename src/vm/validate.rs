@@ -52,7 +52,11 @@ pub(super) fn compile(engine: &Engine, program: &[u8], limits: &Limits) -> Resul
         return Err(ProgramError::TooLarge { len: program.len(), max: limits.max_program_bytes });
     }
     check_shape(program, limits)?;
-    let module = Module::new(engine, program).map_err(compile_error)?;
+    // A panic in the engine (a wasmi bug a crafted program found) refuses the program; it
+    // must never take the node down.
+    let module = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Module::new(engine, program)))
+        .map_err(|_| ProgramError::Invalid("the WASM engine failed on this program".into()))?
+        .map_err(compile_error)?;
     for import in module.imports() {
         check_import(import.module(), import.name(), import.ty())?;
     }
