@@ -16,6 +16,10 @@ pub struct ChainArgs {
     /// The node's base path [default: ~/.ergon].
     #[arg(long, env = "DB_PATH")]
     base_path: Option<PathBuf>,
+    /// Print the result as one JSON object (`sign-state export` without --output prints the
+    /// interchange JSON either way).
+    #[arg(long)]
+    json: bool,
 }
 
 impl ChainArgs {
@@ -76,17 +80,30 @@ fn check(args: &ChainArgs) -> Result<()> {
     let dir = args.chain_dir(&spec);
     let db = dir.join("db");
     let report = ergon::storage::check::check(&db, &spec)?;
-    println!("database   {}", report.path.display());
-    println!("schema     {}", report.schema);
-    println!("genesis    {}", report.genesis);
-    println!("head       {} {}", report.head.height, report.head.hash);
-    println!("finalized  {} {}", report.finalized.height, report.finalized.hash);
-    match report.watermark {
-        Some(w) => println!("watermark  {} {} (the database is not below it)", w.height, w.hash),
-        None => println!("watermark  none (a database from before watermarks; one is written at the next start)"),
-    }
-    println!("chain      {} blocks link from genesis to the head", report.blocks_checked);
     let guard = SignGuard::path_in(&dir);
+    let block = |b: &ergon::storage::BlockRef| serde_json::json!({"height": b.height, "hash": b.hash.to_hex()});
+    let mut v = serde_json::json!({
+        "database": report.path,
+        "schema": report.schema,
+        "genesis": report.genesis.to_hex(),
+        "head": block(&report.head),
+        "finalized": block(&report.finalized),
+        "watermark": report.watermark.as_ref().map(block),
+        "blocksChecked": report.blocks_checked,
+        "signState": {"file": guard, "present": false, "keys": []},
+    });
+    let mut lines = vec![
+        format!("database   {}", report.path.display()),
+        format!("schema     {}", report.schema),
+        format!("genesis    {}", report.genesis),
+        format!("head       {} {}", report.head.height, report.head.hash),
+        format!("finalized  {} {}", report.finalized.height, report.finalized.hash),
+        match &report.watermark {
+            Some(w) => format!("watermark  {} {} (the database is not below it)", w.height, w.hash),
+            None => "watermark  none (a database from before watermarks; one is written at the next start)".into(),
+        },
+        format!("chain      {} blocks link from genesis to the head", report.blocks_checked),
+    ];
     match sign_guard::read(&guard)? {
         Some(file) if file.metadata.genesis_hash != report.genesis => bail!(
             "the double-sign guard {} is for genesis {}, not this chain's {}",
@@ -94,20 +111,35 @@ fn check(args: &ChainArgs) -> Result<()> {
             file.metadata.genesis_hash,
             report.genesis
         ),
-        Some(file) if file.data.is_empty() => println!("sign state {}: no key has signed", guard.display()),
         Some(file) => {
-            println!("sign state {}:", guard.display());
-            for r in &file.data {
-                println!("           {} last signed at {}", r.pubkey, position(r));
+            v["signState"]["present"] = serde_json::Value::Bool(true);
+            v["signState"]["keys"] = serde_json::json!(file
+                .data
+                .iter()
+                .map(|r| serde_json::json!({"pubkey": r.pubkey.to_hex(), "lastSigned": position(r)}))
+                .collect::<Vec<_>>());
+            if file.data.is_empty() {
+                lines.push(format!("sign state {}: no key has signed", guard.display()));
+            } else {
+                lines.push(format!("sign state {}:", guard.display()));
+                for r in &file.data {
+                    lines.push(format!("           {} last signed at {}", r.pubkey, position(r)));
+                }
             }
         }
-        None => println!(
+        None => lines.push(format!(
             "sign state {}: missing; a validator started here is refused until it is restored or imported \
              (`ergon sign-state import`), or started with --unsafe-reset-sign-state",
             guard.display()
-        ),
+        )),
     }
-    println!("result     ok");
+    lines.push("result     ok".into());
+    v["result"] = serde_json::Value::String("ok".into());
+    if args.json {
+        println!("{v}");
+    } else {
+        println!("{}", lines.join("\n"));
+    }
     Ok(())
 }
 
@@ -129,7 +161,12 @@ pub fn sign_state(cmd: SignStateCommand) -> Result<()> {
             }
             let text = serde_json::to_string_pretty(&file)? + "\n";
             match output {
-                Some(out) => std::fs::write(&out, text).with_context(|| format!("cannot write {}", out.display()))?,
+                Some(out) => {
+                    std::fs::write(&out, text).with_context(|| format!("cannot write {}", out.display()))?;
+                    if chain.json {
+                        println!("{}", serde_json::json!({"file": out, "keys": file.data.len()}));
+                    }
+                }
                 None => print!("{text}"),
             }
             Ok(())
@@ -141,15 +178,23 @@ pub fn sign_state(cmd: SignStateCommand) -> Result<()> {
             let incoming = sign_guard::parse(&file, &text)?;
             let genesis = ergon::storage::genesis_hash(&spec)?;
             let merged = SignGuard::import(&path, genesis, incoming.clone())?;
+            let mut keys = Vec::with_capacity(merged.len());
             for ((key, what), record) in merged.iter().zip(&incoming.data) {
-                let what = match what {
-                    Merged::Added => "added",
-                    Merged::Raised => "raised",
-                    Merged::Kept => "kept (the guard here was at least as high)",
+                let (word, text) = match what {
+                    Merged::Added => ("added", "added"),
+                    Merged::Raised => ("raised", "raised"),
+                    Merged::Kept => ("kept", "kept (the guard here was at least as high)"),
                 };
-                println!("{key}: {what}; imported {}", position(record));
+                if !chain.json {
+                    println!("{key}: {text}; imported {}", position(record));
+                }
+                keys.push(serde_json::json!({"pubkey": key.to_hex(), "result": word, "imported": position(record)}));
             }
-            println!("imported into {}", path.display());
+            if chain.json {
+                println!("{}", serde_json::json!({"file": path, "keys": keys}));
+            } else {
+                println!("imported into {}", path.display());
+            }
             Ok(())
         }
     }

@@ -2,11 +2,10 @@
 //! `address (20) || height (8, big-endian) || position in the block (4, big-endian)`, so an
 //! account's events over a height range are one ordered scan.
 
-use super::{decode, Result, Store, CF_HISTORY};
+use super::{batch::SortedBatch, decode, Result, Store, CF_HISTORY};
 use crate::ledger::{Account, AccountEvent, EventCause};
 use crate::primitives::{Address, Block, Hash};
 use parity_scale_codec::{Decode, Encode};
-use rocksdb::WriteBatch;
 
 /// One event as stored and served.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
@@ -31,12 +30,11 @@ impl Store {
     /// Adds `block`'s events to the index in `batch`; `tx_hashes` are the block's, in order.
     pub(super) fn stage_history(
         &self,
-        batch: &mut WriteBatch,
+        batch: &mut SortedBatch,
         block: &Block,
         tx_hashes: &[Hash],
         events: &[AccountEvent],
     ) {
-        let cf = self.cf(CF_HISTORY);
         let height = block.header.height;
         for (position, e) in events.iter().enumerate() {
             let tx_hash = match e.cause {
@@ -45,7 +43,7 @@ impl Store {
             };
             let entry = HistoryEntry { height, cause: e.cause, tx_hash, before: e.before, after: e.after };
             let position = u32::try_from(position).unwrap_or(u32::MAX);
-            batch.put_cf(cf, key(&e.address, height, position), entry.encode());
+            batch.put(CF_HISTORY, key(&e.address, height, position), entry.encode());
         }
     }
 

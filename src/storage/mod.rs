@@ -18,7 +18,9 @@
 //! see a log cut at a record boundary. `ergon db check` reports the same verdicts without
 //! changing anything ([`check`]); `ergon node --resync` deletes the store to sync again.
 
+mod batch;
 mod blobs;
+mod cache;
 pub mod check;
 mod history;
 mod open;
@@ -35,13 +37,15 @@ use crate::ledger::{
     TxFailure, TxOutcome,
 };
 use crate::primitives::{Address, Block, CommitCertificate, Hash, Header, PublicKey, SealedTx};
+use batch::SortedBatch;
 use parity_scale_codec::{Decode, Encode};
 use rocksdb::{ColumnFamilyDescriptor, Options, WriteBatch, WriteOptions, DB};
 use std::path::{Path, PathBuf};
 
 /// Bump when the on-disk layout changes; a node refuses to open a store of another version.
 /// 7: the state tree takes two versions per block ([`ledger::tree::version_of`]).
-pub const SCHEMA_VERSION: u32 = 7;
+/// 8: a job's window draw lives in its job record; height queues keep their entries in pages.
+pub const SCHEMA_VERSION: u32 = 8;
 
 /// Tree versions kept by default: long enough for proofs over a day of 1 s blocks, and more
 /// than any unbonding or challenge window of the built-in specs.
@@ -190,6 +194,8 @@ pub struct Store {
     blob_lock: std::sync::Mutex<()>,
     /// Free bytes below which writes are refused ([`Store::check_room`]).
     min_free: u64,
+    /// The latest state's records, in front of `CF_STATE`.
+    cache: cache::StateCache,
 }
 
 /// Free space below which the store refuses writes by default (`--min-free-disk`).
@@ -284,26 +290,27 @@ impl Store {
     #[allow(clippy::too_many_arguments)]
     fn stage_block(
         &self,
-        batch: &mut WriteBatch,
+        batch: &mut SortedBatch,
         block: &Block,
         commit: Option<&CommitCertificate>,
         outcomes: &[TxOutcome],
         events: &[AccountEvent],
         diff: &StateDiff,
+        state_writes: &[(Vec<u8>, Option<Vec<u8>>)],
         tree_batch: &jmt::storage::TreeUpdateBatch,
     ) -> Result<()> {
         let h = block.header.height;
         let key = h.to_be_bytes();
         let hash = block.hash();
-        batch.put_cf(self.cf(CF_HEADERS), key, block.header.encode());
-        batch.put_cf(self.cf(CF_BODIES), key, (&block.txs, &block.evidence, &block.last_commit).encode());
+        batch.put(CF_HEADERS, key, block.header.encode());
+        batch.put(CF_BODIES, key, (&block.txs, &block.evidence, &block.last_commit).encode());
         for e in &block.evidence {
-            batch.put_cf(self.cf(CF_EVIDENCE), evidence_key(e), (e, Some(h)).encode());
+            batch.put(CF_EVIDENCE, evidence_key(e), (e, Some(h)).encode());
         }
         if let Some(c) = commit {
-            batch.put_cf(self.cf(CF_COMMITS), key, c.encode());
+            batch.put(CF_COMMITS, key, c.encode());
         }
-        batch.put_cf(self.cf(CF_HASHES), hash.0, key);
+        batch.put(CF_HASHES, hash.0, key);
         let tx_hashes: Vec<Hash> = block.txs.iter().map(SealedTx::hash).collect();
         for (i, tx_hash) in tx_hashes.iter().enumerate() {
             let rec = TxRecord {
@@ -312,25 +319,20 @@ impl Store {
                 block_hash: hash,
                 error: outcomes.get(i).and_then(|o| o.result.clone().err()),
             };
-            batch.put_cf(self.cf(CF_TXS), tx_hash.0, rec.encode());
+            batch.put(CF_TXS, tx_hash.0, rec.encode());
         }
         self.stage_history(batch, block, &tx_hashes, events);
-        batch.put_cf(self.cf(CF_CHANGES), key, diff.accounts.encode());
-        let state = self.cf(CF_STATE);
-        for (a, acc) in &diff.accounts {
-            batch.put_cf(state, StateKey::Account(*a).encode(), acc.encode());
-        }
-        batch.put_cf(state, StateKey::Supply.encode(), diff.supply.encode());
-        for (k, v) in &diff.records {
+        batch.put(CF_CHANGES, key, diff.accounts.encode());
+        for (k, v) in state_writes {
             match v {
-                Some(bytes) => batch.put_cf(state, k.encode(), bytes),
-                None => batch.delete_cf(state, k.encode()),
+                Some(bytes) => batch.put(CF_STATE, k.clone(), bytes.clone()),
+                None => batch.delete(CF_STATE, k.clone()),
             }
         }
         tree::stage(self, batch, tree_batch, h)?;
         let head = BlockRef { height: h, hash };
-        batch.put_cf(self.cf(CF_META), KEY_HEAD, head.encode());
-        batch.put_cf(self.cf(CF_META), KEY_FINALIZED, head.encode());
+        batch.put(CF_META, KEY_HEAD, head.encode());
+        batch.put(CF_META, KEY_FINALIZED, head.encode());
         Ok(())
     }
 
@@ -354,9 +356,11 @@ impl Store {
         if block.header.height != head.height.saturating_add(1) || block.header.parent != head.hash {
             return Err(StoreError::NotNext { height: block.header.height, head: head.height });
         }
-        let mut batch = WriteBatch::default();
-        self.stage_block(&mut batch, block, Some(commit), outcomes, events, diff, tree_batch)?;
-        self.write(batch)?;
+        let mut batch = SortedBatch::default();
+        let state_writes = state_writes(diff);
+        self.stage_block(&mut batch, block, Some(commit), outcomes, events, diff, &state_writes, tree_batch)?;
+        self.write(batch.into_write_batch(self))?;
+        self.cache.written(state_writes);
         // Only once the batch is synced: the watermark never claims more than the log holds.
         if let Some(mark) = &self.watermark {
             mark.record(&BlockRef { height: block.header.height, hash: block.hash() })?;
@@ -529,8 +533,24 @@ impl StateReader for Store {
     }
 
     fn get(&self, key: &StateKey) -> std::result::Result<Option<Vec<u8>>, StateError> {
-        self.get_raw(CF_STATE, &key.encode()).map_err(|e| StateError(e.to_string()))
+        let key = key.encode();
+        match self.cache.get(&key) {
+            cache::Lookup::Hit(value) => Ok(value),
+            cache::Lookup::Miss(epoch) => {
+                let value = self.get_raw(CF_STATE, &key).map_err(|e| StateError(e.to_string()))?;
+                self.cache.fill(epoch, key, value.clone());
+                Ok(value)
+            }
+        }
     }
+}
+
+/// The state records a block writes, keyed as `CF_STATE` keys them (`None`: deleted).
+fn state_writes(diff: &StateDiff) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+    let accounts = diff.accounts.iter().map(|(a, acc)| (StateKey::Account(*a).encode(), Some(acc.encode())));
+    let supply = std::iter::once((StateKey::Supply.encode(), Some(diff.supply.encode())));
+    let records = diff.records.iter().map(|(k, v)| (k.encode(), v.clone()));
+    accounts.chain(supply).chain(records).collect()
 }
 
 pub use ledger::tree::verify_account_proof;

@@ -75,6 +75,7 @@ impl Store {
             created: false,
             blob_lock: Default::default(),
             min_free: DEFAULT_MIN_FREE_BYTES,
+            cache: Default::default(),
         }
     }
 
@@ -163,9 +164,9 @@ impl Store {
         }
         let (root, tree_batch) = state_tree::apply_diff(self, &genesis_diff, 0)?;
         let genesis = Self::genesis_block(spec, root);
-        let mut batch = WriteBatch::default();
-        batch.put_cf(self.cf(CF_META), KEY_SCHEMA, SCHEMA_VERSION.encode());
-        batch.put_cf(self.cf(CF_META), KEY_GENESIS, genesis.hash().encode());
+        let mut batch = SortedBatch::default();
+        batch.put(CF_META, KEY_SCHEMA, SCHEMA_VERSION.encode());
+        batch.put(CF_META, KEY_GENESIS, genesis.hash().encode());
         let events: Vec<AccountEvent> = genesis_diff
             .accounts
             .iter()
@@ -176,8 +177,10 @@ impl Store {
                 after: *after,
             })
             .collect();
-        self.stage_block(&mut batch, &genesis, None, &[], &events, &genesis_diff, &tree_batch)?;
-        self.write(batch)?;
+        let state_writes = state_writes(&genesis_diff);
+        self.stage_block(&mut batch, &genesis, None, &[], &events, &genesis_diff, &state_writes, &tree_batch)?;
+        self.write(batch.into_write_batch(self))?;
+        self.cache.written(state_writes);
         Ok(true)
     }
 

@@ -7,11 +7,10 @@
 //! borsh-encoded keys of the nodes that became stale at it, so what is prunable up to a height
 //! is a scan from the start. A block takes two versions ([`state_tree::version_of`]).
 
-use super::{state_tree, Store, StoreError, CF_JMT_NODES, CF_JMT_STALE, CF_JMT_VALUES};
+use super::{batch::SortedBatch, state_tree, Store, StoreError, CF_JMT_NODES, CF_JMT_STALE, CF_JMT_VALUES};
 use jmt::storage::{LeafNode, Node, NodeKey, TreeReader, TreeUpdateBatch};
 use jmt::{KeyHash, OwnedValue, Version};
 use parity_scale_codec::{Decode, Encode};
-use rocksdb::WriteBatch;
 
 /// Versions whose stale nodes one block prunes at most: one more than a block adds (two,
 /// [`state_tree::version_of`]), so a backlog (a retention lowered on restart) drains over a
@@ -33,7 +32,7 @@ fn corrupt(e: std::io::Error) -> StoreError {
 /// for more than the store's retention.
 pub(super) fn stage(
     store: &Store,
-    batch: &mut WriteBatch,
+    batch: &mut SortedBatch,
     update: &TreeUpdateBatch,
     height: u64,
 ) -> Result<(), StoreError> {
@@ -45,15 +44,13 @@ pub(super) fn stage(
         .map(|s| &s.node_key)
         .filter(|k| state_tree::is_intermediate(k) && update.node_batch.get_node(k).is_some())
         .collect();
-    let nodes = store.cf(CF_JMT_NODES);
     for (key, node) in update.node_batch.nodes() {
         if !replaced.contains(key) {
-            batch.put_cf(nodes, borsh::to_vec(key).map_err(corrupt)?, borsh::to_vec(node).map_err(corrupt)?);
+            batch.put(CF_JMT_NODES, borsh::to_vec(key).map_err(corrupt)?, borsh::to_vec(node).map_err(corrupt)?);
         }
     }
-    let values = store.cf(CF_JMT_VALUES);
     for ((version, key), value) in update.node_batch.values() {
-        batch.put_cf(values, value_key(key, *version), value.encode());
+        batch.put(CF_JMT_VALUES, value_key(key, *version), value.encode());
     }
     // One index entry per version (not per node: a block replaces tens of thousands), the
     // node keys that became stale at it.
@@ -62,20 +59,19 @@ pub(super) fn stage(
         stale.entry(s.stale_since_version).or_default().push(&s.node_key);
     }
     for (since, keys) in stale {
-        batch.put_cf(store.cf(CF_JMT_STALE), since.to_be_bytes(), borsh::to_vec(&keys).map_err(corrupt)?);
+        batch.put(CF_JMT_STALE, since.to_be_bytes(), borsh::to_vec(&keys).map_err(corrupt)?);
     }
     prune(store, batch, height.saturating_sub(store.retention))
 }
 
 /// Deletes the nodes that became stale at the versions of heights up to `upto`: no block at or
 /// after `upto` reaches them.
-fn prune(store: &Store, batch: &mut WriteBatch, upto: u64) -> Result<(), StoreError> {
+fn prune(store: &Store, batch: &mut SortedBatch, upto: u64) -> Result<(), StoreError> {
     if upto == 0 {
         return Ok(());
     }
     let upto = state_tree::version_of(upto);
-    let (stale, nodes) = (store.cf(CF_JMT_STALE), store.cf(CF_JMT_NODES));
-    let mut it = store.db.raw_iterator_cf(stale);
+    let mut it = store.db.raw_iterator_cf(store.cf(CF_JMT_STALE));
     it.seek_to_first();
     let mut pruned = 0usize;
     while let (Some(k), Some(v)) = (it.key(), it.value()) {
@@ -89,9 +85,9 @@ fn prune(store: &Store, batch: &mut WriteBatch, upto: u64) -> Result<(), StoreEr
         let keys: Vec<NodeKey> =
             borsh::from_slice(v).map_err(|e| StoreError::Corrupt { cf: CF_JMT_STALE, reason: e.to_string() })?;
         for key in &keys {
-            batch.delete_cf(nodes, borsh::to_vec(key).map_err(corrupt)?);
+            batch.delete(CF_JMT_NODES, borsh::to_vec(key).map_err(corrupt)?);
         }
-        batch.delete_cf(stale, k);
+        batch.delete(CF_JMT_STALE, k);
         pruned = pruned.saturating_add(1);
         it.next();
     }

@@ -324,3 +324,50 @@ fn a_full_disk_pauses_production_and_freeing_space_resumes_it() {
     node.wait_included(&hash);
     assert!(node.stderr().contains("storage is back"), "the node says it resumed");
 }
+
+/// Item 6: damaged block data. A block body whose table block fails RocksDB's checksum gives
+/// the caller -32603 as before; now the node also logs it at error level, counts it in
+/// `ergon_storage_read_errors_total` and reports `storage-error` from `/health` (503) until
+/// it restarts. Before, only the caller heard of it.
+#[test]
+fn a_damaged_block_read_is_logged_counted_and_reported_by_health() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = quick_dev_spec(dir.path());
+    let base = dir.path().join("n");
+    let args = ["--chain", spec.as_str(), "--validator-key", "alice"];
+    let n = Node::spawn(&base, &args, &[]);
+    n.wait_height(30);
+    assert!(n.terminate().success());
+    // The restart recovers the log into table files, one per column family.
+    let n = Node::spawn(&base, &args, &[]);
+    let head = n.wait_height(32);
+    block_hash(&n, 1); // readable before the damage
+    assert!(n.terminate().success());
+    let db = db_dir(&base);
+    let bodies = files_ending(&db, ".sst")
+        .into_iter()
+        .find(|p| find(&std::fs::read(p).unwrap(), b"bodies").is_some())
+        .expect("a table file of the bodies column family");
+    // Spoil a few bytes of its first data block, which holds the lowest heights.
+    let mut bytes = std::fs::read(&bodies).unwrap();
+    bytes[16..24].iter_mut().for_each(|b| *b ^= 0xff);
+    std::fs::write(&bodies, bytes).unwrap();
+
+    let n = Node::spawn(&base, &args, &[]);
+    assert!(n.head().0 >= head, "the node opened at its head");
+    assert_eq!(metric(&http_get(n.port, "/metrics").text(), "ergon_storage_read_errors_total"), 0);
+    let (code, msg) = n.call_err("chain_getBlock", json!([1]));
+    assert_eq!(code, -32603, "{msg}");
+    assert!(msg.to_lowercase().contains("checksum") || msg.contains("Corruption"), "{msg}");
+    assert_eq!(metric(&http_get(n.port, "/metrics").text(), "ergon_storage_read_errors_total"), 1);
+    let logged = n.stderr();
+    assert!(
+        logged.lines().any(|l| l.contains("ERROR") && l.contains("a read of stored data failed")),
+        "an error-level log line:\n{logged}"
+    );
+    let health = http_get(n.port, "/health");
+    assert_eq!(health.status, 503, "{}", health.text());
+    let h = health.json();
+    assert!(h["reasons"].as_array().unwrap().iter().any(|r| r == "storage-error"), "{h}");
+    assert!(h["storageError"].as_str().unwrap().contains("db check"), "{h}");
+}
