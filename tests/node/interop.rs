@@ -252,3 +252,62 @@ fn a_js_libp2p_peer_follows_gossip_syncs_and_lands_a_tx() {
     assert!(counters["accepted"].as_u64() >= Some(1), "{counters}");
     assert_eq!(counters["rejected"], 0, "{counters}");
 }
+
+/// js-libp2p over QUIC v1 (`tests/interop/quic.mjs`, @chainsafe/libp2p-quic): a js peer dials
+/// the node's `/udp/.../quic-v1` address, pings it, reads its identify (agent `ergon/...`),
+/// and the node lists it as a peer connected over QUIC.
+#[test]
+fn a_js_libp2p_peer_connects_over_quic() {
+    if let Some(why) = js_peer_missing() {
+        eprintln!("SKIPPED: {why}");
+        return;
+    }
+    if !interop_dir().join("node_modules").join("@chainsafe").join("libp2p-quic").is_dir() {
+        eprintln!("SKIPPED: @chainsafe/libp2p-quic is missing: run `npm ci --prefix tests/interop`");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::spawn(dir.path(), &["--dev", "--listen-addr", "/ip4/127.0.0.1/udp/0/quic-v1"], &[]);
+    // The QUIC listener may come up after the startup lines are printed: ask the node.
+    let quic: String = wait_for("a QUIC listen address", PROGRESS, || {
+        let state = node.call("system_networkState", json!([]));
+        let addrs = state["listenAddresses"].as_array()?.clone();
+        addrs.iter().filter_map(Value::as_str).find(|a| a.contains("/quic-v1/")).map(str::to_string)
+    });
+    let mut child = Command::new("node")
+        .arg(interop_dir().join("quic.mjs"))
+        .arg(&quic)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run node");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut events: Vec<Value> = Vec::new();
+    let mut me = String::new();
+    let mut listed = false;
+    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+        let Ok(v) = serde_json::from_str::<Value>(&line) else { continue };
+        if v["event"] == "connected" {
+            me = v["me"].as_str().unwrap_or_default().to_string();
+        }
+        // While the js peer is connected (it pings and waits for identify), the node lists it.
+        if !me.is_empty() && !listed {
+            listed = wait_for("the node to list the js peer", PROGRESS, || {
+                let peers = node.call("system_peers", json!([]));
+                let p = peers.as_array()?.iter().find(|p| p["peerId"] == me.as_str())?.clone();
+                Some(p["address"].as_str().is_some_and(|a| a.contains("/quic-v1")))
+            });
+        }
+        events.push(v);
+    }
+    let out = child.wait_with_output().expect("wait for the js peer");
+    let all = events.iter().map(Value::to_string).collect::<Vec<_>>().join("\n");
+    assert!(out.status.success(), "{all}\nstderr:\n{}", String::from_utf8_lossy(&out.stderr));
+    let find = |name: &str| events.iter().find(|e| e["event"] == name).unwrap_or_else(|| panic!("no {name}: {all}"));
+    assert_eq!(find("connected")["peer"], node.peer_id().as_str(), "{all}");
+    assert!(find("ping")["ms"].as_u64().is_some(), "{all}");
+    let id = find("identify");
+    assert!(id["agent"].as_str().is_some_and(|a| a.starts_with("ergon/")), "{all}");
+    assert!(id["protocols"].as_array().is_some_and(|p| p.iter().any(|p| p == "/ergon/status/1")), "{all}");
+    assert!(listed, "the node listed the js peer with a QUIC address");
+}
