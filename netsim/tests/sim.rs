@@ -182,7 +182,7 @@ fn a_lazy_miner_that_never_runs_its_jobs_is_caught_before_its_receipts_mature() 
 }
 
 /// Issue 14: the whole validator set killed at once (tasks aborted where they stand) every
-/// 1 to 4 s and restarted on its stores, until height 50: one chain, nobody recorded as
+/// 100 ms to 2 s and restarted on its stores, until height 50: one chain, nobody recorded as
 /// signing twice, supply exact, every honest validator past 50.
 #[test]
 fn a_crash_storm_of_the_whole_validator_set_forks_nothing() {

@@ -40,12 +40,13 @@ pub mod tendermint;
 mod validators;
 mod votes;
 
-pub use tendermint::{Message, SignState, SignedProposal, SignedVote};
+pub use tendermint::{Lock, Message, SignState, SignedProposal, SignedVote, Step};
 pub use validators::{verify_commit, CommitError, ValidatorSet};
+pub use votes::{RoundTally, StepTally};
 
 use crate::chainspec::ConsensusParams;
 use crate::primitives::{CommitCertificate, Hash, Keypair, PublicKey};
-use tendermint::{Output, Step, Tendermint};
+use tendermint::{Output, Tendermint};
 
 /// Messages for the next height kept while the engine waits out the block time.
 const MAX_BUFFERED: usize = 4096;
@@ -127,6 +128,30 @@ pub enum Effect {
     },
 }
 
+/// A snapshot of the engine (see [`Engine::state`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsensusState {
+    /// The height being decided, or about to be when `waiting`.
+    pub height: u64,
+    /// In the block-time pause before `height` starts: round, step and votes are the last
+    /// height's until it does.
+    pub waiting: bool,
+    pub round: u32,
+    pub step: Step,
+    /// The value decided at the core's height, once it is.
+    pub decided: Option<Hash>,
+    /// The proposer of (`height`, `round`).
+    pub proposer: Option<PublicKey>,
+    pub locked: Option<Lock>,
+    pub valid: Option<Lock>,
+    pub validators: usize,
+    pub total_power: u64,
+    /// The least power that is more than 2/3 of `total_power`.
+    pub quorum_power: u64,
+    /// This height's votes per round.
+    pub rounds: Vec<RoundTally>,
+}
+
 pub struct Engine {
     core: Tendermint,
     validators: ValidatorSet,
@@ -184,6 +209,27 @@ impl Engine {
 
     pub fn validators(&self) -> &ValidatorSet {
         &self.validators
+    }
+
+    /// What the engine is doing, for people (`consensus_state`): a copy, taken now.
+    pub fn state(&self) -> ConsensusState {
+        let total = self.core.validators().total_power();
+        let round = self.core.round();
+        ConsensusState {
+            height: self.height,
+            waiting: self.waiting,
+            round,
+            step: self.core.step(),
+            decided: self.core.decision(),
+            proposer: if self.waiting { None } else { self.core.proposer(round) },
+            locked: self.core.locked(),
+            valid: self.core.valid(),
+            validators: self.core.validators().len(),
+            total_power: total,
+            // More than 2/3: the least power p with 3p > 2 x total.
+            quorum_power: total.saturating_mul(2).checked_div(3).unwrap_or(0).saturating_add(1),
+            rounds: if self.waiting { Vec::new() } else { self.core.tallies() },
+        }
     }
 
     /// Where the core stands: (height, round, step) of the height it is deciding.

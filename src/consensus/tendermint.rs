@@ -215,6 +215,9 @@ pub struct Tendermint {
     seed: Hash,
     height: u64,
     round: u32,
+    /// The round this run entered the height at: past it after a restart within the height
+    /// (see `start_height`). Timeouts grow with the rounds since, not with the round number.
+    first_round: u32,
     step: Step,
     /// Set once the height is decided; the core then waits for [`Input::Start`].
     decision: Option<Hash>,
@@ -245,6 +248,7 @@ impl Tendermint {
             seed: Hash::ZERO,
             height: 0,
             round: 0,
+            first_round: 0,
             step: Step::Propose,
             decision: None,
             locked: None,
@@ -282,6 +286,17 @@ impl Tendermint {
 
     pub fn locked(&self) -> Option<Lock> {
         self.locked
+    }
+
+    /// The value with a proof-of-lock seen most recently, and its round (the paper's
+    /// validValue / validRound).
+    pub fn valid(&self) -> Option<Lock> {
+        self.valid
+    }
+
+    /// This height's votes, added up per round.
+    pub fn tallies(&self) -> Vec<super::votes::RoundTally> {
+        self.votes.tallies()
     }
 
     pub fn sign_state(&self) -> Option<&SignState> {
@@ -364,7 +379,8 @@ impl Tendermint {
                 self.votes.add(vote.clone(), power);
             }
         }
-        self.start_round(resumed.map_or(0, |s| s.round.saturating_add(1)), out);
+        self.first_round = resumed.map_or(0, |s| s.round.saturating_add(1));
+        self.start_round(self.first_round, out);
     }
 
     /// StartRound (lines 11-21).
@@ -384,8 +400,14 @@ impl Tendermint {
         }
     }
 
+    /// A step's timeout in `round`: longer by `timeout_delta_ms` for every round this run has
+    /// waited through at the height, so under eventual synchrony it outgrows the network's
+    /// delay. Rounds spent before a restart do not count: nobody waited in them, and a set
+    /// restarted again and again (each run resuming one round later) would otherwise wait
+    /// longer each time until its windows of being up are all timeout.
     fn timeout_ms(&self, base: u64, round: u32) -> u64 {
-        base.saturating_add(self.params.timeout_delta_ms.saturating_mul(u64::from(round)))
+        let waited = round.saturating_sub(self.first_round);
+        base.saturating_add(self.params.timeout_delta_ms.saturating_mul(u64::from(waited)))
     }
 
     fn is_me(&self, who: Option<PublicKey>) -> bool {

@@ -228,6 +228,47 @@ fn restored_sign_state_prevents_signing_at_or_below_it() {
     assert!(i < j, "persist before broadcast");
 }
 
+/// A validator restarted within a height resumes a round later, but its timeouts start from
+/// the base again: they grow with the rounds this run waited through, not with the round
+/// number (a set restarted again and again would otherwise wait longer every time).
+#[test]
+fn timeouts_grow_with_the_rounds_waited_not_the_rounds_resumed_past() {
+    let ks = keys(4);
+    let set = set_of(&ks, &[1, 1, 1, 1]);
+    let me = &ks[0];
+    let propose_timeout = |out: &[Output], round: u32| {
+        out.iter().find_map(|o| match o {
+            Output::ScheduleTimeout { round: r, step: Step::Propose, duration_ms, .. } if *r == round => {
+                Some(*duration_ms)
+            }
+            _ => None,
+        })
+    };
+    let mut fresh = core(me, &set);
+    let out = fresh.handle(Input::Start { height: 1, validators: set.clone(), seed: Hash::ZERO });
+    let base = propose_timeout(&out, 0).expect("round 0 schedules its propose timeout");
+    let guard = SignState { height: 1, round: 6, step: Step::Precommit, lock: None, lock_proof: vec![] };
+    let mut resumed = core(me, &set).with_sign_state(guard);
+    let mut out = resumed.handle(Input::Start { height: 1, validators: set.clone(), seed: Hash::ZERO });
+    assert_eq!(resumed.round(), 7);
+    assert_eq!(propose_timeout(&out, 7), Some(base), "the first round after a restart waits the base");
+    // Waiting through round 7 lengthens round 8's timeouts, as for a validator never restarted.
+    out.extend(resumed.handle(Input::Timeout(Timeout { height: 1, round: 7, step: Step::Propose })));
+    out.extend(resumed.handle(Input::Timeout(Timeout { height: 1, round: 7, step: Step::Prevote })));
+    out.extend(resumed.handle(Input::Timeout(Timeout { height: 1, round: 7, step: Step::Precommit })));
+    let mut fresh_out = Vec::new();
+    for step in [Step::Propose, Step::Prevote, Step::Precommit] {
+        fresh_out.extend(fresh.handle(Input::Timeout(Timeout { height: 1, round: 0, step })));
+    }
+    if resumed.round() == 8 && fresh.round() == 1 {
+        let (after_restart, never_restarted) = (propose_timeout(&out, 8), propose_timeout(&fresh_out, 1));
+        assert!(after_restart.is_some_and(|t| t > base), "{after_restart:?}");
+        assert_eq!(after_restart, never_restarted);
+    } else {
+        panic!("the precommit timeouts did not end rounds 7 and 0: {:?} {:?}", resumed.round(), fresh.round());
+    }
+}
+
 #[test]
 fn equivocation_is_reported_once_per_round_and_kind() {
     let ks = keys(4);

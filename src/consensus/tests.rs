@@ -246,3 +246,42 @@ fn huge_stakes_give_a_usable_set_in_proportion() {
     let small = ValidatorSet::from_stakes(&[(keys[0], 5_000_000_000), (keys[1], 1)]).unwrap();
     assert_eq!((small.power_of(&keys[0]), small.power_of(&keys[1])), (Some(5), Some(1)));
 }
+
+/// `Engine::state` tells where the engine stands: the pause, the round's proposer, the votes
+/// seen with their power, and the lock once the proposal got a quorum of prevotes.
+#[test]
+fn state_shows_the_round_its_proposer_and_the_votes() {
+    let names = ["alice", "bob", "charlie", "dave"];
+    let mut e = engine(&names, "alice");
+    e.handle(Input::Start { height: 1, parent: value(0), since_parent_ms: 0 });
+    let s = e.state();
+    assert!(s.waiting && s.height == 1 && s.rounds.is_empty() && s.proposer.is_none(), "{s:?}");
+    assert_eq!((s.validators, s.total_power), (4, e.validators().total_power()));
+    assert!(s.quorum_power.saturating_mul(3) > s.total_power.saturating_mul(2), "{s:?}");
+    assert!((s.quorum_power - 1).saturating_mul(3) <= s.total_power.saturating_mul(2), "{s:?}");
+    e.handle(Input::TimeoutElapsed(Timeout { height: 1, round: 0, kind: TimeoutKind::NewHeight }));
+    let s = e.state();
+    assert!(!s.waiting && s.round == 0, "{s:?}");
+    let proposer = s.proposer.expect("a proposer for round 0");
+    assert!(names.iter().any(|n| Keypair::dev(n).public() == proposer));
+    // Prevotes for value(1) from everyone but alice arrive: alice's view shows them with
+    // their power.
+    let power = e.validators().power_of(&Keypair::dev("bob").public()).unwrap();
+    let mut votes = Vec::new();
+    for n in ["bob", "charlie", "dave"] {
+        let vote = crate::primitives::Vote {
+            chain_id: "ergon-dev".into(),
+            height: 1,
+            round: 0,
+            kind: crate::primitives::VoteKind::Prevote,
+            block_hash: Some(value(1)),
+        };
+        let k = Keypair::dev(n);
+        votes.push(SignedVote { signature: k.sign(&vote.signing_hash()), validator: k.public(), vote });
+    }
+    e.handle(Input::Votes(votes));
+    let s = e.state();
+    let r0 = s.rounds.iter().find(|r| r.round == 0).expect("round 0 tallied");
+    assert!(r0.prevotes.voters >= 3 && r0.prevotes.power >= 3 * power, "{r0:?}");
+    assert_eq!(r0.prevotes.by_value.first(), Some(&(Some(value(1)), 3 * power)), "{r0:?}");
+}

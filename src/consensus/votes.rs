@@ -72,6 +72,33 @@ impl RoundVotes {
     }
 }
 
+/// One kind of vote in one round, added up for people (the `consensus_state` RPC).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepTally {
+    /// Validators that sent one (an equivocator once).
+    pub voters: usize,
+    /// Their power.
+    pub power: u64,
+    /// Power per value (`None` = nil), most power first.
+    pub by_value: Vec<(Option<Hash>, u64)>,
+}
+
+/// A round's prevotes and precommits, added up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoundTally {
+    pub round: u32,
+    pub prevotes: StepTally,
+    pub precommits: StepTally,
+}
+
+impl Tally {
+    fn summary(&self) -> StepTally {
+        let mut by_value: Vec<(Option<Hash>, u64)> = self.power.iter().map(|(v, p)| (*v, *p)).collect();
+        by_value.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        StepTally { voters: self.by_validator.len(), power: self.any, by_value }
+    }
+}
+
 #[derive(Debug, Default, Clone)]
 pub struct VoteBook {
     rounds: BTreeMap<u32, RoundVotes>,
@@ -126,6 +153,18 @@ impl VoteBook {
     /// Power of every vote of (round, kind), whatever the value.
     pub fn power_any(&self, round: u32, kind: VoteKind) -> u64 {
         self.rounds.get(&round).map(|r| r.tally(kind).any).unwrap_or(0)
+    }
+
+    /// Every round with a vote, in order, added up.
+    pub fn tallies(&self) -> Vec<RoundTally> {
+        self.rounds
+            .iter()
+            .map(|(r, rv)| RoundTally {
+                round: *r,
+                prevotes: rv.prevotes.summary(),
+                precommits: rv.precommits.summary(),
+            })
+            .collect()
     }
 
     /// Power of everyone who sent any message in `round`.

@@ -49,6 +49,8 @@ struct PeerState {
     address: Multiaddr,
     outbound: bool,
     status: Option<Status>,
+    /// The highest committed block this peer relayed on gossip (see `peer_has_block`).
+    relayed_height: u64,
     sync: Quota,
     blobs: Quota,
     strikes: u32,
@@ -94,6 +96,9 @@ impl Quota {
 /// [`STATUS_DEADLINE`].
 const STATUS_RETRY: Duration = Duration::from_secs(5);
 const STATUS_DEADLINE: Duration = Duration::from_secs(60);
+/// Seconds between status exchanges with every peer whose status we know: the heads that
+/// `system_peers` shows (and sync aims at) move on between blocks gossiped by that peer.
+const STATUS_REFRESH_SECS: u32 = 10;
 
 type Served = tokio::task::JoinHandle<(ResponseChannel<Vec<u8>>, Vec<u8>)>;
 
@@ -130,6 +135,43 @@ const RETRY_FOR: Duration = Duration::from_secs(30);
 
 /// A provider lookup in flight: found so far, who waits, when it started.
 type ProviderLookup = (HashSet<PeerId>, oneshot::Sender<Vec<PeerId>>, Instant);
+
+/// Why a listen address could not be bound. libp2p's `TransportError::Other` prints as an
+/// empty string (the reason is in its source), so the chain of sources is spelled out.
+fn listen_error(e: &libp2p::TransportError<std::io::Error>) -> String {
+    match e {
+        libp2p::TransportError::MultiaddrNotSupported(a) => format!("the address {a} is not supported"),
+        libp2p::TransportError::Other(io) => {
+            let mut parts: Vec<String> = Vec::new();
+            let mut next: Option<&dyn std::error::Error> = Some(io);
+            while let Some(err) = next {
+                let text = err.to_string();
+                if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+                    parts.push(text);
+                }
+                next = err.source();
+            }
+            let reason = if parts.is_empty() { format!("{io:?}") } else { parts.join(": ") };
+            let in_use = std::iter::successors(Some(io as &dyn std::error::Error), |e| e.source()).any(|e| {
+                e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::AddrInUse)
+            });
+            if in_use || reason.contains("in use") {
+                format!("{reason} (another process listens there: stop it or choose another port)")
+            } else {
+                reason
+            }
+        }
+    }
+}
+
+/// The reason for a TCP port found in use by [`transport::tcp_port_free`].
+fn port_clash(e: &std::io::Error) -> String {
+    if e.kind() == std::io::ErrorKind::AddrInUse {
+        format!("{e} (another process listens there, maybe another ergon node: stop it or choose another port)")
+    } else {
+        e.to_string()
+    }
+}
 
 fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
     addr.iter().find_map(|p| match p {
@@ -291,9 +333,15 @@ impl SwarmLoop {
             .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
             .build();
         for addr in &config.listen {
+            // libp2p-tcp sets SO_REUSEPORT on every listening socket (to dial from the listen
+            // port), so a second process of the same user binds a port already listened on
+            // and "listens" beside the first; the kernel then splits new connections between
+            // them. A plain bind first finds the clash.
+            transport::tcp_port_free(addr)
+                .map_err(|e| NetworkError::Listen { addr: addr.to_string(), reason: port_clash(&e) })?;
             swarm
                 .listen_on(addr.clone())
-                .map_err(|e| NetworkError::Listen { addr: addr.to_string(), reason: e.to_string() })?;
+                .map_err(|e| NetworkError::Listen { addr: addr.to_string(), reason: listen_error(&e) })?;
         }
         let mut looper = SwarmLoop {
             swarm,
@@ -362,6 +410,9 @@ impl SwarmLoop {
                     ticks = ticks.wrapping_add(1);
                     if ticks % 5 == 0 {
                         self.redial_bootnodes();
+                    }
+                    if ticks % STATUS_REFRESH_SECS == 0 {
+                        self.refresh_status();
                     }
                     self.retry_unsent();
                     self.chase_status();
@@ -486,8 +537,8 @@ impl SwarmLoop {
                         peer_id: p.to_string(),
                         address: s.address.to_string(),
                         direction: if s.outbound { "outbound" } else { "inbound" },
-                        head_height: s.status.map(|s| s.head_height),
-                        finalized_height: s.status.map(|s| s.finalized_height),
+                        head_height: s.status.map(|st| st.head_height.max(s.relayed_height)),
+                        finalized_height: s.status.map(|st| st.finalized_height.max(s.relayed_height)),
                         score: gossip.peer_score(p),
                     })
                     .collect();
@@ -588,6 +639,28 @@ impl SwarmLoop {
         }
     }
 
+    /// Exchanges status again with every peer that told us one: each side learns the other's
+    /// current head and finalized height.
+    fn refresh_status(&mut self) {
+        let known: Vec<PeerId> = self.peers.iter().filter(|(_, s)| s.status.is_some()).map(|(p, _)| *p).collect();
+        if known.is_empty() {
+            return;
+        }
+        let ours = wire::encode_status(&self.chain.status());
+        for p in known {
+            self.swarm.behaviour_mut().status.send_request(&p, ours.clone());
+        }
+    }
+
+    /// A peer that relayed a committed block holds it: its head (and, the block carrying its
+    /// commit certificate, its finalized height) is at least that block's height. Between
+    /// status exchanges this keeps `system_peers` current.
+    fn peer_has_block(&mut self, peer: PeerId, height: u64) {
+        if let Some(s) = self.peers.get_mut(&peer) {
+            s.relayed_height = s.relayed_height.max(height);
+        }
+    }
+
     fn retry_unsent(&mut self) {
         for (topic, data, first_try) in std::mem::take(&mut self.unsent) {
             self.publish(topic, data, first_try);
@@ -615,6 +688,7 @@ impl SwarmLoop {
                             address,
                             outbound: endpoint.is_dialer(),
                             status: None,
+                            relayed_height: 0,
                             sync: Quota::new(),
                             blobs: Quota::new(),
                             strikes: 0,
@@ -671,6 +745,12 @@ impl SwarmLoop {
             }
             BehaviourEvent::Gossipsub(gossipsub::Event::Message { propagation_source, message_id, message }) => {
                 self.gossip(propagation_source, message_id, message);
+            }
+            // Someone can take what found no one: a restarted validator's proposal and votes
+            // go out as its first peer subscribes, not at the next retry tick (up to 1 s
+            // later, a round's propose timeout on a fast chain).
+            BehaviourEvent::Gossipsub(gossipsub::Event::Subscribed { .. }) if !self.unsent.is_empty() => {
+                self.retry_unsent();
             }
             BehaviourEvent::Status(request_response::Event::Message { peer, message, .. }) => match message {
                 request_response::Message::Request { request, channel, .. } => {
@@ -831,6 +911,9 @@ impl SwarmLoop {
                 wire::decode_receipt_gossip(&message.data).map(|msg| NetworkEvent::Receipt { msg, id: gid.clone() })
             }
         };
+        if let Ok(NetworkEvent::Block { block, .. }) = &decoded {
+            self.peer_has_block(source, block.header.height);
+        }
         match decoded {
             Ok(ev) => self.emit(ev),
             Err(e) => {

@@ -99,6 +99,31 @@ where
         .boxed()
 }
 
+/// Whether a `/ip4|ip6/.../tcp/PORT` address can be listened on by this process alone: binds
+/// it without SO_REUSEPORT (which libp2p-tcp sets) and lets it go. Port 0 and other
+/// addresses pass. Fails with `AddrInUse` when another socket listens there, whether or not
+/// it set SO_REUSEPORT.
+pub fn tcp_port_free(addr: &Multiaddr) -> std::io::Result<()> {
+    use libp2p::multiaddr::Protocol;
+    let mut ip = None;
+    for p in addr.iter() {
+        match p {
+            Protocol::Ip4(a) => ip = Some(std::net::IpAddr::V4(a)),
+            Protocol::Ip6(a) => ip = Some(std::net::IpAddr::V6(a)),
+            Protocol::Tcp(port) if port != 0 => {
+                if let Some(ip) = ip {
+                    // std sets SO_REUSEADDR on Unix, so sockets of an earlier run still in
+                    // TIME_WAIT do not count as a clash; a listening socket does.
+                    std::net::TcpListener::bind((ip, port))?;
+                }
+                return Ok(());
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 pub fn build(
     kind: TransportKind,
     key: &identity::Keypair,

@@ -257,6 +257,20 @@ impl Driver {
         out.resends = out.resends.saturating_add(1);
         let (resend, sent) = (out.resends, out.sent.clone());
         tracing::debug!(height, resend, messages = sent.len(), "height not moving; resending our consensus messages");
+        // Said once when the wait starts and then every ~30 s: an operator sees why the head
+        // stands still long before health turns `halted`.
+        if resend == 1 || resend % 10 == 0 {
+            let (_, round, step) = self.engine.position();
+            let waited_s = RESEND_AFTER.as_secs().saturating_mul(u64::from(resend));
+            tracing::info!(
+                height,
+                round,
+                step = ?step,
+                validators = self.engine.validators().len(),
+                waited_s,
+                "waiting for a quorum: no 2/3 of the voting power agreed at this height yet; our votes re-sent"
+            );
+        }
         for m in &sent {
             self.send(m, resend);
         }

@@ -333,3 +333,55 @@ fn blobs_are_served_in_pieces_and_a_flood_is_banned() {
     let h = v.head().0;
     f.wait_height(h + 2);
 }
+
+/// A node whose P2P port is taken exits with an error that names the address and why, rather
+/// than "listening" beside the other process (libp2p-tcp binds with SO_REUSEPORT, so the
+/// kernel would have let it); the same for QUIC's UDP port, whose reason used to be empty.
+#[test]
+fn a_p2p_port_in_use_is_an_error_that_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Node::spawn(&dir.path().join("first"), &["--dev"], &[]);
+    let addr = first.p2p_addr();
+    let tcp = addr.split("/p2p/").next().unwrap().to_string();
+    let base = dir.path().join("second");
+    let base_arg = base.to_str().unwrap();
+    let args = ["node", "--dev", "--base-path", base_arg, "--rpc-addr", "127.0.0.1:0", "--no-mdns", "--listen-addr"];
+    let out = run_ergon(&[&args[..], &[tcp.as_str()]].concat(), &[], Duration::from_secs(60));
+    assert!(!out.status.success(), "a second node on {tcp} must not start\nstdout:\n{}", out.stdout);
+    assert!(
+        out.stderr.contains(&format!("cannot listen on {tcp}: ")) && out.stderr.contains("in use"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stdout.contains("P2P listening"), "{}", out.stdout);
+    // The first node never noticed.
+    first.wait_height(first.head().0 + 1);
+
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let quic = format!("/ip4/127.0.0.1/udp/{}/quic-v1", udp.local_addr().unwrap().port());
+    let out = run_ergon(&[&args[..], &[quic.as_str()]].concat(), &[], Duration::from_secs(60));
+    assert!(!out.status.success(), "a node on a taken UDP port must not start\nstdout:\n{}", out.stdout);
+    let line = out.stderr.lines().find(|l| l.contains(&format!("cannot listen on {quic}: "))).unwrap_or_else(|| {
+        panic!("no listen error for {quic}:\n{}", out.stderr);
+    });
+    let reason = line.split(&format!("{quic}: ")).nth(1).unwrap_or_default();
+    assert!(reason.contains("in use"), "the reason is given: {line:?}");
+}
+
+/// `system_peers` shows each peer's head as it moves on, not the one it had when it connected.
+#[test]
+fn peer_heights_in_system_peers_keep_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let (v, f) = validator_and_follower(dir.path());
+    let v_id = v.peer_id();
+    let head_of_v = || -> Option<u64> {
+        peers(&f).iter().find(|p| p["peerId"] == v_id.as_str()).and_then(|p| p["headHeight"].as_u64())
+    };
+    let first = wait_for("the validator's status at the follower", PROGRESS, head_of_v);
+    let later = wait_for("the validator's head to move on in system_peers", PROGRESS, || {
+        head_of_v().filter(|h| *h >= first + 3)
+    });
+    assert!(later <= v.head().0, "never above the validator's own head: {later}");
+    let finalized = peers(&f).iter().find(|p| p["peerId"] == v_id.as_str()).unwrap()["finalizedHeight"].clone();
+    assert!(finalized.as_u64().unwrap() >= first + 3, "{finalized}");
+}
