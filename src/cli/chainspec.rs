@@ -56,6 +56,10 @@ struct BuildArgs {
     /// Replace an existing OUT/chainspec.json and its key files.
     #[arg(long)]
     force: bool,
+    /// Print `{"spec", "chainId", "genesisHash", "validators": [{"name", "address", "key"}],
+    /// "accounts": [{"address", "key"}]}` instead of the instructions.
+    #[arg(long)]
+    json: bool,
 }
 
 pub fn run(args: ChainspecArgs) -> Result<()> {
@@ -84,6 +88,27 @@ fn run_build(args: BuildArgs) -> Result<()> {
     let genesis = ergon::storage::genesis_hash(&built.spec)?;
     let written = build::write(&args.out, &built, args.force)?;
     let spec = &built.spec;
+    if args.json {
+        let validators: Vec<_> = spec
+            .validators
+            .iter()
+            .zip(&written.validator_keys)
+            .map(|(v, key)| serde_json::json!({"name": v.name, "address": v.address, "key": key}))
+            .collect();
+        let accounts: Vec<_> = spec.accounts[spec.validators.len()..]
+            .iter()
+            .zip(&written.account_keys)
+            .map(|(a, key)| serde_json::json!({"address": a.address, "key": key}))
+            .collect();
+        let v = serde_json::json!({
+            "spec": written.spec,
+            "chainId": spec.chain_id,
+            "genesisHash": genesis.to_hex(),
+            "validators": validators,
+            "accounts": accounts,
+        });
+        return super::print_out(format!("{v}\n").as_bytes());
+    }
     println!("Chain spec:   {}", written.spec.display());
     println!("Chain id:     {}", spec.chain_id);
     println!("Genesis hash: {}", genesis.to_hex());

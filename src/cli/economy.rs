@@ -1,7 +1,7 @@
 //! The economy's CLI verbs (DESIGN.md §9): jobs, receipts, staking. Each builds its payload,
 //! then signs and submits it like `ergon tx` (same `--rpc`, `--json`, `--wait`, `--dry-run`).
 
-use super::wallet::{address, call, chain_spec, client, print, resolve_key, send, RpcArgs, TxOpts};
+use super::wallet::{address, call, chain_spec, client, print, resolve_key, send, show_amount, RpcArgs, TxOpts};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Subcommand};
 use ergon::chainspec::ChainSpec;
@@ -20,6 +20,7 @@ pub enum JobCommand {
     Post(JobPostArgs),
     /// Cancel an open job and take its reservation back.
     Cancel {
+        /// The job's id (0x-hex, the hash of the tx that posted it).
         job_id: String,
         /// The job's client.
         #[arg(long)]
@@ -29,6 +30,7 @@ pub enum JobCommand {
     },
     /// Show a job.
     Show {
+        /// The job's id (0x-hex, the hash of the tx that posted it).
         job_id: String,
         #[command(flatten)]
         rpc: RpcArgs,
@@ -37,10 +39,12 @@ pub enum JobCommand {
     /// node, runs them in the job VM within the job's max units, and prints the units and the
     /// output hash (to sign a receipt with). `--publish` uploads the output blob.
     Run {
+        /// The job's id (0x-hex, the hash of the tx that posted it).
         job_id: String,
         /// Write the output to this file.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Upload the output to the node as a blob (what a miner does before its receipt).
         #[arg(long)]
         publish: bool,
         #[command(flatten)]
@@ -51,8 +55,10 @@ pub enum JobCommand {
         /// open, claimed, settled, cancelled or expired.
         #[arg(long)]
         status: Option<String>,
+        /// Only this client's jobs: an address, or a dev key name on dev chains.
         #[arg(long)]
         client: Option<String>,
+        /// Most jobs to print.
         #[arg(long, default_value_t = 100)]
         limit: usize,
         #[command(flatten)]
@@ -75,7 +81,7 @@ pub struct JobPostArgs {
     /// Most compute units a receipt may claim.
     #[arg(long)]
     max_units: u64,
-    /// Price in base units, reserved now and paid to the miner.
+    /// Price, reserved now and paid to the miner: base units (1500) or tokens (1.5AIT).
     #[arg(long)]
     price: String,
     /// The coordinator who attests receipts: an address or a dev key name.
@@ -95,6 +101,7 @@ pub struct JobPostArgs {
 pub enum ReceiptCommand {
     /// Sign a compute receipt for a job as its miner; writes the receipt file.
     Sign {
+        /// The job's id (0x-hex).
         #[arg(long)]
         job: String,
         /// The miner's key (a staked account).
@@ -109,6 +116,7 @@ pub enum ReceiptCommand {
         /// A 0x-hex 32-byte id [default: derived from the job, miner and output].
         #[arg(long)]
         receipt_id: Option<String>,
+        /// The receipt file to write (JSON; `receipt attest` then `receipt submit` take it).
         #[arg(long)]
         out: PathBuf,
         #[command(flatten)]
@@ -119,17 +127,22 @@ pub enum ReceiptCommand {
     },
     /// Attest a signed receipt file as the job's coordinator (adds the attestation in place).
     Attest {
+        /// The receipt file `receipt sign` wrote; the attestation is added to it.
         file: PathBuf,
+        /// The job's coordinator: a dev key name, a keystore address or a key file.
         #[arg(long)]
         coordinator: String,
         #[command(flatten)]
         rpc: RpcArgs,
+        /// Where the keystore is [default: ~/.ergon].
         #[arg(long)]
         base_path: Option<PathBuf>,
     },
     /// Submit an attested receipt file as a RECEIPT_CLAIM.
     Submit {
+        /// The attested receipt file.
         file: PathBuf,
+        /// Who signs and pays for the tx: a dev key name, a keystore address or a key file.
         #[arg(long)]
         from: String,
         #[command(flatten)]
@@ -137,6 +150,7 @@ pub enum ReceiptCommand {
     },
     /// Show a claimed receipt: status, mint split, maturity, verdicts.
     Show {
+        /// The receipt's id (0x-hex).
         receipt_id: String,
         #[command(flatten)]
         rpc: RpcArgs,
@@ -144,10 +158,12 @@ pub enum ReceiptCommand {
     /// Challenge a pending receipt with a bonded FRAUD_PROOF: runs its job here first and
     /// refuses to challenge a receipt that checks out (unless --force).
     Challenge {
+        /// The receipt's id (0x-hex).
         receipt_id: String,
+        /// The challenger, who posts the bond: a dev key name, a keystore address or a key file.
         #[arg(long)]
         from: String,
-        /// Bond in base units [default: the chain's challenge_bond].
+        /// Bond: base units (1500) or tokens (1.5AIT) [default: the chain's challenge_bond].
         #[arg(long)]
         bond: Option<String>,
         /// Challenge even if the local run agrees with the receipt (the bond will be lost).
@@ -159,7 +175,9 @@ pub enum ReceiptCommand {
     /// As a verifier the chain drew for a pending receipt: run its job here and post the
     /// VERDICT (what the run gave; one that disagrees with the receipt opens the dispute).
     Verdict {
+        /// The receipt's id (0x-hex).
         receipt_id: String,
+        /// The drawn verifier: a dev key name, a keystore address or a key file.
         #[arg(long)]
         from: String,
         #[command(flatten)]
@@ -272,7 +290,7 @@ async fn run_job(job_id: &str, out: Option<PathBuf>, publish: bool, rpc: &RpcArg
     Ok(())
 }
 
-/// An amount in base units (`1500`) or tokens (`1.5`, `1.5AIT`).
+/// An amount in base units (`1500`) or tokens (`1.5AIT`); a bare decimal is refused.
 fn amount(spec: &ChainSpec, s: &str, what: &str) -> Result<u128> {
     serde_amount::parse_tokens(s, &spec.token.symbol, spec.token.decimals).map_err(|e| anyhow!("{what}: {e}"))
 }
@@ -316,6 +334,9 @@ pub async fn job(cmd: JobCommand) -> Result<()> {
         JobCommand::Run { job_id, out, publish, rpc } => run_job(&job_id, out, publish, &rpc).await,
         JobCommand::List { status, client: who, limit, rpc } => {
             let c = client(&rpc.rpc)?;
+            let spec = chain_spec(&c, &rpc.rpc).await?;
+            // A dev key name stands for its address, as everywhere else an address is asked.
+            let who = who.map(|w| address(&spec, &w).map(|a| a.to_bech32(spec.hrp()))).transpose()?;
             let filter = json!({"status": status, "client": who, "limit": limit});
             let v = call(&c, &rpc.rpc, "job_list", rpc_params![filter]).await?;
             print(rpc.json, &v, |v| {
@@ -328,7 +349,7 @@ pub async fn job(cmd: JobCommand) -> Result<()> {
                             "{}  {:9}  price {}  deadline {}",
                             j["jobId"].as_str().unwrap_or("?"),
                             j["status"].as_str().unwrap_or("?"),
-                            j["price"].as_str().unwrap_or("?"),
+                            show_amount(&spec, &j["price"]),
                             j["deadline"]
                         )
                     })
@@ -554,7 +575,7 @@ pub async fn history(who: String, from: Option<u64>, to: Option<u64>, limit: usi
                 .as_object()
                 .into_iter()
                 .flatten()
-                .map(|(k, d)| format!("{k} {}", d.as_str().unwrap_or("?")))
+                .map(|(k, d)| format!("{k} {}", show_amount(&spec, d)))
                 .collect();
             rows.push(format!(
                 "{:>8}  {:<12} {:<68} {}",
@@ -575,14 +596,15 @@ pub async fn history(who: String, from: Option<u64>, to: Option<u64>, limit: usi
 /// `ergon validators`: the set in force and the candidates.
 pub async fn validators(rpc: RpcArgs) -> Result<()> {
     let c = client(&rpc.rpc)?;
+    let spec = chain_spec(&c, &rpc.rpc).await?;
     let v = call(&c, &rpc.rpc, "staking_validators", rpc_params![]).await?;
     print(rpc.json, &v, |v| {
-        let mut rows = vec![format!("{:<45} {:>22} {:>10}", "validator", "stake", "power")];
+        let mut rows = vec![format!("{:<45} {:>44} {:>10}", "validator", "stake", "power")];
         for x in v["validators"].as_array().into_iter().flatten() {
             rows.push(format!(
-                "{:<45} {:>22} {:>10}",
+                "{:<45} {:>44} {:>10}",
                 x["address"].as_str().unwrap_or("?"),
-                x["stake"].as_str().unwrap_or("?"),
+                show_amount(&spec, &x["stake"]),
                 x["power"]
             ));
         }

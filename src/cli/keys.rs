@@ -14,22 +14,30 @@ pub enum KeyCommand {
     /// Show the address and public key of a key: a dev key name, a keystore address, a key
     /// file or a hex secret.
     Inspect {
+        /// A dev key name, a keystore address, a key file or a 0x-hex secret.
         key: String,
+        /// Keystore location: <base-path>/keystore [default: ~/.ergon].
         #[arg(long)]
         base_path: Option<PathBuf>,
         /// Address prefix.
         #[arg(long, default_value = "ait")]
         hrp: String,
+        /// Print `{"address", "publicKey"}`.
         #[arg(long)]
         json: bool,
     },
     /// Write a new pre-shared key for a private swarm (`ergon node --swarm-key FILE`).
     GenerateSwarmKey {
+        /// The file to write (readable by its owner only).
         #[arg(long)]
         output: PathBuf,
+        /// Print `{"file", "fingerprint"}`.
+        #[arg(long)]
+        json: bool,
     },
     /// List the keystore's addresses.
     List {
+        /// Keystore location: <base-path>/keystore [default: ~/.ergon].
         #[arg(long)]
         base_path: Option<PathBuf>,
         /// Print `{"addresses": [...], "keystore": DIR}`.
@@ -46,8 +54,10 @@ pub struct GenerateArgs {
     /// Write the secret, hex-encoded and unencrypted, to this file instead (for validator keys).
     #[arg(long)]
     output: Option<PathBuf>,
+    /// Address prefix.
     #[arg(long, default_value = "ait")]
     hrp: String,
+    /// Print `{"address", "publicKey", "file"}`.
     #[arg(long)]
     json: bool,
 }
@@ -61,12 +71,16 @@ pub fn run(cmd: KeyCommand) -> Result<()> {
             print_key(&k, &hrp, json, None);
             Ok(())
         }
-        KeyCommand::GenerateSwarmKey { output } => {
+        KeyCommand::GenerateSwarmKey { output, json } => {
             let mut bytes = [0u8; 32];
             rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
             let psk = ergon::network::PreSharedKey::new(bytes);
             keystore::write_private(&output, psk.to_key_file().as_bytes())?;
-            println!("Swarm key written to {} (fingerprint {})", output.display(), psk.fingerprint());
+            if json {
+                println!("{}", json!({"file": output, "fingerprint": psk.fingerprint().to_string()}));
+            } else {
+                println!("Swarm key written to {} (fingerprint {})", output.display(), psk.fingerprint());
+            }
             Ok(())
         }
         KeyCommand::List { base_path, json } => {

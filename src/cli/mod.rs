@@ -37,23 +37,28 @@ enum Command {
     Key(keys::KeyCommand),
     /// Create a new key in the encrypted keystore (alias of `key generate`).
     Createwallet(keys::GenerateArgs),
-    /// Show an account's balance and nonce.
+    /// Show an account's balance and nonce, in AIT with the base units beside (--json: base
+    /// units, as RPC gives them).
     Getbalance {
+        /// An address, or a dev key name on dev chains.
         address: String,
         #[command(flatten)]
         rpc: wallet::RpcArgs,
     },
     /// Send AIT: FROM is a dev key name, a keystore address or a key file.
     Send {
+        /// The sender: a dev key name, a keystore address or a key file.
         from: String,
+        /// The recipient: an address, or a dev key name on dev chains.
         to: String,
-        /// Amount in base units.
+        /// Base units (1500) or tokens (1.5AIT, 1.5 AIT); a bare decimal (1.5) is refused.
         amount: String,
         #[command(flatten)]
         opts: wallet::TxOpts,
     },
     /// Show the block reward at a height (default: the next block).
     Getblockreward {
+        /// The height [default: the next block].
         height: Option<u64>,
         #[command(flatten)]
         rpc: wallet::RpcArgs,
@@ -67,9 +72,11 @@ enum Command {
     /// Compute receipts: sign (miner), attest (coordinator), submit, show.
     #[command(subcommand)]
     Receipt(economy::ReceiptCommand),
-    /// Bond AIT from the available balance (AMOUNT in base units).
+    /// Bond AIT from the available balance.
     Stake {
+        /// Base units (1500) or tokens (1.5AIT, 1.5 AIT); a bare decimal (1.5) is refused.
         amount: String,
+        /// Who signs and pays: a dev key name, a keystore address or a key file.
         #[arg(long)]
         from: String,
         #[command(flatten)]
@@ -77,7 +84,9 @@ enum Command {
     },
     /// Start unbonding staked AIT; it returns to the balance after the unbonding period.
     Unstake {
+        /// Base units (1500) or tokens (1.5AIT, 1.5 AIT); a bare decimal (1.5) is refused.
         amount: String,
+        /// Who signs and pays: a dev key name, a keystore address or a key file.
         #[arg(long)]
         from: String,
         #[command(flatten)]
@@ -86,6 +95,7 @@ enum Command {
     /// Take a validator jailed for downtime out of jail once its term is over; it is selected
     /// again from the next epoch boundary.
     Unjail {
+        /// The jailed validator's key: a dev key name, a keystore address or a key file.
         #[arg(long)]
         from: String,
         #[command(flatten)]
@@ -93,8 +103,11 @@ enum Command {
     },
     /// Bond AIT to a validator candidate (VALIDATOR: an address or dev name).
     Delegate {
+        /// The validator candidate: an address, or a dev key name on dev chains.
         validator: String,
+        /// Base units (1500) or tokens (1.5AIT, 1.5 AIT); a bare decimal (1.5) is refused.
         amount: String,
+        /// Who signs and pays: a dev key name, a keystore address or a key file.
         #[arg(long)]
         from: String,
         #[command(flatten)]
@@ -102,8 +115,11 @@ enum Command {
     },
     /// Start unbonding AIT delegated to a validator.
     Undelegate {
+        /// The validator the AIT is delegated to: an address, or a dev key name on dev chains.
         validator: String,
+        /// Base units (1500) or tokens (1.5AIT, 1.5 AIT); a bare decimal (1.5) is refused.
         amount: String,
+        /// Who signs and pays: a dev key name, a keystore address or a key file.
         #[arg(long)]
         from: String,
         #[command(flatten)]
@@ -112,20 +128,25 @@ enum Command {
     /// Trial credits for a new account, paid with proof of work.
     #[command(subcommand)]
     Trial(trial::TrialCommand),
-    /// Show an account's history: every change with its height and cause.
+    /// Show an account's history: every change with its height and cause (amounts in AIT with
+    /// the base units beside; --json: base units).
     History {
         /// An address or a dev name.
         address: String,
+        /// First height to show [default: genesis].
         #[arg(long)]
         from_height: Option<u64>,
+        /// Last height to show [default: the head].
         #[arg(long)]
         to_height: Option<u64>,
+        /// Most events to print.
         #[arg(long, default_value_t = 100)]
         limit: usize,
         #[command(flatten)]
         rpc: wallet::RpcArgs,
     },
-    /// Show the validator set in force and the candidates.
+    /// Show the validator set in force (stake in AIT with the base units beside) and the
+    /// candidates.
     Validators {
         #[command(flatten)]
         rpc: wallet::RpcArgs,
@@ -146,7 +167,10 @@ enum Command {
     /// Print a shell completion script: `ergon completions bash > /etc/bash_completion.d/ergon`,
     /// `ergon completions zsh > "${fpath[1]}/_ergon"`, `ergon completions fish >
     /// ~/.config/fish/completions/ergon.fish`.
-    Completions { shell: clap_complete::Shell },
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// The base path when none is given: `$HOME/.ergon`.
@@ -214,5 +238,48 @@ pub fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    /// Every subcommand, flag, positional argument and listed value says what it is for in
+    /// `--help`: a user should not have to read the source to know what `<AMOUNT>` takes.
+    #[test]
+    fn every_command_flag_and_value_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for a in cmd.get_arguments() {
+                let id = a.get_id().as_str();
+                if id == "help" || id == "version" || a.is_hide_set() {
+                    continue;
+                }
+                if a.get_help().is_none() && a.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+                // Enum values (listed under the flag in --help) each say what they do; the
+                // completion shells are clap_complete's and their names say it all.
+                let takes_values = matches!(a.get_action(), clap::ArgAction::Set | clap::ArgAction::Append);
+                if takes_values && id != "shell" {
+                    for v in a.get_possible_values().iter().filter(|v| v.get_help().is_none() && !v.is_hide_set()) {
+                        missing.push(format!("{path} {id}={}", v.get_name()));
+                    }
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                let sub_path = format!("{path} {}", sub.get_name());
+                if sub.get_name() != "help" && sub.get_about().is_none() && sub.get_long_about().is_none() {
+                    missing.push(sub_path.clone());
+                }
+                walk(sub, &sub_path, missing);
+            }
+        }
+        let cli = Cli::command();
+        cli.clone().debug_assert();
+        let mut missing = Vec::new();
+        walk(&cli, "ergon", &mut missing);
+        assert!(missing.is_empty(), "no --help text for:\n{}", missing.join("\n"));
     }
 }

@@ -28,6 +28,8 @@ pub struct NodeArgs {
     /// JSON-RPC (HTTP and WebSocket), /metrics and /health.
     #[arg(long, env = "RPC_BIND", default_value = "127.0.0.1:8080")]
     rpc_addr: SocketAddr,
+    /// Which RPC methods answer: auto (unsafe admin_* methods only on a loopback --rpc-addr),
+    /// safe or unsafe.
     #[arg(long, value_enum, default_value = "auto")]
     rpc_methods: RpcMethods,
     /// Browser origins allowed to call RPC, comma-separated (`http://localhost:*` style; a `*`
@@ -55,9 +57,14 @@ pub struct NodeArgs {
     /// up to twice that; calls over it get error 1022. 0: no limit.
     #[arg(long, default_value_t = RpcLimits::default().calls_per_second)]
     rpc_rate_limit: u32,
+    /// Seconds a WebSocket may go without a call while it holds no subscription; then it is
+    /// closed (a close frame names this flag). Answering pings does not count. 0: never.
+    #[arg(long, default_value_t = ergon::rpc::serve::DEFAULT_WS_IDLE.as_secs())]
+    rpc_ws_idle_secs: u64,
     /// Validator key: a dev key name (dev and local chains) or a file holding a hex secret.
     #[arg(long, env = "PROPOSER_KEY")]
     validator_key: Option<String>,
+    /// Log lines on stderr: text for people, json (one object a line) for log collectors.
     #[arg(long, value_enum, default_value = "text")]
     log_format: LogFormat,
     /// P2P listen address, repeatable [default: /ip4/0.0.0.0/tcp/7070 and
@@ -77,6 +84,8 @@ pub struct NodeArgs {
     /// Only connect to and accept the --reserved-peers.
     #[arg(long)]
     reserved_only: bool,
+    /// Peers dialled at start and the only ones accepted with --reserved-only: multiaddrs
+    /// ending in /p2p/<peer id>, comma-separated.
     #[arg(long, value_delimiter = ',')]
     reserved_peers: Vec<String>,
     /// Turn off local-network discovery (on by default for dev and local chains).
@@ -93,6 +102,7 @@ pub struct NodeArgs {
     /// Turn off QUIC (TCP only).
     #[arg(long)]
     no_quic: bool,
+    /// Peer connections open at once, inbound and outbound together; more are refused.
     #[arg(long, default_value_t = 50)]
     max_peers: u32,
     /// MiB of free disk space below which nothing is written: block production pauses (and
@@ -222,7 +232,9 @@ fn network_config(args: &NodeArgs, spec: &ChainSpec, base: &std::path::Path) -> 
 
 #[derive(Clone, Copy, ValueEnum)]
 enum LogFormat {
+    /// One readable line per event (coloured on a terminal).
     Text,
+    /// One JSON object per line.
     Json,
 }
 
@@ -311,6 +323,7 @@ pub fn run(args: NodeArgs) -> Result<()> {
             http_connections: args.rpc_max_http_connections.max(1),
             ws_connections: args.rpc_max_ws_connections,
             calls_per_second: args.rpc_rate_limit,
+            ws_idle: (args.rpc_ws_idle_secs > 0).then(|| std::time::Duration::from_secs(args.rpc_ws_idle_secs)),
         },
     };
     let chain_dir = super::chain_dir(&base, &spec);

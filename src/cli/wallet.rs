@@ -139,6 +139,21 @@ pub(super) fn print(json: bool, v: &Value, human: impl FnOnce(&Value) -> String)
     }
 }
 
+/// An amount for people: tokens with the base units beside (`1.5 AIT (1500000000)`). `v` is
+/// the RPC's decimal string of base units, optionally signed (`+1500`, history deltas); anything
+/// else is shown as it came.
+pub(super) fn show_amount(spec: &ChainSpec, v: &Value) -> String {
+    let Some(s) = v.as_str() else { return v.to_string() };
+    let (sign, digits) = match s.strip_prefix(['+', '-']) {
+        Some(rest) => (&s[..1], rest),
+        None => ("", s),
+    };
+    match serde_amount::parse(digits) {
+        Ok(n) => format!("{sign}{} ({s})", serde_amount::format_tokens(n, &spec.token.symbol, spec.token.decimals)),
+        Err(_) => s.to_string(),
+    }
+}
+
 pub async fn getbalance(address: String, rpc: RpcArgs) -> Result<()> {
     let c = client(&rpc.rpc)?;
     // A dev key name (alice, bob, ...) stands for its address on chains that accept them.
@@ -148,16 +163,17 @@ pub async fn getbalance(address: String, rpc: RpcArgs) -> Result<()> {
         None => address,
     };
     let v = call(&c, &rpc.rpc, "account_get", rpc_params![address]).await?;
+    // --json keeps the node's base-unit strings, for scripts.
     print(rpc.json, &v, |v| {
         format!(
             "Address:   {}\nBalance:   {}\nNonce:     {}\nReserved:  {}\nPending:   {}\nStaked:    {}\nUnbonding: {}",
             v["address"].as_str().unwrap_or("?"),
-            v["balance"].as_str().unwrap_or("?"),
+            show_amount(&spec, &v["balance"]),
             v["nonce"],
-            v["reserved"].as_str().unwrap_or("?"),
-            v["pending"].as_str().unwrap_or("?"),
-            v["staked"].as_str().unwrap_or("?"),
-            v["unbonding"].as_str().unwrap_or("?"),
+            show_amount(&spec, &v["reserved"]),
+            show_amount(&spec, &v["pending"]),
+            show_amount(&spec, &v["staked"]),
+            show_amount(&spec, &v["unbonding"]),
         )
     });
     Ok(())
@@ -165,14 +181,13 @@ pub async fn getbalance(address: String, rpc: RpcArgs) -> Result<()> {
 
 pub async fn getblockreward(height: Option<u64>, rpc: RpcArgs) -> Result<()> {
     let c = client(&rpc.rpc)?;
+    let spec = chain_spec(&c, &rpc.rpc).await?;
     let params = match height {
         Some(h) => rpc_params![h],
         None => rpc_params![],
     };
     let v = call(&c, &rpc.rpc, "chain_getBlockReward", params).await?;
-    print(rpc.json, &v, |v| {
-        format!("Block reward at height {}: {} base units", v["height"], v["reward"].as_str().unwrap_or("?"))
-    });
+    print(rpc.json, &v, |v| format!("Block reward at height {}: {}", v["height"], show_amount(&spec, &v["reward"])));
     Ok(())
 }
 
@@ -284,7 +299,8 @@ pub(super) async fn send(
     merge(&mut v, &extra);
     if !opts.wait {
         print(opts.rpc.json, &v, |_| {
-            let mut line = format!("Submitted {hash} (nonce {nonce}, fee {})", signed.tx.fee);
+            let fee = serde_amount::format_tokens(signed.tx.fee, &spec.token.symbol, spec.token.decimals);
+            let mut line = format!("Submitted {hash} (nonce {nonce}, fee {fee} = {} base units)", signed.tx.fee);
             for (k, val) in extra.as_object().into_iter().flatten() {
                 line.push_str(&format!("\n{k}: {}", val.as_str().map_or_else(|| val.to_string(), str::to_string)));
             }

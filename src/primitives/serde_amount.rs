@@ -42,18 +42,19 @@ pub fn parse(s: &str) -> Result<u128, String> {
     t.parse::<u128>().map_err(|_| format!("invalid amount {s:?}: larger than 2^128 - 1"))
 }
 
-/// An amount as a person types it: an integer is base units (`1500`); a decimal number or one
-/// followed by the token symbol is whole tokens (`1.5`, `1.5AIT`, `2 AIT`, `0.000000001AIT`),
-/// with at most `decimals` digits after the point.
+/// An amount as a person types it: an integer is base units (`1500`), as in RPC; a number
+/// followed by the token symbol is whole tokens (`1.5AIT`, `2 AIT`, `0.000000001AIT`), with at
+/// most `decimals` digits after the point. A bare decimal (`1.5`) is refused with a hint: it
+/// could mean either, and guessing wrong moves a billion times too much or too little.
 pub fn parse_tokens(s: &str, symbol: &str, decimals: u8) -> Result<u128, String> {
     let t = s.trim();
-    let (number, tokens) = match t.strip_suffix(symbol).or_else(|| t.strip_suffix(&symbol.to_lowercase())) {
-        Some(n) => (n.trim_end(), true),
-        None => (t, t.contains('.')),
+    let Some(number) = t.strip_suffix(symbol).or_else(|| t.strip_suffix(&symbol.to_lowercase())) else {
+        if t.contains('.') {
+            return Err(format!("invalid amount {s:?}: a bare number is base units; write {t}{symbol} for tokens"));
+        }
+        return parse(t);
     };
-    if !tokens {
-        return parse(number);
-    }
+    let number = number.trim_end();
     let bad = || {
         format!(
             "invalid amount {s:?}: expected base units (1500) or {symbol} with up to {decimals} decimals (1.5{symbol})"
@@ -74,22 +75,52 @@ pub fn parse_tokens(s: &str, symbol: &str, decimals: u8) -> Result<u128, String>
     whole.checked_mul(unit).and_then(|w| w.checked_add(frac)).ok_or_else(|| format!("invalid amount {s:?}: too large"))
 }
 
+/// Base units as tokens, the way `parse_tokens` reads them back: `1500000000` with 9 decimals
+/// is `1.5 AIT`, trailing zeros after the point dropped (`2 AIT`, `0.000000001 AIT`).
+pub fn format_tokens(v: u128, symbol: &str, decimals: u8) -> String {
+    let Some(unit) = 10u128.checked_pow(u32::from(decimals)) else {
+        return format!("{v} base units");
+    };
+    let whole = v.checked_div(unit).unwrap_or_default();
+    let frac = v.checked_rem(unit).unwrap_or_default();
+    if frac == 0 {
+        return format!("{whole} {symbol}");
+    }
+    let digits = format!("{frac:0>width$}", width = usize::from(decimals));
+    format!("{whole}.{} {symbol}", digits.trim_end_matches('0'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
+    fn tokens_print_as_they_parse() {
+        assert_eq!(format_tokens(1_500_000_000, "AIT", 9), "1.5 AIT");
+        assert_eq!(format_tokens(2_000_000_000, "AIT", 9), "2 AIT");
+        assert_eq!(format_tokens(1, "AIT", 9), "0.000000001 AIT");
+        assert_eq!(format_tokens(0, "AIT", 9), "0 AIT");
+        assert_eq!(format_tokens(999_999_999_997_700, "AIT", 9), "999999.9999977 AIT");
+        assert_eq!(format_tokens(7, "AIT", 0), "7 AIT");
+        assert_eq!(format_tokens(7, "AIT", 40), "7 base units");
+        for v in [1u128, 1_500_000_000, 123_456_789_012, u128::MAX] {
+            assert_eq!(parse_tokens(&format_tokens(v, "AIT", 9), "AIT", 9), Ok(v));
+        }
+    }
+
+    #[test]
     fn tokens_or_base_units() {
         assert_eq!(parse_tokens("1500", "AIT", 9), Ok(1500));
-        assert_eq!(parse_tokens("1.5", "AIT", 9), Ok(1_500_000_000));
+        let hint = parse_tokens("1.5", "AIT", 9).unwrap_err();
+        assert!(hint.contains("write 1.5AIT for tokens"), "{hint}");
         assert_eq!(parse_tokens("1.5AIT", "AIT", 9), Ok(1_500_000_000));
         assert_eq!(parse_tokens("2 AIT", "AIT", 9), Ok(2_000_000_000));
         assert_eq!(parse_tokens("2ait", "AIT", 9), Ok(2_000_000_000));
         assert_eq!(parse_tokens("0.000000001AIT", "AIT", 9), Ok(1));
-        assert_eq!(parse_tokens(".5", "AIT", 9), Ok(500_000_000));
+        assert_eq!(parse_tokens(".5AIT", "AIT", 9), Ok(500_000_000));
         for bad in ["1.0000000001", "1.5.5", "-1", "AIT", "1,5", "", "1e9", "x AIT"] {
             assert!(parse_tokens(bad, "AIT", 9).is_err(), "{bad:?}");
         }
-        assert!(parse_tokens("340282366920938463463.374607431768211456", "AIT", 18).is_err(), "overflow");
+        assert!(parse_tokens("340282366920938463463.374607431768211456AIT", "AIT", 18).is_err(), "overflow");
     }
 }

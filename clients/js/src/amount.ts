@@ -10,9 +10,9 @@ const DIGITS = /^[0-9]*$/
  * An amount as a person types it, in base units, as the `ergon` CLI reads one.
  *
  * A bigint, a safe integer or a string of digits is base units (`1500n`, `1500`, `"1500"`); a
- * decimal number or one followed by the symbol is whole tokens (`"1.5"`, `"1.5AIT"`,
- * `"2 AIT"`, `"0.000000001AIT"`), with at most `decimals` digits after the point. Throws a
- * `RangeError` otherwise.
+ * number followed by the symbol is whole tokens (`"1.5AIT"`, `"2 AIT"`, `"0.000000001AIT"`),
+ * with at most `decimals` digits after the point. A bare decimal (`"1.5"`) is refused with a
+ * hint, as the CLI does: it could mean either. Throws a `RangeError` otherwise.
  */
 export function parseAmount (value: bigint | number | string, symbol = SYMBOL, decimals = DECIMALS): bigint {
   if (typeof value === 'bigint') {
@@ -34,7 +34,10 @@ export function parseAmount (value: bigint | number | string, symbol = SYMBOL, d
     tokens = true
   } else {
     number = t
-    tokens = t.includes('.')
+    tokens = false
+    if (t.includes('.')) {
+      throw new RangeError(`invalid amount ${JSON.stringify(value)}: a bare number is base units; write ${t}${symbol} for tokens`)
+    }
   }
   if (!tokens) {
     if (number === '' || !DIGITS.test(number)) {

@@ -190,12 +190,12 @@ test('amounts as the CLI reads them', () => {
   // src/primitives/serde_amount.rs tokens_or_base_units.
   assert.equal(parseAmount('1500'), 1500n)
   assert.equal(parseAmount(1500), 1500n)
-  assert.equal(parseAmount('1.5'), 1_500_000_000n)
+  assert.throws(() => parseAmount('1.5'), /write 1\.5AIT for tokens/)
   assert.equal(parseAmount('1.5AIT'), 1_500_000_000n)
   assert.equal(parseAmount('2 AIT'), 2_000_000_000n)
   assert.equal(parseAmount('2ait'), 2_000_000_000n)
   assert.equal(parseAmount('0.000000001AIT'), 1n)
-  assert.equal(parseAmount('.5'), 500_000_000n)
+  assert.equal(parseAmount('.5AIT'), 500_000_000n)
   for (const bad of ['1.0000000001', '1.5.5', '-1', 'AIT', '1,5', '', '1e9', 'x AIT', '١٢']) {
     assert.throws(() => parseAmount(bad), RangeError, bad)
   }

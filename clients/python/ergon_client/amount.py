@@ -17,9 +17,10 @@ def _digits(s: str) -> bool:
 def parse_amount(value: "str | int", symbol: str = SYMBOL, decimals: int = DECIMALS) -> int:
     """An amount as a person types it, in base units, as the ``ergon`` CLI reads one.
 
-    An integer is base units (``1500``, ``"1500"``); a decimal number or one followed by the
-    symbol is whole tokens (``"1.5"``, ``"1.5AIT"``, ``"2 AIT"``, ``"0.000000001AIT"``), with at
-    most ``decimals`` digits after the point. Raises ``ValueError`` otherwise.
+    An integer is base units (``1500``, ``"1500"``); a number followed by the symbol is whole
+    tokens (``"1.5AIT"``, ``"2 AIT"``, ``"0.000000001AIT"``), with at most ``decimals`` digits
+    after the point. A bare decimal (``"1.5"``) is refused with a hint, as the CLI does: it could
+    mean either. Raises ``ValueError`` otherwise.
     """
     if isinstance(value, bool):
         raise TypeError("an amount is an int or a str, not a bool")
@@ -33,7 +34,9 @@ def parse_amount(value: "str | int", symbol: str = SYMBOL, decimals: int = DECIM
     if t.endswith(symbol) or t.endswith(symbol.lower()):
         number, tokens = t[: -len(symbol)].rstrip(), True
     else:
-        number, tokens = t, "." in t
+        number, tokens = t, False
+        if "." in t:
+            raise ValueError(f"invalid amount {value!r}: a bare number is base units; write {t}{symbol} for tokens")
     if not tokens:
         if not number or not _digits(number):
             raise ValueError(f"invalid amount {value!r}: expected a non-negative integer in base units")
