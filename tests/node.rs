@@ -1,6 +1,8 @@
 //! Black-box tests of the `ergon` binary: real node processes on `--dev` chains, driven over
-//! JSON-RPC (jsonrpsee's client; raw HTTP/1.1 over `TcpStream` only where a malformed,
-//! oversized or chunked request is the point) and through the CLI.
+//! JSON-RPC (jsonrpsee's client), plain HTTP (hyper's client: `/metrics`, `/health`, batches,
+//! requests with chosen headers) and the CLI. Raw HTTP/1.1 over `TcpStream` is written only
+//! where the bytes themselves are the point: an oversized body the node must refuse before
+//! reading it, chunked bodies, and WebSocket frames.
 //!
 //! Every node runs in its own temporary base path, binds RPC to 127.0.0.1 on a free port, and
 //! is killed when its guard is dropped. Waits poll with generous deadlines; no assertion rests
@@ -38,6 +40,8 @@ mod network;
 mod peers;
 #[path = "node/python.rs"]
 mod python;
+#[path = "node/replays.rs"]
+mod replays;
 #[path = "node/rpc_abuse.rs"]
 mod rpc_abuse;
 #[path = "node/rpc_security.rs"]
@@ -448,7 +452,8 @@ fn parse_response(raw: &[u8], eof: bool) -> Option<HttpResponse> {
     Some(HttpResponse { status, headers, body })
 }
 
-/// One HTTP/1.1 exchange on a fresh connection. The body is written on its own thread while
+/// One raw HTTP/1.1 exchange on a fresh connection, for probes whose bytes are the point
+/// (ordinary requests go through [`http_send`]). The body is written on its own thread while
 /// the response is read, so a server that answers before reading the whole body (413) is seen.
 fn http_exchange(port: u16, head: String, body: Vec<u8>) -> HttpResponse {
     let mut stream =
@@ -485,12 +490,74 @@ fn http_exchange(port: u16, head: String, body: Vec<u8>) -> HttpResponse {
     response.unwrap_or_else(|| panic!("incomplete HTTP response: {:?}", String::from_utf8_lossy(&raw)))
 }
 
+/// One HTTP/1.1 request with hyper's client, over `stream` (already connected, e.g. from
+/// another source address) or a fresh connection to `port`; the whole body is read. It runs
+/// on a thread of its own, so tests may call it from inside a runtime.
+fn http_send(port: u16, stream: Option<TcpStream>, req: http::Request<Vec<u8>>) -> HttpResponse {
+    use http_body_util::BodyExt;
+    static RT: std::sync::LazyLock<tokio::runtime::Runtime> = std::sync::LazyLock::new(|| {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("client runtime")
+    });
+    let what = format!("{} {}", req.method(), req.uri());
+    let send = move || {
+        RT.block_on(async move {
+            let stream = match stream {
+                Some(s) => {
+                    s.set_nonblocking(true).expect("non-blocking");
+                    tokio::net::TcpStream::from_std(s).expect("a tokio stream")
+                }
+                None => tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect"),
+            };
+            let io = hyper_util::rt::TokioIo::new(stream);
+            let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await.expect("HTTP handshake");
+            tokio::spawn(conn);
+            let (parts, body) = req.into_parts();
+            let req = http::Request::from_parts(parts, http_body_util::Full::new(hyper::body::Bytes::from(body)));
+            let resp = tokio::time::timeout(PROGRESS, sender.send_request(req)).await.expect("a response in time")?;
+            let status = resp.status().as_u16();
+            let headers = resp
+                .headers()
+                .iter()
+                .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                .collect();
+            let body = resp.into_body().collect().await?.to_bytes().to_vec();
+            Ok::<_, hyper::Error>(HttpResponse { status, headers, body })
+        })
+    };
+    std::thread::scope(|s| s.spawn(send).join())
+        .expect("client thread")
+        .unwrap_or_else(|e| panic!("{what} on port {port}: {e}"))
+}
+
+/// A request to `path` with `Host: 127.0.0.1:PORT` and `headers`.
+fn http_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> http::Request<Vec<u8>> {
+    let mut req = http::Request::builder().method(method).uri(path);
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        req = req.header("host", format!("127.0.0.1:{port}"));
+    }
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    req.body(body).expect("a request")
+}
+
 fn http_get(port: u16, path: &str) -> HttpResponse {
-    let head = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
-    http_exchange(port, head, Vec::new())
+    http_send(port, None, http_request(port, "GET", path, &[], Vec::new()))
 }
 
 fn http_post_json(port: u16, body: Vec<u8>) -> HttpResponse {
+    http_send(port, None, http_request(port, "POST", "/", &[("content-type", "application/json")], body))
+}
+
+/// A JSON POST written raw, for a body the node must refuse before it has read it all (hyper's
+/// client would report the early answer as a failed write).
+fn raw_post_json(port: u16, body: Vec<u8>) -> HttpResponse {
     let head = format!(
         "POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
         body.len()
@@ -883,7 +950,7 @@ fn bad_input_is_rejected_with_specific_errors() {
     let ok = http_post_json(node.port, filler(3 << 19));
     let okv = ok.json();
     assert!(okv.get("error").is_none_or(|e| e["code"] != -32007), "1.5 MiB is not too big: {okv}");
-    let big = http_post_json(node.port, filler(3 << 20));
+    let big = raw_post_json(node.port, filler(3 << 20));
     assert_eq!(big.status, 413, "3 MiB body: HTTP {}: {}", big.status, big.text());
     let bv = big.json();
     assert_eq!(bv["error"]["code"], -32007, "{bv}");
@@ -1100,6 +1167,10 @@ fn cli_signs_offline_and_the_tx_lands_later() {
     let args = ["tx", "transfer", "--from", "bob", "--to", "charlie", "--amount", "1.5AIT", "--offline"];
     let out = run_ergon(&[&args[..], &["--chain", "dev"]].concat(), &envs, Duration::from_secs(60));
     assert!(!out.status.success() && out.stderr.contains("--nonce"), "{}", out.stderr);
+    // A bare decimal could mean base units or AIT: refused, with the spelling that works.
+    let bare = ["tx", "transfer", "--from", "bob", "--to", "charlie", "--amount", "1.5", "--offline"];
+    let out = run_ergon(&[&bare[..], &["--chain", "dev", "--nonce", "1"]].concat(), &envs, Duration::from_secs(60));
+    assert!(!out.status.success() && out.stderr.contains("write 1.5AIT for tokens"), "{}", out.stderr);
     // Nothing listens on port 1: an offline signer never asks.
     let offline = [&args[..], &["--chain", "dev", "--nonce", "1", "--rpc", "http://127.0.0.1:1"]].concat();
     let out = run_ergon(&offline, &envs, Duration::from_secs(60));
@@ -1125,6 +1196,11 @@ stderr:
     node.wait_included(signed["txHash"].as_str().expect("txHash"));
     assert_eq!(node.account(CHARLIE).0, charlie_before + 1_500_000_000);
     assert_eq!(node.account(BOB).1, 1);
+}
+
+/// Base units as the CLI prints tokens (9 decimals, trailing zeros dropped).
+fn tokens(v: u128) -> String {
+    ergon::primitives::serde_amount::format_tokens(v, "AIT", 9).trim_end_matches(" AIT").to_string()
 }
 
 #[test]
@@ -1163,6 +1239,19 @@ fn cli_transfer_getbalance_and_chainspec() {
     assert_eq!(bal["address"], CHARLIE, "{bal}");
     assert_eq!(amount(&bal["balance"]), charlie_before + 10, "{bal}");
     assert_eq!(bal["nonce"], 0, "{bal}");
+
+    // For people: AIT with the base units beside; --json above keeps base units for scripts.
+    let out = run_ergon(&["getbalance", "charlie", "--rpc", &url], &envs, Duration::from_secs(60));
+    assert!(out.status.success(), "getbalance failed\nstdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+    let shown = format!("{} AIT ({})", tokens(charlie_before + 10), charlie_before + 10);
+    assert!(out.stdout.contains(&format!("Balance:   {shown}")), "{shown} in:\n{}", out.stdout);
+    let out = run_ergon(&["history", "charlie", "--rpc", &url], &envs, Duration::from_secs(60));
+    assert!(out.stdout.contains("balance +0.00000001 AIT (+10)"), "history in AIT:\n{}{}", out.stdout, out.stderr);
+    let out = run_ergon(&["validators", "--rpc", &url], &envs, Duration::from_secs(60));
+    assert!(out.status.success() && out.stdout.contains(" AIT ("), "validators in AIT:\n{}{}", out.stdout, out.stderr);
+    // A dev name where jobs are filtered by client, as wherever an address is asked.
+    let out = run_ergon(&["job", "list", "--client", "bob", "--rpc", &url], &envs, Duration::from_secs(60));
+    assert!(out.status.success() && out.stdout.contains("no jobs"), "{}{}", out.stdout, out.stderr);
 
     let out = run_ergon(&["getbalance", "ait1bogus", "--rpc", &url], &envs, Duration::from_secs(60));
     assert!(!out.status.success(), "a bad address must fail: {}", out.stdout);
@@ -1285,4 +1374,49 @@ fn websocket_subscriptions_deliver_new_and_finalized_heads() {
             assert_eq!(block["header"]["stateRoot"], b["stateRoot"]);
         }
     });
+}
+
+/// Commands whose output is data print one JSON object with `--json`: swarm keys, built chain
+/// specs, database checks, double-sign guard exports and imports.
+#[test]
+fn data_commands_print_json() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json_of = |out: &Output| -> Value {
+        assert!(out.status.success(), "failed\nstdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+        serde_json::from_str(out.stdout.trim()).unwrap_or_else(|e| panic!("not one JSON object ({e}):\n{}", out.stdout))
+    };
+    let key = dir.path().join("swarm.key");
+    let key_arg = key.to_str().expect("utf-8 temp path");
+    let v = json_of(&run_ergon(&["key", "generate-swarm-key", "--output", key_arg, "--json"], &[], PROGRESS));
+    assert_eq!(v["file"], key_arg, "{v}");
+    assert!(v["fingerprint"].as_str().is_some_and(|f| !f.is_empty()), "{v}");
+
+    let out_dir = dir.path().join("spec");
+    let out_arg = out_dir.to_str().expect("utf-8 temp path");
+    let v =
+        json_of(&run_ergon(&["chainspec", "build", "--validators", "2", "--out", out_arg, "--json"], &[], PROGRESS));
+    assert_eq!(v["chainId"], "ergon-testnet", "{v}");
+    assert_eq!(v["validators"].as_array().map(Vec::len), Some(2), "{v}");
+    assert!(Path::new(v["validators"][0]["key"].as_str().expect("key path")).exists(), "{v}");
+    assert!(v["genesisHash"].as_str().is_some_and(|h| h.len() == 66), "{v}");
+
+    let base = dir.path().join("node");
+    let b = base.to_str().expect("utf-8 temp path");
+    let node = Node::start(&base, &[]);
+    node.wait_height(2);
+    let v = json_of(&run_ergon(&["db", "check", "--chain", "dev", "--base-path", b, "--json"], &[], PROGRESS));
+    assert_eq!(v["result"], "ok", "{v}");
+    assert!(v["head"]["height"].as_u64().is_some_and(|h| h >= 2), "{v}");
+    assert_eq!(v["signState"]["present"], true, "{v}");
+    let export = dir.path().join("guard.json");
+    let e = export.to_str().expect("utf-8 temp path");
+    let args = ["sign-state", "export", "--chain", "dev", "--base-path", b, "--output", e, "--json"];
+    let v = json_of(&run_ergon(&args, &[], PROGRESS));
+    assert_eq!((v["file"].as_str(), v["keys"].as_u64()), (Some(e), Some(1)), "{v}");
+    let nb = dir.path().join("new");
+    let nb = nb.to_str().expect("utf-8 temp path");
+    let v =
+        json_of(&run_ergon(&["sign-state", "import", e, "--chain", "dev", "--base-path", nb, "--json"], &[], PROGRESS));
+    assert_eq!(v["keys"][0]["result"], "added", "{v}");
+    assert_eq!(v["keys"][0]["pubkey"], Keypair::dev("alice").public().to_hex(), "{v}");
 }

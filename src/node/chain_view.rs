@@ -43,6 +43,9 @@ impl RecentBlocks {
 pub(super) struct StoreView {
     pub store: Arc<Store>,
     pub recent: Arc<RecentBlocks>,
+    /// Where a failed read of a block is reported ([`super::handle::report_read_error`]).
+    pub metrics: Arc<super::Metrics>,
+    pub health: Arc<super::health::HealthState>,
 }
 
 impl ChainView for StoreView {
@@ -63,7 +66,14 @@ impl ChainView for StoreView {
         let mut out = Vec::new();
         let mut bytes = 0usize;
         for h in from.max(1)..from.max(1).saturating_add(u64::from(count)) {
-            let (Ok(Some(block)), Ok(Some(commit))) = (self.store.block(h), self.store.commit(h)) else { break };
+            let (block, commit) = match self.store.block(h).and_then(|b| Ok((b, self.store.commit(h)?))) {
+                Ok((Some(block), Some(commit))) => (block, commit),
+                Ok(_) => break,
+                Err(e) => {
+                    super::handle::report_read_error(&self.metrics, &self.health, "sync", &e);
+                    break;
+                }
+            };
             let enc = wire::encode_committed_block(&block, &commit);
             bytes = bytes.saturating_add(enc.len());
             if bytes > max_bytes {
@@ -114,7 +124,8 @@ mod tests {
         let store = Arc::new(Store::open(dir.path(), &spec).unwrap());
         let data: Vec<u8> = (0..(5u32 << 19)).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
         let hash = store.put_blob(&data).unwrap();
-        let view = StoreView { store, recent: Default::default() };
+        let health = Arc::new(crate::node::health::HealthState::new(false, &spec.consensus, 0));
+        let view = StoreView { store, recent: Default::default(), metrics: Default::default(), health };
         let mut got = Vec::new();
         let mut pieces = 0;
         while got.len() < data.len() {

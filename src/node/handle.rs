@@ -6,38 +6,26 @@ use crate::ledger::{check_stateless, TxInvalid};
 use crate::mempool::MempoolError;
 use crate::network::NetworkHandle;
 use crate::primitives::{Address, Hash, Header, KeyCache, SealedTx, SignedTx};
-use crate::storage::Store;
+use crate::storage::{Store, StoreError};
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 pub(super) enum Command {
     /// Txs whose signatures and stateless rules have been checked.
-    Submit {
-        txs: Vec<SealedTx>,
-        reply: oneshot::Sender<Vec<Result<Hash, SubmitError>>>,
-    },
-    IsPending {
-        hash: Hash,
-        reply: oneshot::Sender<bool>,
-    },
+    Submit { txs: Vec<SealedTx>, reply: oneshot::Sender<Vec<Result<Hash, SubmitError>>> },
     /// The nonce `address`'s next tx should carry: after its committed nonce and the txs of
     /// it already pending in a row.
-    NextNonce {
-        address: Address,
-        reply: oneshot::Sender<Result<u64, String>>,
-    },
+    NextNonce { address: Address, reply: oneshot::Sender<Result<u64, String>> },
+    /// A snapshot of the consensus engine.
+    ConsensusState { reply: oneshot::Sender<crate::consensus::ConsensusState> },
     /// Finalized blocks to check and import in order (e.g. read from another store).
     Import {
         blocks: Vec<(crate::primitives::Block, crate::primitives::CommitCertificate)>,
         reply: oneshot::Sender<Result<u64, String>>,
     },
     /// Send `amount` from the chain's faucet account to `to` (dev and local chains).
-    Faucet {
-        to: Address,
-        amount: u128,
-        reply: oneshot::Sender<Result<Hash, SubmitError>>,
-    },
+    Faucet { to: Address, amount: u128, reply: oneshot::Sender<Result<Hash, SubmitError>> },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -102,6 +90,8 @@ pub struct NodeHandle {
     pub(super) sync_target: Arc<AtomicU64>,
     /// The node's decompressed public keys, shared with the driver.
     pub(super) keys: Arc<KeyCache>,
+    /// The mempool's hashes, read without a round trip to the driver.
+    pub(super) pending: Arc<crate::mempool::PendingHashes>,
     pub(super) health: Arc<super::health::HealthState>,
     /// Checked `receipts` gossip (a receipt for attestation, an attestation).
     pub(super) receipts: broadcast::Sender<crate::wire::ReceiptGossip>,
@@ -155,27 +145,52 @@ impl NodeHandle {
         }
     }
 
-    /// Checks one tx (stateless rules, signature) and hands it to the mempool.
+    /// A read of stored data failed: logged at error level, counted
+    /// (`ergon_storage_read_errors_total`) and reported by health until restart.
+    pub fn storage_read_failed(&self, e: &StoreError) {
+        report_read_error(&self.metrics, &self.health, "rpc", e);
+    }
+
+    /// Checks one tx (stateless rules, then whether it is a replay, then its signature) and
+    /// hands it to the mempool.
     pub async fn submit(&self, tx: impl Into<SealedTx>) -> Result<Hash, SubmitError> {
         let tx: SealedTx = tx.into();
         check_stateless(&self.spec, &tx)?;
-        self.keys.verify_batch(&tx.signatures().collect::<Vec<_>>()).map_err(|_| SubmitError::BadSignature)?;
+        self.check_replay(&tx)?;
+        if self.is_pending(tx.hash()) {
+            return Err(MempoolError::AlreadyKnown(tx.hash()).into());
+        }
+        let signatures: Vec<_> = tx.signatures().collect();
+        self.metrics.on_rpc_signatures(signatures.len());
+        self.keys.verify_batch(&signatures).map_err(|_| SubmitError::BadSignature)?;
         self.send_checked(vec![tx]).await.pop().unwrap_or(Err(SubmitError::Stopped))
+    }
+
+    /// Refuses, before its signature costs a verification, a tx whose nonce its sender's
+    /// committed nonce has reached: a replay of an included tx (or one overtaken). The
+    /// mempool would refuse it with the same error after the verification.
+    fn check_replay(&self, tx: &SealedTx) -> Result<(), SubmitError> {
+        check_replay(&self.store, tx)
     }
 
     /// Checks many txs, with signatures batch-verified on blocking threads spread over the
     /// cores, and hands the good ones to the mempool in one command. Results are in order.
+    /// Replays (pending, or at or below the sender's committed nonce) are refused before any
+    /// signature is verified.
     pub async fn submit_many(&self, txs: Vec<SignedTx>) -> Vec<Result<Hash, SubmitError>> {
         let n = txs.len();
+        let txs: Vec<SealedTx> = txs.into_iter().map(SealedTx::seal).collect();
+        let pending = self.pending.contains_each(txs.iter().map(SealedTx::hash));
         let workers = std::thread::available_parallelism().map(|p| p.get()).unwrap_or(1).max(1);
         let chunk = n.div_ceil(workers).max(1);
         let mut tasks = Vec::new();
-        let mut rest = txs;
+        let mut rest: Vec<(SealedTx, bool)> =
+            txs.into_iter().zip(pending.into_iter().chain(std::iter::repeat(false))).collect();
         while !rest.is_empty() {
             let tail = rest.split_off(chunk.min(rest.len()));
             let part = std::mem::replace(&mut rest, tail);
-            let (spec, keys) = (self.spec.clone(), self.keys.clone());
-            tasks.push(tokio::task::spawn_blocking(move || check_chunk(&spec, &keys, part)));
+            let node = self.clone();
+            tasks.push(tokio::task::spawn_blocking(move || check_chunk(&node, part)));
         }
         // The good txs go to the mempool; each result keeps its place (`None`: ask the pool).
         let mut good = Vec::with_capacity(n);
@@ -239,25 +254,65 @@ impl NodeHandle {
         rx.await.map_err(|_| SubmitError::Stopped)?.map_err(SubmitError::Internal)
     }
 
-    pub async fn is_pending(&self, hash: Hash) -> bool {
+    /// Where consensus stands now (`None` once the node stopped).
+    pub async fn consensus_state(&self) -> Option<crate::consensus::ConsensusState> {
         let (reply, rx) = oneshot::channel();
-        if self.commands.send(Command::IsPending { hash, reply }).await.is_err() {
-            return false;
-        }
-        rx.await.unwrap_or(false)
+        self.commands.send(Command::ConsensusState { reply }).await.ok()?;
+        rx.await.ok()
+    }
+
+    /// Whether the mempool holds `hash` (read without a round trip to the driver).
+    pub fn is_pending(&self, hash: Hash) -> bool {
+        self.pending.contains_each([hash]).first() == Some(&true)
     }
 }
 
-fn check_chunk(spec: &ChainSpec, keys: &KeyCache, txs: Vec<SignedTx>) -> Vec<Result<SealedTx, SubmitError>> {
+/// A failed read of stored data, from `source` (`rpc`, `sync`): logged at error level,
+/// counted, and reported by health until restart. Other store errors (a full disk on a write,
+/// a block that does not extend the head) are not reads and not reported here.
+pub(super) fn report_read_error(
+    metrics: &Metrics,
+    health: &super::health::HealthState,
+    source: &'static str,
+    e: &StoreError,
+) {
+    if matches!(e, StoreError::Db(_) | StoreError::Corrupt { .. }) {
+        tracing::error!(source, error = %e, "a read of stored data failed: the database may be damaged (run `ergon db check`)");
+        metrics.on_storage_read_error();
+        health.read_failed(e);
+    }
+}
+
+/// See [`NodeHandle::check_replay`]. A failed read lets the tx go on (admission reads the
+/// account again and says what is wrong).
+fn check_replay(store: &Store, tx: &SealedTx) -> Result<(), SubmitError> {
+    let committed = match crate::ledger::StateReader::account(store, &tx.tx.sender_address()) {
+        Ok(account) => account.unwrap_or_default().nonce,
+        Err(_) => return Ok(()),
+    };
+    if tx.tx.nonce <= committed {
+        return Err(MempoolError::NonceTooLow { got: tx.tx.nonce, next: committed.saturating_add(1) }.into());
+    }
+    Ok(())
+}
+
+/// Stateless rules, replays (`pending`: the mempool holds the tx's hash), then the signatures
+/// of what is left, batch-verified.
+fn check_chunk(node: &NodeHandle, txs: Vec<(SealedTx, bool)>) -> Vec<Result<SealedTx, SubmitError>> {
     let mut out: Vec<Result<SealedTx, SubmitError>> = txs
         .into_iter()
-        .map(|tx| {
-            let tx = SealedTx::seal(tx);
-            check_stateless(spec, &tx).map(|_| tx).map_err(SubmitError::from)
+        .map(|(tx, pending)| {
+            check_stateless(&node.spec, &tx)?;
+            if pending {
+                return Err(MempoolError::AlreadyKnown(tx.hash()).into());
+            }
+            node.check_replay(&tx)?;
+            Ok(tx)
         })
         .collect();
     let items: Vec<_> = out.iter().filter_map(|r| r.as_ref().ok()).flat_map(SealedTx::signatures).collect();
-    let mut verdicts = keys.verify_each(&items).into_iter();
+    node.metrics.on_rpc_signatures(items.len());
+    let mut verdicts = node.keys.verify_each(&items).into_iter();
     for r in out.iter_mut() {
         let n = match r {
             Ok(tx) => tx.signatures().count(),

@@ -13,7 +13,10 @@
 //!   timeouts (Tendermint starts them only after a quorum), so it can sit in one round forever.
 //!   Block timestamps (proposers' wall clocks) play no part.
 //! - `storage-error`: the last block commit, the last write of the double-sign guard, or the
-//!   read of the head failed (a full or failing disk). The node stops producing then.
+//!   read of the head failed (a full or failing disk). The node stops producing then. Also, until
+//!   the node restarts, once a read of stored data failed (a checksum mismatch, a record that
+//!   does not decode, an I/O error): damaged data does not heal, and only a read of that same
+//!   record would show it again ([`HealthState::read_failed`]).
 //!
 //! Every evaluation goes through [`HealthState::observe`], which logs a change of reasons once:
 //! a warning when the node becomes (or stays, with other reasons) degraded, info when it
@@ -139,6 +142,8 @@ pub fn halt_after(c: &ConsensusParams) -> Duration {
 pub(super) enum StorageOp {
     CommitBlock,
     SaveSignState,
+    /// Reads of stored data; only failures are recorded ([`HealthState::read_failed`]).
+    ReadData,
 }
 
 /// The health inputs the node keeps between evaluations; shared by the driver (which
@@ -152,7 +157,7 @@ pub(super) struct HealthState {
     /// The last head height seen, and when it was first seen.
     head: Mutex<(u64, Instant)>,
     /// Last failure of each [`StorageOp`], cleared by its next success.
-    storage: Mutex<[Option<String>; 2]>,
+    storage: Mutex<[Option<String>; 3]>,
     /// The reasons last logged, for logging transitions once.
     reported: Mutex<Vec<Reason>>,
 }
@@ -164,7 +169,7 @@ impl HealthState {
             in_shared_set: AtomicBool::new(false),
             halt_after: halt_after(consensus),
             head: Mutex::new((height, Instant::now())),
-            storage: Mutex::new([None, None]),
+            storage: Mutex::new([None, None, None]),
             reported: Mutex::new(Vec::new()),
         }
     }
@@ -178,9 +183,16 @@ impl HealthState {
         let what = match op {
             StorageOp::CommitBlock => "committing a block",
             StorageOp::SaveSignState => "saving the double-sign guard",
+            StorageOp::ReadData => "reading stored data",
         };
         let mut s = self.storage.lock().unwrap_or_else(|e| e.into_inner());
         s[op as usize] = result.err().map(|e| format!("{what}: {e}"));
+    }
+
+    /// A read of stored data failed. Kept until restart: other reads succeeding say nothing
+    /// about the damaged record.
+    pub(super) fn read_failed<E: std::fmt::Display>(&self, error: &E) {
+        self.storage_result(StorageOp::ReadData, Err(&format!("{error}; run `ergon db check`")));
     }
 
     /// Evaluates health from the head (or the error reading it), the sync target and the
@@ -337,5 +349,20 @@ mod tests {
         s.storage_result::<String>(StorageOp::SaveSignState, Ok(()));
         assert!(s.observe(Ok(8), 0, 0).is_ok());
         assert_eq!(s.observe(Err("io error".into()), 0, 0).reasons, [Reason::StorageError]);
+    }
+
+    #[test]
+    fn a_failed_read_of_stored_data_degrades_until_restart() {
+        let spec = crate::chainspec::ChainSpec::load("dev").unwrap();
+        let s = HealthState::new(false, &spec.consensus, 5);
+        s.read_failed(&"Corruption: block checksum mismatch");
+        s.storage_result::<String>(StorageOp::CommitBlock, Ok(()));
+        let h = s.observe(Ok(6), 0, 0);
+        assert_eq!(h.reasons, [Reason::StorageError]);
+        let e = h.storage_error.unwrap();
+        assert!(
+            e.starts_with("reading stored data: Corruption: block checksum mismatch") && e.contains("db check"),
+            "{e}"
+        );
     }
 }

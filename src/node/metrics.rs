@@ -19,10 +19,14 @@ pub struct Metrics {
     last_block_interval_ms: AtomicU64,
     equivocations: AtomicU64,
     gossip_signatures: AtomicU64,
+    /// Signatures of txs submitted over RPC verified (replays are refused before).
+    rpc_signatures: AtomicU64,
+    /// Reads of stored data that failed (checksum mismatch, undecodable record, I/O error).
+    storage_read_errors: AtomicU64,
     /// Txs of compact blocks that were not here and were fetched from a peer.
     txs_fetched: AtomicU64,
     /// RPC connections and calls refused, by [`RpcRefusal`].
-    rpc_refused: [AtomicU64; 4],
+    rpc_refused: [AtomicU64; 5],
     /// The round of the height being decided.
     consensus_round: AtomicU64,
     /// Rounds started beyond a height's first.
@@ -103,10 +107,14 @@ pub enum RpcRefusal {
     WsFull = 2,
     /// The address is over its call rate.
     RateLimited = 3,
+    /// A WebSocket closed for making no calls and holding no subscription
+    /// (`--rpc-ws-idle-secs`).
+    WsIdle = 4,
 }
 
 impl RpcRefusal {
-    const ALL: [RpcRefusal; 4] = [RpcRefusal::PerIp, RpcRefusal::HttpFull, RpcRefusal::WsFull, RpcRefusal::RateLimited];
+    const ALL: [RpcRefusal; 5] =
+        [RpcRefusal::PerIp, RpcRefusal::HttpFull, RpcRefusal::WsFull, RpcRefusal::RateLimited, RpcRefusal::WsIdle];
 
     pub fn label(self) -> &'static str {
         match self {
@@ -114,6 +122,7 @@ impl RpcRefusal {
             RpcRefusal::HttpFull => "http-full",
             RpcRefusal::WsFull => "ws-full",
             RpcRefusal::RateLimited => "rate-limited",
+            RpcRefusal::WsIdle => "ws-idle",
         }
     }
 }
@@ -185,6 +194,18 @@ impl Metrics {
 
     pub fn on_gossip_signatures(&self, n: usize) {
         self.gossip_signatures.fetch_add(n as u64, Relaxed);
+    }
+
+    pub fn on_rpc_signatures(&self, n: usize) {
+        self.rpc_signatures.fetch_add(n as u64, Relaxed);
+    }
+
+    pub fn on_storage_read_error(&self) {
+        self.storage_read_errors.fetch_add(1, Relaxed);
+    }
+
+    pub fn storage_read_errors(&self) -> u64 {
+        self.storage_read_errors.load(Relaxed)
     }
 
     pub fn on_txs_fetched(&self, n: usize) {
@@ -282,6 +303,18 @@ impl Metrics {
             self.gossip_signatures.load(Relaxed).to_string(),
         );
         metric(
+            "ergon_rpc_tx_signatures_checked_total",
+            "counter",
+            "Signatures of txs submitted over RPC verified since start (replays are refused before).",
+            self.rpc_signatures.load(Relaxed).to_string(),
+        );
+        metric(
+            "ergon_storage_read_errors_total",
+            "counter",
+            "Reads of stored data that failed (checksum mismatch, undecodable record, I/O error) since start.",
+            self.storage_read_errors.load(Relaxed).to_string(),
+        );
+        metric(
             "ergon_compact_block_txs_fetched_total",
             "counter",
             "Txs of compact blocks (proposals, gossiped blocks) missing here and fetched from a peer.",
@@ -298,7 +331,7 @@ impl Metrics {
         let name = "ergon_rpc_refused_total";
         let _ = writeln!(
             out,
-            "# HELP {name} RPC connections (per-ip, http-full, ws-full) and calls (rate-limited) refused since start.\n\
+            "# HELP {name} RPC connections (per-ip, http-full, ws-full) and calls (rate-limited) refused, and idle WebSockets closed (ws-idle), since start.\n\
              # TYPE {name} counter"
         );
         for why in RpcRefusal::ALL {

@@ -185,7 +185,12 @@ pub fn start(
     let (net, net_events) = match config.network {
         Some(mut net_config) => {
             net_config.genesis = store.genesis_hash()?;
-            let view = std::sync::Arc::new(chain_view::StoreView { store: store.clone(), recent: recent.clone() });
+            let view = std::sync::Arc::new(chain_view::StoreView {
+                store: store.clone(),
+                recent: recent.clone(),
+                metrics: metrics.clone(),
+                health: health.clone(),
+            });
             let (h, ev) = crate::network::start(net_config, view)?;
             (Some(h), Some(ev))
         }
@@ -195,6 +200,7 @@ pub fn start(
     let (sync_tx, sync_rx) = mpsc::channel(16);
     let (fill_tx, fill_rx) = mpsc::channel(16);
     let keys = Arc::new(KeyCache::new(KEY_CACHE));
+    let mempool = Mempool::new(config.mempool);
     let handle = NodeHandle {
         commands: cmd_tx,
         store: store.clone(),
@@ -204,6 +210,7 @@ pub fn start(
         network: net.clone(),
         sync_target: sync.target_handle(),
         keys: keys.clone(),
+        pending: mempool.shared_hashes(),
         health: health.clone(),
         receipts: receipts.clone(),
     };
@@ -222,7 +229,7 @@ pub fn start(
         spec,
         store,
         guard,
-        mempool: Mempool::new(config.mempool),
+        mempool,
         engine,
         candidates: HashMap::new(),
         filling: HashMap::new(),
@@ -351,8 +358,8 @@ impl Driver {
                 self.metrics.set_mempool(self.mempool.len(), self.mempool.bytes());
                 let _ = reply.send(results);
             }
-            Command::IsPending { hash, reply } => {
-                let _ = reply.send(self.mempool.contains(&hash));
+            Command::ConsensusState { reply } => {
+                let _ = reply.send(self.engine.state());
             }
             Command::NextNonce { address, reply } => {
                 let committed = crate::ledger::StateReader::account(self.store.as_ref(), &address)

@@ -82,6 +82,8 @@ impl Driver {
 
     /// Stateless checks now; signatures with the rest of the burst ([`Driver::flush_txs`]).
     /// A batch holding a tx that can never be valid is rejected whole: its sender sent it.
+    /// Replays cost no verification: a tx already pending with the same signature, or whose
+    /// nonce its sender's committed nonce has reached (an included tx), is left out.
     fn on_gossip_txs(&mut self, txs: Vec<SealedTx>, id: GossipId) {
         // A peer that just sent bad signatures costs no more verification: rejected
         // unchecked, each message is one more strike towards its ban.
@@ -92,7 +94,8 @@ impl Driver {
         for tx in txs {
             match check_stateless(&self.spec, &tx) {
                 Ok(()) => {
-                    if !self.mempool.get(&tx.hash()).is_some_and(|m| m.signature == tx.signature) {
+                    let known = self.mempool.get(&tx.hash()).is_some_and(|m| m.signature == tx.signature);
+                    if !known && !self.is_stale(&tx) {
                         fresh.push(tx);
                     }
                 }
@@ -104,6 +107,13 @@ impl Driver {
             return self.report(id, Verdict::Ignore);
         }
         self.txs_in.push((fresh, id));
+    }
+
+    /// Whether `tx`'s nonce is at or below its sender's committed nonce (a failed read says
+    /// no: admission reads the account again).
+    fn is_stale(&self, tx: &SealedTx) -> bool {
+        crate::ledger::StateReader::account(self.store.as_ref(), &tx.tx.sender_address())
+            .is_ok_and(|a| tx.tx.nonce <= a.unwrap_or_default().nonce)
     }
 
     /// Verifies the gossiped txs gathered since the last call as one batch and admits the

@@ -1,7 +1,9 @@
 //! The economy's RPC methods (DESIGN.md §8): jobs, receipts, staking, supply, parameters and
 //! the contribution multiplier. Reads go straight to the store's latest state.
 
-use super::errors::{err, internal, invalid_params, BLOB_TOO_LARGE, PROGRAM_INVALID, UNKNOWN_BLOB, UNKNOWN_RECEIPT};
+use super::errors::{
+    err, internal, invalid_params, read_failed, BLOB_TOO_LARGE, PROGRAM_INVALID, UNKNOWN_BLOB, UNKNOWN_RECEIPT,
+};
 use super::params::Args;
 use super::{parse_address, Ctx, RpcResult};
 use crate::ledger::economy_math::{contribution_multiplier_wad, contribution_tier, WAD};
@@ -160,7 +162,7 @@ pub(super) fn check_job_blobs(ctx: &Ctx, tx: &crate::primitives::SealedTx) -> Rp
     let store = ctx.node.store();
     let limits = crate::vm::Limits::default();
     let fetch = |what: &str, hash: &Hash| -> RpcResult<Vec<u8>> {
-        store.blob(hash).map_err(internal)?.ok_or_else(|| {
+        store.blob(hash).map_err(read_failed(&ctx.node))?.ok_or_else(|| {
             err(UNKNOWN_BLOB, format!("payload.{what}: blob {hash} is not on this node; upload it with blob_put first"))
         })
     };
@@ -175,7 +177,7 @@ pub(super) fn check_job_blobs(ctx: &Ctx, tx: &crate::primitives::SealedTx) -> Rp
         ));
     }
     // Needed from now: a blob uploaded long ago is not swept before the job lands.
-    let head = store.head().map_err(internal)?.height;
+    let head = store.head().map_err(read_failed(&ctx.node))?.height;
     store.mark_blobs([j.program, j.input], head).map_err(internal)?;
     Ok(())
 }
@@ -277,7 +279,7 @@ pub(super) fn register(m: &mut RpcModule<Ctx>) -> Result<(), jsonrpsee::core::Re
     m.register_method("blob_get", |p, ctx, _| -> RpcResult<Value> {
         let args = Args::parse(&p, &["hash"])?;
         let hash: Hash = args.required(0)?;
-        let blob = ctx.node.store().blob(&hash).map_err(internal)?;
+        let blob = ctx.node.store().blob(&hash).map_err(read_failed(&ctx.node))?;
         Ok(blob
             .map_or(Value::Null, |b| json!({"hash": hash, "size": b.len(), "data": format!("0x{}", hex::encode(&b))})))
     })?;
@@ -291,7 +293,7 @@ pub(super) fn register(m: &mut RpcModule<Ctx>) -> Result<(), jsonrpsee::core::Re
         let spec = ctx.node.spec();
         let mut v = job_json(&id, &j, spec.hrp());
         // Who the chain's draw lets claim it in the next block (`ledger::draw`).
-        let head = store.head().map_err(internal)?;
+        let head = store.head().map_err(read_failed(&ctx.node))?;
         let draw = crate::ledger::draw::assigned(store.as_ref(), spec, &id, head.height.saturating_add(1))
             .map_err(internal)?;
         let (drawn, until) = match draw {
@@ -316,7 +318,8 @@ pub(super) fn register(m: &mut RpcModule<Ctx>) -> Result<(), jsonrpsee::core::Re
             return Err(invalid_params(format!("fromHeight {from} is above toHeight {to}")));
         }
         let limit = f.limit.unwrap_or(100).clamp(1, MAX_HISTORY);
-        let (events, more) = ctx.node.store().account_history(&address, from, to, limit).map_err(internal)?;
+        let (events, more) =
+            ctx.node.store().account_history(&address, from, to, limit).map_err(read_failed(&ctx.node))?;
         Ok(json!({
             "address": address.to_bech32(ctx.node.spec().hrp()),
             "events": events.iter().map(history_json).collect::<Vec<_>>(),

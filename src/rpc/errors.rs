@@ -99,6 +99,16 @@ pub fn internal(e: impl std::fmt::Display) -> ErrorObjectOwned {
     err(INTERNAL, format!("internal error: {e}"))
 }
 
+/// A failed read of the store: -32603 for the caller, and for the operator an error-level log,
+/// `ergon_storage_read_errors_total` and a `storage-error` from `/health`
+/// ([`crate::node::NodeHandle::storage_read_failed`]).
+pub fn read_failed(node: &crate::node::NodeHandle) -> impl Fn(crate::storage::StoreError) -> ErrorObjectOwned + '_ {
+    move |e| {
+        node.storage_read_failed(&e);
+        internal(e)
+    }
+}
+
 /// The stable code of each reason a payload fails.
 pub fn failure_code(f: &TxFailure) -> i32 {
     match f {

@@ -7,10 +7,12 @@
 //! from another machine. Browser requests pass an Origin and a Host check first
 //! ([`http`]: `--rpc-cors`, `--rpc-allowed-hosts`).
 
+mod consensus;
 mod economy;
 mod errors;
 mod explorer;
 mod http;
+mod idle;
 mod params;
 mod post;
 pub mod serve;
@@ -45,7 +47,9 @@ pub const MAX_EVIDENCE: usize = 100;
 pub enum RpcMethods {
     /// Unsafe methods only when the RPC address is a loopback address.
     Auto,
+    /// Read methods and tx submission only; admin_* are refused.
     Safe,
+    /// Every method, admin_* included, from any address that may reach the RPC port.
     Unsafe,
 }
 
@@ -102,16 +106,14 @@ pub async fn start(config: RpcConfig, node: NodeHandle) -> std::io::Result<(Sock
         .build();
     let ctx = Ctx { node: node.clone(), allow_unsafe: methods.allow_unsafe(&local), uploads: Default::default() };
     let methods: jsonrpsee::Methods = module(ctx).map_err(std::io::Error::other)?.into();
-    let subscriptions = methods
-        .method_names()
-        .filter(|m| {
-            use jsonrpsee::server::MethodCallback::{Subscription, Unsubscription};
-            matches!(methods.method(m), Some(Subscription(_) | Unsubscription(_)))
-        })
-        .collect();
+    use jsonrpsee::server::MethodCallback::{Subscription, Unsubscription};
+    let subscriptions =
+        methods.method_names().filter(|m| matches!(methods.method(m), Some(Subscription(_) | Unsubscription(_))));
+    let unsubscriptions = methods.method_names().filter(|m| matches!(methods.method(m), Some(Unsubscription(_))));
     let limit = serve::LimitLayer {
         admission: admission.clone(),
-        subscriptions: std::sync::Arc::new(subscriptions),
+        subscriptions: std::sync::Arc::new(subscriptions.collect()),
+        unsubscriptions: std::sync::Arc::new(unsubscriptions.collect()),
         methods: std::sync::Arc::new(methods.method_names().collect()),
     };
     let builder = Server::builder()
@@ -187,8 +189,8 @@ fn module(ctx: Ctx) -> Result<RpcModule<Ctx>, jsonrpsee::core::RegisterMethodErr
 
     m.register_method("chain_getHead", |_, ctx, _| -> RpcResult<Value> {
         let store = ctx.node.store();
-        let head = store.head().map_err(internal)?;
-        let fin = store.finalized().map_err(internal)?;
+        let head = store.head().map_err(read_failed(&ctx.node))?;
+        let fin = store.finalized().map_err(read_failed(&ctx.node))?;
         Ok(json!({"height": head.height, "hash": head.hash, "finalizedHeight": fin.height, "finalizedHash": fin.hash}))
     })?;
 
@@ -198,11 +200,11 @@ fn module(ctx: Ctx) -> Result<RpcModule<Ctx>, jsonrpsee::core::RegisterMethodErr
         let store = ctx.node.store();
         let height = match id {
             BlockId::Height(h) => Some(h),
-            BlockId::Hash(h) => store.height_of(&h).map_err(internal)?,
+            BlockId::Hash(h) => store.height_of(&h).map_err(read_failed(&ctx.node))?,
         };
         let Some(height) = height else { return Ok(Value::Null) };
-        let Some(block) = store.block(height).map_err(internal)? else { return Ok(Value::Null) };
-        let commit = store.commit(height).map_err(internal)?;
+        let Some(block) = store.block(height).map_err(read_failed(&ctx.node))? else { return Ok(Value::Null) };
+        let commit = store.commit(height).map_err(read_failed(&ctx.node))?;
         Ok(types::block_to_json(&block, commit.as_ref()))
     })?;
 
@@ -210,7 +212,7 @@ fn module(ctx: Ctx) -> Result<RpcModule<Ctx>, jsonrpsee::core::RegisterMethodErr
         let args = Args::parse(&p, &["height"])?;
         let height = match args.optional::<u64>(0)? {
             Some(h) => h,
-            None => ctx.node.store().head().map_err(internal)?.height.saturating_add(1),
+            None => ctx.node.store().head().map_err(read_failed(&ctx.node))?.height.saturating_add(1),
         };
         let reward = block_reward(ctx.node.spec(), height);
         Ok(json!({"height": height, "reward": reward.to_string(), "symbol": ctx.node.spec().token.symbol}))
@@ -219,7 +221,7 @@ fn module(ctx: Ctx) -> Result<RpcModule<Ctx>, jsonrpsee::core::RegisterMethodErr
     m.register_method("chain_getEvidence", |p, ctx, _| -> RpcResult<Value> {
         let args = Args::parse(&p, &["fromHeight"])?;
         let from = args.optional::<u64>(0)?.unwrap_or(0);
-        let records = ctx.node.store().evidence(from, MAX_EVIDENCE).map_err(internal)?;
+        let records = ctx.node.store().evidence(from, MAX_EVIDENCE).map_err(read_failed(&ctx.node))?;
         Ok(Value::Array(records.iter().map(|(e, at)| types::evidence_to_json(e, *at)).collect()))
     })?;
 
@@ -254,21 +256,22 @@ fn module(ctx: Ctx) -> Result<RpcModule<Ctx>, jsonrpsee::core::RegisterMethodErr
     })?;
 
     economy::register(&mut m)?;
+    consensus::register(&mut m)?;
 
     m.register_async_method("tx_get", |p, ctx, _| async move {
         let args = Args::parse(&p, &["hash"])?;
         let hash: crate::primitives::Hash = args.required(0)?;
         // Mempool first: a block is stored before the mempool drops its txs, so a tx that is
         // no longer pending is already in the store (asking in the other order races).
-        if ctx.node.is_pending(hash).await {
+        if ctx.node.is_pending(hash) {
             return RpcResult::Ok(json!({"status": "pending", "blockHeight": null, "blockHash": null, "error": null}));
         }
         let store = ctx.node.store();
-        match store.tx_record(&hash).map_err(internal)? {
+        match store.tx_record(&hash).map_err(read_failed(&ctx.node))? {
             Some(rec) => {
                 let status = if rec.error.is_some() { "failed" } else { "included" };
                 // The tx itself, in the JSON form tx_send takes.
-                let block = store.block(rec.height).map_err(internal)?;
+                let block = store.block(rec.height).map_err(read_failed(&ctx.node))?;
                 let tx = block
                     .as_ref()
                     .and_then(|b| b.txs.get(rec.index as usize))
@@ -316,13 +319,13 @@ fn module(ctx: Ctx) -> Result<RpcModule<Ctx>, jsonrpsee::core::RegisterMethodErr
         let args = Args::parse(&p, &["address", "height"])?;
         let addr = parse_address(&args.required::<String>(0)?, &ctx.node)?;
         let store = ctx.node.store();
-        let head = store.head().map_err(internal)?.height;
+        let head = store.head().map_err(read_failed(&ctx.node))?.height;
         let height = args.optional::<u64>(1)?.unwrap_or(head);
         if height > head {
             return Err(err(UNKNOWN_HEIGHT, format!("height {height} is above the head {head}")));
         }
-        let root = store.state_root(height).map_err(internal)?;
-        let (account, proof) = store.prove_account(&addr, height).map_err(internal)?;
+        let root = store.state_root(height).map_err(read_failed(&ctx.node))?;
+        let (account, proof) = store.prove_account(&addr, height).map_err(read_failed(&ctx.node))?;
         let proof_bytes = borsh::to_vec(&proof).map_err(internal)?;
         Ok(json!({
             "address": addr.to_bech32(ctx.node.spec().hrp()),
@@ -376,7 +379,7 @@ fn module(ctx: Ctx) -> Result<RpcModule<Ctx>, jsonrpsee::core::RegisterMethodErr
     })?;
 
     m.register_method("system_chainSpec", |_, ctx, _| -> RpcResult<Value> {
-        let genesis = ctx.node.store().genesis_hash().map_err(internal)?;
+        let genesis = ctx.node.store().genesis_hash().map_err(read_failed(&ctx.node))?;
         Ok(json!({"genesisHash": genesis, "chainSpec": ctx.node.spec().as_ref()}))
     })?;
 

@@ -29,6 +29,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 /// Calls of one connection read and not yet answered; past it the connection is not read.
 pub const MAX_CALLS_IN_FLIGHT: usize = 64;
 
+/// How long a WebSocket may go without calls or subscriptions (`--rpc-ws-idle-secs`).
+pub const DEFAULT_WS_IDLE: Duration = Duration::from_secs(300);
+
 /// What one address and the server as a whole may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RpcLimits {
@@ -41,11 +44,20 @@ pub struct RpcLimits {
     /// Calls per second from one IP address (a batch counts each call), with bursts of
     /// twice that; 0: no limit.
     pub calls_per_second: u32,
+    /// A WebSocket with no call for this long and no open subscription is closed
+    /// ([`super::idle`]); `None`: never.
+    pub ws_idle: Option<Duration>,
 }
 
 impl Default for RpcLimits {
     fn default() -> Self {
-        RpcLimits { connections_per_ip: 32, http_connections: 256, ws_connections: 256, calls_per_second: 1000 }
+        RpcLimits {
+            connections_per_ip: 32,
+            http_connections: 256,
+            ws_connections: 256,
+            calls_per_second: 1000,
+            ws_idle: Some(DEFAULT_WS_IDLE),
+        }
     }
 }
 
@@ -96,6 +108,8 @@ impl Admission {
             unanswered: AtomicUsize::new(0),
             write_blocked: AtomicBool::new(false),
             reader: Mutex::new(None),
+            last_call: Mutex::new(tokio::time::Instant::now()),
+            subscriptions: AtomicUsize::new(0),
         }))
     }
 
@@ -139,6 +153,10 @@ pub struct Conn {
     write_blocked: AtomicBool,
     /// The read that was held back, woken when the hold lifts.
     reader: Mutex<Option<Waker>>,
+    /// When a call (or notification) last came in or was answered.
+    last_call: Mutex<tokio::time::Instant>,
+    /// Subscriptions opened and not closed by the client.
+    subscriptions: AtomicUsize,
 }
 
 impl Conn {
@@ -172,6 +190,27 @@ impl Conn {
         matches!(&*self.kind.lock().unwrap_or_else(|e| e.into_inner()), Some((true, _)))
     }
 
+    fn touch(&self) {
+        *self.last_call.lock().unwrap_or_else(|e| e.into_inner()) = tokio::time::Instant::now();
+    }
+
+    /// When this connection counts as idle past `limit` ([`super::idle::deadline`]).
+    fn idle_deadline(&self, limit: Duration) -> Option<tokio::time::Instant> {
+        let busy = self.unanswered.load(Ordering::Acquire) > 0 || self.subscriptions.load(Ordering::Acquire) > 0;
+        let last = *self.last_call.lock().unwrap_or_else(|e| e.into_inner());
+        super::idle::deadline(self.is_ws(), busy, last, limit)
+    }
+
+    /// A call's reply: a subscription opened, or one closed by `unsubscribe` (`true`).
+    fn on_reply(&self, unsubscribe: bool, response: &MethodResponse) {
+        self.touch();
+        if response.is_subscription() && response.is_success() {
+            self.subscriptions.fetch_add(1, Ordering::AcqRel);
+        } else if unsubscribe && response.is_success() && response.as_json().get().contains(r#""result":true"#) {
+            let _ = self.subscriptions.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+        }
+    }
+
     fn held_back(&self) -> bool {
         self.write_blocked.load(Ordering::Acquire) || self.unanswered.load(Ordering::Acquire) >= MAX_CALLS_IN_FLIGHT
     }
@@ -189,6 +228,7 @@ impl Conn {
     }
 
     fn begin_call(&self) {
+        self.touch();
         self.unanswered.fetch_add(1, Ordering::AcqRel);
     }
 
@@ -223,16 +263,46 @@ pub struct ConnRef(pub Arc<Conn>);
 pub struct Guarded<T> {
     inner: T,
     conn: Arc<Conn>,
+    /// Closes the connection once it is an idle WebSocket ([`super::idle`]).
+    idle: Option<super::idle::Timer>,
+    /// The idle close was sent: reads end here.
+    closed: bool,
 }
 
 impl<T> Guarded<T> {
     pub fn new(inner: T, conn: Arc<Conn>) -> Self {
-        Guarded { inner, conn }
+        let idle = conn.admission.limits.ws_idle.map(super::idle::Timer::new);
+        Guarded { inner, conn, idle, closed: false }
     }
 }
 
-impl<T: AsyncRead + Unpin> AsyncRead for Guarded<T> {
+impl<T: AsyncRead + AsyncWrite + Unpin> Guarded<T> {
+    /// Whether the connection has been an idle WebSocket for too long; then a close frame
+    /// naming the flag is sent (best effort: its socket buffer is empty while idle) and reads
+    /// end, which ends the connection.
+    fn idle_expired(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(timer) = self.idle.as_mut() else { return false };
+        let (conn, limit) = (&self.conn, timer.limit());
+        if timer.poll_expired(cx, || conn.idle_deadline(limit)).is_pending() {
+            return false;
+        }
+        let secs = limit.as_secs();
+        tracing::debug!(ip = %conn.ip, secs, "closing an idle WebSocket");
+        conn.admission.metrics.on_rpc_refused(Refusal::WsIdle);
+        let frame =
+            super::idle::close_frame(&format!("idle {secs} s: no calls, no subscriptions (--rpc-ws-idle-secs)"));
+        let _ = Pin::new(&mut self.inner).poll_write(cx, &frame);
+        let _ = Pin::new(&mut self.inner).poll_flush(cx);
+        self.closed = true;
+        true
+    }
+}
+
+impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for Guarded<T> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        if self.closed || self.idle_expired(cx) {
+            return Poll::Ready(Ok(())); // end of stream
+        }
         if self.conn.held_back() {
             *self.conn.reader.lock().unwrap_or_else(|e| e.into_inner()) = Some(cx.waker().clone());
             // Looked at again: the hold may have lifted before the waker was in place.
@@ -288,6 +358,8 @@ pub struct LimitLayer {
     pub admission: Arc<Admission>,
     /// The subscription and unsubscription methods.
     pub subscriptions: Arc<std::collections::HashSet<&'static str>>,
+    /// The unsubscription methods.
+    pub unsubscriptions: Arc<std::collections::HashSet<&'static str>>,
     /// Every method served: the labels of the per-method call counters.
     pub methods: Arc<std::collections::HashSet<&'static str>>,
 }
@@ -300,6 +372,7 @@ impl<S> tower::Layer<S> for LimitLayer {
             inner,
             admission: self.admission.clone(),
             subscriptions: self.subscriptions.clone(),
+            unsubscriptions: self.unsubscriptions.clone(),
             methods: self.methods.clone(),
         }
     }
@@ -310,6 +383,7 @@ pub struct Limit<S> {
     inner: S,
     admission: Arc<Admission>,
     subscriptions: Arc<std::collections::HashSet<&'static str>>,
+    unsubscriptions: Arc<std::collections::HashSet<&'static str>>,
     methods: Arc<std::collections::HashSet<&'static str>>,
 }
 
@@ -366,11 +440,15 @@ where
             c.0.begin_call();
         }
         let (label, metrics) = (self.label(method), self.admission.metrics.clone());
+        let unsubscribe = self.unsubscriptions.contains(method);
         async move {
             let response = match checked {
                 Ok(()) => inner.call(request).await,
                 Err(e) => MethodResponse::error(request.id().into_owned(), e),
             };
+            if let Some(c) = &conn {
+                c.0.on_reply(unsubscribe, &response);
+            }
             metrics.on_rpc_call(label, response.is_error());
             response
         }
@@ -397,6 +475,9 @@ where
                 Ok(()) => inner.batch(batch).await,
                 Err(e) => MethodResponse::error(Id::Null, e),
             };
+            if let Some(c) = &conn {
+                c.0.touch();
+            }
             count_batch(&metrics, &calls, &response);
             response
         }
@@ -404,6 +485,9 @@ where
 
     fn notification<'a>(&self, n: Notification<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
         let conn = n.extensions().get::<ConnRef>().cloned();
+        if let Some(c) = &conn {
+            c.0.touch();
+        }
         let checked = self.check(conn.as_ref(), 1);
         let inner = self.inner.clone();
         async move {

@@ -897,9 +897,16 @@ fn back_to_back_sends_take_consecutive_nonces() {
     assert_eq!(sa["tx"]["nonce"].as_u64(), Some(n0), "{sa}");
     let methods = node.call("rpc_methods", json!([]));
     let names: Vec<&str> = methods["methods"].as_array().expect("methods").iter().filter_map(Value::as_str).collect();
-    for m in
-        ["account_nextNonce", "account_history", "blob_put", "admin_setParam", "reputation_get", "rpc_methods", "getTx"]
-    {
+    for m in [
+        "account_nextNonce",
+        "account_history",
+        "blob_put",
+        "admin_setParam",
+        "reputation_get",
+        "rpc_methods",
+        "getTx",
+        "consensus_state",
+    ] {
         assert!(names.contains(&m), "{m} missing from {names:?}");
     }
     let (code, _) = node.call_err("account_nextNonce", json!(["not-an-address"]));

@@ -64,5 +64,50 @@ fn the_explorer_shows_new_blocks_and_finds_a_tx_in_chromium() {
     assert_eq!(step("find-tx")["included"], true, "{stdout}");
     let bad = step("bad-search");
     assert!(bad["error"].as_str().is_some_and(|e| e.contains("address")), "{bad}");
+    assert_eq!(step("disputes")["text"], "none", "{stdout}");
+    let unknown = step("unknown-id");
+    assert!(unknown["error"].as_str().is_some_and(|e| e.contains("receipt")), "searched as a receipt too: {unknown}");
     step("done");
+}
+
+/// A page open on a node that goes away says so (the header and the detail pane), rather
+/// than going on showing the last head as if nothing happened.
+#[test]
+fn the_explorer_says_when_its_node_is_down() {
+    let script = browser_dir().join("explorer.mjs");
+    let ready = Path::new(CHROMIUM).exists() && browser_dir().join("node_modules").join("playwright-core").exists();
+    if !ready {
+        eprintln!("SKIPPED: needs {CHROMIUM} and tests/browser's npm packages (`make deps` installs both)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(dir.path(), &[]);
+    let url = format!("http://127.0.0.1:{}/", node.port);
+    let mut child = Command::new("node")
+        .arg(&script)
+        .args(["--down", url.as_str(), CHROMIUM])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run node");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.expect("read the script's output");
+        seen.push(line.clone());
+        if line.contains("\"step\":\"loaded\"") || line.contains("\"ok\":false") {
+            break;
+        }
+    }
+    assert!(seen.last().is_some_and(|l| l.contains("\"loaded\"")), "the page did not load:\n{}", seen.join("\n"));
+    node.kill9();
+    seen.extend(lines.map_while(Result::ok));
+    let status = child.wait().expect("wait for the script");
+    let all = seen.join("\n");
+    assert!(status.success(), "{all}");
+    let down: Value =
+        seen.iter().filter_map(|l| serde_json::from_str::<Value>(l).ok()).find(|v| v["step"] == "down").unwrap();
+    assert_eq!(down["live"], "node down", "{down}");
+    assert!(down["says"].as_str().is_some_and(|s| s.contains("does not answer")), "{down}");
 }

@@ -94,6 +94,23 @@ fn a_validator_without_its_quorum_reports_halted_until_blocks_return() {
     }
     assert_eq!(degraded_lines(), logged, "logged per transition, not per request:\n{}", alice.stderr());
 
+    // Why: alice says she waits for a quorum, and consensus_state shows the votes she has,
+    // her own half of the power, short of the quorum.
+    wait_for("the quorum wait to be logged", PROGRESS, || {
+        alice.stderr()[log_from..].contains("waiting for a quorum").then_some(())
+    });
+    let cs = alice.call("consensus_state", json!([]));
+    assert_eq!(cs["height"], halted_at + 1, "{cs}");
+    assert_eq!(cs["validators"], 2, "{cs}");
+    let (total, quorum) = (cs["totalPower"].as_u64().unwrap(), cs["quorumPower"].as_u64().unwrap());
+    assert!(quorum > total / 2 && quorum <= total, "{cs}");
+    assert!(["propose", "prevote", "precommit"].contains(&cs["step"].as_str().unwrap()), "{cs}");
+    assert!(cs["proposer"]["address"].as_str().is_some_and(|a| a.starts_with("ait1")), "{cs}");
+    let votes = cs["votes"].as_array().unwrap_or_else(|| panic!("votes per round: {cs}"));
+    let seen: Vec<u64> = votes.iter().map(|r| r["prevotes"]["power"].as_u64().unwrap()).collect();
+    assert!(seen.iter().all(|p| *p < quorum), "never a quorum of prevotes without bob: {cs}");
+    assert!(seen.iter().any(|p| *p > 0), "alice's own prevotes are counted: {cs}");
+
     // Bob back: blocks resume, and alice is ok again, and says so in the log.
     let bob = validator(&dir.path().join("bob"), &spec, "bob", Some(&boot));
     alice.wait_height(halted_at + 1);

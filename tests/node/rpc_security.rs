@@ -11,22 +11,23 @@ fn mint_request(to: &str, amount: u64) -> Vec<u8> {
     json!({"jsonrpc": "2.0", "id": 1, "method": "admin_mintFaucet", "params": [to, amount]}).to_string().into_bytes()
 }
 
-/// A JSON-RPC POST with extra header lines (each ending in CRLF).
-fn post_with(port: u16, host: &str, extra: &str, body: Vec<u8>) -> HttpResponse {
-    let head = format!(
-        "POST / HTTP/1.1\r\nHost: {host}\r\n{extra}Connection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    http_exchange(port, head, body)
+/// A JSON-RPC POST with this `Host` and, if given, an `Origin`.
+fn post_with(port: u16, host: &str, origin: Option<&str>, body: Vec<u8>) -> HttpResponse {
+    let mut headers = vec![("host", host), ("content-type", "application/json")];
+    headers.extend(origin.map(|o| ("origin", o)));
+    http_send(port, None, http_request(port, "POST", "/", &headers, body))
 }
 
 /// A WebSocket upgrade request from a page at `origin`; only the refusal has a body to read.
 fn ws_upgrade(port: u16, origin: &str) -> HttpResponse {
-    let head = format!(
-        "GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
-         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nOrigin: {origin}\r\n\r\n"
-    );
-    http_exchange(port, head, Vec::new())
+    let headers = [
+        ("connection", "Upgrade"),
+        ("upgrade", "websocket"),
+        ("sec-websocket-version", "13"),
+        ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ("origin", origin),
+    ];
+    http_send(port, None, http_request(port, "GET", "/", &headers, Vec::new()))
 }
 
 fn ws_client_with_origin(
@@ -58,37 +59,32 @@ fn foreign_origins_and_hosts_are_refused_and_localhost_pages_work() {
 
     // A cross-site POST and a WebSocket from the attacker's page, and a rebinding POST.
     let host = format!("127.0.0.1:{port}");
-    let r = post_with(port, &host, &format!("Origin: {ATTACKER}\r\n"), mint_request(&victim, 1000));
+    let r = post_with(port, &host, Some(ATTACKER), mint_request(&victim, 1000));
     assert_forbidden(&r, "--rpc-cors", "POST from a foreign origin");
     assert!(r.header("access-control-allow-origin").is_none(), "{r:?}");
     assert_forbidden(&ws_upgrade(port, ATTACKER), "--rpc-cors", "WebSocket from a foreign origin");
     let err = ws_client_with_origin(&rt, port, ATTACKER).expect_err("the WebSocket client is refused");
     assert!(err.to_string().contains("403"), "{err}");
-    let r = post_with(port, &format!("attacker.example:{port}"), "", mint_request(&rebound, 1000));
+    let r = post_with(port, &format!("attacker.example:{port}"), None, mint_request(&rebound, 1000));
     assert_forbidden(&r, "--rpc-allowed-hosts", "POST with a foreign Host");
-    let r = post_with(
-        port,
-        &format!("attacker.example:{port}"),
-        &format!("Origin: {local}\r\n"),
-        mint_request(&rebound, 1),
-    );
+    let r = post_with(port, &format!("attacker.example:{port}"), Some(&local), mint_request(&rebound, 1));
     assert_forbidden(&r, "--rpc-allowed-hosts", "a localhost Origin does not excuse a foreign Host");
 
     // A preflight from a localhost page is answered, and its POST works and may be read.
-    let r = http_exchange(
-        port,
-        format!(
-            "OPTIONS / HTTP/1.1\r\nHost: localhost:{port}\r\nOrigin: {local}\r\nAccess-Control-Request-Method: POST\r\n\
-             Access-Control-Request-Headers: content-type\r\nConnection: close\r\n\r\n"
-        ),
-        Vec::new(),
-    );
+    let localhost = format!("localhost:{port}");
+    let preflight = [
+        ("host", localhost.as_str()),
+        ("origin", local.as_str()),
+        ("access-control-request-method", "POST"),
+        ("access-control-request-headers", "content-type"),
+    ];
+    let r = http_send(port, None, http_request(port, "OPTIONS", "/", &preflight, Vec::new()));
     assert!(r.status == 200 || r.status == 204, "preflight: {r:?}");
     assert_eq!(r.header("access-control-allow-origin"), Some(local.as_str()), "{r:?}");
     assert!(r.header("access-control-allow-methods").is_some_and(|m| m.contains("POST")), "{r:?}");
     assert!(r.header("access-control-allow-headers").is_some_and(|h| h.contains("content-type")), "{r:?}");
     let fresh = addr(&Keypair::from_secret([43u8; 32]));
-    let r = post_with(port, &format!("localhost:{port}"), &format!("Origin: {local}\r\n"), mint_request(&fresh, 700));
+    let r = post_with(port, &localhost, Some(&local), mint_request(&fresh, 700));
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.header("access-control-allow-origin"), Some(local.as_str()), "{r:?}");
     let h1 = r.json()["result"]["txHash"].as_str().unwrap_or_else(|| panic!("{}", r.text())).to_string();
@@ -123,23 +119,23 @@ fn rpc_cors_all_admits_a_foreign_page_but_not_to_unsafe_methods() {
     let node = Node::spawn(dir.path(), &flags, &[]);
     let port = node.port;
     let host = format!("127.0.0.1:{port}");
-    let origin = format!("Origin: {ATTACKER}\r\n");
+    let origin = Some(ATTACKER);
 
     let get_head = json!({"jsonrpc": "2.0", "id": 1, "method": "chain_getHead", "params": []}).to_string();
-    let r = post_with(port, &host, &origin, get_head.into_bytes());
+    let r = post_with(port, &host, origin, get_head.into_bytes());
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.header("access-control-allow-origin"), Some(ATTACKER), "{r:?}");
     assert!(r.json()["result"]["height"].is_u64(), "{}", r.text());
 
     // The page is let in, but an unsafe method never answers it.
     let victim = addr(&Keypair::from_secret([44u8; 32]));
-    let r = post_with(port, &host, &origin, mint_request(&victim, 1000));
+    let r = post_with(port, &host, origin, mint_request(&victim, 1000));
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["error"]["code"], 1020, "{}", r.text());
     // --rpc-cors does not open the host check; a listed name passes it.
-    let r = post_with(port, "attacker.example", &origin, mint_request(&victim, 1000));
+    let r = post_with(port, "attacker.example", origin, mint_request(&victim, 1000));
     assert_forbidden(&r, "--rpc-allowed-hosts", "foreign Host with --rpc-cors all");
     let get_head = json!({"jsonrpc": "2.0", "id": 2, "method": "chain_getHead", "params": []}).to_string();
-    let r = post_with(port, &format!("node.example:{port}"), "", get_head.into_bytes());
+    let r = post_with(port, &format!("node.example:{port}"), None, get_head.into_bytes());
     assert_eq!(r.status, 200, "a listed host: {}", r.text());
 }
