@@ -33,7 +33,7 @@ const protoRoot = path.resolve(here, '../../proto')
 // ---------------------------------------------------------------------------------------------
 
 function parseArgs (argv) {
-  const out = { hold: false, timeoutMs: 60_000, bigHashes: 30_000 }
+  const out = { hold: false, timeoutMs: 60_000, bigHashes: 30_000, burst: 6 }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     const next = () => {
@@ -47,6 +47,7 @@ function parseArgs (argv) {
       case '--tx-hash': out.txHash = next(); break
       case '--timeout-ms': out.timeoutMs = Number(next()); break
       case '--big-hashes': out.bigHashes = Number(next()); break
+      case '--burst': out.burst = Number(next()); break
       case '--hold': out.hold = true; break
       default: fail(`unknown argument ${a}`)
     }
@@ -333,7 +334,25 @@ try {
     fail(`the large request's answer holds ${txs.length} txs, expected ours alone`)
   }
 
-  // 10. Still the one connection, and the node still talks on it.
+  // 10. A burst of large gossip: `--burst` messages on `txs`, each just under the 1 MiB
+  // message limit, back to back on the one gossip stream (several MB in a row). js-yamux
+  // sends frames as large as the window it was granted and rust-yamux refuses frames over
+  // 1 MiB, so a node whose stream windows grew past 1 MiB dropped the connection here. Each
+  // message is our tx, already in a block, repeated a different number of times (so each has
+  // its own id): the node ignores them without blame.
+  stage = 'gossip burst'
+  const perTx = encode(TxBatch, { txs: [ourTxs[0]] }).length
+  const most = Math.floor((MAX_MESSAGE - (16 << 10)) / perTx)
+  let burstBytes = 0
+  for (let k = 0; k < args.burst; k++) {
+    const data = encode(TxBatch, { txs: new Array(most - k).fill(ourTxs[0]) })
+    const sent = await pubsub.publish(topics.txs, data)
+    if (!sent.recipients.some(p => p.equals(peer))) fail(`burst message ${k} was not sent to the node`)
+    burstBytes += data.length
+  }
+  emit('burst', { messages: args.burst, bytes: burstBytes, largest: most * perTx })
+
+  // 11. Still the one connection, and the node still talks on it.
   stage = 'connection check'
   const still = node.getConnections(peer)
   if (disconnected || !still.some(c => c.id === conn.id)) fail('the node dropped the connection')
