@@ -24,6 +24,16 @@ fn value_key(k: &KeyHash, v: Version) -> [u8; 40] {
     out
 }
 
+/// A value's borsh encoding in a `Vec` of its exact size. `borsh::to_vec` reserves 1 KiB per
+/// call, and a block stages tens of thousands of node keys and nodes (tens to a few hundred
+/// bytes each) that the batch holds until it is written: hundreds of MB of mostly empty
+/// allocations.
+fn borsh_exact<T: borsh::BorshSerialize + ?Sized>(value: &T) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(borsh::object_length(value)?);
+    value.serialize(&mut out)?;
+    Ok(out)
+}
+
 fn corrupt(e: std::io::Error) -> StoreError {
     StoreError::Corrupt { cf: CF_JMT_NODES, reason: e.to_string() }
 }
@@ -46,7 +56,7 @@ pub(super) fn stage(
         .collect();
     for (key, node) in update.node_batch.nodes() {
         if !replaced.contains(key) {
-            batch.put(CF_JMT_NODES, borsh::to_vec(key).map_err(corrupt)?, borsh::to_vec(node).map_err(corrupt)?);
+            batch.put(CF_JMT_NODES, borsh_exact(key).map_err(corrupt)?, borsh_exact(node).map_err(corrupt)?);
         }
     }
     for ((version, key), value) in update.node_batch.values() {
@@ -59,7 +69,7 @@ pub(super) fn stage(
         stale.entry(s.stale_since_version).or_default().push(&s.node_key);
     }
     for (since, keys) in stale {
-        batch.put(CF_JMT_STALE, since.to_be_bytes(), borsh::to_vec(&keys).map_err(corrupt)?);
+        batch.put(CF_JMT_STALE, since.to_be_bytes(), borsh_exact(&keys).map_err(corrupt)?);
     }
     prune(store, batch, height.saturating_sub(store.retention))
 }
@@ -85,7 +95,7 @@ fn prune(store: &Store, batch: &mut SortedBatch, upto: u64) -> Result<(), StoreE
         let keys: Vec<NodeKey> =
             borsh::from_slice(v).map_err(|e| StoreError::Corrupt { cf: CF_JMT_STALE, reason: e.to_string() })?;
         for key in &keys {
-            batch.delete(CF_JMT_NODES, borsh::to_vec(key).map_err(corrupt)?);
+            batch.delete(CF_JMT_NODES, borsh_exact(key).map_err(corrupt)?);
         }
         batch.delete(CF_JMT_STALE, k);
         pruned = pruned.saturating_add(1);
@@ -97,7 +107,7 @@ fn prune(store: &Store, batch: &mut SortedBatch, upto: u64) -> Result<(), StoreE
 
 impl TreeReader for Store {
     fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
-        let key = borsh::to_vec(node_key)?;
+        let key = borsh_exact(node_key)?;
         match self.db.get_cf(self.cf(CF_JMT_NODES), key)? {
             Some(bytes) => Ok(Some(borsh::from_slice(&bytes)?)),
             None => Ok(None),
@@ -138,5 +148,40 @@ impl TreeReader for EmptyTree {
 
     fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
         Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::tree::Blake3;
+    use jmt::storage::TreeWriter;
+
+    /// The exact-size encoding is borsh's, byte for byte, for the node keys, nodes and stale
+    /// lists a real tree update stages (two versions, so there are internal nodes and stale
+    /// ones), and its `Vec` has no spare capacity.
+    #[test]
+    fn exact_encodings_are_borsh_with_no_spare_capacity() {
+        let store = jmt::mock::MockTreeStore::default();
+        let tree = jmt::JellyfishMerkleTree::<_, Blake3>::new(&store);
+        let mut seen = 0;
+        for version in 0..2u64 {
+            let values = (0..200u64)
+                .map(|i| (KeyHash(*blake3::hash(&i.to_be_bytes()).as_bytes()), Some(vec![version as u8; 40])));
+            let (_, update) = tree.put_value_set(values, version).expect("put");
+            store.write_node_batch(&update.node_batch).expect("write");
+            let check = |bytes: Vec<u8>, want: Vec<u8>| {
+                assert_eq!(bytes, want);
+                assert_eq!(bytes.capacity(), bytes.len());
+            };
+            for (key, node) in update.node_batch.nodes() {
+                check(borsh_exact(key).unwrap(), borsh::to_vec(key).unwrap());
+                check(borsh_exact(node).unwrap(), borsh::to_vec(node).unwrap());
+                seen += 1;
+            }
+            let stale: Vec<&NodeKey> = update.stale_node_index_batch.iter().map(|s| &s.node_key).collect();
+            check(borsh_exact(&stale).unwrap(), borsh::to_vec(&stale).unwrap());
+        }
+        assert!(seen > 400, "{seen} nodes");
     }
 }
