@@ -283,9 +283,9 @@ pub(super) fn report_read_error(
     }
 }
 
-/// See [`NodeHandle::check_replay`]. A failed read lets the tx go on (admission reads the
-/// account again and says what is wrong).
-fn check_replay(store: &Store, tx: &SealedTx) -> Result<(), SubmitError> {
+/// See [`NodeHandle::check_replay`]; gossip leaves such txs out by the same rule. A failed
+/// read lets the tx go on (admission reads the account again and says what is wrong).
+pub(super) fn check_replay(store: &Store, tx: &SealedTx) -> Result<(), SubmitError> {
     let committed = match crate::ledger::StateReader::account(store, &tx.tx.sender_address()) {
         Ok(account) => account.unwrap_or_default().nonce,
         Err(_) => return Ok(()),

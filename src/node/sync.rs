@@ -95,7 +95,7 @@ impl Driver {
             match check_stateless(&self.spec, &tx) {
                 Ok(()) => {
                     let known = self.mempool.get(&tx.hash()).is_some_and(|m| m.signature == tx.signature);
-                    if !known && !self.is_stale(&tx) {
+                    if !known && super::handle::check_replay(&self.store, &tx).is_ok() {
                         fresh.push(tx);
                     }
                 }
@@ -107,13 +107,6 @@ impl Driver {
             return self.report(id, Verdict::Ignore);
         }
         self.txs_in.push((fresh, id));
-    }
-
-    /// Whether `tx`'s nonce is at or below its sender's committed nonce (a failed read says
-    /// no: admission reads the account again).
-    fn is_stale(&self, tx: &SealedTx) -> bool {
-        crate::ledger::StateReader::account(self.store.as_ref(), &tx.tx.sender_address())
-            .is_ok_and(|a| tx.tx.nonce <= a.unwrap_or_default().nonce)
     }
 
     /// Verifies the gossiped txs gathered since the last call as one batch and admits the
