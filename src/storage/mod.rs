@@ -286,9 +286,40 @@ impl Store {
         Ok(self.db.write_opt(batch, &wo)?)
     }
 
+    /// A block's writes (after `records`' own) as one RocksDB batch: the state tree's nodes
+    /// are encoded and sorted on a second thread while this one does the block's records (the
+    /// two write different column families). A commit is otherwise one thread's work, while
+    /// the other core may have nothing to do.
     // One call site per kind of block (genesis, committed); a struct would only rename them.
     #[allow(clippy::too_many_arguments)]
     fn stage_block(
+        &self,
+        mut records: SortedBatch,
+        block: &Block,
+        commit: Option<&CommitCertificate>,
+        outcomes: &[TxOutcome],
+        events: &[AccountEvent],
+        diff: &StateDiff,
+        state_writes: &[(Vec<u8>, Option<Vec<u8>>)],
+        tree_batch: &jmt::storage::TreeUpdateBatch,
+    ) -> Result<WriteBatch> {
+        let height = block.header.height;
+        let (records, tree) = std::thread::scope(|s| {
+            let tree = s.spawn(|| -> Result<SortedBatch> {
+                let mut nodes = SortedBatch::default();
+                tree::stage(self, &mut nodes, tree_batch, height)?;
+                nodes.sort();
+                Ok(nodes)
+            });
+            let staged = self.stage_records(&mut records, block, commit, outcomes, events, diff, state_writes);
+            records.sort();
+            (staged.map(|()| records), tree.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+        });
+        Ok(SortedBatch::join(&[records?, tree?], self))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn stage_records(
         &self,
         batch: &mut SortedBatch,
         block: &Block,
@@ -297,7 +328,6 @@ impl Store {
         events: &[AccountEvent],
         diff: &StateDiff,
         state_writes: &[(Vec<u8>, Option<Vec<u8>>)],
-        tree_batch: &jmt::storage::TreeUpdateBatch,
     ) -> Result<()> {
         let h = block.header.height;
         let key = h.to_be_bytes();
@@ -329,7 +359,6 @@ impl Store {
                 None => batch.delete(CF_STATE, k.clone()),
             }
         }
-        tree::stage(self, batch, tree_batch, h)?;
         let head = BlockRef { height: h, hash };
         batch.put(CF_META, KEY_HEAD, head.encode());
         batch.put(CF_META, KEY_FINALIZED, head.encode());
@@ -356,10 +385,18 @@ impl Store {
         if block.header.height != head.height.saturating_add(1) || block.header.parent != head.hash {
             return Err(StoreError::NotNext { height: block.header.height, head: head.height });
         }
-        let mut batch = SortedBatch::default();
         let state_writes = state_writes(diff);
-        self.stage_block(&mut batch, block, Some(commit), outcomes, events, diff, &state_writes, tree_batch)?;
-        self.write(batch.into_write_batch(self))?;
+        let batch = self.stage_block(
+            SortedBatch::default(),
+            block,
+            Some(commit),
+            outcomes,
+            events,
+            diff,
+            &state_writes,
+            tree_batch,
+        )?;
+        self.write(batch)?;
         self.cache.written(state_writes);
         // Only once the batch is synced: the watermark never claims more than the log holds.
         if let Some(mark) = &self.watermark {

@@ -178,8 +178,8 @@ impl Store {
             })
             .collect();
         let state_writes = state_writes(&genesis_diff);
-        self.stage_block(&mut batch, &genesis, None, &[], &events, &genesis_diff, &state_writes, &tree_batch)?;
-        self.write(batch.into_write_batch(self))?;
+        let batch = self.stage_block(batch, &genesis, None, &[], &events, &genesis_diff, &state_writes, &tree_batch)?;
+        self.write(batch)?;
         self.cache.written(state_writes);
         Ok(true)
     }
