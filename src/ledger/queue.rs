@@ -7,7 +7,7 @@
 //! now 313 of each.
 
 use super::{Overlay, StateError, StateKey, StateReader};
-use parity_scale_codec::{Decode, Encode};
+use parity_scale_codec::{Decode, Encode, EncodeAppend};
 
 /// The queues: each has a head key (the count) and entry keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +41,7 @@ impl Queue {
 pub(crate) const PAGE: u32 = 64;
 
 /// Appends `value` to the queue at `height`.
-pub(crate) fn push<T: Encode + Decode + Clone, R: StateReader>(
+pub(crate) fn push<T: Encode, R: StateReader>(
     state: &mut Overlay<'_, R>,
     queue: Queue,
     height: u64,
@@ -50,9 +50,13 @@ pub(crate) fn push<T: Encode + Decode + Clone, R: StateReader>(
     let count: u32 = state.get(&queue.head(height))?.unwrap_or(0);
     let next = count.checked_add(1).ok_or_else(|| StateError(format!("{queue:?} queue at {height} is full")))?;
     let key = queue.page(height, count / PAGE);
-    let mut page: Vec<T> = if count % PAGE == 0 { Vec::new() } else { state.get(&key)?.unwrap_or_default() };
-    page.push(value.clone());
-    state.put(key, &page);
+    // Appended to the page as encoded: SCALE rewrites a vector's length prefix and leaves its
+    // entries alone, giving the bytes the longer page would encode to, without decoding and
+    // encoding up to 63 entries for every one added.
+    let page = if count % PAGE == 0 { Vec::new() } else { StateReader::get(state, &key)?.unwrap_or_default() };
+    let page = <Vec<T> as EncodeAppend>::append_or_new(page, std::iter::once(value))
+        .map_err(|e| StateError(format!("{queue:?} queue page at {height} does not decode: {e}")))?;
+    state.put_encoded(key, page);
     state.put(queue.head(height), &next);
     Ok(())
 }

@@ -7,10 +7,9 @@
 
 use super::history::{AccountEvent, EventCause};
 use super::{Account, Supply};
-use crate::primitives::{Address, Hash};
+use crate::primitives::{Address, FastMap, Hash};
 use parity_scale_codec::{Decode, Encode};
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 /// A storage read failed or returned bytes that do not decode; the ledger cannot decide
 /// anything without its state.
@@ -174,11 +173,11 @@ pub struct StateDiff {
 pub struct Overlay<'a, R> {
     base: &'a R,
     /// Accounts read from `base`, so a second read and the history's "before" cost nothing.
-    loaded: RefCell<HashMap<Address, Account>>,
-    accounts: HashMap<Address, Account>,
-    records: HashMap<StateKey, Option<Vec<u8>>>,
-    tx_accounts: HashMap<Address, Account>,
-    tx_records: HashMap<StateKey, Option<Vec<u8>>>,
+    loaded: RefCell<FastMap<Address, Account>>,
+    accounts: FastMap<Address, Account>,
+    records: FastMap<StateKey, Option<Vec<u8>>>,
+    tx_accounts: FastMap<Address, Account>,
+    tx_records: FastMap<StateKey, Option<Vec<u8>>>,
     events: Vec<AccountEvent>,
     /// The miner and verifier draws' weights, read from `base` once per block.
     draw_weights: std::cell::OnceCell<DrawWeights>,
@@ -188,11 +187,11 @@ impl<'a, R: StateReader> Overlay<'a, R> {
     pub fn new(base: &'a R) -> Self {
         Overlay {
             base,
-            loaded: RefCell::new(HashMap::new()),
-            accounts: HashMap::new(),
-            records: HashMap::new(),
-            tx_accounts: HashMap::new(),
-            tx_records: HashMap::new(),
+            loaded: RefCell::default(),
+            accounts: FastMap::default(),
+            records: FastMap::default(),
+            tx_accounts: FastMap::default(),
+            tx_records: FastMap::default(),
             events: Vec::new(),
             draw_weights: std::cell::OnceCell::new(),
         }
@@ -234,6 +233,11 @@ impl<'a, R: StateReader> Overlay<'a, R> {
 
     pub fn put<T: Encode>(&mut self, key: StateKey, value: &T) {
         self.tx_records.insert(key, Some(value.encode()));
+    }
+
+    /// Writes a record already encoded.
+    pub fn put_encoded(&mut self, key: StateKey, bytes: Vec<u8>) {
+        self.tx_records.insert(key, Some(bytes));
     }
 
     pub fn delete(&mut self, key: StateKey) {

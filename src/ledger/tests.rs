@@ -1366,6 +1366,13 @@ fn a_height_queue_keeps_its_entries_in_pages_and_taking_it_deletes_every_page() 
         state.apply(&diff);
     }
     assert_eq!(state.records.len(), 4, "the count and three pages, not one record per entry");
+    // Pages are appended to as encoded: the bytes must be those of the pages encoded whole.
+    use parity_scale_codec::Encode;
+    let mut pages: Vec<Vec<u8>> = state.records.values().filter(|v| v.len() > 4).cloned().collect();
+    let mut want: Vec<Vec<u8>> = ids.chunks(PAGE as usize).map(|c| c.to_vec().encode()).collect();
+    pages.sort();
+    want.sort();
+    assert_eq!(pages, want, "each page encodes as its entries would");
     let mut o = Overlay::new(&state);
     assert!(queue::take::<Hash, _>(&mut o, Queue::Maturing, 8).unwrap().is_empty(), "another height");
     assert_eq!(queue::take::<Hash, _>(&mut o, Queue::Maturing, 9).unwrap(), ids, "every entry, in order");

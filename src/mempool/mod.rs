@@ -25,8 +25,8 @@
 )]
 
 use crate::ledger::Account;
-use crate::primitives::{Address, Hash, SealedTx};
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
+use crate::primitives::{Address, FastMap, FastSet, Hash, SealedTx};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::sync::{Arc, PoisonError, RwLock};
 
 #[cfg(test)]
@@ -97,7 +97,7 @@ struct SenderQueue {
 /// block). Kept by [`Mempool`] itself, at the one place it adds an entry and the one place it
 /// removes one, so it never disagrees with the pool.
 #[derive(Default)]
-pub struct PendingHashes(RwLock<HashSet<Hash>>);
+pub struct PendingHashes(RwLock<FastSet<Hash>>);
 
 impl PendingHashes {
     /// Whether each of `hashes` is pending, in order (one read lock for all of them).
@@ -123,10 +123,10 @@ impl PendingHashes {
 #[derive(Default)]
 pub struct Mempool {
     config: MempoolConfig,
-    entries: HashMap<Hash, Entry>,
+    entries: FastMap<Hash, Entry>,
     /// The keys of `entries`, shared (see [`PendingHashes`]).
     hashes: Arc<PendingHashes>,
-    senders: HashMap<Address, SenderQueue>,
+    senders: FastMap<Address, SenderQueue>,
     /// (fee, hash) of every entry, lowest first: the eviction order.
     by_fee: BTreeSet<(u128, Hash)>,
     /// (fee, hash) of the gapped entries (see the module doc), evicted first.

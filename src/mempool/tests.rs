@@ -1,6 +1,7 @@
 //! Admission, replacement, limits, eviction, block selection and cleanup after a block.
 
 use super::*;
+use std::collections::HashMap;
 use crate::primitives::{Keypair, Payload, Priority, Transfer, Tx};
 use proptest::prelude::*;
 

@@ -26,3 +26,10 @@ pub use tx::{Payload, Priority, SealedTx, SignedTx, Transfer, Tx};
 
 #[cfg(test)]
 mod golden;
+
+/// A hash map for the node's hot paths (block state, the mempool, the state cache): keyed
+/// by aHash, randomly seeded per map, which resists crafted collisions like std's SipHash
+/// and costs a fraction of it on the 20- and 32-byte keys these maps hold.
+pub type FastMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
+/// See [`FastMap`].
+pub type FastSet<T> = std::collections::HashSet<T, ahash::RandomState>;

@@ -14,13 +14,12 @@
 //! old one and the previous old one is dropped. Recent writes and reads stay; at most
 //! `2 * GENERATION` records are held.
 
-use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
 /// Records per generation: about 30 MB for two full generations of accounts.
 const GENERATION: usize = 1 << 17;
 
-type Map = HashMap<Vec<u8>, Option<Vec<u8>>>;
+type Map = crate::primitives::FastMap<Vec<u8>, Option<Vec<u8>>>;
 
 #[derive(Default)]
 pub(super) struct StateCache {
