@@ -2,18 +2,32 @@
 
 use super::Metrics;
 use crate::chainspec::ChainSpec;
-use crate::ledger::{check_stateless, TxInvalid};
+use crate::ledger::{check_stateless, BlockExecutor, TxInvalid};
 use crate::mempool::MempoolError;
 use crate::network::NetworkHandle;
 use crate::primitives::{Address, Hash, Header, KeyCache, SealedTx, SignedTx};
-use crate::storage::{Store, StoreError};
+use crate::storage::{BlockRef, Store, StoreError};
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+/// A tx whose stateless rules, replay and signatures admission has checked, and whose payload
+/// it may also have run against the head: `payload_at` is that head's hash (the driver skips
+/// the check while its head is the same).
+pub(super) struct Checked {
+    pub(super) tx: SealedTx,
+    pub(super) payload_at: Option<Hash>,
+}
+
+impl Checked {
+    pub(super) fn payload_unchecked(tx: SealedTx) -> Self {
+        Checked { tx, payload_at: None }
+    }
+}
+
 pub(super) enum Command {
-    /// Txs whose signatures and stateless rules have been checked.
-    Submit { txs: Vec<SealedTx>, reply: oneshot::Sender<Vec<Result<Hash, SubmitError>>> },
+    /// Txs admission has checked (see [`Checked`]).
+    Submit { txs: Vec<Checked>, reply: oneshot::Sender<Vec<Result<Hash, SubmitError>>> },
     /// The nonce `address`'s next tx should carry: after its committed nonce and the txs of
     /// it already pending in a row.
     NextNonce { address: Address, reply: oneshot::Sender<Result<u64, String>> },
@@ -163,7 +177,7 @@ impl NodeHandle {
         let signatures: Vec<_> = tx.signatures().collect();
         self.metrics.on_rpc_signatures(signatures.len());
         self.keys.verify_batch(&signatures).map_err(|_| SubmitError::BadSignature)?;
-        self.send_checked(vec![tx]).await.pop().unwrap_or(Err(SubmitError::Stopped))
+        self.send_checked(vec![Checked::payload_unchecked(tx)]).await.pop().unwrap_or(Err(SubmitError::Stopped))
     }
 
     /// Refuses, before its signature costs a verification, a tx whose nonce its sender's
@@ -173,10 +187,10 @@ impl NodeHandle {
         check_replay(&self.store, tx)
     }
 
-    /// Checks many txs, with signatures batch-verified on blocking threads spread over the
-    /// cores, and hands the good ones to the mempool in one command. Results are in order.
-    /// Replays (pending, or at or below the sender's committed nonce) are refused before any
-    /// signature is verified.
+    /// Checks many txs, with signatures batch-verified and payloads run against the head on
+    /// blocking threads spread over the cores, and hands the good ones to the mempool in one
+    /// command. Results are in order. Replays (pending, or at or below the sender's committed
+    /// nonce) are refused before any signature is verified.
     pub async fn submit_many(&self, txs: Vec<SignedTx>) -> Vec<Result<Hash, SubmitError>> {
         let n = txs.len();
         let txs: Vec<SealedTx> = txs.into_iter().map(SealedTx::seal).collect();
@@ -214,7 +228,7 @@ impl NodeHandle {
         results.into_iter().map(|r| r.unwrap_or_else(|| admitted.next().unwrap_or(Err(SubmitError::Stopped)))).collect()
     }
 
-    async fn send_checked(&self, txs: Vec<SealedTx>) -> Vec<Result<Hash, SubmitError>> {
+    async fn send_checked(&self, txs: Vec<Checked>) -> Vec<Result<Hash, SubmitError>> {
         let n = txs.len();
         let (reply, rx) = oneshot::channel();
         if self.commands.send(super::Command::Submit { txs, reply }).await.is_err() {
@@ -297,9 +311,10 @@ pub(super) fn check_replay(store: &Store, tx: &SealedTx) -> Result<(), SubmitErr
 }
 
 /// Stateless rules, replays (`pending`: the mempool holds the tx's hash), then the signatures
-/// of what is left, batch-verified.
-fn check_chunk(node: &NodeHandle, txs: Vec<(SealedTx, bool)>) -> Vec<Result<SealedTx, SubmitError>> {
-    let mut out: Vec<Result<SealedTx, SubmitError>> = txs
+/// of what is left, batch-verified, then the payloads of what is still left, against the head
+/// as it is then (the signatures take long enough for a block to land meanwhile).
+fn check_chunk(node: &NodeHandle, txs: Vec<(SealedTx, bool)>) -> Vec<Result<Checked, SubmitError>> {
+    let mut out: Vec<Result<Checked, SubmitError>> = txs
         .into_iter()
         .map(|(tx, pending)| {
             check_stateless(&node.spec, &tx)?;
@@ -307,20 +322,60 @@ fn check_chunk(node: &NodeHandle, txs: Vec<(SealedTx, bool)>) -> Vec<Result<Seal
                 return Err(MempoolError::AlreadyKnown(tx.hash()).into());
             }
             node.check_replay(&tx)?;
-            Ok(tx)
+            Ok(Checked::payload_unchecked(tx))
         })
         .collect();
-    let items: Vec<_> = out.iter().filter_map(|r| r.as_ref().ok()).flat_map(SealedTx::signatures).collect();
+    let items: Vec<_> = out.iter().filter_map(|r| r.as_ref().ok()).flat_map(|c| c.tx.signatures()).collect();
     node.metrics.on_rpc_signatures(items.len());
     let mut verdicts = node.keys.verify_each(&items).into_iter();
     for r in out.iter_mut() {
         let n = match r {
-            Ok(tx) => tx.signatures().count(),
+            Ok(c) => c.tx.signatures().count(),
             Err(_) => continue,
         };
         if verdicts.by_ref().take(n).fold(false, |bad, v| bad | v.is_err()) {
             *r = Err(SubmitError::BadSignature);
         }
     }
+    // A failed read leaves the payloads to the driver.
+    if let Ok(head) = node.store.head() {
+        check_payloads(node, &head, &mut out);
+    }
     out
+}
+
+/// Runs each good tx's payload against `head`'s state as the driver does at admission (see
+/// `Driver::admit_one`), but here, beside the signature batches, instead of on the driver,
+/// which also builds and commits every block. A payload the check refuses gets its error
+/// now; one it passes is marked with the head. A check that cannot be settled here (a failed
+/// read, a fraud proof whose job's blobs may still be fetched) is left to the driver.
+fn check_payloads(node: &NodeHandle, head: &BlockRef, out: &mut [Result<Checked, SubmitError>]) {
+    let mut exec = None;
+    for r in out.iter_mut() {
+        let checked = match r {
+            Ok(c) if super::payload_needs_check(&c.tx) => {
+                let exec = match &mut exec {
+                    Some(e) => e,
+                    None => {
+                        match BlockExecutor::speculative(node.store.as_ref(), &node.spec, super::admission_env(head)) {
+                            Ok(e) => exec.insert(e),
+                            Err(_) => return,
+                        }
+                    }
+                };
+                exec.check_payload(&c.tx)
+            }
+            _ => continue,
+        };
+        match checked {
+            Ok(Ok(())) => {
+                if let Ok(c) = r {
+                    c.payload_at = Some(head.hash);
+                }
+            }
+            Ok(Err(failure)) => *r = Err(SubmitError::Rejected(failure)),
+            Err(TxInvalid::State(_) | TxInvalid::Fraud(_)) => {}
+            Err(e) => *r = Err(e.into()),
+        }
+    }
 }

@@ -35,7 +35,8 @@ use crate::storage::sign_guard::SignGuard;
 use crate::storage::{Store, StoreError};
 use builder::Candidate;
 use futures::stream::{FuturesUnordered, StreamExt};
-use handle::Command;
+use futures::FutureExt;
+use handle::{Checked, Command};
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -279,6 +280,12 @@ impl Driver {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            // A consensus timeout that is due goes first: building a block at its time must
+            // not wait its turn among a queue of tx submissions, each of which may take tens
+            // of milliseconds to admit (select! picks among ready branches at random).
+            while let Some(Some(t)) = self.timers.next().now_or_never() {
+                self.input(Input::TimeoutElapsed(t));
+            }
             tokio::select! {
                 _ = &mut shutdown => break,
                 Some(cmd) = commands.recv() => self.command(cmd),
@@ -413,7 +420,7 @@ impl Driver {
     /// account; an economy tx first runs as if it came next on the head, so that one that
     /// would only pay its fee is refused with the ledger's reason. One speculative block on
     /// the head serves the whole batch.
-    fn admit(&mut self, txs: Vec<SealedTx>) -> Vec<Result<Hash, SubmitError>> {
+    fn admit(&mut self, txs: Vec<Checked>) -> Vec<Result<Hash, SubmitError>> {
         let internal = |e: &dyn std::fmt::Display| SubmitError::Internal(e.to_string());
         // Txs taken now could not be committed; the sender should try later (or elsewhere).
         if let Some(why) = self.stalled.as_ref().map(|s| s.error.clone()) {
@@ -425,12 +432,14 @@ impl Driver {
         };
         let (store, spec) = (self.store.clone(), self.spec.clone());
         let mut exec = None;
-        txs.into_iter().map(|tx| self.admit_one(tx, &head, &store, &spec, &mut exec)).collect()
+        txs.into_iter().map(|c| self.admit_one(c, &head, &store, &spec, &mut exec)).collect()
     }
 
+    /// The mempool's own rules, after the payload is run against the head (unless admission
+    /// already did that against this head: [`Checked`]).
     fn admit_one<'a>(
         &mut self,
-        tx: SealedTx,
+        Checked { tx, payload_at }: Checked,
         head: &crate::storage::BlockRef,
         reader: &'a Store,
         spec: &'a ChainSpec,
@@ -442,19 +451,11 @@ impl Driver {
             .map_err(|e| internal(&e))?
             .unwrap_or_default();
         self.prefetch_for_dispute(&tx.tx.payload);
-        if !matches!(tx.tx.payload, crate::primitives::Payload::Transfer(_) | crate::primitives::Payload::Batch(_)) {
+        if payload_needs_check(&tx) && payload_at != Some(head.hash) {
             let mut exec = match slot.take() {
                 Some(e) => e,
-                None => {
-                    let env = crate::ledger::BlockEnv {
-                        height: head.height.saturating_add(1),
-                        timestamp_ms: builder::now_ms(),
-                        proposer: crate::primitives::Address([0; 20]),
-                        parent: head.hash,
-                        reveal: Hash::ZERO,
-                    };
-                    crate::ledger::BlockExecutor::speculative(reader, spec, env).map_err(|e| internal(&e))?
-                }
+                None => crate::ledger::BlockExecutor::speculative(reader, spec, admission_env(head))
+                    .map_err(|e| internal(&e))?,
             };
             let checked = match exec.check_payload(&tx) {
                 Ok(result) => result.map_err(SubmitError::Rejected),
@@ -494,5 +495,23 @@ impl Driver {
         let tx = crate::ledger::fees::signed(&self.spec, &key, last.saturating_add(1), payload)
             .ok_or_else(|| SubmitError::Internal("fee overflow".into()))?;
         self.mempool.insert(tx.into(), &account).map_err(SubmitError::Mempool)
+    }
+}
+
+/// Whether admission runs a tx's payload against the head before the mempool takes it: every
+/// payload but transfers, whose only state rules (nonce, balance) the mempool checks itself.
+fn payload_needs_check(tx: &SealedTx) -> bool {
+    !matches!(tx.tx.payload, crate::primitives::Payload::Transfer(_) | crate::primitives::Payload::Batch(_))
+}
+
+/// The block admission checks payloads against: the one after `head`, with no proposer, reveal
+/// or votes (a tx's validity does not depend on them).
+fn admission_env(head: &crate::storage::BlockRef) -> crate::ledger::BlockEnv {
+    crate::ledger::BlockEnv {
+        height: head.height.saturating_add(1),
+        timestamp_ms: builder::now_ms(),
+        proposer: crate::primitives::Address([0; 20]),
+        parent: head.hash,
+        reveal: Hash::ZERO,
     }
 }

@@ -133,6 +133,7 @@ impl Driver {
                 self.report(id, Verdict::Reject);
                 continue;
             }
+            let txs = txs.into_iter().map(super::handle::Checked::payload_unchecked).collect();
             let admitted = self.admit(txs).iter().filter(|r| r.is_ok()).count();
             self.report(id, if admitted > 0 { Verdict::Accept } else { Verdict::Ignore });
         }
