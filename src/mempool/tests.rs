@@ -1,9 +1,9 @@
 //! Admission, replacement, limits, eviction, block selection and cleanup after a block.
 
 use super::*;
-use std::collections::HashMap;
 use crate::primitives::{Keypair, Payload, Priority, Transfer, Tx};
 use proptest::prelude::*;
+use std::collections::HashMap;
 
 const RICH: u128 = 1_000_000_000_000_000;
 

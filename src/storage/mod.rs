@@ -171,6 +171,17 @@ pub struct BlockRef {
     pub hash: Hash,
 }
 
+/// What a block writes besides its state tree's nodes (the genesis block has no certificate).
+#[derive(Clone, Copy)]
+struct BlockWrites<'a> {
+    block: &'a Block,
+    commit: Option<&'a CommitCertificate>,
+    outcomes: &'a [TxOutcome],
+    events: &'a [AccountEvent],
+    diff: &'a StateDiff,
+    state_writes: &'a [(Vec<u8>, Option<Vec<u8>>)],
+}
+
 /// Where a tx landed and whether it did what it asked.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct TxRecord {
@@ -290,20 +301,13 @@ impl Store {
     /// are encoded and sorted on a second thread while this one does the block's records (the
     /// two write different column families). A commit is otherwise one thread's work, while
     /// the other core may have nothing to do.
-    // One call site per kind of block (genesis, committed); a struct would only rename them.
-    #[allow(clippy::too_many_arguments)]
     fn stage_block(
         &self,
         mut records: SortedBatch,
-        block: &Block,
-        commit: Option<&CommitCertificate>,
-        outcomes: &[TxOutcome],
-        events: &[AccountEvent],
-        diff: &StateDiff,
-        state_writes: &[(Vec<u8>, Option<Vec<u8>>)],
+        writes: &BlockWrites<'_>,
         tree_batch: &jmt::storage::TreeUpdateBatch,
     ) -> Result<WriteBatch> {
-        let height = block.header.height;
+        let height = writes.block.header.height;
         let (records, tree) = std::thread::scope(|s| {
             let tree = s.spawn(|| -> Result<SortedBatch> {
                 let mut nodes = SortedBatch::default();
@@ -311,24 +315,15 @@ impl Store {
                 nodes.sort();
                 Ok(nodes)
             });
-            let staged = self.stage_records(&mut records, block, commit, outcomes, events, diff, state_writes);
+            let staged = self.stage_records(&mut records, writes);
             records.sort();
             (staged.map(|()| records), tree.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
         });
         Ok(SortedBatch::join(&[records?, tree?], self))
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn stage_records(
-        &self,
-        batch: &mut SortedBatch,
-        block: &Block,
-        commit: Option<&CommitCertificate>,
-        outcomes: &[TxOutcome],
-        events: &[AccountEvent],
-        diff: &StateDiff,
-        state_writes: &[(Vec<u8>, Option<Vec<u8>>)],
-    ) -> Result<()> {
+    fn stage_records(&self, batch: &mut SortedBatch, writes: &BlockWrites<'_>) -> Result<()> {
+        let BlockWrites { block, commit, outcomes, events, diff, state_writes } = *writes;
         let h = block.header.height;
         let key = h.to_be_bytes();
         let hash = block.hash();
@@ -386,16 +381,8 @@ impl Store {
             return Err(StoreError::NotNext { height: block.header.height, head: head.height });
         }
         let state_writes = state_writes(diff);
-        let batch = self.stage_block(
-            SortedBatch::default(),
-            block,
-            Some(commit),
-            outcomes,
-            events,
-            diff,
-            &state_writes,
-            tree_batch,
-        )?;
+        let writes = BlockWrites { block, commit: Some(commit), outcomes, events, diff, state_writes: &state_writes };
+        let batch = self.stage_block(SortedBatch::default(), &writes, tree_batch)?;
         self.write(batch)?;
         self.cache.written(state_writes);
         // Only once the batch is synced: the watermark never claims more than the log holds.

@@ -178,7 +178,15 @@ impl Store {
             })
             .collect();
         let state_writes = state_writes(&genesis_diff);
-        let batch = self.stage_block(batch, &genesis, None, &[], &events, &genesis_diff, &state_writes, &tree_batch)?;
+        let writes = BlockWrites {
+            block: &genesis,
+            commit: None,
+            outcomes: &[],
+            events: &events,
+            diff: &genesis_diff,
+            state_writes: &state_writes,
+        };
+        let batch = self.stage_block(batch, &writes, &tree_batch)?;
         self.write(batch)?;
         self.cache.written(state_writes);
         Ok(true)
