@@ -24,6 +24,7 @@ import protobuf from 'protobufjs'
 import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { readToEnd, writeAndClose } from './streams.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const protoRoot = path.resolve(here, '../../proto')
@@ -128,26 +129,6 @@ const encode = (type, value) => {
 // ---------------------------------------------------------------------------------------------
 // Request-response: one message per stream, written then closed; the answer is read to EOF
 // ---------------------------------------------------------------------------------------------
-
-async function readToEnd (stream, max) {
-  const parts = []
-  let total = 0
-  for await (const chunk of stream) {
-    const bytes = chunk instanceof Uint8Array ? chunk : chunk.subarray()
-    total += bytes.length
-    if (total > max) throw new Error(`${stream.protocol}: message over ${max} bytes`)
-    parts.push(bytes)
-  }
-  const out = new Uint8Array(total)
-  let at = 0
-  for (const p of parts) { out.set(p, at); at += p.length }
-  return out
-}
-
-async function writeAndClose (stream, bytes) {
-  if (!stream.send(bytes)) await stream.onDrain()
-  await stream.close()
-}
 
 /** A request on `conn` itself: were it closed, this fails rather than dialing again. */
 async function request (conn, protocol, bytes, max) {

@@ -18,11 +18,22 @@ import { quic } from "@chainsafe/libp2p-quic";
 import { identify } from "@libp2p/identify";
 import { ping } from "@libp2p/ping";
 import { multiaddr } from "@multiformats/multiaddr";
+import { readToEnd, writeAndClose } from "./streams.mjs";
 
 const say = (o) => console.log(JSON.stringify(o));
 const target = multiaddr(process.argv[2]);
 const node = await createLibp2p({ transports: [quic()], services: { identify: identify(), ping: ping() } });
 await node.start();
+// The node asks every new peer for its status and hangs up at once on a peer without the
+// protocol, which raced this peer's ping. Like any ergon-aware client it answers: here with
+// the node's own status (the same chain and head), read from the request.
+await node.handle("/ergon/status/1", async (stream) => {
+  try {
+    await writeAndClose(stream, await readToEnd(stream, 1024));
+  } catch (e) {
+    stream.abort(e);
+  }
+});
 let failed = false;
 try {
   const conn = await node.dial(target, { signal: AbortSignal.timeout(15_000) });

@@ -335,4 +335,6 @@ fn a_js_libp2p_peer_connects_over_quic() {
     assert!(id["agent"].as_str().is_some_and(|a| a.starts_with("ergon/")), "{all}");
     assert!(id["protocols"].as_array().is_some_and(|p| p.iter().any(|p| p == "/ergon/status/1")), "{all}");
     assert!(listed, "the node listed the js peer with a QUIC address");
+    // The peer answered the node's status request, so the node had no reason to hang up.
+    assert!(!node.stderr().contains("does not speak the ergon status protocol"), "{all}");
 }
