@@ -352,30 +352,21 @@ fn check_chunk(node: &NodeHandle, txs: Vec<(SealedTx, bool)>) -> Vec<Result<Chec
 fn check_payloads(node: &NodeHandle, head: &BlockRef, out: &mut [Result<Checked, SubmitError>]) {
     let mut exec = None;
     for r in out.iter_mut() {
-        let checked = match r {
-            Ok(c) if super::payload_needs_check(&c.tx) => {
-                let exec = match &mut exec {
-                    Some(e) => e,
-                    None => {
-                        match BlockExecutor::speculative(node.store.as_ref(), &node.spec, super::admission_env(head)) {
-                            Ok(e) => exec.insert(e),
-                            Err(_) => return,
-                        }
-                    }
-                };
-                exec.check_payload(&c.tx)
-            }
-            _ => continue,
+        let Ok(c) = r else { continue };
+        if !super::payload_needs_check(&c.tx) {
+            continue;
+        }
+        let exec = match &mut exec {
+            Some(e) => e,
+            None => match BlockExecutor::speculative(node.store.as_ref(), &node.spec, super::admission_env(head)) {
+                Ok(e) => exec.insert(e),
+                Err(_) => return,
+            },
         };
-        match checked {
-            Ok(Ok(())) => {
-                if let Ok(c) = r {
-                    c.payload_at = Some(head.hash);
-                }
-            }
-            Ok(Err(failure)) => *r = Err(SubmitError::Rejected(failure)),
-            Err(TxInvalid::State(_) | TxInvalid::Fraud(_)) => {}
-            Err(e) => *r = Err(e.into()),
+        match super::payload_verdict(exec, &c.tx) {
+            Ok(()) => c.payload_at = Some(head.hash),
+            Err(SubmitError::Internal(_) | SubmitError::Invalid(TxInvalid::Fraud(_))) => {}
+            Err(e) => *r = Err(e),
         }
     }
 }

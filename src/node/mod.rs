@@ -7,6 +7,8 @@
 //! `oneshot` replies. Signature checks run in the caller's task (and batched, on blocking
 //! threads, for bulk submissions) so both cores verify while the driver does stateful work.
 
+#[cfg(test)]
+mod admission_tests;
 mod blobs;
 mod builder;
 mod chain_view;
@@ -457,11 +459,7 @@ impl Driver {
                 None => crate::ledger::BlockExecutor::speculative(reader, spec, admission_env(head))
                     .map_err(|e| internal(&e))?,
             };
-            let checked = match exec.check_payload(&tx) {
-                Ok(result) => result.map_err(SubmitError::Rejected),
-                Err(crate::ledger::TxInvalid::State(e)) => Err(internal(&e)),
-                Err(e) => Err(e.into()),
-            };
+            let checked = payload_verdict(&mut exec, &tx);
             *slot = Some(exec);
             match checked {
                 // The challenged job's blobs are being fetched: the proof waits in the pool
@@ -502,6 +500,20 @@ impl Driver {
 /// payload but transfers, whose only state rules (nonce, balance) the mempool checks itself.
 fn payload_needs_check(tx: &SealedTx) -> bool {
     !matches!(tx.tx.payload, crate::primitives::Payload::Transfer(_) | crate::primitives::Payload::Batch(_))
+}
+
+/// Runs `tx`'s payload on `exec` as if it came next: refused with the ledger's reason if it
+/// would only pay its fee, or as invalid if it could not be in a block at all; a failed state
+/// read is internal.
+fn payload_verdict<R: crate::ledger::StateReader>(
+    exec: &mut crate::ledger::BlockExecutor<'_, R>,
+    tx: &SealedTx,
+) -> Result<(), SubmitError> {
+    match exec.check_payload(tx) {
+        Ok(result) => result.map_err(SubmitError::Rejected),
+        Err(crate::ledger::TxInvalid::State(e)) => Err(SubmitError::Internal(e.to_string())),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The block admission checks payloads against: the one after `head`, with no proposer, reveal
