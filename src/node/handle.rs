@@ -109,6 +109,11 @@ pub struct NodeHandle {
     pub(super) health: Arc<super::health::HealthState>,
     /// Checked `receipts` gossip (a receipt for attestation, an attestation).
     pub(super) receipts: broadcast::Sender<crate::wire::ReceiptGossip>,
+    /// Admission's checks (signatures and payloads) that may run at once, across every caller:
+    /// one per core. Without the bound, each of many concurrent submissions started a blocking
+    /// thread per core, and the driver, one thread that builds and commits every block, got a
+    /// share of the CPU as small as one thread among dozens.
+    pub(super) checkers: Arc<tokio::sync::Semaphore>,
 }
 
 impl NodeHandle {
@@ -188,15 +193,15 @@ impl NodeHandle {
     }
 
     /// Checks many txs, with signatures batch-verified and payloads run against the head on
-    /// blocking threads spread over the cores, and hands the good ones to the mempool in one
+    /// blocking threads spread over the cores (at most one check per core at a time, all
+    /// callers together: see `checkers`), and hands the good ones to the mempool in one
     /// command. Results are in order. Replays (pending, or at or below the sender's committed
     /// nonce) are refused before any signature is verified.
     pub async fn submit_many(&self, txs: Vec<SignedTx>) -> Vec<Result<Hash, SubmitError>> {
         let n = txs.len();
         let txs: Vec<SealedTx> = txs.into_iter().map(SealedTx::seal).collect();
         let pending = self.pending.contains_each(txs.iter().map(SealedTx::hash));
-        let workers = std::thread::available_parallelism().map(|p| p.get()).unwrap_or(1).max(1);
-        let chunk = n.div_ceil(workers).max(1);
+        let chunk = n.div_ceil(super::cores()).max(1);
         let mut tasks = Vec::new();
         let mut rest: Vec<(SealedTx, bool)> =
             txs.into_iter().zip(pending.into_iter().chain(std::iter::repeat(false))).collect();
@@ -204,7 +209,14 @@ impl NodeHandle {
             let tail = rest.split_off(chunk.min(rest.len()));
             let part = std::mem::replace(&mut rest, tail);
             let node = self.clone();
-            tasks.push(tokio::task::spawn_blocking(move || check_chunk(&node, part)));
+            let Ok(permit) = self.checkers.clone().acquire_owned().await else {
+                return vec![Err(SubmitError::Stopped); n];
+            };
+            tasks.push(tokio::task::spawn_blocking(move || {
+                let checked = check_chunk(&node, part);
+                drop(permit);
+                checked
+            }));
         }
         // The good txs go to the mempool; each result keeps its place (`None`: ask the pool).
         let mut good = Vec::with_capacity(n);

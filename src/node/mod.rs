@@ -216,6 +216,7 @@ pub fn start(
         pending: mempool.shared_hashes(),
         health: health.clone(),
         receipts: receipts.clone(),
+        checkers: Arc::new(tokio::sync::Semaphore::new(cores())),
     };
     handle.announce_blobs();
     // Seen before a restart and not on chain yet.
@@ -514,6 +515,11 @@ fn payload_verdict<R: crate::ledger::StateReader>(
         Err(crate::ledger::TxInvalid::State(e)) => Err(SubmitError::Internal(e.to_string())),
         Err(e) => Err(e.into()),
     }
+}
+
+/// The machine's cores: how many signature checks run at once, at admission and import.
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// The block admission checks payloads against: the one after `head`, with no proposer, reveal
