@@ -97,6 +97,7 @@ pub fn apply_block<R: StateReader>(
     txs: &[SealedTx],
 ) -> Result<BlockOutcome, BlockError> {
     let mut exec = BlockExecutor::begin(state, spec, env, votes)?;
+    exec.reserve(txs.len());
     for (index, tx) in txs.iter().enumerate() {
         exec.apply(tx).map_err(|reason| BlockError::Tx { index, reason })?;
     }
@@ -154,6 +155,12 @@ impl<'a, R: StateReader> BlockExecutor<'a, R> {
         let mut state = Overlay::new(reader);
         payload::trial::record_anchor(&mut state, &spec, &env)?;
         Ok(BlockExecutor { state, spec, env, treasury, supply, fees: 0, trials: 0, outcomes: Vec::new() })
+    }
+
+    /// Makes room for about `txs` more txs (see [`Overlay::reserve`]).
+    pub fn reserve(&mut self, txs: usize) {
+        self.state.reserve(txs);
+        self.outcomes.reserve(txs);
     }
 
     /// The account as this block has left it so far.

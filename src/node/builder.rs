@@ -4,7 +4,7 @@ use super::{epoch, ChainEvent, Driver, NodeError};
 use crate::ledger::{BlockEnv, BlockExecutor, BlockVotes, StateDiff, StateReader, TxInvalid, TxOutcome};
 use crate::network::Topic;
 use crate::primitives::{Block, CommitCertificate, Hash, Header};
-use crate::storage::StoreError;
+use crate::storage::{BlockBody, PreparedBlock, StoreError};
 
 /// A block this node built or received as a proposal, executed on top of the head and kept
 /// until a block is committed at its height.
@@ -16,7 +16,8 @@ pub(super) struct Candidate {
 /// What executing a block produced, kept until the block is committed.
 pub(super) struct Prepared {
     pub(super) diff: StateDiff,
-    pub(super) tree_batch: jmt::storage::TreeUpdateBatch,
+    /// The state root and the block's writes but those that need its header.
+    pub(super) writes: PreparedBlock,
     pub(super) outcomes: Vec<TxOutcome>,
     pub(super) events: Vec<crate::ledger::AccountEvent>,
 }
@@ -74,6 +75,7 @@ impl Driver {
         let votes = BlockVotes { last_commit: last_commit.as_ref(), evidence: &evidence };
         let mut exec = BlockExecutor::begin(self.store.as_ref(), &self.spec, env, votes)
             .map_err(|e| NodeError::Build(e.to_string()))?;
+        exec.reserve(candidates.len());
         let mut txs = Vec::with_capacity(candidates.len());
         for tx in candidates {
             match exec.apply(&tx) {
@@ -89,14 +91,21 @@ impl Driver {
             }
         }
         let outcome = exec.finish().map_err(StoreError::from)?;
-        let (state_root, tree_batch) = self.store.prepare_state(&outcome.diff, height)?;
+        let writes = self.store.prepare_block(BlockBody {
+            height,
+            txs: &txs,
+            evidence: &evidence,
+            last_commit: &last_commit,
+            events: &outcome.events,
+            diff: &outcome.diff,
+        })?;
         let header = Header {
             parent: parent.hash(),
             height,
             timestamp_ms: env.timestamp_ms,
             proposer,
             tx_root: Block::tx_root(&txs),
-            state_root,
+            state_root: writes.state_root,
             tx_count: u32::try_from(txs.len()).unwrap_or(u32::MAX),
             evidence_root: Block::evidence_root(&evidence),
             receipts_root: outcome.receipts_root,
@@ -105,7 +114,7 @@ impl Driver {
         };
         let block = Block { header, txs, evidence, last_commit };
         let hash = block.hash();
-        let prepared = Prepared { diff: outcome.diff, tree_batch, outcomes: outcome.outcomes, events: outcome.events };
+        let prepared = Prepared { diff: outcome.diff, writes, outcomes: outcome.outcomes, events: outcome.events };
         self.keep_recent(&block);
         self.candidates.insert(hash, Candidate { block, prepared });
         Ok(hash)
@@ -114,7 +123,7 @@ impl Driver {
     /// Commits the decided block `value`, which this node built or executed as a proposal. If
     /// the store refuses it, the candidate is kept, so the commit can be tried again.
     pub(super) fn commit(&mut self, value: Hash, certificate: &CommitCertificate) -> Result<(), NodeError> {
-        let candidate = self
+        let mut candidate = self
             .candidates
             .remove(&value)
             .ok_or_else(|| NodeError::Build(format!("decided block {value} was never executed here")))?;
@@ -122,7 +131,7 @@ impl Driver {
         // which precommits their certificates hold. Nodes that miss it learn of the next
         // height from consensus messages and sync.
         let publish = Some(candidate.block.header.proposer) == self.proposer;
-        match self.finalize(&candidate.block, certificate, &candidate.prepared, publish) {
+        match self.finalize(&candidate.block, certificate, &mut candidate.prepared, publish) {
             Ok(()) => {
                 self.candidates.clear();
                 Ok(())
@@ -140,22 +149,13 @@ impl Driver {
         &mut self,
         block: &Block,
         certificate: &CommitCertificate,
-        prepared: &Prepared,
+        prepared: &mut Prepared,
         publish: bool,
     ) -> Result<(), NodeError> {
         let hash = block.hash();
         let height = block.header.height;
         let parent_time = self.store.header(height.saturating_sub(1))?.map(|h| h.timestamp_ms);
-        let committed = heavy(|| {
-            self.store.commit_block(
-                block,
-                certificate,
-                &prepared.outcomes,
-                &prepared.events,
-                &prepared.diff,
-                &prepared.tree_batch,
-            )
-        });
+        let committed = heavy(|| self.store.commit_block(block, certificate, &prepared.outcomes, &mut prepared.writes));
         self.health.storage_result(super::health::StorageOp::CommitBlock, committed.as_ref().map(|_| ()));
         committed?;
         self.last_commit = Some(certificate.clone());

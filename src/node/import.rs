@@ -6,6 +6,7 @@ use super::{Driver, NodeError};
 use crate::consensus::verify_commit;
 use crate::ledger::{apply_block, BlockEnv, BlockError, BlockVotes};
 use crate::primitives::{Block, CommitCertificate, Hash, KeyCache, PublicKey, Signature};
+use crate::storage::BlockBody;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -46,7 +47,7 @@ impl ImportError {
 
 /// Batch-verifies signatures, split over the machine's cores for large blocks.
 fn verify_on_all_cores(keys: &KeyCache, items: &[(PublicKey, Hash, Signature)]) -> bool {
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let workers = super::cores();
     if workers < 2 || items.len() < 256 {
         return keys.verify_batch(items).is_ok();
     }
@@ -63,9 +64,9 @@ impl Driver {
         let height = block.header.height;
         self.check_extends_head(&block)?;
         verify_commit(&self.spec.chain_id, self.engine.validators(), &commit, height, block.hash())?;
-        let prepared = heavy(|| self.execute(&block))?;
+        let mut prepared = heavy(|| self.execute(&block))?;
         let hash = block.hash();
-        self.finalize(&block, &commit, &prepared, false)?;
+        self.finalize(&block, &commit, &mut prepared, false)?;
         self.candidates.clear();
         self.engine_restart(height, hash);
         Ok(())
@@ -135,10 +136,12 @@ impl Driver {
         if outcome.receipts_root != h.receipts_root {
             return Err(ImportError::ReceiptsRoot { got: outcome.receipts_root, want: h.receipts_root });
         }
-        let (root, tree_batch) = self.store.prepare_state(&outcome.diff, h.height).map_err(NodeError::from)?;
+        let writes =
+            self.store.prepare_block(BlockBody::of(block, &outcome.events, &outcome.diff)).map_err(NodeError::from)?;
+        let root = writes.state_root;
         if root != h.state_root {
             return Err(ImportError::StateRoot { got: root, want: h.state_root });
         }
-        Ok(Prepared { diff: outcome.diff, tree_batch, outcomes: outcome.outcomes, events: outcome.events })
+        Ok(Prepared { diff: outcome.diff, writes, outcomes: outcome.outcomes, events: outcome.events })
     }
 }

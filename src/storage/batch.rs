@@ -43,16 +43,26 @@ impl SortedBatch {
     /// Sorted `parts` (see [`SortedBatch::sort`]) as one RocksDB batch, in order. Parts that
     /// write different column families (a block's records, its state-tree nodes) can be staged
     /// and sorted on different threads: each column family's keys are still ascending.
-    pub fn join(parts: &[SortedBatch], store: &Store) -> WriteBatch {
+    pub fn join(parts: &[&SortedBatch], store: &Store) -> WriteBatch {
         // Sized once: grown by doubling, RocksDB's buffer was copied and faulted in again
         // and again (a block's batch is tens of MB: 19 MB for 30,000 transfers, 52 MB for
         // 20,000 receipt claims).
-        let ops = || parts.iter().flat_map(|p| &p.ops);
-        let bytes = ops().map(|(_, k, v)| k.len() + v.as_ref().map_or(0, Vec::len) + OP_OVERHEAD);
-        let mut batch = WriteBatch::with_capacity_bytes(BATCH_HEADER + bytes.sum::<usize>());
+        let mut batch = WriteBatch::with_capacity_bytes(BATCH_HEADER + Self::bytes(parts));
+        Self::append(parts, &mut batch, store);
+        batch
+    }
+
+    /// About how many bytes `parts` take in a RocksDB batch (at most this many).
+    pub fn bytes(parts: &[&SortedBatch]) -> usize {
+        let ops = parts.iter().flat_map(|p| &p.ops);
+        ops.map(|(_, k, v)| k.len() + v.as_ref().map_or(0, Vec::len) + OP_OVERHEAD).sum()
+    }
+
+    /// Appends `parts`, in order, to `batch` (see [`SortedBatch::join`]).
+    pub fn append(parts: &[&SortedBatch], batch: &mut WriteBatch, store: &Store) {
         // Looked up once per column family, not once per write.
         let mut handle = None;
-        for (cf, key, value) in ops() {
+        for (cf, key, value) in parts.iter().flat_map(|p| &p.ops) {
             let handle = match handle {
                 Some((name, h)) if name == *cf => h,
                 _ => handle.insert((*cf, store.cf(cf))).1,
@@ -62,7 +72,6 @@ impl SortedBatch {
                 None => batch.delete_cf(handle, key),
             }
         }
-        batch
     }
 }
 
@@ -84,7 +93,7 @@ mod tests {
         b.delete(super::super::CF_META, b"mm");
         b.put(super::super::CF_META, b"mm", b"3".to_vec());
         b.sort();
-        store.write(SortedBatch::join(&[b], &store)).expect("write");
+        store.write(SortedBatch::join(&[&b], &store)).expect("write");
         let get = |k: &[u8]| store.get_raw(super::super::CF_META, k).expect("get");
         assert_eq!(get(b"aa"), Some(b"2".to_vec()));
         assert_eq!(get(b"zz"), None);

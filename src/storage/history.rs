@@ -4,7 +4,7 @@
 
 use super::{batch::SortedBatch, decode, Result, Store, CF_HISTORY};
 use crate::ledger::{Account, AccountEvent, EventCause};
-use crate::primitives::{Address, Block, Hash};
+use crate::primitives::{Address, Hash};
 use parity_scale_codec::{Decode, Encode};
 
 /// One event as stored and served.
@@ -31,11 +31,10 @@ impl Store {
     pub(super) fn stage_history(
         &self,
         batch: &mut SortedBatch,
-        block: &Block,
+        height: u64,
         tx_hashes: &[Hash],
         events: &[AccountEvent],
     ) {
-        let height = block.header.height;
         for (position, e) in events.iter().enumerate() {
             let tx_hash = match e.cause {
                 EventCause::Tx(i) => usize::try_from(i).ok().and_then(|i| tx_hashes.get(i)).copied(),

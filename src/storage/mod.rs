@@ -113,6 +113,8 @@ pub enum StoreError {
     Spec(#[from] crate::chainspec::SpecError),
     #[error("block {height} does not extend the head {head} (height and parent hash must match)")]
     NotNext { height: u64, head: u64 },
+    #[error("block {height} was not the block prepared (prepared: height {prepared}, or another state root)")]
+    NotPrepared { height: u64, prepared: u64 },
     #[error("blob of {size} bytes is over the {max}-byte limit")]
     BlobTooLarge { size: usize, max: usize },
     #[error(
@@ -171,15 +173,46 @@ pub struct BlockRef {
     pub hash: Hash,
 }
 
-/// What a block writes besides its state tree's nodes (the genesis block has no certificate).
+/// What a block writes that its header does not decide: its body, its history, its state
+/// records and account changes. Known once the block is executed, so it is staged while the
+/// state tree is updated (see [`Store::prepare_block`]).
 #[derive(Clone, Copy)]
-struct BlockWrites<'a> {
-    block: &'a Block,
-    commit: Option<&'a CommitCertificate>,
-    outcomes: &'a [TxOutcome],
-    events: &'a [AccountEvent],
-    diff: &'a StateDiff,
-    state_writes: &'a [(Vec<u8>, Option<Vec<u8>>)],
+pub struct BlockBody<'a> {
+    pub height: u64,
+    pub txs: &'a [SealedTx],
+    pub evidence: &'a [Evidence],
+    pub last_commit: &'a Option<CommitCertificate>,
+    pub events: &'a [AccountEvent],
+    pub diff: &'a StateDiff,
+}
+
+impl<'a> BlockBody<'a> {
+    /// `block`'s body, with what executing it produced.
+    pub fn of(block: &'a Block, events: &'a [AccountEvent], diff: &'a StateDiff) -> Self {
+        BlockBody {
+            height: block.header.height,
+            txs: &block.txs,
+            evidence: &block.evidence,
+            last_commit: &block.last_commit,
+            events,
+            diff,
+        }
+    }
+}
+
+/// A block executed on top of the head: its state root, and everything it writes staged and
+/// sorted except what needs its header (hash, certificate, tx records, head pointers) and the
+/// state tree's nodes, which the commit encodes on a second thread.
+pub struct PreparedBlock {
+    pub state_root: Hash,
+    height: u64,
+    tree_batch: jmt::storage::TreeUpdateBatch,
+    body: SortedBatch,
+    /// `body` already in a RocksDB batch, with room for the rest of the block; taken by the
+    /// first commit attempt (a retry puts `body` in a new one).
+    early: Option<WriteBatch>,
+    /// The state records the block writes, for the cache once they are durable.
+    state_writes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
 }
 
 /// Where a tx landed and whether it did what it asked.
@@ -297,97 +330,137 @@ impl Store {
         Ok(self.db.write_opt(batch, &wo)?)
     }
 
-    /// A block's writes (after `records`' own) as one RocksDB batch: the state tree's nodes
-    /// are encoded and sorted on a second thread while this one does the block's records (the
-    /// two write different column families). A commit is otherwise one thread's work, while
-    /// the other core may have nothing to do.
-    fn stage_block(
-        &self,
-        mut records: SortedBatch,
-        writes: &BlockWrites<'_>,
-        tree_batch: &jmt::storage::TreeUpdateBatch,
-    ) -> Result<WriteBatch> {
-        let height = writes.block.header.height;
-        let (records, tree) = std::thread::scope(|s| {
-            let tree = s.spawn(|| -> Result<SortedBatch> {
-                let mut nodes = SortedBatch::default();
-                tree::stage(self, &mut nodes, tree_batch, height)?;
-                nodes.sort();
-                Ok(nodes)
-            });
-            let staged = self.stage_records(&mut records, writes);
-            records.sort();
-            (staged.map(|()| records), tree.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
-        });
-        Ok(SortedBatch::join(&[records?, tree?], self))
-    }
-
-    fn stage_records(&self, batch: &mut SortedBatch, writes: &BlockWrites<'_>) -> Result<()> {
-        let BlockWrites { block, commit, outcomes, events, diff, state_writes } = *writes;
-        let h = block.header.height;
+    /// A block's body records (see [`BlockBody`]).
+    fn stage_body(&self, batch: &mut SortedBatch, body: &BlockBody<'_>, state_writes: &[(Vec<u8>, Option<Vec<u8>>)]) {
+        let h = body.height;
         let key = h.to_be_bytes();
-        let hash = block.hash();
-        batch.put(CF_HEADERS, key, block.header.encode());
-        batch.put(CF_BODIES, key, (&block.txs, &block.evidence, &block.last_commit).encode());
-        for e in &block.evidence {
+        batch.put(CF_BODIES, key, (body.txs, body.evidence, body.last_commit).encode());
+        for e in body.evidence {
             batch.put(CF_EVIDENCE, evidence_key(e), (e, Some(h)).encode());
         }
-        if let Some(c) = commit {
-            batch.put(CF_COMMITS, key, c.encode());
-        }
-        batch.put(CF_HASHES, hash.0, key);
-        let tx_hashes: Vec<Hash> = block.txs.iter().map(SealedTx::hash).collect();
-        for (i, tx_hash) in tx_hashes.iter().enumerate() {
-            let rec = TxRecord {
-                height: h,
-                index: u32::try_from(i).unwrap_or(u32::MAX),
-                block_hash: hash,
-                error: outcomes.get(i).and_then(|o| o.result.clone().err()),
-            };
-            batch.put(CF_TXS, tx_hash.0, rec.encode());
-        }
-        self.stage_history(batch, block, &tx_hashes, events);
-        batch.put(CF_CHANGES, key, diff.accounts.encode());
+        let tx_hashes: Vec<Hash> = body.txs.iter().map(SealedTx::hash).collect();
+        self.stage_history(batch, h, &tx_hashes, body.events);
+        batch.put(CF_CHANGES, key, body.diff.accounts.encode());
         for (k, v) in state_writes {
             match v {
                 Some(bytes) => batch.put(CF_STATE, k.clone(), bytes.clone()),
                 None => batch.delete(CF_STATE, k.clone()),
             }
         }
+    }
+
+    /// A block's records that need its header: the header, its certificate (the genesis block
+    /// has none), its hash's index, where each tx landed, and the head pointers.
+    fn stage_head(
+        &self,
+        batch: &mut SortedBatch,
+        block: &Block,
+        commit: Option<&CommitCertificate>,
+        outcomes: &[TxOutcome],
+    ) {
+        let h = block.header.height;
+        let key = h.to_be_bytes();
+        let hash = block.hash();
+        batch.put(CF_HEADERS, key, block.header.encode());
+        if let Some(c) = commit {
+            batch.put(CF_COMMITS, key, c.encode());
+        }
+        batch.put(CF_HASHES, hash.0, key);
+        for (i, tx) in block.txs.iter().enumerate() {
+            let rec = TxRecord {
+                height: h,
+                index: u32::try_from(i).unwrap_or(u32::MAX),
+                block_hash: hash,
+                error: outcomes.get(i).and_then(|o| o.result.clone().err()),
+            };
+            batch.put(CF_TXS, tx.hash().0, rec.encode());
+        }
         let head = BlockRef { height: h, hash };
         batch.put(CF_META, KEY_HEAD, head.encode());
         batch.put(CF_META, KEY_FINALIZED, head.encode());
-        Ok(())
     }
 
-    /// Computes the state root `diff` gives at `height` without writing anything.
-    pub fn prepare_state(&self, diff: &StateDiff, height: u64) -> Result<(Hash, jmt::storage::TreeUpdateBatch)> {
-        Ok(state_tree::apply_diff(self, diff, height)?)
+    /// The state tree's nodes for `tree_batch`, sorted.
+    fn stage_tree(&self, tree_batch: &jmt::storage::TreeUpdateBatch, height: u64) -> Result<SortedBatch> {
+        let mut nodes = SortedBatch::default();
+        tree::stage(self, &mut nodes, tree_batch, height)?;
+        nodes.sort();
+        Ok(nodes)
     }
 
-    /// Persists a finalized block atomically with its txs' outcomes. `tree_batch` comes from
-    /// [`Store::prepare_state`].
+    /// Computes the state root the executed `body` gives, and meanwhile, on a second thread,
+    /// stages and sorts the block's body records: the state tree's update is one thread's
+    /// work, and a commit that staged them after it (30 MB for 20,000 receipt claims) waited
+    /// for them. Nothing is written.
+    pub fn prepare_block(&self, body: BlockBody<'_>) -> Result<PreparedBlock> {
+        let ((staged, early, state_writes), tree) = beside(
+            || {
+                let state_writes = state_writes(body.diff);
+                let mut staged = SortedBatch::default();
+                self.stage_body(&mut staged, &body, &state_writes);
+                staged.sort();
+                // Room for the tree's nodes and the header's records too: about as many bytes
+                // again (reserved, not touched, until written).
+                let bytes = SortedBatch::bytes(&[&staged]);
+                let mut early = WriteBatch::with_capacity_bytes(bytes.saturating_mul(2).saturating_add(1 << 20));
+                SortedBatch::append(&[&staged], &mut early, self);
+                (staged, early, state_writes)
+            },
+            || state_tree::apply_diff(self, body.diff, body.height),
+        );
+        let (state_root, tree_batch) = tree?;
+        Ok(PreparedBlock {
+            state_root,
+            height: body.height,
+            tree_batch,
+            body: staged,
+            early: Some(early),
+            state_writes,
+        })
+    }
+
+    /// Persists a finalized block atomically with its txs' outcomes: `prepared`'s writes, the
+    /// state tree's nodes (encoded and sorted on a second thread) and the records that need
+    /// the header, in one synced batch. `prepared` is `block`'s, from [`Store::prepare_block`];
+    /// if the write fails it can be passed again.
     pub fn commit_block(
         &self,
         block: &Block,
         commit: &CommitCertificate,
         outcomes: &[TxOutcome],
-        events: &[AccountEvent],
-        diff: &StateDiff,
-        tree_batch: &jmt::storage::TreeUpdateBatch,
+        prepared: &mut PreparedBlock,
     ) -> Result<()> {
         let head = self.head()?;
-        if block.header.height != head.height.saturating_add(1) || block.header.parent != head.hash {
-            return Err(StoreError::NotNext { height: block.header.height, head: head.height });
+        let height = block.header.height;
+        if height != head.height.saturating_add(1) || block.header.parent != head.hash {
+            return Err(StoreError::NotNext { height, head: head.height });
         }
-        let state_writes = state_writes(diff);
-        let writes = BlockWrites { block, commit: Some(commit), outcomes, events, diff, state_writes: &state_writes };
-        let batch = self.stage_block(SortedBatch::default(), &writes, tree_batch)?;
+        if prepared.height != height || prepared.state_root != block.header.state_root {
+            return Err(StoreError::NotPrepared { height, prepared: prepared.height });
+        }
+        let (tree, head_records) = beside(
+            || self.stage_tree(&prepared.tree_batch, height),
+            || {
+                let mut records = SortedBatch::default();
+                self.stage_head(&mut records, block, Some(commit), outcomes);
+                records.sort();
+                records
+            },
+        );
+        let tree = tree?;
+        let batch = match prepared.early.take() {
+            Some(mut batch) => {
+                SortedBatch::append(&[&head_records, &tree], &mut batch, self);
+                batch
+            }
+            // A retry: the first attempt's batch went to RocksDB.
+            None => SortedBatch::join(&[&prepared.body, &head_records, &tree], self),
+        };
         self.write(batch)?;
-        self.cache.written(state_writes);
+        self.cache.written(std::mem::take(&mut prepared.state_writes));
         // Only once the batch is synced: the watermark never claims more than the log holds.
         if let Some(mark) = &self.watermark {
-            mark.record(&BlockRef { height: block.header.height, hash: block.hash() })?;
+            mark.record(&BlockRef { height, hash: block.hash() })?;
         }
         Ok(())
     }
@@ -567,6 +640,16 @@ impl StateReader for Store {
             }
         }
     }
+}
+
+/// Runs `there` on a second thread while `here` runs on this one, and returns both results;
+/// a panic on the second thread is raised again here.
+fn beside<A: Send, B>(there: impl FnOnce() -> A + Send, here: impl FnOnce() -> B) -> (A, B) {
+    std::thread::scope(|s| {
+        let there = s.spawn(there);
+        let here = here();
+        (there.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)), here)
+    })
 }
 
 /// The state records a block writes, keyed as `CF_STATE` keys them (`None`: deleted).

@@ -178,15 +178,10 @@ impl Store {
             })
             .collect();
         let state_writes = state_writes(&genesis_diff);
-        let writes = BlockWrites {
-            block: &genesis,
-            commit: None,
-            outcomes: &[],
-            events: &events,
-            diff: &genesis_diff,
-            state_writes: &state_writes,
-        };
-        let batch = self.stage_block(batch, &writes, &tree_batch)?;
+        self.stage_body(&mut batch, &BlockBody::of(&genesis, &events, &genesis_diff), &state_writes);
+        self.stage_head(&mut batch, &genesis, None, &[]);
+        batch.sort();
+        let batch = SortedBatch::join(&[&batch, &self.stage_tree(&tree_batch, 0)?], self);
         self.write(batch)?;
         self.cache.written(state_writes);
         Ok(true)

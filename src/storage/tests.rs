@@ -59,7 +59,7 @@ pub(super) fn build_block(store: &Store, spec: &ChainSpec, txs: Vec<SealedTx>) -
     }
     let out = exec.finish().unwrap();
     let (diff, outcomes, events) = (out.diff, out.outcomes, out.events);
-    let (root, _) = store.prepare_state(&diff, height).unwrap();
+    let (root, _) = state_tree::apply_diff(store, &diff, height).unwrap();
     let header = Header {
         parent: head.hash,
         height,
@@ -80,10 +80,15 @@ pub(super) fn build_block(store: &Store, spec: &ChainSpec, txs: Vec<SealedTx>) -
     Built { block, cert, diff, root, outcomes, events }
 }
 
+/// `b`'s writes, prepared on top of `store`'s head as the node does after executing it.
+pub(super) fn prepare(store: &Store, b: &Built) -> PreparedBlock {
+    store.prepare_block(BlockBody::of(&b.block, &b.events, &b.diff)).unwrap()
+}
+
 pub(super) fn commit(store: &Store, b: &Built) {
-    let (root, batch) = store.prepare_state(&b.diff, b.block.header.height).unwrap();
-    assert_eq!(root, b.root);
-    store.commit_block(&b.block, &b.cert, &b.outcomes, &b.events, &b.diff, &batch).unwrap();
+    let mut prepared = prepare(store, b);
+    assert_eq!(prepared.state_root, b.root);
+    store.commit_block(&b.block, &b.cert, &b.outcomes, &mut prepared).unwrap();
 }
 
 /// The genesis state root computed without the store.
@@ -278,17 +283,31 @@ fn committing_at_the_wrong_height_is_refused() {
     // Height 2 on a head of 0.
     let mut skip = b1.block.clone();
     skip.header.height = 2;
-    let (_, batch) = store.prepare_state(&b1.diff, 1).unwrap();
-    match store.commit_block(&skip, &b1.cert, &[], &[], &b1.diff, &batch) {
+    let mut prepared = prepare(&store, &b1);
+    match store.commit_block(&skip, &b1.cert, &[], &mut prepared) {
         Err(StoreError::NotNext { height: 2, head: 0 }) => {}
         other => panic!("expected NotNext, got {:?}", other.err()),
     }
     assert_eq!(store.head().unwrap().height, 0, "nothing written");
     assert!(store.block(2).unwrap().is_none());
 
-    commit(&store, &b1);
+    // Another block at the right height than the one prepared.
+    let mut other = b1.block.clone();
+    other.header.state_root = Hash::ZERO;
+    match store.commit_block(&other, &b1.cert, &[], &mut prepared) {
+        Err(StoreError::NotPrepared { height: 1, prepared: 1 }) => {}
+        other => panic!("expected NotPrepared, got {:?}", other.err()),
+    }
+    assert_eq!(store.head().unwrap().height, 0, "nothing written");
+
+    // Refusals leave the prepared writes whole: the same ones commit the block, also when a
+    // failed write took the batch staged early (a retry stages it again from the body).
+    assert!(prepared.early.is_some());
+    prepared.early = None;
+    store.commit_block(&b1.block, &b1.cert, &b1.outcomes, &mut prepared).unwrap();
+    assert_eq!(store.block(1).unwrap().as_ref(), Some(&b1.block));
     // The same height again.
-    match store.commit_block(&b1.block, &b1.cert, &[], &[], &b1.diff, &batch) {
+    match store.commit_block(&b1.block, &b1.cert, &[], &mut prepared) {
         Err(StoreError::NotNext { height: 1, head: 1 }) => {}
         other => panic!("expected NotNext, got {:?}", other.err()),
     }
@@ -296,7 +315,7 @@ fn committing_at_the_wrong_height_is_refused() {
     let mut zero = b1.block.clone();
     zero.header.height = 0;
     assert!(matches!(
-        store.commit_block(&zero, &b1.cert, &[], &[], &b1.diff, &batch),
+        store.commit_block(&zero, &b1.cert, &[], &mut prepared),
         Err(StoreError::NotNext { height: 0, head: 1 })
     ));
     assert_eq!(store.head().unwrap(), BlockRef { height: 1, hash: b1.block.hash() });
