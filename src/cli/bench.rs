@@ -26,8 +26,9 @@ pub struct BenchArgs {
     /// Where to put the benchmark database [default: a temporary directory].
     #[arg(long)]
     base_path: Option<std::path::PathBuf>,
-    /// Measure committed RECEIPT_CLAIMs instead: this many, from 1,000 staked miners, one
-    /// escrowed job each (jobs and stakes are set up first and not timed).
+    /// Measure committed RECEIPT_CLAIMs instead: this many, from 1,000 staked miners (one per 20
+    /// claims beyond 20,000), one escrowed job each (stakes and jobs are set up first and not
+    /// timed).
     #[arg(long)]
     receipts: Option<u32>,
     /// With --receipts: turn the miner draw off (any staked miner may claim; the claims go

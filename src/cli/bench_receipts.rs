@@ -1,6 +1,7 @@
 //! `ergon bench --receipts N`: committed RECEIPT_CLAIMs per second through a real node.
 //!
-//! Set-up, not timed: 1,000 miners stake, N/4 clients post 4 jobs each (one job per receipt),
+//! Set-up, not timed: 1,000 miners (or one per 20 claims, if more) stake, then N/4 clients post
+//! 4 jobs each (one job per receipt),
 //! the chain draws each job's miner (stake x reputation, from its randomness beacon; with
 //! `--no-draw` the claims go round-robin), and that miner signs a receipt which one
 //! coordinator attests. Timed: N claims, each with three signatures (the tx's, the miner's,
@@ -17,7 +18,10 @@ use ergon::primitives::{
 };
 use std::time::{Duration, Instant};
 
-const MINERS: u64 = 1_000;
+/// Miners at least; more for large runs, so that no miner is drawn for more jobs than its
+/// 63-tx nonce window holds.
+const MIN_MINERS: u64 = 1_000;
+const CLAIMS_PER_MINER: u64 = 20;
 const JOBS_PER_CLIENT: u64 = 4;
 const PRICE: u128 = 1_000_000;
 const UNITS: u64 = 1_000;
@@ -57,6 +61,7 @@ async fn push(handle: &NodeHandle, txs: Vec<SignedTx>) -> Result<(Duration, Dura
 pub fn run(n: u32, block_time_ms: u64, base_path: Option<std::path::PathBuf>, draw: bool) -> Result<()> {
     let n = u64::from(n.max(4));
     let clients = n.div_ceil(JOBS_PER_CLIENT);
+    let miner_count = MIN_MINERS.max(n.div_ceil(CLAIMS_PER_MINER));
     let mut spec = ChainSpec::load("dev")?;
     spec.chain_id = "ergon-bench".into();
     spec.consensus.block_time_ms = block_time_ms;
@@ -69,12 +74,12 @@ pub fn run(n: u32, block_time_ms: u64, base_path: Option<std::path::PathBuf>, dr
         balance: 1_000_000_000_000_000,
     };
     let (miners, client_keys): (Vec<Keypair>, Vec<Keypair>) =
-        ((0..MINERS).map(|i| key("miner", i)).collect(), (0..clients).map(|i| key("client", i)).collect());
+        ((0..miner_count).map(|i| key("miner", i)).collect(), (0..clients).map(|i| key("client", i)).collect());
     let coordinator = key("coordinator", 0);
     spec.accounts.extend(miners.iter().chain(&client_keys).map(fund));
     spec.genesis()?;
 
-    eprintln!("signing {MINERS} stakes and {n} jobs...");
+    eprintln!("signing {miner_count} stakes and {n} jobs...");
     let stakes: Vec<SignedTx> = miners
         .iter()
         .map(|m| tx(&spec, m, 1, Payload::Stake(StakeAmount { amount: spec.economy.miner_min_stake * 10 })))
@@ -102,7 +107,7 @@ pub fn run(n: u32, block_time_ms: u64, base_path: Option<std::path::PathBuf>, dr
     let base = base_path.unwrap_or_else(|| temp.path().to_path_buf());
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let (setup, admitted, elapsed) = rt.block_on(async move {
-        let mempool = MempoolConfig { max_txs: (2 * n + MINERS) as usize + 1000, ..MempoolConfig::default() };
+        let mempool = MempoolConfig { max_txs: (2 * n + miner_count) as usize + 1000, ..MempoolConfig::default() };
         let config = ServiceConfig {
             node: NodeConfig { spec, validator_key: Some(Keypair::dev("alice")), mempool, network: None },
             db_path: base.join("db"),
@@ -114,7 +119,11 @@ pub fn run(n: u32, block_time_ms: u64, base_path: Option<std::path::PathBuf>, dr
             min_free_disk: None,
         };
         let service = Service::start(config).await?;
-        let (_, setup) = push(&service.handle, stakes.into_iter().chain(posts).collect()).await?;
+        // Stakes first: a job's miner is drawn in the block after the job's, among the miners
+        // staked by then; a job drawn before any stake landed would wait a whole window.
+        let (_, staking) = push(&service.handle, stakes).await?;
+        let (_, posting) = push(&service.handle, posts).await?;
+        let setup = staking + posting;
         let claims = claims_by_the_draw(&service.handle, &miners, &coordinator, &jobs).await?;
         let (admitted, elapsed) = push(&service.handle, claims).await?;
         service.stop().await;
