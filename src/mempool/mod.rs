@@ -95,7 +95,8 @@ struct SenderQueue {
 /// owner: admission refuses a tx that is already pending before its signatures cost a
 /// verification, without waiting for the node's driver (which may be building or committing a
 /// block). Kept by [`Mempool`] itself, at the one place it adds an entry and the one place it
-/// removes one, so it never disagrees with the pool.
+/// removes one, and it never holds a hash the pool lacks; it drops a block's txs as soon as
+/// the block is durable ([`Mempool::committed`]), before the pool itself does.
 #[derive(Default)]
 pub struct PendingHashes(RwLock<FastSet<Hash>>);
 
@@ -117,6 +118,13 @@ impl PendingHashes {
 
     fn remove(&self, h: &Hash) {
         self.0.write().unwrap_or_else(PoisonError::into_inner).remove(h);
+    }
+
+    fn remove_all(&self, hashes: impl IntoIterator<Item = Hash>) {
+        let mut set = self.0.write().unwrap_or_else(PoisonError::into_inner);
+        for h in hashes {
+            set.remove(&h);
+        }
     }
 }
 
@@ -371,6 +379,14 @@ impl Mempool {
             }
         }
         out
+    }
+
+    /// A block with `included` is durable: they are no longer pending for anyone who asks
+    /// ([`PendingHashes`]), though the pool drops them only in [`Mempool::on_block`]. Lets the
+    /// node announce the block before it tidies the pool (tens of ms for a large block), and a
+    /// reader told of the block then finds its txs in the store, not pending.
+    pub fn committed<'a>(&self, included: impl IntoIterator<Item = &'a SealedTx>) {
+        self.hashes.remove_all(included.into_iter().map(SealedTx::hash));
     }
 
     /// After a block: drops the included txs and, for their senders, every tx whose nonce the

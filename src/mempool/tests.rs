@@ -519,6 +519,24 @@ fn on_block_with_everything_included_empties_the_pool() {
     assert_eq!(p.select(10, usize::MAX).len(), 1);
 }
 
+/// A committed block's txs stop being pending for readers at once, while the pool still
+/// holds them until `on_block` (the node announces the block in between).
+#[test]
+fn committed_txs_leave_the_shared_hashes_before_the_pool() {
+    let mut p = pool(100, 10);
+    let (a, b) = (key(1), key(2));
+    let (a1, b1) = (tx(&a, 1, 100), tx(&b, 1, 100));
+    p.insert(a1.clone(), &rich(0)).unwrap();
+    p.insert(b1.clone(), &rich(0)).unwrap();
+    let shared = p.shared_hashes();
+    p.committed([&a1]);
+    assert_eq!(shared.contains_each([a1.hash(), b1.hash()]), vec![false, true]);
+    assert_eq!(p.len(), 2, "the pool drops it in on_block");
+    p.on_block([&a1], |who| if *who == addr_of(&a) { rich(1) } else { rich(0) });
+    assert_eq!(p.len(), 1);
+    check_consistent(&p, &[a, b]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Property: selection keeps every sender's nonces in order and without gaps
 // ---------------------------------------------------------------------------------------------

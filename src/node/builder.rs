@@ -174,18 +174,25 @@ impl Driver {
         }
         let on_chain: Vec<_> = block.evidence.iter().map(|e| e.position()).collect();
         self.pending_evidence.retain(|e| !on_chain.contains(&e.position()));
-        let store = self.store.clone();
-        self.mempool
-            .on_block(&block.txs, |a| StateReader::account(store.as_ref(), a).ok().flatten().unwrap_or_default());
-        let failed = prepared.outcomes.iter().filter(|o| o.result.is_err()).count();
         self.metrics.on_block(&block.header, parent_time, (self.mempool.len(), self.mempool.bytes()));
         self.metrics.on_block_contents(&block.txs, &prepared.outcomes, &prepared.events, &prepared.diff.supply);
+        // The block is durable: announced to peers and subscribers before the mempool is
+        // tidied (tens of ms for a large block), its txs no longer pending for any reader.
+        self.mempool.committed(&block.txs);
         if publish {
             if let Some(net) = &self.net {
                 let compact = crate::primitives::CompactBlock::of(block);
                 net.publish(Topic::Blocks, crate::wire::encode_compact_committed(&compact, certificate));
             }
         }
+        let info = super::handle::HeadInfo::from_header(&block.header);
+        let _ = self.events.send(ChainEvent::NewHead(info.clone()));
+        let _ = self.events.send(ChainEvent::Finalized(info));
+        let store = self.store.clone();
+        self.mempool
+            .on_block(&block.txs, |a| StateReader::account(store.as_ref(), a).ok().flatten().unwrap_or_default());
+        self.metrics.set_mempool(self.mempool.len(), self.mempool.bytes());
+        let failed = prepared.outcomes.iter().filter(|o| o.result.is_err()).count();
         if !self.sync.is_syncing(height) || height % 100 == 0 {
             tracing::info!(
                 height,
@@ -196,9 +203,6 @@ impl Driver {
                 "committed block"
             );
         }
-        let info = super::handle::HeadInfo::from_header(&block.header);
-        let _ = self.events.send(ChainEvent::NewHead(info.clone()));
-        let _ = self.events.send(ChainEvent::Finalized(info));
         Ok(())
     }
 }
